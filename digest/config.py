@@ -1,0 +1,378 @@
+"""Load and validate ``config.yaml``: every setting is declared once, here, with its type and default.
+
+Rules (see README, "Configuration"):
+
+- Unknown keys and bad values are errors; :class:`~digest.exceptions.ConfigError` names the
+  key path (``lists[0].schedule.timezone``) and what was expected.
+- Relative paths (source ``path``, ``subscribers``, ``database.url`` for SQLite, the outbox
+  folder, template overrides) resolve against the folder of the config file.
+- Secrets never live in the file: the SMTP password and the SendGrid API key come from the
+  environment variables the config names (``password_env``, ``api_key_env``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from digest.exceptions import ConfigError
+
+NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
+Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"an IANA timezone name such as 'Europe/Berlin', got {value!r}") from exc
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(_check_timezone)]
+
+
+def _check_cron(value: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(value)
+    except ValueError as exc:
+        raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_check_cron)]
+
+
+class Strict(BaseModel):
+    """Base for every config section: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(Strict):
+    """Who sends, and where the public pages live."""
+
+    name: str = "digest"
+    base_url: HttpUrl = HttpUrl("http://127.0.0.1:8025")
+    postal_address: str = Field(min_length=10)
+    contact_url: HttpUrl | None = None
+    secret_env: str = "DIGEST_SECRET"
+
+    @property
+    def base(self) -> str:
+        """``base_url`` without a trailing slash."""
+        return str(self.base_url).rstrip("/")
+
+
+class DatabaseConfig(Strict):
+    """Where the store lives: an SQLAlchemy URL. SQLite paths resolve against the config file."""
+
+    url: str = "sqlite:///var/digest.db"
+
+
+class FetchConfig(Strict):
+    """How feeds are fetched. Times in seconds, sizes in bytes."""
+
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=20.0, gt=0)
+    deadline: float = Field(default=60.0, gt=0)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    poll_interval_minutes: int = Field(default=30, ge=1)
+    allow_private_addresses: bool = False
+    user_agent: str = "digest/0.1 (+https://github.com/digest-news/digest)"
+
+
+class SourceConfig(Strict):
+    """One feed. ``url`` is the publisher's feed URL; ``path``, when set, is read instead.
+
+    ``weight`` scales the source's stories in ranking (1.0 is neutral); ``topic`` is the
+    section its entries default to; ``language`` is a BCP 47 tag used when the feed has none.
+    """
+
+    name: Name
+    title: str
+    url: HttpUrl | None = None
+    path: Path | None = None
+    home: HttpUrl | None = None
+    weight: float = Field(default=1.0, gt=0, le=10)
+    topic: Name | None = None
+    language: str | None = None
+    poll_interval_minutes: int | None = Field(default=None, ge=1)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _url_or_path(self) -> SourceConfig:
+        if self.url is None and self.path is None:
+            raise ValueError("a source needs 'url' (http/https) or 'path' (a local file)")
+        return self
+
+    @property
+    def location(self) -> str:
+        """What fetching reads: the local path when set, else the URL."""
+        return str(self.path) if self.path is not None else str(self.url)
+
+
+class TopicConfig(Strict):
+    """A section: ``keywords`` match whole words case-insensitively, ``patterns`` are regular
+    expressions (case-insensitive), ``sources`` are source names whose entries default here,
+    ``categories`` match the feeds' own category labels."""
+
+    name: Name
+    title: str
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
+    sources: tuple[Name, ...] = ()
+    categories: tuple[str, ...] = ()
+    max_stories: int = Field(default=8, ge=1)
+
+    @field_validator("patterns")
+    @classmethod
+    def _compile(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return value
+
+
+class ScheduleConfig(Strict):
+    """When a list is built and sent: a crontab expression in an IANA timezone."""
+
+    cron: Cron = "0 7 * * *"
+    timezone: TimeZone = "UTC"
+
+
+class FallbackConfig(Strict):
+    """The section for stories no topic rule claims."""
+
+    name: Name = "more"
+    title: str = "More news"
+
+
+class ListConfig(Strict):
+    """A subscriber list and the edition it receives.
+
+    ``topics`` are topic names in the order their sections appear; ``subject`` is a Jinja2
+    template (see README); ``max_age_hours`` bounds the window back from the edition time when
+    there is no previous edition; ``min_section_stories`` folds thinner sections into the
+    fallback; ``subscribers`` is the CSV file imported before each delivery.
+    """
+
+    name: Name
+    title: str
+    description: str = ""
+    schedule: ScheduleConfig = ScheduleConfig()
+    topics: tuple[Name, ...] = ()
+    fallback: FallbackConfig = FallbackConfig()
+    max_stories: int = Field(default=30, ge=1, le=200)
+    min_section_stories: int = Field(default=1, ge=1)
+    max_age_hours: float = Field(default=36.0, gt=0)
+    sender: str
+    reply_to: str | None = None
+    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"
+    subscribers: Path | None = None
+    sources: tuple[Name, ...] = ()
+    transport: Literal["outbox", "smtp", "sendgrid"] | None = None
+    templates: Path | None = None
+
+
+class SmtpConfig(Strict):
+    """SMTP relay. The password is read from the environment variable ``password_env``."""
+
+    host: str = "localhost"
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = Field(default=30.0, gt=0)
+
+
+class SendgridConfig(Strict):
+    """SendGrid v3 Mail Send. The API key is read from the environment variable ``api_key_env``."""
+
+    api_key_env: str = "SENDGRID_API_KEY"
+    host: HttpUrl = HttpUrl("https://api.sendgrid.com")
+    sandbox: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+    categories: tuple[str, ...] = ("digest",)
+
+
+class DeliveryConfig(Strict):
+    """How editions leave: the default transport and each transport's settings."""
+
+    transport: Literal["outbox", "smtp", "sendgrid"] = "outbox"
+    outbox_dir: Path = Path("outbox")
+    batch_size: int = Field(default=100, ge=1, le=1000)
+    max_consecutive_failures: int = Field(default=5, ge=1)
+    resend_unknown: bool = False
+    smtp: SmtpConfig = SmtpConfig()
+    sendgrid: SendgridConfig = SendgridConfig()
+
+
+class Config(Strict):
+    """The whole configuration. ``root`` is the folder relative paths resolved against."""
+
+    site: SiteConfig
+    database: DatabaseConfig = DatabaseConfig()
+    fetch: FetchConfig = FetchConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    sources: tuple[SourceConfig, ...] = Field(min_length=1)
+    topics: tuple[TopicConfig, ...] = ()
+    lists: tuple[ListConfig, ...] = Field(min_length=1)
+    root: Path = Path(".")
+
+    @model_validator(mode="after")
+    def _references(self) -> Config:
+        for kind, items in (("sources", self.sources), ("topics", self.topics), ("lists", self.lists)):
+            names = [item.name for item in items]
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{kind}: duplicate name(s) {', '.join(dupes)}")
+        topic_names = {t.name for t in self.topics}
+        source_names = {s.name for s in self.sources}
+        for i, src in enumerate(self.sources):
+            if src.topic is not None and src.topic not in topic_names:
+                raise ValueError(f"sources[{i}].topic: unknown topic {src.topic!r}")
+        for i, topic in enumerate(self.topics):
+            for name in topic.sources:
+                if name not in source_names:
+                    raise ValueError(f"topics[{i}].sources: unknown source {name!r}")
+        for i, lst in enumerate(self.lists):
+            for name in lst.topics:
+                if name not in topic_names:
+                    raise ValueError(f"lists[{i}].topics: unknown topic {name!r}")
+            for name in lst.sources:
+                if name not in source_names:
+                    raise ValueError(f"lists[{i}].sources: unknown source {name!r}")
+        return self
+
+    def source(self, name: str) -> SourceConfig:
+        """The source called ``name``. Raises ``KeyError`` when there is none."""
+        for src in self.sources:
+            if src.name == name:
+                return src
+        raise KeyError(name)
+
+    def topic(self, name: str) -> TopicConfig:
+        """The topic called ``name``. Raises ``KeyError`` when there is none."""
+        for topic in self.topics:
+            if topic.name == name:
+                return topic
+        raise KeyError(name)
+
+    def list(self, name: str) -> ListConfig:
+        """The list called ``name``. Raises ``KeyError`` when there is none."""
+        for lst in self.lists:
+            if lst.name == name:
+                return lst
+        raise KeyError(name)
+
+    def list_sources(self, lst: ListConfig) -> tuple[SourceConfig, ...]:
+        """The enabled sources a list draws from: its ``sources``, or every source."""
+        wanted = set(lst.sources) if lst.sources else None
+        return tuple(s for s in self.sources if s.enabled and (wanted is None or s.name in wanted))
+
+    def transport_for(self, lst: ListConfig) -> str:
+        """The transport a list sends through: its own, else ``delivery.transport``."""
+        return lst.transport or self.delivery.transport
+
+    def secret(self, env_name: str) -> str | None:
+        """The value of environment variable ``env_name``, or ``None`` when unset or empty."""
+        return os.environ.get(env_name) or None
+
+
+def _format_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ""
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        lines.append(f"{path or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def _resolve(root: Path, path: Path | None) -> Path | None:
+    if path is None:
+        return None
+    path = path.expanduser()
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def _resolve_db_url(root: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith("sqlite:////") and url != "sqlite:///:memory:":
+        rel = url[len(prefix) :]
+        return prefix + str((root / rel).resolve())
+    return url
+
+
+def parse_config(data: Any, root: Path) -> Config:
+    """Validate ``data`` (the YAML document as Python values) and resolve paths against ``root``.
+
+    Raises :class:`ConfigError` listing every problem as ``key.path: what was expected``.
+    """
+    if not isinstance(data, dict):
+        raise ConfigError("(top level): expected a mapping of sections (site, sources, lists, ...)")
+    if "root" in data:
+        raise ConfigError("root: unknown key")
+    try:
+        cfg = Config.model_validate({**data, "root": root})
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+    root = root.resolve()
+    sources = tuple(s.model_copy(update={"path": _resolve(root, s.path)}) for s in cfg.sources)
+    lists = tuple(
+        lst.model_copy(
+            update={
+                "subscribers": _resolve(root, lst.subscribers),
+                "templates": _resolve(root, lst.templates),
+            }
+        )
+        for lst in cfg.lists
+    )
+    delivery = cfg.delivery.model_copy(update={"outbox_dir": _resolve(root, cfg.delivery.outbox_dir)})
+    database = cfg.database.model_copy(update={"url": _resolve_db_url(root, cfg.database.url)})
+    return cfg.model_copy(
+        update={"sources": sources, "lists": lists, "delivery": delivery, "database": database, "root": root}
+    )
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read, validate and resolve the YAML config at ``path``.
+
+    Raises :class:`ConfigError` when the file is missing, is not YAML, or is invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, path.resolve().parent)

@@ -1,0 +1,332 @@
+"""The values that flow through digest, one stage to the next (see DESIGN.md, "Data flow").
+
+::
+
+    Source ─fetch→ FetchResult ─parse→ ParsedFeed(Entry[]) ─select→ Entry[]
+           ─cluster→ Story[] ─rank→ Story(score, reasons) ─group→ Section[]
+           ─assemble→ Edition ─render→ RenderedEdition × Subscriber ─address→ EmailMessage
+           ─send→ SendOutcome ─record→ RunReport
+
+All values are frozen dataclasses; stages return new values (``dataclasses.replace``) rather
+than mutate. Times are timezone-aware ``datetime`` in UTC unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The bytes of one feed as fetched, plus what is needed to fetch it again politely.
+
+    ``content`` is the decoded (un-gzipped) body, at most the configured size cap. ``headers``
+    are the final response's headers with lower-case names (empty for local files).
+    ``etag`` and ``last_modified`` are the validators exactly as the server sent them.
+    ``status`` is the final HTTP status, or ``None`` for a local file. ``url`` is the final
+    URL after redirects (or the file's absolute path). ``permanent_redirect`` is the target
+    of a 301/308 seen on the way, if any.
+    """
+
+    source: str
+    url: str
+    content: bytes
+    fetched_at: datetime
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None
+    last_modified: str | None = None
+    permanent_redirect: str | None = None
+
+
+@dataclass(frozen=True)
+class Image:
+    """A lead image: absolute http(s) ``url``, ``alt`` text (may be empty), pixel size if known."""
+
+    url: str
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One normalised feed item.
+
+    - ``source``: the source's configured name.
+    - ``entry_id``: stable identity within the source (guid; else the normalised link without
+      tracking parameters; else a hash of title and date). Unique per (source, entry_id).
+    - ``url``: the item's absolute http(s) link, normalised, or ``None`` when it had no safe link.
+    - ``title``: plain text, never HTML; ``summary_html`` is sanitised (nh3 allowlist) and
+      ``summary_text`` is its plain text.
+    - ``published``: the item's own date in UTC, or ``None`` when missing or unusable.
+    - ``first_seen``: when digest first stored this entry (UTC); set once, never refreshed.
+    - ``categories``: the feed's own category labels; ``language``: BCP 47 tag if known.
+    - ``content_hash``: hash of normalised title and summary text, to notice edits and dupes.
+    - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
+    """
+
+    source: str
+    entry_id: str
+    title: str
+    url: str | None = None
+    summary_html: str = ""
+    summary_text: str = ""
+    image: Image | None = None
+    author: str | None = None
+    published: datetime | None = None
+    first_seen: datetime | None = None
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+    content_hash: str = ""
+    flags: tuple[str, ...] = ()
+
+    @property
+    def time(self) -> datetime:
+        """The time the entry counts as: its published date, else when it was first seen.
+
+        Raises ``ValueError`` when neither is set (an entry that was never stored or dated).
+        """
+        when = self.published or self.first_seen
+        if when is None:
+            raise ValueError(f"entry {self.source}/{self.entry_id} has no date")
+        return when
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    """What parsing one feed document gives: its entries and the warnings worth showing.
+
+    ``kind`` is e.g. ``"rss20"``, ``"atom10"``, ``"rss090"``, ``"json11"``; ``title`` and
+    ``link`` describe the feed itself; ``warnings`` are human-readable, one per problem.
+    """
+
+    entries: tuple[Entry, ...]
+    kind: str = ""
+    title: str = ""
+    link: str | None = None
+    language: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One factor of a story's score: ``name`` (e.g. ``"outlets"``), its ``value``, a ``note``."""
+
+    name: str
+    value: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Story:
+    """One event: a lead entry plus the other entries that report it ("also reported by").
+
+    ``key`` is stable for the same event across builds (derived from the lead entry).
+    ``score`` and ``reasons`` are set by ranking; ``section`` and ``section_reason`` by
+    sectioning. ``update`` is true when an earlier edition carried the story and it has since
+    been reported by new outlets.
+    """
+
+    key: str
+    lead: Entry
+    others: tuple[Entry, ...] = ()
+    score: float = 0.0
+    reasons: tuple[Reason, ...] = ()
+    section: str | None = None
+    section_reason: str = ""
+    update: bool = False
+    pinned: bool = False
+
+    @property
+    def entries(self) -> tuple[Entry, ...]:
+        """The lead entry first, then the others."""
+        return (self.lead, *self.others)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Distinct source names, lead's first, in entry order."""
+        return tuple(dict.fromkeys(e.source for e in self.entries))
+
+
+@dataclass(frozen=True)
+class Section:
+    """A topic section of an edition: its config ``name``, display ``title`` and ranked stories."""
+
+    name: str
+    title: str
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Display facts about a source, for templates: its name, title, home link and weight."""
+
+    name: str
+    title: str
+    link: str | None = None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Edition:
+    """The digest of one list for one period.
+
+    ``period`` is the edition's key within the list (e.g. ``"2026-02-18"`` for a daily list),
+    unique per list. ``window_start``/``window_end`` bound the entries considered (UTC);
+    ``window_end`` is the edition time. ``sections`` are in config order, empty ones removed.
+    ``sources`` maps source name to its display facts. ``topics`` is the subscriber topic
+    choice this edition was assembled for (empty: the whole list).
+    """
+
+    list_name: str
+    list_title: str
+    period: str
+    window_start: datetime
+    window_end: datetime
+    sections: tuple[Section, ...]
+    sources: dict[str, SourceInfo] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+
+    @property
+    def stories(self) -> tuple[Story, ...]:
+        """All stories in reading order (section by section)."""
+        return tuple(s for sec in self.sections for s in sec.stories)
+
+
+# Placeholders for the per-recipient parts of a rendered edition. ``render`` writes them into
+# the HTML and text once per edition; ``message.personalise`` replaces them per recipient
+# (escaped for HTML in the HTML part). A transport that personalises server-side (SendGrid
+# substitutions) may pass them through instead.
+PERSONAL_FIELDS = ("name", "email", "unsubscribe_url", "preferences_url")
+
+
+def placeholder(name: str) -> str:
+    """The marker for per-recipient field ``name`` (one of ``PERSONAL_FIELDS``)."""
+    return f"%%{name}%%"
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    """An edition rendered once for a topic choice, with per-recipient placeholders.
+
+    ``html`` is the final email HTML (doctype, inlined CSS, ``@media`` rules kept), ``text``
+    the plain-text part, ``subject`` and ``preheader`` single-line text. ``omitted`` counts
+    the lowest-ranked stories left out to keep ``html`` under the size budget (bytes).
+    ``web_url`` is where the edition can be read in a browser.
+    """
+
+    list_name: str
+    period: str
+    html: str
+    text: str
+    subject: str
+    preheader: str
+    omitted: int = 0
+    web_url: str | None = None
+
+
+class SubscriberStatus(StrEnum):
+    """Lifecycle of a subscriber row. Only ``ACTIVE`` subscribers receive editions."""
+
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One subscriber of one list. ``email`` is as given; comparisons use its lower case.
+
+    ``topics`` empty means every section of the list; ``timezone`` is an IANA name.
+    ``id`` is the store's row id (``None`` before it is stored).
+    """
+
+    list_name: str
+    email: str
+    name: str = ""
+    topics: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    status: SubscriberStatus = SubscriberStatus.ACTIVE
+    id: int | None = None
+
+
+class DeliveryState(StrEnum):
+    """Ledger states of one (edition, subscriber) delivery. See DESIGN.md, "Delivery semantics"."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What a transport says about one recipient of a batch.
+
+    ``state`` is ``SENT``, ``FAILED`` (permanent, with ``error``), ``UNKNOWN`` (the provider's
+    answer never came) or ``QUEUED`` (temporary failure: try again later).
+    ``provider_id`` is the provider's message id when it gave one.
+    """
+
+    delivery_id: int
+    state: DeliveryState
+    provider_id: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class SourceReport:
+    """Outcome of polling one source: ``status`` is ``ok``, ``not-modified`` or ``failed``."""
+
+    source: str
+    status: str
+    new_entries: int = 0
+    seen_entries: int = 0
+    http_status: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ListReport:
+    """Outcome of building and delivering one list's edition.
+
+    ``status`` is ``sent``, ``built``, ``exists``, ``empty``, ``not-due`` or ``failed``;
+    ``message`` says why in words; ``deliveries`` counts ledger rows per state.
+    """
+
+    list_name: str
+    status: str
+    period: str | None = None
+    stories: int = 0
+    sections: int = 0
+    recipients: int = 0
+    deliveries: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+    out_dir: str | None = None
+
+
+@dataclass
+class RunReport:
+    """What one run did: per-source and per-list outcomes, plus run-level errors.
+
+    ``ok`` is false when any source or list failed; the CLI exits 1 then.
+    """
+
+    started_at: datetime
+    sources: list[SourceReport] = field(default_factory=list)
+    lists: list[ListReport] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no source, list or run-level step failed."""
+        return not self.errors and all(s.status != "failed" for s in self.sources) and all(
+            lst.status != "failed" for lst in self.lists
+        )
