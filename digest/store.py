@@ -1,0 +1,798 @@
+"""The store: SQLAlchemy tables and the queries digest runs on them.
+
+One engine from ``database.url`` (SQLite by default, with WAL and a busy timeout; PostgreSQL
+through ``postgresql+psycopg://``). The schema is created and upgraded by the alembic
+migrations in ``digest/migrations`` when a store is opened, so an upgrade never loses data.
+
+Tables (see DESIGN.md, "Storage"):
+
+- ``sources``: per configured source, the fetch validators and the last outcome.
+- ``entries``: unique per (source, entry_id); ``first_seen`` is written once.
+- ``editions``: unique per (list_name, period); the rendered parts are kept for the archive.
+- ``edition_entries``: which entries an edition carried (so later editions leave them out).
+- ``subscribers``: unique per (list_name, email_lower).
+- ``deliveries``: unique per (edition_id, subscriber_id); the ledger of exactly-once sending.
+- ``suppressions``: addresses that must never receive mail (globally or for one list).
+- ``settings``: small key/value facts of the installation (e.g. the generated token secret).
+- ``runs``: one report per poll or send run.
+
+All times are stored as UTC and come back timezone-aware.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from digest.exceptions import EditionExists, StoreError
+from digest.types import Entry, Image, Subscriber, SubscriberStatus
+
+log = logging.getLogger("digest.store")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime`` that stores naive UTC and always returns aware UTC datetimes."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+metadata = MetaData()
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("url", Text, nullable=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("last_status", String(32), nullable=True),
+    Column("last_http_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_fetch_at", UTCDateTime, nullable=True),
+    Column("last_ok_at", UTCDateTime, nullable=True),
+    Column("last_new_at", UTCDateTime, nullable=True),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("not_modified_count", Integer, nullable=False, default=0),
+    Column("next_poll_at", UTCDateTime, nullable=True),
+    Column("disabled_reason", Text, nullable=True),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("entry_id", Text, nullable=False),
+    Column("url", Text, nullable=True),
+    Column("title", Text, nullable=False),
+    Column("summary_html", Text, nullable=False, default=""),
+    Column("summary_text", Text, nullable=False, default=""),
+    Column("image", JSON, nullable=True),
+    Column("author", Text, nullable=True),
+    Column("published", UTCDateTime, nullable=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("categories", JSON, nullable=False, default=list),
+    Column("language", String(35), nullable=True),
+    Column("content_hash", String(64), nullable=False, default=""),
+    Column("flags", JSON, nullable=False, default=list),
+    UniqueConstraint("source", "entry_id", name="uq_entries_source_entry"),
+    Index("ix_entries_published", "published"),
+    Index("ix_entries_first_seen", "first_seen"),
+)
+
+editions = Table(
+    "editions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list_name", String(64), nullable=False),
+    Column("period", String(64), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False, default="built"),
+    Column("subject", Text, nullable=False, default=""),
+    Column("preheader", Text, nullable=False, default=""),
+    Column("html", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("story_count", Integer, nullable=False, default=0),
+    Column("completed_at", UTCDateTime, nullable=True),
+    UniqueConstraint("list_name", "period", name="uq_editions_list_period"),
+)
+
+edition_entries = Table(
+    "edition_entries",
+    metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("entry_id", Text, primary_key=True),
+    Column("story_key", Text, nullable=False),
+    Column("section", String(64), nullable=True),
+    Column("position", Integer, nullable=False),
+)
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list_name", String(64), nullable=False),
+    Column("email", Text, nullable=False),
+    Column("email_lower", Text, nullable=False),
+    Column("name", Text, nullable=False, default=""),
+    Column("topics", JSON, nullable=False, default=list),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("list_name", "email_lower", name="uq_subscribers_list_email"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), nullable=False),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False),
+    Column("state", String(16), nullable=False, default="queued"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("provider_id", Text, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("not_before", UTCDateTime, nullable=True),
+    UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
+    Index("ix_deliveries_state", "edition_id", "state"),
+)
+
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email_lower", Text, nullable=False),
+    Column("list_name", String(64), nullable=False, default=""),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("email_lower", "list_name", name="uq_suppressions_email_list"),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("ok", Boolean, nullable=False, default=True),
+    Column("report", JSON, nullable=False, default=dict),
+)
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """What the store remembers about a source between polls."""
+
+    name: str
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_status: str | None = None
+    last_http_status: int | None = None
+    last_error: str | None = None
+    last_fetch_at: datetime | None = None
+    last_ok_at: datetime | None = None
+    last_new_at: datetime | None = None
+    error_count: int = 0
+    not_modified_count: int = 0
+    next_poll_at: datetime | None = None
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class EditionRow:
+    """An edition as stored (without its HTML and text)."""
+
+    id: int
+    list_name: str
+    period: str
+    window_start: datetime
+    window_end: datetime
+    created_at: datetime
+    status: str
+    subject: str
+    story_count: int
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; for SQLite, creates the folder and sets WAL + busy timeout.
+
+    Raises :class:`StoreError` when the URL is malformed or its driver is missing.
+    """
+    try:
+        if url.startswith("sqlite:///") and ":memory:" not in url:
+            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True)
+    except (SQLAlchemyError, ImportError, OSError) as exc:
+        raise StoreError(f"cannot open database {url}: {exc}") from exc
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Create or upgrade the schema to the latest alembic revision.
+
+    Raises :class:`StoreError` when a migration fails.
+    """
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database migration failed: {exc}") from exc
+
+
+def _entry_row(entry: Entry, now: datetime) -> dict[str, Any]:
+    image = None
+    if entry.image is not None:
+        image = {
+            "url": entry.image.url,
+            "alt": entry.image.alt,
+            "width": entry.image.width,
+            "height": entry.image.height,
+        }
+    return {
+        "source": entry.source,
+        "entry_id": entry.entry_id,
+        "url": entry.url,
+        "title": entry.title,
+        "summary_html": entry.summary_html,
+        "summary_text": entry.summary_text,
+        "image": image,
+        "author": entry.author,
+        "published": entry.published,
+        "first_seen": entry.first_seen or now,
+        "updated_at": now,
+        "categories": list(entry.categories),
+        "language": entry.language,
+        "content_hash": entry.content_hash,
+        "flags": list(entry.flags),
+    }
+
+
+def _row_entry(row: Any) -> Entry:
+    image = Image(**row.image) if row.image else None
+    return Entry(
+        source=row.source,
+        entry_id=row.entry_id,
+        title=row.title,
+        url=row.url,
+        summary_html=row.summary_html,
+        summary_text=row.summary_text,
+        image=image,
+        author=row.author,
+        published=row.published,
+        first_seen=row.first_seen,
+        categories=tuple(row.categories or ()),
+        language=row.language,
+        content_hash=row.content_hash,
+        flags=tuple(row.flags or ()),
+    )
+
+
+def _row_subscriber(row: Any) -> Subscriber:
+    return Subscriber(
+        id=row.id,
+        list_name=row.list_name,
+        email=row.email,
+        name=row.name,
+        topics=tuple(row.topics or ()),
+        timezone=row.timezone,
+        status=SubscriberStatus(row.status),
+    )
+
+
+class Store:
+    """Queries on the digest database. Each method runs in its own transaction.
+
+    Create with :meth:`Store.open`; close with :meth:`close` (or use as a context manager).
+    Methods raise :class:`StoreError` when the database fails.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``."""
+        engine = make_engine(url)
+        migrate(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        """Release the engine's connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection in a transaction, committed on success; database errors become StoreError."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(str(exc)) from exc
+
+    # -- settings ------------------------------------------------------------------------
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        """The stored value of setting ``key``, or ``default``."""
+        with self.begin() as conn:
+            value = conn.scalar(select(settings.c.value).where(settings.c.key == key))
+        return default if value is None else value
+
+    def secret(self, key: str = "token_secret") -> str:
+        """A random secret generated once per installation and kept in ``settings``."""
+        value = self.setting(key)
+        if value is not None:
+            return value
+        try:
+            with self.begin() as conn:
+                conn.execute(insert(settings).values(key=key, value=secrets.token_urlsafe(32)))
+        except IntegrityError:
+            pass  # another process stored one first: use theirs
+        value = self.setting(key)
+        assert value is not None
+        return value
+
+    # -- sources -------------------------------------------------------------------------
+
+    def source_state(self, name: str) -> SourceState:
+        """What is known about source ``name`` (defaults when it was never polled)."""
+        with self.begin() as conn:
+            row = conn.execute(select(sources).where(sources.c.name == name)).first()
+        return SourceState(**row._mapping) if row else SourceState(name=name)
+
+    def source_states(self) -> dict[str, SourceState]:
+        """Every source the store knows, by name."""
+        with self.begin() as conn:
+            rows = conn.execute(select(sources)).all()
+        return {row.name: SourceState(**row._mapping) for row in rows}
+
+    def record_source(self, name: str, **values: Any) -> None:
+        """Create or update source ``name`` with column ``values`` (see the ``sources`` table)."""
+        with self.begin() as conn:
+            done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
+            if done.rowcount == 0:
+                conn.execute(
+                    insert(sources).values(
+                        name=name, error_count=0, not_modified_count=0, **values
+                    )
+                )
+
+    # -- entries -------------------------------------------------------------------------
+
+    def upsert_entries(self, items: Sequence[Entry], *, now: datetime) -> tuple[int, int]:
+        """Store ``items``: new ones are inserted; known ones are updated in place when their
+        content changed, keeping their original ``first_seen``.
+
+        Returns ``(new, seen)``: how many were new and how many were already stored.
+        """
+        new = seen = 0
+        if not items:
+            return 0, 0
+        with self.begin() as conn:
+            by_source: dict[str, list[Entry]] = {}
+            for item in items:
+                by_source.setdefault(item.source, []).append(item)
+            for source_name, group in by_source.items():
+                ids = [e.entry_id for e in group]
+                known = {}
+                for chunk_start in range(0, len(ids), 500):
+                    chunk = ids[chunk_start : chunk_start + 500]
+                    rows = conn.execute(
+                        select(entries.c.id, entries.c.entry_id, entries.c.content_hash).where(
+                            and_(entries.c.source == source_name, entries.c.entry_id.in_(chunk))
+                        )
+                    ).all()
+                    known.update({r.entry_id: r for r in rows})
+                fresh = []
+                for item in group:
+                    row = known.get(item.entry_id)
+                    if row is None:
+                        fresh.append(_entry_row(item, now))
+                        known[item.entry_id] = True  # a repeated id in one batch counts once
+                        new += 1
+                        continue
+                    seen += 1
+                    if row is not True and row.content_hash != item.content_hash:
+                        values = _entry_row(item, now)
+                        values.pop("first_seen")
+                        conn.execute(update(entries).where(entries.c.id == row.id).values(**values))
+                if fresh:
+                    conn.execute(insert(entries), fresh)
+        return new, seen
+
+    def entries_between(
+        self, source_names: Iterable[str], start: datetime, end: datetime
+    ) -> list[Entry]:
+        """Entries of ``source_names`` whose time (published, else first seen) is in
+        ``[start, end)``, oldest first."""
+        when = func.coalesce(entries.c.published, entries.c.first_seen)
+        query = (
+            select(entries)
+            .where(entries.c.source.in_(list(source_names)))
+            .where(when >= start)
+            .where(when < end)
+            .order_by(when, entries.c.id)
+        )
+        with self.begin() as conn:
+            return [_row_entry(row) for row in conn.execute(query)]
+
+    def entries_of(self, source_name: str, limit: int = 100) -> list[Entry]:
+        """The latest ``limit`` entries of one source, newest first."""
+        when = func.coalesce(entries.c.published, entries.c.first_seen)
+        query = (
+            select(entries)
+            .where(entries.c.source == source_name)
+            .order_by(when.desc(), entries.c.id.desc())
+            .limit(limit)
+        )
+        with self.begin() as conn:
+            return [_row_entry(row) for row in conn.execute(query)]
+
+    # -- editions ------------------------------------------------------------------------
+
+    def previous_edition(self, list_name: str, before: datetime) -> EditionRow | None:
+        """The latest edition of ``list_name`` whose window ended at or before ``before``."""
+        query = (
+            select(editions)
+            .where(editions.c.list_name == list_name)
+            .where(editions.c.window_end <= before)
+            .order_by(editions.c.window_end.desc())
+            .limit(1)
+        )
+        with self.begin() as conn:
+            row = conn.execute(query).first()
+        return _edition_row(row) if row else None
+
+    def edition(self, list_name: str, period: str) -> EditionRow | None:
+        """The edition of ``list_name`` for ``period``, if it exists."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(editions).where(
+                    and_(editions.c.list_name == list_name, editions.c.period == period)
+                )
+            ).first()
+        return _edition_row(row) if row else None
+
+    def edition_parts(self, edition_id: int) -> dict[str, str]:
+        """The stored ``subject``, ``preheader``, ``html`` and ``text`` of an edition."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(editions.c.subject, editions.c.preheader, editions.c.html, editions.c.text)
+                .where(editions.c.id == edition_id)
+            ).first()
+        if row is None:
+            raise StoreError(f"no edition with id {edition_id}")
+        return dict(row._mapping)
+
+    def editions_of(self, list_name: str, limit: int = 50) -> list[EditionRow]:
+        """The latest editions of a list, newest first."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(editions)
+                .where(editions.c.list_name == list_name)
+                .order_by(editions.c.window_end.desc())
+                .limit(limit)
+            ).all()
+        return [_edition_row(r) for r in rows]
+
+    def sent_entries(self, list_name: str, since: datetime) -> dict[tuple[str, str], str]:
+        """Entries carried by editions of ``list_name`` whose window ended after ``since``:
+        ``(source, entry_id) -> period`` of the earliest edition that carried it."""
+        query = (
+            select(edition_entries.c.source, edition_entries.c.entry_id, editions.c.period)
+            .join(editions, editions.c.id == edition_entries.c.edition_id)
+            .where(editions.c.list_name == list_name)
+            .where(editions.c.window_end > since)
+            .order_by(editions.c.window_end.desc())
+        )
+        with self.begin() as conn:
+            return {(r.source, r.entry_id): r.period for r in conn.execute(query)}
+
+    def create_edition(
+        self,
+        *,
+        list_name: str,
+        period: str,
+        window_start: datetime,
+        window_end: datetime,
+        now: datetime,
+        subject: str,
+        preheader: str,
+        html: str,
+        text: str,
+        carried: Sequence[tuple[str, str, str, str | None]],
+    ) -> int:
+        """Store a new edition and the entries it carried; returns its id.
+
+        ``carried`` holds ``(source, entry_id, story_key, section)`` in reading order.
+        Raises :class:`EditionExists` when (list_name, period) is taken, whoever took it.
+        """
+        try:
+            with self.begin() as conn:
+                edition_id = conn.execute(
+                    insert(editions).values(
+                        list_name=list_name,
+                        period=period,
+                        window_start=window_start,
+                        window_end=window_end,
+                        created_at=now,
+                        status="built",
+                        subject=subject,
+                        preheader=preheader,
+                        html=html,
+                        text=text,
+                        story_count=len({c[2] for c in carried}),
+                    )
+                ).inserted_primary_key[0]
+                rows = [
+                    {
+                        "edition_id": edition_id,
+                        "source": source,
+                        "entry_id": entry_id,
+                        "story_key": key,
+                        "section": section,
+                        "position": i,
+                    }
+                    for i, (source, entry_id, key, section) in enumerate(carried)
+                ]
+                if rows:
+                    conn.execute(insert(edition_entries), rows)
+        except IntegrityError as exc:
+            raise EditionExists(list_name, period) from exc
+        return int(edition_id)
+
+    def set_edition_status(self, edition_id: int, status: str, *, now: datetime) -> None:
+        """Move an edition to ``status`` (``built``, ``sending``, ``sent``)."""
+        values: dict[str, Any] = {"status": status}
+        if status == "sent":
+            values["completed_at"] = now
+        with self.begin() as conn:
+            conn.execute(update(editions).where(editions.c.id == edition_id).values(**values))
+
+    # -- subscribers ---------------------------------------------------------------------
+
+    def add_subscriber(self, sub: Subscriber, *, now: datetime) -> tuple[Subscriber, bool]:
+        """Insert ``sub`` unless its (list, lower(email)) exists; returns the stored subscriber
+        and whether it was inserted. An existing row keeps its status (an import never
+        re-subscribes someone who left); its name, topics and timezone are updated only while
+        it is active."""
+        email_lower = sub.email.lower()
+        with self.begin() as conn:
+            row = conn.execute(
+                select(subscribers).where(
+                    and_(
+                        subscribers.c.list_name == sub.list_name,
+                        subscribers.c.email_lower == email_lower,
+                    )
+                )
+            ).first()
+            if row is None:
+                new_id = conn.execute(
+                    insert(subscribers).values(
+                        list_name=sub.list_name,
+                        email=sub.email,
+                        email_lower=email_lower,
+                        name=sub.name,
+                        topics=list(sub.topics),
+                        timezone=sub.timezone,
+                        status=str(sub.status),
+                        created_at=now,
+                        updated_at=now,
+                    )
+                ).inserted_primary_key[0]
+                return sub.__class__(**{**sub.__dict__, "id": int(new_id)}), True
+            if row.status == SubscriberStatus.ACTIVE and (
+                row.name != sub.name or list(row.topics or []) != list(sub.topics)
+                or row.timezone != sub.timezone
+            ):
+                conn.execute(
+                    update(subscribers)
+                    .where(subscribers.c.id == row.id)
+                    .values(name=sub.name, topics=list(sub.topics), timezone=sub.timezone, updated_at=now)
+                )
+                row = conn.execute(select(subscribers).where(subscribers.c.id == row.id)).first()
+            return _row_subscriber(row), False
+
+    def subscribers_of(self, list_name: str, *, status: str | None = "active") -> list[Subscriber]:
+        """Subscribers of ``list_name`` (only ``status`` ones unless it is None), by id."""
+        query = select(subscribers).where(subscribers.c.list_name == list_name)
+        if status is not None:
+            query = query.where(subscribers.c.status == status)
+        with self.begin() as conn:
+            return [_row_subscriber(r) for r in conn.execute(query.order_by(subscribers.c.id))]
+
+    def subscriber(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with row id ``subscriber_id``, if any."""
+        with self.begin() as conn:
+            row = conn.execute(select(subscribers).where(subscribers.c.id == subscriber_id)).first()
+        return _row_subscriber(row) if row else None
+
+    def set_subscriber_status(
+        self, subscriber_id: int, status: SubscriberStatus, *, now: datetime
+    ) -> None:
+        """Set a subscriber's status (e.g. ``unsubscribed``); idempotent."""
+        with self.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(status=str(status), updated_at=now)
+            )
+
+    def is_suppressed(self, email: str, list_name: str) -> bool:
+        """True when ``email`` is on the suppression list globally or for ``list_name``."""
+        with self.begin() as conn:
+            found = conn.scalar(
+                select(func.count())
+                .select_from(suppressions)
+                .where(suppressions.c.email_lower == email.lower())
+                .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
+            )
+        return bool(found)
+
+    def suppress(
+        self, email: str, reason: str, *, now: datetime, list_name: str = "", detail: str | None = None
+    ) -> bool:
+        """Add ``email`` to the suppression list (``list_name`` empty: every list).
+        Returns False when it was already there."""
+        try:
+            with self.begin() as conn:
+                conn.execute(
+                    insert(suppressions).values(
+                        email_lower=email.lower(),
+                        list_name=list_name,
+                        reason=reason,
+                        detail=detail,
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    # -- deliveries ----------------------------------------------------------------------
+
+    def delivery_counts(self, edition_id: int) -> dict[str, int]:
+        """Ledger rows of an edition per state, e.g. ``{"sent": 5}``."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(deliveries.c.state, func.count())
+                .where(deliveries.c.edition_id == edition_id)
+                .group_by(deliveries.c.state)
+            ).all()
+        return {state: int(n) for state, n in rows}
+
+    # -- runs ----------------------------------------------------------------------------
+
+    def record_run(
+        self, kind: str, *, started_at: datetime, finished_at: datetime, ok: bool,
+        report: Mapping[str, Any],
+    ) -> int:
+        """Keep a run report (JSON-serialisable ``report``); returns its id."""
+        with self.begin() as conn:
+            run_id = conn.execute(
+                insert(runs).values(
+                    kind=kind,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    ok=ok,
+                    report=json.loads(json.dumps(report, default=str)),
+                )
+            ).inserted_primary_key[0]
+        return int(run_id)
+
+    def last_runs(self, kind: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest run reports, newest first."""
+        query = select(runs).order_by(runs.c.id.desc()).limit(limit)
+        if kind is not None:
+            query = query.where(runs.c.kind == kind)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _edition_row(row: Any) -> EditionRow:
+    return EditionRow(
+        id=row.id,
+        list_name=row.list_name,
+        period=row.period,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        created_at=row.created_at,
+        status=row.status,
+        subject=row.subject,
+        story_count=row.story_count,
+    )
+
+
+__all__ = [
+    "EditionRow",
+    "SourceState",
+    "Store",
+    "make_engine",
+    "metadata",
+    "migrate",
+]
