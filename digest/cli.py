@@ -6,7 +6,72 @@ or configuration errors.
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from digest.config import Config, load_config
+from digest.exceptions import ConfigError, DigestError
+from digest.types import ListReport, RunReport, SourceReport
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+class DigestTime(click.ParamType):
+    """An ISO 8601 time such as ``2026-02-18T07:00Z``; naive times are taken as UTC."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-02-18T07:00Z", param, ctx)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+TIME = DigestTime()
+
+
+def _setup_logging(verbose: int, as_json: bool) -> None:
+    level = logging.WARNING - 10 * verbose
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s %(message)s"))
+    root = logging.getLogger("digest")
+    root.handlers[:] = [handler]
+    root.setLevel(max(level, logging.DEBUG))
+    root.propagate = False
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps(
+            {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "message": record.getMessage(),
+            }
+        )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,10 +85,331 @@ import click
     type=click.Path(dir_okay=False),
     help="Configuration file.",
 )
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option("--log-json", is_flag=True, help="Log as JSON lines instead of key=value.")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str) -> None:
+def cli(ctx: click.Context, config_path: str, verbose: int, log_json: bool) -> None:
     """Build news digests from feeds and deliver them to subscriber lists."""
+    _setup_logging(verbose, log_json)
     ctx.obj = {"config_path": config_path}
+
+
+def _config(ctx: click.Context) -> Config:
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as exc:
+        err_console.print(f"[bold red]config error[/] in {ctx.obj['config_path']}:")
+        err_console.print(str(exc), markup=False, highlight=False)
+        ctx.exit(2)
+        raise  # unreachable; keeps type checkers happy
+
+
+@contextmanager
+def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
+    from digest.store import Store
+
+    try:
+        store = Store.open(config.database.url)
+    except DigestError as exc:
+        err_console.print(f"[bold red]database error:[/] {exc}", highlight=False)
+        ctx.exit(1)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _list_config(ctx: click.Context, config: Config, name: str) -> Any:
+    try:
+        return config.list(name)
+    except KeyError:
+        names = ", ".join(lst.name for lst in config.lists)
+        raise click.BadParameter(f"no list {name!r}; lists: {names}", param_hint="LIST") from None
+
+
+def _now() -> datetime:
+    from digest.pipeline import utcnow
+
+    return utcnow()
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Any]:
+    """A progress bar on stderr (only on a terminal); yields the per-source callback."""
+    with Progress(
+        TextColumn("polling"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        console=err_console,
+        transient=True,
+        disable=not err_console.is_terminal,
+    ) as bar:
+        task = bar.add_task("", total=total)
+
+        def advance(report: SourceReport) -> None:
+            bar.update(task, advance=1, description=report.source)
+
+        yield advance
+
+
+def _print_sources(reports: list[SourceReport]) -> None:
+    table = Table(title="Sources", title_justify="left")
+    for column in ("source", "status", "http", "new", "seen", "error / warnings"):
+        table.add_column(column, overflow="fold")
+    for r in reports:
+        style = {"ok": "green", "not-modified": "cyan", "failed": "bold red"}.get(r.status, "")
+        note = r.error or ("; ".join(r.warnings[:2]) + (" …" if len(r.warnings) > 2 else ""))
+        table.add_row(
+            r.source,
+            f"[{style}]{r.status}[/]",
+            str(r.http_status or "-"),
+            str(r.new_entries),
+            str(r.seen_entries),
+            note,
+        )
+    console.print(table)
+
+
+def _print_lists(reports: list[ListReport]) -> None:
+    table = Table(title="Lists", title_justify="left")
+    for column in ("list", "edition", "status", "stories", "sections", "recipients", "deliveries", "note"):
+        table.add_column(column, overflow="fold")
+    for r in reports:
+        style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
+        deliveries = ", ".join(f"{k} {v}" for k, v in sorted(r.deliveries.items())) or "-"
+        note = r.message + (f"\nfiles: {r.out_dir}" if r.out_dir else "")
+        table.add_row(
+            r.list_name,
+            r.period or "-",
+            f"[{style}]{r.status}[/]",
+            str(r.stories),
+            str(r.sections),
+            str(r.recipients),
+            deliveries,
+            note,
+        )
+    console.print(table)
+
+
+def _finish(ctx: click.Context, report: RunReport) -> None:
+    if report.sources:
+        _print_sources(report.sources)
+    if report.lists:
+        _print_lists(report.lists)
+    for error in report.errors:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+    failed = [s.source for s in report.sources if s.status == "failed"]
+    if failed:
+        err_console.print(f"[red]{len(failed)} source(s) failed:[/] {', '.join(failed)}")
+    ctx.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
+@click.option("--source", "only", multiple=True, help="Poll only this source (repeatable).")
+@click.pass_context
+def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
+    """Fetch every source and store new entries."""
+    from digest.pipeline import poll as poll_sources
+
+    config = _config(ctx)
+    sources = [s for s in config.sources if not only or s.name in only]
+    with _store(ctx, config) as store:
+        now = _now()
+        report = RunReport(started_at=now)
+        with _progress(len([s for s in sources if s.enabled])) as advance:
+            report.sources = poll_sources(config, store, now=now, sources=sources, live=live, progress=advance)
+    _finish(ctx, report)
+
+
+@cli.command()
+@click.argument("list_name", metavar="LIST")
+@click.option("--at", type=TIME, help="Build the edition due at this time (default: now).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
+@click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
+@click.pass_context
+def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
+    """Build an edition from stored entries into files; sends nothing, stores nothing."""
+    from digest.pipeline import build as build_edition
+    from digest.transports.outbox import write_edition_files
+
+    config = _config(ctx)
+    list_config = _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
+        now = _now()
+        try:
+            built = build_edition(config, store, list_config, at=at or now, now=now)
+        except DigestError as exc:
+            err_console.print(f"[bold red]build failed:[/] {exc}", highlight=False)
+            ctx.exit(1)
+    if built is None:
+        err_console.print("the list's schedule has no send time before that time")
+        ctx.exit(1)
+    edition = built.edition
+    folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
+    write_edition_files(folder, built.main)
+    console.print(
+        f"[bold]{list_config.title}[/] {edition.period}: {len(edition.stories)} stories in "
+        f"{len(edition.sections)} sections, window {edition.window_start:%Y-%m-%d %H:%M} → "
+        f"{edition.window_end:%Y-%m-%d %H:%M} UTC",
+        highlight=False,
+    )
+    console.print(f"subject: {built.main.subject}", markup=False, highlight=False)
+    console.print(f"files: {folder}/edition.html, {folder}/edition.txt", markup=False, highlight=False)
+    if explain:
+        _print_explain(built.edition)
+    if not edition.stories:
+        err_console.print("the edition is empty: no stories in its window")
+        ctx.exit(1)
+
+
+def _print_explain(edition: Any) -> None:
+    table = Table(title="Why each story is where it is", title_justify="left", show_lines=False)
+    for column in ("#", "section", "score", "story", "outlets", "reasons"):
+        table.add_column(column, overflow="fold")
+    position = 0
+    for section in edition.sections:
+        for story in section.stories:
+            position += 1
+            reasons = ", ".join(f"{r.name}={r.value:.3g}" for r in story.reasons)
+            if story.section_reason:
+                reasons += f"; section: {story.section_reason}"
+            table.add_row(
+                str(position),
+                section.title,
+                f"{story.score:.3f}",
+                story.lead.title + (" [update]" if story.update else ""),
+                ", ".join(story.sources),
+                reasons,
+            )
+    console.print(table)
+
+
+@cli.command()
+@click.argument("list_name", metavar="LIST")
+@click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
+@click.pass_context
+def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
+    """Build, store and deliver one list's edition (without polling first)."""
+    from digest.pipeline import publish
+
+    config = _config(ctx)
+    list_config = _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
+        now = _now()
+        report = RunReport(started_at=now)
+        try:
+            report.lists.append(publish(config, store, list_config, at=at or now, now=now))
+        except DigestError as exc:
+            report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
+    _finish(ctx, report)
+
+
+@cli.command()
+@click.option("--at", type=TIME, help="Deliver the editions due at this time (default: now).")
+@click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
+@click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
+@click.pass_context
+def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: bool) -> None:
+    """Poll every source, then build and deliver every list that is due."""
+    from digest.pipeline import run as run_pipeline
+
+    config = _config(ctx)
+    for name in lists:
+        _list_config(ctx, config, name)
+    with _store(ctx, config) as store:
+        now = _now()
+        with _progress(len([s for s in config.sources if s.enabled])) as advance:
+            report = run_pipeline(
+                config, store, now=now, at=at, lists=lists, live=live, progress=advance
+            )
+    _finish(ctx, report)
+
+
+@cli.command()
+@click.argument("location")
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
+@click.option("--limit", default=20, show_default=True, help="Entries to show (0: all).")
+@click.pass_context
+def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> None:
+    """Fetch or read one feed (a configured source name, a URL or a file path) and print its
+    normalised entries. Nothing is stored."""
+    from digest.config import FetchConfig
+    from digest.fetch import fetch
+    from digest.parse import parse_feed
+
+    settings = FetchConfig()
+    name = location
+    language = None
+    try:
+        config = load_config(ctx.obj["config_path"])
+        settings = config.fetch
+        try:
+            src = config.source(location)
+            name, location, language = src.name, src.location, src.language
+        except KeyError:
+            pass
+    except ConfigError:
+        pass
+    now = _now()
+    try:
+        result = fetch(location, source=name, settings=settings, now=now, allow_files=True)
+        feed = parse_feed(
+            result.content, source=name, now=now, url=result.url, headers=result.headers, language=language
+        )
+    except DigestError as exc:
+        err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        ctx.exit(1)
+    shown = feed.entries if limit == 0 else feed.entries[:limit]
+    if as_json:
+        from dataclasses import asdict
+
+        payload = {
+            "source": name,
+            "url": result.url,
+            "status": result.status,
+            "kind": feed.kind,
+            "title": feed.title,
+            "language": feed.language,
+            "warnings": list(feed.warnings),
+            "entries": [asdict(e) for e in shown],
+        }
+        click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
+        return
+    console.print(
+        f"[bold]{feed.title or name}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",
+        highlight=False,
+    )
+    table = Table(show_lines=False)
+    for column in ("published (UTC)", "title", "link", "id"):
+        table.add_column(column, overflow="fold")
+    for e in shown:
+        when = f"{e.published:%Y-%m-%d %H:%M}" if e.published else "(none)"
+        table.add_row(when, e.title, e.url or "-", e.entry_id)
+    console.print(table)
+    for warning in feed.warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the config file and say what it describes."""
+    config = _config(ctx.find_root())
+    missing = [s.name for s in config.sources if s.path is not None and not s.path.exists()]
+    console.print(
+        f"ok: {len(config.sources)} sources, {len(config.topics)} topics, {len(config.lists)} lists; "
+        f"database {config.database.url}; transport {config.delivery.transport}",
+        highlight=False,
+    )
+    for name in missing:
+        err_console.print(f"[yellow]warning:[/] source {name}: file {config.source(name).path} does not exist")
 
 
 def main() -> None:

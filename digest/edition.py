@@ -1,0 +1,153 @@
+"""Assemble an :class:`~digest.types.Edition`: its period, its window and its stories.
+
+Order of work, all pure (``now`` and the edition time are arguments):
+
+1. :func:`edition_time` / :func:`period_of`: the list's latest scheduled time at or before the
+   requested time, in the list's timezone, names the edition (``2026-02-18`` for a daily list).
+2. :func:`edition_window`: from the previous edition's end (or ``max_age_hours`` back, whichever
+   is later) to the edition time.
+3. :func:`assemble`: dedupe → cluster → rank (stories made only of entries already sent are
+   left out) → sections → the list's cap on stories.
+4. :func:`for_topics`: the same edition narrowed to a subscriber's chosen sections.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from digest import cluster, rank, topics
+from digest.config import Config, ListConfig
+from digest.types import Edition, Entry, Section, SourceInfo
+
+
+def _trigger(list_config: ListConfig) -> CronTrigger:
+    return CronTrigger.from_crontab(
+        list_config.schedule.cron, timezone=ZoneInfo(list_config.schedule.timezone)
+    )
+
+
+def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
+    """The list's latest scheduled time at or before ``at`` (aware, in the list's timezone),
+    looking back at most 400 days; ``None`` when the schedule never fired in that span."""
+    trigger = _trigger(list_config)
+    tz = ZoneInfo(list_config.schedule.timezone)
+    at = at.astimezone(tz)
+    # Walk forward from a lower bound; narrow the bound first so daily lists take few steps.
+    for lookback in (timedelta(days=2), timedelta(days=9), timedelta(days=32), timedelta(days=400)):
+        previous = None
+        fire = trigger.get_next_fire_time(None, at - lookback)
+        while fire is not None and fire <= at:
+            previous = fire
+            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        if previous is not None:
+            return previous
+    return None
+
+
+def next_edition_time(list_config: ListConfig, after: datetime) -> datetime | None:
+    """The list's first scheduled time strictly after ``after`` (aware, list timezone)."""
+    trigger = _trigger(list_config)
+    return trigger.get_next_fire_time(None, after + timedelta(seconds=1))
+
+
+def period_of(list_config: ListConfig, scheduled: datetime) -> str:
+    """The period key of the edition scheduled at ``scheduled``: its local date for lists sent
+    at most once a day (``2026-02-18``), else the local date and time (``2026-02-18T0700``)."""
+    local = scheduled.astimezone(ZoneInfo(list_config.schedule.timezone))
+    minute, hour = list_config.schedule.cron.split()[:2]
+    once_a_day = minute.isdigit() and hour.isdigit()
+    return local.strftime("%Y-%m-%d") if once_a_day else local.strftime("%Y-%m-%dT%H%M")
+
+
+def edition_window(
+    end: datetime, previous_end: datetime | None, max_age_hours: float
+) -> tuple[datetime, datetime]:
+    """``(start, end)`` of an edition's window: from the previous edition's end, but never
+    further back than ``max_age_hours`` before ``end``."""
+    start = end - timedelta(hours=max_age_hours)
+    if previous_end is not None and previous_end > start:
+        start = min(previous_end, end)
+    return start, end
+
+
+def assemble(
+    *,
+    config: Config,
+    list_config: ListConfig,
+    period: str,
+    window: tuple[datetime, datetime],
+    entries: Sequence[Entry],
+    sent: Mapping[tuple[str, str], str],
+    model: Any | None = None,
+) -> Edition:
+    """Build the edition of ``list_config`` for ``period`` from stored ``entries``.
+
+    ``entries`` are the window's entries, including ones already carried by earlier editions
+    (``sent`` maps their ``(source, entry_id)`` to that edition's period) so that a story that
+    grew since can come back as an update. The result holds at most
+    ``max_stories`` stories, in config section order, empty sections removed.
+    """
+    start, end = window
+    sources = config.list_sources(list_config)
+    weights = {s.name: s.weight for s in sources}
+    source_topics = {s.name: s.topic for s in sources if s.topic}
+    unique = cluster.dedupe(entries)
+    stories = cluster.cluster(unique, weights=weights)
+    ranked = rank.rank(stories, weights=weights, now=end, sent=sent)
+    topic_configs = [config.topic(name) for name in list_config.topics]
+    sections = topics.assign_sections(
+        ranked,
+        topics=topic_configs,
+        list_config=list_config,
+        source_topics=source_topics,
+        model=model,
+    )
+    sections = _cap(sections, list_config.max_stories)
+    return Edition(
+        list_name=list_config.name,
+        list_title=list_config.title,
+        period=period,
+        window_start=start,
+        window_end=end,
+        sections=sections,
+        sources={
+            s.name: SourceInfo(
+                name=s.name,
+                title=s.title,
+                link=str(s.home) if s.home else None,
+                weight=s.weight,
+            )
+            for s in sources
+        },
+    )
+
+
+def for_topics(edition: Edition, choice: Sequence[str]) -> Edition:
+    """The edition as a subscriber who chose ``choice`` (topic names) receives it: only those
+    sections, in the edition's order. An empty choice, or one that matches no section of
+    this edition, gets the whole edition rather than an empty email."""
+    chosen = set(choice)
+    sections = tuple(s for s in edition.sections if s.name in chosen)
+    if not chosen or not sections:
+        return edition
+    return replace(edition, sections=sections, topics=tuple(sorted(chosen)))
+
+
+def _cap(sections: Sequence[Section], max_stories: int) -> tuple[Section, ...]:
+    """Keep the ``max_stories`` best-scored stories overall, each in its own section."""
+    stories = sorted(
+        (story for section in sections for story in section.stories),
+        key=lambda s: (not s.pinned, -s.score),
+    )
+    keep = {id(story) for story in stories[:max_stories]}
+    capped = (
+        replace(section, stories=tuple(s for s in section.stories if id(s) in keep))
+        for section in sections
+    )
+    return tuple(section for section in capped if section.stories)

@@ -1,0 +1,436 @@
+"""The orchestrator: poll sources, build an edition, deliver it, and report what happened.
+
+Each step returns values for the run report instead of raising for per-item failures: one
+broken feed, one bad subscriber row or one provider error is a line in the report, and the
+rest of the run goes on. The whole edition is built (and stored) before anything is sent.
+
+The only clock reads are here and in the CLI: ``now`` is passed down to the pure stages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from pathlib import Path
+
+from digest import edition as editions
+from digest.config import Config, ListConfig, SourceConfig
+from digest.deliver import Ledger
+from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
+from digest.fetch import fetch
+from digest.message import build_message, personalise
+from digest.parse import parse_feed
+from digest.render import render_edition
+from digest.store import Store
+from digest.subscribers import import_csv
+from digest.tokens import make_token
+from digest.transports import Transport
+from digest.transports.outbox import OutboxTransport, write_edition_files
+from digest.types import (
+    Edition,
+    ListReport,
+    RenderedEdition,
+    RunReport,
+    SourceReport,
+    Subscriber,
+)
+
+log = logging.getLogger("digest.pipeline")
+
+MAX_PARALLEL_FETCHES = 8
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (the one clock read of a run)."""
+    return datetime.now(UTC)
+
+
+# -- polling ----------------------------------------------------------------------------
+
+
+def poll_source(
+    config: Config, store: Store, source: SourceConfig, *, now: datetime, live: bool = False
+) -> SourceReport:
+    """Fetch, parse and store one source; never raises for a feed's own failure.
+
+    ``live`` ignores the source's local ``path`` and fetches its ``url``. A failure leaves the
+    source's stored entries as they were and is recorded with its HTTP status and reason.
+    """
+    state = store.source_state(source.name)
+    location = str(source.url) if live and source.url else source.location
+    if state.url and location == str(source.url):
+        location = state.url  # a permanent redirect moved the feed
+    report = SourceReport(source=source.name, status="ok")
+    try:
+        result = fetch(
+            location,
+            source=source.name,
+            settings=config.fetch,
+            now=now,
+            etag=state.etag if location == (state.url or str(source.url)) else None,
+            last_modified=state.last_modified if location == (state.url or str(source.url)) else None,
+            allow_files=source.path is not None and not live,
+        )
+        report.http_status = result.status
+        feed = parse_feed(
+            result.content,
+            source=source.name,
+            now=now,
+            url=result.url,
+            headers=result.headers,
+            language=source.language,
+        )
+        new, seen = store.upsert_entries(feed.entries, now=now)
+        report.new_entries, report.seen_entries = new, seen
+        report.warnings = list(feed.warnings)
+        values: dict[str, object] = {
+            "last_status": "ok",
+            "last_http_status": result.status,
+            "last_error": None,
+            "last_fetch_at": now,
+            "last_ok_at": now,
+            "error_count": 0,
+            "not_modified_count": 0,
+            "etag": result.etag,
+            "last_modified": result.last_modified,
+        }
+        if new:
+            values["last_new_at"] = now
+        if result.permanent_redirect and location.startswith("http"):
+            values["url"] = result.permanent_redirect
+        store.record_source(source.name, **values)
+    except NotModified:
+        report.status = "not-modified"
+        report.http_status = 304
+        store.record_source(
+            source.name,
+            last_status="not-modified",
+            last_http_status=304,
+            last_error=None,
+            last_fetch_at=now,
+            last_ok_at=now,
+            not_modified_count=state.not_modified_count + 1,
+        )
+    except SourceError as exc:
+        report.status = "failed"
+        report.http_status = exc.status if exc.status is not None else report.http_status
+        report.error = exc.reason
+        store.record_source(
+            source.name,
+            last_status="failed",
+            last_http_status=report.http_status,
+            last_error=exc.reason,
+            last_fetch_at=now,
+            error_count=state.error_count + 1,
+        )
+        log.warning("source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason)
+    return report
+
+
+def poll(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime,
+    sources: Iterable[SourceConfig] | None = None,
+    live: bool = False,
+    progress: Callable[[SourceReport], None] | None = None,
+) -> list[SourceReport]:
+    """Poll ``sources`` (default: every enabled source) concurrently; one report each, in
+    config order. ``progress`` is called as each source finishes."""
+    chosen = [s for s in (sources if sources is not None else config.sources) if s.enabled]
+
+    def one(source: SourceConfig) -> SourceReport:
+        try:
+            report = poll_source(config, store, source, now=now, live=live)
+        except DigestError as exc:  # the store failed for this source: report, go on
+            report = SourceReport(source=source.name, status="failed", error=str(exc))
+        if progress is not None:
+            progress(report)
+        return report
+
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
+        return list(pool.map(one, chosen))
+
+
+# -- building ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Build:
+    """An assembled edition and its renderings, one per distinct subscriber topic choice.
+
+    ``variants`` maps a sorted tuple of topic names (``()`` = the whole edition) to its
+    rendering; ``scheduled`` is the edition time the period was derived from.
+    """
+
+    edition: Edition
+    scheduled: datetime
+    variants: dict[tuple[str, ...], RenderedEdition]
+
+    @property
+    def main(self) -> RenderedEdition:
+        """The whole edition's rendering (what the archive and ``edition.html`` show)."""
+        return self.variants[()]
+
+
+def build(
+    config: Config,
+    store: Store,
+    list_config: ListConfig,
+    *,
+    at: datetime,
+    now: datetime,
+    choices: Iterable[Sequence[str]] = (),
+) -> Build | None:
+    """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
+
+    Returns ``None`` when the list's schedule has no send time at or before ``at``.
+    ``choices`` are subscribers' topic choices to render variants for. Nothing is stored.
+    Raises :class:`~digest.exceptions.RenderError` when rendering fails.
+    """
+    scheduled = editions.edition_time(list_config, at)
+    if scheduled is None:
+        return None
+    period = editions.period_of(list_config, scheduled)
+    end = scheduled.astimezone(UTC)
+    previous = store.previous_edition(list_config.name, end - timedelta(seconds=1))
+    window = editions.edition_window(
+        end, previous.window_end if previous else None, list_config.max_age_hours
+    )
+    source_names = [s.name for s in config.list_sources(list_config)]
+    lookback = end - timedelta(hours=list_config.max_age_hours * 2)
+    candidates = store.entries_between(source_names, lookback, end)
+    sent = store.sent_entries(list_config.name, lookback - timedelta(days=1))
+    in_window = [
+        e for e in candidates if e.time >= window[0] or (e.source, e.entry_id) in sent
+    ]
+    edition = editions.assemble(
+        config=config,
+        list_config=list_config,
+        period=period,
+        window=window,
+        entries=in_window,
+        sent=sent,
+    )
+    variants: dict[tuple[str, ...], RenderedEdition] = {}
+    for choice in [(), *choices]:
+        key = tuple(sorted(set(choice)))
+        if key in variants:
+            continue
+        narrowed = editions.for_topics(edition, key)
+        if key and narrowed is edition:
+            variants[key] = variants[()]
+            continue
+        variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
+    return Build(edition=edition, scheduled=scheduled, variants=variants)
+
+
+# -- delivering -------------------------------------------------------------------------
+
+
+def _sender_domain(sender: str) -> str:
+    address = parseaddr(sender)[1]
+    return address.rpartition("@")[2] or "digest.invalid"
+
+
+def make_transport(config: Config, list_config: ListConfig, folder: Path) -> Transport:
+    """The transport ``list_config`` sends through; the outbox writes into ``folder``.
+
+    Raises :class:`~digest.exceptions.DeliveryError` when the transport is not configured
+    (for example a missing API key).
+    """
+    kind = config.transport_for(list_config)
+    if kind == "outbox":
+        return OutboxTransport(folder)
+    if kind == "smtp":
+        from digest.transports.smtp import SmtpTransport
+
+        return SmtpTransport.from_config(config)
+    from digest.transports.sendgrid import SendgridTransport
+
+    return SendgridTransport.from_config(config)
+
+
+def publish(
+    config: Config,
+    store: Store,
+    list_config: ListConfig,
+    *,
+    at: datetime,
+    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
+) -> ListReport:
+    """Build the edition due at ``at``, store it, and deliver it to the list's subscribers.
+
+    Outcomes (``ListReport.status``): ``sent`` (every row settled), ``failed`` (rows failed
+    or are still queued after the run paused), ``exists`` (this period already has an
+    edition: nothing is sent again), ``empty`` (no stories: nothing is stored or sent),
+    ``not-due`` (the schedule has no time at or before ``at``).
+    """
+    report = ListReport(list_name=list_config.name, status="failed")
+    scheduled = editions.edition_time(list_config, at)
+    if scheduled is None:
+        report.status, report.message = "not-due", "the schedule has no send time before this"
+        return report
+    report.period = editions.period_of(list_config, scheduled)
+    if store.edition(list_config.name, report.period) is not None:
+        report.status = "exists"
+        report.message = f"edition {list_config.name}/{report.period} already exists; nothing new to deliver"
+        return report
+
+    subscribers: list[Subscriber] = []
+    if list_config.subscribers is not None:
+        imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
+        for problem in imported.problems:
+            log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
+    subscribers = store.subscribers_of(list_config.name)
+
+    built = build(
+        config, store, list_config, at=at, now=now, choices=[s.topics for s in subscribers]
+    )
+    assert built is not None  # scheduled is not None
+    edition = built.edition
+    report.stories = len(edition.stories)
+    report.sections = len(edition.sections)
+    if not edition.stories:
+        report.status = "empty"
+        report.message = (
+            f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
+            f"{edition.window_end:%Y-%m-%d %H:%M} UTC: nothing sent"
+        )
+        return report
+
+    main = built.main
+    carried = [
+        (entry.source, entry.entry_id, story.key, section.name)
+        for section in edition.sections
+        for story in section.stories
+        for entry in story.entries
+    ]
+    try:
+        edition_id = store.create_edition(
+            list_name=list_config.name,
+            period=edition.period,
+            window_start=edition.window_start,
+            window_end=edition.window_end,
+            now=now,
+            subject=main.subject,
+            preheader=main.preheader,
+            html=main.html,
+            text=main.text,
+            carried=carried,
+        )
+    except EditionExists as exc:  # another process built it between our check and now
+        report.status, report.message = "exists", str(exc)
+        return report
+
+    folder = config.delivery.outbox_dir / list_config.name / edition.period
+    write_edition_files(folder, main)
+    report.out_dir = str(folder)
+    report.recipients = len(subscribers)
+    ledger = Ledger(store, clock=clock)
+    ledger.queue(edition_id, subscribers)
+    secret = store.secret()
+    domain = _sender_domain(list_config.sender)
+    site = config.site
+
+    def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
+        rendered = built.variants.get(tuple(sorted(set(subscriber.topics))), main)
+        token = make_token(secret, subscriber.id or 0)
+        unsubscribe = f"{site.base}/u/{token}"
+        preferences = f"{site.base}/p/{token}"
+        values = {
+            "name": subscriber.name or subscriber.email.partition("@")[0],
+            "email": subscriber.email,
+            "unsubscribe_url": unsubscribe,
+            "preferences_url": preferences,
+        }
+        personal = RenderedEdition(
+            list_name=rendered.list_name,
+            period=rendered.period,
+            html=personalise(rendered.html, values, html=True),
+            text=personalise(rendered.text, values, html=False),
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            omitted=rendered.omitted,
+            web_url=rendered.web_url,
+        )
+        return build_message(
+            personal,
+            subscriber,
+            list_config=list_config,
+            site=site,
+            unsubscribe_url=unsubscribe,
+            unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
+            preferences_url=preferences,
+            now=now,
+            message_id=f"<{edition.period}.{list_config.name}.{delivery_id}@{domain}>",
+        )
+
+    transport = make_transport(config, list_config, folder)
+    try:
+        counts = ledger.run(
+            edition_id,
+            list_name=list_config.name,
+            transport=transport,
+            compose=compose,
+            batch_size=config.delivery.batch_size,
+            max_consecutive_failures=config.delivery.max_consecutive_failures,
+        )
+    finally:
+        transport.close()
+    report.deliveries = counts
+    unsettled = counts.get("queued", 0) + counts.get("sending", 0)
+    if counts.get("failed", 0) or unsettled:
+        report.status = "failed"
+        report.message = f"{counts.get('failed', 0)} failed, {unsettled} still queued"
+    else:
+        report.status = "sent"
+        report.message = f"delivered to {counts.get('sent', 0)} subscribers"
+    return report
+
+
+def run(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime,
+    at: datetime | None = None,
+    lists: Sequence[str] = (),
+    live: bool = False,
+    progress: Callable[[SourceReport], None] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> RunReport:
+    """Poll every source, then build and deliver each list that is due at ``at`` (default
+    ``now``): its latest scheduled time has passed and that period has no edition yet.
+    The report is also kept in the store."""
+    at = at or now
+    report = RunReport(started_at=now)
+    report.sources = poll(config, store, now=now, live=live, progress=progress)
+    for list_config in config.lists:
+        if lists and list_config.name not in lists:
+            continue
+        try:
+            report.lists.append(publish(config, store, list_config, at=at, now=now, clock=clock))
+        except DigestError as exc:
+            log.error("list_failed list=%s error=%r", list_config.name, str(exc))
+            report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
+    store.record_run(
+        "run", started_at=now, finished_at=clock(), ok=report.ok, report=report_dict(report)
+    )
+    return report
+
+
+def report_dict(report: RunReport) -> dict[str, object]:
+    """A JSON-serialisable form of ``report`` (for the store, ``--json`` and the web app)."""
+    from dataclasses import asdict
+
+    data = asdict(report)
+    data["ok"] = report.ok
+    return data

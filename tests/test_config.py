@@ -1,0 +1,82 @@
+"""Config loading: the shipped config is valid, errors name the key path, paths resolve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from digest.config import load_config, parse_config
+from digest.exceptions import ConfigError
+
+from .conftest import REPO
+
+
+def _minimal() -> dict:
+    return {
+        "site": {"postal_address": "1 Example Street, Springfield"},
+        "sources": [{"name": "a", "title": "A", "path": "feeds/a.xml"}],
+        "lists": [{"name": "daily", "title": "Daily", "sender": "D <d@example.org>"}],
+    }
+
+
+def test_shipped_config_is_valid_and_points_at_shared_feeds() -> None:
+    config = load_config(REPO / "config.yaml")
+    world = config.list("world")
+    assert world.title == "World news"
+    assert len(world.topics) >= 6
+    for source in config.sources:
+        assert source.url is not None and str(source.url).startswith("https://")
+        assert source.path is not None and source.path.exists(), source.name
+    assert config.database.url == f"sqlite:///{REPO / 'var' / 'digest.db'}"
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "digest.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(_minimal()))
+    config = load_config(path)
+    assert config.sources[0].path == (tmp_path / "conf" / "feeds" / "a.xml")
+    assert config.delivery.outbox_dir == tmp_path / "conf" / "outbox"
+    assert config.database.url == f"sqlite:///{tmp_path / 'conf' / 'var' / 'digest.db'}"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["lists"][0].update(colour="red"), "lists[0].colour: unknown key"),
+        (lambda d: d["lists"][0].update(schedule={"timezone": "Mars/Olympus"}), "lists[0].schedule.timezone"),
+        (lambda d: d["lists"][0].update(schedule={"cron": "every day"}), "lists[0].schedule.cron"),
+        (lambda d: d["sources"][0].update(weight=-1), "sources[0].weight"),
+        (lambda d: d["sources"][0].pop("path"), "sources[0]: a source needs 'url'"),
+        (lambda d: d["lists"][0].update(topics=["nope"]), "lists[0].topics: unknown topic 'nope'"),
+        (lambda d: d["delivery"].update(transport="pigeon") if "delivery" in d else d.update(delivery={"transport": "pigeon"}), "delivery.transport"),
+        (lambda d: d["site"].pop("postal_address"), "site.postal_address"),
+    ],
+)
+def test_errors_name_the_key_path(change, expected: str) -> None:
+    data = _minimal()
+    change(data)
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, Path("/tmp"))
+    assert expected in str(info.value)
+
+
+def test_secrets_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _minimal()
+    data["delivery"] = {"sendgrid": {"api_key": "SG.secret"}}
+    with pytest.raises(ConfigError, match="delivery.sendgrid.api_key: unknown key"):
+        parse_config(data, Path("/tmp"))
+    config = parse_config(_minimal(), Path("/tmp"))
+    monkeypatch.setenv(config.delivery.sendgrid.api_key_env, "SG.from-env")
+    assert config.secret(config.delivery.sendgrid.api_key_env) == "SG.from-env"
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("site: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
