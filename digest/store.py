@@ -14,6 +14,7 @@ Tables (see DESIGN.md, "Storage"):
 - ``deliveries``: unique per (edition_id, subscriber_id); the ledger of exactly-once sending.
 - ``suppressions``: addresses that must never receive mail (globally or for one list).
 - ``settings``: small key/value facts of the installation (e.g. the generated token secret).
+- ``leases``: who owns a singleton role (the scheduler) and until when.
 - ``runs``: one report per poll or send run.
 
 All times are stored as UTC and come back timezone-aware.
@@ -205,6 +206,15 @@ settings = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
 )
 
 runs = Table(

@@ -58,6 +58,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_entries_first_seen', ['first_seen'], unique=False)
         batch_op.create_index('ix_entries_published', ['published'], unique=False)
 
+    op.create_table('leases',
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.Column('holder', sa.Text(), nullable=False),
+    sa.Column('acquired_at', sa.DateTime(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name')
+    )
     op.create_table('runs',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
@@ -155,6 +162,7 @@ def downgrade() -> None:
     op.drop_table('sources')
     op.drop_table('settings')
     op.drop_table('runs')
+    op.drop_table('leases')
     with op.batch_alter_table('entries', schema=None) as batch_op:
         batch_op.drop_index('ix_entries_published')
         batch_op.drop_index('ix_entries_first_seen')
