@@ -1,0 +1,95 @@
+"""The CLI's contract: exit codes, config errors that name the key path, the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from digest.cli import cli
+
+from .conftest import REPO
+
+
+def _write_config(tmp_path: Path, **changes) -> Path:
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data.setdefault("delivery", {})["outbox_dir"] = str(tmp_path / "outbox")
+    for source in data["sources"]:
+        source["path"] = str((REPO / source["path"]).resolve())
+    data["lists"][0]["subscribers"] = str(REPO / "subscribers" / "world.csv")
+    data.update(changes)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def test_config_check_ok() -> None:
+    result = CliRunner().invoke(cli, ["-c", str(REPO / "config.yaml"), "config", "check"])
+    assert result.exit_code == 0, result.output
+    assert "11 sources" in result.output
+
+
+def test_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["lists"][0]["schedule"]["timezone"] = "Europe/Atlantis"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(cli, ["-c", str(path), "config", "check"])
+    assert result.exit_code == 2
+    assert "lists[0].schedule.timezone" in result.output
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-c", str(path), "build", "nosuchlist"]).exit_code == 2
+    assert runner.invoke(cli, ["-c", str(path), "build", "world", "--at", "yesterday"]).exit_code == 2
+    assert runner.invoke(cli, ["nosuchcommand"]).exit_code == 2
+
+
+def test_run_prints_the_report_and_second_run_says_the_edition_exists(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z"])
+    assert first.exit_code == 0, first.output
+    assert "bbc-world" in first.output and "sent" in first.output
+    second = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z"])
+    assert second.exit_code == 0, second.output
+    assert "already exists" in second.output
+
+
+def test_run_exits_1_when_a_source_fails(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["sources"].append({"name": "gone", "title": "Gone", "path": str(tmp_path / "missing.xml")})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    result = CliRunner().invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z"])
+    assert result.exit_code == 1
+    assert "gone" in result.output and "failed" in result.output
+
+
+def test_build_explain_prints_scores_and_sends_nothing(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-c", str(path), "poll"]).exit_code == 0
+    out = tmp_path / "preview"
+    result = runner.invoke(
+        cli, ["-c", str(path), "build", "world", "--at", "2026-02-18T07:00Z", "--out", str(out), "--explain"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (out / "edition.html").exists() and (out / "edition.txt").exists()
+    assert "score" in result.output and "outlets" in result.output
+    assert not (tmp_path / "outbox").exists()
+
+
+def test_inspect_any_file(tmp_path: Path) -> None:
+    feed = REPO.parent / "shared" / "feeds" / "real" / "daringfireball-jsonfeed.json"
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "none.yaml"), "inspect", str(feed), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads(result.output)
+    assert len(payload["entries"]) == 20  # --limit default
+    assert payload["entries"][0]["title"]
