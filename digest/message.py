@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email import policy as email_policy
+from email.errors import HeaderParseError as HeaderError
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -129,8 +130,10 @@ def _ascii_url(url: str | None) -> str | None:
 def _recipient(subscriber: Subscriber) -> Address:
     email = clean_header_value(subscriber.email)
     try:
+        if "@" not in email or " " in email:
+            raise ValueError("not of the form local@domain")
         bare = Address(addr_spec=email)
-    except (ValueError, IndexError, TypeError) as exc:
+    except (ValueError, IndexError, TypeError, HeaderError) as exc:
         raise DeliveryError(f"invalid recipient address: {exc}", recipient=email) from exc
     name = clean_header_value(subscriber.name)
     if not name:
@@ -139,7 +142,7 @@ def _recipient(subscriber: Subscriber) -> Address:
         addr = Address(display_name=name, addr_spec=email)
         str(addr)  # formatting may fail for odd names; fall back below
         return addr
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, HeaderError):
         log.warning("message.bad_name recipient=%s", email)
         return bare
 

@@ -235,11 +235,13 @@ def _rank_order(stories: Sequence[Story]) -> list[int]:
     return sorted(range(len(stories)), key=lambda i: (not stories[i].pinned, -stories[i].score, i))
 
 
-def _preheader(cards: Sequence[StoryCard], top: StoryCard | None) -> str:
-    titles = [c.title for c in cards if c is not top][:3]
-    if not titles:
-        return top.title if top is not None else ""
-    return truncate("Also: " + " · ".join(titles), PREHEADER_CHARS)
+def _preheader(cards: Sequence[StoryCard]) -> str:
+    """The inbox preview line: the titles of the 2nd to 4th best stories (the best one is in
+    the subject), at most ``PREHEADER_CHARS``; the best title alone for a one-story edition."""
+    ranked = [cards[i] for i in _rank_order([c.story for c in cards])]
+    if len(ranked) <= 1:
+        return ranked[0].title if ranked else ""
+    return truncate("Also: " + " · ".join(c.title for c in ranked[1:4]), PREHEADER_CHARS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -422,7 +424,7 @@ def _render(
             sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
     all_cards = [c for s in sections for c in s.cards]
     top = _top_card(all_cards)
-    preheader = _preheader(all_cards, top)
+    preheader = _preheader(all_cards)
     context: dict[str, Any] = {
         "edition": edition,
         "list": list_config,

@@ -29,7 +29,7 @@ def safe_file_part(recipient: str, limit: int = 80) -> str:
     """``recipient`` as a file-name part: lower case, ``@`` as ``_at_``, anything outside
     ``[a-z0-9._+-]`` as ``_``, no leading dots, at most ``limit`` characters."""
     text = recipient.strip().lower().replace("@", "_at_")
-    text = _UNSAFE.sub("_", text).lstrip(".")
+    text = _UNSAFE.sub("_", text).lstrip("._")
     return text[:limit] or "recipient"
 
 
