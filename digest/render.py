@@ -29,12 +29,14 @@ from __future__ import annotations
 import logging
 import re
 import textwrap
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 import mjml
@@ -132,21 +134,32 @@ class SectionView:
 
 
 def is_http_url(url: str | None) -> bool:
-    """True when ``url`` is an absolute http(s) URL without whitespace or control characters."""
+    """True when ``url`` is an absolute http(s) URL with a host and without whitespace or
+    control characters."""
     if not url or not isinstance(url, str):
         return False
-    low = url[:8].lower()
-    if not (low.startswith("http://") or low.startswith("https://")):
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
         return False
-    return not any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+_DROP = frozenset("\u202a\u202b\u202c\u202d\u202e\ufeff")  # bidi embeddings/overrides, BOM
 
 
 def clean_text(text: str | None) -> str:
-    """Feed text for display: whitespace collapsed, control characters dropped, placeholders
-    (``%%name%%`` ...) defused so personalisation cannot fill them. ``None`` gives ``""``."""
+    """Feed text for display: control characters, line/paragraph separators, bidi overrides
+    and BOMs become spaces, whitespace runs collapse, and placeholders (``%%name%%`` ...) are
+    defused so personalisation cannot fill them. Joiners (ZWJ, ZWNJ) and marks are kept: they
+    matter in Persian, Urdu and emoji. ``None`` gives ``""``."""
     if not text:
         return ""
-    text = "".join(ch if ch.isprintable() or ch.isspace() else " " for ch in text)
+    text = "".join(
+        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in text
+    )
     text = _WS.sub(" ", text).strip()
     return _PLACEHOLDER_IN_DATA.sub("%\u200b%", text)
 

@@ -318,3 +318,13 @@ def test_empty_edition_renders() -> None:
     out = render(dataclasses.replace(sample_edition(), sections=()))
     assert out.subject == "World news"
     assert out.omitted == 0 and "<!doctype html>" in out.html
+
+
+def test_clean_text_keeps_joiners_and_drops_controls() -> None:
+    from digest.render import clean_text, is_http_url
+
+    assert clean_text("می\u200cخواهم") == "می\u200cخواهم"  # ZWNJ matters in Persian
+    assert clean_text("👩\u200d💻") == "👩\u200d💻"
+    assert clean_text("a\x00b\u2028c\u202ed\r\ne") == "a b c d e"
+    assert not is_http_url("https://") and not is_http_url("javascript:alert(1)")
+    assert not is_http_url("https://a.example/ b") and is_http_url("HTTPS://a.example/x")
