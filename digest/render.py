@@ -64,6 +64,10 @@ CONTENT_WIDTH = 600
 """Email body width in pixels; images on cards are at most ``CONTENT_WIDTH - 2*24`` wide."""
 
 IMAGE_WIDTH = CONTENT_WIDTH - 48
+IMAGE_MAX_HEIGHT = 360
+"""Tallest card image in pixels (portrait images are shown narrower to stay under it)."""
+IMAGE_MIN_WIDTH = 100
+"""Images known to be narrower than this are not shown (icons, tracking pixels)."""
 
 RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"})
 """Primary language subtags written right to left."""
@@ -204,13 +208,22 @@ def _entry_time(entry: Entry) -> datetime | None:
 
 
 def _card_image(story: Story) -> CardImage | None:
+    """The first http(s) image of the story's entries, sized for the card: never wider than
+    ``IMAGE_WIDTH`` or its own width, never taller than ``IMAGE_MAX_HEIGHT`` when its size is
+    known; images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, pixels) are skipped."""
     image: Image | None = next(
         (e.image for e in story.entries if e.image is not None and is_http_url(e.image.url)), None
     )
     if image is None:
         return None
-    width = IMAGE_WIDTH if not image.width or image.width <= 0 else min(image.width, IMAGE_WIDTH)
-    return CardImage(url=image.url, alt=clean_text(image.alt), width=width)
+    width = IMAGE_WIDTH
+    if image.width and image.width > 0:
+        if image.width < IMAGE_MIN_WIDTH:
+            return None
+        width = min(width, image.width)
+        if image.height and image.height > 0:
+            width = min(width, int(IMAGE_MAX_HEIGHT * image.width / image.height))
+    return CardImage(url=image.url, alt=clean_text(image.alt), width=max(width, IMAGE_MIN_WIDTH))
 
 
 def _source_title(edition: Edition, name: str) -> str:

@@ -11,6 +11,7 @@ copied), so rendering can be tested without the parser, clustering or ranking st
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,8 +152,11 @@ def sample_edition(*, image_base: str = "https://ichef.example.org/images") -> E
             ),
             Story(
                 "s-spain",
-                _entry("elpais", "spain-tech", "Spain to investigate social media giants, escalating "
-                       "trans-Atlantic tech dispute", 7),
+                dataclasses.replace(
+                    _entry("elpais", "spain-tech", "Spain to investigate social media giants, escalating "
+                           "trans-Atlantic tech dispute", 7),
+                    image=Image(f"{image_base}/spain-thumb.jpg", alt="Spain's prime minister", width=240, height=134),
+                ),
                 score=3.1,
             ),
             Story(

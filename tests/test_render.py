@@ -84,10 +84,10 @@ def test_css_is_inlined_and_media_rules_kept(rendered: RenderedEdition) -> None:
 
 def test_every_image_has_alt_and_width(rendered: RenderedEdition) -> None:
     images = [attrs for name, attrs in tags(rendered.html) if name == "img"]
-    assert len(images) == 3  # three stories with http(s) images
+    assert len(images) == 4  # four stories with http(s) images
     for attrs in images:
         assert "alt" in attrs and attrs["alt"]
-        assert attrs["width"] == "552"
+        assert attrs["width"] in ("552", "240")
         assert attrs["src"].startswith("https://")  # type: ignore[union-attr]
 
 
@@ -328,3 +328,19 @@ def test_clean_text_keeps_joiners_and_drops_controls() -> None:
     assert clean_text("a\x00b\u2028c\u202ed\r\ne") == "a b c d e"
     assert not is_http_url("https://") and not is_http_url("javascript:alert(1)")
     assert not is_http_url("https://a.example/ b") and is_http_url("HTTPS://a.example/x")
+
+
+def test_image_sizes() -> None:
+    from digest.render import story_card
+
+    edition = sample_edition()
+
+    def width(image: Image) -> int | None:
+        card = story_card(story("s", "T", image=image), edition)
+        return card.image.width if card.image else None
+
+    assert width(Image("https://i.example.org/a.jpg", width=976, height=549)) == 552
+    assert width(Image("https://i.example.org/a.jpg")) == 552  # size unknown: full width
+    assert width(Image("https://i.example.org/a.jpg", width=240, height=148)) == 240  # never upscaled
+    assert width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 240  # portrait: 360 px tall
+    assert width(Image("https://i.example.org/a.jpg", width=1, height=1)) is None  # tracking pixel
