@@ -44,7 +44,15 @@ from premailer import Premailer
 
 from digest.config import Config, ListConfig
 from digest.exceptions import RenderError
-from digest.types import PERSONAL_FIELDS, Edition, Entry, Image, RenderedEdition, Section, Story, placeholder
+from digest.types import (
+    PERSONAL_FIELDS,
+    Edition,
+    Entry,
+    Image,
+    RenderedEdition,
+    Story,
+    placeholder,
+)
 
 log = logging.getLogger("digest.render")
 
@@ -69,7 +77,9 @@ IMAGE_MAX_HEIGHT = 360
 IMAGE_MIN_WIDTH = 100
 """Images known to be narrower than this are not shown (icons, tracking pixels)."""
 
-RTL_LANGUAGES = frozenset({"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"})
+RTL_LANGUAGES = frozenset(
+    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
+)
 """Primary language subtags written right to left."""
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -162,7 +172,8 @@ def clean_text(text: str | None) -> str:
     if not text:
         return ""
     text = "".join(
-        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch for ch in text
+        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
+        for ch in text
     )
     text = _WS.sub(" ", text).strip()
     return _PLACEHOLDER_IN_DATA.sub("%\u200b%", text)
@@ -240,7 +251,11 @@ def story_card(story: Story, edition: Edition) -> StoryCard:
         if other.source in seen:
             continue
         seen.add(other.source)
-        also.append(Link(_source_title(edition, other.source), other.url if is_http_url(other.url) else None))
+        also.append(
+            Link(
+                _source_title(edition, other.source), other.url if is_http_url(other.url) else None
+            )
+        )
     return StoryCard(
         title=clean_text(lead.title) or "(untitled)",
         url=lead.url if is_http_url(lead.url) else None,
@@ -341,7 +356,7 @@ def inline_css(html: str) -> str:
         disable_basic_attributes=["width", "height"],
     )
     out = inliner.transform()
-    if not out.lstrip()[:9].lower() == "<!doctype":
+    if out.lstrip()[:9].lower() != "<!doctype":
         out = "<!doctype html>\n" + out
     return out
 

@@ -46,16 +46,22 @@ def screenshot(html: Path, out: Path, width: int, height: int, *, chromium: str 
         out.unlink(missing_ok=True)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"chromium failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+            raise RuntimeError(
+                f"chromium failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("html", type=Path, help="the edition.html to screenshot")
-    parser.add_argument("--out", type=Path, default=None, help="folder for the PNGs (default: beside the HTML)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the PNGs (default: beside the HTML)"
+    )
     parser.add_argument("--height", type=int, default=3000, help="window height in CSS pixels")
-    parser.add_argument("--width", type=int, action="append", help="width(s) in CSS pixels (default 600 and 375)")
+    parser.add_argument(
+        "--width", type=int, action="append", help="width(s) in CSS pixels (default 600 and 375)"
+    )
     parser.add_argument("--chromium", default=CHROMIUM, help="the Chromium binary")
     args = parser.parse_args(argv)
     if not args.html.is_file():

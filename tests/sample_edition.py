@@ -78,18 +78,39 @@ def sample_edition(*, image_base: str = "https://ichef.example.org/images") -> E
         (
             Story(
                 "s-talks",
-                _entry("nyt-world", "ukraine-talks", "Trump Said He’d End the War in Ukraine in a Day. "
-                       "It’s Harder Than He Thought.", 9, image=True, **ib),
+                _entry(
+                    "nyt-world",
+                    "ukraine-talks",
+                    "Trump Said He’d End the War in Ukraine in a Day. It’s Harder Than He Thought.",
+                    9,
+                    image=True,
+                    **ib,
+                ),
                 others=(
-                    _entry("bbc-world", "geneva", "Ukraine and Russia end Geneva talks without a deal", 8),
-                    _entry("aljazeera", "key-events", "Russia-Ukraine war: List of key events, day 1,455", 6),
+                    _entry(
+                        "bbc-world",
+                        "geneva",
+                        "Ukraine and Russia end Geneva talks without a deal",
+                        8,
+                    ),
+                    _entry(
+                        "aljazeera",
+                        "key-events",
+                        "Russia-Ukraine war: List of key events, day 1,455",
+                        6,
+                    ),
                 ),
                 score=9.4,
             ),
             Story(
                 "s-drones",
-                _entry("npr-world", "drones", "Overnight drone attack hits Odesa port, officials say", 5,
-                       "A short summary of the attack and its aftermath."),
+                _entry(
+                    "npr-world",
+                    "drones",
+                    "Overnight drone attack hits Odesa port, officials say",
+                    5,
+                    "A short summary of the attack and its aftermath.",
+                ),
                 score=5.1,
                 update=True,
             ),
@@ -101,15 +122,33 @@ def sample_edition(*, image_base: str = "https://ichef.example.org/images") -> E
         (
             Story(
                 "s-iran",
-                _entry("nyt-world", "iran-mourn", "Iranians Mourn Slain Protesters With ‘Revolutionary Rage’",
-                       12, image=True, **ib),
-                others=(_entry("bbc-world", "iran", "Crowds gather in Tehran for funerals of protesters", 11),),
+                _entry(
+                    "nyt-world",
+                    "iran-mourn",
+                    "Iranians Mourn Slain Protesters With ‘Revolutionary Rage’",
+                    12,
+                    image=True,
+                    **ib,
+                ),
+                others=(
+                    _entry(
+                        "bbc-world",
+                        "iran",
+                        "Crowds gather in Tehran for funerals of protesters",
+                        11,
+                    ),
+                ),
                 score=7.8,
             ),
             Story(
                 "s-alawite",
-                _entry("bbc-world", "alawite", "“I would scream in my sleep”: Women from Syria’s Alawite "
-                       "minority tell of kidnap and rape", 14),
+                _entry(
+                    "bbc-world",
+                    "alawite",
+                    "“I would scream in my sleep”: Women from Syria’s Alawite "
+                    "minority tell of kidnap and rape",
+                    14,
+                ),
                 score=4.2,
             ),
         ),
@@ -120,21 +159,43 @@ def sample_edition(*, image_base: str = "https://ichef.example.org/images") -> E
         (
             Story(
                 "s-jackson",
-                _entry("bbc-world", "jackson", "US civil rights leader Jesse Jackson dies aged 84", 20,
-                       image=True, **ib),
+                _entry(
+                    "bbc-world",
+                    "jackson",
+                    "US civil rights leader Jesse Jackson dies aged 84",
+                    20,
+                    image=True,
+                    **ib,
+                ),
                 others=(
-                    _entry("aljazeera", "jackson-arabs",
-                           "How Jesse Jackson helped empower US Arabs and lift up the Palestinian cause", 16),
-                    _entry("npr-world", "jackson", "Jesse Jackson, civil rights leader, dies at 84", 19),
-                    _entry("nyt-world", "jackson", "Jesse Jackson, Civil Rights Leader and Candidate, Dies", 19,
-                           url=None),
+                    _entry(
+                        "aljazeera",
+                        "jackson-arabs",
+                        "How Jesse Jackson helped empower US Arabs and lift up the Palestinian cause",
+                        16,
+                    ),
+                    _entry(
+                        "npr-world", "jackson", "Jesse Jackson, civil rights leader, dies at 84", 19
+                    ),
+                    _entry(
+                        "nyt-world",
+                        "jackson",
+                        "Jesse Jackson, Civil Rights Leader and Candidate, Dies",
+                        19,
+                        url=None,
+                    ),
                 ),
                 score=8.6,
             ),
             Story(
                 "s-venezuela",
-                _entry("bbc-world", "venezuela", "Under pressure from Trump, Venezuela’s new president has "
-                       "aces up her sleeve", 22, url=None),
+                _entry(
+                    "bbc-world",
+                    "venezuela",
+                    "Under pressure from Trump, Venezuela’s new president has aces up her sleeve",
+                    22,
+                    url=None,
+                ),
                 score=3.3,
             ),
         ),
@@ -145,17 +206,32 @@ def sample_edition(*, image_base: str = "https://ichef.example.org/images") -> E
         (
             Story(
                 "s-urdu",
-                _entry("bbc-urdu", "aid", "امریکی عسکری امداد کی بندش کی وجوہات: انڈیا سے جنگ، جوہری پروگرام",
-                       10, "امریکہ کے ساتھ خفیہ معلومات کا تبادلہ اور فوجی تعاون معطل کر دیا گیا ہے۔",
-                       language="ur"),
+                _entry(
+                    "bbc-urdu",
+                    "aid",
+                    "امریکی عسکری امداد کی بندش کی وجوہات: انڈیا سے جنگ، جوہری پروگرام",
+                    10,
+                    "امریکہ کے ساتھ خفیہ معلومات کا تبادلہ اور فوجی تعاون معطل کر دیا گیا ہے۔",
+                    language="ur",
+                ),
                 score=3.9,
             ),
             Story(
                 "s-spain",
                 dataclasses.replace(
-                    _entry("elpais", "spain-tech", "Spain to investigate social media giants, escalating "
-                           "trans-Atlantic tech dispute", 7),
-                    image=Image(f"{image_base}/spain-thumb.jpg", alt="Spain's prime minister", width=240, height=134),
+                    _entry(
+                        "elpais",
+                        "spain-tech",
+                        "Spain to investigate social media giants, escalating "
+                        "trans-Atlantic tech dispute",
+                        7,
+                    ),
+                    image=Image(
+                        f"{image_base}/spain-thumb.jpg",
+                        alt="Spain's prime minister",
+                        width=240,
+                        height=134,
+                    ),
                 ),
                 score=3.1,
             ),
@@ -185,8 +261,14 @@ def huge_edition(n: int = 200) -> Edition:
         stories = tuple(
             Story(
                 f"h-{s}-{i}",
-                _entry("bbc-world", f"h{s}-{i}", f"Story {s}-{i}: a long headline about events in a "
-                       f"faraway place number {i}", 3 + i / 10, LOREM * 2, image=True),
+                _entry(
+                    "bbc-world",
+                    f"h{s}-{i}",
+                    f"Story {s}-{i}: a long headline about events in a faraway place number {i}",
+                    3 + i / 10,
+                    LOREM * 2,
+                    image=True,
+                ),
                 others=(_entry("npr-world", f"h{s}-{i}", f"Other take on {s}-{i}", 4),),
                 score=1000.0 - (s + 4 * i),
             )
@@ -224,7 +306,11 @@ def sample_config(root: Path | None = None, *, templates: Path | None = None) ->
             "postal_address": "Digest Example Ltd, 1 Example Street, London EC1A 1AA, United Kingdom",
         },
         "sources": [
-            {"name": info.name, "title": info.title, "url": f"https://feeds.example.org/{info.name}.xml"}
+            {
+                "name": info.name,
+                "title": info.title,
+                "url": f"https://feeds.example.org/{info.name}.xml",
+            }
             for info in SOURCES.values()
         ],
         "lists": [lst],
@@ -239,6 +325,11 @@ def sample_list(config: Config) -> ListConfig:
 
 def sample_subscriber(**changes: object) -> Subscriber:
     """Ada, subscriber 1 of ``world``; keyword arguments replace fields."""
-    values: dict[str, object] = {"list_name": "world", "email": "ada@example.com", "name": "Ada Lovelace", "id": 1}
+    values: dict[str, object] = {
+        "list_name": "world",
+        "email": "ada@example.com",
+        "name": "Ada Lovelace",
+        "id": 1,
+    }
     values.update(changes)
     return Subscriber(**values)  # type: ignore[arg-type]

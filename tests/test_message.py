@@ -32,7 +32,9 @@ def rendered() -> RenderedEdition:
     return render_edition(sample_edition(), config=config, list_config=sample_list(config), now=NOW)
 
 
-def build(rendered: RenderedEdition, subscriber: Subscriber | None = None, **kw: object) -> EmailMessage:
+def build(
+    rendered: RenderedEdition, subscriber: Subscriber | None = None, **kw: object
+) -> EmailMessage:
     config = sample_config()
     args: dict[str, object] = {
         "list_config": sample_list(config),
@@ -117,7 +119,9 @@ def test_non_ascii_name_and_title_are_encoded(rendered: RenderedEdition) -> None
     assert "été" in msg["List-Id"]
 
 
-@pytest.mark.parametrize("sep", ["\r\n", "\n", "\r", "\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x00"])
+@pytest.mark.parametrize(
+    "sep", ["\r\n", "\n", "\r", "\u2028", "\u2029", "\u0085", "\x0b", "\x0c", "\x00"]
+)
 def test_header_injection_in_subject_and_name(rendered: RenderedEdition, sep: str) -> None:
     evil_subject = f"Hello{sep}Bcc: victim@example.org{sep}{sep}<html>body"
     evil = dataclasses.replace(rendered, subject=evil_subject)

@@ -36,10 +36,16 @@ def tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
     return parser.tags
 
 
-def render(edition: Edition | None = None, *, budget: int = 100_000, templates: Path | None = None) -> RenderedEdition:
+def render(
+    edition: Edition | None = None, *, budget: int = 100_000, templates: Path | None = None
+) -> RenderedEdition:
     config = sample_config(templates=templates)
     return render_edition(
-        edition or sample_edition(), config=config, list_config=sample_list(config), now=NOW, budget_bytes=budget
+        edition or sample_edition(),
+        config=config,
+        list_config=sample_list(config),
+        now=NOW,
+        budget_bytes=budget,
     )
 
 
@@ -51,7 +57,9 @@ def story(key: str, title: str, *, score: float = 1.0, **entry: object) -> Story
 
 
 def one_story_edition(*stories: Story) -> Edition:
-    return dataclasses.replace(sample_edition(), sections=(Section("more", "More", tuple(stories)),))
+    return dataclasses.replace(
+        sample_edition(), sections=(Section("more", "More", tuple(stories)),)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +83,7 @@ def test_css_is_inlined_and_media_rules_kept(rendered: RenderedEdition) -> None:
         elements = [attrs for name, attrs in found if name == tag]
         assert elements, tag
         assert all(attrs.get("style") for attrs in elements), f"<{tag}> without inline style"
-    styles = re.findall(r"<style[^>]*>(.*?)</style>", rendered.html, re.S)
+    styles = re.findall(r"<style[^>]*>(.*?)</style>", rendered.html, re.DOTALL)
     media = [s for s in styles if "@media" in s and "max-width: 480px" in s]
     assert media and "!important" in media[0]
     # class-based rules reached the elements: the story title size is inline
@@ -86,7 +94,7 @@ def test_every_image_has_alt_and_width(rendered: RenderedEdition) -> None:
     images = [attrs for name, attrs in tags(rendered.html) if name == "img"]
     assert len(images) == 4  # four stories with http(s) images
     for attrs in images:
-        assert "alt" in attrs and attrs["alt"]
+        assert attrs.get("alt")
         assert attrs["width"] in ("552", "240")
         assert attrs["src"].startswith("https://")  # type: ignore[union-attr]
 
@@ -105,7 +113,9 @@ def test_no_cssutils_warnings(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_inline_css_puts_doctype_back() -> None:
-    out = inline_css("<!doctype html><html><head><style>p{color:red}</style></head><body><p>x</p></body></html>")
+    out = inline_css(
+        "<!doctype html><html><head><style>p{color:red}</style></head><body><p>x</p></body></html>"
+    )
     assert out.startswith("<!doctype html>")
     assert '<p style="color:red">' in out
 
@@ -119,11 +129,17 @@ def test_story_card_contents(rendered: RenderedEdition) -> None:
     assert '<a href="https://news.example.org/nyt-world/ukraine-talks"' in html
     assert "The New York Times" in html and "17 Feb, 22:00 UTC" in html
     # "also reported by" links, same-source duplicates skipped, link-less outlet as text
-    assert re.search(r'Also reported by: <a href="https://news.example.org/bbc-world/geneva"[^>]*>BBC News</a>', html)
+    assert re.search(
+        r'Also reported by: <a href="https://news.example.org/bbc-world/geneva"[^>]*>BBC News</a>',
+        html,
+    )
     assert "The New York Times</p>" in html  # Jesse Jackson story: NYT entry had no url
     assert ">Update</span>" in html
     # section titles in order
-    positions = [html.index(t) for t in ("Russia–Ukraine war", "Middle East", "Americas", "Elsewhere in the world")]
+    positions = [
+        html.index(t)
+        for t in ("Russia–Ukraine war", "Middle East", "Americas", "Elsewhere in the world")
+    ]
     assert positions == sorted(positions)
     # header and footer
     assert 'href="https://digest.example.org/archive/world/2026-02-18"' in html
@@ -142,9 +158,14 @@ def test_plain_title_when_url_is_not_http() -> None:
 
 def test_summary_is_text_only_and_truncated() -> None:
     long = "word " * 200
-    s = story("s1", "T", summary_html="<p><b>bold</b><img src=x></p>", summary_text="Plain <b>text</b> " + long)
+    s = story(
+        "s1",
+        "T",
+        summary_html="<p><b>bold</b><img src=x></p>",
+        summary_text="Plain <b>text</b> " + long,
+    )
     out = render(one_story_edition(s))
-    summary = re.search(r'<p class="summary"[^>]*>(.*?)</p>', out.html, re.S).group(1)  # type: ignore[union-attr]
+    summary = re.search(r'<p class="summary"[^>]*>(.*?)</p>', out.html, re.DOTALL).group(1)  # type: ignore[union-attr]
     assert "&lt;b&gt;text&lt;/b&gt;" in summary  # feed text is data, escaped
     assert "<img src=x" not in out.html and "<b>bold</b>" not in out.html
     assert summary.endswith("…") and len(summary) < 360
@@ -152,8 +173,12 @@ def test_summary_is_text_only_and_truncated() -> None:
 
 def test_non_http_image_dropped_and_at_most_one_image() -> None:
     bad = story("s1", "A", image=Image("data:image/png;base64,AAAA", alt="x"))
-    lead = dataclasses.replace(bad.lead, entry_id="s2", image=Image("https://i.example.org/a.jpg", "A"))
-    other = dataclasses.replace(bad.lead, entry_id="s3", source="npr-world", image=Image("https://i.example.org/b.jpg", "B"))
+    lead = dataclasses.replace(
+        bad.lead, entry_id="s2", image=Image("https://i.example.org/a.jpg", "A")
+    )
+    other = dataclasses.replace(
+        bad.lead, entry_id="s3", source="npr-world", image=Image("https://i.example.org/b.jpg", "B")
+    )
     two = Story("s2", lead, others=(other,))
     html = render(one_story_edition(bad, two)).html
     imgs = [a for t, a in tags(html) if t == "img"]
@@ -163,7 +188,12 @@ def test_non_http_image_dropped_and_at_most_one_image() -> None:
 
 def test_hostile_title_is_escaped_and_literal() -> None:
     title = '<script>alert("x")</script> {{ 7*7 }} {% if 1 %}yes{% endif %} "quoted" & \'single\''
-    s = story("s1", title, url='https://news.example.org/a?b=1&c="2"', image=Image("https://i.example.org/a.jpg", alt='Say "cheese" <b>'))
+    s = story(
+        "s1",
+        title,
+        url='https://news.example.org/a?b=1&c="2"',
+        image=Image("https://i.example.org/a.jpg", alt='Say "cheese" <b>'),
+    )
     out = render(one_story_edition(s))
     assert "<script" not in out.html.lower()
     assert "&lt;script&gt;" in out.html
@@ -171,7 +201,9 @@ def test_hostile_title_is_escaped_and_literal() -> None:
     assert "{% if 1 %}yes{% endif %}" in out.html
     img = next(a for t, a in tags(out.html) if t == "img")
     assert img["alt"] == 'Say "cheese" <b>'  # parsed back: the quotes stayed inside the attribute
-    link = next(a for t, a in tags(out.html) if t == "a" and a.get("href", "").startswith("https://news"))  # type: ignore[union-attr]
+    link = next(
+        a for t, a in tags(out.html) if t == "a" and a.get("href", "").startswith("https://news")
+    )  # type: ignore[union-attr]
     assert link["href"] == 'https://news.example.org/a?b=1&c="2"'
     # text part and subject: literal, unescaped
     assert '<script>alert("x")</script> {{ 7*7 }}' in out.text
@@ -198,7 +230,11 @@ def test_placeholder_survives_in_href_and_personalises_escaped(rendered: Rendere
 
 def test_rtl_story_gets_dir_rtl(rendered: RenderedEdition) -> None:
     assert re.search(r'<div dir="rtl" lang="ur"', rendered.html)
-    assert text_direction("ar-EG") == "rtl" and text_direction("he") == "rtl" and text_direction("en-GB") == "ltr"
+    assert (
+        text_direction("ar-EG") == "rtl"
+        and text_direction("he") == "rtl"
+        and text_direction("en-GB") == "ltr"
+    )
 
 
 def test_text_part(rendered: RenderedEdition) -> None:
@@ -251,7 +287,10 @@ def test_budget_drops_lowest_ranked_stories() -> None:
     assert out.omitted > 0
     kept = len(edition.stories) - out.omitted
     assert f"{out.omitted} more stories on the web" in out.html
-    assert f"{out.omitted} more stories on the web: https://digest.example.org/archive/world/2026-02-18" in out.text
+    assert (
+        f"{out.omitted} more stories on the web: https://digest.example.org/archive/world/2026-02-18"
+        in out.text
+    )
     # the kept stories are exactly the top-scored ones
     by_score = sorted(edition.stories, key=lambda s: -s.score)
     for s in by_score[:kept]:
@@ -271,7 +310,9 @@ def test_budget_tiny_keeps_header_and_footer() -> None:
 
 def test_pinned_story_is_dropped_last() -> None:
     low = dataclasses.replace(story("pinned", "Pinned but low", score=0.1), pinned=True)
-    others = [story(f"s{i}", f"Story {i}", score=10 + i, summary_text="x " * 140) for i in range(40)]
+    others = [
+        story(f"s{i}", f"Story {i}", score=10 + i, summary_text="x " * 140) for i in range(40)
+    ]
     out = render(one_story_edition(*others, low), budget=40_000)
     assert out.omitted > 0
     assert "Pinned but low" in out.html
@@ -302,7 +343,9 @@ def test_override_of_a_partial_is_used_by_the_default_edition(tmp_path: Path) ->
 
 
 def test_broken_override_raises_render_error(tmp_path: Path) -> None:
-    (tmp_path / "edition.mjml.j2").write_text("{% extends 'default:edition.mjml.j2' %}{% block content %}{{ nope }}{% endblock %}")
+    (tmp_path / "edition.mjml.j2").write_text(
+        "{% extends 'default:edition.mjml.j2' %}{% block content %}{{ nope }}{% endblock %}"
+    )
     with pytest.raises(RenderError) as info:
         render(templates=tmp_path)
     assert info.value.list_name == "world" and "nope" in str(info.value)
@@ -341,6 +384,10 @@ def test_image_sizes() -> None:
 
     assert width(Image("https://i.example.org/a.jpg", width=976, height=549)) == 552
     assert width(Image("https://i.example.org/a.jpg")) == 552  # size unknown: full width
-    assert width(Image("https://i.example.org/a.jpg", width=240, height=148)) == 240  # never upscaled
-    assert width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 240  # portrait: 360 px tall
+    assert (
+        width(Image("https://i.example.org/a.jpg", width=240, height=148)) == 240
+    )  # never upscaled
+    assert (
+        width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 240
+    )  # portrait: 360 px tall
     assert width(Image("https://i.example.org/a.jpg", width=1, height=1)) is None  # tracking pixel

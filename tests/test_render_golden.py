@@ -36,7 +36,9 @@ def check(name: str, actual: str) -> None:
         pytest.fail(f"missing golden file {path}; run with DIGEST_REGEN_GOLDEN=1")
     with open(path, encoding="utf-8", newline="") as handle:
         expected = handle.read()
-    assert actual == expected, f"{name} differs from the golden file (DIGEST_REGEN_GOLDEN=1 to accept)"
+    assert actual == expected, (
+        f"{name} differs from the golden file (DIGEST_REGEN_GOLDEN=1 to accept)"
+    )
 
 
 @pytest.fixture(scope="module")

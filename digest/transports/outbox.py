@@ -72,13 +72,19 @@ class OutboxTransport:
             try:
                 data = item.message.as_bytes(policy=POLICY)
                 _write_atomic(self.folder / name, data)
-            except Exception as exc:  # per-item failure becomes a value
-                log.warning("outbox.failed delivery=%s file=%s error=%s", item.delivery_id, name, exc)
+            except Exception as exc:  # noqa: BLE001 -- any per-item failure becomes a value
+                log.warning(
+                    "outbox.failed delivery=%s file=%s error=%s", item.delivery_id, name, exc
+                )
                 outcomes.append(
-                    SendOutcome(item.delivery_id, DeliveryState.FAILED, error=f"{type(exc).__name__}: {exc}")
+                    SendOutcome(
+                        item.delivery_id, DeliveryState.FAILED, error=f"{type(exc).__name__}: {exc}"
+                    )
                 )
             else:
-                log.debug("outbox.written delivery=%s file=%s bytes=%d", item.delivery_id, name, len(data))
+                log.debug(
+                    "outbox.written delivery=%s file=%s bytes=%d", item.delivery_id, name, len(data)
+                )
                 outcomes.append(SendOutcome(item.delivery_id, DeliveryState.SENT, provider_id=name))
         return outcomes
 
