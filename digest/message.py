@@ -132,8 +132,11 @@ def _recipient(subscriber: Subscriber) -> Address:
     try:
         if "@" not in email or " " in email:
             raise ValueError("not of the form local@domain")
+        local, _, domain = email.rpartition("@")
+        if not domain.isascii():  # internationalised domain: the ASCII (punycode) form
+            email = f"{local}@{domain.encode('idna').decode('ascii')}"
         bare = Address(addr_spec=email)
-    except (ValueError, IndexError, TypeError, HeaderError) as exc:
+    except (ValueError, IndexError, TypeError, HeaderError, UnicodeError) as exc:
         raise DeliveryError(f"invalid recipient address: {exc}", recipient=email) from exc
     name = clean_header_value(subscriber.name)
     if not name:

@@ -384,6 +384,10 @@ def render_edition(
     Raises :class:`RenderError` (with the list name) when a template is missing or invalid,
     uses an undefined variable, or produces MJML the compiler rejects.
     """
+    if list_config.templates is not None and not Path(list_config.templates).is_dir():
+        log.warning(
+            "render.no_template_folder list=%s path=%s", list_config.name, list_config.templates
+        )
     env = template_environment(list_config.templates)
     site = config.site
     web_url = f"{site.base}/archive/{edition.list_name}/{edition.period}"

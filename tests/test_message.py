@@ -128,7 +128,7 @@ def test_header_injection_in_subject_and_name(rendered: RenderedEdition, sep: st
     sub = sample_subscriber(name=f"Ada{sep}Bcc: spy@example.org")
     msg = parse(build(evil, sub))
     assert "Bcc" not in msg
-    assert sorted(set(msg.keys())) == sorted(EXPECTED_HEADERS)
+    assert sorted(msg.keys()) == sorted(EXPECTED_HEADERS)
     assert msg["Subject"] == "Hello Bcc: victim@example.org <html>body"
     assert msg["To"].addresses[0].addr_spec == "ada@example.com"
     assert "\n" not in msg["To"] and "\r" not in msg["To"]
@@ -177,3 +177,22 @@ def test_personalise_replaces_every_field_and_escapes_for_html() -> None:
     assert plain == '"A" <b> a@b.c  '
     # a value containing a placeholder is not expanded again
     assert personalise("%%name%%", {"name": "%%email%%", "email": "x"}, html=False) == "%%email%%"
+
+
+def test_internationalised_domain_is_punycode_and_utf8_local_part_fails(
+    rendered: RenderedEdition,
+) -> None:
+    msg = parse(build(rendered, sample_subscriber(email="user@bücher.example")))
+    assert msg["To"].addresses[0].addr_spec == "user@xn--bcher-kva.example"
+    with pytest.raises(DeliveryError):
+        build(rendered, sample_subscriber(email="jörg@example.com"))  # needs SMTPUTF8
+
+
+def test_message_id_without_brackets_and_naive_now(rendered: RenderedEdition) -> None:
+    from datetime import datetime
+
+    msg = parse(
+        build(rendered, message_id="x1@digest.example.org", now=datetime(2026, 2, 18, 7, 0))
+    )
+    assert msg["Message-ID"] == "<x1@digest.example.org>"
+    assert msg["Date"] == "Wed, 18 Feb 2026 07:00:00 +0000"

@@ -187,7 +187,7 @@ def test_non_http_image_dropped_and_at_most_one_image() -> None:
 
 
 def test_hostile_title_is_escaped_and_literal() -> None:
-    title = '<script>alert("x")</script> {{ 7*7 }} {% if 1 %}yes{% endif %} "quoted" & \'single\''
+    title = '<script>alert("x")</script> {{ 7*7 }} {% if 1 %}yes{% endif %} "quoted" & \'single\' </mj-text><mj-raw>'
     s = story(
         "s1",
         title,
@@ -196,7 +196,7 @@ def test_hostile_title_is_escaped_and_literal() -> None:
     )
     out = render(one_story_edition(s))
     assert "<script" not in out.html.lower()
-    assert "&lt;script&gt;" in out.html
+    assert "&lt;script&gt;" in out.html and "&lt;/mj-text&gt;&lt;mj-raw&gt;" in out.html
     assert "{{ 7*7 }}" in out.html and "49" not in out.html.replace("2026", "")
     assert "{% if 1 %}yes{% endif %}" in out.html
     img = next(a for t, a in tags(out.html) if t == "img")
