@@ -391,3 +391,9 @@ def test_image_sizes() -> None:
         width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 240
     )  # portrait: 360 px tall
     assert width(Image("https://i.example.org/a.jpg", width=1, height=1)) is None  # tracking pixel
+
+
+def test_image_without_alt_text_gets_empty_alt() -> None:
+    html = render(one_story_edition(story("s1", "T", image=Image("https://i.example.org/a.jpg")))).html
+    images = [a for t, a in tags(html) if t == "img"]
+    assert len(images) == 1 and images[0].get("alt") == ""
