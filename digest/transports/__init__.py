@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from digest.types import SendOutcome
 
@@ -27,6 +27,7 @@ class Outgoing:
     message: EmailMessage
 
 
+@runtime_checkable
 class Transport(Protocol):
     """What the delivery ledger needs from a transport."""
 

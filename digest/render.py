@@ -1,0 +1,575 @@
+"""Render an ``Edition`` into email HTML, plain text, subject and preheader.
+
+The chain, once per edition (and topic choice), never per recipient::
+
+    Edition ─view→ SectionView/StoryCard ─Jinja2→ MJML ─mjml-python→ HTML ─premailer→ inlined HTML
+            └──────────────────────────── Jinja2 → plain text (edition.txt.j2)
+            └──────────────────────────── Jinja2 → subject (list config string, subject.txt.j2)
+
+Rules this module keeps (see DESIGN.md, "Templates"):
+
+- Templates come from the list's override folder first, then the shipped theme in
+  ``templates/``; an override can extend a shipped template as ``"default:<name>"``.
+- Autoescape is on for ``*.mjml.j2`` (HTML/XML escaping) and off for ``*.txt.j2`` and the
+  subject; undefined variables are errors (``StrictUndefined``). Feed text is only ever data,
+  so ``{{ 7*7 }}`` in a title comes out literally.
+- Feed HTML never reaches the email: cards use ``summary_text`` (truncated at a word
+  boundary). Links and images are used only when they are http(s).
+- No web fonts (``fonts={}``), no network access while inlining CSS, ``@media`` rules and their
+  ``!important`` kept in a ``<style>`` tag, the ``<!doctype html>`` premailer drops put back.
+- Per-recipient parts are written as placeholders (``%%unsubscribe_url%%`` ...), filled by
+  :func:`digest.message.personalise`. The same markers appearing in feed text are defused.
+- Size budget: the HTML stays under ``budget_bytes`` (Gmail clips at about 102 KB) minus a
+  reserve for the personalised values; past it the lowest-ranked stories are dropped
+  (pinned stories last) and counted in ``RenderedEdition.omitted``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import textwrap
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jinja2
+import mjml
+from premailer import Premailer
+
+from digest.config import Config, ListConfig
+from digest.exceptions import RenderError
+from digest.types import (
+    PERSONAL_FIELDS,
+    Edition,
+    Entry,
+    Image,
+    RenderedEdition,
+    Story,
+    placeholder,
+)
+
+log = logging.getLogger("digest.render")
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+"""The shipped theme (``templates/`` beside the package)."""
+
+SUMMARY_CHARS = 300
+"""Longest story summary on a card, in characters (cut at a word boundary, then "…")."""
+
+PREHEADER_CHARS = 140
+"""Longest preheader (the inbox preview line), in characters."""
+
+PERSONAL_RESERVE = 2_000
+"""Bytes kept free under the budget for the personalised values (unsubscribe URL, name...)."""
+
+CONTENT_WIDTH = 600
+"""Email body width in pixels; images on cards are at most ``CONTENT_WIDTH - 2*24`` wide."""
+
+IMAGE_WIDTH = CONTENT_WIDTH - 48
+IMAGE_MAX_HEIGHT = 360
+"""Tallest card image in pixels (portrait images are shown narrower to stay under it)."""
+IMAGE_MIN_WIDTH = 100
+"""Images known to be narrower than this are not shown (icons, tracking pixels)."""
+
+RTL_LANGUAGES = frozenset(
+    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
+)
+"""Primary language subtags written right to left."""
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS_LONG = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+_PLACEHOLDER_IN_DATA = re.compile("%%(?=(?:" + "|".join(map(re.escape, PERSONAL_FIELDS)) + ")%%)")
+_WS = re.compile(r"\s+")
+
+
+# ----------------------------------------------------------------------------------------
+# View models: what the templates see. Built from the Edition, text only, URLs checked.
+
+
+@dataclass(frozen=True)
+class Link:
+    """A display ``text`` and its http(s) ``url`` (``None`` when the entry had no safe link)."""
+
+    text: str
+    url: str | None
+
+
+@dataclass(frozen=True)
+class CardImage:
+    """A card's lead image: http(s) ``url``, ``alt`` text, display ``width`` in pixels."""
+
+    url: str
+    alt: str
+    width: int
+
+
+@dataclass(frozen=True)
+class StoryCard:
+    """One story as the templates show it.
+
+    ``title``/``url`` from the lead entry (``url`` only when http(s)); ``sources`` are the
+    lead's source display names; ``time`` is e.g. ``"17 Feb, 14:05 UTC"`` (empty when the
+    entry has no date); ``summary`` is plain text of at most ``SUMMARY_CHARS``; ``also`` the
+    other outlets as links; ``dir``/``lang`` are set for the story's text (``dir`` is
+    ``"rtl"`` or ``"ltr"``); ``story`` is the underlying value for override templates.
+    """
+
+    title: str
+    url: str | None
+    sources: tuple[str, ...]
+    time: str
+    summary: str
+    image: CardImage | None
+    also: tuple[Link, ...]
+    update: bool
+    dir: str
+    lang: str
+    story: Story
+
+
+@dataclass(frozen=True)
+class SectionView:
+    """A section as the templates show it: config ``name``, ``title`` and its cards."""
+
+    name: str
+    title: str
+    cards: tuple[StoryCard, ...]
+
+
+def is_http_url(url: str | None) -> bool:
+    """True when ``url`` is an absolute http(s) URL with a host and without whitespace or
+    control characters."""
+    if not url or not isinstance(url, str):
+        return False
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+
+
+_DROP = frozenset("\u202a\u202b\u202c\u202d\u202e\ufeff")  # bidi embeddings/overrides, BOM
+
+
+def clean_text(text: str | None) -> str:
+    """Feed text for display: control characters, line/paragraph separators, bidi overrides
+    and BOMs become spaces, whitespace runs collapse, and placeholders (``%%name%%`` ...) are
+    defused so personalisation cannot fill them. Joiners (ZWJ, ZWNJ) and marks are kept: they
+    matter in Persian, Urdu and emoji. ``None`` gives ``""``."""
+    if not text:
+        return ""
+    text = "".join(
+        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
+        for ch in text
+    )
+    text = _WS.sub(" ", text).strip()
+    return _PLACEHOLDER_IN_DATA.sub("%\u200b%", text)
+
+
+def truncate(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary, ending in "…"."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-–—") + "…"
+
+
+def format_time(when: datetime | None) -> str:
+    """A time as readers see it on a card, in UTC: ``"17 Feb, 14:05 UTC"`` (``""`` for None)."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(UTC)
+    return f"{when.day} {_MONTHS[when.month - 1]}, {when:%H:%M} UTC"
+
+
+def format_date(when: datetime) -> str:
+    """The edition date as a heading: ``"Wednesday 18 February 2026"`` (UTC, English)."""
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return f"{_DAYS[when.weekday()]} {when.day} {_MONTHS_LONG[when.month - 1]} {when.year}"
+
+
+def text_direction(language: str | None) -> str:
+    """``"rtl"`` when the BCP 47 tag's primary language is written right to left, else ``"ltr"``."""
+    if not language:
+        return "ltr"
+    return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+def _entry_time(entry: Entry) -> datetime | None:
+    return entry.published or entry.first_seen
+
+
+def _card_image(story: Story) -> CardImage | None:
+    """The first http(s) image of the story's entries, sized for the card: never wider than
+    ``IMAGE_WIDTH`` or its own width, never taller than ``IMAGE_MAX_HEIGHT`` when its size is
+    known; images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, pixels) are skipped."""
+    image: Image | None = next(
+        (e.image for e in story.entries if e.image is not None and is_http_url(e.image.url)), None
+    )
+    if image is None:
+        return None
+    width = IMAGE_WIDTH
+    if image.width and image.width > 0:
+        if image.width < IMAGE_MIN_WIDTH:
+            return None
+        width = min(width, image.width)
+        if image.height and image.height > 0:
+            width = min(width, int(IMAGE_MAX_HEIGHT * image.width / image.height))
+    return CardImage(url=image.url, alt=clean_text(image.alt), width=max(width, IMAGE_MIN_WIDTH))
+
+
+def _source_title(edition: Edition, name: str) -> str:
+    info = edition.sources.get(name)
+    return clean_text(info.title if info is not None else name) or name
+
+
+def story_card(story: Story, edition: Edition) -> StoryCard:
+    """The card of one story (see :class:`StoryCard`)."""
+    lead = story.lead
+    seen = {lead.source}
+    also = []
+    for other in story.others:
+        if other.source in seen:
+            continue
+        seen.add(other.source)
+        also.append(
+            Link(
+                _source_title(edition, other.source), other.url if is_http_url(other.url) else None
+            )
+        )
+    return StoryCard(
+        title=clean_text(lead.title) or "(untitled)",
+        url=lead.url if is_http_url(lead.url) else None,
+        sources=(_source_title(edition, lead.source),),
+        time=format_time(_entry_time(lead)),
+        summary=truncate(clean_text(lead.summary_text)),
+        image=_card_image(story),
+        also=tuple(also),
+        update=story.update,
+        dir=text_direction(lead.language),
+        lang=clean_text(lead.language) or "",
+        story=story,
+    )
+
+
+def _rank_order(stories: Sequence[Story]) -> list[int]:
+    """Indices of ``stories`` best first: pinned, then score, then reading order."""
+    return sorted(range(len(stories)), key=lambda i: (not stories[i].pinned, -stories[i].score, i))
+
+
+def _preheader(cards: Sequence[StoryCard]) -> str:
+    """The inbox preview line: the titles of the 2nd to 4th best stories (the best one is in
+    the subject), at most ``PREHEADER_CHARS``; the best title alone for a one-story edition."""
+    ranked = [cards[i] for i in _rank_order([c.story for c in cards])]
+    if len(ranked) <= 1:
+        return ranked[0].title if ranked else ""
+    return truncate("Also: " + " · ".join(c.title for c in ranked[1:4]), PREHEADER_CHARS)
+
+
+# ----------------------------------------------------------------------------------------
+# Jinja environment: override folder, then the shipped theme; "default:" reaches the theme.
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith((".mjml.j2", ".html.j2", ".html", ".mjml"))  # type: ignore[union-attr]
+
+
+def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+    """Jinja filter: ``text`` wrapped at ``width`` columns, every line prefixed with ``indent``.
+    Long words (URLs) are never broken."""
+    return textwrap.fill(
+        str(text),
+        width=width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+@lru_cache(maxsize=16)
+def template_environment(override: Path | None = None) -> jinja2.Environment:
+    """The Jinja2 environment for a list: templates from ``override`` (if any) first, then
+    the shipped theme; ``"default:<name>"`` always loads the shipped template. Autoescape on
+    for ``.mjml.j2``, off for ``.txt.j2``; ``StrictUndefined``. Cached per override folder."""
+    default = jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))
+    loaders: list[jinja2.BaseLoader] = []
+    if override is not None:
+        loaders.append(jinja2.FileSystemLoader(str(override)))
+    loaders += [jinja2.PrefixLoader({"default": default}, delimiter=":"), default]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=_autoescape,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["wrap"] = _wrap
+    return env
+
+
+# ----------------------------------------------------------------------------------------
+# MJML and CSS inlining
+
+
+def compile_mjml(source: str) -> str:
+    """MJML → HTML with mjml-python, no web fonts. Raises ``ValueError`` on invalid MJML."""
+    return mjml.mjml2html(source, fonts={}, disable_comments=True)
+
+
+def inline_css(html: str) -> str:
+    """Inline the ``<style>`` rules into ``style`` attributes with premailer, offline.
+
+    ``@media`` rules (and ``!important``) stay in ``<style>`` tags; classes are kept; width
+    and height attributes are left as MJML wrote them (Outlook sizes images by them); the
+    ``<!doctype html>`` that premailer drops is put back.
+    """
+    inliner = Premailer(
+        html,
+        keep_style_tags=True,
+        strip_important=False,
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL,
+        remove_classes=False,
+        disable_basic_attributes=["width", "height"],
+    )
+    out = inliner.transform()
+    if out.lstrip()[:9].lower() != "<!doctype":
+        out = "<!doctype html>\n" + out
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# The public entry point
+
+
+def render_edition(
+    edition: Edition,
+    *,
+    config: Config,
+    list_config: ListConfig,
+    now: datetime,
+    budget_bytes: int = 100_000,
+) -> RenderedEdition:
+    """Render ``edition`` once, with per-recipient placeholders, within ``budget_bytes``.
+
+    Returns a :class:`RenderedEdition` whose ``html`` (UTF-8 bytes) is under
+    ``budget_bytes - PERSONAL_RESERVE`` when at least the header and footer fit; stories are
+    dropped lowest score first (pinned last) until it fits, ``omitted`` counts them and the
+    email links to ``web_url`` (``{site.base}/archive/{list}/{period}``) for the rest.
+    ``now`` is the render time, available to templates as ``now``.
+
+    Raises :class:`RenderError` (with the list name) when a template is missing or invalid,
+    uses an undefined variable, or produces MJML the compiler rejects.
+    """
+    if list_config.templates is not None and not Path(list_config.templates).is_dir():
+        log.warning(
+            "render.no_template_folder list=%s path=%s", list_config.name, list_config.templates
+        )
+    env = template_environment(list_config.templates)
+    site = config.site
+    web_url = f"{site.base}/archive/{edition.list_name}/{edition.period}"
+    stories = edition.stories
+    order = _rank_order(stories)
+    limit = max(0, budget_bytes - PERSONAL_RESERVE)
+
+    def attempt(keep: int) -> RenderedEdition:
+        kept = set(order[:keep])
+        return _render(
+            edition, env, config=config, list_config=list_config, now=now, web_url=web_url,
+            kept=kept, omitted=len(stories) - len(kept),
+        )  # fmt: skip
+
+    best = attempt(len(stories))
+    if _size(best) <= limit or not stories:
+        _check_size(best, limit, edition)
+        return best
+    # Binary search for the largest number of top stories that fits (size grows with count).
+    # Invariant: ``best`` is ``attempt(lo)`` and fits; ``attempt(hi + 1)`` does not.
+    best = attempt(0)
+    if _size(best) > limit:
+        _check_size(best, limit, edition)
+        return best
+    lo, hi = 0, len(stories) - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        candidate = attempt(mid)
+        if _size(candidate) <= limit:
+            lo, best = mid, candidate
+        else:
+            hi = mid - 1
+    log.info(
+        "render.budget list=%s period=%s kept=%d omitted=%d bytes=%d budget=%d",
+        edition.list_name, edition.period, lo, best.omitted, _size(best), budget_bytes,
+    )  # fmt: skip
+    return best
+
+
+def _size(rendered: RenderedEdition) -> int:
+    return len(rendered.html.encode("utf-8"))
+
+
+def _check_size(rendered: RenderedEdition, limit: int, edition: Edition) -> None:
+    if _size(rendered) > limit:
+        log.warning(
+            "render.over_budget list=%s period=%s bytes=%d limit=%d",
+            edition.list_name, edition.period, _size(rendered), limit,
+        )  # fmt: skip
+
+
+def _top_card(cards: Sequence[StoryCard]) -> StoryCard | None:
+    if not cards:
+        return None
+    stories = [c.story for c in cards]
+    return cards[_rank_order(stories)[0]]
+
+
+def _render(
+    edition: Edition,
+    env: jinja2.Environment,
+    *,
+    config: Config,
+    list_config: ListConfig,
+    now: datetime,
+    web_url: str,
+    kept: set[int],
+    omitted: int,
+) -> RenderedEdition:
+    index = 0
+    sections: list[SectionView] = []
+    for section in edition.sections:
+        cards = []
+        for story in section.stories:
+            if index in kept:
+                cards.append(story_card(story, edition))
+            index += 1
+        if cards:
+            sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
+    all_cards = [c for s in sections for c in s.cards]
+    top = _top_card(all_cards)
+    preheader = _preheader(all_cards)
+    context: dict[str, Any] = {
+        "edition": edition,
+        "list": list_config,
+        "site": config.site,
+        "now": now,
+        "date_label": format_date(edition.window_end),
+        "sections": sections,
+        "story_count": len(edition.stories),
+        "shown_count": len(all_cards),
+        "omitted": omitted,
+        "top_story": top.story if top is not None else None,
+        "top_card": top,
+        "preheader": preheader,
+        "web_url": web_url,
+        "list_title": clean_text(list_config.title),
+        "description": clean_text(list_config.description),
+        "postal_address": clean_text(config.site.postal_address),
+        "site_name": clean_text(config.site.name),
+        **{field: placeholder(field) for field in PERSONAL_FIELDS},
+    }
+    name = edition.list_name
+    try:
+        subject = _subject(env, list_config, edition, top, context)
+        mjml_source = env.get_template("edition.mjml.j2").render(context)
+        text = env.get_template("edition.txt.j2").render(context)
+    except jinja2.TemplateError as exc:
+        raise RenderError(name, f"template error: {type(exc).__name__}: {exc}") from exc
+    try:
+        html = compile_mjml(mjml_source)
+    except ValueError as exc:
+        raise RenderError(name, f"MJML compile failed: {exc}") from exc
+    try:
+        html = inline_css(html)
+    except Exception as exc:  # premailer/lxml/cssutils raise assorted types
+        raise RenderError(name, f"CSS inlining failed: {type(exc).__name__}: {exc}") from exc
+    if "<mj-" in html or "<script" in html.lower():
+        raise RenderError(name, "rendered HTML still contains <mj-*> or <script> tags")
+    return RenderedEdition(
+        list_name=name,
+        period=edition.period,
+        html=html,
+        text=_tidy_text(text),
+        subject=subject,
+        preheader=preheader,
+        omitted=omitted,
+        web_url=web_url,
+    )
+
+
+def _subject(
+    env: jinja2.Environment,
+    list_config: ListConfig,
+    edition: Edition,
+    top: StoryCard | None,
+    context: Mapping[str, Any],
+) -> str:
+    """The list's ``subject`` string (a Jinja template over ``list``, ``edition``,
+    ``top_story``, ``story_count``) wrapped by ``subject.txt.j2``; one line."""
+    values = {
+        "list": list_config,
+        "edition": edition,
+        "top_story": top.story if top is not None else None,
+        "story_count": context["story_count"],
+    }
+    try:
+        inner = env.from_string(list_config.subject).render(values)
+    except jinja2.UndefinedError:
+        if top is not None:
+            raise
+        inner = list_config.title  # an empty edition has no top story to name
+    wrapped = env.get_template("subject.txt.j2").render({**context, **values, "subject": inner})
+    return truncate(clean_text(wrapped), 250)
+
+
+def _tidy_text(text: str) -> str:
+    """Strip trailing spaces and collapse runs of blank lines in the text part."""
+    lines = [line.rstrip() for line in text.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n") + "\n"
+
+
+__all__ = [
+    "DEFAULT_TEMPLATES",
+    "CardImage",
+    "Link",
+    "SectionView",
+    "StoryCard",
+    "clean_text",
+    "compile_mjml",
+    "format_date",
+    "format_time",
+    "inline_css",
+    "is_http_url",
+    "render_edition",
+    "story_card",
+    "template_environment",
+    "text_direction",
+    "truncate",
+]
