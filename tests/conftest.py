@@ -31,6 +31,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def update_golden(request: pytest.FixtureRequest) -> bool:
-    """True when the run was asked to regenerate golden files (never in CI)."""
-    return bool(request.config.getoption("--update-golden"))
+def golden(request: pytest.FixtureRequest):
+    """``golden(path, actual)``: compare ``actual`` with the golden file at ``path``; with
+    ``pytest --update-golden`` rewrite the file instead (then review the diff)."""
+    update = bool(request.config.getoption("--update-golden"))
+
+    def check(path: Path, actual: str) -> None:
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                handle.write(actual)
+            return
+        if not path.exists():
+            pytest.fail(f"missing golden file {path}; run pytest --update-golden and review it")
+        with open(path, encoding="utf-8", newline="") as handle:
+            expected = handle.read()
+        assert actual == expected, f"{path.name} changed; if intended, run pytest --update-golden"
+
+    return check

@@ -3,14 +3,13 @@
 The expected files live in ``tests/golden/render/``. After an intended change to the theme or the
 message shape, regenerate them and review the diff::
 
-    DIGEST_REGEN_GOLDEN=1 python -m pytest tests/test_render_golden.py
+    python -m pytest tests/test_render_golden.py --update-golden
 
 Dynamic parts of the message (Message-ID, MIME boundaries) are normalised before comparing.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -22,23 +21,6 @@ from digest.types import RenderedEdition
 from tests.sample_edition import NOW, sample_config, sample_edition, sample_list, sample_subscriber
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
-REGEN = os.environ.get("DIGEST_REGEN_GOLDEN") == "1"
-
-
-def check(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    if REGEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(actual)
-        pytest.skip(f"regenerated {path.name}")
-    if not path.exists():
-        pytest.fail(f"missing golden file {path}; run with DIGEST_REGEN_GOLDEN=1")
-    with open(path, encoding="utf-8", newline="") as handle:
-        expected = handle.read()
-    assert actual == expected, (
-        f"{name} differs from the golden file (DIGEST_REGEN_GOLDEN=1 to accept)"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +29,15 @@ def rendered() -> RenderedEdition:
     return render_edition(sample_edition(), config=config, list_config=sample_list(config), now=NOW)
 
 
-def test_golden_html(rendered: RenderedEdition) -> None:
-    check("sample-edition.html", rendered.html)
+def test_golden_html(rendered: RenderedEdition, golden) -> None:
+    golden(GOLDEN / "sample-edition.html", rendered.html)
 
 
-def test_golden_text(rendered: RenderedEdition) -> None:
-    check("sample-edition.txt", rendered.text)
+def test_golden_text(rendered: RenderedEdition, golden) -> None:
+    golden(GOLDEN / "sample-edition.txt", rendered.text)
 
 
-def test_golden_message(rendered: RenderedEdition) -> None:
+def test_golden_message(rendered: RenderedEdition, golden) -> None:
     config = sample_config()
     msg = build_message(
         rendered,
@@ -70,4 +52,4 @@ def test_golden_message(rendered: RenderedEdition) -> None:
     )
     raw = msg.as_bytes().decode("ascii")
     raw = re.sub(r"={15}\d+==", "=BOUNDARY==", raw)
-    check("sample-message.eml", raw)
+    golden(GOLDEN / "sample-message.eml", raw)

@@ -147,7 +147,7 @@ def _normalise(text: str) -> str:
     return text
 
 
-def test_golden_text_part_and_headers(world, update_golden: bool) -> None:
+def test_golden_text_part_and_headers(world, golden) -> None:
     _config, _store, _report, _built, tmp = world
     folder = tmp / "outbox" / "world" / "2026-02-18"
     text = (folder / "edition.txt").read_text()
@@ -156,12 +156,7 @@ def test_golden_text_part_and_headers(world, update_golden: bool) -> None:
         f"{k}: {_normalise(str(v))}" for k, v in msg.items() if k not in ("Date",)
     )
     for name, produced in (("world-2026-02-18.txt", text), ("world-2026-02-18.headers", headers + "\n")):
-        path = GOLDEN / name
-        if update_golden or not path.exists():
-            if not update_golden:
-                pytest.fail(f"missing golden file {path}; run pytest --update-golden and review it")
-            path.write_text(produced)
-        assert produced == path.read_text(), f"{name} changed; if intended, run pytest --update-golden"
+        golden(GOLDEN / name, produced)
 
 
 def test_a_failed_source_is_reported_and_the_edition_still_goes_out(tmp_path: Path) -> None:
