@@ -58,6 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from digest.adjust import Adjustment
 from digest.exceptions import EditionExists, StoreError
 from digest.types import Entry, Image, Subscriber, SubscriberStatus
 
@@ -784,6 +785,131 @@ class Store:
             return [dict(r._mapping) for r in conn.execute(query)]
 
 
+    # -- editor (editor.py) --------------------------------------------------------------
+
+    def adjustments(self, list_name: str, period: str) -> list[Adjustment]:
+        """The editor's adjustments of edition ``list_name``/``period``, oldest first."""
+        query = (
+            select(edition_adjustments)
+            .where(edition_adjustments.c.list_name == list_name)
+            .where(edition_adjustments.c.period == period)
+            .order_by(edition_adjustments.c.id)
+        )
+        with self.begin() as conn:
+            return [
+                Adjustment(
+                    story_key=r.story_key,
+                    action=r.action,
+                    value=r.value,
+                    lead_source=r.lead_source,
+                    lead_entry_id=r.lead_entry_id,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def set_adjustment(
+        self, list_name: str, period: str, adjustment: Adjustment, *, now: datetime
+    ) -> None:
+        """Store ``adjustment`` for edition ``list_name``/``period``, replacing the same
+        action on the same story (one pin, one boost, one drop, one summary per story)."""
+        key = and_(
+            edition_adjustments.c.list_name == list_name,
+            edition_adjustments.c.period == period,
+            edition_adjustments.c.story_key == adjustment.story_key,
+            edition_adjustments.c.action == adjustment.action,
+        )
+        values = {
+            "value": adjustment.value,
+            "lead_source": adjustment.lead_source,
+            "lead_entry_id": adjustment.lead_entry_id,
+            "updated_at": now,
+        }
+        for _attempt in range(2):
+            try:
+                with self.begin() as conn:
+                    done = conn.execute(update(edition_adjustments).where(key).values(**values))
+                    if done.rowcount == 0:
+                        conn.execute(
+                            insert(edition_adjustments).values(
+                                list_name=list_name,
+                                period=period,
+                                story_key=adjustment.story_key,
+                                action=adjustment.action,
+                                **values,
+                            )
+                        )
+                return
+            except IntegrityError:
+                continue  # another editor inserted it first: update theirs
+        raise StoreError(f"could not store the adjustment of {list_name}/{period}")
+
+    def clear_adjustment(self, list_name: str, period: str, story_key: str, action: str) -> bool:
+        """Remove one adjustment; returns False when there was none."""
+        with self.begin() as conn:
+            done = conn.execute(
+                edition_adjustments.delete().where(
+                    and_(
+                        edition_adjustments.c.list_name == list_name,
+                        edition_adjustments.c.period == period,
+                        edition_adjustments.c.story_key == story_key,
+                        edition_adjustments.c.action == action,
+                    )
+                )
+            )
+        return bool(done.rowcount)
+
+    def subscriber_counts(self, list_name: str) -> dict[str, int]:
+        """Subscribers of ``list_name`` per status, e.g. ``{"active": 3, "unsubscribed": 1}``."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(subscribers.c.status, func.count())
+                .where(subscribers.c.list_name == list_name)
+                .group_by(subscribers.c.status)
+            ).all()
+        return {status: int(n) for status, n in rows}
+
+    def entry_days(self, since: datetime, until: datetime) -> dict[str, dict[str, int]]:
+        """Entries per source per UTC day (``"2026-02-18"``) whose time (published, else first
+        seen) is in ``[since, until)``."""
+        when = func.coalesce(entries.c.published, entries.c.first_seen)
+        query = select(entries.c.source, entries.c.published, entries.c.first_seen).where(
+            and_(when >= since, when < until)
+        )
+        counts: dict[str, dict[str, int]] = {}
+        with self.begin() as conn:
+            for row in conn.execute(query):
+                at = row.published or row.first_seen
+                day = at.astimezone(UTC).strftime("%Y-%m-%d")
+                per_day = counts.setdefault(row.source, {})
+                per_day[day] = per_day.get(day, 0) + 1
+        return counts
+
+    def latest_entry_times(self) -> dict[str, datetime]:
+        """Per source, the time (published, else first seen) of its newest stored entry."""
+        when = func.max(func.coalesce(entries.c.published, entries.c.first_seen))
+        with self.begin() as conn:
+            rows = conn.execute(select(entries.c.source, when).group_by(entries.c.source)).all()
+        result = {}
+        for source_name, latest in rows:
+            if isinstance(latest, str):  # SQLite returns max() of a coalesce as text
+                latest = datetime.fromisoformat(latest)
+            if latest is not None:
+                result[source_name] = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
+        return result
+
+    def archived_editions(self, list_name: str, limit: int = 50) -> list[EditionRow]:
+        """Editions of ``list_name`` that went out (status ``sending`` or ``sent``), newest
+        first: what the public archive and its feed show."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(editions)
+                .where(editions.c.list_name == list_name)
+                .where(editions.c.status.in_(("sending", "sent")))
+                .order_by(editions.c.window_end.desc())
+                .limit(limit)
+            ).all()
+        return [_edition_row(r) for r in rows]
+
 def _edition_row(row: Any) -> EditionRow:
     return EditionRow(
         id=row.id,
@@ -796,6 +922,26 @@ def _edition_row(row: Any) -> EditionRow:
         subject=row.subject,
         story_count=row.story_count,
     )
+
+
+# -- editor (editor.py): per-edition adjustments (migration 0004) -------------------------
+
+edition_adjustments = Table(
+    "edition_adjustments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list_name", String(64), nullable=False),
+    Column("period", String(64), nullable=False),
+    Column("story_key", Text, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("value", Text, nullable=False, default=""),
+    Column("lead_source", String(64), nullable=False, default=""),
+    Column("lead_entry_id", Text, nullable=False, default=""),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "list_name", "period", "story_key", "action", name="uq_edition_adjustments_story_action"
+    ),
+)
 
 
 __all__ = [
