@@ -1,0 +1,1058 @@
+"""The editor's web pages, the public archive and its Atom feed, as Starlette routes.
+
+:func:`editor_routes` returns the routes; ``digest.web.create_app`` mounts them beside the
+unsubscribe and preferences pages. Paths (GET unless marked)::
+
+    /editor/login            GET form, POST token          (public)
+    /editor/logout           POST
+    /editor/                 lists overview: schedule, next send, last edition, counts, sources
+    /editor/sources          per source: last fetch, HTTP status, error, entries per day, silence
+    /editor/lists/{list}/preview         the edition due at ?at= (default: the next send)
+    /editor/lists/{list}/preview/email   that email's HTML alone, for the sandboxed frame
+    /editor/lists/{list}/why             every story's score, reasons, entries and sources
+    /editor/lists/{list}/adjust          POST pin / boost / drop / rewrite summary (or clear)
+    /editor/lists/{list}/test            POST send a test of the previewed edition
+    /archive/{list}/                     sent editions of a list             (public)
+    /archive/{list}/feed.atom            Atom feed of them (RFC 4287)        (public)
+    /archive/{list}/{period}             one sent edition, as mailed         (public)
+    /static/editor.css                   the pages' style sheet              (public)
+
+Security rules this module keeps:
+
+- Editor pages need a session cookie obtained by posting the token from the environment
+  variable ``DIGEST_EDITOR_TOKEN`` (:data:`TOKEN_ENV`) to the login form; without that
+  variable the editor pages are off. The cookie is signed (itsdangerous), ``HttpOnly``,
+  ``SameSite=Strict``, valid :data:`SESSION_HOURS`; every POST also carries a CSRF token
+  derived from the session.
+- Every response carries a strict Content-Security-Policy (:data:`PAGE_CSP`: no scripts at
+  all, styles and images only from this origin). The email HTML (preview frame, archive
+  page) is served on its own URL with :data:`EMAIL_CSP`, which adds ``sandbox``: no scripts,
+  an opaque origin; the preview ``<iframe>`` is also ``sandbox``-ed without
+  ``allow-same-origin``. Feed text appears elsewhere only as escaped text (Jinja2
+  autoescape), never as markup; links are shown only when they are absolute http(s).
+- Error pages escape what they echo.
+
+The build step is reached through an :class:`EditorBackend` (by default the pipeline's
+``build``), so the preview is the exact email ``publish`` would send: the same assembly, the
+same :func:`digest.adjust.apply_adjustments`, the same :func:`digest.render.render_edition`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from email_validator import EmailNotValidError, validate_email
+from itsdangerous import BadSignature, TimestampSigner
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digest.adjust import (
+    ACTIONS,
+    Adjustment,
+    apply_adjustments,
+    boost_factor,
+    clean_summary,
+    dropped_stories,
+)
+from digest.config import Config, ListConfig
+from digest.exceptions import DigestError
+from digest.message import build_message, personalise
+from digest.render import is_http_url, render_edition
+from digest.store import Store
+from digest.transports import Outgoing, Transport
+from digest.types import DeliveryState, Edition, RenderedEdition, Story, Subscriber
+
+log = logging.getLogger("digest.editor")
+
+TOKEN_ENV = "DIGEST_EDITOR_TOKEN"
+"""Environment variable holding the editor's login token (a long random string)."""
+
+SESSION_COOKIE = "digest_editor"
+SESSION_HOURS = 12
+CLIP_BYTES = 102 * 1024
+"""Gmail clips a message whose HTML is larger than about 102 KB."""
+SILENT_HOURS = 48
+"""A source with no new entry for this long is listed as silent."""
+SOURCE_DAYS = 7
+"""Days of entry counts on the sources page."""
+BUILD_CACHE_SECONDS = 30.0
+"""How long an assembled edition is reused (the page and its frame ask within a second)."""
+
+PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""Content-Security-Policy of every page: no script at all, nothing from elsewhere."""
+
+EMAIL_CSP = (
+    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
+    "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; "
+    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
+)
+"""Content-Security-Policy of an email's HTML (preview frame, archive page): the email's
+inline styles and remote images, no script, and a sandbox with an opaque origin; links may
+open (a reader's click) but nothing runs."""
+
+FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
+"""The preview ``<iframe sandbox>`` flags: never ``allow-scripts`` or ``allow-same-origin``."""
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+}
+
+PREVIEW_VALUES = {
+    "name": "Ada",
+    "email": "ada.reader@example.com",
+}
+"""Dummy per-recipient values shown in the preview (the links go to ``/u/preview``)."""
+
+WEBPAGES = Path(__file__).resolve().parent / "webpages"
+
+
+def utcnow() -> datetime:
+    """The current time, aware, in UTC (the web app's clock)."""
+    return datetime.now(UTC)
+
+
+# ----------------------------------------------------------------------------------------
+# Security headers
+
+
+def security_headers(response: Response, csp: str = PAGE_CSP) -> Response:
+    """Set the Content-Security-Policy ``csp`` and the other security headers on
+    ``response`` (``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``);
+    returns it."""
+    response.headers["content-security-policy"] = csp
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    response.headers["x-frame-options"] = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
+    return response
+
+
+class SecurityHeadersMiddleware:
+    """ASGI middleware: every HTTP response that has no Content-Security-Policy gets
+    :data:`PAGE_CSP` (and the headers of :func:`security_headers`); responses that set
+    their own (the email pages) keep it. Use as ``Middleware(SecurityHeadersMiddleware)``."""
+
+    def __init__(self, app: ASGIApp, csp: str = PAGE_CSP) -> None:
+        self.app = app
+        self.csp = csp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                extra = {"content-security-policy": self.csp, **SECURITY_HEADERS}
+                if b"content-security-policy" not in names:
+                    extra["x-frame-options"] = "DENY"
+                for name, value in extra.items():
+                    if name.encode() not in names:
+                        headers.append((name.encode(), value.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+# ----------------------------------------------------------------------------------------
+# The build step, reached through a small interface so tests can give hand-made editions
+
+
+class EditorBackend(Protocol):
+    """What the editor needs from the pipeline.
+
+    - ``build``: the assembled (not yet adjusted) edition of ``list_config`` due at ``at``
+      and its scheduled time, or ``None`` when the schedule never fired before ``at``.
+    - ``next_send``: the list's first scheduled time after ``after``.
+    - ``narrow``: the edition as a subscriber with topic choice ``topics`` receives it.
+    - ``transport``: the list's configured transport; the outbox writes into ``folder``.
+    """
+
+    def build(
+        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
+    ) -> tuple[Edition, datetime] | None: ...
+
+    def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None: ...
+
+    def narrow(self, edition: Edition, topics: Sequence[str]) -> Edition: ...
+
+    def transport(self, config: Config, list_config: ListConfig, folder: Path) -> Transport: ...
+
+
+class PipelineBackend:
+    """The real :class:`EditorBackend`: ``digest.pipeline.build`` and ``digest.edition``."""
+
+    def build(
+        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
+    ) -> tuple[Edition, datetime] | None:
+        from digest.pipeline import build
+
+        built = build(config, store, list_config, at=at, now=now)
+        return None if built is None else (built.edition, built.scheduled)
+
+    def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None:
+        from digest.edition import next_edition_time
+
+        return next_edition_time(list_config, after)
+
+    def narrow(self, edition: Edition, topics: Sequence[str]) -> Edition:
+        from digest.edition import for_topics
+
+        return for_topics(edition, topics)
+
+    def transport(self, config: Config, list_config: ListConfig, folder: Path) -> Transport:
+        from digest.pipeline import make_transport
+
+        return make_transport(config, list_config, folder)
+
+
+# ----------------------------------------------------------------------------------------
+# Preview: build, adjust, narrow, render, personalise with dummy values, check
+
+
+@dataclass(frozen=True)
+class Check:
+    """One editor check: ``name``, whether it passed, and what was found."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the preview shows for one list, time and topic choice.
+
+    ``base`` is the assembled edition before adjustments; ``edition`` the adjusted (and,
+    for a topic choice, narrowed) one that ``rendered`` was made from; ``html``/``text`` are
+    ``rendered``'s parts personalised with :data:`PREVIEW_VALUES`.
+    """
+
+    list_config: ListConfig
+    at: datetime
+    scheduled: datetime
+    base: Edition
+    edition: Edition
+    rendered: RenderedEdition
+    html: str
+    text: str
+    adjustments: tuple[Adjustment, ...]
+    dropped: tuple[Story, ...]
+    topics: tuple[str, ...]
+    checks: tuple[Check, ...] = field(default=())
+
+    @property
+    def html_bytes(self) -> int:
+        """Size of the personalised HTML in bytes (UTF-8)."""
+        return len(self.html.encode("utf-8"))
+
+
+class _LinkCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[dict[str, str | None]] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img":
+            self.images.append(values)
+        elif tag == "a" and "href" in values:
+            self.links.append(values["href"] or "")
+
+
+def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) -> tuple[Check, ...]:
+    """The checks a careful editor runs on a personalised email before it goes out:
+    every image has alt text, every link is absolute http(s), no section is empty, the
+    text part is present, the HTML is under Gmail's clipping size (:data:`CLIP_BYTES`), and
+    no story was left out for size."""
+    parser = _LinkCollector()
+    parser.feed(html)
+    parser.close()
+    no_alt = [img.get("src") or "?" for img in parser.images if not (img.get("alt") or "").strip()]
+    bad_links = [href for href in parser.links if not is_http_url(href)]
+    empty = [s.title or s.name for s in edition.sections if not s.stories]
+    size = len(html.encode("utf-8"))
+    n_img, n_links = len(parser.images), len(parser.links)
+    return (
+        Check(
+            "Every image has alt text",
+            not no_alt,
+            f"{n_img} images" if not no_alt else f"{len(no_alt)} of {n_img} without alt: " + ", ".join(no_alt[:5]),
+        ),
+        Check(
+            "Every link is absolute http(s)",
+            not bad_links,
+            f"{n_links} links" if not bad_links else f"{len(bad_links)} of {n_links}: " + ", ".join(bad_links[:5]),
+        ),
+        Check("No empty section", not empty, f"{len(edition.sections)} sections" if not empty else ", ".join(empty)),
+        Check("Text part present", bool(text.strip()), f"{len(text.splitlines())} lines"),
+        Check("Under Gmail's clipping size", size <= CLIP_BYTES, f"{size / 1024:.1f} KB of {CLIP_BYTES // 1024} KB"),
+        Check(
+            "Every story fits",
+            omitted == 0,
+            "all stories shown" if omitted == 0 else f"{omitted} left out for size (linked on the web)",
+        ),
+    )
+
+
+def preview_values(config: Config) -> dict[str, str]:
+    """The per-recipient values of a preview: a dummy reader and links that unsubscribe
+    nobody (``/u/preview``, ``/p/preview``)."""
+    base = config.site.base
+    return {
+        **PREVIEW_VALUES,
+        "unsubscribe_url": f"{base}/u/preview",
+        "preferences_url": f"{base}/p/preview",
+    }
+
+
+def archive_values(config: Config, list_name: str) -> dict[str, str]:
+    """The per-recipient values of an archived edition read on the web: no reader, and the
+    links point to the list's archive."""
+    url = f"{config.site.base}/archive/{list_name}/"
+    return {"name": "there", "email": "", "unsubscribe_url": url, "preferences_url": url}
+
+
+# ----------------------------------------------------------------------------------------
+# Sessions
+
+
+class _Sessions:
+    """Signed session cookies and CSRF tokens for the editor; the key depends on the token,
+    so changing the token ends every session."""
+
+    def __init__(self, token: str | None, store: Store) -> None:
+        self.token = token
+        key = store.secret("editor_session_secret") + ":" + hashlib.sha256((token or "").encode()).hexdigest()
+        self.signer = TimestampSigner(key, salt="digest-editor-session")
+        self.csrf_key = hashlib.sha256(("csrf:" + key).encode()).digest()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    def check_token(self, given: str) -> bool:
+        return bool(self.token) and hmac.compare_digest(
+            given.encode("utf-8", "replace"), (self.token or "").encode("utf-8")
+        )
+
+    def new_cookie(self) -> str:
+        return self.signer.sign(secrets.token_urlsafe(16)).decode()
+
+    def session(self, request: Request) -> str | None:
+        """The session id of ``request``, or ``None`` when it has no valid session."""
+        if not self.enabled:
+            return None
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            return self.signer.unsign(cookie, max_age=SESSION_HOURS * 3600).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+    def csrf(self, session: str) -> str:
+        return hmac.new(self.csrf_key, session.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# ----------------------------------------------------------------------------------------
+# Helpers: templates, times, query parameters
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(WEBPAGES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["kb"] = lambda n: f"{n / 1024:.1f} KB"
+    env.filters["num"] = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)
+    env.globals["is_http_url"] = is_http_url
+    return env
+
+
+_ENV = _environment()
+
+
+def _when(value: datetime | None, tz: str = "UTC") -> str:
+    """``"Wed 18 Feb 2026, 07:00 Europe/London"``; ``"never"`` for None."""
+    if value is None:
+        return "never"
+    local = value.astimezone(ZoneInfo(tz))
+    return f"{local:%a %d %b %Y, %H:%M} {tz}"
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "never"
+    seconds = (now - value).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"
+
+
+def parse_at(value: str, timezone: str) -> datetime:
+    """An ``?at=`` value as an aware UTC time: ISO 8601 with an offset or ``Z``, or a
+    local time without one (``2026-02-18T07:00``, what a ``datetime-local`` input sends),
+    read in the list's ``timezone``. Raises ``ValueError`` when it is not such a time."""
+    text = value.strip()
+    if len(text) > 40:
+        raise ValueError("too long")
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(timezone))
+    return parsed.astimezone(UTC)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_SAFE_NEXT = re.compile(r"^/editor/[A-Za-z0-9/_.?=&%:+-]*$")
+_PERIOD = re.compile(r"^[0-9A-Za-z:_.-]{1,64}$")
+
+
+def _query(at: datetime | None, topics: Sequence[str] = (), **extra: str) -> str:
+    pairs: list[tuple[str, str]] = []
+    if at is not None:
+        pairs.append(("at", _iso(at)))
+    pairs += [("topics", t) for t in topics]
+    pairs += [(k, v) for k, v in extra.items() if v]
+    return ("?" + urlencode(pairs)) if pairs else ""
+
+
+class _Http(Exception):
+    """An error page: ``status`` and a message (escaped when shown)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+NOTICES = {
+    "pin": "Pinned: the story now leads its section.",
+    "unpin": "Pin removed.",
+    "boost": "Boosted.",
+    "unboost": "Boost removed.",
+    "drop": "Dropped from this edition.",
+    "undrop": "Story restored.",
+    "summary": "Summary rewritten for this edition.",
+    "unsummary": "The original summary is back.",
+    "test-sent": "Test sent to {to}.",
+    "test-failed": "The test to {to} failed: {error}",
+    "no-subscriber": "No subscriber {to} on this list: showing the whole edition.",
+}
+
+
+# ----------------------------------------------------------------------------------------
+# The routes
+
+
+def editor_routes(
+    config: Config,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+    backend: EditorBackend | None = None,
+    token: str | None = None,
+) -> list[BaseRoute]:
+    """The editor pages, the public archive and its Atom feed, as Starlette routes.
+
+    ``token`` is the editor's login token; ``None`` reads it from the environment
+    variable :data:`TOKEN_ENV` (when neither is set, the editor pages are off and only the
+    archive works). ``clock`` gives the current UTC time (tests pass a fixed one);
+    ``backend`` reaches the pipeline (default :class:`PipelineBackend`).
+    Every response carries the headers of :func:`security_headers`.
+    """
+    backend = backend or PipelineBackend()
+    sessions = _Sessions(token if token is not None else os.environ.get(TOKEN_ENV) or None, store)
+    builds: dict[tuple[str, str], tuple[float, tuple[Edition, datetime]]] = {}
+
+    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        session = sessions.session(request)
+        body = _ENV.get_template(name).render(
+            request_path=request.url.path,
+            logged_in=session is not None,
+            csrf=sessions.csrf(session) if session else "",
+            site=config.site,
+            lists=config.lists,
+            **context,
+        )
+        return security_headers(HTMLResponse(body, status_code=status))  # type: ignore[return-value]
+
+    def error(request: Request, status: int, message: str) -> HTMLResponse:
+        log.info("editor.error status=%d path=%s", status, request.url.path)
+        return page(request, "error.html", status, status=status, message=message)
+
+    def list_or_404(name: str) -> ListConfig:
+        try:
+            return config.list(name)
+        except KeyError:
+            raise _Http(404, f"There is no list called {name!r}.") from None
+
+    def guarded(
+        handler: Callable[[Request], Awaitable[Response]], *, editor: bool
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if editor:
+                session = sessions.session(request)
+                if session is None:
+                    if request.method != "GET":
+                        return error(request, 403, "Your editor session has ended: log in again.")
+                    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                    return security_headers(
+                        RedirectResponse("/editor/login?" + urlencode({"next": target}), status_code=303)
+                    )
+                if request.method == "POST":
+                    form = await request.form()
+                    given = str(form.get("csrf") or "")
+                    if not hmac.compare_digest(given, sessions.csrf(session)):
+                        return error(request, 403, "This form is out of date: reload the page and try again.")
+            try:
+                return await handler(request)
+            except _Http as exc:
+                return error(request, exc.status, exc.message)
+            except DigestError as exc:
+                log.warning("editor.failed path=%s error=%r", request.url.path, str(exc))
+                return error(request, 500, f"digest could not do this: {exc}")
+
+        return endpoint
+
+    # -- preview machinery --------------------------------------------------------------
+
+    def topic_choice(request: Request, list_config: ListConfig) -> tuple[tuple[str, ...], str]:
+        """``(topics, notice)`` from ``?topics=`` or ``?subscriber=``."""
+        known = set(list_config.topics) | {list_config.fallback.name}
+        chosen = [t for t in request.query_params.getlist("topics") if t in known]
+        email = (request.query_params.get("subscriber") or "").strip()
+        if email and not chosen:
+            for sub in store.subscribers_of(list_config.name, status=None):
+                if sub.email.lower() == email.lower():
+                    return tuple(sorted(sub.topics)), ""
+            return (), "no-subscriber"
+        return tuple(sorted(set(chosen))), ""
+
+    def resolve_at(request: Request, list_config: ListConfig, now: datetime) -> datetime:
+        raw = request.query_params.get("at") or ""
+        if raw:
+            try:
+                return parse_at(raw, list_config.schedule.timezone)
+            except ValueError:
+                raise _Http(400, f"Not a time: {raw!r}. Use e.g. 2026-02-18T07:00:00Z.") from None
+        upcoming = backend.next_send(list_config, now)
+        if upcoming is None:
+            raise _Http(404, f"The schedule of {list_config.name} has no next send.")
+        return upcoming.astimezone(UTC)
+
+    def make_preview(list_config: ListConfig, at: datetime, topics: tuple[str, ...]) -> Preview:
+        now = clock()
+        key = (list_config.name, _iso(at))
+        hit = builds.get(key)
+        if hit is not None and time.monotonic() - hit[0] < BUILD_CACHE_SECONDS:
+            built = hit[1]
+        else:
+            built = backend.build(config, store, list_config, at=at, now=now)
+            if built is None:
+                raise _Http(404, f"The schedule of {list_config.name} has no send time before {_iso(at)}.")
+            if len(builds) > 16:
+                builds.clear()
+            builds[key] = (time.monotonic(), built)
+        base, scheduled = built
+        adjustments = tuple(store.adjustments(list_config.name, base.period))
+        adjusted = apply_adjustments(base, adjustments)
+        edition = backend.narrow(adjusted, topics) if topics else adjusted
+        rendered = render_edition(edition, config=config, list_config=list_config, now=now)
+        values = preview_values(config)
+        html = personalise(rendered.html, values, html=True)
+        text = personalise(rendered.text, values, html=False)
+        return Preview(
+            list_config=list_config,
+            at=at,
+            scheduled=scheduled,
+            base=base,
+            edition=edition,
+            rendered=rendered,
+            html=html,
+            text=text,
+            adjustments=adjustments,
+            dropped=dropped_stories(base, adjustments),
+            topics=topics,
+            checks=email_checks(html, text, edition, omitted=rendered.omitted),
+        )
+
+    def story_state(preview: Preview) -> dict[str, dict[str, str]]:
+        """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``)."""
+        state: dict[str, dict[str, str]] = {}
+        for story in preview.base.stories:
+            for adj in preview.adjustments:
+                if adj.matches(story):
+                    state.setdefault(story.key, {})[adj.action] = adj.value
+        return state
+
+    # -- pages --------------------------------------------------------------------------
+
+    async def login_form(request: Request) -> Response:
+        target = request.query_params.get("next") or "/editor/"
+        return page(request, "login.html", enabled=sessions.enabled, token_env=TOKEN_ENV,
+                    next=target if _SAFE_NEXT.match(target) else "/editor/", failed=False)  # fmt: skip
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        target = str(form.get("next") or "/editor/")
+        if not _SAFE_NEXT.match(target):
+            target = "/editor/"
+        if not sessions.check_token(str(form.get("token") or "")):
+            log.warning("editor.login_failed client=%s", request.client.host if request.client else "?")
+            return page(request, "login.html", 403, enabled=sessions.enabled, token_env=TOKEN_ENV,
+                        next=target, failed=True)  # fmt: skip
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sessions.new_cookie(),
+            max_age=SESSION_HOURS * 3600,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        log.info("editor.login")
+        return security_headers(response)
+
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/editor/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return security_headers(response)
+
+    async def overview(request: Request) -> Response:
+        now = clock()
+        states = store.source_states()
+        latest = store.latest_entry_times()
+        rows = []
+        for lst in config.lists:
+            last = next(iter(store.editions_of(lst.name, limit=1)), None)
+            failing, silent = [], []
+            for src in config.list_sources(lst):
+                state = states.get(src.name)
+                if state is not None and state.last_status == "failed":
+                    failing.append((src, state.last_error or f"HTTP {state.last_http_status}"))
+                newest = latest.get(src.name)
+                if newest is None or now - newest > timedelta(hours=SILENT_HOURS):
+                    silent.append((src, _ago(newest, now)))
+            upcoming = backend.next_send(lst, now)
+            rows.append(
+                {
+                    "list": lst,
+                    "next": _when(upcoming, lst.schedule.timezone) if upcoming else "none",
+                    "last": last,
+                    "last_when": _when(last.window_end, lst.schedule.timezone) if last else "",
+                    "deliveries": store.delivery_counts(last.id) if last else {},
+                    "subscribers": store.subscriber_counts(lst.name),
+                    "failing": failing,
+                    "silent": silent,
+                }
+            )
+        return page(request, "overview.html", rows=rows, now=_when(now))
+
+    async def sources_page(request: Request) -> Response:
+        now = clock()
+        states = store.source_states()
+        latest = store.latest_entry_times()
+        today = now.astimezone(UTC).date()
+        days = [today - timedelta(days=i) for i in range(SOURCE_DAYS - 1, -1, -1)]
+        since = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
+        counts = store.entry_days(since, now + timedelta(days=1))
+        rows = []
+        for src in config.sources:
+            state = states.get(src.name)
+            newest = latest.get(src.name)
+            per_day = counts.get(src.name, {})
+            silent = newest is None or now - newest > timedelta(hours=SILENT_HOURS)
+            rows.append(
+                {
+                    "source": src,
+                    "state": state,
+                    "last_fetch": _ago(state.last_fetch_at, now) if state else "never",
+                    "newest": _when(newest) if newest else "never",
+                    "silent": silent,
+                    "silent_for": _ago(newest, now),
+                    "days": [per_day.get(d.isoformat(), 0) for d in days],
+                }
+            )
+        return page(request, "sources.html", rows=rows, days=[f"{d:%a %d}" for d in days])
+
+    async def preview_page(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        now = clock()
+        at = resolve_at(request, lst, now)
+        topics, notice = topic_choice(request, lst)
+        preview = make_preview(lst, at, topics)
+        note = notice or request.query_params.get("notice", "")
+        message = NOTICES.get(note, "").format(
+            to=request.query_params.get("to") or request.query_params.get("subscriber") or "",
+            error=request.query_params.get("error", ""),
+        )
+        return page(
+            request,
+            "preview.html",
+            p=preview,
+            lst=lst,
+            scheduled=_when(preview.scheduled, lst.schedule.timezone),
+            scheduled_utc=_when(preview.scheduled),
+            at_local=preview.at.astimezone(ZoneInfo(lst.schedule.timezone)).strftime("%Y-%m-%dT%H:%M"),
+            frame_url=f"/editor/lists/{quote(lst.name)}/preview/email" + _query(at, topics),
+            query=_query(at, topics),
+            at_iso=_iso(at),
+            topic_names=_topic_names(config, lst),
+            state=story_state(preview),
+            notice=message,
+            notice_bad=note in ("test-failed", "no-subscriber"),
+            clip=CLIP_BYTES,
+            sandbox=FRAME_SANDBOX,
+            transport=config.transport_for(lst),
+        )
+
+    async def preview_email(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        at = resolve_at(request, lst, clock())
+        topics, _ = topic_choice(request, lst)
+        preview = make_preview(lst, at, topics)
+        return security_headers(HTMLResponse(preview.html), EMAIL_CSP)
+
+    async def why_page(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        at = resolve_at(request, lst, clock())
+        topics, _ = topic_choice(request, lst)
+        preview = make_preview(lst, at, topics)
+        edition = preview.edition
+        return page(
+            request,
+            "why.html",
+            p=preview,
+            lst=lst,
+            sections=edition.sections,
+            source_title=lambda name: (edition.sources[name].title if name in edition.sources else name),
+            source_weight=lambda name: (edition.sources[name].weight if name in edition.sources else 1.0),
+            when=_when,
+            query=_query(at, topics),
+            at_iso=_iso(at),
+            scheduled=_when(preview.scheduled, lst.schedule.timezone),
+            state=story_state(preview),
+            notice=NOTICES.get(request.query_params.get("notice", ""), ""),
+            notice_bad=False,
+        )
+
+    async def adjust(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        form = await request.form()
+        period = _field(form, "period", 64)
+        if not _PERIOD.match(period):
+            raise _Http(400, f"Not an edition period: {period!r}.")
+        action = _field(form, "action", 16)
+        if action not in ACTIONS:
+            raise _Http(400, f"Not an adjustment: {action!r}.")
+        story_key = _field(form, "story", 500)
+        if not story_key:
+            raise _Http(400, "Which story? The form named none.")
+        value = ""
+        if action == "boost":
+            value = _field(form, "value", 20) or "2"
+            if boost_factor(value) is None:
+                raise _Http(400, f"A boost is a number between 0.01 and 100, not {value!r}.")
+        elif action == "summary":
+            value = clean_summary(str(form.get("value") or ""))
+        clear = form.get("clear") == "1" or (action == "summary" and not value)
+        if clear:
+            store.clear_adjustment(lst.name, period, story_key, action)
+        else:
+            store.set_adjustment(
+                lst.name,
+                period,
+                Adjustment(
+                    story_key=story_key,
+                    action=action,
+                    value=value,
+                    lead_source=_field(form, "lead_source", 64),
+                    lead_entry_id=_field(form, "lead_entry_id", 2000),
+                ),
+                now=clock(),
+            )
+        log.info("editor.adjust list=%s period=%s story=%s action=%s clear=%s",
+                 lst.name, period, story_key, action, clear)  # fmt: skip
+        back = "why" if form.get("back") == "why" else "preview"
+        notice = ("un" if clear else "") + action
+        notice = {"undrop": "undrop", "unsummary": "unsummary"}.get(notice, notice)
+        at = _form_at(form, lst)
+        topics = [str(t) for t in form.getlist("topics")][:20]
+        target = f"/editor/lists/{quote(lst.name)}/{back}" + _query(at, topics, notice=notice)
+        return security_headers(RedirectResponse(target + f"#story-{_anchor(story_key)}", status_code=303))
+
+    async def send_test(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        form = await request.form()
+        at = _form_at(form, lst)
+        if at is None:
+            raise _Http(400, "The form named no edition time.")
+        topics = tuple(sorted({str(t) for t in form.getlist("topics")} & (set(lst.topics) | {lst.fallback.name})))
+        address = _field(form, "address", 320)
+        try:
+            address = validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError as exc:
+            raise _Http(400, f"Not an email address: {address!r} ({exc}).") from None
+        preview = make_preview(lst, at, topics)
+        now = clock()
+        rendered = preview.rendered
+        test_copy = RenderedEdition(
+            list_name=rendered.list_name,
+            period=rendered.period,
+            html=rendered.html,
+            text=rendered.text,
+            subject=f"[Test] {rendered.subject}",
+            preheader=rendered.preheader,
+            omitted=rendered.omitted,
+            web_url=rendered.web_url,
+        )
+        subscriber = Subscriber(list_name=lst.name, email=address, name="")
+        values = preview_values(config)
+        message = build_message(
+            test_copy,
+            subscriber,
+            list_config=lst,
+            site=config.site,
+            unsubscribe_url=values["unsubscribe_url"],
+            unsubscribe_mailto=None,
+            preferences_url=values["preferences_url"],
+            now=now,
+        )
+        folder = config.delivery.outbox_dir / lst.name / "tests"
+        delivery_id = int(now.timestamp())
+        transport = backend.transport(config, lst, folder)
+        try:
+            outcomes = transport.send([Outgoing(delivery_id, address, message)])
+        finally:
+            transport.close()
+        outcome = outcomes[0] if outcomes else None
+        if outcome is not None and outcome.state == DeliveryState.SENT:
+            log.info("editor.test_sent list=%s period=%s to=%s id=%s",
+                     lst.name, preview.edition.period, address, outcome.provider_id)  # fmt: skip
+            extra = {"notice": "test-sent", "to": address}
+        else:
+            reason = (outcome.error if outcome else None) or (outcome.state if outcome else "no answer")
+            log.warning("editor.test_failed list=%s to=%s error=%r", lst.name, address, reason)
+            extra = {"notice": "test-failed", "to": address, "error": str(reason)[:300]}
+        target = f"/editor/lists/{quote(lst.name)}/preview" + _query(at, topics, **extra)
+        return security_headers(RedirectResponse(target, status_code=303))
+
+    # -- public archive -----------------------------------------------------------------
+
+    async def archive_index(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        rows = store.archived_editions(lst.name, limit=500)
+        return page(request, "archive.html", lst=lst, rows=rows,
+                    when=lambda d: _when(d, lst.schedule.timezone))  # fmt: skip
+
+    async def archive_edition(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        period = request.path_params["period"]
+        row = store.edition(lst.name, period) if _PERIOD.match(period) else None
+        if row is None or row.status not in ("sending", "sent"):
+            raise _Http(404, f"{lst.title} has no edition {period!r} in its archive.")
+        parts = store.edition_parts(row.id)
+        html = personalise(parts["html"], archive_values(config, lst.name), html=True)
+        return security_headers(HTMLResponse(html), EMAIL_CSP)
+
+    async def archive_feed(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        rows = store.archived_editions(lst.name, limit=30)
+        parts = {row.id: store.edition_parts(row.id) for row in rows}
+        body = atom_feed(config, lst, rows, parts, now=clock())
+        response = Response(body, media_type="application/atom+xml; charset=utf-8")
+        return security_headers(response)
+
+    async def stylesheet(request: Request) -> Response:
+        response = FileResponse(WEBPAGES / "editor.css", media_type="text/css")
+        response.headers["cache-control"] = "public, max-age=3600"
+        return security_headers(response)
+
+    async def editor_root(request: Request) -> Response:
+        return security_headers(RedirectResponse("/editor/", status_code=307))
+
+    def route(path: str, handler: Callable[[Request], Awaitable[Response]], *,
+              editor: bool = True, methods: Iterable[str] = ("GET",)) -> Route:  # fmt: skip
+        return Route(path, guarded(handler, editor=editor), methods=list(methods))
+
+    return [
+        route("/editor", editor_root, editor=False),
+        route("/editor/login", login_form, editor=False),
+        route("/editor/login", login, editor=False, methods=("POST",)),
+        route("/editor/logout", logout, methods=("POST",)),
+        route("/editor/", overview),
+        route("/editor/sources", sources_page),
+        route("/editor/lists/{list}/preview", preview_page),
+        route("/editor/lists/{list}/preview/email", preview_email),
+        route("/editor/lists/{list}/why", why_page),
+        route("/editor/lists/{list}/adjust", adjust, methods=("POST",)),
+        route("/editor/lists/{list}/test", send_test, methods=("POST",)),
+        route("/archive/{list}/", archive_index, editor=False),
+        route("/archive/{list}/feed.atom", archive_feed, editor=False),
+        route("/archive/{list}/{period}", archive_edition, editor=False),
+        route("/static/editor.css", stylesheet, editor=False),
+    ]
+
+
+def _topic_names(config: Config, lst: ListConfig) -> list[tuple[str, str]]:
+    names = []
+    for name in lst.topics:
+        try:
+            names.append((name, config.topic(name).title))
+        except KeyError:
+            names.append((name, name))
+    names.append((lst.fallback.name, lst.fallback.title))
+    return names
+
+
+def _field(form: FormData, name: str, limit: int) -> str:
+    value = form.get(name)
+    return str(value or "").strip()[:limit]
+
+
+def _form_at(form: FormData, lst: ListConfig) -> datetime | None:
+    raw = _field(form, "at", 40)
+    if not raw:
+        return None
+    try:
+        return parse_at(raw, lst.schedule.timezone)
+    except ValueError:
+        raise _Http(400, f"Not a time: {raw!r}.") from None
+
+
+def _anchor(key: str) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()[:10]
+
+
+_ENV.filters["anchor"] = _anchor
+
+
+# ----------------------------------------------------------------------------------------
+# Atom feed (RFC 4287)
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _XML_ILLEGAL.sub("", text)
+
+
+def atom_feed(
+    config: Config,
+    lst: ListConfig,
+    rows: Sequence[Any],
+    parts: dict[int, dict[str, str]],
+    *,
+    now: datetime,
+) -> bytes:
+    """The Atom feed (RFC 4287) of a list's archived editions, newest first, as UTF-8 bytes.
+
+    ``rows`` are :class:`digest.store.EditionRow` values; ``parts`` their stored parts by id.
+    Each entry's ``id`` and ``link`` are the edition's archive URL, ``updated`` its send time
+    (``completed_at`` is not kept on the row, so the window end), ``summary`` the preheader
+    and ``content`` the plain-text part as a reader on the web sees it. The feed's
+    ``updated`` is the newest entry's (``now`` for an empty feed).
+    """
+    ET.register_namespace("", ATOM_NS)
+    base = config.site.base
+    archive = f"{base}/archive/{lst.name}/"
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = _xml_text(text)
+        return element
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    sub(feed, "id", archive)
+    sub(feed, "title", lst.title)
+    if lst.description:
+        sub(feed, "subtitle", lst.description)
+    newest = max((r.window_end for r in rows), default=now)
+    sub(feed, "updated", _iso(newest))
+    author = sub(feed, "author")
+    sub(author, "name", config.site.name)
+    sub(author, "uri", base + "/")
+    sub(feed, "link", rel="self", type="application/atom+xml", href=f"{archive}feed.atom")
+    sub(feed, "link", rel="alternate", type="text/html", href=archive)
+    sub(feed, "generator", "digest")
+    values = archive_values(config, lst.name)
+    for row in rows:
+        url = f"{archive}{quote(row.period)}"
+        item = parts.get(row.id, {})
+        entry = sub(feed, "entry")
+        sub(entry, "id", url)
+        sub(entry, "title", row.subject or f"{lst.title} {row.period}")
+        sub(entry, "updated", _iso(row.window_end))
+        sub(entry, "published", _iso(row.window_end))
+        sub(entry, "link", rel="alternate", type="text/html", href=url)
+        if item.get("preheader"):
+            sub(entry, "summary", item["preheader"], type="text")
+        if item.get("text"):
+            sub(entry, "content", personalise(item["text"], values, html=False), type="text")
+    return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
+
+
+__all__ = [
+    "CLIP_BYTES",
+    "EMAIL_CSP",
+    "FRAME_SANDBOX",
+    "PAGE_CSP",
+    "TOKEN_ENV",
+    "Check",
+    "EditorBackend",
+    "PipelineBackend",
+    "Preview",
+    "SecurityHeadersMiddleware",
+    "archive_values",
+    "atom_feed",
+    "editor_routes",
+    "email_checks",
+    "parse_at",
+    "preview_values",
+    "security_headers",
+    "utcnow",
+]
+
