@@ -504,7 +504,7 @@ def editor_routes(
     sessions = _Sessions(token if token is not None else os.environ.get(TOKEN_ENV) or None, store)
     builds: dict[tuple[str, str], tuple[float, tuple[Edition, datetime]]] = {}
 
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         session = sessions.session(request)
         body = _ENV.get_template(name).render(
             request_path=request.url.path,
@@ -514,7 +514,7 @@ def editor_routes(
             lists=config.lists,
             **context,
         )
-        return security_headers(HTMLResponse(body, status_code=status))  # type: ignore[return-value]
+        return security_headers(HTMLResponse(body, status_code=code))  # type: ignore[return-value]
 
     def error(request: Request, status: int, message: str) -> HTMLResponse:
         log.info("editor.error status=%d path=%s", status, request.url.path)

@@ -1,0 +1,99 @@
+"""Per-edition adjustments: the pure function the preview and publish share, and the store."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+from digest.adjust import Adjustment, apply_adjustments, boost_factor, clean_summary, dropped_stories
+from digest.store import Store
+from tests.sample_edition import NOW, sample_edition
+
+
+def titles(edition, section: str) -> list[str]:
+    return [s.key for sec in edition.sections if sec.name == section for s in sec.stories]
+
+
+def test_no_adjustments_returns_the_same_edition() -> None:
+    edition = sample_edition()
+    assert apply_adjustments(edition, []) is edition
+    assert apply_adjustments(edition, [Adjustment("s-talks", "explode")]) is edition
+
+
+def test_pin_moves_a_story_to_the_top_of_its_section_and_marks_it() -> None:
+    edition = sample_edition()
+    assert titles(edition, "americas") == ["s-jackson", "s-venezuela"]
+    pinned = apply_adjustments(edition, [Adjustment("s-venezuela", "pin")])
+    assert titles(pinned, "americas") == ["s-venezuela", "s-jackson"]
+    story = pinned.sections[2].stories[0]
+    assert story.pinned and story.reasons[-1].name == "pin"
+    # other sections and the section order are untouched
+    assert [s.name for s in pinned.sections] == [s.name for s in edition.sections]
+    assert titles(pinned, "ukraine") == titles(edition, "ukraine")
+
+
+def test_boost_multiplies_the_score_and_resorts() -> None:
+    edition = sample_edition()
+    boosted = apply_adjustments(edition, [Adjustment("s-alawite", "boost", "2")])
+    assert titles(boosted, "middle-east") == ["s-alawite", "s-iran"]
+    story = boosted.sections[1].stories[0]
+    assert story.score == 4.2 * 2
+    assert ("edition boost", 2.0) in [(r.name, r.value) for r in story.reasons]
+
+
+def test_a_boost_that_is_not_a_number_is_ignored() -> None:
+    edition = sample_edition()
+    same = apply_adjustments(edition, [Adjustment("s-alawite", "boost", "lots")])
+    assert titles(same, "middle-east") == ["s-iran", "s-alawite"]
+    assert boost_factor("nan") is None and boost_factor("1e9") is None and boost_factor("0.5") == 0.5
+
+
+def test_drop_removes_the_story_and_an_emptied_section() -> None:
+    edition = sample_edition()
+    adjustments = [Adjustment("s-jackson", "drop"), Adjustment("s-venezuela", "drop")]
+    dropped = apply_adjustments(edition, adjustments)
+    assert "americas" not in [s.name for s in dropped.sections]
+    assert len(dropped.stories) == len(edition.stories) - 2
+    assert [s.key for s in dropped_stories(edition, adjustments)] == ["s-jackson", "s-venezuela"]
+
+
+def test_summary_rewrite_replaces_text_and_escapes_html() -> None:
+    edition = sample_edition()
+    new = apply_adjustments(edition, [Adjustment("s-rio", "summary", "Samba <b>all</b>\x00 night")])
+    story = next(s for s in new.stories if s.key == "s-rio")
+    assert story.lead.summary_text == "Samba <b>all</b> night"
+    assert story.lead.summary_html == "<p>Samba &lt;b&gt;all&lt;/b&gt; night</p>"
+    assert clean_summary("a\n\n  b" + "x" * 3000).startswith("a b") and len(clean_summary("x" * 3000)) == 2000
+
+
+def test_an_adjustment_follows_the_story_when_its_key_changes() -> None:
+    """A later build may give the story a new key (another lead); the stored lead entry
+    still finds it."""
+    edition = sample_edition()
+    story = edition.sections[0].stories[1]
+    renamed = dataclasses.replace(
+        edition,
+        sections=(
+            dataclasses.replace(
+                edition.sections[0],
+                stories=(edition.sections[0].stories[0], dataclasses.replace(story, key="new-key")),
+            ),
+            *edition.sections[1:],
+        ),
+    )
+    adj = Adjustment("s-drones", "drop", lead_source=story.lead.source, lead_entry_id=story.lead.entry_id)
+    assert "new-key" not in [s.key for s in apply_adjustments(renamed, [adj]).stories]
+
+
+def test_store_keeps_one_adjustment_per_story_and_action(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path}/d.db")
+    store.set_adjustment("world", "2026-02-18", Adjustment("k", "boost", "2"), now=NOW)
+    store.set_adjustment("world", "2026-02-18", Adjustment("k", "boost", "3"), now=NOW)
+    store.set_adjustment("world", "2026-02-18", Adjustment("k", "pin"), now=NOW + timedelta(seconds=1))
+    store.set_adjustment("world", "2026-02-19", Adjustment("k", "drop"), now=NOW)
+    got = store.adjustments("world", "2026-02-18")
+    assert [(a.action, a.value) for a in got] == [("boost", "3"), ("pin", "")]
+    assert store.clear_adjustment("world", "2026-02-18", "k", "pin") is True
+    assert store.clear_adjustment("world", "2026-02-18", "k", "pin") is False
+    assert [a.action for a in store.adjustments("world", "2026-02-18")] == ["boost"]
+    store.close()
