@@ -747,7 +747,12 @@ def _check_status(response: httpx.Response, source: str, now: datetime) -> None:
 def _raw_chunks(response: httpx.Response, deadline: _Deadline, source: str) -> Iterator[bytes]:
     """The body as received on the wire, chunk by chunk, checking the deadline in between."""
     try:
-        for chunk in response.iter_raw(_CHUNK):
+        try:
+            raw = response.iter_raw(_CHUNK)
+            first = next(raw, b"")
+        except httpx.StreamConsumed:  # a test transport built the response from bytes
+            raw, first = iter(()), response.content
+        for chunk in itertools.chain([first], raw):
             yield chunk
             if deadline.expired:
                 raise FetchError(source, f"deadline of {deadline.seconds:g} s exceeded reading the body")
@@ -867,11 +872,14 @@ def _fetch_file(path: Path, *, source: str, settings: FetchConfig, now: datetime
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise FetchError(source, f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FetchError(source, f"not a regular file: {path}")
+    except BaseException:
+        os.close(fd)
+        raise
     with os.fdopen(fd, "rb") as fh:
         try:
-            info = os.fstat(fh.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                raise FetchError(source, f"not a regular file: {path}")
 
             def chunks() -> Iterator[bytes]:
                 while block := fh.read(_CHUNK):
