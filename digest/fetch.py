@@ -748,7 +748,7 @@ def _raw_chunks(response: httpx.Response, deadline: _Deadline, source: str) -> I
     """The body as received on the wire, chunk by chunk, checking the deadline in between."""
     try:
         try:
-            raw = response.iter_raw(_CHUNK)
+            raw = response.iter_raw()  # no chunk_size: do not wait to fill a buffer
             first = next(raw, b"")
         except httpx.StreamConsumed:  # a test transport built the response from bytes
             raw, first = iter(()), response.content

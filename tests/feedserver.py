@@ -133,7 +133,9 @@ class FeedServer:
         return f"http://{self.host}:{self.port}{path}"
 
     def start(self) -> FeedServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="feedserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feedserver", daemon=True
+        )
         self._thread.start()
         return self
 
