@@ -507,20 +507,26 @@ def _check_url(url: httpx.URL, source: str, allow_private: bool) -> None:
 
 
 def _valid_header(value: str | None) -> bool:
+    """A header value we can send: non-empty, bounded, no control characters (no CR/LF)."""
     if not value or len(value) > 1024:
         return False
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
     return all(c == "\t" or 32 <= ord(c) != 127 for c in value)
+
+
+def _header_bytes(value: str) -> bytes:
+    """Encode a header value. Non-ASCII (obs-text, RFC 9110 §5.5) goes back as Latin-1 octets,
+    the way httpx decoded it, else as UTF-8; so a stored validator is returned byte for byte."""
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 def _request_headers(
     settings: FetchConfig, etag: str | None, last_modified: str | None, now: datetime
 ) -> dict[str, str]:
     headers = {
-        "User-Agent": settings.user_agent,
+        "User-Agent": settings.user_agent if _valid_header(settings.user_agent) else "digest",
         "Accept": ACCEPT,
         "Accept-Encoding": ACCEPT_ENCODING,
     }
@@ -657,8 +663,8 @@ def _follow(
             fetched_at=now,
             status=status,
             headers=resp_headers,
-            etag=response.headers.get("etag"),
-            last_modified=response.headers.get("last-modified"),
+            etag=_raw_header(response, b"etag"),
+            last_modified=_raw_header(response, b"last-modified"),
             permanent_redirect=permanent,
         )
 
@@ -672,7 +678,10 @@ def _send(
     settings: FetchConfig,
 ) -> httpx.Response:
     request = httpx.Request(
-        "GET", url, headers=headers, extensions={"timeout": _timeouts(settings, deadline, source)}
+        "GET",
+        url,
+        headers=[(name.encode("ascii"), _header_bytes(value)) for name, value in headers.items()],
+        extensions={"timeout": _timeouts(settings, deadline, source)},
     )
     try:
         response = transport.handle_request(request)
@@ -685,6 +694,15 @@ def _send(
         raise FetchError(source, f"network error fetching {url}: {_describe(exc)}") from exc
     response.request = request
     return response
+
+
+def _raw_header(response: httpx.Response, name: bytes) -> str | None:
+    """The first ``name`` header as Latin-1 text: a lossless view of its octets, so sending it
+    back Latin-1-encoded (see :func:`_header_bytes`) repeats exactly what the server sent."""
+    for key, value in response.headers.raw:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _describe(exc: BaseException) -> str:

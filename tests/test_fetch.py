@@ -94,6 +94,15 @@ def test_future_last_modified_is_never_sent(feed_server: FeedServer) -> None:
     assert "if-modified-since" not in feed_server.requests[0].headers
 
 
+@pytest.mark.parametrize("etag", ['"caf\u00e9"', '"caf\u00c3\u00a9"'])  # Latin-1 and UTF-8 octets
+def test_non_ascii_etag_is_sent_back_byte_for_byte(feed_server: FeedServer, etag: str) -> None:
+    url = feed_server.conditional("/feed.xml", RSS, etag=etag)
+    first = fetch(url, source="news", settings=SETTINGS, now=NOW)
+    with pytest.raises(NotModified):
+        fetch(url, source="news", settings=SETTINGS, now=NOW, etag=first.etag)
+    assert feed_server.requests[1].headers["if-none-match"] == etag
+
+
 @pytest.mark.parametrize("bad", ['"a"\r\nX-Injected: 1', "not a date at all", "\u2603 snowman"])
 def test_unsafe_or_unreadable_validators_are_dropped(feed_server: FeedServer, bad: str) -> None:
     url = feed_server.serve("/feed.xml", RSS)
