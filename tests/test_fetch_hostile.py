@@ -60,6 +60,23 @@ def test_slow_headers_are_cut_at_the_deadline(feed_server: FeedServer) -> None:
     assert elapsed < 1.5
 
 
+def test_a_read_started_late_waits_only_for_the_time_left(feed_server: FeedServer) -> None:
+    """Bytes at 0, 0.45 and 0.9 s, then silence: the read begun at 0.9 s may wait only 0.1 s,
+    not a whole read timeout (0.95 s), so the fetch ends at the 1 s deadline, not at ~1.85 s."""
+
+    def reply(_req: object) -> Reply:
+        def body() -> Iterator[bytes]:
+            yield from (b"<", b"r", b"s")
+            feed_server.stopping.wait(30)
+
+        return Reply(headers={"Content-Length": "1000"}, body=body(), chunk_delay=0.45)
+
+    url = feed_server.route("/feed.xml", reply)
+    exc, elapsed = _timed_fetch_error(url, loopback_fetch_config(deadline=1.0, read_timeout=0.95))
+    assert "deadline" in str(exc)
+    assert elapsed < 1.4
+
+
 def test_read_timeout_applies_per_read(feed_server: FeedServer) -> None:
     url = feed_server.stall("/feed.xml", after_headers=30)
     exc, elapsed = _timed_fetch_error(url, loopback_fetch_config(deadline=10.0, read_timeout=0.3))
