@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import functools
 import re
+import ssl
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -109,13 +110,19 @@ Handler = Callable[[RecordedRequest], Reply]
 class FeedServer:
     """A threaded loopback HTTP server; see the module docstring. Use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Bind ``host:port`` (port 0: a free one). With ``ssl_context`` (a server-side
+        context holding a certificate) the server speaks HTTPS and :meth:`url` says https."""
         self._routes: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.stopping = threading.Event()
         self._httpd = ThreadingHTTPServer((host, port), _make_handler(self))
         self._httpd.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:
+            self._httpd.socket = ssl_context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -130,7 +137,7 @@ class FeedServer:
 
     def url(self, path: str = "/") -> str:
         """Absolute URL of ``path`` on this server, e.g. ``http://127.0.0.1:40123/feed.xml``."""
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def start(self) -> FeedServer:
         self._thread = threading.Thread(

@@ -9,11 +9,14 @@ Every test uses loopback servers only. Tests that must reach the loopback server
 from __future__ import annotations
 
 import socket
+import ssl
+import tempfile
 import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -426,3 +429,63 @@ def test_mixed_answers_connect_only_to_allowed_addresses(
 def _gzip(data: bytes) -> bytes:
     compressor = zlib.compressobj(9, zlib.DEFLATED, zlib.MAX_WBITS | 16)
     return compressor.compress(data) + compressor.flush()
+
+
+# -- TLS through the guarded connection ------------------------------------------------------
+
+
+def _tls_contexts(hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context with a certificate for ``hostname``, client context trusting it)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start.replace(year=2099))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        cert_file, key_file = Path(folder, "cert.pem"), Path(folder, "key.pem")
+        cert_file.write_bytes(cert_pem)
+        key_file.write_bytes(key_pem)
+        server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cadata=cert_pem.decode("ascii"))
+    return server, client
+
+
+@pytest.mark.parametrize(("cert_name", "ok"), [("secure.example.test", True), ("other.example.test", False)])
+def test_https_verifies_the_host_name_while_connecting_to_the_checked_address(
+    monkeypatch: pytest.MonkeyPatch, cert_name: str, ok: bool
+) -> None:
+    """The guard connects to an IP address; TLS must still send SNI and verify the certificate
+    against the URL's host name (a certificate for another name is refused)."""
+    server_ctx, client_ctx = _tls_contexts(cert_name)
+    monkeypatch.setattr(fetch_module, "_SSL_CONTEXT", client_ctx)
+    _fake_dns(monkeypatch, {"secure.example.test": ["127.0.0.1"]})
+    with FeedServer(ssl_context=server_ctx) as server:
+        server.serve("/feed.xml", RSS)
+        url = f"https://secure.example.test:{server.port}/feed.xml"
+        if ok:
+            result = fetch(url, source="s", settings=loopback_fetch_config(), now=NOW)
+            assert result.content == RSS
+            assert server.requests[0].headers["host"] == f"secure.example.test:{server.port}"
+        else:
+            with pytest.raises(FetchError, match="network error.*(certificate|hostname)"):
+                fetch(url, source="s", settings=loopback_fetch_config(), now=NOW)
