@@ -75,7 +75,7 @@ _PERMANENT = frozenset({301, 308})
 _CHUNK = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 _MAX_GZIP_LAYERS = 2  # a gzipped .gz file served with Content-Encoding: gzip is two layers
-_DNS_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="digest-dns")
+_DNS_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="digest-dns")  # shared by threads
 _SSL_CONTEXT: ssl.SSLContext | None = None
 
 
@@ -143,20 +143,26 @@ def fetch(
     network errors, timeouts, the total deadline, the size cap, a refused address or scheme,
     too many redirects or a redirect loop, a bad local path.
     """
-    kind, target = _classify(location, source)
-    if kind == "file":
-        if not allow_files:
-            raise FetchError(source, f"local files are not allowed here: {location}")
-        return _fetch_file(Path(target), source=source, settings=settings, now=now)
-    return _fetch_http(
-        target,
-        source=source,
-        settings=settings,
-        now=now,
-        etag=etag,
-        last_modified=last_modified,
-        transport=transport,
-    )
+    try:
+        kind, target = _classify(location, source)
+        if kind == "file":
+            if not allow_files:
+                raise FetchError(source, f"local files are not allowed here: {location}")
+            return _fetch_file(Path(target), source=source, settings=settings, now=now)
+        return _fetch_http(
+            target,
+            source=source,
+            settings=settings,
+            now=now,
+            etag=etag,
+            last_modified=last_modified,
+            transport=transport,
+        )
+    except FetchError:
+        raise
+    except Exception as exc:  # a hostile server must never crash the batch with a foreign error
+        log.warning("fetch.unexpected source=%s location=%s error=%r", source, location, exc, exc_info=True)
+        raise FetchError(source, f"unexpected error fetching {location}: {_describe(exc)}") from exc
 
 
 # --------------------------------------------------------------------------------------------

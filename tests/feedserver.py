@@ -141,7 +141,7 @@ class FeedServer:
 
     def start(self) -> FeedServer:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feedserver", daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="feedserver", daemon=True
         )
         self._thread.start()
         return self

@@ -177,8 +177,10 @@ def test_deflate_zlib_and_raw_are_decoded(feed_server: FeedServer, wbits: int) -
     ("body", "encoding", "message"),
     [
         (b"\x1f\x8b\x08\x00garbage-garbage-garbage", "gzip", "corrupt gzip"),
-        (_gzip_bytes := zlib.compress(b"x"), "br", "unsupported Content-Encoding br"),
+        (zlib.compress(b"x"), "br", "unsupported Content-Encoding br"),
+        (zlib.compress(b"x"), "gzip, zstd", "unsupported Content-Encoding zstd"),
     ],
+    ids=["corrupt-gzip", "brotli", "zstd"],
 )
 def test_bad_encodings_are_fetch_errors(feed_server: FeedServer, body: bytes, encoding: str, message: str) -> None:
     url = feed_server.serve("/feed.xml", body, headers={"Content-Encoding": encoding})
@@ -489,3 +491,12 @@ def test_https_verifies_the_host_name_while_connecting_to_the_checked_address(
         else:
             with pytest.raises(FetchError, match="network error.*(certificate|hostname)"):
                 fetch(url, source="s", settings=loopback_fetch_config(), now=NOW)
+
+
+def test_a_foreign_exception_becomes_a_fetch_error() -> None:
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("transport bug")
+
+    with pytest.raises(FetchError, match="unexpected error.*transport bug") as info:
+        fetch("https://feeds.example.org/rss", source="s", settings=FetchConfig(), now=NOW, transport=httpx.MockTransport(explode))
+    assert isinstance(info.value.__cause__, RuntimeError)
