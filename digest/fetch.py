@@ -42,7 +42,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,12 @@ class RetryLater(FetchError):
     """
 
     def __init__(
-        self, source: str, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        source: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(source, message, status=status)
         self.retry_after = retry_after
@@ -161,7 +166,9 @@ def fetch(
     except FetchError:
         raise
     except Exception as exc:  # a hostile server must never crash the batch with a foreign error
-        log.warning("fetch.unexpected source=%s location=%s error=%r", source, location, exc, exc_info=True)
+        log.warning(
+            "fetch.unexpected source=%s location=%s error=%r", source, location, exc, exc_info=True
+        )
         raise FetchError(source, f"unexpected error fetching {location}: {_describe(exc)}") from exc
 
 
@@ -193,7 +200,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
         if when is None:
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         seconds = (when - now).total_seconds()
     return min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
 
@@ -452,7 +459,7 @@ class _GuardedTransport(httpx.HTTPTransport):
     changes that.
     """
 
-    def __init__(self, backend: _GuardedBackend) -> None:  # noqa: D107 - no super().__init__
+    def __init__(self, backend: _GuardedBackend) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=_ssl_context(),
             max_connections=4,
@@ -491,7 +498,9 @@ def _classify(location: str, source: str) -> tuple[str, str]:
         return "file", text
     scheme = urlsplit(text).scheme
     if scheme:
-        raise FetchError(source, f"unsupported URL scheme {scheme!r}: only http, https and local files")
+        raise FetchError(
+            source, f"unsupported URL scheme {scheme!r}: only http, https and local files"
+        )
     raise FetchError(source, f"not a URL or an absolute path: {location!r}")
 
 
@@ -548,7 +557,7 @@ def _request_headers(
         except (TypeError, ValueError, IndexError, OverflowError):
             when = None
         if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         if when is None:
             log.warning("fetch.validator_ignored header=last-modified value=%r", last_modified[:80])
         elif when > now:
@@ -641,7 +650,9 @@ def _follow(
                     permanent = str(target)
                 else:
                     still_permanent = False
-                log.info("fetch.redirect source=%s status=%s from=%s to=%s", source, status, url, target)
+                log.info(
+                    "fetch.redirect source=%s status=%s from=%s to=%s", source, status, url, target
+                )
                 url = target
                 continue
             _check_status(response, source, now)
@@ -692,7 +703,9 @@ def _send(
     try:
         response = transport.handle_request(request)
     except _AddressRefused as exc:
-        log.warning("fetch.refused source=%s url=%s address=%s why=%s", source, url, exc.address, exc.why)
+        log.warning(
+            "fetch.refused source=%s url=%s address=%s why=%s", source, url, exc.address, exc.why
+        )
         raise FetchError(source, f"{exc} (fetching {url})") from None
     except httpx.TimeoutException as exc:
         raise _timeout_error(exc, deadline, source, settings, url) from None
@@ -722,7 +735,9 @@ def _timeout_error(
     if deadline.expired or "deadline" in str(exc):
         return FetchError(source, f"deadline of {settings.deadline:g} s exceeded fetching {url}")
     if isinstance(exc, httpx.ConnectTimeout):
-        return FetchError(source, f"connect timeout ({settings.connect_timeout:g} s) fetching {url}")
+        return FetchError(
+            source, f"connect timeout ({settings.connect_timeout:g} s) fetching {url}"
+        )
     if isinstance(exc, httpx.PoolTimeout):
         return FetchError(source, f"timeout waiting for a connection fetching {url}")
     return FetchError(source, f"read timeout ({settings.read_timeout:g} s) fetching {url}")
@@ -732,13 +747,17 @@ def _redirect_target(response: httpx.Response, url: httpx.URL, source: str) -> h
     location = response.headers.get("location")
     if not location or not location.strip():
         raise FetchError(
-            source, f"HTTP {response.status_code} redirect without a Location header", status=response.status_code
+            source,
+            f"HTTP {response.status_code} redirect without a Location header",
+            status=response.status_code,
         )
     try:
         target = url.join(location.strip())
     except (httpx.InvalidURL, ValueError, TypeError) as exc:
         raise FetchError(
-            source, f"invalid redirect Location {location[:200]!r}: {exc}", status=response.status_code
+            source,
+            f"invalid redirect Location {location[:200]!r}: {exc}",
+            status=response.status_code,
         ) from None
     if target.scheme not in ("http", "https"):
         raise FetchError(
@@ -758,11 +777,18 @@ def _check_status(response: httpx.Response, source: str, now: datetime) -> None:
     phrase = response.reason_phrase or ""
     label = f"HTTP {status} {phrase}".rstrip()
     if status == 410:
-        raise FetchError(source, f"{label}: the feed is gone for good; remove or replace this source", status=410)
+        raise FetchError(
+            source, f"{label}: the feed is gone for good; remove or replace this source", status=410
+        )
     if status in (429, 503):
         retry_after = parse_retry_after(response.headers.get("retry-after"), now)
         hint = f"; retry after {retry_after:g} s" if retry_after is not None else ""
-        raise RetryLater(source, f"{label}: server asks to retry later{hint}", status=status, retry_after=retry_after)
+        raise RetryLater(
+            source,
+            f"{label}: server asks to retry later{hint}",
+            status=status,
+            retry_after=retry_after,
+        )
     if status >= 400:
         raise FetchError(source, label, status=status)
     raise FetchError(source, f"{label}: unexpected status for a feed", status=status)
@@ -779,10 +805,14 @@ def _raw_chunks(response: httpx.Response, deadline: _Deadline, source: str) -> I
         for chunk in itertools.chain([first], raw):
             yield chunk
             if deadline.expired:
-                raise FetchError(source, f"deadline of {deadline.seconds:g} s exceeded reading the body")
+                raise FetchError(
+                    source, f"deadline of {deadline.seconds:g} s exceeded reading the body"
+                )
     except httpx.TimeoutException as exc:
         if deadline.expired or "deadline" in str(exc):
-            raise FetchError(source, f"deadline of {deadline.seconds:g} s exceeded reading the body") from None
+            raise FetchError(
+                source, f"deadline of {deadline.seconds:g} s exceeded reading the body"
+            ) from None
         raise FetchError(source, f"read timeout reading the body: {_describe(exc)}") from None
     except httpx.HTTPError as exc:
         raise FetchError(source, f"network error reading the body: {_describe(exc)}") from exc
@@ -792,7 +822,9 @@ def _raw_chunks(response: httpx.Response, deadline: _Deadline, source: str) -> I
 # Body decoding with a cap on the decoded size
 
 
-def _read_capped(chunks: Iterator[bytes], *, source: str, max_bytes: int, content_encoding: str) -> bytes:
+def _read_capped(
+    chunks: Iterator[bytes], *, source: str, max_bytes: int, content_encoding: str
+) -> bytes:
     """Decode ``chunks`` (gzip/deflate by header or by magic bytes) and join them, capped.
 
     Raises FetchError as soon as the raw or the decoded size passes ``max_bytes``, or when the
@@ -813,7 +845,9 @@ def _read_capped(chunks: Iterator[bytes], *, source: str, max_bytes: int, conten
     for part in stream:
         total += len(part)
         if total > max_bytes:
-            raise FetchError(source, f"feed is larger than the cap of {max_bytes} bytes once decoded")
+            raise FetchError(
+                source, f"feed is larger than the cap of {max_bytes} bytes once decoded"
+            )
         parts.append(part)
     return b"".join(parts)
 
@@ -855,7 +889,12 @@ def _inflate(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
     if not head:
         return
     wrapped = (head[0] & 0x0F) == 8 and len(head) >= 2 and (head[0] << 8 | head[1]) % 31 == 0
-    yield from _decompress(itertools.chain([head], it), source, zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS, "deflate")
+    yield from _decompress(
+        itertools.chain([head], it),
+        source,
+        zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS,
+        "deflate",
+    )
 
 
 def _decompress(chunks: Iterable[bytes], source: str, wbits: int, name: str) -> Iterator[bytes]:
@@ -909,7 +948,9 @@ def _fetch_file(path: Path, *, source: str, settings: FetchConfig, now: datetime
                 while block := fh.read(_CHUNK):
                     yield block
 
-            content = _read_capped(chunks(), source=source, max_bytes=settings.max_bytes, content_encoding="")
+            content = _read_capped(
+                chunks(), source=source, max_bytes=settings.max_bytes, content_encoding=""
+            )
         except OSError as exc:
             raise FetchError(source, f"cannot read {path}: {exc.strerror or exc}") from None
     log.info("fetch.ok source=%s path=%s bytes=%d", source, path, len(content))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
@@ -110,7 +110,9 @@ Handler = Callable[[RecordedRequest], Reply]
 class FeedServer:
     """A threaded loopback HTTP server; see the module docstring. Use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         """Bind ``host:port`` (port 0: a free one). With ``ssl_context`` (a server-side
         context holding a certificate) the server speaks HTTPS and :meth:`url` says https."""
         self._routes: dict[str, Handler] = {}
@@ -139,9 +141,12 @@ class FeedServer:
         """Absolute URL of ``path`` on this server, e.g. ``http://127.0.0.1:40123/feed.xml``."""
         return f"{self.scheme}://{self.host}:{self.port}{path}"
 
-    def start(self) -> FeedServer:
+    def start(self) -> Self:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, name="feedserver", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="feedserver",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -153,7 +158,7 @@ class FeedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> FeedServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -265,7 +270,11 @@ class FeedServer:
     ) -> str:
         """Send headers at once, then ``body`` ``chunk`` bytes at a time every ``interval`` s."""
         pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)]
-        hdrs = {"Content-Type": "application/rss+xml", "Content-Length": str(len(body)), **(headers or {})}
+        hdrs = {
+            "Content-Type": "application/rss+xml",
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }
         reply = Reply(status=200, headers=hdrs, body=pieces, chunk_delay=interval)
         return self.route(path, lambda _req: reply)
 
@@ -279,7 +288,7 @@ class FeedServer:
             yield b"<rss/>"
 
         hdrs = {"Content-Type": "application/rss+xml", "Content-Length": "6"}
-        reply_factory = lambda _req: Reply(  # noqa: E731 - a fresh generator per request
+        reply_factory = lambda _req: Reply(
             status=200, headers=hdrs, body=slow_body(), delay=before_headers
         )
         return self.route(path, reply_factory)
@@ -333,7 +342,9 @@ class FeedServer:
             body = body_file.read_bytes()
             for i, (variant, (status, headers)) in enumerate(variants.items()):
                 if i == 0:
-                    urls[name] = self.serve(f"{prefix}/{name}", body, status=status, headers=headers)
+                    urls[name] = self.serve(
+                        f"{prefix}/{name}", body, status=status, headers=headers
+                    )
                 if variant:
                     urls[f"{variant}/{name}"] = self.serve(
                         f"{prefix}/{variant}/{name}", body, status=status, headers=headers
@@ -413,10 +424,10 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             self._answer()
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._answer()
 
         def _answer(self) -> None:
@@ -437,7 +448,11 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 names = {k.lower() for k, _ in items}
                 for name, value in items:
                     self.send_header(name, value)
-                if isinstance(reply.body, bytes | bytearray) and reply.content_length and "content-length" not in names:
+                if (
+                    isinstance(reply.body, bytes | bytearray)
+                    and reply.content_length
+                    and "content-length" not in names
+                ):
                     self.send_header("Content-Length", str(len(reply.body)))
                 self.send_header("Connection", "close")
                 self.end_headers()
@@ -455,7 +470,7 @@ def _make_handler(server: FeedServer) -> type[BaseHTTPRequestHandler]:
             except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
                 pass
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # keep test output quiet; the request log is server.requests
 
     return _Handler

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,15 +25,16 @@ from digest.fetch import (
     next_poll,
     parse_retry_after,
 )
-from tests.feedserver import (  # noqa: F401 - feed_server is a fixture
+from tests import feedserver
+from tests.feedserver import (
     FeedServer,
     bad_feeds_dir,
-    feed_server,
     loopback_fetch_config,
     parse_headers_txt,
 )
 
-NOW = datetime(2026, 2, 18, 7, 0, tzinfo=timezone.utc)
+feed_server = feedserver.feed_server  # the loopback server fixture
+NOW = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
 RSS = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 SETTINGS = loopback_fetch_config()
 
@@ -42,7 +43,11 @@ def test_fetch_returns_body_status_headers_and_validators(feed_server: FeedServe
     url = feed_server.serve(
         "/feed.xml",
         RSS,
-        headers={"Content-Type": "application/rss+xml", "ETag": 'W/"abc-1"', "Last-Modified": "Tue, 17 Feb 2026 10:00:00 GMT"},
+        headers={
+            "Content-Type": "application/rss+xml",
+            "ETag": 'W/"abc-1"',
+            "Last-Modified": "Tue, 17 Feb 2026 10:00:00 GMT",
+        },
     )
     result = fetch(url, source="news", settings=SETTINGS, now=NOW)
     assert result.content == RSS
@@ -69,10 +74,19 @@ def test_request_identifies_itself_and_prefers_feeds(feed_server: FeedServer) ->
 
 
 def test_conditional_get_round_trip_gives_not_modified(feed_server: FeedServer) -> None:
-    url = feed_server.conditional("/feed.xml", RSS, etag='"v1"', last_modified="Tue, 17 Feb 2026 10:00:00 GMT")
+    url = feed_server.conditional(
+        "/feed.xml", RSS, etag='"v1"', last_modified="Tue, 17 Feb 2026 10:00:00 GMT"
+    )
     first = fetch(url, source="news", settings=SETTINGS, now=NOW)
     with pytest.raises(NotModified) as info:
-        fetch(url, source="news", settings=SETTINGS, now=NOW, etag=first.etag, last_modified=first.last_modified)
+        fetch(
+            url,
+            source="news",
+            settings=SETTINGS,
+            now=NOW,
+            etag=first.etag,
+            last_modified=first.last_modified,
+        )
     assert info.value.status == 304
     assert isinstance(info.value, FetchError)
     second = feed_server.requests[1]
@@ -83,7 +97,13 @@ def test_conditional_get_round_trip_gives_not_modified(feed_server: FeedServer) 
 def test_if_modified_since_alone_gives_not_modified(feed_server: FeedServer) -> None:
     url = feed_server.conditional("/feed.xml", RSS, last_modified="Tue, 17 Feb 2026 10:00:00 GMT")
     with pytest.raises(NotModified):
-        fetch(url, source="news", settings=SETTINGS, now=NOW, last_modified="Tue, 17 Feb 2026 10:00:00 GMT")
+        fetch(
+            url,
+            source="news",
+            settings=SETTINGS,
+            now=NOW,
+            last_modified="Tue, 17 Feb 2026 10:00:00 GMT",
+        )
 
 
 def test_future_last_modified_is_never_sent(feed_server: FeedServer) -> None:
@@ -106,7 +126,14 @@ def test_non_ascii_etag_is_sent_back_byte_for_byte(feed_server: FeedServer, etag
 @pytest.mark.parametrize("bad", ['"a"\r\nX-Injected: 1', "not a date at all", "\u2603 snowman"])
 def test_unsafe_or_unreadable_validators_are_dropped(feed_server: FeedServer, bad: str) -> None:
     url = feed_server.serve("/feed.xml", RSS)
-    result = fetch(url, source="news", settings=SETTINGS, now=NOW, etag=bad if "X-" in bad else None, last_modified=bad)
+    result = fetch(
+        url,
+        source="news",
+        settings=SETTINGS,
+        now=NOW,
+        etag=bad if "X-" in bad else None,
+        last_modified=bad,
+    )
     assert result.content == RSS
     req = feed_server.requests[0]
     assert "x-injected" not in req.headers
@@ -114,8 +141,12 @@ def test_unsafe_or_unreadable_validators_are_dropped(feed_server: FeedServer, ba
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 500, 502])
-def test_http_error_status_is_a_fetch_error_with_status(feed_server: FeedServer, status: int) -> None:
-    url = feed_server.serve("/feed.xml", b"<html>nope</html>", status=status, headers={"Content-Type": "text/html"})
+def test_http_error_status_is_a_fetch_error_with_status(
+    feed_server: FeedServer, status: int
+) -> None:
+    url = feed_server.serve(
+        "/feed.xml", b"<html>nope</html>", status=status, headers={"Content-Type": "text/html"}
+    )
     with pytest.raises(FetchError) as info:
         fetch(url, source="news", settings=SETTINGS, now=NOW)
     assert info.value.status == status
@@ -192,7 +223,9 @@ def test_next_poll_respects_retry_after_and_backoff() -> None:
     base = timedelta(minutes=30)
     assert next_poll(NOW, interval=base) == NOW + base
     assert next_poll(NOW, interval=base, error_count=2) == NOW + timedelta(hours=2)
-    assert next_poll(NOW, interval=base, error_count=1, retry_after=3 * 3600) == NOW + timedelta(hours=3)
+    assert next_poll(NOW, interval=base, error_count=1, retry_after=3 * 3600) == NOW + timedelta(
+        hours=3
+    )
     assert next_poll(NOW, interval=base, error_count=3, retry_after=60) == NOW + timedelta(hours=4)
 
 
@@ -202,15 +235,22 @@ def test_next_poll_respects_retry_after_and_backoff() -> None:
 def test_headers_txt_parser_reads_variants() -> None:
     text = (bad_feeds_dir() / "B32-gzip-always.headers.txt").read_text(encoding="utf-8")
     parsed = parse_headers_txt(text)
-    assert parsed["A"] == (200, [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Encoding", "gzip")])
+    assert parsed["A"] == (
+        200,
+        [("Content-Type", "application/rss+xml; charset=utf-8"), ("Content-Encoding", "gzip")],
+    )
     assert parsed["B"] == (200, [("Content-Type", "application/rss+xml")])
 
 
 @pytest.mark.parametrize("variant", ["A", "B"])
-def test_b32_gzip_always_is_decoded_with_or_without_content_encoding(feed_server: FeedServer, variant: str) -> None:
+def test_b32_gzip_always_is_decoded_with_or_without_content_encoding(
+    feed_server: FeedServer, variant: str
+) -> None:
     urls = feed_server.serve_badfeeds()
     expected = gzip.decompress((bad_feeds_dir() / "B32-gzip-always.xml.gz").read_bytes())
-    result = fetch(urls[f"{variant}/B32-gzip-always.xml.gz"], source="b32", settings=SETTINGS, now=NOW)
+    result = fetch(
+        urls[f"{variant}/B32-gzip-always.xml.gz"], source="b32", settings=SETTINGS, now=NOW
+    )
     assert result.content == expected
     assert result.content.startswith(b"<?xml")
     assert ("content-encoding" in result.headers) == (variant == "A")

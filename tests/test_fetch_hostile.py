@@ -15,7 +15,7 @@ import time
 import tracemalloc
 import zlib
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -25,9 +25,11 @@ import digest.fetch as fetch_module
 from digest.config import FetchConfig
 from digest.exceptions import FetchError
 from digest.fetch import fetch, refusal_reason
-from tests.feedserver import FeedServer, Reply, feed_server, loopback_fetch_config  # noqa: F401
+from tests import feedserver
+from tests.feedserver import FeedServer, Reply, loopback_fetch_config
 
-NOW = datetime(2026, 2, 18, 7, 0, tzinfo=timezone.utc)
+feed_server = feedserver.feed_server  # the loopback server fixture
+NOW = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
 RSS = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
 PUBLIC_LOOPBACK = "127.0.0.2"  # treated as a public address in guard tests
 
@@ -120,8 +122,12 @@ class _IterStream(httpx.SyncByteStream):
 
 
 @pytest.mark.parametrize("content_encoding", [True, False])
-def test_gzip_bomb_is_stopped_at_the_cap_with_bounded_memory(feed_server: FeedServer, content_encoding: bool) -> None:
-    url = feed_server.gzip_bomb("/bomb.xml", decoded_size=1 << 30, content_encoding=content_encoding)  # 1 GiB
+def test_gzip_bomb_is_stopped_at_the_cap_with_bounded_memory(
+    feed_server: FeedServer, content_encoding: bool
+) -> None:
+    url = feed_server.gzip_bomb(
+        "/bomb.xml", decoded_size=1 << 30, content_encoding=content_encoding
+    )  # 1 GiB
     cap = 1_000_000
     tracemalloc.start()
     try:
@@ -144,14 +150,21 @@ def test_body_just_under_and_over_the_cap(feed_server: FeedServer) -> None:
     feed_server.serve("/ok.xml", b"x" * 5000)
     feed_server.serve("/big.xml", b"x" * 5001)
     settings = loopback_fetch_config(max_bytes=5000)
-    assert len(fetch(feed_server.url("/ok.xml"), source="s", settings=settings, now=NOW).content) == 5000
+    assert (
+        len(fetch(feed_server.url("/ok.xml"), source="s", settings=settings, now=NOW).content)
+        == 5000
+    )
     with pytest.raises(FetchError, match="cap of 5000 bytes"):
         fetch(feed_server.url("/big.xml"), source="s", settings=settings, now=NOW)
 
 
-def test_uncompressed_body_without_length_is_capped_while_streaming(feed_server: FeedServer) -> None:
+def test_uncompressed_body_without_length_is_capped_while_streaming(
+    feed_server: FeedServer,
+) -> None:
     def endless(_req: object) -> Reply:
-        return Reply(body=iter([b"x" * 65536] * 100_000), headers={"Content-Type": "application/rss+xml"})
+        return Reply(
+            body=iter([b"x" * 65536] * 100_000), headers={"Content-Type": "application/rss+xml"}
+        )
 
     url = feed_server.route("/endless.xml", endless)
     exc, elapsed = _timed_fetch_error(url, loopback_fetch_config(max_bytes=1_000_000))
@@ -182,7 +195,9 @@ def test_deflate_zlib_and_raw_are_decoded(feed_server: FeedServer, wbits: int) -
     ],
     ids=["corrupt-gzip", "brotli", "zstd"],
 )
-def test_bad_encodings_are_fetch_errors(feed_server: FeedServer, body: bytes, encoding: str, message: str) -> None:
+def test_bad_encodings_are_fetch_errors(
+    feed_server: FeedServer, body: bytes, encoding: str, message: str
+) -> None:
     url = feed_server.serve("/feed.xml", body, headers={"Content-Encoding": encoding})
     with pytest.raises(FetchError, match=message):
         fetch(url, source="s", settings=loopback_fetch_config(), now=NOW)
@@ -230,22 +245,47 @@ def test_too_many_redirects(feed_server: FeedServer) -> None:
     for i in range(3):
         feed_server.redirect(f"/r{i}", f"/r{i + 1}")
     feed_server.serve("/r3", RSS)
-    assert fetch(feed_server.url("/r0"), source="s", settings=loopback_fetch_config(max_redirects=3), now=NOW).content == RSS
+    assert (
+        fetch(
+            feed_server.url("/r0"),
+            source="s",
+            settings=loopback_fetch_config(max_redirects=3),
+            now=NOW,
+        ).content
+        == RSS
+    )
     with pytest.raises(FetchError, match="too many redirects"):
-        fetch(feed_server.url("/r0"), source="s", settings=loopback_fetch_config(max_redirects=2), now=NOW)
+        fetch(
+            feed_server.url("/r0"),
+            source="s",
+            settings=loopback_fetch_config(max_redirects=2),
+            now=NOW,
+        )
     with pytest.raises(FetchError, match="too many redirects"):
-        fetch(feed_server.url("/r2"), source="s", settings=loopback_fetch_config(max_redirects=0), now=NOW)
+        fetch(
+            feed_server.url("/r2"),
+            source="s",
+            settings=loopback_fetch_config(max_redirects=0),
+            now=NOW,
+        )
 
 
 def test_redirect_loop_is_detected(feed_server: FeedServer) -> None:
     feed_server.redirect("/a", "/b")
     feed_server.redirect("/b", "/a")
     with pytest.raises(FetchError, match="redirect loop"):
-        fetch(feed_server.url("/a"), source="s", settings=loopback_fetch_config(max_redirects=20), now=NOW)
+        fetch(
+            feed_server.url("/a"),
+            source="s",
+            settings=loopback_fetch_config(max_redirects=20),
+            now=NOW,
+        )
     assert len(feed_server.requests) == 2
 
 
-@pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://example.org/feed", "gopher://x/", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["file:///etc/passwd", "ftp://example.org/feed", "gopher://x/", "javascript:alert(1)"]
+)
 def test_redirect_to_another_scheme_is_refused(feed_server: FeedServer, target: str) -> None:
     url = feed_server.redirect("/feed", target)
     with pytest.raises(FetchError, match="refused redirect"):
@@ -304,16 +344,31 @@ def test_refusal_reasons(address: str, reason: str) -> None:
     assert refusal_reason(address) == reason
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "8.8.8.8", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "8.8.8.8", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"]
+)
 def test_public_addresses_are_allowed(address: str) -> None:
     assert refusal_reason(address) is None
 
 
 @pytest.mark.parametrize(
     "host",
-    ["127.0.0.1", "2130706433", "0x7f.1", "0x7f000001", "127.1", "017700000001", "[::1]", "[::ffff:127.0.0.1]", "localhost", "0.0.0.0"],
+    [
+        "127.0.0.1",
+        "2130706433",
+        "0x7f.1",
+        "0x7f000001",
+        "127.1",
+        "017700000001",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "localhost",
+        "0.0.0.0",
+    ],
 )
-def test_loopback_spellings_are_refused_before_any_request(feed_server: FeedServer, host: str) -> None:
+def test_loopback_spellings_are_refused_before_any_request(
+    feed_server: FeedServer, host: str
+) -> None:
     url = f"http://{host}:{feed_server.port}/feed.xml"
     feed_server.serve("/feed.xml", RSS)
     with pytest.raises(FetchError, match="refused"):
@@ -323,9 +378,20 @@ def test_loopback_spellings_are_refused_before_any_request(feed_server: FeedServ
 
 def test_literal_private_address_is_refused_even_with_a_custom_transport() -> None:
     calls: list[httpx.Request] = []
-    transport = httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(200, content=RSS))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, content=RSS)
+
+    transport = httpx.MockTransport(answer)
     with pytest.raises(FetchError, match="link-local address 169.254.169.254"):
-        fetch("http://169.254.169.254/latest/meta-data/", source="s", settings=FetchConfig(), now=NOW, transport=transport)
+        fetch(
+            "http://169.254.169.254/latest/meta-data/",
+            source="s",
+            settings=FetchConfig(),
+            now=NOW,
+            transport=transport,
+        )
     assert calls == []
 
 
@@ -345,11 +411,20 @@ def _fake_dns(monkeypatch: pytest.MonkeyPatch, table: dict[str, list[str]]) -> l
     return asked
 
 
-def test_hostname_resolving_to_loopback_is_refused(feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hostname_resolving_to_loopback_is_refused(
+    feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     feed_server.serve("/feed.xml", RSS)
     asked = _fake_dns(monkeypatch, {"feeds.example.test": ["127.0.0.1"]})
-    with pytest.raises(FetchError, match=r"refused to connect to feeds.example.test \(127.0.0.1\): loopback"):
-        fetch(f"http://feeds.example.test:{feed_server.port}/feed.xml", source="s", settings=FetchConfig(), now=NOW)
+    with pytest.raises(
+        FetchError, match=r"refused to connect to feeds.example.test \(127.0.0.1\): loopback"
+    ):
+        fetch(
+            f"http://feeds.example.test:{feed_server.port}/feed.xml",
+            source="s",
+            settings=FetchConfig(),
+            now=NOW,
+        )
     assert asked == ["feeds.example.test"]  # the guard resolved the name itself
     assert feed_server.requests == []
 
@@ -378,14 +453,21 @@ def public_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FeedServer]:
     except OSError:
         pytest.skip("cannot bind 127.0.0.2 on this machine")
     real = fetch_module.refusal_reason
-    monkeypatch.setattr(fetch_module, "refusal_reason", lambda a: None if a == PUBLIC_LOOPBACK else real(a))
+    monkeypatch.setattr(
+        fetch_module, "refusal_reason", lambda a: None if a == PUBLIC_LOOPBACK else real(a)
+    )
     with server:
         yield server
 
 
-@pytest.mark.parametrize("spelling", ["127.0.0.1", "2130706433", "[::ffff:127.0.0.1]", "internal.example.test"])
+@pytest.mark.parametrize(
+    "spelling", ["127.0.0.1", "2130706433", "[::ffff:127.0.0.1]", "internal.example.test"]
+)
 def test_redirect_to_a_private_address_never_reaches_it(
-    public_server: FeedServer, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch, spelling: str
+    public_server: FeedServer,
+    feed_server: FeedServer,
+    monkeypatch: pytest.MonkeyPatch,
+    spelling: str,
 ) -> None:
     _fake_dns(monkeypatch, {"internal.example.test": ["127.0.0.1"]})
     feed_server.serve("/admin", b"secret")  # the private service on 127.0.0.1
@@ -410,7 +492,9 @@ def test_dns_rebinding_cannot_switch_to_a_private_address(
     with FeedServer(host="127.0.0.1", port=public_server.port) as private:
         private.serve("/feed.xml", b"private data")
         answers = iter([[PUBLIC_LOOPBACK]])
-        monkeypatch.setattr(fetch_module, "_getaddrinfo", lambda host, port: next(answers, ["127.0.0.1"]))
+        monkeypatch.setattr(
+            fetch_module, "_getaddrinfo", lambda host, port: next(answers, ["127.0.0.1"])
+        )
         url = f"http://rebind.example.test:{public_server.port}/feed.xml"
         result = fetch(url, source="s", settings=FetchConfig(), now=NOW)
         assert result.content == RSS
@@ -423,7 +507,12 @@ def test_mixed_answers_connect_only_to_allowed_addresses(
     public_server.serve("/feed.xml", RSS)
     with FeedServer(host="127.0.0.1", port=public_server.port) as private:
         _fake_dns(monkeypatch, {"mixed.example.test": ["127.0.0.1", PUBLIC_LOOPBACK]})
-        result = fetch(f"http://mixed.example.test:{public_server.port}/feed.xml", source="s", settings=FetchConfig(), now=NOW)
+        result = fetch(
+            f"http://mixed.example.test:{public_server.port}/feed.xml",
+            source="s",
+            settings=FetchConfig(),
+            now=NOW,
+        )
         assert result.content == RSS
         assert private.requests == []
 
@@ -445,7 +534,7 @@ def _tls_contexts(hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -472,7 +561,9 @@ def _tls_contexts(hostname: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     return server, client
 
 
-@pytest.mark.parametrize(("cert_name", "ok"), [("secure.example.test", True), ("other.example.test", False)])
+@pytest.mark.parametrize(
+    ("cert_name", "ok"), [("secure.example.test", True), ("other.example.test", False)]
+)
 def test_https_verifies_the_host_name_while_connecting_to_the_checked_address(
     monkeypatch: pytest.MonkeyPatch, cert_name: str, ok: bool
 ) -> None:
@@ -498,5 +589,11 @@ def test_a_foreign_exception_becomes_a_fetch_error() -> None:
         raise RuntimeError("transport bug")
 
     with pytest.raises(FetchError, match="unexpected error.*transport bug") as info:
-        fetch("https://feeds.example.org/rss", source="s", settings=FetchConfig(), now=NOW, transport=httpx.MockTransport(explode))
+        fetch(
+            "https://feeds.example.org/rss",
+            source="s",
+            settings=FetchConfig(),
+            now=NOW,
+            transport=httpx.MockTransport(explode),
+        )
     assert isinstance(info.value.__cause__, RuntimeError)
