@@ -900,25 +900,44 @@ def _inflate(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
 def _decompress(chunks: Iterable[bytes], source: str, wbits: int, name: str) -> Iterator[bytes]:
     """Decompress with bounded output per step (``_CHUNK``), so a bomb never inflates at once.
 
-    Concatenated gzip members (RFC 1952 §2.2) are decoded one after another.
+    Concatenated gzip members (RFC 1952 §2.2) are decoded one after another. Anything else
+    after the end of the compressed data (padding, garbage) is ignored and not even read, as
+    ``gzip -d`` does, so megabytes of trailing zeros cost nothing. Raises FetchError when the
+    data is corrupt or ends before the compressed stream does.
     """
+    multi_member = bool(wbits & 16)
     decoder = zlib.decompressobj(wbits)
+    pending = b""
     try:
         for chunk in chunks:
-            data = chunk
+            data = pending + chunk if pending else chunk
+            pending = b""
             while data:
+                if decoder.eof:
+                    if (
+                        multi_member
+                        and len(data) < len(_GZIP_MAGIC)
+                        and _GZIP_MAGIC.startswith(data)
+                    ):
+                        pending = data  # maybe the first byte of another member
+                        break
+                    if not (multi_member and data.startswith(_GZIP_MAGIC)):
+                        log.debug("fetch.trailing_data_ignored source=%s encoding=%s", source, name)
+                        return
+                    decoder = zlib.decompressobj(wbits)
                 out = decoder.decompress(data, _CHUNK)
                 if out:
                     yield out
-                data = decoder.unconsumed_tail
                 if decoder.eof:
-                    rest = decoder.unused_data
-                    data = rest if rest.lstrip(b"\x00") else b""
-                    if data:
-                        decoder = zlib.decompressobj(wbits)
-        out = decoder.flush()
-        if out:
-            yield out
+                    data = decoder.unused_data
+                    continue
+                data = decoder.unconsumed_tail
+                while not data and len(out) == _CHUNK and not decoder.eof:
+                    out = decoder.decompress(b"", _CHUNK)  # drain output still held inside zlib
+                    if out:
+                        yield out
+                if decoder.eof:
+                    data = decoder.unused_data
     except zlib.error as exc:
         raise FetchError(source, f"corrupt {name} body: {exc}") from None
     if not decoder.eof:
