@@ -129,7 +129,7 @@ def fetch(
     ``location`` is an ``http``/``https`` URL, or a local file given as an absolute path or a
     ``file:`` URL; local files are read only when ``allow_files`` is true (they came from the
     operator's config, never from a feed or a redirect). ``source`` names the source in errors
-    and logs. ``now`` (aware, UTC) is the fetch time: it becomes ``fetched_at``, bounds
+    and logs. ``now`` (aware UTC; naive is taken as UTC) is the fetch time: it becomes ``fetched_at``, bounds
     ``If-Modified-Since`` (never sent when in the future) and resolves date-valued
     ``Retry-After``. ``etag``/``last_modified`` are the validators stored from the previous
     fetch, sent back exactly as received. ``transport`` replaces the network layer (tests use
@@ -146,8 +146,15 @@ def fetch(
     ``FetchError`` with ``retry_after``) on 429/503; :class:`~digest.exceptions.FetchError`
     for everything else: HTTP status >= 400 (``.status`` set; 410 says the feed is gone),
     network errors, timeouts, the total deadline, the size cap, a refused address or scheme,
-    too many redirects or a redirect loop, a bad local path.
+    too many redirects or a redirect loop, a bad local path. ``NotModified`` and ``RetryLater``
+    are subclasses of ``FetchError``: catch them first. Any other exception raised inside is
+    logged and re-raised as ``FetchError`` (chained), so one source never crashes a batch.
+
+    Thread-safe: each call opens and closes its own connections, so a pipeline may run many
+    fetches at once in a thread pool.
     """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)  # a naive time is taken as UTC, never compared naively
     try:
         kind, target = _classify(location, source)
         if kind == "file":

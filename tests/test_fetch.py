@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -363,3 +364,33 @@ def test_connection_refused_is_a_network_fetch_error() -> None:
     with pytest.raises(FetchError, match="network error") as info:
         fetch(url, source="s", settings=SETTINGS, now=NOW)
     assert info.value.status is None
+
+
+def test_naive_now_is_taken_as_utc(feed_server: FeedServer) -> None:
+    url = feed_server.retry_after("/feed.xml", status=503, value="Wed, 18 Feb 2026 09:00:00 GMT")
+    with pytest.raises(RetryLater) as info:
+        fetch(
+            url,
+            source="s",
+            settings=SETTINGS,
+            now=NOW.replace(tzinfo=None),
+            last_modified="Tue, 17 Feb 2026 10:00:00 GMT",
+        )
+    assert info.value.retry_after == 7200.0
+    assert feed_server.requests[0].headers["if-modified-since"] == "Tue, 17 Feb 2026 10:00:00 GMT"
+
+
+def test_concurrent_fetches_from_threads(feed_server: FeedServer) -> None:
+    for i in range(24):
+        feed_server.serve(f"/feed{i}.xml", RSS + str(i).encode())
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(
+            pool.map(
+                lambda i: fetch(
+                    feed_server.url(f"/feed{i}.xml"), source=f"s{i}", settings=SETTINGS, now=NOW
+                ),
+                range(24),
+            )
+        )
+    assert [r.content for r in results] == [RSS + str(i).encode() for i in range(24)]
+    assert [r.source for r in results] == [f"s{i}" for i in range(24)]
