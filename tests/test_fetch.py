@@ -29,6 +29,7 @@ from digest.fetch import (
 from tests import feedserver
 from tests.feedserver import (
     FeedServer,
+    Reply,
     bad_feeds_dir,
     loopback_fetch_config,
     parse_headers_txt,
@@ -394,3 +395,26 @@ def test_concurrent_fetches_from_threads(feed_server: FeedServer) -> None:
         )
     assert [r.content for r in results] == [RSS + str(i).encode() for i in range(24)]
     assert [r.source for r in results] == [f"s{i}" for i in range(24)]
+
+
+def test_scripted_replies_then_file(feed_server: FeedServer) -> None:
+    """A source that is overloaded once and then recovers: the feed server's scripted replies."""
+    body_file = bad_feeds_dir() / "B08-utf8-bom.xml"
+    feed_server.serve_file("/file.xml", body_file, headers={"Content-Type": "application/rss+xml"})
+    feed_server.script(
+        "/feed.xml",
+        [
+            Reply(status=503, headers={"Retry-After": "90"}),
+            Reply(status=200, body=RSS, headers={"ETag": '"2"'}),
+        ],
+    )
+    url = feed_server.url("/feed.xml")
+    with pytest.raises(RetryLater) as info:
+        fetch(url, source="s", settings=SETTINGS, now=NOW)
+    assert info.value.retry_after == 90.0
+    assert fetch(url, source="s", settings=SETTINGS, now=NOW).etag == '"2"'
+    assert fetch(url, source="s", settings=SETTINGS, now=NOW).content == RSS  # last reply repeats
+    result = fetch(feed_server.url("/file.xml"), source="s", settings=SETTINGS, now=NOW)
+    assert result.content == body_file.read_bytes()
+    assert result.content.startswith(b"\xef\xbb\xbf<?xml")
+    assert [r.path for r in feed_server.requests_for("/feed.xml")] == ["/feed.xml"] * 3
