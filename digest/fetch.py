@@ -20,6 +20,10 @@ A feed server is untrusted input. :func:`fetch` therefore:
   turns 304 into :class:`~digest.exceptions.NotModified`; parses ``Retry-After`` of 429/503
   into :attr:`RetryLater.retry_after`.
 
+Proxies from the environment are not used: a proxy would connect, on our behalf, to
+addresses this module never checked. DNS lookups run in a small shared thread pool so they
+too are bounded by the connect timeout and the deadline.
+
 Order of checks for an HTTP location: scheme → literal address guard → request (resolve,
 guard, connect) → status (304, redirect, 410, 429/503, other >= 400) → streamed, decoded,
 capped body. Local files are read through the same decoder and cap.
