@@ -392,6 +392,53 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+@cli.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_group(ctx: click.Context) -> None:
+    """Each source's state: last fetch, status, last error, next poll."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        states = store.source_states()
+    table = Table(title="Sources", title_justify="left")
+    for column in ("source", "state", "http", "last fetch (UTC)", "last new", "errors", "next poll", "last error"):
+        table.add_column(column, overflow="fold")
+    for src in config.sources:
+        st = states.get(src.name)
+        if st is None:
+            table.add_row(src.name, "never polled", "-", "-", "-", "0", "-", "")
+            continue
+        state = "disabled" if st.disabled_reason else (st.last_status or "-")
+        fmt = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "-"  # noqa: E731
+        table.add_row(
+            src.name,
+            state if src.enabled else "off in config",
+            str(st.last_http_status or "-"),
+            fmt(st.last_fetch_at),
+            fmt(st.last_new_at),
+            str(st.error_count),
+            fmt(st.next_poll_at),
+            st.disabled_reason or st.last_error or "",
+        )
+    console.print(table)
+
+
+@sources_group.command("enable")
+@click.argument("name")
+@click.pass_context
+def sources_enable(ctx: click.Context, name: str) -> None:
+    """Re-enable a source that was disabled (for example after 410 Gone) and poll it next run."""
+    config = _config(ctx.find_root())
+    try:
+        config.source(name)
+    except KeyError:
+        raise click.BadParameter(f"no source {name!r}", param_hint="NAME") from None
+    with _store(ctx, config) as store:
+        store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
+    console.print(f"{name}: enabled; it is polled on the next run")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Inspect the configuration."""
