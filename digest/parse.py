@@ -266,6 +266,10 @@ for _eng, _names in {
 }.items():
     for _n in _names.split():
         _MONTHS[_n] = _eng
+    _MONTHS[_eng.lower()] = _eng
+for _eng in "January February March April May June July August September October November " \
+        "December".split():
+    _MONTHS[_eng.lower()] = _eng[:3]
 _WEEKDAYS = frozenset(
     "mon tue wed thu fri sat sun monday tuesday wednesday thursday friday saturday sunday "
     "mo di mi do fr sa so montag dienstag mittwoch donnerstag freitag samstag sonntag "
@@ -291,6 +295,13 @@ _TZ_OFFSETS: dict[str, str] = {
 _WORD = re.compile(r"[^\W\d_]+\.?")
 _LEADING_DAY = re.compile(r"^\s*([^\W\d_]+)\.?\s*,\s*")
 _LEADING_WORD = re.compile(r"^\s*([^\W\d_]+)\.?\s+(?=\d)")
+_STRPTIME_FORMATS = (
+    "%b %d, %Y %H:%M:%S", "%b %d, %Y %H:%M", "%b %d, %Y %I:%M %p", "%b %d, %Y",
+    "%B %d, %Y %H:%M", "%B %d, %Y", "%d %b %Y %H:%M", "%d %b %Y", "%d %B %Y",
+    "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M",
+    "%d.%m.%Y",
+)  # fmt: skip
+_FOUR_DIGITS = re.compile(r"(?<![\d:+\-])(\d{4})(?![\d:])")
 _ISO_HINT = re.compile(r"^\d{4}-?\d{2}-?\d{2}")
 
 
@@ -329,10 +340,13 @@ def parse_date(value: str | None) -> datetime | None:
     if not s or len(s) > 120:
         return None
     dt: datetime | None = None
-    if _ISO_HINT.match(s):
+    iso_like = bool(_ISO_HINT.match(s))
+    if iso_like:
         iso = s.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", s) else s
+        iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)  # more than microsecond precision
+        iso = re.sub(r"\s+(?=[+\-]\d{2}:?\d{2}$|Z$)", "", iso.replace("z", "Z"))
         try:
-            dt = datetime.fromisoformat(iso.replace("z", "Z"))
+            dt = datetime.fromisoformat(iso)
         except ValueError:
             dt = None
     if dt is None:
@@ -344,11 +358,24 @@ def parse_date(value: str | None) -> datetime | None:
         if tup is not None:
             try:
                 year = tup[0]
+                # email.utils turns "0001" into 2001 (two-digit-year rule); a written
+                # four-digit year is taken as written.
+                four = _FOUR_DIGITS.findall(eng)
+                if len(four) == 1 and int(four[0]) != year:
+                    year = int(four[0])
                 tz = timezone(timedelta(seconds=tup[9] or 0))
                 dt = datetime(year, tup[1], tup[2], tup[3], tup[4], min(tup[5], 59), tzinfo=tz)
             except (ValueError, OverflowError, TypeError):
                 dt = None
     if dt is None:
+        eng = _to_english(s)
+        for fmt in _STRPTIME_FORMATS:
+            try:
+                dt = datetime.strptime(eng, fmt)
+                break
+            except ValueError:
+                continue
+    if dt is None and not iso_like:  # feedparser would "normalise" 2025-13-45 to 2026
         try:
             st = feedparser.datetimes._parse_date(s)  # W3C-DTF, Korean, Greek, ... handlers
         except Exception:  # feedparser's handlers are third-party code on hostile input
