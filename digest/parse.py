@@ -490,7 +490,7 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
             if base and not r.base:
                 r.base = base
         r.published = _str(e.get("published")) or None
-        r.updated = _str(e.get("updated")) or None
+        r.updated = _str(dict.get(e, "updated")) or None  # e.get maps it to published
         r.author = _str(e.get("author")) or None
         for t in e.get("tags") or []:
             term = _str(t.get("term")) or _str(t.get("label"))
