@@ -32,6 +32,7 @@ import io
 import json
 import logging
 import re
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -171,11 +172,13 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
     wide = _utf16_32(content)
     if wide:
         content = _transcode(content, wide)
-        hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs.get("content-type", ""))
+        if "content-type" in hdrs:
+            hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
     else:
         if content.startswith(codecs.BOM_UTF8):
             content = content[3:]
-            hdrs.pop("content-type", None) if _header_charset(hdrs) else None
+            if _header_charset(hdrs):  # a BOM outranks the header (WHATWG "BOM sniffing")
+                hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
         declared = _declared_encoding(content)
         from_header = _header_charset(hdrs)
         label = _codec(from_header) or _codec(declared)
@@ -188,7 +191,7 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
         elif label in ("latin_1", "ascii", "iso8859-1"):  # WHATWG: these labels mean cp1252
             if re.search(rb"[\x80-\x9f]", content):
                 content = _set_declared_utf8(_decode_western(content).encode("utf-8"))
-                if from_header:
+                if from_header and "content-type" in hdrs:
                     hdrs["content-type"] = _CHARSET.sub(
                         "charset=utf-8", hdrs.get("content-type", "")
                     )
@@ -935,6 +938,21 @@ def _replace_id(e: Entry, new_id: str) -> Entry:
 # --------------------------------------------------------------------------------------------
 
 
+MAX_GUNZIPPED = 32 * 1024 * 1024
+"""Cap on a gzip body that reached the parser still compressed, bytes after decompression."""
+
+
+def _gunzip(content: bytes, source: str) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(content, MAX_GUNZIPPED + 1)
+    except zlib.error as exc:
+        raise ParseError(source, f"not a feed: broken gzip body ({exc})") from exc
+    if len(out) > MAX_GUNZIPPED or d.unconsumed_tail:
+        raise ParseError(source, f"not a feed: gzip body over {MAX_GUNZIPPED} bytes decompressed")
+    return out
+
+
 def parse_feed(
     content: bytes,
     *,
@@ -989,12 +1007,17 @@ def _parse_feed(
     if not content.strip():
         raise ParseError(source, "not a feed: empty document")
     feed_url = url if is_http_url(url) else None
+    pre_warnings: list[str] = []
+    if content[:2] == b"\x1f\x8b":
+        content = _gunzip(content, source)
+        pre_warnings.append("body was gzip-compressed without being decoded; decompressed")
     if _looks_json(content):
         kind, title, link, lang, items, warnings = _parse_json(content, source)
     else:
         kind, title, link, lang, items, warnings = _parse_xml(
             content, headers or {}, feed_url, source
         )
+    warnings = pre_warnings + warnings
     feed_lang = normalise_language(lang) or normalise_language(language)
     made: list[tuple[Entry, str | None]] = []
     for r in items:
