@@ -34,7 +34,7 @@ import logging
 import re
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from html.entities import html5 as _HTML5_ENTITIES
@@ -47,7 +47,6 @@ from digest.exceptions import ParseError
 from digest.sanitize import (
     clean_text,
     html_to_text,
-    remove_controls,
     sanitize_html,
     text_from_html_fragment,
     unwrap_cdata,
@@ -76,10 +75,12 @@ _MIN_YEAR = 1971
 # Byte-level preparation of XML
 # --------------------------------------------------------------------------------------------
 
-_XML_DECL = re.compile(rb"^(\s*<\?xml[^>]*?)\bencoding\s*=\s*([\"'])([A-Za-z0-9._:\-]+)\2", re.I)
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.I)
+_XML_DECL = re.compile(
+    rb"^(\s*<\?xml[^>]*?)\bencoding\s*=\s*([\"'])([A-Za-z0-9._:\-]+)\2", re.IGNORECASE
+)
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
-_CDATA_SPLIT = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.S)
+_CDATA_SPLIT = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _ENTITY_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9._\-]{0,40});")
 _BAD_CHARREF = re.compile(
     rb"&#(?:[xX]0*(?:[0-8bBcCeEfF]|1[0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
@@ -88,11 +89,7 @@ _BAD_CHARREF = re.compile(
 _BAD_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 _BAD_BYTES_ESC = re.compile(rb"\x1b")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.I)
-_LATIN1_ALIASES = frozenset(
-    {"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1", "us-ascii", "ascii", "iso_8859-1",
-     "iso-ir-100", "cp819", "ibm819", "8859_1", "iso88591"}
-)  # fmt: skip
+_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.IGNORECASE)
 
 
 def _codec(name: str | None) -> str | None:
@@ -165,6 +162,32 @@ def _cp1252_chunks(content: bytes) -> Iterable[str]:
     yield content[start:].decode("cp1252")
 
 
+_NON_WESTERN = re.compile(
+    r"^(gb|big5|shift_jis|cp932|euc|iso-?2022|cp949|uhc|johab|windows-125[1356]|cp125[1356]|"
+    r"koi8|iso-?8859-[5678]|maccyrillic|ibm866|cp866|tis-?620|cp874|windows-874)",
+    re.IGNORECASE,
+)
+
+
+def _guess_non_western(content: bytes) -> str | None:
+    """chardet's guess for undeclared bytes, when it names a non-Western script encoding that
+    decodes the bytes cleanly; ``None`` means "read as windows-1252"."""
+    try:
+        import chardet
+
+        guess = chardet.detect(content[:65536]).get("encoding")
+    except Exception:  # noqa: BLE001 - a guess is optional; windows-1252 is the fallback
+        return None
+    name = _codec(guess) if isinstance(guess, str) else None
+    if not name or not _NON_WESTERN.match(str(guess)):
+        return None
+    try:
+        content.decode(name)
+    except (UnicodeDecodeError, LookupError):
+        return None
+    return name
+
+
 def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
     """Steps 1-3 of the module docstring. Never raises."""
     hdrs = {k.lower(): v for k, v in headers.items()}
@@ -186,17 +209,24 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
             try:
                 content.decode("utf-8")
             except UnicodeDecodeError:
-                content = _set_declared_utf8(_decode_western(content).encode("utf-8"))
-                warnings.append("encoding not declared and not UTF-8; read as windows-1252")
-        elif label in ("latin_1", "ascii", "iso8859-1"):  # WHATWG: these labels mean cp1252
+                guess = _guess_non_western(content)
+                if guess:
+                    text = content.decode(guess, errors="replace")
+                    warnings.append(f"encoding not declared and not UTF-8; read as {guess}")
+                else:
+                    text = _decode_western(content)
+                    warnings.append("encoding not declared and not UTF-8; read as windows-1252")
+                content = _set_declared_utf8(text.encode("utf-8"))
+        elif label in ("latin_1", "ascii", "iso8859-1") and re.search(rb"[\x80-\xff]", content):
+            # WHATWG Encoding Standard: the latin-1 and ascii labels mean windows-1252
             if re.search(rb"[\x80-\x9f]", content):
-                content = _set_declared_utf8(_decode_western(content).encode("utf-8"))
-                if from_header and "content-type" in hdrs:
-                    hdrs["content-type"] = _CHARSET.sub(
-                        "charset=utf-8", hdrs.get("content-type", "")
-                    )
-                warnings.append(f"declared {from_header or declared} but has windows-1252 "
-                                "characters; read as windows-1252")
+                warnings.append(
+                    f"declared {from_header or declared} but has windows-1252 "
+                    "characters; read as windows-1252"
+                )
+            content = _set_declared_utf8(_decode_western(content).encode("utf-8"))
+            if from_header and "content-type" in hdrs:
+                hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
     # 2. DOCTYPE with internal subset / external identifiers: removed, never expanded.
     m = _DOCTYPE.search(content, 0, 1_000_000)
     if m:
@@ -216,8 +246,10 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
         content = content[: m.start()] + content[end:]
     # 3. Entities and control characters, outside CDATA sections only for entities.
     declared_now = _declared_encoding(content) or ""
-    bad_bytes = _BAD_BYTES if "2022" in declared_now else re.compile(
-        _BAD_BYTES.pattern + b"|" + _BAD_BYTES_ESC.pattern
+    bad_bytes = (
+        _BAD_BYTES
+        if "2022" in declared_now
+        else re.compile(_BAD_BYTES.pattern + b"|" + _BAD_BYTES_ESC.pattern)
     )
     if bad_bytes.search(content):
         content = bad_bytes.sub(b"", content)
@@ -270,17 +302,113 @@ for _eng, _names in {
     for _n in _names.split():
         _MONTHS[_n] = _eng
     _MONTHS[_eng.lower()] = _eng
-for _eng in "January February March April May June July August September October November " \
-        "December".split():
+for _eng in [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]:
     _MONTHS[_eng.lower()] = _eng[:3]
 _WEEKDAYS = frozenset(
-    "mon tue wed thu fri sat sun monday tuesday wednesday thursday friday saturday sunday "
-    "mo di mi do fr sa so montag dienstag mittwoch donnerstag freitag samstag sonntag "
-    "lun mar mer jeu ven sam dim lundi mardi mercredi jeudi vendredi samedi dimanche "
-    "mié mie jue vie sáb dom lunes martes miércoles miercoles jueves viernes sábado sabado "
-    "domingo gio sab lunedì martedì mercoledì giovedì venerdì sabato domenica "
-    "ma wo vr za zo maandag dinsdag woensdag donderdag vrijdag zaterdag zondag "
-    "seg ter qua qui sex segunda terça terca quarta quinta sexta".split()
+    [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mo",
+        "di",
+        "mi",
+        "do",
+        "fr",
+        "sa",
+        "so",
+        "montag",
+        "dienstag",
+        "mittwoch",
+        "donnerstag",
+        "freitag",
+        "samstag",
+        "sonntag",
+        "lun",
+        "mar",
+        "mer",
+        "jeu",
+        "ven",
+        "sam",
+        "dim",
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "mié",
+        "mie",
+        "jue",
+        "vie",
+        "sáb",
+        "dom",
+        "lunes",
+        "martes",
+        "miércoles",
+        "miercoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "sabado",
+        "domingo",
+        "gio",
+        "sab",
+        "lunedì",
+        "martedì",
+        "mercoledì",
+        "giovedì",
+        "venerdì",
+        "sabato",
+        "domenica",
+        "ma",
+        "wo",
+        "vr",
+        "za",
+        "zo",
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+        "seg",
+        "ter",
+        "qua",
+        "qui",
+        "sex",
+        "segunda",
+        "terça",
+        "terca",
+        "quarta",
+        "quinta",
+        "sexta",
+    ]
 )
 _TZ_OFFSETS: dict[str, str] = {
     "UT": "+0000", "UTC": "+0000", "GMT": "+0000", "Z": "+0000", "WET": "+0000",
@@ -381,11 +509,11 @@ def parse_date(value: str | None) -> datetime | None:
     if dt is None and not iso_like:  # feedparser would "normalise" 2025-13-45 to 2026
         try:
             st = feedparser.datetimes._parse_date(s)  # W3C-DTF, Korean, Greek, ... handlers
-        except Exception:  # feedparser's handlers are third-party code on hostile input
+        except Exception:  # noqa: BLE001 - third-party date handlers on hostile input
             st = None
         if st is not None:
             try:
-                dt = datetime(*st[:6], tzinfo=UTC)
+                dt = datetime(st[0], st[1], st[2], st[3], st[4], st[5], tzinfo=UTC)
             except (ValueError, OverflowError, TypeError):
                 dt = None
     if dt is None:
@@ -502,29 +630,39 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         for th in e.get("media_thumbnail") or []:
             if th.get("url"):
                 r.media.append(
-                    _Media(_str(th["url"]), "thumbnail", width=_int(th.get("width")),
-                           height=_int(th.get("height")))
+                    _Media(
+                        _str(th["url"]),
+                        "thumbnail",
+                        width=_int(th.get("width")),
+                        height=_int(th.get("height")),
+                    )
                 )
         for mc in e.get("media_content") or []:
             if mc.get("url"):
                 r.media.append(
-                    _Media(_str(mc["url"]), "content", mime=_str(mc.get("type")).lower(),
-                           medium=_str(mc.get("medium")).lower(), width=_int(mc.get("width")),
-                           height=_int(mc.get("height")))
+                    _Media(
+                        _str(mc["url"]),
+                        "content",
+                        mime=_str(mc.get("type")).lower(),
+                        medium=_str(mc.get("medium")).lower(),
+                        width=_int(mc.get("width")),
+                        height=_int(mc.get("height")),
+                    )
                 )
         for enc in e.get("enclosures") or []:
             if enc.get("href"):
-                r.media.append(_Media(_str(enc["href"]), "enclosure",
-                                      mime=_str(enc.get("type")).lower()))
+                r.media.append(
+                    _Media(_str(enc["href"]), "enclosure", mime=_str(enc.get("type")).lower())
+                )
         lang = td.get("language") or sd.get("language")
         r.language = _str(lang) or None
         items.append(r)
     return items
 
 
-def _parse_xml(content: bytes, headers: Mapping[str, str], url: str | None, source: str) -> (
-    tuple[str, str, str | None, str | None, list[_RawItem], list[str]]
-):
+def _parse_xml(
+    content: bytes, headers: Mapping[str, str], url: str | None, source: str
+) -> tuple[str, str, str | None, str | None, list[_RawItem], list[str]]:
     prep = _prepare_xml(content, headers)
     hdrs = dict(prep.headers)
     if url and is_http_url(url) and "content-location" not in hdrs:
@@ -544,12 +682,12 @@ def _parse_xml(content: bytes, headers: Mapping[str, str], url: str | None, sour
     if not version and not entries:
         raise ParseError(source, f"not a feed: {_not_a_feed_reason(prep.content, d)}")
     if d.get("bozo"):
-        exc = d.get("bozo_exception")
-        text = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed"
+        problem = d.get("bozo_exception")
+        text = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed"
         if "CharacterEncodingOverride" in text or "NonXMLContentType" in text:
-            warnings.append(f"encoding: {exc}")
+            warnings.append(f"encoding: {problem}")
         else:
-            warnings.append(f"feed is not well-formed XML, read leniently ({exc})")
+            warnings.append(f"feed is not well-formed XML, read leniently ({problem})")
     if len(entries) > MAX_ENTRIES:
         warnings.append(f"{len(entries)} entries, only the first {MAX_ENTRIES} read")
     f = d.get("feed") or {}
@@ -563,14 +701,16 @@ def _parse_xml(content: bytes, headers: Mapping[str, str], url: str | None, sour
 def _not_a_feed_reason(content: bytes, d: Any) -> str:
     head = content[:4096].lstrip().lower()
     if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:1024]:
-        m = re.search(rb"<title[^>]*>(.*?)</title>", content[:16384], re.S | re.I)
+        m = re.search(rb"<title[^>]*>(.*?)</title>", content[:16384], re.DOTALL | re.IGNORECASE)
         t = clean_text(m.group(1).decode("utf-8", "replace"))[:80] if m else ""
         return f"HTML page{' (' + t + ')' if t else ''}, probably blocked or moved"
     if not content.strip():
         return "empty document"
     exc = d.get("bozo_exception")
-    return f"no RSS, Atom or JSON Feed document found ({exc})" if exc else (
-        "no RSS, Atom or JSON Feed document found"
+    return (
+        f"no RSS, Atom or JSON Feed document found ({exc})"
+        if exc
+        else ("no RSS, Atom or JSON Feed document found")
     )
 
 
@@ -592,9 +732,9 @@ def _looks_json(content: bytes) -> bool:
     return False
 
 
-def _parse_json(content: bytes, source: str) -> (
-    tuple[str, str, str | None, str | None, list[_RawItem], list[str]]
-):
+def _parse_json(
+    content: bytes, source: str
+) -> tuple[str, str, str | None, str | None, list[_RawItem], list[str]]:
     """Read JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
         enc = json.detect_encoding(content)
@@ -647,8 +787,11 @@ def _parse_json(content: bytes, source: str) -> (
         if isinstance(atts, list):
             for a in atts:
                 if isinstance(a, dict) and _str(a.get("url")):
-                    r.media.append(_Media(_str(a.get("url")), "enclosure",
-                                          mime=_str(a.get("mime_type")).lower()))
+                    r.media.append(
+                        _Media(
+                            _str(a.get("url")), "enclosure", mime=_str(a.get("mime_type")).lower()
+                        )
+                    )
         r.language = _str(it.get("language")) or None
         items.append(r)
     title = text_from_html_fragment(_str(doc.get("title")))
@@ -672,13 +815,13 @@ def _json_authors(obj: dict[str, Any]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 _LANG = re.compile(r"^[a-z]{1,8}(?:-[a-z0-9]{1,8})*$")
-_AVATAR = re.compile(r"avatar|gravatar|profile_images|/authors?/|userpic|headshot", re.I)
-_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|[?#])", re.I)
+_AVATAR = re.compile(r"avatar|gravatar|profile_images|/authors?/|userpic|headshot", re.IGNORECASE)
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:$|[?#])", re.IGNORECASE)
 _TRACKER_HOSTS = re.compile(
     r"//(?:[^/]*\.)?(?:feeds\.feedburner\.com/~r|pixel\.wp\.com|stats\.wp\.com|"
     r"feedsportal\.com|doubleclick\.net|pixel\.)"
     r"|[/_.\-](?:pixel|tracking|tracker|beacon|spacer|blank)(?:[/_.\-]|$)",
-    re.I,
+    re.IGNORECASE,
 )
 _ESCAPED_HTML = re.compile(r"&lt;(?:/?[a-zA-Z][a-zA-Z0-9]*[\s/&]|/?[a-zA-Z][a-zA-Z0-9]*&gt;|!--)")
 _REAL_TAG = re.compile(r"<(?:/?[a-zA-Z][a-zA-Z0-9]*[\s/>]|!--)")
@@ -726,8 +869,9 @@ def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) ->
         img = make(best)
         if img:
             return img
-    contents = [m for m in r.media
-                if m.kind == "content" and _is_image(m) and not _AVATAR.search(m.url)]
+    contents = [
+        m for m in r.media if m.kind == "content" and _is_image(m) and not _AVATAR.search(m.url)
+    ]
     if contents:
         best = max(contents, key=lambda m: (m.width or 0) * (m.height or 0))
         img = make(best)
@@ -742,7 +886,7 @@ def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) ->
         finder = _ImgFinder()
         try:
             finder.feed(summary_html)
-        except Exception:  # html.parser on sanitised HTML; defensive
+        except Exception:  # noqa: BLE001 - html.parser on sanitised HTML; defensive
             return None
         for a in finder.images:
             w, h = _int(a.get("width")), _int(a.get("height"))
@@ -914,23 +1058,18 @@ def _disambiguate(made: list[tuple[Entry, str | None]], warnings: list[str]) -> 
                 if link and len(members) == 1:
                     keys[i] = _hash(link)[:12]
                 else:
-                    keys[i] = _hash(link, e.title.casefold(),
-                                    e.published.isoformat() if e.published else "")[:12]
+                    keys[i] = _hash(
+                        link, e.title.casefold(), e.published.isoformat() if e.published else ""
+                    )[:12]
         if len(seen) > 1:
             warnings.append(f"{len(idx)} items share the id {eid[:80]!r}; kept apart")
             for i, k in keys.items():
-                e = out[i]
-                if e is not None:
-                    out[i] = _replace_id(e, f"{eid}#{k}")
+                current = out[i]
+                if current is not None:
+                    out[i] = replace(current, entry_id=f"{eid}#{k}")
         elif len(idx) > len(seen):
             warnings.append(f"item {eid[:80]!r} repeated; kept once")
     return [e for e in out if e is not None]
-
-
-def _replace_id(e: Entry, new_id: str) -> Entry:
-    from dataclasses import replace
-
-    return replace(e, entry_id=new_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -978,8 +1117,9 @@ def parse_feed(
     when the bytes are not a feed, e.g. an HTML page; never any other exception.
     """
     try:
-        return _parse_feed(content, source=source, now=now, url=url, headers=headers,
-                           language=language)
+        return _parse_feed(
+            content, source=source, now=now, url=url, headers=headers, language=language
+        )
     except ParseError:
         raise
     except RecursionError as exc:
@@ -1021,8 +1161,15 @@ def _parse_feed(
     feed_lang = normalise_language(lang) or normalise_language(language)
     made: list[tuple[Entry, str | None]] = []
     for r in items:
-        res = _make_entry(r, source=source, now=now, feed_url=feed_url, feed_link=link,
-                          language=feed_lang, warnings=warnings)
+        res = _make_entry(
+            r,
+            source=source,
+            now=now,
+            feed_url=feed_url,
+            feed_link=link,
+            language=feed_lang,
+            warnings=warnings,
+        )
         if res is not None:
             made.append(res)
     entries = _disambiguate(made, warnings)
@@ -1032,8 +1179,13 @@ def _parse_feed(
     if len(warnings) > MAX_WARNINGS:
         extra = len(warnings) - MAX_WARNINGS
         warnings = warnings[:MAX_WARNINGS] + [f"... and {extra} more warnings"]
-    log.debug("parse.done source=%s kind=%s entries=%d warnings=%d", source, kind,
-              len(entries), len(warnings))
+    log.debug(
+        "parse.done source=%s kind=%s entries=%d warnings=%d",
+        source,
+        kind,
+        len(entries),
+        len(warnings),
+    )
     return ParsedFeed(
         entries=tuple(entries),
         kind=kind,

@@ -15,6 +15,7 @@ import html
 import re
 import unicodedata
 from html.parser import HTMLParser
+from typing import Literal
 
 import nh3
 
@@ -73,7 +74,7 @@ _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _WS = re.compile(r"\s+")
 # An escaped or stray CDATA wrapper left in text: <![CDATA[ ... ]]>
-_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.S)
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _CDATA_OPEN = re.compile(r"<!\[CDATA\[")
 _CDATA_CLOSE = re.compile(r"\]\]>")
 
@@ -117,31 +118,31 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     if not fragment:
         return ""
     text = unwrap_cdata(remove_controls(fragment))
-    relative: object = ("rewrite_with_base", base_url) if is_http_url(base_url) else "deny"
-    try:
-        out = nh3.clean(
-            text,
-            tags=set(ALLOWED_TAGS),
-            clean_content_tags=set(_DROP_WITH_CONTENT),
-            attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
-            attribute_filter=_attribute_filter,
-            strip_comments=True,
-            link_rel="noopener noreferrer",
-            url_schemes=set(_URL_SCHEMES),
-            url_relative=relative,
-        )
-    except Exception:  # nh3 rejects e.g. an unusable base; fall back to denying relatives
-        out = nh3.clean(
-            text,
-            tags=set(ALLOWED_TAGS),
-            clean_content_tags=set(_DROP_WITH_CONTENT),
-            attributes={k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()},
-            attribute_filter=_attribute_filter,
-            strip_comments=True,
-            link_rel="noopener noreferrer",
-            url_schemes=set(_URL_SCHEMES),
-            url_relative="deny",
-        )
+    if base_url and is_http_url(base_url):
+        try:
+            return _clean(text, ("rewrite_with_base", base_url))
+        except ValueError:  # nh3 refuses a base it cannot parse; relatives are dropped then
+            pass
+    return _clean(text, "deny")
+
+
+_TAGS = set(ALLOWED_TAGS)
+_CLEAN_CONTENT = set(_DROP_WITH_CONTENT)
+_ATTRS = {k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()}
+
+
+def _clean(text: str, relative: tuple[Literal["rewrite_with_base"], str] | Literal["deny"]) -> str:
+    out = nh3.clean(
+        text,
+        tags=_TAGS,
+        clean_content_tags=_CLEAN_CONTENT,
+        attributes=_ATTRS,
+        attribute_filter=_attribute_filter,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        url_schemes=set(_URL_SCHEMES),
+        url_relative=relative,
+    )
     return out.strip()
 
 
@@ -194,7 +195,7 @@ def html_to_text(fragment: str) -> str:
     try:
         parser.feed(remove_controls(fragment))
         parser.close()
-    except Exception:  # html.parser is lenient; this is a last resort
+    except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
         return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
     text = remove_controls("".join(parser.parts))
     lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))

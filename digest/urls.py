@@ -74,9 +74,11 @@ _MAX_URL = 4096
 
 def _clean(raw: str) -> str | None:
     """Remove tab/CR/LF everywhere and outer whitespace; ``None`` if controls remain."""
-    s = _STRIP_ANYWHERE.sub("", raw).strip(" \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c"
-                                           "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19"
-                                           "\x1a\x1b\x1c\x1d\x1e\x1f\xa0")
+    s = _STRIP_ANYWHERE.sub("", raw).strip(
+        " \x00\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c"
+        "\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19"
+        "\x1a\x1b\x1c\x1d\x1e\x1f\xa0"
+    )
     if not s or len(s) > _MAX_URL or _CONTROL.search(s):
         return None
     return s
@@ -126,9 +128,9 @@ def safe_http_url(raw: str | None, base: str | None = None) -> str | None:
     return _normalise(s, drop_tracking=True)
 
 
-def _normalise(url: str | None, *, drop_tracking: bool = False, drop_fragment: bool = False) -> (
-    str | None
-):
+def _normalise(
+    url: str | None, *, drop_tracking: bool = False, drop_fragment: bool = False
+) -> str | None:
     """Split, check and rebuild an absolute http(s) URL in normal form; ``None`` if unsafe."""
     if not url:
         return None

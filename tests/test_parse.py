@@ -21,8 +21,13 @@ def rss(items: str, channel: str = "", declaration: str = 'encoding="UTF-8"') ->
     ).encode()
 
 
-def item(title: str = "A", link: str = "https://news.example.org/a", guid: str | None = None,
-         date: str | None = "Mon, 10 Feb 2025 08:00:00 +0000", extra: str = "") -> str:
+def item(
+    title: str = "A",
+    link: str = "https://news.example.org/a",
+    guid: str | None = None,
+    date: str | None = "Mon, 10 Feb 2025 08:00:00 +0000",
+    extra: str = "",
+) -> str:
     parts = [f"<title>{title}</title>", f"<link>{link}</link>" if link else ""]
     if guid is not None:
         parts.append(f"<guid>{guid}</guid>")
@@ -106,19 +111,19 @@ def test_relative_link_resolved_against_channel_link_without_feed_url() -> None:
 
 def test_xml_base_is_honoured_in_atom() -> None:
     atom = (
-        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
-        'xml:base="https://blog.example.org/posts/"><title>B</title><id>urn:x</id>'
-        "<updated>2025-02-10T08:00:00Z</updated><entry><title>P</title><id>urn:p</id>"
-        '<link rel="alternate" href="p1.html"/><updated>2025-02-10T08:00:00Z</updated>'
-        '<content type="html">&lt;a href="img/x.html"&gt;x&lt;/a&gt;</content></entry></feed>'
-    ).encode()
+        b'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom" '
+        b'xml:base="https://blog.example.org/posts/"><title>B</title><id>urn:x</id>'
+        b"<updated>2025-02-10T08:00:00Z</updated><entry><title>P</title><id>urn:p</id>"
+        b'<link rel="alternate" href="p1.html"/><updated>2025-02-10T08:00:00Z</updated>'
+        b'<content type="html">&lt;a href="img/x.html"&gt;x&lt;/a&gt;</content></entry></feed>'
+    )
     e = one(atom, url="https://other.example.net/feed.atom")
     assert e.url == "https://blog.example.org/posts/p1.html"
     assert 'href="https://blog.example.org/posts/' in e.summary_html
 
 
 def test_relative_urls_inside_summary_made_absolute() -> None:
-    desc = "<description>&lt;a href=\"/x\"&gt;x&lt;/a&gt;&lt;img src=\"i.png\"&gt;</description>"
+    desc = '<description>&lt;a href="/x"&gt;x&lt;/a&gt;&lt;img src="i.png"&gt;</description>'
     e = one(rss(item(link="https://news.example.org/2025/a/story", extra=desc)))
     assert 'href="https://news.example.org/x"' in e.summary_html
     assert 'src="https://news.example.org/2025/a/i.png"' in e.summary_html
@@ -134,17 +139,19 @@ def test_title_plain_text_entities_decoded_once() -> None:
 
 def test_atom_text_title_keeps_angle_brackets() -> None:
     atom = (
-        '<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>B</title>'
-        "<id>urn:x</id><updated>2025-02-10T08:00:00Z</updated><entry>"
-        '<title type="text">Use &lt;div&gt; &amp; friends</title><id>urn:p</id>'
-        '<link href="https://e.org/p"/><updated>2025-02-10T08:00:00Z</updated></entry></feed>'
-    ).encode()
+        b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><title>B</title>'
+        b"<id>urn:x</id><updated>2025-02-10T08:00:00Z</updated><entry>"
+        b'<title type="text">Use &lt;div&gt; &amp; friends</title><id>urn:p</id>'
+        b'<link href="https://e.org/p"/><updated>2025-02-10T08:00:00Z</updated></entry></feed>'
+    )
     assert one(atom).title == "Use <div> & friends"
 
 
 def test_content_encoded_preferred_over_description() -> None:
-    extra = ('<description>short</description><content:encoded><![CDATA[<p>Full '
-             "<b>text</b></p>]]></content:encoded>")
+    extra = (
+        "<description>short</description><content:encoded><![CDATA[<p>Full "
+        "<b>text</b></p>]]></content:encoded>"
+    )
     doc = rss(item(extra=extra)).replace(
         b'<rss version="2.0">',
         b'<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">',
@@ -154,14 +161,19 @@ def test_content_encoded_preferred_over_description() -> None:
 
 
 def test_missing_title_falls_back_to_summary_text() -> None:
-    e = one(rss("<item><link>https://e.org/1</link><description>Just a note about "
-                "something that happened today</description></item>"))
+    e = one(
+        rss(
+            "<item><link>https://e.org/1</link><description>Just a note about "
+            "something that happened today</description></item>"
+        )
+    )
     assert e.title.startswith("Just a note about")
 
 
 def test_item_without_title_text_or_link_is_skipped() -> None:
-    feed = parse_feed(rss("<item><title></title><link></link></item>" + item()),
-                      source="s", now=NOW)
+    feed = parse_feed(
+        rss("<item><title></title><link></link></item>" + item()), source="s", now=NOW
+    )
     assert len(feed.entries) == 1 and any("skipped" in w for w in feed.warnings)
 
 
@@ -197,7 +209,7 @@ def test_future_date_clamped_and_flagged() -> None:
 
 
 def test_updated_used_when_published_missing() -> None:
-    dc = '<dc:date>2025-02-10T08:00:00+01:00</dc:date>'
+    dc = "<dc:date>2025-02-10T08:00:00+01:00</dc:date>"
     doc = rss(item(date=None, extra=dc)).replace(
         b'<rss version="2.0">',
         b'<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">',
@@ -233,13 +245,24 @@ def jsonfeed(items: list[dict[str, object]], **top: object) -> bytes:
 
 
 def test_json_feed_basic_fields() -> None:
-    e = one(jsonfeed(
-        [{"id": 42, "url": "https://e.org/p?utm_medium=x", "title": "Tom &amp; Jerry &#8217;s",
-          "content_html": "<p>Hi <script>x</script></p>", "date_published": "2025-02-10T08:00:00Z",
-          "authors": [{"name": "Ann"}], "tags": ["a", "b"], "language": "en-GB",
-          "image": "https://e.org/i.jpg"}],
-        language="fr",
-    ))
+    e = one(
+        jsonfeed(
+            [
+                {
+                    "id": 42,
+                    "url": "https://e.org/p?utm_medium=x",
+                    "title": "Tom &amp; Jerry &#8217;s",
+                    "content_html": "<p>Hi <script>x</script></p>",
+                    "date_published": "2025-02-10T08:00:00Z",
+                    "authors": [{"name": "Ann"}],
+                    "tags": ["a", "b"],
+                    "language": "en-GB",
+                    "image": "https://e.org/i.jpg",
+                }
+            ],
+            language="fr",
+        )
+    )
     assert e.entry_id == "42" and e.url == "https://e.org/p"
     assert e.title == "Tom & Jerry ’s"
     assert e.summary_html == "<p>Hi </p>" and e.summary_text == "Hi"
@@ -249,24 +272,38 @@ def test_json_feed_basic_fields() -> None:
 
 
 def test_json_feed_content_text_and_raw_control_characters() -> None:
-    raw = (b'{"version":"https://jsonfeed.org/version/1","title":"J","items":[{"id":"1",'
-           b'"title":"line\tone\x01","content_text":"para one\n\npara <two>\x0b"}]}')
+    raw = (
+        b'{"version":"https://jsonfeed.org/version/1","title":"J","items":[{"id":"1",'
+        b'"title":"line\tone\x01","content_text":"para one\n\npara <two>\x0b"}]}'
+    )
     e = one(raw)
     assert e.title == "line one"
     assert e.summary_html == "<p>para one</p><p>para &lt;two&gt;</p>"
 
 
 def test_json_feed_attachment_image_and_audio() -> None:
-    e = one(jsonfeed([{"id": "1", "title": "t", "attachments": [
-        {"url": "https://e.org/a.mp3", "mime_type": "audio/mpeg"},
-        {"url": "https://e.org/c.png", "mime_type": "image/png"}]}]))
+    e = one(
+        jsonfeed(
+            [
+                {
+                    "id": "1",
+                    "title": "t",
+                    "attachments": [
+                        {"url": "https://e.org/a.mp3", "mime_type": "audio/mpeg"},
+                        {"url": "https://e.org/c.png", "mime_type": "image/png"},
+                    ],
+                }
+            ]
+        )
+    )
     assert e.image is not None and e.image.url == "https://e.org/c.png"
 
 
 def test_json_detected_by_content_not_name_and_bad_json_is_parse_error() -> None:
     with pytest.raises(ParseError, match="not a feed"):
-        parse_feed(b'{"version": "https://jsonfeed.org/version/1.1", "items": [', source="s",
-                   now=NOW)
+        parse_feed(
+            b'{"version": "https://jsonfeed.org/version/1.1", "items": [', source="s", now=NOW
+        )
     with pytest.raises(ParseError, match="not a feed"):
         parse_feed(b'{"hello": "world"}', source="s", now=NOW)
 
@@ -286,8 +323,9 @@ def test_declared_latin1_with_cp1252_bytes() -> None:
 
 
 def test_header_charset_honoured() -> None:
-    doc = rss(item(title="x"), declaration="").replace(b"<title>x</title>",
-                                                       "<title>Привет</title>".encode("koi8-r"))
+    doc = rss(item(title="x"), declaration="").replace(
+        b"<title>x</title>", "<title>Привет</title>".encode("koi8-r")
+    )
     e = one(doc, headers={"content-type": "application/rss+xml; charset=koi8-r"})
     assert e.title == "Привет"
 
@@ -302,9 +340,17 @@ def test_utf16_xml() -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"", b"   \n", b"<html><head><title>Just a moment...</title></head><body></body></html>",
-     b"plain text, not a feed", b"\x00\x01\x02", b"<?xml version='1.0'?><foo/>", b"{}", b"[1,2]",
-     b"<!DOCTYPE html><p>hi"],
+    [
+        b"",
+        b"   \n",
+        b"<html><head><title>Just a moment...</title></head><body></body></html>",
+        b"plain text, not a feed",
+        b"\x00\x01\x02",
+        b"<?xml version='1.0'?><foo/>",
+        b"{}",
+        b"[1,2]",
+        b"<!DOCTYPE html><p>hi",
+    ],
 )
 def test_not_a_feed(content: bytes) -> None:
     with pytest.raises(ParseError) as info:

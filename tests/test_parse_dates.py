@@ -82,9 +82,20 @@ def test_parse_date(raw: str, expected: datetime) -> None:
 @pytest.mark.parametrize(
     "raw",
     [
-        None, "", "   ", "Invalid Date", "0000-00-00 00:00:00", "Mon, 01 Jan 0001 00:00:00 +0000",
-        "0001-01-01T00:00:00Z", "Thu, 01 Jan 1970 00:00:00 GMT", "1970-01-01T00:00:00Z",
-        "2025-13-45", "Sun, 31 Feb 2025 10:00:00 GMT", "yesterday", "x" * 500, "NaN",
+        None,
+        "",
+        "   ",
+        "Invalid Date",
+        "0000-00-00 00:00:00",
+        "Mon, 01 Jan 0001 00:00:00 +0000",
+        "0001-01-01T00:00:00Z",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "1970-01-01T00:00:00Z",
+        "2025-13-45",
+        "Sun, 31 Feb 2025 10:00:00 GMT",
+        "yesterday",
+        "x" * 500,
+        "NaN",
         "Mon, 10 Feb 99999 08:00:00 +0000",
     ],
 )
@@ -100,8 +111,11 @@ def test_property_parse_date_never_raises(raw: str) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.datetimes(min_value=datetime(1971, 1, 2), max_value=datetime(2100, 1, 1),
-                    timezones=st.just(UTC)))
+@given(
+    st.datetimes(
+        min_value=datetime(1971, 1, 2), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
+    )
+)
 def test_property_rfc822_and_iso_round_trip(when: datetime) -> None:
     when = when.replace(microsecond=0)
     assert parse_date(when.strftime("%a, %d %b %Y %H:%M:%S +0000")) == when

@@ -144,8 +144,15 @@ def test_same_day_set_dates_land_in_2026_02(name: str) -> None:
     assert all(d is not None and (d.year, d.month) == (2026, 2) for d in dates), dates
 
 
-@pytest.mark.parametrize("name", ["time-world-rss.xml", "economist-asia-rss.xml",
-                                  "elpais-english-rss.xml", "humanwhocodes-jsonfeed.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "time-world-rss.xml",
+        "economist-asia-rss.xml",
+        "elpais-english-rss.xml",
+        "humanwhocodes-jsonfeed.json",
+    ],
+)
 def test_mixed_age_feeds_reach_2026_02(name: str) -> None:
     dates = [e.published for e in parsed(name).entries]
     assert all(d is not None for d in dates)
@@ -154,11 +161,18 @@ def test_mixed_age_feeds_reach_2026_02(name: str) -> None:
 
 
 def test_demo_window_holds_about_195_items() -> None:
-    names = [*SAME_DAY, "time-world-rss.xml", "economist-asia-rss.xml", "elpais-english-rss.xml",
-             "humanwhocodes-jsonfeed.json"]
+    names = [
+        *SAME_DAY,
+        "time-world-rss.xml",
+        "economist-asia-rss.xml",
+        "elpais-english-rss.xml",
+        "humanwhocodes-jsonfeed.json",
+    ]
     start, end = datetime(2026, 2, 16, 19, tzinfo=UTC), datetime(2026, 2, 18, 7, tzinfo=UTC)
     n = sum(
-        1 for name in names for e in parsed(name).entries
+        1
+        for name in names
+        for e in parsed(name).entries
         if e.published is not None and start <= e.published <= end
     )
     assert 180 <= n <= 210, n
@@ -179,8 +193,9 @@ def test_languages_are_normalised() -> None:
     assert parsed("dawn-world-rss.xml").entries[0].language == "en-us"
     assert parsed("bbc-urdu-rss.xml").language == "ur"
     assert parsed("qq-news-gb2312-rss.xml").language == "zh-cn"
-    feed = parse_feed((REAL_FEEDS / "kottke-atom.xml").read_bytes(), source="k", now=NOW,
-                      language="EN_us")
+    feed = parse_feed(
+        (REAL_FEEDS / "kottke-atom.xml").read_bytes(), source="k", now=NOW, language="EN_us"
+    )
     assert feed.entries[0].language == "en-us"
 
 
