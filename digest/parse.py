@@ -622,7 +622,8 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                 r.base = base
         r.published = _str(e.get("published")) or None
         r.updated = _str(dict.get(e, "updated")) or None  # e.get maps it to published
-        r.author = _str(e.get("author")) or None
+        ad = e.get("author_detail") or {}
+        r.author = _str(ad.get("name")) or _str(e.get("author")) or None  # name, not e-mail
         for t in e.get("tags") or []:
             term = _str(t.get("term")) or _str(t.get("label"))
             if term:
@@ -955,7 +956,9 @@ def _make_entry(
     warnings: list[str],
 ) -> tuple[Entry, str | None] | None:
     """One Entry plus its link identity (for duplicate handling); ``None`` if unusable."""
-    item_base_src = r.base if r.base and is_http_url(r.base) else None
+    # An explicit xml:base wins; feedparser reports the feed URL as base when there is none,
+    # and then the item's own link is the better base for its relative references.
+    item_base_src = r.base if r.base and is_http_url(r.base) and r.base != feed_url else None
     base = item_base_src or feed_url or feed_link
     url = None
     for cand in r.links:

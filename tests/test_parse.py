@@ -363,3 +363,33 @@ def test_empty_but_valid_feed_gives_no_entries() -> None:
     feed = parse_feed(rss(""), source="s", now=NOW)
     assert feed.entries == () and feed.kind == "rss20" and feed.title == "T"
     assert feed.link == "https://news.example.org/"
+
+
+def test_relative_urls_in_rss_summary_resolve_against_item_link() -> None:
+    desc = '<description>&lt;img src="pics/i.png"&gt;</description>'
+    e = one(
+        rss(item(link="https://news.example.org/2025/a/story", extra=desc)),
+        url="https://feeds.example.org/rss/main.xml",
+    )
+    assert 'src="https://news.example.org/2025/a/pics/i.png"' in e.summary_html
+
+
+def test_author_name_not_email() -> None:
+    e = one(rss(item(extra="<author>jane@example.org (Jane Doe)</author>")))
+    assert e.author == "Jane Doe"
+
+
+def test_undeclared_cyrillic_and_chinese() -> None:
+    title = "Новости дня: правительство утвердило новый бюджет на следующий год"
+    doc = rss(item(title=title), declaration="").replace(title.encode(), title.encode("cp1251"))
+    assert one(doc).title == title
+    zh = "习近平为何如此强调崇尚英雄？编者按：历史是人民书写的，而英雄是人民的优秀代表。"
+    doc = rss(item(title=zh), declaration="").replace(zh.encode(), zh.encode("gb2312"))
+    assert one(doc).title == zh
+
+
+def test_declared_ascii_with_high_bytes() -> None:
+    doc = rss(item(title="x"), declaration='encoding="us-ascii"').replace(
+        b"<title>x</title>", b"<title>caf\xe9 cr\xe8me</title>"
+    )
+    assert one(doc).title == "café crème"
