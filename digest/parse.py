@@ -560,6 +560,7 @@ class _RawItem:
     categories: list[str] = field(default_factory=list)
     media: list[_Media] = field(default_factory=list)
     language: str | None = None
+    media_caption: str = ""
 
 
 def _int(value: Any) -> int | None:
@@ -606,11 +607,21 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         r.title = _str(e.get("title"))
         r.title_is_html = not (is_atom and td.get("type") == "text/plain")
         bodies: list[tuple[str, str, str]] = []
+        late: list[str] = []
         for c in e.get("content") or []:
-            bodies.append((_str(c.get("value")), _str(c.get("type")), _str(c.get("base"))))
+            value, typ = _str(c.get("value")), _str(c.get("type"))
+            if not is_atom and typ == "text/plain":
+                # In RSS, feedparser files a second <description> -- usually the image caption
+                # of media:description -- under "content" as text/plain. content:encoded is
+                # text/html. Keep the caption as image alt text and last-resort body.
+                late.append(value)
+                continue
+            bodies.append((value, typ, _str(c.get("base"))))
         sd = e.get("summary_detail") or {}
         if e.get("summary"):
             bodies.append((_str(e.get("summary")), _str(sd.get("type")), _str(sd.get("base"))))
+        bodies.extend((v, "text/html", "") for v in late)
+        r.media_caption = clean_text(html_to_text(late[0]))[:300] if late else ""
         for value, typ, base in bodies:
             if not value.strip():
                 continue
@@ -862,7 +873,8 @@ def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) ->
         u = safe_http_url(m.url, base)
         if u is None:
             return None
-        return Image(u, clean_text(alt or m.alt or title)[:300], m.width, m.height)
+        caption = r.media_caption if m.kind in ("thumbnail", "content") else ""
+        return Image(u, clean_text(alt or m.alt or caption or title)[:300], m.width, m.height)
 
     thumbs = [m for m in r.media if m.kind == "thumbnail" and not _AVATAR.search(m.url)]
     if thumbs:

@@ -230,3 +230,9 @@ def test_large_feed_parses_fast_enough() -> None:
     t = time.perf_counter()
     parse_feed((REAL_FEEDS / "giantbomb-podcast-rss.xml").read_bytes(), source="gb", now=NOW)
     assert time.perf_counter() - t < 5.0
+
+
+def test_media_description_is_image_alt_not_summary() -> None:
+    e = parsed("nyt-world-rss.xml").entries[0]
+    assert e.summary_text.startswith("Russian attacks and Ukrainian civilian deaths rose")
+    assert e.image is not None and e.image.alt.startswith("An apartment building that a Russian")
