@@ -88,6 +88,9 @@ _BAD_CHARREF = re.compile(
 )
 _BAD_BYTES = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f]")
 _BAD_BYTES_ESC = re.compile(rb"\x1b")
+# feedparser treats media:title / media:description as the item's own title / description
+# (whichever comes first wins). Renamed, they are kept apart as media_x_title/-description.
+_MEDIA_TEXT = re.compile(rb"<(/?)media:(description|title)\b[^>]*?(/?)>")
 _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.IGNORECASE)
 
@@ -268,11 +271,13 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
         undefined.add(name.decode("ascii"))
         return b"&amp;" + name + b";"
 
-    if b"&" in content:
+    if b"&" in content or b"<media:" in content:
         parts = _CDATA_SPLIT.split(content)
         for i in range(0, len(parts), 2):
             if b"&" in parts[i]:
                 parts[i] = _ENTITY_REF.sub(fix_entity, parts[i])
+            if b"<media:" in parts[i] or b"</media:" in parts[i]:
+                parts[i] = _MEDIA_TEXT.sub(rb"<\1media:x_\2\3>", parts[i])
         content = b"".join(parts)
     if undefined:
         names = ", ".join(sorted(undefined)[:8])
@@ -621,7 +626,12 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         if e.get("summary"):
             bodies.append((_str(e.get("summary")), _str(sd.get("type")), _str(sd.get("base"))))
         bodies.extend((v, "text/html", "") for v in late)
-        r.media_caption = clean_text(html_to_text(late[0]))[:300] if late else ""
+        caption = (
+            _str(e.get("media_x_description"))
+            or (late[0] if late else "")
+            or _str(e.get("media_x_title"))
+        )
+        r.media_caption = text_from_html_fragment(caption)[:300]
         for value, typ, base in bodies:
             if not value.strip():
                 continue
@@ -873,7 +883,11 @@ def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) ->
         u = safe_http_url(m.url, base)
         if u is None:
             return None
-        caption = r.media_caption if m.kind in ("thumbnail", "content") else ""
+        # a caption cannot be tied to one of several media images; use it only when one
+        media_urls = {x.url for x in r.media if x.kind in ("thumbnail", "content")}
+        caption = (
+            r.media_caption if m.kind in ("thumbnail", "content") and len(media_urls) == 1 else ""
+        )
         return Image(u, clean_text(alt or m.alt or caption or title)[:300], m.width, m.height)
 
     thumbs = [m for m in r.media if m.kind == "thumbnail" and not _AVATAR.search(m.url)]

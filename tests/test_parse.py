@@ -393,3 +393,20 @@ def test_declared_ascii_with_high_bytes() -> None:
         b"<title>x</title>", b"<title>caf\xe9 cr\xe8me</title>"
     )
     assert one(doc).title == "café crème"
+
+
+def test_media_title_and_description_before_item_fields_do_not_replace_them() -> None:
+    media = (
+        '<media:content url="https://e.org/a.jpg" medium="image">'
+        '<media:title type="plain">Photo title</media:title>'
+        '<media:description type="html">Caption &lt;b&gt;here&lt;/b&gt;</media:description>'
+        "</media:content>"
+    )
+    doc = (
+        '<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">'
+        f"<channel><title>T</title><item>{media}<title>Real title</title>"
+        "<link>https://e.org/1</link><description>Real desc</description></item></channel></rss>"
+    ).encode()
+    e = one(doc)
+    assert (e.title, e.summary_text) == ("Real title", "Real desc")
+    assert e.image is not None and e.image.alt == "Caption here"
