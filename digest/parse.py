@@ -7,15 +7,19 @@ detected from the bytes, never from a file name or content type.
 Order of work for XML (each step exists because real or hostile feeds need it, see
 ``../shared/badfeeds/README.md``):
 
-1. UTF-16/32 documents are transcoded to UTF-8; undeclared bytes that are not UTF-8 are read
+1. UTF-16/32 documents are transcoded to UTF-8. Undeclared bytes that are not UTF-8 are read
    as windows-1252 (the WHATWG Encoding Standard's reading of "latin-1" and of unlabelled
-   Western text), so no mojibake reaches an entry.
+   Western text) unless chardet, when installed, names a non-Western script encoding that
+   decodes them cleanly (undeclared GB2312, windows-1251...). Declared ``iso-8859-1`` and
+   ``us-ascii`` are read as windows-1252 too. No mojibake reaches an entry.
 2. The DOCTYPE (with any internal subset and entity declarations, ``SYSTEM``/``PUBLIC``
    identifiers) is removed before any XML parser sees the document: no entity is ever
    expanded (billion laughs, one large entity referenced many times) and nothing is fetched.
 3. HTML named entities that XML lacks (``&nbsp;``, ``&mdash;``...) become numeric character
    references; any other undefined entity becomes literal text. Control characters illegal
-   in XML 1.0, raw or as character references, are removed.
+   in XML 1.0, raw or as character references, are removed. ``media:title`` and
+   ``media:description`` are renamed so feedparser cannot take them for the item's own title
+   and description (the caption becomes the lead image's alt text).
 4. feedparser parses the bytes (``BytesIO``, with the response headers) with its own
    sanitiser and URI resolver switched off: nh3 sanitises later, URLs are resolved here.
 
@@ -54,7 +58,14 @@ from digest.sanitize import (
 from digest.types import Entry, Image, ParsedFeed
 from digest.urls import identity_url, is_http_url, safe_http_url
 
-__all__ = ["MAX_ENTRIES", "MAX_SUMMARY_HTML", "MAX_TITLE", "parse_date", "parse_feed"]
+__all__ = [
+    "MAX_ENTRIES",
+    "MAX_SUMMARY_HTML",
+    "MAX_TITLE",
+    "normalise_language",
+    "parse_date",
+    "parse_feed",
+]
 
 log = logging.getLogger("digest.parse")
 
@@ -78,7 +89,6 @@ _MIN_YEAR = 1971
 _XML_DECL = re.compile(
     rb"^(\s*<\?xml[^>]*?)\bencoding\s*=\s*([\"'])([A-Za-z0-9._:\-]+)\2", re.IGNORECASE
 )
-_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 _SUBSET_END = re.compile(rb"\]\s*>")
 _CDATA_SPLIT = re.compile(rb"(<!\[CDATA\[.*?\]\]>)", re.DOTALL)
 _ENTITY_REF = re.compile(rb"&([A-Za-z][A-Za-z0-9._\-]{0,40});")
@@ -191,6 +201,50 @@ def _guess_non_western(content: bytes) -> str | None:
     return name
 
 
+_ELEMENT_START = re.compile(rb"<[A-Za-z_]")
+
+
+def _strip_doctype(content: bytes) -> tuple[bytes, str]:
+    """Remove the DOCTYPE from the prolog (XML 1.0 section 2.8); return the bytes and a
+    warning ("" when there was no internal subset). Only the prolog is scanned: whitespace,
+    processing instructions and comments, then the DOCTYPE, before the root element."""
+    pos, n = 0, len(content)
+    while pos < n:
+        while pos < n and content[pos] in b" \t\r\n":
+            pos += 1
+        if content.startswith(b"<?", pos):
+            end = content.find(b"?>", pos + 2)
+            if end == -1:
+                return content, ""
+            pos = end + 2
+        elif content.startswith(b"<!--", pos):
+            end = content.find(b"-->", pos + 4)
+            if end == -1:
+                return content, ""
+            pos = end + 3
+        elif content[pos : pos + 9].upper() == b"<!DOCTYPE":
+            break
+        else:
+            return content, ""
+    else:
+        return content, ""
+    gt = content.find(b">", pos)
+    br = content.find(b"[", pos)
+    if br == -1 or (gt != -1 and gt < br):  # no internal subset: <!DOCTYPE rss SYSTEM "...">
+        end = gt + 1 if gt != -1 else n
+        return content[:pos] + content[end:], ""
+    subset_end = _SUBSET_END.search(content, br)
+    if subset_end is not None:
+        end = subset_end.end()
+    else:  # unterminated internal subset: drop everything up to the root element
+        root = _ELEMENT_START.search(content, br)
+        end = root.start() if root else n
+    return (
+        content[:pos] + content[end:],
+        "DOCTYPE internal subset removed; entities were not expanded",
+    )
+
+
 def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
     """Steps 1-3 of the module docstring. Never raises."""
     hdrs = {k.lower(): v for k, v in headers.items()}
@@ -231,22 +285,9 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
             if from_header and "content-type" in hdrs:
                 hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
     # 2. DOCTYPE with internal subset / external identifiers: removed, never expanded.
-    m = _DOCTYPE.search(content, 0, 1_000_000)
-    if m:
-        gt = content.find(b">", m.end())
-        br = content.find(b"[", m.end())
-        end = -1
-        if br != -1 and (gt == -1 or br < gt):
-            e = _SUBSET_END.search(content, br)
-            end = e.end() if e else -1
-            if end != -1:
-                warnings.append("DOCTYPE internal subset removed; entities were not expanded")
-        elif gt != -1:
-            end = gt + 1
-        if end == -1:  # unterminated DOCTYPE: cut everything up to the first element
-            nxt = content.find(b"<", m.end())
-            end = nxt if nxt != -1 else len(content)
-        content = content[: m.start()] + content[end:]
+    content, removed = _strip_doctype(content)
+    if removed:
+        warnings.append(removed)
     # 3. Entities and control characters, outside CDATA sections only for entities.
     declared_now = _declared_encoding(content) or ""
     bad_bytes = (
@@ -589,8 +630,6 @@ def _str(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 # XML through feedparser
 # --------------------------------------------------------------------------------------------
-
-_HTML_TYPES = ("text/html", "application/xhtml+xml", "html", "xhtml")
 
 
 def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:

@@ -314,3 +314,30 @@ def test_b36_lead_images() -> None:
     assert e["m5"].image is not None and e["m5"].image.alt == "inline"
     assert e["m2"].image is not None and e["m2"].image.alt == "Only media:content image"
     assert (e["m4"].image.width, e["m4"].image.height) == (1600, 900)  # type: ignore[union-attr]
+
+
+def test_doctype_after_long_prolog_and_unterminated_subset_are_still_removed() -> None:
+    bomb = '<!ENTITY big "' + "x" * 50_000 + '">'
+    late = rss(
+        "<item><title>" + "&big;" * 2000 + "</title><link>https://e.org/1</link></item>",
+        prolog="<!--" + " " * 2_000_000 + "--><!DOCTYPE rss [" + bomb + "]>",
+    )
+    unterminated = rss(
+        "<item><title>&big;</title><link>https://e.org/1</link></item>",
+        prolog="<!DOCTYPE rss [" + bomb,
+    )
+    for doc in (late, unterminated):
+        t = time.perf_counter()
+        feed = parse_feed(doc, source="s", now=NOW)
+        assert time.perf_counter() - t < 1.0
+        assert "xxxx" not in feed.entries[0].title
+        assert any("not expanded" in w for w in feed.warnings)
+
+
+def test_doctype_text_inside_cdata_is_left_alone() -> None:
+    doc = rss(
+        "<item><title>t</title><link>https://e.org/1</link><description><![CDATA["
+        "<p>Write <code>&lt;!DOCTYPE html [</code> then ]]&gt; more</p>]]></description></item>"
+    )
+    e = parse_feed(doc, source="s", now=NOW).entries[0]
+    assert e.summary_text == "Write <!DOCTYPE html [ then ]]> more"
