@@ -746,7 +746,7 @@ def _parse_xml(
         problem = d.get("bozo_exception")
         text = f"{type(problem).__name__}: {problem}" if problem is not None else "malformed"
         if "CharacterEncodingOverride" in text or "NonXMLContentType" in text:
-            warnings.append(f"encoding: {problem}")
+            warnings.append(f"{type(problem).__name__}: {problem}")
         else:
             warnings.append(f"feed is not well-formed XML, read leniently ({problem})")
     if len(entries) > MAX_ENTRIES:
@@ -780,6 +780,14 @@ def _not_a_feed_reason(content: bytes, d: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _is_utf8(content: bytes) -> bool:
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _looks_json(content: bytes) -> bool:
     head = content[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
@@ -794,11 +802,13 @@ def _looks_json(content: bytes) -> bool:
 
 
 def _parse_json(
-    content: bytes, source: str
+    content: bytes, source: str, headers: Mapping[str, str]
 ) -> tuple[str, str, str | None, str | None, list[_RawItem], list[str]]:
     """Read JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
-        enc = json.detect_encoding(content)
+        enc: str = json.detect_encoding(content)
+        if enc == "utf-8" and not _is_utf8(content):
+            enc = _codec(_header_charset(headers)) or "cp1252"
         text = content.decode(enc, errors="replace").lstrip("\ufeff")
         doc = json.loads(text, strict=False)
     except (ValueError, RecursionError) as exc:
@@ -1220,7 +1230,9 @@ def _parse_feed(
         content = _gunzip(content, source)
         pre_warnings.append("body was gzip-compressed without being decoded; decompressed")
     if _looks_json(content):
-        kind, title, link, lang, items, warnings = _parse_json(content, source)
+        kind, title, link, lang, items, warnings = _parse_json(
+            content, source, {k.lower(): v for k, v in (headers or {}).items()}
+        )
     else:
         kind, title, link, lang, items, warnings = _parse_xml(
             content, headers or {}, feed_url, source

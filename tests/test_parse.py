@@ -410,3 +410,15 @@ def test_media_title_and_description_before_item_fields_do_not_replace_them() ->
     e = one(doc)
     assert (e.title, e.summary_text) == ("Real title", "Real desc")
     assert e.image is not None and e.image.alt == "Caption here"
+
+
+def test_json_feed_in_latin1_bytes() -> None:
+    raw = (
+        '{"version":"https://jsonfeed.org/version/1","title":"J","items":[{"id":"1","title":"%s"}]}'
+    )
+    assert one((raw % "Café").encode("latin-1")).title == "Café"
+    e = one(
+        (raw % "Кафе").encode("koi8-r"),
+        headers={"content-type": "application/feed+json; charset=koi8-r"},
+    )
+    assert e.title == "Кафе"
