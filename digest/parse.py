@@ -1188,11 +1188,36 @@ def parse_feed(
     charset is honoured). ``language``: the source's configured default language.
 
     Formats: RSS 0.9x/1.0/2.0, Atom (feedparser) and JSON Feed 1.0/1.1, detected from the
-    bytes. Entries keep document order, at most :data:`MAX_ENTRIES`; entry ids are unique
-    within the result. Entry rules: see :class:`digest.types.Entry` and the module docstring.
+    bytes (a gzip body that slipped through is decompressed, capped at ``MAX_GUNZIPPED``).
+    ``ParsedFeed.kind`` is feedparser's version (``rss20``, ``atom10``, ``rss090``, ``rss``...)
+    or ``json10``/``json11``. Entries keep document order, at most :data:`MAX_ENTRIES`.
+
+    Per entry:
+
+    - ``entry_id``: guid/id (stripped; over 512 chars -> ``sha256:<hex>``), else the identity
+      form of the link (:func:`digest.urls.identity_url`), else ``sha256:<32 hex>`` of the
+      case-folded title and the date. Ids are unique within the result: items sharing an id
+      but differing get ``<id>#<12 hex>`` from their link (all of them, so the order in the
+      document does not matter); exact repeats are dropped.
+    - ``url``: absolute http(s) only, via :func:`digest.urls.safe_http_url` (tracking
+      parameters removed); JSON Feed prefers ``external_url`` (what Atom calls alternate).
+    - ``title``: plain text (markup stripped, entities decoded once, whitespace collapsed,
+      controls removed, at most :data:`MAX_TITLE` chars); an item without one takes the start
+      of its text. Items with neither title, text nor link are skipped with a warning.
+    - ``summary_html``: content:encoded / atom:content / content_html, else the description
+      or summary, sanitised (:func:`digest.sanitize.sanitize_html`, at most
+      :data:`MAX_SUMMARY_HTML` chars); ``summary_text`` its plain text.
+    - ``published``: published, else updated, via :func:`parse_date`; missing or unusable ->
+      ``None`` and flag ``"date-missing"``; later than ``now`` -> ``now`` and ``"date-future"``.
+    - ``image``: thumbnail, then largest non-avatar media image, then image enclosure or
+      attachment, then first inline ``<img>`` that is not a tracking pixel.
+    - ``language``: the item's, else the feed's, else ``language`` (lower-case, ``-``).
+    - ``content_hash``: sha256 hex of the case-folded title and the whitespace-collapsed text.
 
     Raises :class:`~digest.exceptions.ParseError` (``reason`` starts with ``"not a feed"``)
-    when the bytes are not a feed, e.g. an HTML page; never any other exception.
+    when the bytes are not a feed (an HTML page, JSON that is not a JSON Feed, garbage,
+    nothing), and ``"no usable entries"`` when every item was unusable; never any other
+    exception. ``ParseError.status`` is ``None``: the caller knows the HTTP status.
     """
     try:
         return _parse_feed(
