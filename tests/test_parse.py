@@ -422,3 +422,10 @@ def test_json_feed_in_latin1_bytes() -> None:
         headers={"content-type": "application/feed+json; charset=koi8-r"},
     )
     assert e.title == "Кафе"
+
+
+def test_feed_whose_every_item_is_unusable_is_a_parse_error() -> None:
+    with pytest.raises(ParseError, match="no usable entries"):
+        parse_feed(
+            rss("<item><title> </title><link>javascript:x</link></item>"), source="s", now=NOW
+        )
