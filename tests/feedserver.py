@@ -45,21 +45,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def bad_feeds_dir() -> Path:
-    """The shared hostile-feed folder: conftest's ``BAD_FEEDS``, else the nearest ``shared/badfeeds``
-    above the repository (a git worktree sits one level deeper than the main checkout)."""
-    try:
-        from tests.conftest import BAD_FEEDS  # the declared location
+    """The shared hostile-feed folder (``BAD_FEEDS`` of tests/conftest.py)."""
+    from tests.conftest import BAD_FEEDS
 
-        if BAD_FEEDS.is_dir():
-            return BAD_FEEDS
-    except ImportError:  # pragma: no cover - conftest always exists in this repo
-        pass
-    for parent in REPO.parents:
-        candidate = parent / "shared" / "badfeeds"
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("../shared/badfeeds not found beside the repository")
-    raise AssertionError("unreachable")  # pragma: no cover
+    return BAD_FEEDS
 
 
 def loopback_fetch_config(**overrides: Any) -> FetchConfig:

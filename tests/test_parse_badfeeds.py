@@ -4,7 +4,6 @@ expected behaviour per file), plus generated variants of the same kinds of fault
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import subprocess
 import sys
@@ -18,13 +17,8 @@ import pytest
 from digest.exceptions import ParseError
 from digest.parse import parse_feed
 from digest.types import Entry, ParsedFeed
-from tests.conftest import BAD_FEEDS as _BAD_FEEDS
+from tests.conftest import BAD_FEEDS
 
-BAD_FEEDS = (
-    _BAD_FEEDS
-    if _BAD_FEEDS.is_dir() or "DIGEST_SHARED" not in os.environ
-    else Path(os.environ["DIGEST_SHARED"]) / "badfeeds"
-)
 NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 

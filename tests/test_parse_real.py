@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from digest.parse import parse_feed
 from digest.types import ParsedFeed
-from tests.conftest import REAL_FEEDS as _REAL_FEEDS
-
-# ../shared is beside the repository; a git worktree elsewhere can point DIGEST_SHARED at it.
-REAL_FEEDS = (
-    _REAL_FEEDS
-    if _REAL_FEEDS.is_dir() or "DIGEST_SHARED" not in os.environ
-    else Path(os.environ["DIGEST_SHARED"]) / "feeds" / "real"
-)
+from tests.conftest import REAL_FEEDS
 
 NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
 
