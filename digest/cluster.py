@@ -10,8 +10,10 @@ Two steps, in the order the pipeline calls them:
 2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`:
    TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
    of a single entry dropped, CJK text split into character bigrams so no language needs a
-   word list), cosine distance, average-link agglomerative clustering cut at a distance
-   threshold. Entries further apart in time than ``window_hours`` are kept apart.
+   word list; terms in more than 15 % of a large batch dropped as function words), cosine
+   distance, average-link agglomerative clustering cut at a distance threshold, then a second
+   average-link pass over the normalised centroids of those groups. Entries further apart in
+   time than ``window_hours`` are kept apart.
 
 Figures on ``../shared/datasets/clustering`` (see ``digest eval clusters`` and
 ``bench/cluster.py``) justify the defaults.
@@ -32,6 +34,7 @@ import numpy as np
 from digest.types import Entry, Story
 
 __all__ = [
+    "DEFAULT_MERGE_THRESHOLD",
     "DEFAULT_THRESHOLD",
     "canonical_url",
     "cluster",
@@ -42,7 +45,10 @@ __all__ = [
 log = logging.getLogger("digest.cluster")
 
 #: Average-link cut: two groups merge while their mean cosine distance stays below this.
-DEFAULT_THRESHOLD = 0.94
+DEFAULT_THRESHOLD = 0.90
+#: Second step: groups merge while the cosine distance of their (normalised) centroids,
+#: averaged over their sub-groups, stays below this.
+DEFAULT_MERGE_THRESHOLD = 0.70
 
 # Query parameters that only track the click, never select the content.
 _TRACKING = re.compile(
@@ -215,14 +221,21 @@ def _document(entry: Entry) -> str:
 
 
 def _vectors(docs: Sequence[str]) -> Any:
-    """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs."""
+    """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
+
+    Terms found in a single document are dropped (they only dilute the norm). In batches of
+    at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than :data:`_MAX_DF` of them
+    are dropped too: that removes the function words of any language without a word list.
+    """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
+    n = len(docs)
     vectorizer = TfidfVectorizer(
         lowercase=True,
         token_pattern=r"(?u)\b\w\w+\b",
         sublinear_tf=True,
-        min_df=2 if len(docs) > 2 else 1,
+        min_df=2 if n > 2 else 1,
+        max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
         dtype=np.float64,
     )
     try:
@@ -231,11 +244,21 @@ def _vectors(docs: Sequence[str]) -> Any:
         return None
 
 
+# Distance given to pairs outside the time window: large enough that no average under the
+# threshold can include such a pair for realistic story sizes.
+_FAR = 1e6
+_MAX_DF = 0.15
+_STOPWORD_MIN_DOCS = 100
+
+
 def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block: int = 512) -> np.ndarray:
-    """Condensed (scipy ``pdist`` layout) cosine distances, far apart in time = very far."""
+    """Condensed (scipy ``pdist`` layout) cosine distances; pairs too far apart in time get
+    :data:`_FAR`. ``times`` is one number per row (seconds) or an (n, 2) array of spans."""
     n = x.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
     xt = x.T.tocsc()
+    spans = times.reshape(n, -1)
+    lo, hi = spans[:, 0], spans[:, -1]
     pos = 0
     for start in range(0, n - 1, block):
         stop = min(start + block, n - 1)
@@ -243,20 +266,20 @@ def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block
         for row in range(start, stop):
             d = 1.0 - sims[row - start, row + 1 :]
             np.clip(d, 0.0, 1.0, out=d)
-            far = np.abs(times[row + 1 :] - times[row]) > window_seconds
-            d[far] = _FAR
+            span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
+            d[span > window_seconds] = _FAR
             out[pos : pos + d.size] = d
             pos += d.size
     return out
 
 
-# Distance given to pairs outside the time window: large enough that no average under the
-# threshold can include such a pair for realistic story sizes.
-_FAR = 1e6
-
-
-def _labels(entries: Sequence[Entry], threshold: float, window_hours: float) -> np.ndarray:
+def _labels(entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float) -> np.ndarray:
+    """Cluster ids, one per entry: average link on entries, then average link on the groups'
+    normalised centroids (so that a broad story split in two by the first cut is rejoined
+    when the two halves are about the same thing, while tight distinct stories stay apart)."""
     from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
 
     n = len(entries)
     if n == 1:
@@ -264,11 +287,22 @@ def _labels(entries: Sequence[Entry], threshold: float, window_hours: float) -> 
     x = _vectors([_document(e) for e in entries])
     if x is None:
         return np.arange(n)
+    window = window_hours * 3600.0
     times = np.array([_timestamp(e) for e in entries], dtype=np.float64)
-    dist = _condensed_distances(x, times, window_hours * 3600.0)
-    tree = linkage(dist, method="average")
+    dist = _condensed_distances(x, times, window)
+    first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
     del dist
-    return np.asarray(fcluster(tree, t=threshold, criterion="distance"))
+    k = int(first.max()) + 1
+    if k < 2 or merge_threshold <= 0:
+        return np.asarray(first)
+    member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+    centroids = normalize(member @ x)
+    spans = np.full((k, 2), [np.inf, -np.inf])
+    np.minimum.at(spans[:, 0], first, times)
+    np.maximum.at(spans[:, 1], first, times)
+    dist = _condensed_distances(centroids, spans, window)
+    second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+    return np.asarray(second)[first]
 
 
 def _timestamp(entry: Entry) -> float:
@@ -310,13 +344,16 @@ def cluster(
     weights: Mapping[str, float],
     window_hours: float = 48.0,
     threshold: float = DEFAULT_THRESHOLD,
+    merge_threshold: float = DEFAULT_MERGE_THRESHOLD,
 ) -> list[Story]:
     """Group entries about the same event into stories.
 
     ``entries`` should already be deduplicated (:func:`dedupe`). ``weights`` maps source
     name to its weight (missing: 1.0). Two entries further apart than ``window_hours`` (by
     published, else first-seen time) never count as close. ``threshold`` is the average-link
-    cut on cosine distance (0..1): lower makes tighter stories.
+    cut on cosine distance (0..1) between entries; ``merge_threshold`` the cut between the
+    normalised centroids of the groups found so (0 turns the second step off). Lower values
+    make tighter stories.
 
     Each story's lead is the most complete entry of the highest-weight source; ``others``
     follow in the same order ("also reported by"). ``Story.key`` is :func:`story_key`. Stories
@@ -327,7 +364,7 @@ def cluster(
     """
     if not entries:
         return []
-    labels = _labels(entries, threshold, window_hours)
+    labels = _labels(entries, threshold, merge_threshold, window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(int(label), []).append(i)
