@@ -71,3 +71,42 @@ class MemoryTransport:
 
     def close(self) -> None:
         pass
+
+
+class SharedCompose:
+    """A compose function that renders the parts once and shares them between recipients,
+    as the pipeline does per topic choice: only To, List-Unsubscribe and the substitution
+    values differ per message. Placeholders stay in the body (see transports.sendgrid)."""
+
+    def __init__(self, html_size: int = 2000, subject: str = "World news for %%name%%") -> None:
+        from email.message import MIMEPart
+
+        self.text = MIMEPart()
+        self.text.set_content("Hello %%name%%\n" + "News " * 200 + "\nUnsubscribe: %%unsubscribe_url%%\n")
+        self.html = MIMEPart()
+        self.html.set_content(
+            "<p>Hello %%name%%</p>" + "<p>" + "x" * html_size + "</p>"
+            + "<a href='%%unsubscribe_url%%'>unsubscribe</a>",
+            subtype="html",
+        )
+        head = EmailMessage()
+        head["From"] = "World news <world@digest.example.org>"
+        head["Subject"] = subject
+        head["MIME-Version"] = "1.0"
+        head["Content-Type"] = 'multipart/alternative; boundary="==digest-alt=="'
+        self.head = list(head.raw_items())
+
+    def __call__(self, sub: Subscriber, delivery_id: int) -> EmailMessage:
+        import json
+        from email.utils import formataddr
+
+        url = f"https://digest.example.org/u/t{delivery_id}"
+        msg = EmailMessage()
+        for name, value in self.head:
+            msg.set_raw(name, value)
+        msg.set_raw("To", formataddr((sub.name, sub.email)) if sub.name.isascii() else sub.email)
+        msg.set_raw("List-Unsubscribe", f"<{url}>")
+        msg.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        msg.set_raw("X-Digest-Substitutions", json.dumps({"name": sub.name, "unsubscribe_url": url}))
+        msg.set_payload([self.text, self.html])
+        return msg
