@@ -448,7 +448,7 @@ class Store:
             if done.rowcount == 0:
                 conn.execute(
                     insert(sources).values(
-                        name=name, error_count=0, not_modified_count=0, **values
+                        **{"name": name, "error_count": 0, "not_modified_count": 0, **values}
                     )
                 )
 
