@@ -172,24 +172,22 @@ def _print_sources(reports: list[SourceReport]) -> None:
 
 
 def _print_lists(reports: list[ListReport]) -> None:
-    table = Table(title="Lists", title_justify="left")
-    for column in ("list", "edition", "status", "stories", "sections", "recipients", "deliveries", "note"):
-        table.add_column(column, overflow="fold")
+    """One paragraph per list: what was built and delivered, or why not."""
     for r in reports:
         style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
-        deliveries = ", ".join(f"{k} {v}" for k, v in sorted(r.deliveries.items())) or "-"
-        note = r.message + (f"\nfiles: {r.out_dir}" if r.out_dir else "")
-        table.add_row(
-            r.list_name,
-            r.period or "-",
-            f"[{style}]{r.status}[/]",
-            str(r.stories),
-            str(r.sections),
-            str(r.recipients),
-            deliveries,
-            note,
+        console.print(
+            f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
+            highlight=False,
         )
-    console.print(table)
+        if r.stories:
+            console.print(f"  {r.stories} stories in {r.sections} sections, {r.recipients} recipients", highlight=False)
+        if r.deliveries:
+            counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
+            console.print(f"  deliveries: {counts}", highlight=False)
+        if r.message:
+            console.print(f"  {r.message}", markup=False, highlight=False)
+        if r.out_dir:
+            console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
 def _finish(ctx: click.Context, report: RunReport) -> None:
