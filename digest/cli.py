@@ -172,24 +172,22 @@ def _print_sources(reports: list[SourceReport]) -> None:
 
 
 def _print_lists(reports: list[ListReport]) -> None:
-    table = Table(title="Lists", title_justify="left")
-    for column in ("list", "edition", "status", "stories", "sections", "recipients", "deliveries", "note"):
-        table.add_column(column, overflow="fold")
+    """One paragraph per list: what was built and delivered, or why not."""
     for r in reports:
         style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
-        deliveries = ", ".join(f"{k} {v}" for k, v in sorted(r.deliveries.items())) or "-"
-        note = r.message + (f"\nfiles: {r.out_dir}" if r.out_dir else "")
-        table.add_row(
-            r.list_name,
-            r.period or "-",
-            f"[{style}]{r.status}[/]",
-            str(r.stories),
-            str(r.sections),
-            str(r.recipients),
-            deliveries,
-            note,
+        console.print(
+            f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
+            highlight=False,
         )
-    console.print(table)
+        if r.stories:
+            console.print(f"  {r.stories} stories in {r.sections} sections, {r.recipients} recipients", highlight=False)
+        if r.deliveries:
+            counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
+            console.print(f"  deliveries: {counts}", highlight=False)
+        if r.message:
+            console.print(f"  {r.message}", markup=False, highlight=False)
+        if r.out_dir:
+            console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
 def _finish(ctx: click.Context, report: RunReport) -> None:
@@ -392,6 +390,53 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
 
 
+@cli.group("sources", invoke_without_command=True)
+@click.pass_context
+def sources_group(ctx: click.Context) -> None:
+    """Each source's state: last fetch, status, last error, next poll."""
+    if ctx.invoked_subcommand is not None:
+        return
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        states = store.source_states()
+    table = Table(title="Sources", title_justify="left")
+    for column in ("source", "state", "http", "last fetch (UTC)", "last new", "errors", "next poll", "last error"):
+        table.add_column(column, overflow="fold")
+    for src in config.sources:
+        st = states.get(src.name)
+        if st is None:
+            table.add_row(src.name, "never polled", "-", "-", "-", "0", "-", "")
+            continue
+        state = "disabled" if st.disabled_reason else (st.last_status or "-")
+        fmt = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "-"  # noqa: E731
+        table.add_row(
+            src.name,
+            state if src.enabled else "off in config",
+            str(st.last_http_status or "-"),
+            fmt(st.last_fetch_at),
+            fmt(st.last_new_at),
+            str(st.error_count),
+            fmt(st.next_poll_at),
+            st.disabled_reason or st.last_error or "",
+        )
+    console.print(table)
+
+
+@sources_group.command("enable")
+@click.argument("name")
+@click.pass_context
+def sources_enable(ctx: click.Context, name: str) -> None:
+    """Re-enable a source that was disabled (for example after 410 Gone) and poll it next run."""
+    config = _config(ctx.find_root())
+    try:
+        config.source(name)
+    except KeyError:
+        raise click.BadParameter(f"no source {name!r}", param_hint="NAME") from None
+    with _store(ctx, config) as store:
+        store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
+    console.print(f"{name}: enabled; it is polled on the next run")
+
+
 @cli.group("config")
 def config_group() -> None:
     """Inspect the configuration."""
@@ -410,6 +455,85 @@ def config_check(ctx: click.Context) -> None:
     )
     for name in missing:
         err_console.print(f"[yellow]warning:[/] source {name}: file {config.source(name).path} does not exist")
+
+
+# --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Score clustering and sectioning on labelled JSONL files (id, title, text, story|label)."""
+
+
+@eval_group.command("clusters")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--title-only", is_flag=True, help="Ignore the text field.")
+def eval_clusters(file: str, title_only: bool) -> None:
+    """B-cubed and pairwise P/R/F1, NMI, cluster count, time and peak memory on FILE."""
+    from digest.evaluate import evaluate_clusters, load_jsonl
+    from digest.exceptions import DigestError
+
+    try:
+        s = evaluate_clusters(load_jsonl(file), title_only=title_only)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"items {s.items}  gold stories {s.gold_clusters}  clusters {s.clusters}")
+    click.echo(f"B-cubed   P {s.bcubed_precision:.4f}  R {s.bcubed_recall:.4f}  F1 {s.bcubed_f1:.4f}")
+    click.echo(f"pairwise  P {s.pairwise_precision:.4f}  R {s.pairwise_recall:.4f}  F1 {s.pairwise_f1:.4f}")
+    click.echo(f"NMI {s.nmi:.4f}  AMI {s.ami:.4f}  ARI {s.ari:.4f}")
+    click.echo(f"wall time {s.seconds:.2f} s  peak memory {s.peak_bytes / 2**20:.0f} MiB (tracemalloc)")
+
+
+@eval_group.command("topics")
+@click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--title-only", is_flag=True, help="Ignore the text field.")
+def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
+    """Train the section classifier on --train and print macro-F1, per-label F1, confusion."""
+    from digest.evaluate import evaluate_topics, load_jsonl
+    from digest.exceptions import DigestError
+
+    try:
+        s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)")
+    for label in s.labels:
+        click.echo(f"  {label:<16} F1 {s.per_label_f1[label]:.4f}")
+    width = max(6, *(len(label) for label in s.labels))
+    click.echo("confusion (rows: gold, columns: predicted)")
+    click.echo(" " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in s.labels))
+    for label, row in zip(s.labels, s.confusion, strict=True):
+        click.echo(f"{label:<{width}} " + " ".join(f"{n:>{width}}" for n in row))
+
+
+@cli.group("topics")
+def topics_group() -> None:
+    """Section classifier learned from labelled examples."""
+
+
+@topics_group.command("fit")
+@click.argument("examples", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@click.option("--title-only", is_flag=True, help="Ignore the text field.")
+def topics_fit(examples: str, out: str, title_only: bool) -> None:
+    """Train a classifier on EXAMPLES (JSONL: title, text, label = topic name) and save it."""
+    from digest.evaluate import load_jsonl
+    from digest.exceptions import DigestError
+    from digest.topics import example_text, fit_classifier, save_model
+
+    try:
+        rows = load_jsonl(examples)
+        if any("label" not in r for r in rows):
+            raise DigestError("every example needs a 'label' (a topic name)")
+        model = fit_classifier(
+            [example_text(r["title"], "" if title_only else r.get("text", "")) for r in rows],
+            [str(r["label"]) for r in rows],
+        )
+        save_model(model, out)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {out}: {len(rows)} examples, labels {', '.join(model.labels)}")
 
 
 def main() -> None:

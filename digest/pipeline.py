@@ -22,7 +22,7 @@ from digest import edition as editions
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
-from digest.fetch import fetch
+from digest.fetch import RetryLater, fetch, next_poll
 from digest.message import build_message, personalise
 from digest.parse import parse_feed
 from digest.render import render_edition
@@ -59,22 +59,33 @@ def poll_source(
     """Fetch, parse and store one source; never raises for a feed's own failure.
 
     ``live`` ignores the source's local ``path`` and fetches its ``url``. A failure leaves the
-    source's stored entries as they were and is recorded with its HTTP status and reason.
+    source's stored entries as they were and is recorded with its HTTP status and reason; the
+    next poll backs off exponentially and never comes before the server's ``Retry-After``.
+    A source that answered 410 Gone is disabled until an editor re-enables it
+    (``digest sources enable NAME``); a disabled source, or one whose back-off has not expired,
+    is reported as ``skipped``.
     """
     state = store.source_state(source.name)
-    location = str(source.url) if live and source.url else source.location
-    if state.url and location == str(source.url):
-        location = state.url  # a permanent redirect moved the feed
     report = SourceReport(source=source.name, status="ok")
+    if state.disabled_reason:
+        report.status, report.error = "skipped", f"disabled: {state.disabled_reason}"
+        return report
+    is_local = source.path is not None and not live
+    if not is_local and state.last_status == "failed" and state.next_poll_at and state.next_poll_at > now:
+        report.status = "skipped"
+        report.error = f"backing off after errors until {state.next_poll_at:%Y-%m-%d %H:%M} UTC"
+        return report
+    location = source.location if is_local else (state.url or str(source.url))
+    interval = timedelta(minutes=source.poll_interval_minutes or config.fetch.poll_interval_minutes)
     try:
         result = fetch(
             location,
             source=source.name,
             settings=config.fetch,
             now=now,
-            etag=state.etag if location == (state.url or str(source.url)) else None,
-            last_modified=state.last_modified if location == (state.url or str(source.url)) else None,
-            allow_files=source.path is not None and not live,
+            etag=None if is_local else state.etag,
+            last_modified=None if is_local else state.last_modified,
+            allow_files=is_local,
         )
         report.http_status = result.status
         feed = parse_feed(
@@ -96,17 +107,17 @@ def poll_source(
             "last_ok_at": now,
             "error_count": 0,
             "not_modified_count": 0,
-            "etag": result.etag,
-            "last_modified": result.last_modified,
+            "next_poll_at": next_poll(now, interval=interval),
         }
+        if not is_local:
+            values.update(etag=result.etag, last_modified=result.last_modified)
+            if result.permanent_redirect:
+                values["url"] = result.permanent_redirect
         if new:
             values["last_new_at"] = now
-        if result.permanent_redirect and location.startswith("http"):
-            values["url"] = result.permanent_redirect
         store.record_source(source.name, **values)
     except NotModified:
-        report.status = "not-modified"
-        report.http_status = 304
+        report.status, report.http_status = "not-modified", 304
         store.record_source(
             source.name,
             last_status="not-modified",
@@ -114,21 +125,35 @@ def poll_source(
             last_error=None,
             last_fetch_at=now,
             last_ok_at=now,
+            error_count=0,
             not_modified_count=state.not_modified_count + 1,
+            next_poll_at=next_poll(now, interval=interval),
         )
     except SourceError as exc:
+        errors = state.error_count + 1
         report.status = "failed"
         report.http_status = exc.status if exc.status is not None else report.http_status
         report.error = exc.reason
-        store.record_source(
-            source.name,
-            last_status="failed",
-            last_http_status=report.http_status,
-            last_error=exc.reason,
-            last_fetch_at=now,
-            error_count=state.error_count + 1,
+        values = {
+            "last_status": "failed",
+            "last_http_status": report.http_status,
+            "last_error": exc.reason,
+            "last_fetch_at": now,
+            "error_count": errors,
+            "next_poll_at": next_poll(
+                now,
+                interval=interval,
+                error_count=errors,
+                retry_after=exc.retry_after if isinstance(exc, RetryLater) else None,
+            ),
+        }
+        if exc.status == 410:
+            values["disabled_reason"] = f"the feed is gone (HTTP 410) since {now:%Y-%m-%d}"
+            report.error += "; source disabled until an editor re-enables it"
+        store.record_source(source.name, **values)
+        log.warning(
+            "source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason
         )
-        log.warning("source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason)
     return report
 
 

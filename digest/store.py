@@ -449,7 +449,7 @@ class Store:
             if done.rowcount == 0:
                 conn.execute(
                     insert(sources).values(
-                        name=name, error_count=0, not_modified_count=0, **values
+                        **{"name": name, "error_count": 0, "not_modified_count": 0, **values}
                     )
                 )
 
@@ -783,6 +783,271 @@ class Store:
             query = query.where(runs.c.kind == kind)
         with self.begin() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+    # -- ledger (deliver.py) -------------------------------------------------------------
+
+    def queue_deliveries(self, edition_id: int, subscriber_ids: Sequence[int], *, now: datetime) -> int:
+        """Add a ``queued`` ledger row per subscriber unless (edition, subscriber) has one.
+
+        Idempotent; returns how many rows were added. Inserts in chunks of 1000.
+        """
+        added = 0
+        with self.begin() as conn:
+            for start in range(0, len(subscriber_ids), 1000):
+                chunk = list(dict.fromkeys(subscriber_ids[start : start + 1000]))
+                known = set(
+                    conn.scalars(
+                        select(deliveries.c.subscriber_id)
+                        .where(deliveries.c.edition_id == edition_id)
+                        .where(deliveries.c.subscriber_id.in_(chunk))
+                    )
+                )
+                rows = [
+                    {
+                        "edition_id": edition_id,
+                        "subscriber_id": sid,
+                        "state": "queued",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for sid in chunk
+                    if sid not in known
+                ]
+                if rows:
+                    conn.execute(insert(deliveries), rows)
+                    added += len(rows)
+        return added
+
+    def recover_sending(self, edition_id: int, *, now: datetime) -> list[int]:
+        """Rows of an edition left in ``sending`` (a run died between claim and record) become
+        ``unknown``: whether the provider took them cannot be known. Returns their ids."""
+        with self.begin() as conn:
+            ids = list(
+                conn.scalars(
+                    select(deliveries.c.id)
+                    .where(deliveries.c.edition_id == edition_id)
+                    .where(deliveries.c.state == "sending")
+                )
+            )
+            if ids:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids))
+                    .where(deliveries.c.state == "sending")
+                    .values(state="unknown", last_error="interrupted while sending", updated_at=now)
+                )
+        return ids
+
+    def claim_deliveries(
+        self, edition_id: int, *, list_name: str, limit: int, now: datetime
+    ) -> list[tuple[int, Subscriber]]:
+        """Claim up to ``limit`` due ``queued`` rows of an edition, oldest first, in one
+        transaction: rows whose subscriber is no longer active or whose address is suppressed
+        (globally or for ``list_name``) become ``skipped``; the others become ``sending``
+        (attempts + 1) and are returned as ``(delivery_id, subscriber)``.
+
+        On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
+        can claim side by side.
+        """
+        due = or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now)
+        query = (
+            select(deliveries.c.id.label("delivery_id"), subscribers)
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.edition_id == edition_id)
+            .where(deliveries.c.state == "queued")
+            .where(due)
+            .order_by(deliveries.c.id)
+            .limit(limit)
+        )
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=deliveries)
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                return []
+            emails = list({r.email_lower for r in rows})
+            suppressed = set(
+                conn.scalars(
+                    select(suppressions.c.email_lower)
+                    .where(suppressions.c.email_lower.in_(emails))
+                    .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
+                )
+            )
+            claimed: list[tuple[int, Subscriber]] = []
+            skipped: dict[str, list[int]] = {}
+            for row in rows:
+                if row.status != "active":
+                    skipped.setdefault(f"subscriber {row.status}", []).append(row.delivery_id)
+                elif row.email_lower in suppressed:
+                    skipped.setdefault("address suppressed", []).append(row.delivery_id)
+                else:
+                    claimed.append((row.delivery_id, _row_subscriber(row)))
+            for reason, ids in skipped.items():
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(ids))
+                    .values(state="skipped", last_error=reason, updated_at=now)
+                )
+            if claimed:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([d for d, _ in claimed]))
+                    .where(deliveries.c.state == "queued")
+                    .values(state="sending", attempts=deliveries.c.attempts + 1, updated_at=now)
+                )
+        return claimed
+
+    def record_outcomes(
+        self, outcomes: Sequence[tuple[int, str, str | None, str | None]], *, now: datetime,
+        retry_at: datetime,
+    ) -> None:
+        """Record ``(delivery_id, state, provider_id, error)`` for claimed rows in one
+        transaction. ``queued`` rows get ``not_before = retry_at``. Only rows in ``sending``
+        or ``unknown`` change (an answer that arrives late still upgrades ``unknown``)."""
+        if not outcomes:
+            return
+        from sqlalchemy import bindparam
+
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .where(or_(deliveries.c.state == "sending", deliveries.c.state == "unknown"))
+            .values(
+                state=bindparam("b_state"),
+                provider_id=func.coalesce(bindparam("b_provider"), deliveries.c.provider_id),
+                last_error=bindparam("b_error"),
+                not_before=bindparam("b_not_before"),
+                updated_at=now,
+            )
+        )
+        params = [
+            {
+                "b_id": d,
+                "b_state": state,
+                "b_provider": provider,
+                "b_error": error,
+                "b_not_before": retry_at if state == "queued" else None,
+            }
+            for d, state, provider, error in outcomes
+        ]
+        with self.begin() as conn:
+            conn.execute(stmt, params)
+
+    def requeue_unknown(self, edition_id: int | None, *, now: datetime) -> int:
+        """Move ``unknown`` rows (of one edition, or of all when None) back to ``queued``.
+        Returns how many moved."""
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.state == "unknown")
+            .values(state="queued", not_before=None, updated_at=now)
+        )
+        if edition_id is not None:
+            stmt = stmt.where(deliveries.c.edition_id == edition_id)
+        with self.begin() as conn:
+            return int(conn.execute(stmt).rowcount or 0)
+
+    def deliveries_in(
+        self, edition_id: int | None, states: Sequence[str], *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Ledger rows in ``states`` (of one edition or all), with the address: dicts with
+        ``id, edition_id, subscriber_id, email, state, attempts, provider_id, last_error,
+        updated_at``; by id."""
+        query = (
+            select(
+                deliveries.c.id, deliveries.c.edition_id, deliveries.c.subscriber_id,
+                subscribers.c.email, deliveries.c.state, deliveries.c.attempts,
+                deliveries.c.provider_id, deliveries.c.last_error, deliveries.c.updated_at,
+            )
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.state.in_(list(states)))
+            .order_by(deliveries.c.id)
+        )
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.begin() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+    def delivery_overview(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Per edition with ledger rows (newest first): ``edition_id, list_name, period,
+        status`` and ``counts`` (state -> rows)."""
+        with self.begin() as conn:
+            eds = conn.execute(
+                select(editions.c.id, editions.c.list_name, editions.c.period, editions.c.status)
+                .where(editions.c.id.in_(select(deliveries.c.edition_id).distinct()))
+                .order_by(editions.c.id.desc())
+                .limit(limit)
+            ).all()
+            out = []
+            for ed in eds:
+                counts = conn.execute(
+                    select(deliveries.c.state, func.count())
+                    .where(deliveries.c.edition_id == ed.id)
+                    .group_by(deliveries.c.state)
+                ).all()
+                out.append(
+                    {
+                        "edition_id": ed.id, "list_name": ed.list_name, "period": ed.period,
+                        "status": ed.status, "counts": {s: int(n) for s, n in counts},
+                    }
+                )
+        return out
+
+    def subscriber_by_email(self, list_name: str, email: str) -> Subscriber | None:
+        """The subscriber of ``list_name`` with address ``email`` (case-insensitive), if any."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(subscribers)
+                .where(subscribers.c.list_name == list_name)
+                .where(subscribers.c.email_lower == email.lower())
+            ).first()
+        return _row_subscriber(row) if row else None
+
+    def set_subscriber_topics(
+        self, subscriber_id: int, topics: Sequence[str], *, now: datetime
+    ) -> None:
+        """Replace a subscriber's topic choice (empty: every section)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(subscribers)
+                .where(subscribers.c.id == subscriber_id)
+                .values(topics=list(topics), updated_at=now)
+            )
+
+    def mark_once(self, key: str, value: str = "1") -> bool:
+        """Remember ``key`` (at most 64 characters) in ``settings``; True the first time only.
+        Used to apply each provider webhook event once."""
+        try:
+            with self.begin() as conn:
+                conn.execute(insert(settings).values(key=key, value=value))
+        except IntegrityError:
+            return False
+        return True
+
+    def bump_counter(self, key: str, by: int = 1) -> int:
+        """Add ``by`` to the integer setting ``key`` (created at 0); returns the new value."""
+        from sqlalchemy import cast as _cast
+
+        with self.begin() as conn:
+            done = conn.execute(
+                update(settings)
+                .where(settings.c.key == key)
+                .values(value=_cast(_cast(settings.c.value, Integer) + by, String))
+            )
+            if done.rowcount == 0:
+                try:
+                    with conn.begin_nested():
+                        conn.execute(insert(settings).values(key=key, value=str(by)))
+                except IntegrityError:
+                    conn.execute(
+                        update(settings)
+                        .where(settings.c.key == key)
+                        .values(value=_cast(_cast(settings.c.value, Integer) + by, String))
+                    )
+            value = conn.scalar(select(settings.c.value).where(settings.c.key == key))
+        return int(value or 0)
 
 
     # -- editor (editor.py) --------------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ../shared sits beside the repository (as in CI); DIGEST_SHARED points elsewhere if needed.
+SHARED = Path(os.environ.get("DIGEST_SHARED") or REPO.parent / "shared")
 REAL_FEEDS = SHARED / "feeds" / "real"
 BAD_FEEDS = SHARED / "badfeeds"
 DATASETS = SHARED / "datasets"

@@ -1,0 +1,377 @@
+"""Near-duplicate removal and same-story grouping across sources.
+
+Two steps, in the order the pipeline calls them:
+
+1. :func:`dedupe` collapses *the same item* reached twice: the same (source, entry id), the
+   same canonical URL (scheme, ``www.``, tracking parameters, fragment and a trailing slash
+   ignored), or the same wire story republished by several outlets (equal headline once an
+   outlet suffix such as `` - Reuters`` is cut, and summaries that agree). It is deliberately
+   strict: two different stories must never merge.
+2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`:
+   TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
+   of a single entry dropped, CJK text split into character bigrams so no language needs a
+   word list; terms in more than 15 % of a large batch dropped as function words), cosine
+   distance, average-link agglomerative clustering cut at a distance threshold, then a second
+   average-link pass over the normalised centroids of those groups. Entries further apart in
+   time than ``window_hours`` are kept apart.
+
+Figures on ``../shared/datasets/clustering`` (see ``digest eval clusters`` and
+``bench/cluster.py``) justify the defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import numpy as np
+
+from digest.types import Entry, Story
+
+__all__ = [
+    "DEFAULT_MERGE_THRESHOLD",
+    "DEFAULT_THRESHOLD",
+    "canonical_url",
+    "cluster",
+    "dedupe",
+    "story_key",
+]
+
+log = logging.getLogger("digest.cluster")
+
+#: Average-link cut: two groups merge while their mean cosine distance stays below this.
+DEFAULT_THRESHOLD = 0.90
+#: Second step: groups merge while the cosine distance of their (normalised) centroids,
+#: averaged over their sub-groups, stays below this.
+DEFAULT_MERGE_THRESHOLD = 0.70
+
+# Query parameters that only track the click, never select the content.
+_TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|"
+    r"ocid|cmpid|at_\w+|ns_\w+|ref|ref_src|referrer|src|source|smid|smtyp|"
+    r"partner|taid|ito|ito_\w*|yclid|igshid|share|s_cid|cid|rss|feed|output)$",
+    re.IGNORECASE,
+)
+# " - Reuters", " | AP News", " — The Guardian": an outlet name after a dash or bar at the end.
+_SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,40}$")
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Scripts written without spaces between words (Han, Hiragana, Katakana, Thai, Lao, Khmer).
+_CJK_RUN = re.compile(r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_MIN_TITLE_WORDS = 4  # a headline match alone needs at least this many words
+_SUMMARY_AGREEMENT = 0.6  # share of the shorter summary's words found in the longer one
+_MAX_TEXT_CHARS = 2000  # summary characters used for clustering (the lede carries the event)
+
+
+# ---------------------------------------------------------------------------------------------
+# dedupe
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL's identity for duplicate detection, or ``None`` when it cannot identify an item.
+
+    Lower-cased host without ``www.``, no scheme (http and https are the same item), no
+    fragment, no tracking parameters (``utm_*``, ``fbclid``, ``at_medium``, ...), remaining
+    parameters sorted, no trailing slash. A URL with an empty path (a home page, which some
+    feeds give for every item) returns ``None``.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if host.startswith("www."):
+        host = host[4:]
+    if not host:
+        return None
+    path = re.sub(r"/+$", "", parts.path)
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    if not path and not query:
+        return None
+    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "")
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def _headline(title: str) -> str:
+    """Headline without an outlet suffix, case, punctuation and spacing."""
+    title = unicodedata.normalize("NFKC", title).strip()
+    cut = _SUFFIX.sub("", title)
+    if len(_words(cut)) >= _MIN_TITLE_WORDS:
+        title = cut
+    return " ".join(_words(title))
+
+
+def _summaries_agree(a: str, b: str) -> bool:
+    """True when one summary is (nearly) contained in the other, or either is empty."""
+    wa, wb = set(_words(a)), set(_words(b))
+    if not wa or not wb:
+        return True
+    small, large = (wa, wb) if len(wa) <= len(wb) else (wb, wa)
+    return len(small & large) / len(small) >= _SUMMARY_AGREEMENT
+
+
+def _completeness(entry: Entry, weights: Mapping[str, float]) -> tuple[float, int, int, int]:
+    return (
+        weights.get(entry.source, 1.0),
+        len(entry.summary_text),
+        int(entry.image is not None) + int(entry.url is not None),
+        int(entry.published.timestamp()) if entry.published else 0,
+    )
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
+        if ri != rj:
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = None) -> list[Entry]:
+    """Collapse copies of the same item into one entry, keeping the most complete copy.
+
+    Two entries are copies when they share (source, entry id), or the same
+    :func:`canonical_url`, or the same headline of at least four words after an outlet suffix
+    is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
+    inside the other's: an updated body with an added paragraph still agrees). Copies are
+    grouped transitively. The kept copy is the one from the highest-weight source
+    (``weights``, default 1.0), then with the longest summary, then with an image and link,
+    then the latest. Output keeps the input order of each group's first member.
+
+    Pure; never raises on odd input (missing URL, empty title).
+    """
+    weights = weights or {}
+    n = len(entries)
+    uf = _UnionFind(n)
+    by_key: dict[tuple[str, str], int] = {}
+    for i, entry in enumerate(entries):
+        keys = [("id", f"{entry.source}\x00{entry.entry_id}")]
+        url = canonical_url(entry.url)
+        if url:
+            keys.append(("url", url))
+        for key in keys:
+            j = by_key.setdefault(key, i)
+            if j != i:
+                uf.union(i, j)
+    by_title: dict[str, list[int]] = {}
+    for i, entry in enumerate(entries):
+        head = _headline(entry.title)
+        if len(head.split()) >= _MIN_TITLE_WORDS:
+            by_title.setdefault(head, []).append(i)
+    for members in by_title.values():
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1 :]:
+                if uf.find(a) != uf.find(b) and _summaries_agree(
+                    entries[a].summary_text, entries[b].summary_text
+                ):
+                    uf.union(a, b)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(uf.find(i), []).append(i)
+    kept: list[Entry] = []
+    for root in sorted(groups):
+        members = groups[root]
+        best = max(members, key=lambda i: _completeness(entries[i], weights))
+        if len(members) > 1:
+            log.debug("dedupe kept=%s/%s dropped=%d", entries[best].source, entries[best].entry_id, len(members) - 1)
+        kept.append(entries[best])
+    return kept
+
+
+# ---------------------------------------------------------------------------------------------
+# cluster
+
+
+def _split_cjk(text: str) -> str:
+    """Write runs of CJK/Thai characters as overlapping character bigrams (words for TF-IDF)."""
+
+    def bigrams(match: re.Match[str]) -> str:
+        run = match.group(0)
+        if len(run) == 1:
+            return f" {run}{run} "
+        return " " + " ".join(run[i : i + 2] for i in range(len(run) - 1)) + " "
+
+    return _CJK_RUN.sub(bigrams, text)
+
+
+def _document(entry: Entry) -> str:
+    title = entry.title.strip()
+    summary = entry.summary_text.strip()[:_MAX_TEXT_CHARS]
+    if summary.casefold().startswith(title.casefold()):
+        summary = summary[len(title) :]
+    return _split_cjk(unicodedata.normalize("NFKC", f"{title} {title} {summary}"))
+
+
+def _vectors(docs: Sequence[str]) -> Any:
+    """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
+
+    Terms found in a single document are dropped (they only dilute the norm). In batches of
+    at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than :data:`_MAX_DF` of them
+    are dropped too: that removes the function words of any language without a word list.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n = len(docs)
+    vectorizer = TfidfVectorizer(
+        lowercase=True,
+        token_pattern=r"(?u)\b\w\w+\b",
+        sublinear_tf=True,
+        min_df=2 if n > 2 else 1,
+        max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
+        dtype=np.float64,
+    )
+    try:
+        return vectorizer.fit_transform(docs)
+    except ValueError:  # empty vocabulary: nothing in common, every entry stands alone
+        return None
+
+
+# Distance given to pairs outside the time window: large enough that no average under the
+# threshold can include such a pair for realistic story sizes.
+_FAR = 1e6
+_MAX_DF = 0.15
+_STOPWORD_MIN_DOCS = 100
+
+
+def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block: int = 512) -> np.ndarray:
+    """Condensed (scipy ``pdist`` layout) cosine distances; pairs too far apart in time get
+    :data:`_FAR`. ``times`` is one number per row (seconds) or an (n, 2) array of spans."""
+    n = x.shape[0]
+    out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    xt = x.T.tocsc()
+    spans = times.reshape(n, -1)
+    lo, hi = spans[:, 0], spans[:, -1]
+    pos = 0
+    for start in range(0, n - 1, block):
+        stop = min(start + block, n - 1)
+        sims = (x[start:stop] @ xt).toarray()
+        for row in range(start, stop):
+            d = 1.0 - sims[row - start, row + 1 :]
+            np.clip(d, 0.0, 1.0, out=d)
+            span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
+            d[span > window_seconds] = _FAR
+            out[pos : pos + d.size] = d
+            pos += d.size
+    return out
+
+
+def _labels(entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float) -> np.ndarray:
+    """Cluster ids, one per entry: average link on entries, then average link on the groups'
+    normalised centroids (so that a broad story split in two by the first cut is rejoined
+    when the two halves are about the same thing, while tight distinct stories stay apart)."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
+
+    n = len(entries)
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    x = _vectors([_document(e) for e in entries])
+    if x is None:
+        return np.arange(n)
+    window = window_hours * 3600.0
+    times = np.array([_timestamp(e) for e in entries], dtype=np.float64)
+    dist = _condensed_distances(x, times, window)
+    first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
+    del dist
+    k = int(first.max()) + 1
+    if k < 2 or merge_threshold <= 0:
+        return np.asarray(first)
+    member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+    centroids = normalize(member @ x)
+    spans = np.full((k, 2), [np.inf, -np.inf])
+    np.minimum.at(spans[:, 0], first, times)
+    np.maximum.at(spans[:, 1], first, times)
+    dist = _condensed_distances(centroids, spans, window)
+    second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+    return np.asarray(second)[first]
+
+
+def _timestamp(entry: Entry) -> float:
+    when = entry.published or entry.first_seen
+    return when.timestamp() if when is not None else 0.0
+
+
+def story_key(entries: Iterable[Entry]) -> str:
+    """A story's stable key: a hash of the identity of its earliest entry.
+
+    The earliest entry (by time, then source and entry id) stays the earliest while the story
+    grows with later reports, so the key survives from one build to the next.
+    """
+    first = min(entries, key=lambda e: (_timestamp(e), e.source, e.entry_id))
+    digest = hashlib.sha256(f"{first.source}\x00{first.entry_id}".encode()).hexdigest()
+    return digest[:16]
+
+
+def _lead_order(entry: Entry, weights: Mapping[str, float]) -> tuple[float, int, int, float, str, str]:
+    """Sort key, best lead first: weight, completeness, earliest, then identity."""
+    completeness = (
+        min(len(entry.summary_text), 400) // 40
+        + 3 * int(entry.image is not None)
+        + 3 * int(entry.url is not None)
+    )
+    return (
+        -weights.get(entry.source, 1.0),
+        -completeness,
+        -len(entry.title),
+        _timestamp(entry),
+        entry.source,
+        entry.entry_id,
+    )
+
+
+def cluster(
+    entries: Sequence[Entry],
+    *,
+    weights: Mapping[str, float],
+    window_hours: float = 48.0,
+    threshold: float = DEFAULT_THRESHOLD,
+    merge_threshold: float = DEFAULT_MERGE_THRESHOLD,
+) -> list[Story]:
+    """Group entries about the same event into stories.
+
+    ``entries`` should already be deduplicated (:func:`dedupe`). ``weights`` maps source
+    name to its weight (missing: 1.0). Two entries further apart than ``window_hours`` (by
+    published, else first-seen time) never count as close. ``threshold`` is the average-link
+    cut on cosine distance (0..1) between entries; ``merge_threshold`` the cut between the
+    normalised centroids of the groups found so (0 turns the second step off). Lower values
+    make tighter stories.
+
+    Each story's lead is the most complete entry of the highest-weight source; ``others``
+    follow in the same order ("also reported by"). ``Story.key`` is :func:`story_key`. Stories
+    are returned in order of their earliest input position; score and section are unset.
+
+    Cost: O(n²) time and 8·n²/2 bytes for the distance matrix (7,600 entries: about 230 MB).
+    Pure; never raises for odd entries (empty text, no date).
+    """
+    if not entries:
+        return []
+    labels = _labels(entries, threshold, merge_threshold, window_hours)
+    groups: dict[int, list[int]] = {}
+    for i, label in enumerate(labels.tolist()):
+        groups.setdefault(int(label), []).append(i)
+    stories: list[Story] = []
+    for members in sorted(groups.values(), key=lambda m: m[0]):
+        ordered = sorted((entries[i] for i in members), key=lambda e: _lead_order(e, weights))
+        stories.append(Story(key=story_key(ordered), lead=ordered[0], others=tuple(ordered[1:])))
+    log.debug("cluster entries=%d stories=%d", len(entries), len(stories))
+    return stories
+

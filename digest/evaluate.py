@@ -1,0 +1,242 @@
+"""Benchmarks for story clustering and sectioning on labelled JSONL files.
+
+The file format is the one of ``../shared/datasets/``: one JSON object per line with ``id``,
+``title``, ``text`` and either ``story`` (a gold story id, for clustering) or ``label`` (a
+section name, for topics). Other fields are ignored.
+
+Metrics follow the usual definitions:
+
+- B-cubed precision/recall/F1 (Bagga & Baldwin 1998; Amigó et al. 2009): per item, precision is
+  the share of its predicted cluster in its gold story and recall the share of its gold story in
+  its predicted cluster, each averaged over items; F1 is their harmonic mean.
+- Pairwise precision/recall/F1 over item pairs (Miranda et al. 2018, Priberam ``eval_lib.py``).
+- NMI/AMI/ARI from scikit-learn.
+- Macro-F1, per-label F1 and the confusion matrix for sections (scikit-learn).
+
+Nothing here prints; the CLI formats the returned values.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from digest.exceptions import DigestError
+from digest.types import Entry
+
+__all__ = [
+    "ClusterScores",
+    "TopicScores",
+    "bcubed",
+    "evaluate_clusters",
+    "evaluate_topics",
+    "load_jsonl",
+    "pairwise",
+    "rows_to_entries",
+]
+
+# A fixed, arbitrary time: the datasets have no dates, so every item is "published" together.
+_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a labelled JSONL file into a list of dicts.
+
+    Raises :class:`DigestError` when the file cannot be read or a line is not a JSON object
+    with a ``title``.
+    """
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                row = json.loads(line)
+                if not isinstance(row, dict) or "title" not in row:
+                    raise DigestError(f"{path}:{number}: expected an object with a 'title'")
+                rows.append(row)
+    except OSError as exc:
+        raise DigestError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DigestError(f"{path}: not JSON Lines: {exc}") from None
+    return rows
+
+
+def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
+    """Make one :class:`Entry` per dataset row (source ``row['source']`` or ``"dataset"``).
+
+    All entries get the same publication time so that the time window never splits them.
+    """
+    return [
+        Entry(
+            source=str(row.get("source") or "dataset"),
+            entry_id=str(row.get("id", i)),
+            title=str(row.get("title") or ""),
+            summary_text="" if title_only else str(row.get("text") or ""),
+            published=_EPOCH + timedelta(seconds=i % 60),
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
+def bcubed(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:
+    """B-cubed (precision, recall, F1) of predicted cluster ids ``pred`` against ``gold``."""
+    if len(gold) != len(pred):
+        raise ValueError("gold and pred differ in length")
+    n = len(gold)
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    joint = Counter(zip(gold, pred, strict=True))
+    gsize = Counter(gold)
+    psize = Counter(pred)
+    precision = sum(c * c / psize[p] for (_, p), c in joint.items()) / n
+    recall = sum(c * c / gsize[g] for (g, _), c in joint.items()) / n
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def pairwise(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:
+    """Pair-counting (precision, recall, F1): pairs put together by ``pred`` vs by ``gold``."""
+    if len(gold) != len(pred):
+        raise ValueError("gold and pred differ in length")
+
+    def pairs(counter: Counter[Any]) -> int:
+        return sum(c * (c - 1) // 2 for c in counter.values())
+
+    both = pairs(Counter(zip(gold, pred, strict=True)))
+    in_pred = pairs(Counter(pred))
+    in_gold = pairs(Counter(gold))
+    precision = both / in_pred if in_pred else 1.0
+    recall = both / in_gold if in_gold else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+@dataclass(frozen=True)
+class ClusterScores:
+    """Clustering figures: B-cubed and pairwise P/R/F1, NMI/AMI/ARI, counts, seconds, bytes."""
+
+    items: int
+    gold_clusters: int
+    clusters: int
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f1: float
+    nmi: float
+    ami: float
+    ari: float
+    seconds: float
+    peak_bytes: int
+
+
+@dataclass(frozen=True)
+class TopicScores:
+    """Sectioning figures: macro-F1, accuracy, per-label F1 and the confusion matrix.
+
+    ``confusion[i][j]`` counts test items of ``labels[i]`` predicted as ``labels[j]``.
+    """
+
+    items: int
+    macro_f1: float
+    accuracy: float
+    labels: tuple[str, ...]
+    per_label_f1: dict[str, float] = field(default_factory=dict)
+    confusion: tuple[tuple[int, ...], ...] = ()
+    seconds: float = 0.0
+
+
+def evaluate_clusters(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> ClusterScores:
+    """Cluster ``rows`` (dataset dicts with ``story``) with :func:`digest.cluster.cluster`.
+
+    Wall time and peak memory (``tracemalloc``, Python and NumPy allocations) cover the
+    clustering call only. Raises :class:`DigestError` when a row has no ``story``.
+    """
+    from sklearn import metrics
+
+    from digest.cluster import cluster
+
+    if any("story" not in row for row in rows):
+        raise DigestError("every row needs a 'story' field for cluster evaluation")
+    entries = rows_to_entries(rows, title_only=title_only)
+    gold = [row["story"] for row in rows]
+    index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
+    tracemalloc.start()
+    started = time.perf_counter()
+    stories = cluster(entries, weights={}, window_hours=24.0)
+    seconds = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    pred = [-1] * len(entries)
+    for number, story in enumerate(stories):
+        for entry in story.entries:
+            pred[index[(entry.source, entry.entry_id)]] = number
+    p, r, f = bcubed(gold, pred)
+    pp, pr, pf = pairwise(gold, pred)
+    return ClusterScores(
+        items=len(rows),
+        gold_clusters=len(set(gold)),
+        clusters=len(stories),
+        bcubed_precision=p,
+        bcubed_recall=r,
+        bcubed_f1=f,
+        pairwise_precision=pp,
+        pairwise_recall=pr,
+        pairwise_f1=pf,
+        nmi=float(metrics.normalized_mutual_info_score(gold, pred)),
+        ami=float(metrics.adjusted_mutual_info_score(gold, pred)),
+        ari=float(metrics.adjusted_rand_score(gold, pred)),
+        seconds=seconds,
+        peak_bytes=peak,
+    )
+
+
+def evaluate_topics(
+    train: Sequence[dict[str, Any]],
+    test: Sequence[dict[str, Any]],
+    *,
+    title_only: bool = False,
+) -> TopicScores:
+    """Train :func:`digest.topics.fit_classifier` on ``train`` and score it on ``test``.
+
+    Both are dataset dicts with ``label``. Raises :class:`DigestError` when a row has none.
+    """
+    from sklearn import metrics
+
+    from digest.topics import example_text, fit_classifier
+
+    for rows in (train, test):
+        if any("label" not in row for row in rows):
+            raise DigestError("every row needs a 'label' field for topic evaluation")
+    started = time.perf_counter()
+    model = fit_classifier(
+        [example_text(r["title"], "" if title_only else r.get("text", "")) for r in train],
+        [str(r["label"]) for r in train],
+    )
+    predicted = list(
+        model.predict([example_text(r["title"], "" if title_only else r.get("text", "")) for r in test])
+    )
+    seconds = time.perf_counter() - started
+    gold = [str(r["label"]) for r in test]
+    labels = tuple(sorted(set(gold) | {str(p) for p in predicted}))
+    f1s = metrics.f1_score(gold, predicted, labels=list(labels), average=None, zero_division=0)
+    matrix = metrics.confusion_matrix(gold, predicted, labels=list(labels))
+    return TopicScores(
+        items=len(test),
+        macro_f1=float(metrics.f1_score(gold, predicted, average="macro", zero_division=0)),
+        accuracy=float(metrics.accuracy_score(gold, predicted)),
+        labels=labels,
+        per_label_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
+        confusion=tuple(tuple(int(x) for x in row) for row in matrix),
+        seconds=seconds,
+    )

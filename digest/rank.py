@@ -1,0 +1,258 @@
+"""The score of a story and the reasons for it.
+
+Order in which the rules apply (first match decides, top to bottom):
+
+1. **Drop overrides** (``Override(action="drop")``) by URL, keyword or source. A URL or
+   keyword drop removes the whole story; a source drop removes that source's entries and the
+   story only if nothing is left. Expired overrides (``expires`` before ``now``) are ignored.
+2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
+   new entries is left out too unless those add an outlet the earlier editions did not have;
+   then it stays as an update (``Story.update = True``).
+3. **Score**::
+
+       score = (1 + ln outlets) × weight × 2^(−age / half_life) × novelty × boost
+
+   - ``outlets``: distinct sources of the story's entries (copies from one outlet count once,
+     so ten items from one outlet never beat three outlets of the same weight);
+   - ``weight``: the highest weight among those sources (a missing source weighs 1.0), so
+     adding an outlet never lowers a score;
+   - ``age``: hours from the story's newest entry to ``now`` (0 for future dates);
+     ``half_life`` defaults to 12 hours;
+   - ``novelty``: 1 for a new story; for an update, the share of its outlets that are new;
+   - ``boost``: the product of the factors of matching ``boost`` overrides (default 1).
+4. **Pins** (``Override(action="pin")``) put matching stories first, in the order the pins
+   are written, whatever their score; the rest follow by score (ties: story key).
+
+Every factor is recorded as a :class:`~digest.types.Reason` on the story, in the order above,
+followed by ``score`` itself, so ``digest build --explain`` can print why a story is where it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from digest.cluster import canonical_url
+from digest.topics import keyword_pattern
+from digest.types import Entry, Reason, Story
+
+__all__ = ["Override", "rank", "story_score"]
+
+log = logging.getLogger("digest.rank")
+
+
+class Override(BaseModel):
+    """An editor's override for one list: pin, boost or drop the stories that match.
+
+    Exactly one of ``url`` (matched after :func:`digest.cluster.canonical_url`, so tracking
+    parameters and http/https do not matter), ``source`` (a source name) or ``keyword`` (whole
+    words in any entry's title or summary; ALL-CAPS keywords such as ``US`` match case-
+    sensitively, others case-insensitively) must be set. ``factor`` multiplies the score of
+    a ``boost`` (values below 1 demote). ``expires`` (UTC) ends the override; ``note`` is
+    shown in the story's reasons.
+
+    Suggested config: ``ListConfig.overrides: tuple[Override, ...] = ()``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["pin", "boost", "drop"]
+    url: str | None = None
+    source: str | None = None
+    keyword: str | None = None
+    factor: float = Field(default=2.0, gt=0, le=100)
+    expires: datetime | None = None
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Override:
+        given = [name for name in ("url", "source", "keyword") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("an override needs exactly one of 'url', 'source' or 'keyword'")
+        if self.expires is not None and self.expires.tzinfo is None:
+            raise ValueError("expires: give a timezone (e.g. 2026-02-18T07:00:00Z)")
+        return self
+
+    @property
+    def target(self) -> str:
+        """``"url=…"``, ``"source=…"`` or ``"keyword=…"``: what the override matches."""
+        for name in ("url", "source", "keyword"):
+            value = getattr(self, name)
+            if value:
+                return f"{name}={value}"
+        return ""
+
+    def active(self, now: datetime) -> bool:
+        """Whether the override still applies at ``now``."""
+        return self.expires is None or now < self.expires
+
+    def matches_entry(self, entry: Entry) -> bool:
+        """Whether this override's target matches one entry."""
+        if self.url:
+            wanted = canonical_url(self.url)
+            return wanted is not None and canonical_url(entry.url) == wanted
+        if self.source:
+            return entry.source == self.source
+        if self.keyword:
+            pattern = keyword_pattern(self.keyword)
+            return bool(pattern.search(entry.title) or pattern.search(entry.summary_text))
+        return False
+
+    def matches(self, story: Story) -> bool:
+        """Whether this override's target matches any entry of ``story``."""
+        return any(self.matches_entry(e) for e in story.entries)
+
+
+def _as_overrides(overrides: Sequence[Any]) -> list[Override]:
+    result = []
+    for item in overrides:
+        result.append(item if isinstance(item, Override) else Override.model_validate(item))
+    return result
+
+
+def _newest(story: Story) -> datetime | None:
+    times = [e.published or e.first_seen for e in story.entries]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def story_score(
+    story: Story,
+    *,
+    weights: Mapping[str, float],
+    now: datetime,
+    half_life_hours: float = 12.0,
+    novelty: float = 1.0,
+    boost: float = 1.0,
+) -> tuple[float, tuple[Reason, ...]]:
+    """The score of one story and its factors (see the module docstring for the formula).
+
+    Returns ``(score, reasons)`` with reasons ``outlets``, ``weight``, ``freshness``,
+    ``novelty``, ``boost`` (only when not 1) and ``score``.
+    """
+    sources = story.sources
+    outlets = len(sources)
+    weight = max((weights.get(s, 1.0) for s in sources), default=1.0)
+    newest = _newest(story)
+    age_hours = max(0.0, (now - newest).total_seconds() / 3600.0) if newest else 0.0
+    freshness = 2.0 ** (-age_hours / half_life_hours)
+    outlet_factor = 1.0 + math.log(outlets) if outlets else 0.0
+    score = outlet_factor * weight * freshness * novelty * boost
+    reasons = [
+        Reason("outlets", float(outlets), ", ".join(sources)),
+        Reason("weight", weight, f"highest source weight ({max(sources, key=lambda s: weights.get(s, 1.0))})"),
+        Reason("freshness", freshness, f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h"),
+        Reason("novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"),
+    ]
+    if boost != 1.0:
+        reasons.append(Reason("boost", boost, "editor boost"))
+    reasons.append(Reason("score", score, "(1 + ln outlets) × weight × freshness × novelty × boost"))
+    return score, tuple(reasons)
+
+
+def _without_source(story: Story, source: str) -> Story | None:
+    kept = [e for e in story.entries if e.source != source]
+    if not kept:
+        return None
+    return replace(story, lead=kept[0], others=tuple(kept[1:]))
+
+
+def rank(
+    stories: Sequence[Story],
+    *,
+    weights: Mapping[str, float],
+    now: datetime,
+    sent: Mapping[tuple[str, str], str] | None = None,
+    half_life_hours: float = 12.0,
+    overrides: Sequence[Any] = (),
+) -> list[Story]:
+    """Score, filter and order stories, best first.
+
+    ``weights`` maps source name to weight (missing: 1.0); ``now`` is the edition time (UTC).
+    ``sent`` maps (source, entry_id) of entries already in earlier editions of the list to that
+    edition's period. ``overrides`` are :class:`Override` values (or dicts that validate as
+    one). Rules apply in the order given in the module docstring. Returned stories have
+    ``score``, ``reasons``, ``update`` and ``pinned`` set.
+
+    Raises ``pydantic.ValidationError`` (a ``ValueError``) when an override dict is invalid;
+    the config loader validates overrides first, so the pipeline never sees this.
+    """
+    if half_life_hours <= 0:
+        raise ValueError("half_life_hours must be positive")
+    sent = sent or {}
+    active = [o for o in _as_overrides(overrides) if o.active(now)]
+    drops = [o for o in active if o.action == "drop"]
+    boosts = [o for o in active if o.action == "boost"]
+    pins = [o for o in active if o.action == "pin"]
+
+    kept: list[Story] = []
+    pin_order: list[int | None] = []
+    for story in stories:
+        current: Story | None = story
+        for rule in drops:
+            if current is None:
+                break
+            if rule.source:
+                current = _without_source(current, rule.source)
+            elif rule.matches(current):
+                current = None
+            if current is None:
+                log.debug("rank.drop story=%s override=%s", story.key, rule.target)
+        if current is None:
+            continue
+        story = current
+
+        reasons_extra: list[Reason] = []
+        novelty = 1.0
+        update = False
+        old = [e for e in story.entries if (e.source, e.entry_id) in sent]
+        if old:
+            new = [e for e in story.entries if (e.source, e.entry_id) not in sent]
+            old_sources = {e.source for e in old}
+            new_outlets = sorted({e.source for e in new} - old_sources)
+            if not new_outlets:
+                log.debug("rank.sent story=%s", story.key)
+                continue
+            update = True
+            novelty = len(new_outlets) / len(story.sources)
+            periods = sorted({sent[(e.source, e.entry_id)] for e in old})
+            reasons_extra.append(
+                Reason("update", float(len(new_outlets)), f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}")
+            )
+
+        boost = 1.0
+        for rule in boosts:
+            if rule.matches(story):
+                boost *= rule.factor
+                reasons_extra.append(Reason("boost", rule.factor, rule.note or f"override {rule.target}"))
+        pin_rank = next((i for i, rule in enumerate(pins) if rule.matches(story)), None)
+        if pin_rank is not None:
+            rule = pins[pin_rank]
+            reasons_extra.append(Reason("pin", float(pin_rank + 1), rule.note or f"override {rule.target}"))
+
+        score, reasons = story_score(
+            story, weights=weights, now=now, half_life_hours=half_life_hours, novelty=novelty, boost=boost
+        )
+        reasons = tuple(r for r in reasons if r.name != "boost")
+        kept.append(
+            replace(
+                story,
+                score=score,
+                reasons=(*reasons[:-1], *reasons_extra, reasons[-1]),
+                update=update,
+                pinned=pin_rank is not None,
+            )
+        )
+        pin_order.append(pin_rank)
+
+    ranked = sorted(
+        zip(kept, pin_order, strict=True),
+        key=lambda pair: (pair[1] is None, pair[1] or 0, -pair[0].score, pair[0].key),
+    )
+    return [story for story, _ in ranked]

@@ -1,0 +1,218 @@
+"""Make feed HTML safe for email, and turn HTML into plain text.
+
+Sanitising is an allowlist (nh3, i.e. the ammonia crate built on html5ever): only the tags
+and attributes below survive. Never kept: ``script``, ``style``, ``iframe``, ``object``,
+``embed``, ``form``, ``input``, ``meta``, ``base``, ``link``, ``svg``, ``math`` and every
+``on*`` or ``style`` attribute. URLs in ``href``/``src``/``cite`` must be ``http``, ``https``
+or ``mailto``; relative ones are made absolute against the given base (or dropped when there
+is none). Links get ``rel="noopener noreferrer"``. The output of :func:`sanitize_html` is a
+fixed point: sanitising it again gives the same string.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from html.parser import HTMLParser
+from typing import Literal
+
+import nh3
+
+from digest.urls import is_http_url
+
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "clean_text",
+    "html_to_text",
+    "sanitize_html",
+    "text_from_html_fragment",
+]
+
+#: Tags kept in summaries. Anything else is unwrapped (its text kept) or, for the
+#: dangerous containers in ``_DROP_WITH_CONTENT``, removed with its content.
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "a", "abbr", "acronym", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite",
+        "code", "col", "colgroup", "dd", "del", "dfn", "div", "dl", "dt", "em", "figcaption",
+        "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li",
+        "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strike", "strong",
+        "sub", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "time", "tr", "tt", "u",
+        "ul", "var", "wbr",
+    }
+)  # fmt: skip
+
+#: Attributes kept per tag ("*": on every allowed tag). No ``style``, no ``on*``, no ``class``.
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "*": {"title", "lang", "dir"},
+    "a": {"href", "hreflang"},
+    "img": {"src", "alt", "width", "height"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "del": {"cite", "datetime"},
+    "ins": {"cite", "datetime"},
+    "time": {"datetime"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan", "headers"},
+    "th": {"colspan", "rowspan", "headers", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+}
+
+_DROP_WITH_CONTENT = frozenset(
+    {
+        "script", "style", "iframe", "object", "embed", "form", "noscript", "template",
+        "svg", "math", "select", "textarea", "button", "applet", "frame", "frameset",
+        "noembed", "noframes", "head", "title",
+    }
+)  # fmt: skip
+
+_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+
+# C0/C1 controls (except \t \n \r), DEL, lone surrogates, non-characters U+FFFE/U+FFFF.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
+_WS = re.compile(r"\s+")
+# An escaped or stray CDATA wrapper left in text: <![CDATA[ ... ]]>
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+_CDATA_OPEN = re.compile(r"<!\[CDATA\[")
+_CDATA_CLOSE = re.compile(r"\]\]>")
+
+
+def remove_controls(text: str) -> str:
+    """Remove characters illegal in XML 1.0 or useless in mail (C0 except TAB/LF/CR, C1, DEL,
+    surrogates, U+FFFE/U+FFFF)."""
+    return _CONTROLS.sub("", text)
+
+
+def unwrap_cdata(text: str) -> str:
+    """Replace every ``<![CDATA[...]]>`` wrapper by its content; drop unmatched halves.
+
+    Feeds that escape their CDATA (``&lt;![CDATA[...]]&gt;``) hand the wrapper over as text;
+    its content is the markup the publisher meant.
+    """
+    if "<![CDATA[" not in text and "]]>" not in text:
+        return text
+    text = _CDATA.sub(lambda m: m.group(1), text)
+    text = _CDATA_OPEN.sub("", text)
+    return _CDATA_CLOSE.sub("", text)
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    if attr in ("width", "height"):
+        v = value.strip().removesuffix("px")
+        return v if v.isdigit() and len(v) <= 5 else None
+    if attr in ("colspan", "rowspan", "span", "start"):
+        v = value.strip()
+        return v if v.isdigit() and len(v) <= 4 else None
+    return value
+
+
+def sanitize_html(fragment: str, base_url: str | None = None) -> str:
+    """Sanitise an HTML fragment with the allowlist above; return safe HTML (``str``).
+
+    ``base_url`` (absolute http(s)) resolves relative ``href``/``src``; without it relative
+    URLs are removed. Control characters are removed, CDATA wrappers unwrapped. Idempotent.
+    Never raises for any ``str`` input.
+    """
+    if not fragment:
+        return ""
+    text = unwrap_cdata(remove_controls(fragment))
+    if base_url and is_http_url(base_url):
+        try:
+            return _clean(text, ("rewrite_with_base", base_url))
+        except ValueError:  # nh3 refuses a base it cannot parse; relatives are dropped then
+            pass
+    return _clean(text, "deny")
+
+
+_TAGS = set(ALLOWED_TAGS)
+_CLEAN_CONTENT = set(_DROP_WITH_CONTENT)
+_ATTRS = {k: set(v) for k, v in ALLOWED_ATTRIBUTES.items()}
+
+
+def _clean(text: str, relative: tuple[Literal["rewrite_with_base"], str] | Literal["deny"]) -> str:
+    out = nh3.clean(
+        text,
+        tags=_TAGS,
+        clean_content_tags=_CLEAN_CONTENT,
+        attributes=_ATTRS,
+        attribute_filter=_attribute_filter,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        url_schemes=set(_URL_SCHEMES),
+        url_relative=relative,
+    )
+    return out.strip()
+
+
+_BLOCK = frozenset(
+    {
+        "p", "div", "br", "li", "ul", "ol", "dl", "dt", "dd", "blockquote", "pre", "table",
+        "tr", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "figure", "figcaption", "section",
+        "article", "header", "footer", "aside", "caption", "address",
+    }
+)  # fmt: skip
+
+
+class _TextExtractor(HTMLParser):
+    """Collect text, with a line break at block boundaries; skip script/style-like content."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _DROP_WITH_CONTENT:
+            self._skip += 1
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+        elif tag == "td" or tag == "th":
+            self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _DROP_WITH_CONTENT:
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(fragment: str) -> str:
+    """Plain text of an HTML fragment: tags removed, entities decoded once, paragraphs kept
+    as single blank-line-free line breaks, spaces collapsed within lines, controls removed."""
+    if not fragment:
+        return ""
+    parser = _TextExtractor()
+    try:
+        parser.feed(remove_controls(fragment))
+        parser.close()
+    except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
+        return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    text = remove_controls("".join(parser.parts))
+    lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def clean_text(text: str) -> str:
+    """Single-line plain text: controls removed, whitespace collapsed, NFC-normalised."""
+    return unicodedata.normalize("NFC", _WS.sub(" ", remove_controls(text)).strip())
+
+
+def text_from_html_fragment(fragment: str) -> str:
+    """Single-line plain text of a title-like HTML fragment (``<b>A</b> &amp; B`` -> ``A & B``).
+
+    Markup is stripped (script/style content dropped), entities decoded exactly once,
+    CDATA wrappers unwrapped, whitespace collapsed, control characters removed.
+    """
+    if not fragment:
+        return ""
+    return clean_text(html_to_text(unwrap_cdata(remove_controls(fragment))).replace("\n", " "))

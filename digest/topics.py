@@ -1,0 +1,289 @@
+"""Assign ranked stories to the sections of an edition.
+
+Order in which the rules apply to each story (the first that claims it decides):
+
+1. **Keywords and patterns** of the list's topics, in the list's topic order. Keywords match
+   whole words (``\\b`` boundaries, any script); a keyword written ALL IN CAPITALS (``US``,
+   ``EU``, ``NATO``) matches case-sensitively, every other keyword case-insensitively, so
+   ``US`` never matches the pronoun "us". Patterns are regular expressions, case-insensitive.
+   Text searched: every entry's title and the lead's summary.
+2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
+   a topic's ``categories``.
+3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
+   default topic (``SourceConfig.topic``, given as ``source_topics``).
+4. **Classifier** learned from labelled examples (``digest topics fit``), when a model is
+   given: its label if it is one of the list's topics and its margin reaches ``min_margin``.
+5. **Fallback** section (``ListConfig.fallback``). Stories that land here get a readable
+   label from their top terms in ``section_reason`` (``"about: jackson, civil, rights"``).
+
+Then: sections keep the list's topic order with the fallback last; each keeps the ranked
+order of its stories and at most ``TopicConfig.max_stories`` of them (the rest are left out);
+a section with fewer than ``ListConfig.min_section_stories`` stories folds into the fallback.
+Empty sections are not returned.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digest.config import ListConfig, TopicConfig
+from digest.exceptions import DigestError
+from digest.types import Section, Story
+
+__all__ = [
+    "TopicModel",
+    "assign_sections",
+    "example_text",
+    "fit_classifier",
+    "keyword_pattern",
+    "load_model",
+    "save_model",
+    "top_terms",
+]
+
+log = logging.getLogger("digest.topics")
+
+
+@functools.lru_cache(maxsize=1024)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """The compiled whole-word pattern for an editor keyword.
+
+    ``keyword`` may hold several words (``"climate change"``: any run of spaces between them).
+    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive.
+    """
+    words = keyword.split()
+    body = r"\s+".join(re.escape(w) for w in words)
+    caps = any(c.isalpha() for c in keyword) and keyword == keyword.upper()
+    flags = 0 if caps else re.IGNORECASE
+    return re.compile(rf"(?<!\w){body}(?!\w)", flags)
+
+
+def example_text(title: str, text: str = "") -> str:
+    """The text a classifier sees for one item: the title twice (it carries the topic), then
+    the body."""
+    title = (title or "").strip()
+    return f"{title}\n{title}\n{(text or '').strip()}"
+
+
+def _story_text(story: Story) -> str:
+    titles = " ".join(e.title for e in story.entries[1:])
+    return example_text(story.lead.title, f"{story.lead.summary_text} {titles}")
+
+
+@dataclass
+class TopicModel:
+    """A section classifier: a fitted scikit-learn pipeline and the labels it knows.
+
+    ``pipeline`` maps texts (:func:`example_text`) to labels and has ``decision_function``.
+    """
+
+    pipeline: Any
+    labels: tuple[str, ...]
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        """One label per text."""
+        return [str(label) for label in self.pipeline.predict(list(texts))]
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """One (label, margin) per text; the margin is the winning decision value."""
+        if not texts:
+            return []
+        scores = np.asarray(self.pipeline.decision_function(list(texts)))
+        classes = [str(c) for c in self.pipeline.classes_]
+        if scores.ndim == 1:  # two classes: positive means classes[1]
+            return [(classes[1], float(s)) if s >= 0 else (classes[0], float(-s)) for s in scores]
+        best = scores.argmax(axis=1)
+        return [(classes[i], float(scores[row, i])) for row, i in enumerate(best)]
+
+
+def fit_classifier(texts: Sequence[str], labels: Sequence[str], *, c: float = 0.25) -> TopicModel:
+    """Train a section classifier on texts made with :func:`example_text`.
+
+    Word uni- and bigrams plus character 2-5-grams inside words (no language-specific word
+    list), sub-linear TF-IDF, a linear SVM (``C = c``). Raises :class:`DigestError` with
+    fewer than two labels or mismatched lengths.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    if len(texts) != len(labels):
+        raise DigestError("texts and labels differ in length")
+    if len(set(labels)) < 2:
+        raise DigestError("a classifier needs examples of at least two labels")
+    features = FeatureUnion(
+        [
+            ("words", TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)),
+            ("chars", TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2)),
+        ]
+    )
+    pipeline = Pipeline([("features", features), ("svm", LinearSVC(C=c))])
+    pipeline.fit(list(texts), list(labels))
+    return TopicModel(pipeline=pipeline, labels=tuple(sorted(set(labels))))
+
+
+def save_model(model: TopicModel, path: str | Path) -> None:
+    """Write ``model`` to ``path`` (joblib pickle). Raises :class:`DigestError` on I/O errors."""
+    import joblib
+
+    try:
+        joblib.dump(model, Path(path))
+    except OSError as exc:
+        raise DigestError(f"cannot write model {path}: {exc.strerror or exc}") from None
+
+
+def load_model(path: str | Path) -> TopicModel:
+    """Read a model written by :func:`save_model`.
+
+    It is a pickle: load only models you made. Raises :class:`DigestError` when the file is
+    missing or is not a topic model.
+    """
+    import joblib
+
+    try:
+        model = joblib.load(Path(path))
+    except (OSError, EOFError, ValueError) as exc:
+        raise DigestError(f"cannot read model {path}: {exc}") from None
+    if not isinstance(model, TopicModel):
+        raise DigestError(f"{path}: not a digest topic model")
+    return model
+
+
+def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ...]]:
+    """The ``count`` most distinctive words of each story (TF-IDF against the others).
+
+    Words of one or two letters are skipped; in batches of 20 stories or more, words found in
+    over 20 % of them are skipped too (function words of any language). Returns ``()`` for a
+    story with no usable word.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not stories:
+        return []
+    docs = [_story_text(s) for s in stories]
+    vectorizer = TfidfVectorizer(
+        token_pattern=r"(?u)\b\w\w\w+\b",
+        sublinear_tf=True,
+        max_df=0.2 if len(docs) >= 20 else 1.0,
+    )
+    try:
+        matrix = vectorizer.fit_transform(docs).tocsr()
+    except ValueError:
+        return [() for _ in docs]
+    vocab = vectorizer.get_feature_names_out()
+    result = []
+    for row in range(matrix.shape[0]):
+        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+        cols, vals = matrix.indices[start:stop], matrix.data[start:stop]
+        order = np.lexsort((cols, -vals))[:count]
+        result.append(tuple(str(vocab[cols[i]]) for i in order))
+    return result
+
+
+def _rule_topic(
+    story: Story,
+    topics: Sequence[TopicConfig],
+    source_topics: Mapping[str, str],
+) -> tuple[str, str] | None:
+    """(topic name, reason) from the editor rules 1-3, or ``None``."""
+    text = "\n".join([*(e.title for e in story.entries), story.lead.summary_text])
+    for topic in topics:
+        for word in topic.keywords:
+            if keyword_pattern(word).search(text):
+                return topic.name, f"keyword {word!r}"
+        for pattern in topic.patterns:
+            if re.search(pattern, text, re.IGNORECASE):
+                return topic.name, f"pattern {pattern!r}"
+    labels = {c.casefold() for e in story.entries for c in e.categories}
+    for topic in topics:
+        for category in topic.categories:
+            if category.casefold() in labels:
+                return topic.name, f"feed category {category!r}"
+    names = {t.name for t in topics}
+    for topic in topics:
+        if story.lead.source in topic.sources:
+            return topic.name, f"source {story.lead.source}"
+    hinted = source_topics.get(story.lead.source)
+    if hinted in names:
+        return str(hinted), f"source {story.lead.source} default topic"
+    return None
+
+
+def assign_sections(
+    stories: Sequence[Story],
+    *,
+    topics: Sequence[TopicConfig],
+    list_config: ListConfig,
+    source_topics: Mapping[str, str],
+    model: Any | None = None,
+    min_margin: float = -0.25,
+) -> tuple[Section, ...]:
+    """Group ranked ``stories`` into the list's sections (rules in the module docstring).
+
+    ``topics`` is every configured topic; the list's ``topics`` pick and order the ones used
+    (all of ``topics`` when the list names none). ``source_topics`` maps a source name to its
+    default topic. ``model`` is a :class:`TopicModel` (see :func:`load_model`) or ``None``.
+    Each returned story has ``section`` and ``section_reason`` set. Pure; never raises for
+    odd stories.
+    """
+    by_name = {t.name: t for t in topics}
+    wanted = list_config.topics or tuple(by_name)
+    active = [by_name[name] for name in wanted if name in by_name]
+    names = {t.name for t in active}
+    fallback = list_config.fallback
+
+    chosen: list[tuple[str | None, str]] = [
+        _rule_topic(s, active, source_topics) or (None, "") for s in stories
+    ]
+    if model is not None:
+        pending = [i for i, (name, _) in enumerate(chosen) if name is None]
+        guesses = model.classify([_story_text(stories[i]) for i in pending]) if pending else []
+        for i, (label, margin) in zip(pending, guesses, strict=True):
+            if label in names and margin >= min_margin:
+                chosen[i] = (label, f"classifier {label} (margin {margin:.2f})")
+
+    buckets: dict[str, list[Story]] = {t.name: [] for t in active}
+    spill: list[Story] = []
+    for story, (name, reason) in zip(stories, chosen, strict=True):
+        if name is None:
+            spill.append(story)
+            continue
+        bucket = buckets[name]
+        if len(bucket) < by_name[name].max_stories:
+            bucket.append(replace(story, section=name, section_reason=reason))
+        else:
+            log.debug("topics.cap section=%s story=%s", name, story.key)
+
+    for name, bucket in buckets.items():
+        if bucket and len(bucket) < list_config.min_section_stories:
+            spill.extend(bucket)
+            buckets[name] = []
+    # the fallback keeps the ranked order of the stories it receives
+    position = {s.key: i for i, s in enumerate(stories)}
+    spill.sort(key=lambda s: position.get(s.key, 0))
+    labels = top_terms(spill)
+    folded = [
+        replace(
+            story,
+            section=fallback.name,
+            section_reason=(f"{story.section_reason}; folded: thin section" if story.section else "")
+            + (("; " if story.section else "") + f"about: {', '.join(terms)}" if terms else ""),
+        )
+        for story, terms in zip(spill, labels, strict=True)
+    ]
+    sections = [
+        Section(name=t.name, title=t.title, stories=tuple(buckets[t.name]))
+        for t in active
+        if buckets[t.name]
+    ]
+    if folded:
+        sections.append(Section(name=fallback.name, title=fallback.title, stories=tuple(folded)))
+    return tuple(sections)

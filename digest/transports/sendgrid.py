@@ -1,0 +1,436 @@
+"""SendGrid v3 Mail Send transport (``sendgrid`` package, ``POST /v3/mail/send``).
+
+Efficiency: messages of a batch that are the same apart from the recipient are sent as one
+request with up to 1000 ``personalizations`` (SendGrid's limit). "The same" means equal
+From, Reply-To, Subject, shared headers and text/HTML content. For the per-recipient parts
+(name, unsubscribe link) to be shared as well, ``compose`` leaves the placeholders of
+:func:`digest.types.placeholder` in the body and attaches the values with
+:func:`with_substitutions` (a private ``X-Digest-Substitutions`` header the transport
+removes); SendGrid fills them in per recipient (``substitutions``). In the HTML part the
+values are HTML-escaped; the text part and the subject get the raw values (they are rewritten
+to ``%%field|text%%`` placeholders so the two can differ). A message without the hint is
+sent as it is and shares a request only with identical messages.
+
+Per recipient the request also carries: ``to`` (address and display name), ``custom_args``
+``{"digest_delivery": <opaque signed delivery id>}`` (see :func:`delivery_ref`; the Event
+Webhook gives it back), and the ``List-Unsubscribe``/``List-Unsubscribe-Post`` headers
+(RFC 2369, RFC 8058), which differ per recipient. ``Message-ID`` and ``Date`` are left to
+SendGrid. ``categories`` come from the config; ``sandbox`` turns on ``mail_settings.
+sandbox_mode`` (SendGrid validates but delivers nothing).
+
+Outcomes per request:
+
+- 2xx: every recipient ``sent`` (``provider_id`` = the ``X-Message-Id`` response header);
+- 429: wait until ``X-RateLimit-Reset`` (epoch seconds) or ``Retry-After`` (seconds),
+  through the injectable ``sleep``, and try again (at most ``max_rate_waits`` times, then
+  ``queued``);
+- 400 naming personalizations (``field: personalizations.N...``): those recipients
+  ``failed`` with SendGrid's message, the others re-sent once without them; other 4xx:
+  every recipient of the request ``failed`` with the reason;
+- 5xx, timeout, reset connection, a body that is not an answer: ``unknown`` (the request may
+  have been taken);
+- connection refused: ``queued`` (nothing reached SendGrid).
+
+The API key comes from the environment variable the config names and is never logged: the
+``python_http_client`` logger (which logs request headers and payloads at DEBUG) gets a
+filter that removes the key and the payload from its records.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import socket
+import time
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from http.client import HTTPException
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+from python_http_client import exceptions as http_errors
+from sendgrid import SendGridAPIClient
+
+from digest.config import SendgridConfig
+from digest.exceptions import DeliveryError
+from digest.transports import Outgoing
+from digest.types import DeliveryState, SendOutcome
+
+log = logging.getLogger("digest.transports.sendgrid")
+
+SUBSTITUTIONS_HEADER = "X-Digest-Substitutions"
+MAX_PERSONALIZATIONS = 1000
+_PER_RECIPIENT_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
+_DROPPED_HEADERS = {
+    "to", "cc", "bcc", "from", "reply-to", "subject", "date", "message-id", "mime-version",
+    "content-type", "content-transfer-encoding", "content-disposition",
+    SUBSTITUTIONS_HEADER.lower(), *_PER_RECIPIENT_HEADERS,
+}
+_FIELD_RE = re.compile(r"^personalizations\.(\d+)")
+_PLACEHOLDER_RE = re.compile(r"%%([a-z_]+)%%")
+_REF_SALT = "digest-delivery-ref"
+
+
+def with_substitutions(message: EmailMessage, values: Mapping[str, str]) -> EmailMessage:
+    """Attach per-recipient placeholder values (``{"name": "Ada", "unsubscribe_url": ...}``)
+    to ``message``, whose body still holds the ``%%field%%`` placeholders. Returns it."""
+    del message[SUBSTITUTIONS_HEADER]
+    message[SUBSTITUTIONS_HEADER] = json.dumps(dict(values), ensure_ascii=True)
+    return message
+
+
+def delivery_ref(secret: str, delivery_id: int) -> str:
+    """The opaque, signed reference to a ledger row sent in ``custom_args``."""
+    return str(URLSafeSerializer(secret, salt=_REF_SALT).dumps(delivery_id))
+
+
+def read_delivery_ref(secret: str, ref: str) -> int | None:
+    """The delivery id in a :func:`delivery_ref`, or ``None`` when it is not one of ours."""
+    try:
+        value = URLSafeSerializer(secret, salt=_REF_SALT).loads(ref)
+    except BadData:
+        return None
+    return value if isinstance(value, int) else None
+
+
+class _RedactFilter(logging.Filter):
+    """Keeps API keys and payloads out of python_http_client's DEBUG records."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if msg.startswith("PAYLOAD:"):
+            msg = "PAYLOAD: (omitted by digest)"
+        for secret in self.secrets:
+            msg = msg.replace(secret, "[redacted]")
+        if msg.startswith("HEADERS:"):
+            msg = re.sub(r"(?i)('authorization':\s*')[^']*'", r"\1[redacted]'", msg)
+        record.msg, record.args = msg, None
+        return True
+
+
+_redactor = _RedactFilter()
+
+
+def _guard_logs(api_key: str) -> None:
+    _redactor.secrets.add(api_key)
+    for name in ("python_http_client", "python_http_client.client"):
+        lg = logging.getLogger(name)
+        if _redactor not in lg.filters:
+            lg.addFilter(_redactor)
+
+
+class _Item:
+    """One outgoing message split into what it shares with others and what is its own."""
+
+    __slots__ = ("outgoing", "key", "common", "personal")
+
+    def __init__(self, outgoing: Outgoing, key: tuple[Any, ...], common: dict[str, Any],
+                 personal: dict[str, Any]) -> None:
+        self.outgoing = outgoing
+        self.key = key
+        self.common = common
+        self.personal = personal
+
+
+class SendgridTransport:
+    """Send batches through SendGrid's v3 Mail Send API. See the module docstring.
+
+    ``api_key`` defaults to the environment variable ``config.api_key_env``; ``secret``
+    signs the delivery references in ``custom_args``. ``sleep`` and ``clock`` (epoch
+    seconds) are injectable for tests. Raises :class:`DeliveryError` when no API key is set.
+    """
+
+    name = "sendgrid"
+
+    def __init__(
+        self,
+        config: SendgridConfig,
+        *,
+        secret: str,
+        api_key: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_rate_waits: int = 5,
+        max_wait: float = 120.0,
+    ) -> None:
+        import os
+
+        key = api_key or os.environ.get(config.api_key_env)
+        if not key:
+            raise DeliveryError(f"SendGrid API key missing: set ${config.api_key_env}")
+        _guard_logs(key)
+        self.config = config
+        self.secret = secret
+        self.sleep = sleep
+        self.clock = clock
+        self.max_rate_waits = max_rate_waits
+        self.max_wait = max_wait
+        self.requests = 0
+        self._client = SendGridAPIClient(api_key=key, host=str(config.host).rstrip("/"))
+
+    def close(self) -> None:
+        """Nothing to release (one HTTP connection per request); safe to call twice."""
+
+    # -- building requests ------------------------------------------------------------------
+
+    def _split(self, out: Outgoing, cache: dict[Any, Any]) -> _Item:
+        """Split one message; ``cache`` (one per :meth:`send`) shares decoded parts and
+        parsed senders between messages that share them (the usual case: one rendered edition,
+        many recipients), so a batch costs little more than its per-recipient headers."""
+        msg = out.message
+        headers: list[tuple[str, str]] = [
+            (name, _header_text(msg, name, value)) for name, value in msg.raw_items()
+        ]
+        lower = {name.lower(): value for name, value in reversed(headers)}
+        values: dict[str, str] = {}
+        subs_raw = lower.get(SUBSTITUTIONS_HEADER.lower())
+        if subs_raw:
+            try:
+                loaded = json.loads(subs_raw)
+                values = {str(k): str(v) for k, v in loaded.items()}
+            except (ValueError, AttributeError):
+                values = {}
+        parts_key = ("parts", id(msg) if not msg.is_multipart() else
+                     tuple(id(p) for p in msg.get_payload()))  # type: ignore[union-attr]
+        parts = cache.get(parts_key)
+        if parts is None:
+            text = html_body = None
+            for part in msg.walk():
+                if part.is_multipart() or part.get_content_disposition() == "attachment":
+                    continue
+                ctype = part.get_content_type()
+                if ctype == "text/plain" and text is None:
+                    text = part.get_content()  # type: ignore[attr-defined]
+                elif ctype == "text/html" and html_body is None:
+                    html_body = part.get_content()  # type: ignore[attr-defined]
+            parts = (text, html_body)
+            if msg.is_multipart():  # a single-part message's id is not shared: do not cache
+                cache[parts_key] = parts
+        text, html_body = parts
+        subject = lower.get("subject", "")
+        if values:
+            names = tuple(sorted(values))
+            variant_key = ("variant", names, subject, text)
+            variant = cache.get(variant_key)
+            if variant is None:
+                def text_variant(s: str) -> str:
+                    return _PLACEHOLDER_RE.sub(
+                        lambda m: f"%%{m.group(1)}|text%%" if m.group(1) in values else m.group(0),
+                        s,
+                    )
+
+                variant = (text_variant(subject), None if text is None else text_variant(text))
+                cache[variant_key] = variant
+            subject, text = variant
+        sender_raw = lower.get("from", "")
+        reply_raw = lower.get("reply-to")
+        shared_headers = tuple(
+            (k, v) for k, v in headers if k.lower() not in _DROPPED_HEADERS
+        )
+        key = (sender_raw, reply_raw, subject, shared_headers, text, html_body)
+        common = cache.get(("common", key))
+        if common is None:
+            content = []
+            if text is not None:
+                content.append({"type": "text/plain", "value": text})
+            if html_body is not None:
+                content.append({"type": "text/html", "value": html_body})
+            common = {"from": _address(sender_raw), "subject": subject, "content": content}
+            if reply_raw:
+                common["reply_to"] = _address(reply_raw)
+            if shared_headers:
+                common["headers"] = dict(shared_headers)
+            cache[("common", key)] = common
+        to: dict[str, str] = {"email": out.recipient}
+        for name, addr in getaddresses([v for k, v in headers if k.lower() == "to"]):
+            if name and addr.lower() == out.recipient.lower():
+                to["name"] = name
+        personal: dict[str, Any] = {
+            "to": [to],
+            "custom_args": {"digest_delivery": delivery_ref(self.secret, out.delivery_id)},
+        }
+        own_headers = {k: v for k, v in headers if k.lower() in _PER_RECIPIENT_HEADERS}
+        if own_headers:
+            personal["headers"] = own_headers
+        if values:
+            subst = {}
+            for k, v in values.items():
+                subst[f"%%{k}%%"] = html.escape(v, quote=True)
+                subst[f"%%{k}|text%%"] = v
+            personal["substitutions"] = subst
+        return _Item(out, key, common, personal)
+
+    def _body(self, items: Sequence[_Item]) -> dict[str, Any]:
+        body: dict[str, Any] = dict(items[0].common)
+        body["personalizations"] = [it.personal for it in items]
+        if self.config.categories:
+            body["categories"] = list(self.config.categories)
+        if self.config.sandbox:
+            body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return body
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def send(self, batch: Sequence[Outgoing]) -> list[SendOutcome]:
+        """Send ``batch`` in as few requests as the content allows; one outcome per message.
+
+        Never raises for a provider or network problem (see the module docstring for the
+        mapping of answers to outcomes).
+        """
+        outcomes: list[SendOutcome] = []
+        groups: dict[tuple[Any, ...], list[_Item]] = {}
+        cache: dict[Any, Any] = {}
+        for out in batch:
+            try:
+                item = self._split(out, cache)
+            except Exception as exc:  # a malformed message fails itself only
+                outcomes.append(
+                    SendOutcome(out.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
+                )
+                continue
+            groups.setdefault(item.key, []).append(item)
+        for items in groups.values():
+            for start in range(0, len(items), MAX_PERSONALIZATIONS):
+                outcomes.extend(self._send_chunk(items[start : start + MAX_PERSONALIZATIONS]))
+        return outcomes
+
+    def _post(self, body: dict[str, Any]) -> tuple[str, Any]:
+        """One request; returns ``(kind, detail)`` with kind in ok/rate/bad/fail/unknown/refused."""
+        self.requests += 1
+        try:
+            response = self._client.client.mail.send.post(
+                request_body=body, timeout=self.config.timeout
+            )
+        except http_errors.TooManyRequestsError as exc:
+            return "rate", exc
+        except http_errors.HTTPError as exc:
+            status = int(getattr(exc, "status_code", 0) or 0)
+            if 400 <= status < 500:
+                return "bad", exc
+            return "unknown", f"HTTP {status}"
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, ConnectionRefusedError):
+                return "refused", f"connection refused: {reason}"
+            return "unknown", f"network: {reason}"
+        except (TimeoutError, socket.timeout) as exc:
+            return "unknown", f"timeout after {self.config.timeout}s: {exc}"
+        except (ConnectionError, HTTPException, OSError) as exc:
+            return "unknown", f"connection lost: {type(exc).__name__}: {exc}"
+        status = int(getattr(response, "status_code", 0) or 0)
+        if 200 <= status < 300:
+            headers = getattr(response, "headers", None)
+            message_id = headers.get("X-Message-Id") if headers is not None else None
+            return "ok", message_id
+        return "unknown", f"unexpected HTTP {status}"
+
+    def _wait_for(self, exc: Any) -> float:
+        headers = getattr(exc, "headers", None) or {}
+        reset = headers.get("X-RateLimit-Reset")
+        retry_after = headers.get("Retry-After")
+        wait = 1.0
+        try:
+            if reset is not None:
+                wait = float(reset) - self.clock()
+            elif retry_after is not None:
+                wait = float(retry_after)
+        except ValueError:
+            wait = 1.0
+        return min(max(wait, 0.0), self.max_wait)
+
+    def _send_chunk(self, items: list[_Item], *, retried: bool = False) -> list[SendOutcome]:
+        ids = [it.outgoing.delivery_id for it in items]
+        body = self._body(items)
+        waits = 0
+        while True:
+            kind, detail = self._post(body)
+            if kind != "rate":
+                break
+            if waits >= self.max_rate_waits:
+                log.warning("sendgrid.rate_limited recipients=%d giving_up_after=%d", len(ids), waits)
+                return [SendOutcome(d, DeliveryState.QUEUED, error="rate limited (429)") for d in ids]
+            wait = self._wait_for(detail)
+            waits += 1
+            log.info("sendgrid.rate_limited wait_s=%.1f attempt=%d", wait, waits)
+            self.sleep(wait)
+        if kind == "ok":
+            log.debug("sendgrid.accepted recipients=%d message_id=%s", len(ids), detail)
+            return [SendOutcome(d, DeliveryState.SENT, provider_id=detail) for d in ids]
+        if kind == "refused":
+            log.warning("sendgrid.refused recipients=%d %s", len(ids), detail)
+            return [SendOutcome(d, DeliveryState.QUEUED, error=str(detail)) for d in ids]
+        if kind == "unknown":
+            log.warning("sendgrid.unknown recipients=%d reason=%s", len(ids), detail)
+            return [SendOutcome(d, DeliveryState.UNKNOWN, error=str(detail)) for d in ids]
+        # 4xx other than 429
+        status, errors = _errors(detail)
+        bad: dict[int, str] = {}
+        general: list[str] = []
+        for err in errors:
+            match = _FIELD_RE.match(str(err.get("field") or ""))
+            message = str(err.get("message") or "rejected")
+            if match and int(match.group(1)) < len(items):
+                bad.setdefault(int(match.group(1)), message)
+            else:
+                general.append(message)
+        if bad and not general and not retried:
+            out = [
+                SendOutcome(items[i].outgoing.delivery_id, DeliveryState.FAILED,
+                            error=f"SendGrid {status}: {msg}")
+                for i, msg in sorted(bad.items())
+            ]
+            rest = [it for i, it in enumerate(items) if i not in bad]
+            log.warning("sendgrid.rejected_recipients count=%d status=%s", len(bad), status)
+            if rest:
+                out.extend(self._send_chunk(rest, retried=True))
+            return out
+        reason = "; ".join(general or list(bad.values())) or f"HTTP {status}"
+        log.warning("sendgrid.rejected recipients=%d status=%s reason=%s", len(ids), status, reason)
+        return [
+            SendOutcome(d, DeliveryState.FAILED, error=f"SendGrid {status}: {reason}") for d in ids
+        ]
+
+
+def _header_text(msg: EmailMessage, name: str, value: Any) -> str:
+    """A header's decoded text without parsing it twice: values set normally are already
+    parsed header objects; raw ASCII strings (``set_raw``) are used as they are."""
+    if hasattr(value, "name") or ("=?" not in value and "\n" not in value):
+        return str(value)
+    return str(msg.policy.header_fetch_parse(name, value))
+
+
+def _address(raw: str) -> dict[str, str]:
+    name, addr = parseaddr(raw)
+    return {"email": addr, "name": name} if name else {"email": addr}
+
+
+def _errors(exc: Any) -> tuple[int, list[dict[str, Any]]]:
+    status = int(getattr(exc, "status_code", 0) or 0)
+    raw = getattr(exc, "body", b"") or b""
+    try:
+        data = json.loads(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+        errors = data.get("errors") if isinstance(data, dict) else None
+    except ValueError:
+        errors = None
+    if not isinstance(errors, list):
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return status, [{"message": text[:300] or getattr(exc, "reason", "rejected")}]
+    return status, [e for e in errors if isinstance(e, dict)]
+
+
+__all__ = [
+    "MAX_PERSONALIZATIONS",
+    "SUBSTITUTIONS_HEADER",
+    "SendgridTransport",
+    "delivery_ref",
+    "read_delivery_ref",
+    "with_substitutions",
+]

@@ -1,0 +1,159 @@
+"""The delivery ledger: states, idempotence, re-checks, unknown handling, pausing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from digest.deliver import Ledger
+from digest.store import Store
+from digest.types import DeliveryState, SubscriberStatus
+from tests.deliver_helpers import NOW, MemoryTransport, add_subscribers, compose, make_edition, make_store
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = make_store(tmp_path / "d.db")
+    yield s
+    s.close()
+
+
+def ledger(store: Store, **kw: object) -> Ledger:
+    return Ledger(store, clock=lambda: NOW, **kw)  # type: ignore[arg-type]
+
+
+def test_queue_is_idempotent_and_run_sends_each_once(store: Store) -> None:
+    ed = make_edition(store)
+    subs = add_subscribers(store, 25)
+    led = ledger(store)
+    assert led.queue(ed, subs) == 25
+    assert led.queue(ed, subs) == 0
+    t = MemoryTransport()
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert counts == {"sent": 25}
+    assert t.calls == 3
+    assert sorted(t.accepted) == sorted(s.email for s in subs)
+    assert store.edition("world", "2026-02-18").status == "sent"  # type: ignore[union-attr]
+    # a second run sends nothing more
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert t.calls == 3 and counts == {"sent": 25}
+
+
+def test_unsubscribe_and_suppression_are_rechecked_at_claim(store: Store) -> None:
+    ed = make_edition(store)
+    subs = add_subscribers(store, 30)
+    led = ledger(store)
+    led.queue(ed, subs)
+    t = MemoryTransport()
+
+    def hook(point: str, ids: list[int]) -> None:
+        # while the first batch is in flight, one later subscriber leaves and one is suppressed
+        if point == "accepted" and t.calls == 1:
+            store.set_subscriber_status(subs[15].id, SubscriberStatus.UNSUBSCRIBED, now=NOW)  # type: ignore[arg-type]
+            store.suppress(subs[25].email.upper(), "bounce", now=NOW)
+
+    led._hook = hook
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert counts == {"sent": 28, "skipped": 2}
+    assert subs[15].email not in t.accepted and subs[25].email not in t.accepted
+    skipped = store.deliveries_in(ed, ["skipped"])
+    assert {r["last_error"] for r in skipped} == {"subscriber unsubscribed", "address suppressed"}
+
+
+def test_unknown_is_not_resent_until_the_operator_asks(store: Store) -> None:
+    ed = make_edition(store)
+    subs = add_subscribers(store, 20)
+    led = ledger(store)
+    led.queue(ed, subs)
+    t = MemoryTransport([DeliveryState.SENT, DeliveryState.UNKNOWN])
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert counts == {"sent": 10, "unknown": 10}
+    # complete: nothing queued; the unknown rows are the operator's call
+    assert store.edition("world", "2026-02-18").status == "sent"  # type: ignore[union-attr]
+    led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert t.calls == 2
+    assert len(led.unknown(ed)) == 10
+    assert led.retry_unknown(ed) == 10
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert counts == {"sent": 20}
+    assert sorted(t.accepted) == sorted(s.email for s in subs)
+
+
+def test_resend_unknown_policy_requeues_at_start(store: Store) -> None:
+    ed = make_edition(store)
+    led = ledger(store, resend_unknown=True)
+    led.queue(ed, add_subscribers(store, 5))
+    t = MemoryTransport([DeliveryState.UNKNOWN])
+    assert led.run(ed, list_name="world", transport=t, compose=compose) == {"unknown": 5}
+    assert led.run(ed, list_name="world", transport=t, compose=compose) == {"sent": 5}
+
+
+def test_consecutive_failures_pause_with_rows_still_queued(store: Store) -> None:
+    ed = make_edition(store)
+    led = ledger(store)
+    led.queue(ed, add_subscribers(store, 100))
+    t = MemoryTransport([DeliveryState.FAILED] * 3)
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10,
+                     max_consecutive_failures=3)
+    assert t.calls == 3
+    assert counts == {"failed": 30, "queued": 70}
+    assert store.edition("world", "2026-02-18").status == "sending"  # type: ignore[union-attr]
+
+
+def test_temporary_refusal_waits_for_not_before(store: Store) -> None:
+    ed = make_edition(store)
+    clock = [NOW]
+    led = Ledger(store, clock=lambda: clock[0])
+    led.queue(ed, add_subscribers(store, 5))
+    t = MemoryTransport([DeliveryState.QUEUED])
+    assert led.run(ed, list_name="world", transport=t, compose=compose) == {"queued": 5}
+    assert t.calls == 1  # not retried at once
+    assert store.edition("world", "2026-02-18").status != "sent"  # type: ignore[union-attr]
+    from datetime import timedelta
+
+    clock[0] = NOW + timedelta(minutes=6)
+    assert led.run(ed, list_name="world", transport=t, compose=compose) == {"sent": 5}
+
+
+def test_compose_failure_fails_one_row_only(store: Store) -> None:
+    ed = make_edition(store)
+    subs = add_subscribers(store, 5)
+    led = ledger(store)
+    led.queue(ed, subs)
+
+    def bad_compose(sub, delivery_id):  # type: ignore[no-untyped-def]
+        if sub.email == subs[2].email:
+            raise KeyError("name")
+        return compose(sub, delivery_id)
+
+    counts = led.run(ed, list_name="world", transport=MemoryTransport(), compose=bad_compose)
+    assert counts == {"sent": 4, "failed": 1}
+    (row,) = store.deliveries_in(ed, ["failed"])
+    assert row["email"] == subs[2].email and "compose" in row["last_error"]
+
+
+def test_a_transport_that_raises_makes_rows_unknown(store: Store) -> None:
+    ed = make_edition(store)
+    led = ledger(store)
+    led.queue(ed, add_subscribers(store, 3))
+
+    class Boom(MemoryTransport):
+        def send(self, batch):  # type: ignore[no-untyped-def]
+            raise RuntimeError("socket closed")
+
+    assert led.run(ed, list_name="world", transport=Boom(), compose=compose,
+                   max_consecutive_failures=1) == {"unknown": 3}
+
+
+def test_rows_left_sending_by_a_crash_become_unknown(store: Store) -> None:
+    ed = make_edition(store)
+    led = ledger(store)
+    led.queue(ed, add_subscribers(store, 10))
+    claimed = store.claim_deliveries(ed, list_name="world", limit=4, now=NOW)
+    assert len(claimed) == 4
+    t = MemoryTransport()
+    counts = led.run(ed, list_name="world", transport=t, compose=compose)
+    assert counts == {"sent": 6, "unknown": 4}
+    assert {r["last_error"] for r in led.unknown(ed)} == {"interrupted while sending"}

@@ -1,0 +1,193 @@
+"""Polling hostile feeds end to end: a loopback server serves each file of ../shared/badfeeds
+with the headers its .headers.txt describes; fetch → parse → store must give the behaviour
+the badfeeds README states, and a failure must never lose stored entries."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from digest.config import parse_config
+from digest.pipeline import poll_source
+from digest.store import Store
+from tests.conftest import BAD_FEEDS, REPO
+from tests.feedserver import FeedServer, Reply, feed_server  # noqa: F401
+
+NOW = datetime(2026, 2, 18, 12, 0, tzinfo=UTC)
+UNSAFE_URL = re.compile(r"""(href|src)\s*=\s*["']?\s*(javascript|data|vbscript):""", re.I)
+CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _setup(tmp_path: Path, url: str):
+    config = parse_config(
+        {
+            "site": {"postal_address": "1 Example Street, Springfield"},
+            "database": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+            "fetch": {"allow_private_addresses": True, "deadline": 5, "read_timeout": 2, "connect_timeout": 2},
+            "sources": [{"name": "bad", "title": "Bad", "url": url}],
+            "lists": [{"name": "l", "title": "L", "sender": "L <l@example.org>"}],
+        },
+        REPO,
+    )
+    return config, Store.open(config.database.url)
+
+
+def _poll(tmp_path: Path, url: str, now: datetime = NOW):
+    config, store = _setup(tmp_path, url)
+    report = poll_source(config, store, config.sources[0], now=now)
+    return report, store.entries_of("bad", limit=1000), store, config
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "B01-undefined-html-entity.xml",
+        "B04-utf8-no-charset-header.xml",
+        "B08-utf8-bom.xml",
+        "B10-control-characters.xml",
+        "B11-german-dates.xml",
+        "B13-one-bad-date.xml",
+        "B17-no-dates.xml",
+        "B24-escaped-cdata.xml",
+        "B26-unsafe-item-links.xml",
+        "B27-script-in-content.xml",
+        "B32-gzip-always.xml.gz",
+        "B/B32-gzip-always.xml.gz",
+        "B36-media-images.xml",
+    ],
+)
+def test_each_bad_feed_keeps_its_items_clean(feed_server: FeedServer, tmp_path: Path, name: str) -> None:  # noqa: F811
+    urls = feed_server.serve_badfeeds()
+    report, entries, store, _config = _poll(tmp_path, urls[name])
+    store.close()
+    assert report.status == "ok", report
+    assert entries and report.new_entries == len(entries)
+    for e in entries:
+        for value in (e.title, e.summary_html, e.summary_text, e.url or "", e.entry_id):
+            assert not CONTROLS.search(value), (e.entry_id, value)
+            assert "â€" not in value  # mojibake of UTF-8 read as windows-1252
+        assert e.url is None or e.url.startswith(("http://", "https://"))
+        assert "<script" not in e.summary_html.lower()
+        assert not UNSAFE_URL.search(e.summary_html), e.summary_html
+        assert not re.search(r"<\s*(script|iframe|style|a|b|img)\b", e.title, re.I)  # plain text
+    if name.startswith("B01"):
+        assert report.warnings
+    if name.startswith("B11"):
+        got = sorted(e.published for e in entries)
+        assert got == [
+            datetime(2024, 10, 24, 22, 30, tzinfo=UTC),
+            datetime(2025, 1, 14, 6, 0, tzinfo=UTC),
+            datetime(2025, 3, 15, 6, 5, 9, tzinfo=UTC),
+            datetime(2025, 5, 5, 10, 0, tzinfo=UTC),
+            datetime(2025, 12, 3, 7, 0, tzinfo=UTC),
+        ]
+    if name.startswith("B13"):
+        assert len(entries) == 5
+    if name.startswith("B24"):
+        assert any("Council approves new bike lanes on Main Street" in e.summary_text for e in entries)
+
+
+@pytest.mark.parametrize("variant", ["", "B/"])
+def test_html_challenge_page_fails_and_keeps_earlier_entries(
+    feed_server: FeedServer, tmp_path: Path, variant: str  # noqa: F811
+) -> None:
+    challenge = (BAD_FEEDS / "B09-html-challenge-page.xml").read_bytes()
+    good = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
+    status = 403 if variant == "" else 200
+    url = feed_server.script(
+        "/feed",
+        [
+            Reply(200, {"Content-Type": "application/rss+xml"}, good),
+            Reply(status, {"Content-Type": "text/html; charset=UTF-8"}, challenge),
+        ],
+    )
+    config, store = _setup(tmp_path, url)
+    first = poll_source(config, store, config.sources[0], now=NOW)
+    assert first.status == "ok" and first.new_entries > 0
+    later = NOW + timedelta(hours=1)
+    second = poll_source(config, store, config.sources[0], now=later)
+    assert second.status == "failed"
+    assert second.http_status == status
+    assert "not a feed" in second.error or "403" in second.error
+    assert len(store.entries_of("bad")) == first.new_entries
+    state = store.source_state("bad")
+    assert state.last_status == "failed" and state.last_ok_at == NOW
+    store.close()
+
+
+def test_undated_items_keep_their_first_seen_time(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    urls = feed_server.serve_badfeeds()
+    config, store = _setup(tmp_path, urls["B17-no-dates.xml"])
+    poll_source(config, store, config.sources[0], now=NOW)
+    later = NOW + timedelta(days=1)
+    poll_source(config, store, config.sources[0], now=later)
+    entries = store.entries_of("bad")
+    assert entries and all(e.published is None and e.first_seen == NOW for e in entries)
+    store.close()
+
+
+def test_items_without_guid_are_new_only_once(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    url = feed_server.script(
+        "/feed",
+        [
+            Reply(200, {"Content-Type": "application/rss+xml"}, (BAD_FEEDS / "B20-no-guid-fetch1.xml").read_bytes()),
+            Reply(200, {"Content-Type": "application/rss+xml"}, (BAD_FEEDS / "B20-no-guid-fetch2.xml").read_bytes()),
+        ],
+    )
+    config, store = _setup(tmp_path, url)
+    first = poll_source(config, store, config.sources[0], now=NOW)
+    second = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=1))
+    assert first.new_entries >= 1
+    assert second.new_entries == 1
+    assert any("Ferry timetable changes" in e.title for e in store.entries_of("bad"))
+    store.close()
+
+
+def test_billion_laughs_is_not_expanded(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    urls = feed_server.serve_badfeeds()
+    import time
+
+    start = time.perf_counter()
+    report, entries, store, _ = _poll(tmp_path, urls["B29-billion-laughs.xml"])
+    store.close()
+    assert time.perf_counter() - start < 2.0
+    assert all(len(e.title) < 1000 and "lol" * 50 not in e.summary_text for e in entries)
+
+
+def test_gone_feed_disables_the_source(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    url = feed_server.serve("/gone", b"gone", status=410)
+    config, store = _setup(tmp_path, url)
+    report = poll_source(config, store, config.sources[0], now=NOW)
+    assert report.status == "failed" and report.http_status == 410
+    assert "disabled" in report.error
+    again = poll_source(config, store, config.sources[0], now=NOW + timedelta(days=1))
+    assert again.status == "skipped" and "410" in again.error
+    assert len(feed_server.requests_for("/gone")) == 1
+    store.close()
+
+
+def test_retry_after_postpones_the_next_poll(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    url = feed_server.retry_after("/busy", status=429, value="3600")
+    config, store = _setup(tmp_path, url)
+    report = poll_source(config, store, config.sources[0], now=NOW)
+    assert report.status == "failed" and report.http_status == 429
+    assert store.source_state("bad").next_poll_at >= NOW + timedelta(seconds=3600)
+    skipped = poll_source(config, store, config.sources[0], now=NOW + timedelta(minutes=30))
+    assert skipped.status == "skipped"
+    assert len(feed_server.requests_for("/busy")) == 1
+    store.close()
+
+
+def test_not_modified_changes_nothing(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
+    url = feed_server.conditional("/c", body, etag='"v1"')
+    config, store = _setup(tmp_path, url)
+    first = poll_source(config, store, config.sources[0], now=NOW)
+    second = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=1))
+    assert first.status == "ok" and second.status == "not-modified"
+    assert feed_server.requests_for("/c")[-1].headers.get("if-none-match") == '"v1"'
+    assert len(store.entries_of("bad")) == first.new_entries
+    store.close()

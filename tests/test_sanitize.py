@@ -1,0 +1,190 @@
+"""Allowlist sanitising (nh3) and HTML-to-text (digest.sanitize), including property tests."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.sanitize import (
+    html_to_text,
+    remove_controls,
+    sanitize_html,
+    text_from_html_fragment,
+    unwrap_cdata,
+)
+
+BASE = "https://news.example.org/2025/03/story.html"
+
+HOSTILE = (
+    '<p>Intro</p><script type="text/javascript">document.write("<h1>gone</h1>")</script>'
+    '<iframe src="https://tracker.example.net/frame" width="1" height="1"></iframe>'
+    '<img src="https://news.example.org/x.png" onerror="alert(1)" alt="x">'
+    '<a href="javascript:alert(1)">click</a> '
+    '<a href="https://news.example.org/ok" onclick="steal()">ok</a>'
+    '<style>body{display:none}</style><svg onload="alert(1)"></svg>'
+    '<meta http-equiv="refresh" content="0;url=https://evil.example.net/">'
+    '<form action="https://evil.example.net/"><input name="p"></form>'
+    '<object data="https://evil.example.net/x.swf"></object>'
+    '<embed src="https://evil.example.net/y"><base href="https://evil.example.net/">'
+    '<link rel="stylesheet" href="https://evil.example.net/s.css">'
+    '<p style="background:url(javascript:alert(1))">styled</p><p>Outro</p>'
+)
+
+_BANNED = {
+    "script",
+    "style",
+    "iframe",
+    "object",
+    "embed",
+    "form",
+    "input",
+    "meta",
+    "base",
+    "link",
+    "svg",
+    "math",
+}
+
+
+class _TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def unsafe_parts(out: str) -> list[str]:
+    """Every banned tag, handler/style attribute or non-http(s)/mailto URL in ``out``."""
+    c = _TagCollector()
+    c.feed(out)
+    c.close()
+    bad = []
+    for tag, attrs in c.tags:
+        if tag in _BANNED:
+            bad.append(tag)
+        for name, value in attrs:
+            if name.startswith("on") or name == "style":
+                bad.append(f"{tag}@{name}")
+            if name in ("href", "src", "cite") and not re.match(
+                r"^(https?://|mailto:)", value or "", re.IGNORECASE
+            ):
+                bad.append(f"{tag}@{name}={value}")
+    return bad
+
+
+def test_hostile_markup_is_removed() -> None:
+    assert len(unsafe_parts(HOSTILE)) >= 12  # the checker itself sees the danger
+    out = sanitize_html(HOSTILE, BASE)
+    assert unsafe_parts(out) == [], out
+    assert "gone" not in out and "display:none" not in out and "evil" not in out
+    assert "<p>Intro</p>" in out and "<p>Outro</p>" in out and "styled" in out
+    assert '<img src="https://news.example.org/x.png" alt="x">' in out
+    assert 'href="https://news.example.org/ok" rel="noopener noreferrer"' in out
+
+
+def test_relative_urls_made_absolute_or_dropped() -> None:
+    frag = '<a href="/a">a</a><img src="i.png">'
+    out = sanitize_html(frag, BASE)
+    assert 'href="https://news.example.org/a"' in out
+    assert 'src="https://news.example.org/2025/03/i.png"' in out
+    no_base = sanitize_html(frag, None)
+    assert "href=" not in no_base and "src=" not in no_base
+
+
+def test_mailto_kept_data_dropped() -> None:
+    out = sanitize_html(
+        '<a href="mailto:x@example.org">m</a><img src="data:image/png;base64,AAAA">'
+    )
+    assert 'href="mailto:x@example.org"' in out
+    assert "data:" not in out
+
+
+def test_sanitize_is_idempotent_on_hostile_sample() -> None:
+    once = sanitize_html(HOSTILE, BASE)
+    assert sanitize_html(once, BASE) == once
+
+
+def test_html_to_text_blocks_entities_and_scripts() -> None:
+    text = html_to_text(
+        "<p>One&nbsp;&amp; two</p><script>x()</script><ul><li>a</li><li>b</li></ul>"
+    )
+    assert text == "One & two\na\nb"  # nbsp collapses to a space in plain text
+
+
+def test_title_text_strips_markup_and_decodes_once() -> None:
+    assert text_from_html_fragment("<b>Bold?</b> <script>alert(1)</script> Title") == (
+        "Bold? Title"
+    )
+    assert text_from_html_fragment("AT&amp;T &amp;amp; co") == "AT&T &amp; co"
+    assert text_from_html_fragment("  many\n\t spaces  ") == "many spaces"
+    assert text_from_html_fragment("a\x0bb\x00c\x9d") == "abc"
+
+
+def test_cdata_unwrap_and_controls() -> None:
+    assert unwrap_cdata("<![CDATA[Council approves]]>") == "Council approves"
+    assert unwrap_cdata("x <![CDATA[<b>y</b>]]> z ]]>") == "x <b>y</b> z "
+    assert remove_controls("a\x01b\x1fc\td\n") == "abc\td\n"
+
+
+_html_pieces = st.lists(
+    st.sampled_from(
+        [
+            "<script>",
+            "</script>",
+            '<a href="',
+            "javascript:",
+            '">',
+            "</a>",
+            "<img src=",
+            "x onerror=alert(1)",
+            "<svg onload=alert(1)>",
+            "<style>",
+            "<p>",
+            "</p>",
+            "&lt;",
+            "&amp;",
+            "&#106;avascript:",
+            "<iframe>",
+            "<!--",
+            "-->",
+            "<![CDATA[",
+            "]]>",
+            "\x00",
+            "\x0b",
+            "<a href='data:text/html,x'>",
+            '<div style="x:url(javascript:1)">',
+            "jav&#x09;ascript:",
+            "<IMG SRC=JaVaScRiPt:alert(1)>",
+            "<b",
+            '"',
+            "'",
+            " ",
+            "text",
+            '<math><mi xlink:href="javascript:1">',
+            "<form><input>",
+            "<base href=x>",
+        ]
+    ),
+    max_size=25,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_html_pieces, st.text(max_size=300)))
+def test_property_sanitize_idempotent_and_safe(fragment: str) -> None:
+    once = sanitize_html(fragment, BASE)
+    assert sanitize_html(once, BASE) == once
+    assert unsafe_parts(once) == [], once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_html_pieces, st.text(max_size=300)))
+def test_property_title_text_has_no_markup_or_controls(fragment: str) -> None:
+    out = text_from_html_fragment(fragment)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", out)
+    assert "\n" not in out and out == out.strip()
