@@ -156,8 +156,8 @@ def dropped_stories(edition: Edition, adjustments: Iterable[Adjustment]) -> tupl
 
 __all__ = [
     "ACTIONS",
-    "Adjustment",
     "MAX_SUMMARY_CHARS",
+    "Adjustment",
     "apply_adjustments",
     "boost_factor",
     "clean_summary",
