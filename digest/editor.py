@@ -76,7 +76,7 @@ from digest.adjust import (
 from digest.config import Config, ListConfig
 from digest.exceptions import DigestError
 from digest.message import build_message, personalise
-from digest.render import is_http_url, render_edition
+from digest.render import _rank_order, is_http_url, render_edition
 from digest.store import Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, Story, Subscriber
@@ -266,6 +266,11 @@ class Preview:
     dropped: tuple[Story, ...]
     topics: tuple[str, ...]
     checks: tuple[Check, ...] = field(default=())
+    left_out: frozenset[str] = frozenset()
+
+    def in_email(self, story: Story) -> bool:
+        """Whether ``story`` made it into the email (not left out for the size budget)."""
+        return story.key not in self.left_out
 
     @property
     def html_bytes(self) -> int:
@@ -320,6 +325,16 @@ def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) ->
             "all stories shown" if omitted == 0 else f"{omitted} left out for size (linked on the web)",
         ),
     )
+
+
+def left_out_for_size(edition: Edition, omitted: int) -> frozenset[str]:
+    """Keys of the ``omitted`` stories the renderer left out to stay under the size budget:
+    the last ones in its rank order (pinned first, then by score, then reading order)."""
+    if omitted <= 0:
+        return frozenset()
+    stories = edition.stories
+    order = _rank_order(stories)
+    return frozenset(stories[i].key for i in order[len(stories) - omitted :])
 
 
 def preview_values(config: Config) -> dict[str, str]:
@@ -409,6 +424,11 @@ def _when(value: datetime | None, tz: str = "UTC") -> str:
         return "never"
     local = value.astimezone(ZoneInfo(tz))
     return f"{local:%a %d %b %Y, %H:%M} {tz}"
+
+
+def _short(value: datetime | None) -> str:
+    """``"17 Feb 18:14"`` in UTC; ``"—"`` for None."""
+    return "—" if value is None else f"{value.astimezone(UTC):%d %b %H:%M}"
 
 
 def _ago(value: datetime | None, now: datetime) -> str:
@@ -614,6 +634,7 @@ def editor_routes(
             dropped=dropped_stories(base, adjustments),
             topics=topics,
             checks=email_checks(html, text, edition, omitted=rendered.omitted),
+            left_out=left_out_for_size(edition, rendered.omitted),
         )
 
     def story_state(preview: Preview) -> dict[str, dict[str, str]]:
@@ -673,7 +694,7 @@ def editor_routes(
                     failing.append((src, state.last_error or f"HTTP {state.last_http_status}"))
                 newest = latest.get(src.name)
                 if newest is None or now - newest > timedelta(hours=SILENT_HOURS):
-                    silent.append((src, _ago(newest, now)))
+                    silent.append((src, f"newest entry {_ago(newest, now)}" if newest else "no entries yet"))
             upcoming = backend.next_send(lst, now)
             rows.append(
                 {
@@ -687,7 +708,7 @@ def editor_routes(
                     "silent": silent,
                 }
             )
-        return page(request, "overview.html", rows=rows, now=_when(now))
+        return page(request, "overview.html", rows=rows, now=_when(now), silent_hours=SILENT_HOURS)
 
     async def sources_page(request: Request) -> Response:
         now = clock()
@@ -769,6 +790,7 @@ def editor_routes(
             source_title=lambda name: (edition.sources[name].title if name in edition.sources else name),
             source_weight=lambda name: (edition.sources[name].weight if name in edition.sources else 1.0),
             when=_when,
+            short=_short,
             query=_query(at, topics),
             at_iso=_iso(at),
             scheduled=_when(preview.scheduled, lst.schedule.timezone),

@@ -5,7 +5,7 @@ Usage (from the repository root)::
     python scripts/editor_screenshots.py [--config config.yaml] [--out build/editor-screenshots]
                                          [--list world] [--at 2026-02-18T07:00:00Z] [--sample]
 
-Writes ``overview.png``, ``preview-600.png``, ``preview-375.png``, ``why-here.png`` and
+Writes ``overview.png``, ``preview-600.png``, ``preview-375.png``, ``why-here.png`` (the first screen; ``why-here-full.png`` the whole page) and
 ``sources.png`` into ``--out``. The edition is the one due at ``--at`` built from the store
 of ``--config`` when it holds entries (after ``make demo``); otherwise the captured feeds are
 polled into a temporary database first. ``--sample`` shows the hand-made sample edition of
@@ -82,7 +82,7 @@ def _open_store(config, at: datetime, temp: Path):  # type: ignore[no-untyped-de
     store = Store.open(config.database.url)
     from digest.pipeline import poll
 
-    reports = poll(config, store, now=at)
+    reports = poll(config, store, now=at - timedelta(hours=1))
     failed = [r.source for r in reports if r.status == "failed"]
     print(f"polled {len(reports)} sources into {temp}/demo.db; failed: {failed or 'none'}")
     return config, store
@@ -113,13 +113,14 @@ def main(argv: list[str] | None = None) -> int:
         temp = Path(tmp)
         backend = None
         if args.sample:
-            from tests.editor_support import SampleBackend, editor_config
             from digest.store import Store
+            from tests.editor_support import SampleBackend, editor_config
 
             config = editor_config(temp)
             store = Store.open(config.database.url)
             backend = SampleBackend()
             at = backend.edition.window_end
+            store.upsert_entries(backend.edition.stories and [e for s in backend.edition.stories for e in s.entries], now=at)
         else:
             config, store = _open_store(load_config(args.config), at, temp)
         config.list(args.list_name)  # KeyError early for a wrong --list
@@ -152,14 +153,15 @@ def main(argv: list[str] | None = None) -> int:
             page.click("#label-mobile")
             shot("preview-375", full=False)
             page.goto(f"{base}/editor/lists/{args.list_name}/why?at={at_q}")
-            shot("why-here")
+            shot("why-here", full=False)
+            shot("why-here-full")
             page.goto(f"{base}/editor/sources")
             shot("sources")
             browser.close()
         store.close()
     for path in written:
         print(path)
-    return 0 if len(written) == 5 else 1
+    return 0 if len(written) == 6 else 1
 
 
 if __name__ == "__main__":

@@ -331,7 +331,8 @@ def test_overview_shows_schedule_next_send_counts_and_failing_sources(env) -> No
     assert "Wed 18 Feb 2026, 07:00 UTC" in html  # next send after the clock
     assert "1 active" in html and "1 unsubscribed" in html
     assert "Dawn: failing (HTTP 503 &lt;Service Unavailable&gt;)" in html
-    assert "NPR: silent" in html and "BBC News: silent" not in html
+    silent = re.search(r"Silent for 48 h: ([^<]*)<", html).group(1)
+    assert "NPR (no entries yet)" in silent and "BBC News" not in silent
 
 
 def test_sources_page_shows_status_error_entries_per_day_and_silence(env) -> None:
@@ -416,3 +417,24 @@ def test_atom_feed_drops_characters_xml_cannot_hold(env) -> None:
     body = atom_feed(config, config.list("world"), [row], parts, now=NOW)
     feed = ET.fromstring(body)
     assert feed.find(f"{ATOM}entry/{ATOM}summary").text == "bell here"
+
+
+def test_stories_left_out_for_size_are_marked_in_the_story_list(tmp_path) -> None:
+    from digest.editor import left_out_for_size
+    from tests.sample_edition import huge_edition
+
+    edition = huge_edition(200)
+    left = left_out_for_size(edition, 3)
+    worst = sorted(edition.stories, key=lambda s: s.score)[:3]
+    assert left == {s.key for s in worst}
+    assert left_out_for_size(edition, 0) == frozenset()
+    app, store, _ = make_app(tmp_path / "h", backend=SampleBackend(edition))
+    with TestClient(app) as client:
+        login(client)
+        html = client.get("/editor/lists/world/preview").text
+        frame = client.get("/editor/lists/world/preview/email?at=2026-02-18T07:00:00Z").text
+    store.close()
+    marked = re.findall(r'class="story left-out" id="story-[0-9a-f]+" data-key="([^"]+)"', html)
+    shown = len(re.findall(r'<h3 class="story-title"', frame))
+    assert marked and len(marked) == 200 - shown
+    assert "Every story fits" in html and f"{len(marked)} left out for size" in html
