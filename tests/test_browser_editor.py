@@ -307,3 +307,67 @@ def test_injected_script_does_not_run_in_the_preview(site: Site, monkeypatch: py
     pwned = [url for url in site.requests if "pwned" in url and "pwned-missing" not in url]
     assert pwned == [], pwned
     site.shot("hostile-preview")
+
+
+def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Browser, tmp_path: Path) -> None:
+    """Entries written straight into the store (as if the sanitiser had been bypassed), built
+    by the real pipeline: their script shows as text and never runs."""
+    from datetime import timedelta
+
+    import yaml
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+
+    from digest.config import parse_config
+    from digest.editor import SecurityHeadersMiddleware, editor_routes
+    from digest.store import Store
+    from digest.types import Entry, Image
+    from tests.conftest import REPO
+
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    config = parse_config(data, REPO)
+    store = Store.open(config.database.url)
+    when = NOW - timedelta(hours=3)
+    hostile = Entry(
+        source="bbc-world",
+        entry_id="hostile-1",
+        title=EVIL_TITLE,
+        url="javascript:fetch('/pwned-link')",
+        summary_html=EVIL_SCRIPT,
+        summary_text=EVIL_SCRIPT,
+        image=Image("javascript:fetch('/pwned-image')", alt="\"><script>fetch('/pwned-alt')</script>"),
+        published=when,
+        first_seen=when,
+    )
+    calm = Entry(source="nyt-world", entry_id="calm-1", title="A calm headline about harbour repairs",
+                 url="https://example.org/calm", summary_text="Repairs.", published=when, first_seen=when)  # fmt: skip
+    store.upsert_entries([hostile, calm], now=when)
+    app = Starlette(
+        routes=editor_routes(config, store, clock=lambda: NOW - timedelta(hours=1), token=TOKEN),
+        middleware=[Middleware(SecurityHeadersMiddleware)],
+    )
+    with serve(app) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.route(lambda url: not url.startswith(base), lambda route: route.abort("blockedbyclient"))
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(base + "/editor/login")
+        page.fill("#token", TOKEN)
+        click_and_wait(page, "form.login button[type=submit]")
+        for path in ("/editor/lists/world/preview", "/editor/lists/world/why"):
+            page.goto(base + path)
+            page.wait_for_load_state("networkidle")
+            assert "Totally normal headline" in page.locator("main").inner_text()
+        page.goto(base + "/editor/lists/world/preview")
+        frame = page.frame_locator("#email-frame")
+        frame.locator("h3.story-title", has_text="Totally normal headline").wait_for()
+        assert "<script>" in frame.locator("h3.story-title", has_text="Totally normal headline").inner_text()
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(tmp_path / "stored-hostile-preview.png"), full_page=True)
+        context.close()
+    store.close()
+    pwned = [url for url in requests if "pwned" in url]
+    assert pwned == [], pwned
+    assert page.url.startswith(base)
