@@ -79,7 +79,7 @@ from digest.message import build_message, personalise
 from digest.render import _rank_order, is_http_url, render_edition
 from digest.store import Store
 from digest.transports import Outgoing, Transport
-from digest.types import DeliveryState, Edition, RenderedEdition, Story, Subscriber
+from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
 
 log = logging.getLogger("digest.editor")
 
@@ -605,15 +605,15 @@ def editor_routes(
         key = (list_config.name, _iso(at))
         hit = builds.get(key)
         if hit is not None and time.monotonic() - hit[0] < BUILD_CACHE_SECONDS:
-            built = hit[1]
+            base, scheduled = hit[1]
         else:
-            built = backend.build(config, store, list_config, at=at, now=now)
-            if built is None:
+            fresh = backend.build(config, store, list_config, at=at, now=now)
+            if fresh is None:
                 raise _Http(404, f"The schedule of {list_config.name} has no send time before {_iso(at)}.")
             if len(builds) > 16:
                 builds.clear()
-            builds[key] = (time.monotonic(), built)
-        base, scheduled = built
+            builds[key] = (time.monotonic(), fresh)
+            base, scheduled = fresh
         adjustments = tuple(store.adjustments(list_config.name, base.period))
         adjusted = apply_adjustments(base, adjustments)
         edition = backend.narrow(adjusted, topics) if topics else adjusted
@@ -883,12 +883,16 @@ def editor_routes(
         )
         folder = config.delivery.outbox_dir / lst.name / "tests"
         delivery_id = int(now.timestamp())
-        transport = backend.transport(config, lst, folder)
+        outcome: SendOutcome | None = None
         try:
-            outcomes = transport.send([Outgoing(delivery_id, address, message)])
-        finally:
-            transport.close()
-        outcome = outcomes[0] if outcomes else None
+            transport = backend.transport(config, lst, folder)
+            try:
+                outcomes = transport.send([Outgoing(delivery_id, address, message)])
+            finally:
+                transport.close()
+            outcome = outcomes[0] if outcomes else None
+        except Exception as exc:  # noqa: BLE001 -- a broken transport is a notice, not a crash
+            outcome = SendOutcome(delivery_id, DeliveryState.FAILED, error=f"{type(exc).__name__}: {exc}")
         if outcome is not None and outcome.state == DeliveryState.SENT:
             log.info("editor.test_sent list=%s period=%s to=%s id=%s",
                      lst.name, preview.edition.period, address, outcome.provider_id)  # fmt: skip

@@ -20,13 +20,13 @@ CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-from starlette.responses import HTMLResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
-from digest.render import render_edition  # noqa: E402
-from tests.editor_support import TOKEN, SampleBackend, make_app, serve  # noqa: E402
-from tests.sample_edition import NOW, sample_edition  # noqa: E402
+from digest.render import render_edition
+from tests.editor_support import TOKEN, SampleBackend, make_app, serve
+from tests.sample_edition import NOW, sample_edition
 
 ARGS = [
     "--no-sandbox",
@@ -256,7 +256,7 @@ def evil_backend() -> SampleBackend:
 
 def _inject_into_html(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bypass the renderer's own guard too: put raw script into the rendered email HTML."""
-    import digest.editor as editor
+    from digest import editor
 
     real = editor.render_edition
 

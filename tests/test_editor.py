@@ -20,7 +20,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from digest.editor import EMAIL_CSP, PAGE_CSP, atom_feed, email_checks, parse_at
-from digest.types import Entry, Image, Section, Story
+from digest.types import Entry, Section
 from tests.editor_support import TOKEN, SampleBackend, make_app
 from tests.sample_edition import NOW, sample_edition
 
@@ -109,7 +109,7 @@ def test_a_post_without_the_csrf_token_is_refused(env) -> None:
 
 
 def test_every_page_sends_a_strict_csp(env) -> None:
-    client, store, _ = env
+    client, _, _ = env
     login(client)
     for path in ("/editor/login", "/editor/", "/editor/sources", "/editor/lists/world/preview",
                  "/editor/lists/world/why", "/archive/world/", "/archive/world/feed.atom",
@@ -349,10 +349,10 @@ def test_sources_page_shows_status_error_entries_per_day_and_silence(env) -> Non
     )  # fmt: skip
     login(client)
     html = client.get("/editor/sources").text
-    row = re.search(r'<tr id="source-bbc-world".*?</tr>', html, re.S).group(0)
+    row = re.search(r'<tr id="source-bbc-world".*?</tr>', html, re.DOTALL).group(0)
     assert re.findall(r'<td class="num[^"]*">(\d+)</td>', row)[-2:] == ["2", "3"]
     assert "1 hour ago" in row and ">200<" in row  # the clock is 06:00
-    dawn = re.search(r'<tr id="source-dawn".*?</tr>', html, re.S).group(0)
+    dawn = re.search(r'<tr id="source-dawn".*?</tr>', html, re.DOTALL).group(0)
     assert "&lt;b&gt;gone&lt;/b&gt;" in dawn and "3 failures in a row" in dawn
     assert "silent: newest 4 days ago" in dawn and "failing" in dawn
 
@@ -438,3 +438,19 @@ def test_stories_left_out_for_size_are_marked_in_the_story_list(tmp_path) -> Non
     shown = len(re.findall(r'<h3 class="story-title"', frame))
     assert marked and len(marked) == 200 - shown
     assert "Every story fits" in html and f"{len(marked)} left out for size" in html
+
+
+def test_a_broken_transport_is_a_notice_not_a_crash(tmp_path) -> None:
+    class Broken(SampleBackend):
+        def transport(self, config, list_config, folder):
+            raise AttributeError("no from_config")
+
+    app, store, _ = make_app(tmp_path / "x", backend=Broken())
+    with TestClient(app) as client:
+        login(client)
+        page = client.get("/editor/lists/world/preview").text
+        r = client.post("/editor/lists/world/test", data={"csrf": csrf(page), "at": "2026-02-18T07:00:00Z",
+                                                          "address": "ed@example.net"})  # fmt: skip
+    store.close()
+    assert r.status_code == 200
+    assert "The test to ed@example.net failed: AttributeError: no from_config" in r.text

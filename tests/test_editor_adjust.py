@@ -5,7 +5,13 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
-from digest.adjust import Adjustment, apply_adjustments, boost_factor, clean_summary, dropped_stories
+from digest.adjust import (
+    Adjustment,
+    apply_adjustments,
+    boost_factor,
+    clean_summary,
+    dropped_stories,
+)
 from digest.store import Store
 from tests.sample_edition import NOW, sample_edition
 
