@@ -229,6 +229,7 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.pass_context
 def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
+    from digest.message import public_copy
     from digest.pipeline import build as build_edition
     from digest.transports.outbox import write_edition_files
 
@@ -246,7 +247,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
         ctx.exit(1)
     edition = built.edition
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
-    write_edition_files(folder, built.main)
+    write_edition_files(folder, public_copy(built.main, site=config.site))
     console.print(
         f"[bold]{list_config.title}[/] {edition.period}: {len(edition.stories)} stories in "
         f"{len(edition.sections)} sections, window {edition.window_start:%Y-%m-%d %H:%M} → "
