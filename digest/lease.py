@@ -114,17 +114,20 @@ def current_lease(store: Store, name: str = SCHEDULER_LEASE) -> LeaseInfo | None
 
 
 class LeaseKeeper(threading.Thread):
-    """Renews ``lease`` every ``interval`` seconds until :meth:`stop`; sets :attr:`lost` and
-    stops when a renewal finds the lease taken by someone else.
+    """Renews ``lease`` every ``interval`` seconds until :meth:`stop`; sets :attr:`lost`,
+    calls ``on_lost`` and stops when a renewal finds the lease taken by someone else.
 
     A database error during renewal is logged and retried at the next interval (the lease
     is lost only when it really changed hands).
     """
 
-    def __init__(self, lease: Lease, interval: float) -> None:
+    def __init__(
+        self, lease: Lease, interval: float, *, on_lost: Callable[[], None] | None = None
+    ) -> None:
         super().__init__(name="digest-lease", daemon=True)
         self.lease = lease
         self.interval = interval
+        self.on_lost = on_lost
         self.lost = threading.Event()
         self._stop_event = threading.Event()
 
@@ -140,6 +143,8 @@ class LeaseKeeper(threading.Thread):
                         info.holder if info else None,
                     )
                     self.lost.set()
+                    if self.on_lost is not None:
+                        self.on_lost()
                     return
             except DigestError as exc:
                 log.warning("lease_renew_failed lease=%s error=%r", self.lease.name, str(exc))
