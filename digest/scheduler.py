@@ -33,8 +33,10 @@ time in the repeated hour of an autumn night jumps back an hour and loops foreve
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
+import os
 import re
 import signal
 import threading
@@ -47,7 +49,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from digest.config import Config, FetchConfig, ListConfig, SourceConfig
-from digest.exceptions import DigestError
+from digest.exceptions import ConfigError, DigestError
 from digest.lease import Lease, LeaseInfo, LeaseKeeper, utcnow
 from digest.store import SourceState, Store
 from digest.types import ListReport, SourceReport, Subscriber
@@ -408,10 +410,12 @@ class Jobs(Protocol):
         at: datetime,
         now: datetime,
         not_before: Callable[[Subscriber], datetime | None] | None = None,
+        stop: threading.Event | None = None,
     ) -> ListReport:
         """Build, store and deliver the edition due at ``at``. ``not_before`` gives each
         subscriber's earliest delivery time (``send_at`` lists): rows are queued with it and
-        only delivered when it has come."""
+        only delivered when it has come. Delivery pauses between batches once ``stop`` is
+        set (the rest stays queued for :meth:`resume`)."""
         ...
 
     def resume(self, *, now: datetime, stop: threading.Event) -> list[ListReport]:
@@ -440,18 +444,22 @@ class PipelineJobs:
         at: datetime,
         now: datetime,
         not_before: Callable[[Subscriber], datetime | None] | None = None,
+        stop: threading.Event | None = None,
     ) -> ListReport:
         from digest import pipeline
 
         extra: dict[str, Any] = {}
+        accepted = inspect.signature(pipeline.publish).parameters
         if not_before is not None:
-            if "not_before" in inspect.signature(pipeline.publish).parameters:
+            if "not_before" in accepted:
                 extra["not_before"] = not_before
             else:
                 log.warning(
                     "send_at_unsupported list=%s: pipeline.publish takes no not_before; delivering at once",
                     list_config.name,
                 )
+        if stop is not None and "should_stop" in accepted:
+            extra["should_stop"] = stop.is_set
         return pipeline.publish(
             self.config, self.store, list_config, at=at, now=now, clock=self.clock, **extra
         )
@@ -466,6 +474,29 @@ class PipelineJobs:
             self.config, self.store, now=now, clock=self.clock, should_stop=stop.is_set
         )
         return result
+
+
+JOBS_ENV = "DIGEST_SCHEDULER_JOBS"
+
+
+def jobs_from_env(config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> Jobs:
+    """The jobs ``digest schedule`` runs: :class:`PipelineJobs`, unless the environment
+    variable ``DIGEST_SCHEDULER_JOBS`` names a factory ``module:callable`` taking
+    ``(config, store)`` (the tests' fake pipeline; an extension point).
+
+    Raises :class:`~digest.exceptions.ConfigError` when that factory cannot be imported.
+    """
+    ref = os.environ.get(JOBS_ENV, "").strip()
+    if not ref:
+        return PipelineJobs(config, store, clock)
+    module_name, _, attr = ref.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "make_jobs")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{JOBS_ENV}={ref!r}: cannot import the jobs factory: {exc}") from exc
+    jobs: Jobs = factory(config, store)
+    log.warning("scheduler_jobs factory=%s: not the pipeline", ref)
+    return jobs
 
 
 # -- the service -------------------------------------------------------------------------
@@ -666,7 +697,9 @@ class Service:
                     send_at=send_at,
                 )
 
-        report = self.jobs.publish(list_config, at=action.at, now=now, not_before=not_before)
+        report = self.jobs.publish(
+            list_config, at=action.at, now=now, not_before=not_before, stop=self._halt
+        )
         key = (action.list_name, action.period)
         if report.status in ("empty", "not-due"):
             self._settled.add(key)
@@ -886,6 +919,7 @@ __all__ = [
     "Snapshot",
     "fire_times",
     "install_signal_handlers",
+    "jobs_from_env",
     "latest_fire",
     "local_send_time",
     "next_fire",

@@ -79,6 +79,7 @@ class FakeJobs:
         at: datetime,
         now: datetime,
         not_before: Callable[[Subscriber], datetime | None] | None = None,
+        stop: threading.Event | None = None,
     ) -> ListReport:
         from digest.edition import period_of
 
@@ -118,7 +119,7 @@ class FakeJobs:
             with self.store.begin() as conn:
                 conn.execute(insert(deliveries), rows)
         report.recipients = len(subs)
-        done = self._deliver(now, threading.Event())
+        done = self._deliver(now, stop or threading.Event())
         report.deliveries = self.store.delivery_counts(edition_id)
         report.status = "sent" if not report.deliveries.get("queued") else "failed"
         report.message = f"{done} sent now"

@@ -137,7 +137,7 @@ def test_an_empty_edition_is_not_retried_every_tick(tmp_path: Path, store: Store
     svc, jobs = service(config, store)
     calls = []
 
-    def empty(list_config: Any, *, at: datetime, now: datetime, not_before: Any = None) -> Any:
+    def empty(list_config: Any, *, at: datetime, now: datetime, **_kw: Any) -> Any:
         from digest.types import ListReport
 
         calls.append(at)
