@@ -82,7 +82,12 @@ class Lease:
         now = self.clock()
         won = self.store.take_lease(self.name, self.holder, now=now, expires_at=now + self.ttl)
         if won:
-            log.info("lease_acquired lease=%s holder=%s ttl=%ss", self.name, self.holder, self.ttl.total_seconds())
+            log.info(
+                "lease_acquired lease=%s holder=%s ttl=%ss",
+                self.name,
+                self.holder,
+                self.ttl.total_seconds(),
+            )
         return won
 
     def renew(self) -> bool:

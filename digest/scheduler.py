@@ -345,7 +345,7 @@ class Decider:
     the order of decisions."""
 
     config: Config
-    settings: SchedulerSettings = SchedulerSettings()
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
 
     def decide(self, now: datetime, snapshot: Snapshot) -> list[Action]:
         """The actions due at ``now`` (aware), in the order they must run."""
@@ -374,7 +374,11 @@ class Decider:
                 state = snapshot.sources.get(source.name)
                 if _backing_off(state, now):
                     continue
-                if state is None or state.last_fetch_at is None or now - state.last_fetch_at > FRESH_ENOUGH:
+                if (
+                    state is None
+                    or state.last_fetch_at is None
+                    or now - state.last_fetch_at > FRESH_ENOUGH
+                ):
                     wanted.add(source.name)
         for source in self.config.sources:
             if not source.enabled:
@@ -427,7 +431,9 @@ class Jobs(Protocol):
 class PipelineJobs:
     """The default :class:`Jobs`: :mod:`digest.pipeline`, imported on first use."""
 
-    def __init__(self, config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, config: Config, store: Store, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
@@ -616,7 +622,11 @@ class Service:
     def _record(self, kind: str, started: datetime, ok: bool, report: dict[str, Any]) -> None:
         try:
             self.store.record_run(
-                kind, started_at=started, finished_at=max(started, self.clock()), ok=ok, report=report
+                kind,
+                started_at=started,
+                finished_at=max(started, self.clock()),
+                ok=ok,
+                report=report,
             )
         except DigestError as exc:
             log.error("run_report_failed kind=%s error=%r", kind, str(exc))
@@ -659,7 +669,12 @@ class Service:
             except KeyError:
                 continue
             when = next_poll_at(
-                source, self.config.fetch, report, before.get(source.name), now=now, max_backoff=max_backoff
+                source,
+                self.config.fetch,
+                report,
+                before.get(source.name),
+                now=now,
+                max_backoff=max_backoff,
             )
             self.store.record_source(source.name, next_poll_at=when)
         counts: dict[str, int] = {}
@@ -801,7 +816,9 @@ class Service:
         from apscheduler.triggers.interval import IntervalTrigger
 
         timer = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOBS_TABLE)},
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOBS_TABLE)
+            },
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={
                 "coalesce": True,
@@ -866,7 +883,11 @@ def next_runs(
         if latest is not None and now - latest <= settings.grace:
             period = period_key(list_config, latest)
             if period not in store.edition_periods(list_config.name):
-                jobs.append(JobInfo(f"send:{list_config.name}", "send", latest, f"due now (period {period})"))
+                jobs.append(
+                    JobInfo(
+                        f"send:{list_config.name}", "send", latest, f"due now (period {period})"
+                    )
+                )
                 continue
         upcoming = next_fire(list_config, now)
         note = f"period {period_key(list_config, upcoming)}" if upcoming else "never"
@@ -877,10 +898,19 @@ def next_runs(
             continue
         state = states.get(source.name)
         if state is None or state.next_poll_at is None:
-            jobs.append(JobInfo(f"poll:{source.name}", "poll", now, "never polled by the scheduler"))
+            jobs.append(
+                JobInfo(f"poll:{source.name}", "poll", now, "never polled by the scheduler")
+            )
             continue
         note = f"backing off after {state.error_count} failures" if state.error_count else ""
-        jobs.append(JobInfo(f"poll:{source.name}", "poll", max(state.next_poll_at, now) if state.next_poll_at <= now else state.next_poll_at, note))
+        jobs.append(
+            JobInfo(
+                f"poll:{source.name}",
+                "poll",
+                max(state.next_poll_at, now) if state.next_poll_at <= now else state.next_poll_at,
+                note,
+            )
+        )
     due, next_at = store.queued_deliveries(now)
     if due:
         jobs.append(JobInfo("deliver", "deliver", now, f"{due} queued deliveries due"))
@@ -895,7 +925,9 @@ def install_signal_handlers(stop: Callable[[], None]) -> None:
     thread."""
 
     def handler(signum: int, _frame: Any) -> None:
-        log.warning("signal_received signal=%s: finishing the job in flight", signal.Signals(signum).name)
+        log.warning(
+            "signal_received signal=%s: finishing the job in flight", signal.Signals(signum).name
+        )
         stop()
 
     signal.signal(signal.SIGTERM, handler)

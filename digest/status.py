@@ -21,12 +21,15 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from digest.config import Config
+from digest.exceptions import DigestError
 from digest.lease import LeaseInfo, current_lease
 from digest.scheduler import JOBS_TABLE, JobInfo, SchedulerSettings, next_runs, settings_of
 from digest.store import Store
@@ -108,7 +111,7 @@ def _plain(value: Any) -> Any:
 def usual_gap(times: Sequence[datetime]) -> timedelta | None:
     """The median gap between consecutive ``times`` (any order); None for fewer than 3."""
     ordered = sorted(times)
-    gaps = [(b - a).total_seconds() for a, b in zip(ordered, ordered[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in pairwise(ordered)]
     gaps = [g for g in gaps if g > 0]
     if len(gaps) < 2:
         return None
@@ -142,7 +145,9 @@ def _ago(delta: timedelta) -> str:
     return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.0f}d"
 
 
-def _source_health(config: Config, store: Store, now: datetime, settings: SchedulerSettings) -> list[SourceHealth]:
+def _source_health(
+    config: Config, store: Store, now: datetime, settings: SchedulerSettings
+) -> list[SourceHealth]:
     states = store.source_states()
     found: list[SourceHealth] = []
     for source in config.sources:
@@ -152,7 +157,11 @@ def _source_health(config: Config, store: Store, now: datetime, settings: Schedu
         if state is None:
             continue
         if state.last_status == "failed" or state.error_count:
-            since = f", last ok {_ago(now - state.last_ok_at)} ago" if state.last_ok_at else ", never ok"
+            since = (
+                f", last ok {_ago(now - state.last_ok_at)} ago"
+                if state.last_ok_at
+                else ", never ok"
+            )
             found.append(
                 SourceHealth(
                     name=source.name,
@@ -221,11 +230,20 @@ def _timer_jobs(store: Store) -> dict[str, datetime | None]:
         if not sa_inspect(store.engine).has_table(JOBS_TABLE):
             return {}
         with store.begin() as conn:
-            rows = conn.execute(text(f"SELECT id, next_run_time FROM {JOBS_TABLE} ORDER BY id")).all()
-    except Exception:  # the timer's table is APScheduler's; never fail status over it
+            rows = conn.execute(
+                text(f"SELECT id, next_run_time FROM {JOBS_TABLE} ORDER BY id")
+            ).all()
+    except (
+        DigestError,
+        SQLAlchemyError,
+        ValueError,
+        TypeError,
+    ):  # APScheduler's table: never fail status over it
         return {}
     return {
-        row.id: None if row.next_run_time is None else datetime.fromtimestamp(float(row.next_run_time), UTC)
+        row.id: None
+        if row.next_run_time is None
+        else datetime.fromtimestamp(float(row.next_run_time), UTC)
         for row in rows
     }
 

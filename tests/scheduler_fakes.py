@@ -33,7 +33,7 @@ def ensure_edition_importable() -> None:
     """``digest.edition`` imports cluster/rank/topics, written on other branches; until they
     are merged, stand in empty modules so its pure schedule functions can be imported."""
     try:
-        import digest.edition  # noqa: F401
+        import digest.edition
     except ImportError:
         import digest
 
@@ -46,7 +46,7 @@ def ensure_edition_importable() -> None:
                     module = types.ModuleType(full)
                     sys.modules[full] = module
                     setattr(digest, name, module)
-        import digest.edition  # noqa: F401
+        import digest.edition
 
 
 ensure_edition_importable()

@@ -13,8 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.scheduler_fakes import FakeJobs, edition_count
-
 from digest.config import Config, FetchConfig, parse_config
 from digest.lease import Lease, current_lease
 from digest.scheduler import (
@@ -36,6 +34,7 @@ from digest.scheduler import (
 )
 from digest.store import SourceState, Store
 from digest.types import SourceReport, Subscriber
+from tests.scheduler_fakes import FakeJobs, edition_count
 
 SETTINGS = SchedulerSettings()
 
@@ -394,10 +393,10 @@ def test_a_restart_continues_queued_deliveries(tmp_path: Path, store: Store) -> 
 def test_serve_registers_timer_jobs_and_releases_the_lease_on_stop(tmp_path: Path, store: Store) -> None:
     config = make_config(tmp_path, [
         {"name": "daily", "schedule": {"cron": "0 7 * * *", "timezone": "Europe/Berlin"}},
-        {"name": "weekly", "schedule": {"cron": "0 8 * * 1", "timezone": "America/New_York"}},
+        {"name": "weekly", "schedule": {"cron": "0 8 * * mon", "timezone": "America/New_York"}},
     ])
     settings = SchedulerSettings(tick_seconds=0.2, lease_seconds=10, renew_seconds=0.1, misfire_grace_seconds=1800)
-    svc, jobs = service(config, store, settings=settings, holder="tester")
+    svc, _jobs = service(config, store, settings=settings, holder="tester")
     ticks: list[datetime] = []
     real_tick = svc.tick
 

@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.scheduler_fakes import edition_count
-
 from digest.lease import current_lease
 from digest.store import Store
 from digest.types import Subscriber
+from tests.scheduler_fakes import edition_count
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -61,11 +60,19 @@ def start(config: Path, name: str, log: Path, *, delay: float = 0.0, lease: floa
         "DIGEST_FAKE_NAME": name,
         "DIGEST_FAKE_SEND_DELAY": str(delay),
     }
-    return subprocess.Popen(
+    err = (log.parent / f"{name}.err").open("w")
+    proc = subprocess.Popen(
         [sys.executable, "-m", "digest", "-c", str(config), "schedule",
          "--tick-seconds", "0.3", "--lease-seconds", str(lease)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True,
     )
+    err.close()
+    proc.err_path = log.parent / f"{name}.err"  # type: ignore[attr-defined]
+    return proc
+
+
+def stderr_of(proc: subprocess.Popen[str]) -> str:
+    return proc.err_path.read_text()  # type: ignore[attr-defined,no-any-return]
 
 
 def wait_for(predicate, timeout: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
@@ -85,12 +92,12 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
     if proc.poll() is None:
         proc.send_signal(sig)
     try:
-        _out, err = proc.communicate(timeout=20)
+        proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
-        _out, err = proc.communicate()
-        pytest.fail(f"process did not stop: {err}")
-    return proc.returncode, err
+        proc.wait()
+        pytest.fail(f"process did not stop: {stderr_of(proc)}")
+    return proc.returncode, stderr_of(proc)
 
 
 @pytest.mark.slow
@@ -104,8 +111,9 @@ def test_two_schedulers_one_acts_the_other_names_the_holder(tmp_path: Path) -> N
         holder = current_lease(store).holder  # type: ignore[union-attr]
     second = start(config, "second", log)
     try:
+        assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
         assert wait_for(lambda: len(sends(log)) == 4)
-        time.sleep(1.5)  # several ticks of both processes
+        time.sleep(1.0)  # several ticks of both processes
     finally:
         code2, err2 = stop(second)
         code1, err1 = stop(first)
@@ -164,9 +172,9 @@ def test_a_killed_holder_is_taken_over_when_its_lease_expires(tmp_path: Path) ->
         assert wait_for(lambda: current_lease(store) is not None and len(sends(log)) == 1)
         second = start(config, "second", log, lease=2.0)
         try:
-            time.sleep(1.0)
+            assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
             first.send_signal(signal.SIGKILL)  # no release: the lease must expire
-            first.communicate(timeout=10)
+            first.wait(timeout=10)
             assert wait_for(lambda: (current_lease(store) or None) is not None
                             and str(second.pid) in current_lease(store).holder, timeout=15)  # type: ignore[union-attr]
         finally:
