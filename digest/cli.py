@@ -445,6 +445,10 @@ def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: floa
             ctx.exit(2)
         service = sched.Service(config, store, jobs=jobs, settings=settings)
         sched.install_signal_handlers(service.request_stop)
+        timer_log = logging.getLogger("apscheduler")  # its warnings in our format
+        timer_log.handlers[:] = logging.getLogger("digest").handlers
+        timer_log.setLevel(logging.WARNING)
+        timer_log.propagate = False
 
         def waiting(info: Any) -> None:
             if info is None:

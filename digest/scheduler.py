@@ -584,7 +584,8 @@ class Service:
     def tick(self, now: datetime | None = None) -> list[Outcome]:
         """Decide what is due at ``now`` (default: the clock) and do it, one action after
         another; stops before the next action once a stop was requested or the lease lost.
-        Never raises for a failing action: it becomes an outcome and a run report."""
+        Never raises for a failing action (not even for a bug in it: the traceback is
+        logged): it becomes an outcome and a run report."""
         with self._lock:
             fixed = now
             now = now or self.clock()
@@ -610,9 +611,13 @@ class Service:
             if isinstance(action, Publish):
                 return self._publish(action, now)
             return self._resume(action, now)
-        except DigestError as exc:
-            log.error("action_failed action=%s error=%r", type(action).__name__.lower(), str(exc))
-            report = {"action": type(action).__name__.lower(), "error": str(exc)}
+        except Exception as exc:  # noqa: BLE001 -- one failed action must not stop the service
+            name = type(action).__name__.lower()
+            if isinstance(exc, DigestError):
+                log.error("action_failed action=%s error=%r", name, str(exc))
+            else:  # a bug: keep the traceback, carry on with the next action and tick
+                log.exception("action_crashed action=%s error=%r", name, repr(exc))
+            report = {"action": name, "error": str(exc) or repr(exc)}
             if isinstance(action, Publish):
                 self._retry_at[(action.list_name, action.period)] = now + RETRY_FAILED
                 report.update(list_name=action.list_name, period=action.period, status="failed")
@@ -907,7 +912,7 @@ def next_runs(
             JobInfo(
                 f"poll:{source.name}",
                 "poll",
-                max(state.next_poll_at, now) if state.next_poll_at <= now else state.next_poll_at,
+                max(state.next_poll_at, now),
                 note,
             )
         )

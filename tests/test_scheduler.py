@@ -446,3 +446,19 @@ def test_a_second_service_waits_and_names_the_holder(tmp_path: Path, store: Stor
     assert seen == ["host-a:123:abcdef"]
     assert jobs.polled == [] and jobs.published == []
     assert current_lease(store).holder == "host-a:123:abcdef"  # type: ignore[union-attr]
+
+
+def test_a_crashing_action_is_reported_and_the_tick_goes_on(
+    tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(tmp_path, [{"name": "daily", "schedule": {"cron": "0 7 * * *", "timezone": "UTC"}}])
+    svc, jobs = service(config, store)
+
+    def broken_poll(sources: Any, *, now: datetime) -> Any:
+        raise TypeError("a bug in polling")
+
+    jobs.poll = broken_poll  # type: ignore[method-assign]
+    outcomes = svc.tick(datetime(2026, 2, 18, 7, 5, tzinfo=UTC))
+    assert [(type(o.action), o.status) for o in outcomes] == [(Poll, "failed"), (Publish, "sent")]
+    assert "action_crashed action=poll" in caplog.text
+    assert not store.last_runs("poll", limit=1)[0]["ok"]

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import insert
 
 from digest.lease import current_lease
-from digest.store import Store
+from digest.store import Store, deliveries
 from digest.types import Subscriber
 from tests.scheduler_fakes import edition_count
 
@@ -181,3 +182,39 @@ def test_a_killed_holder_is_taken_over_when_its_lease_expires(tmp_path: Path) ->
             code, err = stop(second)
     assert code == 0, err
     assert len(sends(log)) == 1  # the edition was not sent again by the new holder
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_timer_thread_delivers(tmp_path: Path) -> None:
+    """The delivery runs in an APScheduler worker thread (queued rows found by a timer tick),
+    not in the start-up tick: SIGTERM still finishes the row in flight and exits 0."""
+    config = setup_db(tmp_path, subscribers=5)
+    data = yaml.safe_load(config.read_text())
+    later = datetime.now(UTC) + timedelta(hours=12)  # nothing due while the test runs
+    data["lists"][0]["schedule"]["cron"] = f"{later.minute} {later.hour} * * *"
+    config.write_text(yaml.safe_dump(data))
+    log = tmp_path / "sends.log"
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    proc = start(config, "timer", log, delay=0.4)
+    with Store.open(url) as store:
+        assert wait_for(lambda: current_lease(store) is not None)
+        time.sleep(0.5)  # past the start-up tick
+        assert sends(log) == []
+        now = datetime.now(UTC)
+        edition_id = store.create_edition(
+            list_name="daily", period="by-hand", window_start=now, window_end=now, now=now,
+            subject="s", preheader="", html="", text="", carried=[],
+        )
+        with store.begin() as conn:
+            conn.execute(insert(deliveries), [
+                {"edition_id": edition_id, "subscriber_id": s.id, "state": "queued", "attempts": 0,
+                 "created_at": now, "updated_at": now}
+                for s in store.subscribers_of("daily")
+            ])
+        assert wait_for(lambda: len(sends(log)) >= 2)
+        code, err = stop(proc)
+        assert code == 0, err
+        done = len(sends(log))
+        assert 2 <= done < 5
+        assert store.delivery_states() == {"sent": done, "queued": 5 - done}
+        assert current_lease(store) is None
