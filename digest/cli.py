@@ -461,7 +461,10 @@ def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: floa
                 highlight=False,
             )
 
-        err_console.print(f"scheduler {service.lease.holder} starting on {config.database.url}", highlight=False)
+        from sqlalchemy.engine import make_url
+
+        where = make_url(config.database.url).render_as_string(hide_password=True)
+        err_console.print(f"scheduler {service.lease.holder} starting on {where}", highlight=False)
         try:
             code = service.serve(on_wait=waiting)
         except DigestError as exc:
