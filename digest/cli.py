@@ -537,6 +537,154 @@ def topics_fit(examples: str, out: str, title_only: bool) -> None:
     click.echo(f"wrote {out}: {len(rows)} examples, labels {', '.join(model.labels)}")
 
 
+@cli.command()
+@click.option("--tick-seconds", type=float, hidden=True, help="Override scheduler.tick_seconds (tests).")
+@click.option("--lease-seconds", type=float, hidden=True, help="Override scheduler.lease_seconds (tests).")
+@click.pass_context
+def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: float | None) -> None:
+    """Run the scheduler service in the foreground: poll sources on their intervals and
+    build and deliver each list at its scheduled time, until SIGTERM or Ctrl-C.
+
+    Only one scheduler acts per database (a lease in the store); another one waits and
+    names the holder."""
+    from digest import scheduler as sched
+
+    config = _config(ctx)
+    settings = sched.settings_of(config)
+    overrides: dict[str, float] = {}
+    if tick_seconds is not None:
+        overrides["tick_seconds"] = tick_seconds
+    if lease_seconds is not None:
+        overrides.update(
+            lease_seconds=lease_seconds,
+            renew_seconds=lease_seconds / 3,
+            wait_seconds=min(settings.wait_seconds, lease_seconds / 3),
+        )
+    if overrides:
+        settings = sched.SchedulerSettings.model_validate({**settings.model_dump(), **overrides})
+    with _store(ctx, config) as store:
+        try:
+            jobs = sched.jobs_from_env(config, store)
+        except DigestError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            ctx.exit(2)
+        service = sched.Service(config, store, jobs=jobs, settings=settings)
+        sched.install_signal_handlers(service.request_stop)
+        timer_log = logging.getLogger("apscheduler")  # its warnings in our format
+        timer_log.handlers[:] = logging.getLogger("digest").handlers
+        timer_log.setLevel(logging.WARNING)
+        timer_log.propagate = False
+
+        def waiting(info: Any) -> None:
+            if info is None:
+                err_console.print("waiting for the scheduler lease", highlight=False)
+                return
+            err_console.print(
+                f"waiting: another scheduler holds the lease: {info.holder} "
+                f"(since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC, renewed until "
+                f"{info.expires_at:%H:%M:%S} UTC)",
+                highlight=False,
+            )
+
+        from sqlalchemy.engine import make_url
+
+        where = make_url(config.database.url).render_as_string(hide_password=True)
+        err_console.print(f"scheduler {service.lease.holder} starting on {where}", highlight=False)
+        try:
+            code = service.serve(on_wait=waiting)
+        except DigestError as exc:
+            err_console.print(f"[bold red]scheduler failed:[/] {exc}", highlight=False)
+            ctx.exit(1)
+        err_console.print("scheduler stopped", highlight=False)
+    ctx.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the next run of every job, each list's last run and deliveries, failing or
+    silent sources, and who holds the scheduler lease."""
+    from digest.lease import utcnow
+    from digest.status import gather
+
+    config = _config(ctx)
+    with _store(ctx, config) as store:
+        try:
+            state = gather(config, store, now=utcnow())
+        except DigestError as exc:
+            err_console.print(f"[bold red]status failed:[/] {exc}", highlight=False)
+            ctx.exit(1)
+    if as_json:
+        click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_status(state)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def _print_status(state: Any) -> None:
+    lease = state.lease
+    if lease is None:
+        console.print("scheduler lease: [yellow]free[/] (no scheduler is running)")
+    elif state.lease_expired:
+        console.print(
+            f"scheduler lease: [red]expired[/] {_when(lease.expires_at)}, last held by {lease.holder}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"scheduler lease: held by [bold]{lease.holder}[/] since {_when(lease.acquired_at)}, "
+            f"until {lease.expires_at:%H:%M:%S} UTC",
+            highlight=False,
+        )
+    jobs = Table(title="Next runs", title_justify="left")
+    for column in ("job", "next run", "timer", "note"):
+        jobs.add_column(column, overflow="fold")
+    for job in state.jobs:
+        timer = state.timer.get(job.id if job.kind != "poll" else "tick")
+        jobs.add_row(job.id, _when(job.next_run), _when(timer) if job.id in state.timer else "", job.note)
+    console.print(jobs)
+    lists = Table(title="Lists", title_justify="left")
+    for column in ("list", "schedule", "next send", "last edition", "deliveries", "last run"):
+        lists.add_column(column, overflow="fold")
+    for item in state.lists:
+        edition = item.last_edition
+        run = item.last_run
+        lists.add_row(
+            item.name,
+            item.schedule,
+            _when(item.next_send),
+            f"{edition['period']} {edition['status']}, {edition['stories']} stories" if edition else "-",
+            ", ".join(f"{k} {v}" for k, v in sorted((edition or {}).get("deliveries", {}).items())) or "-",
+            f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-",
+        )
+    console.print(lists)
+    totals = ", ".join(f"{k} {v}" for k, v in sorted(state.deliveries.items())) or "none"
+    console.print(f"deliveries: {totals}", highlight=False)
+    if state.sources:
+        table = Table(title="Sources needing a look", title_justify="left")
+        for column in ("source", "problem", "detail"):
+            table.add_column(column, overflow="fold")
+        for source in state.sources:
+            style = "bold red" if source.problem == "failing" else "yellow"
+            table.add_row(source.name, f"[{style}]{source.problem}[/]", source.detail)
+        console.print(table)
+    else:
+        console.print("sources: none failing or silent")
+    if state.runs:
+        table = Table(title="Recent runs", title_justify="left")
+        for column in ("run", "kind", "finished", "ok", "summary"):
+            table.add_column(column, overflow="fold")
+        for run in state.runs:
+            table.add_row(
+                str(run["id"]), run["kind"], _when(run["finished_at"]), "yes" if run["ok"] else "[red]no[/]", run["summary"]
+            )
+        console.print(table)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli()
