@@ -48,10 +48,10 @@ TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from digest.edition import cron_trigger
 
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value, "UTC")
     except ValueError as exc:
         raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
     return value

@@ -49,6 +49,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from digest.config import Config, FetchConfig, ListConfig, SourceConfig
+from digest.edition import cron_trigger, fire_times, latest_fire, next_fire
+from digest.edition import period_of as period_key
 from digest.exceptions import ConfigError, DigestError
 from digest.lease import Lease, LeaseInfo, LeaseKeeper, utcnow
 from digest.store import SourceState, Store
@@ -147,65 +149,6 @@ def timings_of(config: Config) -> dict[str, ListTiming]:
 
 
 # -- schedule arithmetic (pure) ----------------------------------------------------------
-
-
-def _trigger(list_config: ListConfig) -> Any:
-    from apscheduler.triggers.cron import CronTrigger
-
-    return CronTrigger.from_crontab(
-        list_config.schedule.cron, timezone=ZoneInfo(list_config.schedule.timezone)
-    )
-
-
-def fire_times(list_config: ListConfig, start: datetime, end: datetime) -> list[datetime]:
-    """The list's scheduled times in ``(start, end]``, as aware UTC, oldest first.
-
-    On the night clocks go back, a time in the repeated hour appears twice (both
-    instants); a time in the skipped spring hour appears once, an hour later by the clock.
-    """
-    trigger = _trigger(list_config)
-    out: list[datetime] = []
-    cursor = start.astimezone(UTC)
-    end = end.astimezone(UTC)
-    while True:
-        fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
-        if fire is None:
-            return out
-        fire = fire.astimezone(UTC)
-        if fire > end:
-            return out
-        if fire <= cursor:  # never trust a trigger to move backwards
-            cursor += timedelta(seconds=1)
-            continue
-        out.append(fire)
-        cursor = fire
-
-
-def latest_fire(list_config: ListConfig, at: datetime) -> datetime | None:
-    """The list's latest scheduled time at or before ``at`` (aware UTC), looking back at most
-    400 days; None when the schedule never fired in that span."""
-    for lookback in (timedelta(days=2), timedelta(days=9), timedelta(days=32), timedelta(days=400)):
-        fires = fire_times(list_config, at - lookback, at)
-        if fires:
-            return fires[-1]
-    return None
-
-
-def next_fire(list_config: ListConfig, after: datetime) -> datetime | None:
-    """The list's first scheduled time strictly after ``after`` (aware UTC)."""
-    fire = _trigger(list_config).get_next_fire_time(
-        None, after.astimezone(UTC) + timedelta(microseconds=1)
-    )
-    return None if fire is None else fire.astimezone(UTC)
-
-
-def period_key(list_config: ListConfig, scheduled: datetime) -> str:
-    """The period key of the edition scheduled at ``scheduled``: exactly
-    :func:`digest.edition.period_of` (imported lazily), so "has this period an edition?"
-    asks the same question the (list, period) uniqueness answers."""
-    from digest.edition import period_of
-
-    return period_of(list_config, scheduled)
 
 
 def local_send_time(
@@ -847,7 +790,7 @@ class Service:
             wanted.add(job_id)
             timer.add_job(
                 "digest.scheduler:run_job",
-                _trigger(list_config),
+                cron_trigger(list_config.schedule.cron, list_config.schedule.timezone),
                 id=job_id,
                 name=f"build and deliver {list_config.name}",
                 args=[job_id],
