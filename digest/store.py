@@ -1005,6 +1005,16 @@ class Store:
                 .values(topics=list(topics), updated_at=now)
             )
 
+    def delivery_subscriber(self, delivery_id: int) -> Subscriber | None:
+        """The subscriber a ledger row was for, if the row exists."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(subscribers)
+                .join(deliveries, deliveries.c.subscriber_id == subscribers.c.id)
+                .where(deliveries.c.id == delivery_id)
+            ).first()
+        return _row_subscriber(row) if row else None
+
     def mark_once(self, key: str, value: str = "1") -> bool:
         """Remember ``key`` (at most 64 characters) in ``settings``; True the first time only.
         Used to apply each provider webhook event once."""
