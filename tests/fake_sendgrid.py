@@ -43,6 +43,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        """``GET /stats``: ``{"requests": n, "accepted": n}`` (for the benchmark)."""
+        srv = self.server
+        with srv.lock:
+            stats = {"requests": srv.requests, "accepted": len(srv.accepted)}
+        self._reply(200, json.dumps(stats).encode(), {"Content-Type": "application/json"})
+
     def do_POST(self) -> None:  # noqa: N802 - http.server API
         srv = self.server
         length = int(self.headers.get("Content-Length", "0"))
