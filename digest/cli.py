@@ -28,8 +28,7 @@ def cli(ctx: click.Context, config_path: str) -> None:
 
 # -- subscribers, deliveries, web (deliver helper) ---------------------------------------------
 
-from typing import TYPE_CHECKING, TextIO  # noqa: E402
-
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -79,7 +78,7 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
             continue
         try:
             report = import_csv(store, lst.name, source, now=_now())
-        except Exception as exc:  # noqa: BLE001 - a DigestError from the library
+        except Exception as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
                    f"{report.kept_status} kept out (left earlier), {len(report.problems)} bad")

@@ -186,7 +186,7 @@ class Ledger:
         for delivery_id, sub in claimed:
             try:
                 message = compose(sub, delivery_id)
-            except Exception as exc:  # a bad subscriber or template fails one row, not the run
+            except Exception as exc:  # noqa: BLE001 - a bad subscriber or template fails one row
                 log.warning("deliver.compose_failed delivery=%s error=%s", delivery_id, exc)
                 outcomes.append(
                     SendOutcome(delivery_id, DeliveryState.FAILED, error=f"compose: {exc}")
@@ -198,7 +198,7 @@ class Ledger:
             return outcomes
         try:
             answers = transport.send(batch)
-        except Exception as exc:  # a transport must not raise; if it does, we cannot know
+        except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"
             log.error("deliver.transport_raised transport=%s error=%r", transport.name, exc)
             answers = [

@@ -296,9 +296,11 @@ def create_app(
             reason, status = _SUPPRESSING[kind]
             detail = str(event.get("reason") or event.get("status") or "")[:500] or None
             store.suppress(email, reason, now=now, detail=detail)
-            if sub is not None and sub.id is not None and sub.email.lower() == email.lower():
-                if sub.status == SubscriberStatus.ACTIVE:
-                    store.set_subscriber_status(sub.id, status, now=now)
+            if (
+                sub is not None and sub.id is not None and sub.email.lower() == email.lower()
+                and sub.status == SubscriberStatus.ACTIVE
+            ):
+                store.set_subscriber_status(sub.id, status, now=now)
             log.info("web.suppressed reason=%s email_hash=%s", reason, _hash(email))
         return True
 

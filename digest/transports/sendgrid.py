@@ -42,7 +42,6 @@ import html
 import json
 import logging
 import re
-import socket
 import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
@@ -130,7 +129,7 @@ def _guard_logs(api_key: str) -> None:
 class _Item:
     """One outgoing message split into what it shares with others and what is its own."""
 
-    __slots__ = ("outgoing", "key", "common", "personal")
+    __slots__ = ("common", "key", "outgoing", "personal")
 
     def __init__(self, outgoing: Outgoing, key: tuple[Any, ...], common: dict[str, Any],
                  personal: dict[str, Any]) -> None:
@@ -291,7 +290,7 @@ class SendgridTransport:
         for out in batch:
             try:
                 item = self._split(out, cache)
-            except Exception as exc:  # a malformed message fails itself only
+            except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
                 outcomes.append(
                     SendOutcome(out.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
                 )
@@ -321,7 +320,7 @@ class SendgridTransport:
             if isinstance(reason, ConnectionRefusedError):
                 return "refused", f"connection refused: {reason}"
             return "unknown", f"network: {reason}"
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             return "unknown", f"timeout after {self.config.timeout}s: {exc}"
         except (ConnectionError, HTTPException, OSError) as exc:
             return "unknown", f"connection lost: {type(exc).__name__}: {exc}"

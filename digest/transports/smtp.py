@@ -196,7 +196,7 @@ class SmtpTransport:
         try:
             message = apply_substitutions(item.message)
             data = message.as_bytes(policy=email_policy.SMTP)
-        except Exception as exc:  # a malformed message fails itself only
+        except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
             return SendOutcome(item.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
         sender = parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
         stage = "MAIL FROM"
