@@ -136,7 +136,11 @@ class Ledger:
             )
         if self.resend_unknown:
             self.retry_unknown(edition_id)
-        self.store.set_edition_status(edition_id, "sending", now=self.clock())
+        if (
+            self.store.delivery_counts(edition_id).get("queued")
+            and self.store.edition_status(edition_id) != "sending"
+        ):
+            self.store.set_edition_status(edition_id, "sending", now=self.clock())
         failures = 0
         batches = 0
         while True:
@@ -173,7 +177,8 @@ class Ledger:
                     )
                     break
         counts = self.store.delivery_counts(edition_id)
-        if not counts.get("queued") and not counts.get("sending"):
+        done = not counts.get("queued") and not counts.get("sending")
+        if done and self.store.edition_status(edition_id) != "sent":
             self.store.set_edition_status(edition_id, "sent", now=self.clock())
         log.info("deliver.run edition=%s batches=%d counts=%s", edition_id, batches, counts)
         return counts

@@ -1005,6 +1005,11 @@ class Store:
                 .values(topics=list(topics), updated_at=now)
             )
 
+    def edition_status(self, edition_id: int) -> str | None:
+        """The status of an edition (``built``, ``sending``, ``sent``), or None if none."""
+        with self.begin() as conn:
+            return conn.scalar(select(editions.c.status).where(editions.c.id == edition_id))
+
     def delivery_subscriber(self, delivery_id: int) -> Subscriber | None:
         """The subscriber a ledger row was for, if the row exists."""
         with self.begin() as conn:

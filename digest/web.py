@@ -16,7 +16,8 @@ Routes (``create_app(config, store)``; served by ``digest web``):
   in the environment variable ``delivery.sendgrid.webhook_key_env``; a signed timestamp more
   than five minutes away from now is refused (replay). Each event is applied once (its
   ``sg_event_id`` is remembered): ``bounce`` (hard), ``dropped``, ``spamreport``,
-  ``unsubscribe`` and ``group_unsubscribe`` suppress the address and mark the subscriber
+  ``unsubscribe`` and ``group_unsubscribe`` suppress the address (an unsubscribe only for the
+  list of the delivery named in ``custom_args``, when there is one) and mark that subscriber
   (bounced, complained, unsubscribed); ``blocked`` bounces and ``deferred`` are soft and only
   counted (setting ``sendgrid:soft_bounces``).
 
@@ -295,7 +296,12 @@ def create_app(
         if kind in _SUPPRESSING and email:
             reason, status = _SUPPRESSING[kind]
             detail = str(event.get("reason") or event.get("status") or "")[:500] or None
-            store.suppress(email, reason, now=now, detail=detail)
+            # an unsubscribe is from one list when we know which; bounces and complaints
+            # concern the address, so they hold for every list
+            scope = ""
+            if reason == "unsubscribe" and sub is not None and sub.email.lower() == email.lower():
+                scope = sub.list_name
+            store.suppress(email, reason, now=now, list_name=scope, detail=detail)
             if (
                 sub is not None and sub.id is not None and sub.email.lower() == email.lower()
                 and sub.status == SubscriberStatus.ACTIVE

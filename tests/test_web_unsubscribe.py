@@ -125,6 +125,23 @@ def test_tampered_and_unknown_tokens_get_the_same_answer(env) -> None:  # type: 
     assert status(store, sub) == SubscriberStatus.ACTIVE
 
 
+def test_expired_token_gets_the_same_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    store = make_store(tmp_path / "x.db")
+    sub, _ = store.add_subscriber(Subscriber("world", "old@example.com"), now=NOW)
+    app = create_app(config(tmp_path), store, clock=lambda: NOW, token_max_age=3600)
+    tok = token(store, sub)
+    with TestClient(app) as client:
+        assert client.get(f"/u/{tok}").status_code == 200
+        later = time.time() + 7200
+        monkeypatch.setattr(time, "time", lambda: later)
+        expired = client.get(f"/u/{tok}")
+        bad = client.get("/u/nonsense")
+        assert expired.status_code == 400 and expired.text == bad.text
+    store.close()
+
+
 def test_echoed_values_are_escaped(env) -> None:  # type: ignore[no-untyped-def]
     client, store, sub = env
     r = client.get(f"/p/{token(store, sub)}")
@@ -183,12 +200,14 @@ def test_webhook_applies_signed_events_once(env, key) -> None:  # type: ignore[n
         {"event": "bounce", "type": "bounce", "email": "ada@example.com", "sg_event_id": "e1",
          "digest_delivery": ref, "reason": "550 no such user"},
         {"event": "spamreport", "email": "spam@example.com", "sg_event_id": "e2"},
+        {"event": "unsubscribe", "email": "Ada@example.com", "sg_event_id": "e5",
+         "digest_delivery": ref},
         {"event": "bounce", "type": "blocked", "email": "soft@example.com", "sg_event_id": "e3"},
         {"event": "delivered", "email": "ok@example.com", "sg_event_id": "e4"},
     ]
     body, headers = signed(key, events, int(NOW.timestamp()))
     r = client.post("/webhooks/sendgrid", content=body, headers=headers)
-    assert r.status_code == 200 and r.json() == {"applied": 4, "duplicates": 0}
+    assert r.status_code == 200 and r.json() == {"applied": 5, "duplicates": 0}
     assert store.is_suppressed("ADA@example.com", "world")
     assert store.is_suppressed("spam@example.com", "world")
     assert not store.is_suppressed("soft@example.com", "world")
@@ -197,7 +216,7 @@ def test_webhook_applies_signed_events_once(env, key) -> None:  # type: ignore[n
     assert store.setting("sendgrid:soft_bounces") == "1"
     # the same events again (SendGrid retries): nothing applied twice
     r = client.post("/webhooks/sendgrid", content=body, headers=headers)
-    assert r.json() == {"applied": 0, "duplicates": 4}
+    assert r.json() == {"applied": 0, "duplicates": 5}
     assert store.setting("sendgrid:soft_bounces") == "1"
 
 
