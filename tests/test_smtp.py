@@ -225,6 +225,12 @@ def test_substitution_hint_is_applied_per_recipient(plain: tuple[Handler, int]) 
     assert "%%name%%" in compose.html.get_content()
 
 
+def test_both_transports_read_the_same_hint_header() -> None:
+    from digest.transports import sendgrid, smtp
+
+    assert smtp.SUBSTITUTIONS_HEADER == sendgrid.SUBSTITUTIONS_HEADER
+
+
 def test_apply_substitutions_leaves_plain_messages_alone() -> None:
     m = msg("x@example.com")
     assert apply_substitutions(m) is m

@@ -220,6 +220,20 @@ def test_webhook_applies_signed_events_once(env, key) -> None:  # type: ignore[n
     assert store.setting("sendgrid:soft_bounces") == "1"
 
 
+def test_webhook_unsubscribe_is_for_the_list_of_the_delivery(env, key) -> None:  # type: ignore[no-untyped-def]
+    client, store, sub = env
+    ed = make_edition(store)
+    Ledger(store, clock=lambda: NOW).queue(ed, [sub])
+    (row,) = store.deliveries_in(ed, ["queued"])
+    events = [{"event": "unsubscribe", "email": "ada@example.com", "sg_event_id": "u9",
+               "digest_delivery": delivery_ref(store.secret(), row["id"])}]
+    body, headers = signed(key, events, int(NOW.timestamp()))
+    assert client.post("/webhooks/sendgrid", content=body, headers=headers).status_code == 200
+    assert store.is_suppressed("ada@example.com", "world")
+    assert not store.is_suppressed("ada@example.com", "another-list")
+    assert status(store, sub) == SubscriberStatus.UNSUBSCRIBED
+
+
 def test_webhook_refuses_bad_signatures_and_stale_timestamps(env, key) -> None:  # type: ignore[no-untyped-def]
     client, store, _ = env
     events = [{"event": "unsubscribe", "email": "x@example.com", "sg_event_id": "u1"}]
