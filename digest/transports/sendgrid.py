@@ -38,6 +38,7 @@ filter that removes the key and the payload from its records.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
@@ -82,15 +83,20 @@ def with_substitutions(message: EmailMessage, values: Mapping[str, str]) -> Emai
     return message
 
 
+@functools.lru_cache(maxsize=8)
+def _ref_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=_REF_SALT)
+
+
 def delivery_ref(secret: str, delivery_id: int) -> str:
     """The opaque, signed reference to a ledger row sent in ``custom_args``."""
-    return str(URLSafeSerializer(secret, salt=_REF_SALT).dumps(delivery_id))
+    return str(_ref_serializer(secret).dumps(delivery_id))
 
 
 def read_delivery_ref(secret: str, ref: str) -> int | None:
     """The delivery id in a :func:`delivery_ref`, or ``None`` when it is not one of ours."""
     try:
-        value = URLSafeSerializer(secret, salt=_REF_SALT).loads(ref)
+        value = _ref_serializer(secret).loads(ref)
     except BadData:
         return None
     return value if isinstance(value, int) else None
