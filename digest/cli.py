@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -683,6 +683,140 @@ def _print_status(state: Any) -> None:
                 str(run["id"]), run["kind"], _when(run["finished_at"]), "yes" if run["ok"] else "[red]no[/]", run["summary"]
             )
         console.print(table)
+# -- subscribers, deliveries, web ------------------------------------------------------------
+
+
+@cli.group()
+def subscribers() -> None:
+    """Import, list, export and remove list subscribers."""
+
+
+@subscribers.command("import")
+@click.argument("list_name", required=False)
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="CSV file (default: the list's).")
+@click.pass_context
+def subscribers_import(ctx: click.Context, list_name: str | None, path: str | None) -> None:
+    """Import subscriber CSV files (all lists, or LIST_NAME). Bad rows are listed; exit 1."""
+    from digest.subscribers import import_csv
+
+    config = _config(ctx.find_root())
+    lists = [_list_config(ctx, config, list_name)] if list_name else list(config.lists)
+    bad = False
+    with _store(ctx, config) as store:
+        for lst in lists:
+            source = path or lst.subscribers
+            if source is None:
+                continue
+            try:
+                report = import_csv(store, lst.name, source, now=_now())
+            except DigestError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
+                       f"{report.kept_status} kept out (left earlier), {len(report.problems)} bad")
+            for problem in report.problems:
+                click.echo(f"  {problem}", err=True)
+            bad = bad or bool(report.problems)
+    if bad:
+        ctx.exit(1)
+
+
+@subscribers.command("list")
+@click.argument("list_name")
+@click.option("--status", default="active", show_default=True,
+              type=click.Choice(["active", "unsubscribed", "bounced", "complained", "all"]))
+@click.pass_context
+def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
+    """List subscribers of LIST_NAME: address, status, topics, name."""
+    with _store(ctx, _config(ctx.find_root())) as store:
+        for sub in store.subscribers_of(list_name, status=None if status == "all" else status):
+            click.echo(f"{sub.email}\t{sub.status}\t{';'.join(sub.topics) or '-'}\t{sub.name}")
+
+
+@subscribers.command("export")
+@click.argument("list_name")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+@click.pass_context
+def subscribers_export(ctx: click.Context, list_name: str, output: TextIO) -> None:
+    """Export every subscriber of LIST_NAME as CSV, safe to open in a spreadsheet."""
+    from digest.subscribers import export_csv
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        export_csv(store.subscribers_of(list_name, status=None), output)
+
+
+@subscribers.command("remove")
+@click.argument("list_name")
+@click.argument("email")
+@click.pass_context
+def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
+    """Unsubscribe EMAIL from LIST_NAME (kept as 'unsubscribed' so no import re-adds it)."""
+    from digest.types import SubscriberStatus
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        sub = store.subscriber_by_email(list_name, email)
+        if sub is None:
+            raise click.ClickException(f"{email} is not on list {list_name}")
+        assert sub.id is not None
+        store.set_subscriber_status(sub.id, SubscriberStatus.UNSUBSCRIBED, now=_now())
+    click.echo(f"{sub.email} unsubscribed from {list_name}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def deliveries(ctx: click.Context) -> None:
+    """Ledger counts per edition and state (default), and unknown outcomes."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(deliveries_show)
+
+
+@deliveries.command("show")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id.")
+@click.pass_context
+def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
+    """Counts per state for recent editions, then every delivery whose outcome is unknown."""
+    with _store(ctx, _config(ctx.find_root())) as store:
+        overview = store.delivery_overview()
+        unknown = store.deliveries_in(edition_id, ["unknown"])
+    for ed in overview:
+        if edition_id is not None and ed["edition_id"] != edition_id:
+            continue
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
+        click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
+                   f"[{ed['status']}]: {counts}")
+    if unknown:
+        click.echo(f"unknown outcome ({len(unknown)}; `digest deliveries retry-unknown` re-sends):")
+        for row in unknown:
+            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
+                       f"{row['last_error'] or ''}")
+
+
+@deliveries.command("retry-unknown")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
+@click.pass_context
+def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None:
+    """Queue deliveries with an unknown outcome again; the next send run delivers them.
+    Recipients the provider did take will get a second copy: this is your decision."""
+    from digest.deliver import Ledger
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        n = Ledger(store, clock=_now).retry_unknown(edition_id)
+    click.echo(f"{n} deliveries queued again")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@click.pass_context
+def web(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the unsubscribe/preferences pages and the SendGrid webhook (uvicorn)."""
+    import uvicorn
+
+    from digest.web import create_app
+
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
 
 
 def main() -> None:

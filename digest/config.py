@@ -214,6 +214,8 @@ class SendgridConfig(Strict):
     sandbox: bool = False
     timeout: float = Field(default=30.0, gt=0)
     categories: tuple[str, ...] = ("digest",)
+    # the Event Webhook's verification key (base64 DER, as SendGrid shows it), from the env
+    webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
 
 
 class DeliveryConfig(Strict):

@@ -1015,6 +1015,21 @@ class Store:
                 .values(topics=list(topics), updated_at=now)
             )
 
+    def edition_status(self, edition_id: int) -> str | None:
+        """The status of an edition (``built``, ``sending``, ``sent``), or None if none."""
+        with self.begin() as conn:
+            return conn.scalar(select(editions.c.status).where(editions.c.id == edition_id))
+
+    def delivery_subscriber(self, delivery_id: int) -> Subscriber | None:
+        """The subscriber a ledger row was for, if the row exists."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(subscribers)
+                .join(deliveries, deliveries.c.subscriber_id == subscribers.c.id)
+                .where(deliveries.c.id == delivery_id)
+            ).first()
+        return _row_subscriber(row) if row else None
+
     def mark_once(self, key: str, value: str = "1") -> bool:
         """Remember ``key`` (at most 64 characters) in ``settings``; True the first time only.
         Used to apply each provider webhook event once."""
