@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -229,6 +229,7 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.pass_context
 def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
+    from digest.message import public_copy
     from digest.pipeline import build as build_edition
     from digest.transports.outbox import write_edition_files
 
@@ -246,7 +247,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
         ctx.exit(1)
     edition = built.edition
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
-    write_edition_files(folder, built.main)
+    write_edition_files(folder, public_copy(built.main, site=config.site))
     console.print(
         f"[bold]{list_config.title}[/] {edition.period}: {len(edition.stories)} stories in "
         f"{len(edition.sections)} sections, window {edition.window_start:%Y-%m-%d %H:%M} → "
@@ -534,6 +535,288 @@ def topics_fit(examples: str, out: str, title_only: bool) -> None:
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"wrote {out}: {len(rows)} examples, labels {', '.join(model.labels)}")
+
+
+@cli.command()
+@click.option("--tick-seconds", type=float, hidden=True, help="Override scheduler.tick_seconds (tests).")
+@click.option("--lease-seconds", type=float, hidden=True, help="Override scheduler.lease_seconds (tests).")
+@click.pass_context
+def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: float | None) -> None:
+    """Run the scheduler service in the foreground: poll sources on their intervals and
+    build and deliver each list at its scheduled time, until SIGTERM or Ctrl-C.
+
+    Only one scheduler acts per database (a lease in the store); another one waits and
+    names the holder."""
+    from digest import scheduler as sched
+
+    config = _config(ctx)
+    settings = sched.settings_of(config)
+    overrides: dict[str, float] = {}
+    if tick_seconds is not None:
+        overrides["tick_seconds"] = tick_seconds
+    if lease_seconds is not None:
+        overrides.update(
+            lease_seconds=lease_seconds,
+            renew_seconds=lease_seconds / 3,
+            wait_seconds=min(settings.wait_seconds, lease_seconds / 3),
+        )
+    if overrides:
+        settings = sched.SchedulerSettings.model_validate({**settings.model_dump(), **overrides})
+    with _store(ctx, config) as store:
+        try:
+            jobs = sched.jobs_from_env(config, store)
+        except DigestError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            ctx.exit(2)
+        service = sched.Service(config, store, jobs=jobs, settings=settings)
+        sched.install_signal_handlers(service.request_stop)
+        timer_log = logging.getLogger("apscheduler")  # its warnings in our format
+        timer_log.handlers[:] = logging.getLogger("digest").handlers
+        timer_log.setLevel(logging.WARNING)
+        timer_log.propagate = False
+
+        def waiting(info: Any) -> None:
+            if info is None:
+                err_console.print("waiting for the scheduler lease", highlight=False)
+                return
+            err_console.print(
+                f"waiting: another scheduler holds the lease: {info.holder} "
+                f"(since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC, renewed until "
+                f"{info.expires_at:%H:%M:%S} UTC)",
+                highlight=False,
+            )
+
+        from sqlalchemy.engine import make_url
+
+        where = make_url(config.database.url).render_as_string(hide_password=True)
+        err_console.print(f"scheduler {service.lease.holder} starting on {where}", highlight=False)
+        try:
+            code = service.serve(on_wait=waiting)
+        except DigestError as exc:
+            err_console.print(f"[bold red]scheduler failed:[/] {exc}", highlight=False)
+            ctx.exit(1)
+        err_console.print("scheduler stopped", highlight=False)
+    ctx.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the next run of every job, each list's last run and deliveries, failing or
+    silent sources, and who holds the scheduler lease."""
+    from digest.lease import utcnow
+    from digest.status import gather
+
+    config = _config(ctx)
+    with _store(ctx, config) as store:
+        try:
+            state = gather(config, store, now=utcnow())
+        except DigestError as exc:
+            err_console.print(f"[bold red]status failed:[/] {exc}", highlight=False)
+            ctx.exit(1)
+    if as_json:
+        click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
+        return
+    _print_status(state)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def _print_status(state: Any) -> None:
+    lease = state.lease
+    if lease is None:
+        console.print("scheduler lease: [yellow]free[/] (no scheduler is running)")
+    elif state.lease_expired:
+        console.print(
+            f"scheduler lease: [red]expired[/] {_when(lease.expires_at)}, last held by {lease.holder}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"scheduler lease: held by [bold]{lease.holder}[/] since {_when(lease.acquired_at)}, "
+            f"until {lease.expires_at:%H:%M:%S} UTC",
+            highlight=False,
+        )
+    jobs = Table(title="Next runs", title_justify="left")
+    for column in ("job", "next run", "timer", "note"):
+        jobs.add_column(column, overflow="fold")
+    for job in state.jobs:
+        timer = state.timer.get(job.id if job.kind != "poll" else "tick")
+        jobs.add_row(job.id, _when(job.next_run), _when(timer) if job.id in state.timer else "", job.note)
+    console.print(jobs)
+    lists = Table(title="Lists", title_justify="left")
+    for column in ("list", "schedule", "next send", "last edition", "deliveries", "last run"):
+        lists.add_column(column, overflow="fold")
+    for item in state.lists:
+        edition = item.last_edition
+        run = item.last_run
+        lists.add_row(
+            item.name,
+            item.schedule,
+            _when(item.next_send),
+            f"{edition['period']} {edition['status']}, {edition['stories']} stories" if edition else "-",
+            ", ".join(f"{k} {v}" for k, v in sorted((edition or {}).get("deliveries", {}).items())) or "-",
+            f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-",
+        )
+    console.print(lists)
+    totals = ", ".join(f"{k} {v}" for k, v in sorted(state.deliveries.items())) or "none"
+    console.print(f"deliveries: {totals}", highlight=False)
+    if state.sources:
+        table = Table(title="Sources needing a look", title_justify="left")
+        for column in ("source", "problem", "detail"):
+            table.add_column(column, overflow="fold")
+        for source in state.sources:
+            style = "bold red" if source.problem == "failing" else "yellow"
+            table.add_row(source.name, f"[{style}]{source.problem}[/]", source.detail)
+        console.print(table)
+    else:
+        console.print("sources: none failing or silent")
+    if state.runs:
+        table = Table(title="Recent runs", title_justify="left")
+        for column in ("run", "kind", "finished", "ok", "summary"):
+            table.add_column(column, overflow="fold")
+        for run in state.runs:
+            table.add_row(
+                str(run["id"]), run["kind"], _when(run["finished_at"]), "yes" if run["ok"] else "[red]no[/]", run["summary"]
+            )
+        console.print(table)
+# -- subscribers, deliveries, web ------------------------------------------------------------
+
+
+@cli.group()
+def subscribers() -> None:
+    """Import, list, export and remove list subscribers."""
+
+
+@subscribers.command("import")
+@click.argument("list_name", required=False)
+@click.option("--file", "path", type=click.Path(dir_okay=False), help="CSV file (default: the list's).")
+@click.pass_context
+def subscribers_import(ctx: click.Context, list_name: str | None, path: str | None) -> None:
+    """Import subscriber CSV files (all lists, or LIST_NAME). Bad rows are listed; exit 1."""
+    from digest.subscribers import import_csv
+
+    config = _config(ctx.find_root())
+    lists = [_list_config(ctx, config, list_name)] if list_name else list(config.lists)
+    bad = False
+    with _store(ctx, config) as store:
+        for lst in lists:
+            source = path or lst.subscribers
+            if source is None:
+                continue
+            try:
+                report = import_csv(store, lst.name, source, now=_now())
+            except DigestError as exc:
+                raise click.ClickException(str(exc)) from exc
+            click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
+                       f"{report.kept_status} kept out (left earlier), {len(report.problems)} bad")
+            for problem in report.problems:
+                click.echo(f"  {problem}", err=True)
+            bad = bad or bool(report.problems)
+    if bad:
+        ctx.exit(1)
+
+
+@subscribers.command("list")
+@click.argument("list_name")
+@click.option("--status", default="active", show_default=True,
+              type=click.Choice(["active", "unsubscribed", "bounced", "complained", "all"]))
+@click.pass_context
+def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
+    """List subscribers of LIST_NAME: address, status, topics, name."""
+    with _store(ctx, _config(ctx.find_root())) as store:
+        for sub in store.subscribers_of(list_name, status=None if status == "all" else status):
+            click.echo(f"{sub.email}\t{sub.status}\t{';'.join(sub.topics) or '-'}\t{sub.name}")
+
+
+@subscribers.command("export")
+@click.argument("list_name")
+@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
+              help="File to write (default: standard output).")
+@click.pass_context
+def subscribers_export(ctx: click.Context, list_name: str, output: TextIO) -> None:
+    """Export every subscriber of LIST_NAME as CSV, safe to open in a spreadsheet."""
+    from digest.subscribers import export_csv
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        export_csv(store.subscribers_of(list_name, status=None), output)
+
+
+@subscribers.command("remove")
+@click.argument("list_name")
+@click.argument("email")
+@click.pass_context
+def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
+    """Unsubscribe EMAIL from LIST_NAME (kept as 'unsubscribed' so no import re-adds it)."""
+    from digest.types import SubscriberStatus
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        sub = store.subscriber_by_email(list_name, email)
+        if sub is None:
+            raise click.ClickException(f"{email} is not on list {list_name}")
+        assert sub.id is not None
+        store.set_subscriber_status(sub.id, SubscriberStatus.UNSUBSCRIBED, now=_now())
+    click.echo(f"{sub.email} unsubscribed from {list_name}")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
+def deliveries(ctx: click.Context) -> None:
+    """Ledger counts per edition and state (default), and unknown outcomes."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(deliveries_show)
+
+
+@deliveries.command("show")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id.")
+@click.pass_context
+def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
+    """Counts per state for recent editions, then every delivery whose outcome is unknown."""
+    with _store(ctx, _config(ctx.find_root())) as store:
+        overview = store.delivery_overview()
+        unknown = store.deliveries_in(edition_id, ["unknown"])
+    for ed in overview:
+        if edition_id is not None and ed["edition_id"] != edition_id:
+            continue
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
+        click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
+                   f"[{ed['status']}]: {counts}")
+    if unknown:
+        click.echo(f"unknown outcome ({len(unknown)}; `digest deliveries retry-unknown` re-sends):")
+        for row in unknown:
+            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
+                       f"{row['last_error'] or ''}")
+
+
+@deliveries.command("retry-unknown")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
+@click.pass_context
+def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None:
+    """Queue deliveries with an unknown outcome again; the next send run delivers them.
+    Recipients the provider did take will get a second copy: this is your decision."""
+    from digest.deliver import Ledger
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        n = Ledger(store, clock=_now).retry_unknown(edition_id)
+    click.echo(f"{n} deliveries queued again")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8025, show_default=True, type=int)
+@click.pass_context
+def web(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the unsubscribe/preferences pages and the SendGrid webhook (uvicorn)."""
+    import uvicorn
+
+    from digest.web import create_app
+
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
 
 
 def main() -> None:

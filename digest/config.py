@@ -48,10 +48,10 @@ TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    from apscheduler.triggers.cron import CronTrigger
+    from digest.edition import cron_trigger
 
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value, "UTC")
     except ValueError as exc:
         raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
     return value
@@ -214,6 +214,8 @@ class SendgridConfig(Strict):
     sandbox: bool = False
     timeout: float = Field(default=30.0, gt=0)
     categories: tuple[str, ...] = ("digest",)
+    # the Event Webhook's verification key (base64 DER, as SendGrid shows it), from the env
+    webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
 
 
 class DeliveryConfig(Strict):

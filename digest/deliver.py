@@ -136,7 +136,11 @@ class Ledger:
             )
         if self.resend_unknown:
             self.retry_unknown(edition_id)
-        self.store.set_edition_status(edition_id, "sending", now=self.clock())
+        if (
+            self.store.delivery_counts(edition_id).get("queued")
+            and self.store.edition_status(edition_id) != "sending"
+        ):
+            self.store.set_edition_status(edition_id, "sending", now=self.clock())
         failures = 0
         batches = 0
         while True:
@@ -173,7 +177,8 @@ class Ledger:
                     )
                     break
         counts = self.store.delivery_counts(edition_id)
-        if not counts.get("queued") and not counts.get("sending"):
+        done = not counts.get("queued") and not counts.get("sending")
+        if done and self.store.edition_status(edition_id) != "sent":
             self.store.set_edition_status(edition_id, "sent", now=self.clock())
         log.info("deliver.run edition=%s batches=%d counts=%s", edition_id, batches, counts)
         return counts
@@ -186,7 +191,7 @@ class Ledger:
         for delivery_id, sub in claimed:
             try:
                 message = compose(sub, delivery_id)
-            except Exception as exc:  # a bad subscriber or template fails one row, not the run
+            except Exception as exc:  # noqa: BLE001 - a bad subscriber or template fails one row
                 log.warning("deliver.compose_failed delivery=%s error=%s", delivery_id, exc)
                 outcomes.append(
                     SendOutcome(delivery_id, DeliveryState.FAILED, error=f"compose: {exc}")
@@ -198,7 +203,7 @@ class Ledger:
             return outcomes
         try:
             answers = transport.send(batch)
-        except Exception as exc:  # a transport must not raise; if it does, we cannot know
+        except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"
             log.error("deliver.transport_raised transport=%s error=%r", transport.name, exc)
             answers = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,35 +25,100 @@ from digest import cluster, rank, topics
 from digest.config import Config, ListConfig
 from digest.types import Edition, Entry, Section, SourceInfo
 
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
-def _trigger(list_config: ListConfig) -> CronTrigger:
-    return CronTrigger.from_crontab(
-        list_config.schedule.cron, timezone=ZoneInfo(list_config.schedule.timezone)
+
+def _crontab_weekdays(field: str) -> str:
+    """Translate crontab day-of-week numbers (0 or 7 = Sunday, 1 = Monday) to the names
+    APScheduler 3 reads unambiguously: its ``from_crontab`` takes 0 as *Monday*
+    (agronholm/apscheduler#286), which would move every weekday schedule by a day."""
+    items = []
+    for item in field.split(","):
+        body, _, step = item.partition("/")
+        if not any(ch.isdigit() for ch in body):
+            items.append(item)
+            continue
+        lo, _, hi = body.partition("-")
+        start, stop = int(lo), int(hi or lo) if hi or not step else 6
+        days = range(start, stop + 1, int(step or 1))
+        items.extend(_DAY_NAMES[day % 7] for day in days)
+    return ",".join(dict.fromkeys(items))
+
+
+def cron_trigger(cron: str, timezone: str) -> CronTrigger:
+    """An APScheduler trigger for a five-field crontab ``cron`` in IANA ``timezone``, with
+    crontab's weekday numbering. Raises ``ValueError`` for an invalid expression."""
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields, got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_weekdays(weekday),
+        timezone=ZoneInfo(timezone),
     )
 
 
-def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
-    """The list's latest scheduled time at or before ``at`` (aware, in the list's timezone),
-    looking back at most 400 days; ``None`` when the schedule never fired in that span."""
+def _trigger(list_config: ListConfig) -> CronTrigger:
+    return cron_trigger(list_config.schedule.cron, list_config.schedule.timezone)
+
+
+def fire_times(list_config: ListConfig, start: datetime, end: datetime) -> list[datetime]:
+    """The list's scheduled times in ``(start, end]``, as aware UTC, oldest first.
+
+    Computed on UTC instants, never on local wall times: on the night clocks go back, a time
+    in the repeated hour appears twice (both instants); a time in the skipped spring hour
+    appears once, an hour later by the clock.
+    """
     trigger = _trigger(list_config)
-    tz = ZoneInfo(list_config.schedule.timezone)
-    at = at.astimezone(tz)
-    # Walk forward from a lower bound; narrow the bound first so daily lists take few steps.
+    out: list[datetime] = []
+    cursor = start.astimezone(UTC)
+    end = end.astimezone(UTC)
+    while True:
+        fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
+        if fire is None:
+            return out
+        fire = fire.astimezone(UTC)
+        if fire > end:
+            return out
+        if fire <= cursor:  # never trust a trigger to move backwards
+            cursor += timedelta(seconds=1)
+            continue
+        out.append(fire)
+        cursor = fire
+
+
+def latest_fire(list_config: ListConfig, at: datetime) -> datetime | None:
+    """The list's latest scheduled time at or before ``at`` (aware UTC), looking back at most
+    400 days; ``None`` when the schedule never fired in that span."""
     for lookback in (timedelta(days=2), timedelta(days=9), timedelta(days=32), timedelta(days=400)):
-        previous = None
-        fire = trigger.get_next_fire_time(None, at - lookback)
-        while fire is not None and fire <= at:
-            previous = fire
-            fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
-        if previous is not None:
-            return previous
+        fires = fire_times(list_config, at - lookback, at)
+        if fires:
+            return fires[-1]
     return None
 
 
+def next_fire(list_config: ListConfig, after: datetime) -> datetime | None:
+    """The list's first scheduled time strictly after ``after`` (aware UTC)."""
+    fire = _trigger(list_config).get_next_fire_time(
+        None, after.astimezone(UTC) + timedelta(microseconds=1)
+    )
+    return None if fire is None else fire.astimezone(UTC)
+
+
+def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
+    """:func:`latest_fire` in the list's timezone: the time naming the edition due at ``at``."""
+    fire = latest_fire(list_config, at)
+    return None if fire is None else fire.astimezone(ZoneInfo(list_config.schedule.timezone))
+
+
 def next_edition_time(list_config: ListConfig, after: datetime) -> datetime | None:
-    """The list's first scheduled time strictly after ``after`` (aware, list timezone)."""
-    trigger = _trigger(list_config)
-    return trigger.get_next_fire_time(None, after + timedelta(seconds=1))
+    """:func:`next_fire` in the list's timezone."""
+    fire = next_fire(list_config, after)
+    return None if fire is None else fire.astimezone(ZoneInfo(list_config.schedule.timezone))
 
 
 def period_of(list_config: ListConfig, scheduled: datetime) -> str:

@@ -23,6 +23,7 @@ import logging
 import re
 import unicodedata
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email.errors import HeaderParseError as HeaderError
@@ -109,6 +110,24 @@ def personalise(text: str, values: Mapping[str, str], *, html: bool) -> str:
         return html_lib.escape(value, quote=True) if html else value
 
     return _PLACEHOLDERS.sub(fill, text)
+
+
+def public_copy(rendered: RenderedEdition, *, site: SiteConfig) -> RenderedEdition:
+    """``rendered`` with its per-recipient placeholders filled for everyone at once: the copy
+    kept in the archive ("view in browser") and written as ``edition.html``/``edition.txt``.
+    The greeting is generic and the unsubscribe and preferences links lead to the site's
+    general subscription page (``<base>/subscription``), never to one subscriber's token."""
+    values = {
+        "name": "there",
+        "email": "",
+        "unsubscribe_url": f"{site.base}/subscription",
+        "preferences_url": f"{site.base}/subscription",
+    }
+    return replace(
+        rendered,
+        html=personalise(rendered.html, values, html=True),
+        text=personalise(rendered.text, values, html=False),
+    )
 
 
 def _list_id(list_name: str, title: str, site: SiteConfig) -> str:

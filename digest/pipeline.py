@@ -23,12 +23,12 @@ from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
 from digest.fetch import RetryLater, fetch, next_poll
-from digest.message import build_message, personalise
+from digest.message import build_message, public_copy
 from digest.parse import parse_feed
 from digest.render import render_edition
 from digest.store import Store
 from digest.subscribers import import_csv
-from digest.tokens import make_token
+from digest.tokens import make_token, preferences_url, unsubscribe_url
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport, write_edition_files
 from digest.types import (
@@ -299,6 +299,7 @@ def publish(
     ``not-due`` (the schedule has no time at or before ``at``).
     """
     report = ListReport(list_name=list_config.name, status="failed")
+    site = config.site
     scheduled = editions.edition_time(list_config, at)
     if scheduled is None:
         report.status, report.message = "not-due", "the schedule has no send time before this"
@@ -331,7 +332,7 @@ def publish(
         )
         return report
 
-    main = built.main
+    main = public_copy(built.main, site=config.site)
     carried = [
         (entry.source, entry.entry_id, story.key, section.name)
         for section in edition.sections
@@ -363,40 +364,22 @@ def publish(
     ledger.queue(edition_id, subscribers)
     secret = store.secret()
     domain = _sender_domain(list_config.sender)
-    site = config.site
 
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = built.variants.get(tuple(sorted(set(subscriber.topics))), main)
         token = make_token(secret, subscriber.id or 0)
-        unsubscribe = f"{site.base}/u/{token}"
-        preferences = f"{site.base}/p/{token}"
-        values = {
-            "name": subscriber.name or subscriber.email.partition("@")[0],
-            "email": subscriber.email,
-            "unsubscribe_url": unsubscribe,
-            "preferences_url": preferences,
-        }
-        personal = RenderedEdition(
-            list_name=rendered.list_name,
-            period=rendered.period,
-            html=personalise(rendered.html, values, html=True),
-            text=personalise(rendered.text, values, html=False),
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            omitted=rendered.omitted,
-            web_url=rendered.web_url,
-        )
         return build_message(
-            personal,
+            rendered,
             subscriber,
             list_config=list_config,
             site=site,
-            unsubscribe_url=unsubscribe,
+            unsubscribe_url=unsubscribe_url(site.base, token),
             unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
-            preferences_url=preferences,
+            preferences_url=preferences_url(site.base, token),
             now=now,
             message_id=f"<{edition.period}.{list_config.name}.{delivery_id}@{domain}>",
         )
+
 
     transport = make_transport(config, list_config, folder)
     try:

@@ -1016,6 +1016,21 @@ class Store:
                 .values(topics=list(topics), updated_at=now)
             )
 
+    def edition_status(self, edition_id: int) -> str | None:
+        """The status of an edition (``built``, ``sending``, ``sent``), or None if none."""
+        with self.begin() as conn:
+            return conn.scalar(select(editions.c.status).where(editions.c.id == edition_id))
+
+    def delivery_subscriber(self, delivery_id: int) -> Subscriber | None:
+        """The subscriber a ledger row was for, if the row exists."""
+        with self.begin() as conn:
+            row = conn.execute(
+                select(subscribers)
+                .join(deliveries, deliveries.c.subscriber_id == subscribers.c.id)
+                .where(deliveries.c.id == delivery_id)
+            ).first()
+        return _row_subscriber(row) if row else None
+
     def mark_once(self, key: str, value: str = "1") -> bool:
         """Remember ``key`` (at most 64 characters) in ``settings``; True the first time only.
         Used to apply each provider webhook event once."""
@@ -1049,6 +1064,108 @@ class Store:
             value = conn.scalar(select(settings.c.value).where(settings.c.key == key))
         return int(value or 0)
 
+    # -- scheduler (scheduler.py, lease.py, status.py) --
+
+    def take_lease(self, name: str, holder: str, *, now: datetime, expires_at: datetime) -> bool:
+        """Hold lease ``name`` for ``holder`` until ``expires_at``; True when it is ours now.
+
+        The holder renews its own lease; anyone takes over a lease that expired before
+        ``now``; otherwise the lease stays with its holder and False is returned. Each step is
+        one conditional statement, so two processes racing for the lease never both win
+        (SQLite serialises writers; PostgreSQL row-locks the updated row).
+        """
+        with self.begin() as conn:
+            renewed = conn.execute(
+                update(leases)
+                .where(and_(leases.c.name == name, leases.c.holder == holder))
+                .values(expires_at=expires_at)
+            )
+            if renewed.rowcount:
+                return True
+        with self.begin() as conn:
+            taken = conn.execute(
+                update(leases)
+                .where(and_(leases.c.name == name, leases.c.expires_at < now))
+                .values(holder=holder, acquired_at=now, expires_at=expires_at)
+            )
+            if taken.rowcount:
+                return True
+        try:
+            with self.begin() as conn:
+                conn.execute(
+                    insert(leases).values(
+                        name=name, holder=holder, acquired_at=now, expires_at=expires_at
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def renew_lease(self, name: str, holder: str, *, expires_at: datetime) -> bool:
+        """Extend ``holder``'s lease to ``expires_at``; False when someone else holds it now."""
+        with self.begin() as conn:
+            done = conn.execute(
+                update(leases)
+                .where(and_(leases.c.name == name, leases.c.holder == holder))
+                .values(expires_at=expires_at)
+            )
+        return bool(done.rowcount)
+
+    def release_lease(self, name: str, holder: str) -> bool:
+        """Give up ``holder``'s lease (a no-op, returning False, when it is not theirs)."""
+        with self.begin() as conn:
+            done = conn.execute(
+                leases.delete().where(and_(leases.c.name == name, leases.c.holder == holder))
+            )
+        return bool(done.rowcount)
+
+    def lease(self, name: str) -> dict[str, Any] | None:
+        """The lease row ``{name, holder, acquired_at, expires_at}``, or None when free."""
+        with self.begin() as conn:
+            row = conn.execute(select(leases).where(leases.c.name == name)).first()
+        return dict(row._mapping) if row else None
+
+    def delivery_states(self, since: datetime | None = None) -> dict[str, int]:
+        """Ledger rows per state over every edition (created at or after ``since``)."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        if since is not None:
+            query = query.where(deliveries.c.created_at >= since)
+        with self.begin() as conn:
+            return {state: int(n) for state, n in conn.execute(query).all()}
+
+    def queued_deliveries(self, now: datetime) -> tuple[int, datetime | None]:
+        """``(due, next_at)``: queued ledger rows whose ``not_before`` is unset or at or
+        before ``now``, and the earliest ``not_before`` still in the future (or None)."""
+        due_query = (
+            select(func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.state == "queued")
+            .where(or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now))
+        )
+        next_query = (
+            select(func.min(deliveries.c.not_before))
+            .where(deliveries.c.state == "queued")
+            .where(deliveries.c.not_before > now)
+        )
+        with self.begin() as conn:
+            due = int(conn.scalar(due_query) or 0)
+            raw = conn.scalar(next_query)
+        # func.min() loses the column type: bring the naive UTC value back to aware UTC.
+        if isinstance(raw, str):
+            raw = datetime.fromisoformat(raw)
+        next_at = raw.replace(tzinfo=UTC) if isinstance(raw, datetime) and raw.tzinfo is None else raw
+        return due, next_at
+
+    def edition_periods(self, list_name: str, limit: int = 10) -> frozenset[str]:
+        """The periods of the latest ``limit`` editions of ``list_name``."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(editions.c.period)
+                .where(editions.c.list_name == list_name)
+                .order_by(editions.c.window_end.desc(), editions.c.id.desc())
+                .limit(limit)
+            ).all()
+        return frozenset(r.period for r in rows)
 
     # -- editor (editor.py) --------------------------------------------------------------
 

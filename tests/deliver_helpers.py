@@ -38,6 +38,23 @@ def add_subscribers(store: Store, n: int, list_name: str = "world") -> list[Subs
     return out
 
 
+def bulk_subscribers(store: Store, n: int, list_name: str = "world") -> list[Subscriber]:
+    """``n`` subscribers inserted in one statement (fast set-up for big lists)."""
+    from sqlalchemy import insert
+
+    from digest.store import subscribers
+
+    rows = [
+        {"list_name": list_name, "email": f"user{i:06d}@example.com",
+         "email_lower": f"user{i:06d}@example.com", "name": f"User {i}", "topics": [],
+         "timezone": "UTC", "status": "active", "created_at": NOW, "updated_at": NOW}
+        for i in range(n)
+    ]
+    with store.begin() as conn:
+        conn.execute(insert(subscribers), rows)
+    return store.subscribers_of(list_name)
+
+
 def compose(sub: Subscriber, delivery_id: int) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = "World news <world@digest.example.org>"

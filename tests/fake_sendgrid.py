@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: FakeSendgrid
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -43,7 +43,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_GET(self) -> None:
+        """``GET /stats``: ``{"requests": n, "accepted": n}`` (for the benchmark)."""
+        srv = self.server
+        with srv.lock:
+            stats = {"requests": srv.requests, "accepted": len(srv.accepted)}
+        self._reply(200, json.dumps(stats).encode(), {"Content-Type": "application/json"})
+
+    def do_POST(self) -> None:
         srv = self.server
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
@@ -124,7 +131,7 @@ class FakeSendgrid(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> FakeSendgrid:
+    def __enter__(self) -> FakeSendgrid:  # noqa: PYI034
         self._thread.start()
         return self
 

@@ -10,7 +10,14 @@ import pytest
 from digest.deliver import Ledger
 from digest.store import Store
 from digest.types import DeliveryState, SubscriberStatus
-from tests.deliver_helpers import NOW, MemoryTransport, add_subscribers, compose, make_edition, make_store
+from tests.deliver_helpers import (
+    NOW,
+    MemoryTransport,
+    add_subscribers,
+    compose,
+    make_edition,
+    make_store,
+)
 
 
 @pytest.fixture()

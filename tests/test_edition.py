@@ -62,3 +62,22 @@ def test_window_starts_at_previous_edition_but_never_beyond_max_age() -> None:
     assert edition_window(end, prev, 36) == (prev, end)
     long_ago = end - timedelta(days=10)
     assert edition_window(end, long_ago, 36) == (end - timedelta(hours=36), end)
+
+
+def test_crontab_weekday_numbers_mean_what_crontab_means() -> None:
+    # 1 is Monday in crontab; APScheduler's own from_crontab would take it as Tuesday
+    lst = _list(cron="0 8 * * 1")
+    fire = edition_time(lst, datetime(2026, 2, 22, 12, tzinfo=UTC))  # a Sunday
+    assert fire.strftime("%A") == "Monday"
+    weekend = _list(cron="0 9 * * 0,6")
+    assert {edition_time(weekend, datetime(2026, 2, d, 12, tzinfo=UTC)).strftime("%a") for d in range(16, 23)} == {"Sat", "Sun"}
+    weekdays = _list(cron="0 9 * * 1-5")
+    assert edition_time(weekdays, datetime(2026, 2, 22, 12, tzinfo=UTC)).strftime("%a") == "Fri"
+
+
+def test_repeated_autumn_hour_neither_hangs_nor_looks_ahead() -> None:
+    lst = _list(cron="30 1 * * *", tz="America/New_York")
+    at = datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT->EST night, second 01:30
+    scheduled = edition_time(lst, at)
+    assert scheduled is not None and scheduled <= at
+    assert period_of(lst, scheduled) == "2026-11-01"

@@ -16,8 +16,8 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.config import SmtpConfig
 from digest.transports import Outgoing
-from digest.transports.smtp import SmtpTransport, apply_substitutions
 from digest.transports.sendgrid import with_substitutions
+from digest.transports.smtp import SmtpTransport, apply_substitutions
 from digest.types import DeliveryState, Subscriber
 from tests.deliver_helpers import SharedCompose
 
@@ -187,6 +187,7 @@ def test_421_queues_and_reconnects_for_the_rest(plain: tuple[Handler, int]) -> N
     assert out[1].state == out[3].state == DeliveryState.SENT
     assert out[2].state == DeliveryState.QUEUED and "421" in (out[2].error or "")
     assert t.connections == 2
+    assert sorted(r for r, _ in handler.delivered) == ["a@example.com", "b@example.com"]
 
 
 def test_disconnect_during_data_is_unknown(plain: tuple[Handler, int]) -> None:
@@ -222,6 +223,12 @@ def test_substitution_hint_is_applied_per_recipient(plain: tuple[Handler, int]) 
     assert "Tom &lt;b&gt;" in text and "Hello Tom <b>" in text
     # the shared parts were not changed for the next recipient
     assert "%%name%%" in compose.html.get_content()
+
+
+def test_both_transports_read_the_same_hint_header() -> None:
+    from digest.transports import sendgrid, smtp
+
+    assert smtp.SUBSTITUTIONS_HEADER == sendgrid.SUBSTITUTIONS_HEADER
 
 
 def test_apply_substitutions_leaves_plain_messages_alone() -> None:

@@ -76,7 +76,10 @@ def test_every_source_polled_and_the_edition_delivered(world) -> None:
     assert lst.deliveries == {"sent": len(subscribers)}
     folder = tmp / "outbox" / "world" / "2026-02-18"
     assert len(list(folder.glob("*.eml"))) == len(subscribers)
-    assert (folder / "edition.html").exists() and (folder / "edition.txt").exists()
+    for name in ("edition.html", "edition.txt"):
+        public = (folder / name).read_text()
+        assert "%%" not in public and "/u/" not in public  # no placeholder, no one's token
+        assert "/subscription" in public
 
 
 def test_each_message_is_a_complete_responsive_email(world) -> None:

@@ -38,11 +38,11 @@ filter that removes the key and the payload from its records.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import logging
 import re
-import socket
 import time
 import urllib.error
 from collections.abc import Callable, Mapping, Sequence
@@ -83,15 +83,20 @@ def with_substitutions(message: EmailMessage, values: Mapping[str, str]) -> Emai
     return message
 
 
+@functools.lru_cache(maxsize=8)
+def _ref_serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=_REF_SALT)
+
+
 def delivery_ref(secret: str, delivery_id: int) -> str:
     """The opaque, signed reference to a ledger row sent in ``custom_args``."""
-    return str(URLSafeSerializer(secret, salt=_REF_SALT).dumps(delivery_id))
+    return str(_ref_serializer(secret).dumps(delivery_id))
 
 
 def read_delivery_ref(secret: str, ref: str) -> int | None:
     """The delivery id in a :func:`delivery_ref`, or ``None`` when it is not one of ours."""
     try:
-        value = URLSafeSerializer(secret, salt=_REF_SALT).loads(ref)
+        value = _ref_serializer(secret).loads(ref)
     except BadData:
         return None
     return value if isinstance(value, int) else None
@@ -130,7 +135,7 @@ def _guard_logs(api_key: str) -> None:
 class _Item:
     """One outgoing message split into what it shares with others and what is its own."""
 
-    __slots__ = ("outgoing", "key", "common", "personal")
+    __slots__ = ("common", "key", "outgoing", "personal")
 
     def __init__(self, outgoing: Outgoing, key: tuple[Any, ...], common: dict[str, Any],
                  personal: dict[str, Any]) -> None:
@@ -291,7 +296,7 @@ class SendgridTransport:
         for out in batch:
             try:
                 item = self._split(out, cache)
-            except Exception as exc:  # a malformed message fails itself only
+            except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
                 outcomes.append(
                     SendOutcome(out.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
                 )
@@ -321,7 +326,7 @@ class SendgridTransport:
             if isinstance(reason, ConnectionRefusedError):
                 return "refused", f"connection refused: {reason}"
             return "unknown", f"network: {reason}"
-        except (TimeoutError, socket.timeout) as exc:
+        except TimeoutError as exc:
             return "unknown", f"timeout after {self.config.timeout}s: {exc}"
         except (ConnectionError, HTTPException, OSError) as exc:
             return "unknown", f"connection lost: {type(exc).__name__}: {exc}"

@@ -196,7 +196,7 @@ class SmtpTransport:
         try:
             message = apply_substitutions(item.message)
             data = message.as_bytes(policy=email_policy.SMTP)
-        except Exception as exc:  # a malformed message fails itself only
+        except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
             return SendOutcome(item.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
         sender = parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]
         stage = "MAIL FROM"
@@ -212,9 +212,10 @@ class SmtpTransport:
             raise _Lost(stage == "DATA", str(exc) or "server disconnected") from exc
         except (OSError, smtplib.SMTPResponseException) as exc:
             # socket errors mid-conversation; SMTPResponseException from data() on 4xx/5xx
-            code = getattr(exc, "smtp_code", None)
-            if code is None:
+            err_code = getattr(exc, "smtp_code", None)
+            if err_code is None:
                 raise _Lost(stage == "DATA", _describe(exc)) from exc
+            code = int(err_code)
             reply = getattr(exc, "smtp_error", b"")
         text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
         if 200 <= code < 300:

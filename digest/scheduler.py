@@ -1,0 +1,912 @@
+"""``digest schedule``: polling and sending as one long-running service.
+
+The shape (after lemon24/reader's ``Decider``): a pure :class:`Decider` is given ``now`` and a
+:class:`Snapshot` of the store and returns the actions due; :class:`Service` takes the
+snapshot, asks the decider, and carries the actions out through injected :class:`Jobs`
+(by default the pipeline). APScheduler 3.x is only the timer that wakes the service: a
+``tick`` interval job plus one cron job per list at its send time, kept in the same database
+(``apscheduler_jobs``) with ``coalesce=True``, ``max_instances=1`` and the misfire grace from
+the settings. Because every wake-up re-decides from the store, a wake-up that comes twice (the
+cron trigger fires twice on the night clocks go back), late (after a restart) or not at all
+(the timer's own misfire rules) never changes what is sent.
+
+Order of decisions in one tick (:meth:`Decider.decide`):
+
+1. Each list: its latest scheduled time at or before ``now`` (older times are coalesced into
+   it). Nothing when that period has an edition or was settled in this process (empty).
+   When it is later than ``misfire_grace_seconds``: a :class:`Missed` action (one warning,
+   one run report), no send. Otherwise a :class:`Publish` at the scheduled time.
+2. Sources: every enabled source whose ``next_poll_at`` has come, plus the sources of a list
+   about to be published that were not fetched in the last few minutes (unless a failing
+   source is backing off): one :class:`Poll`, before any publish.
+3. The publishes, in config order.
+4. :class:`Resume` when queued ledger rows are due (a restart, or ``send_at`` local times).
+
+Only the holder of the ``scheduler`` lease (:mod:`digest.lease`) acts. SIGTERM and SIGINT set
+a stop event: the action in flight finishes, no new one starts, the timer shuts down after its
+running job, the lease is released and :meth:`Service.serve` returns 0.
+
+Schedule arithmetic is in UTC: APScheduler's ``CronTrigger`` is always asked for the next
+fire time after a UTC instant, never after a local wall time (adding a second to a local
+time in the repeated hour of an autumn night jumps back an hour and loops forever).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from digest.config import Config, FetchConfig, ListConfig, SourceConfig
+from digest.edition import cron_trigger, fire_times, latest_fire, next_fire
+from digest.edition import period_of as period_key
+from digest.exceptions import ConfigError, DigestError
+from digest.lease import Lease, LeaseInfo, LeaseKeeper, utcnow
+from digest.store import SourceState, Store
+from digest.types import ListReport, SourceReport, Subscriber
+
+log = logging.getLogger("digest.scheduler")
+
+#: A list about to be published polls its sources first unless fetched this recently.
+FRESH_ENOUGH = timedelta(minutes=5)
+#: A publish that failed before its edition was stored is tried again after this long.
+RETRY_FAILED = timedelta(minutes=5)
+#: APScheduler's table in the digest database.
+JOBS_TABLE = "apscheduler_jobs"
+SEND_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+# -- settings (to be added to config.py: Config.scheduler and ListConfig.send_at) ---------
+
+
+class SchedulerSettings(BaseModel):
+    """The ``scheduler:`` section of ``config.yaml``. Times in seconds unless named.
+
+    ``misfire_grace_seconds``: how late a send may still go out after its scheduled time
+    (a restart within the grace sends once; later, the edition is skipped with a warning).
+    ``lease_seconds``: how long the scheduler lease holds without renewal;
+    ``renew_seconds``: how often the holder renews it (well under ``lease_seconds``);
+    ``wait_seconds``: how often a process that does not hold it tries again.
+    ``tick_seconds``: how often the service wakes to poll due sources and deliver due rows.
+    ``max_backoff_minutes``: the longest wait between polls of a failing source.
+    ``silent_factor``/``silent_min_hours``: a source is *silent* when its last new entry is
+    older than ``silent_factor`` times its usual gap between entries, and at least
+    ``silent_min_hours``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+    lease_seconds: float = Field(default=90, gt=0)
+    renew_seconds: float = Field(default=30, gt=0)
+    wait_seconds: float = Field(default=30, gt=0)
+    tick_seconds: float = Field(default=60, gt=0)
+    max_backoff_minutes: int = Field(default=1440, ge=1)
+    silent_factor: float = Field(default=4.0, gt=1)
+    silent_min_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> SchedulerSettings:
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError("renew_seconds must be at most half of lease_seconds")
+        return self
+
+    @property
+    def grace(self) -> timedelta:
+        """``misfire_grace_seconds`` as a timedelta."""
+        return timedelta(seconds=self.misfire_grace_seconds)
+
+
+class ListTiming(BaseModel):
+    """Per-list delivery timing (``ListConfig.send_at``): ``send_at`` ``"HH:MM"`` delivers
+    each subscriber at that time in the subscriber's own timezone; None delivers at once.
+    Meant for lists with at most one edition per day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    send_at: str | None = None
+
+    @field_validator("send_at")
+    @classmethod
+    def _hhmm(cls, value: str | None) -> str | None:
+        if value is not None and not SEND_AT_RE.match(value):
+            raise ValueError(f"a local time 'HH:MM' such as '07:00', got {value!r}")
+        return value
+
+    @property
+    def local_time(self) -> time | None:
+        """``send_at`` as a :class:`datetime.time`."""
+        if self.send_at is None:
+            return None
+        hour, minute = self.send_at.split(":")
+        return time(int(hour), int(minute))
+
+
+def settings_of(config: Config) -> SchedulerSettings:
+    """The config's ``scheduler`` section, or the defaults while config.py has none."""
+    found = getattr(config, "scheduler", None)
+    if isinstance(found, SchedulerSettings):
+        return found
+    if isinstance(found, BaseModel):
+        return SchedulerSettings.model_validate(found.model_dump())
+    return SchedulerSettings()
+
+
+def timings_of(config: Config) -> dict[str, ListTiming]:
+    """Each list's :class:`ListTiming` from ``ListConfig.send_at`` (None while absent)."""
+    return {lst.name: ListTiming(send_at=getattr(lst, "send_at", None)) for lst in config.lists}
+
+
+# -- schedule arithmetic (pure) ----------------------------------------------------------
+
+
+def local_send_time(
+    *,
+    scheduled: datetime,
+    list_timezone: str,
+    subscriber_timezone: str,
+    send_at: time,
+) -> datetime:
+    """When one subscriber receives the edition scheduled at ``scheduled`` (aware UTC):
+    ``send_at`` on their own calendar day ``D = P + k``, where ``P`` is the edition's local
+    date in the list's timezone.
+
+    The day offset ``k`` is the smallest whose ``send_at`` is not before the edition time,
+    both counted in *standard* time (daylight saving removed). It is therefore the same for
+    every edition of the year, so each subscriber gets exactly one edition per local day,
+    across every DST change of either timezone: none skipped, none twice. On the few days a
+    DST difference puts the real ``send_at`` before the edition time, the returned time is
+    in the past when the edition is built and the row goes out at once (at most the DST
+    difference late, never early, never twice).
+    """
+    list_tz = ZoneInfo(list_timezone)
+    sub_tz = ZoneInfo(subscriber_timezone)
+    built_local = scheduled.astimezone(list_tz)
+    built_std = scheduled.astimezone(UTC) + (built_local.dst() or timedelta(0))
+    period_date = built_local.date()
+
+    def at_day(day: date) -> tuple[datetime, datetime]:
+        local = datetime.combine(day, send_at, tzinfo=sub_tz)
+        real = local.astimezone(UTC)
+        return real, real + (local.dst() or timedelta(0))
+
+    for k in range(-2, 4):
+        real, std = at_day(period_date + timedelta(days=k))
+        if std >= built_std:
+            return real
+    return at_day(period_date + timedelta(days=4))[0]  # unreachable for real timezones
+
+
+def next_poll_at(
+    source: SourceConfig,
+    fetch: FetchConfig,
+    report: SourceReport,
+    previous: SourceState | None,
+    *,
+    now: datetime,
+    max_backoff: timedelta,
+) -> datetime:
+    """When to poll ``source`` again after ``report`` (aware UTC).
+
+    The source's ``poll_interval_minutes`` (else ``fetch.poll_interval_minutes``); after
+    consecutive failures it doubles per failure, capped at ``max_backoff``; a ``Retry-After``
+    (RFC 9110 section 10.2.3) the report carries as ``retry_after`` (seconds or an aware
+    time) is honoured when longer.
+    """
+    interval = timedelta(minutes=source.poll_interval_minutes or fetch.poll_interval_minutes)
+    delay = interval
+    if report.status == "failed":
+        failures = (previous.error_count if previous else 0) + 1
+        delay = min(interval * (2 ** min(failures - 1, 16)), max(max_backoff, interval))
+    retry_after = getattr(report, "retry_after", None)
+    if isinstance(retry_after, int | float) and retry_after > 0:
+        delay = max(delay, timedelta(seconds=float(retry_after)))
+    elif isinstance(retry_after, datetime) and retry_after.tzinfo is not None:
+        delay = max(delay, retry_after - now)
+    return now + delay
+
+
+# -- decisions (pure) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Poll these sources (names, config order)."""
+
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Publish:
+    """Build and deliver ``list_name``'s edition scheduled at ``at`` (aware UTC)."""
+
+    list_name: str
+    at: datetime
+    period: str
+
+
+@dataclass(frozen=True)
+class Missed:
+    """``list_name``'s edition scheduled at ``at`` is later than the grace: it is not sent."""
+
+    list_name: str
+    at: datetime
+    period: str
+    late: timedelta
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Deliver the ``due`` queued ledger rows whose time has come."""
+
+    due: int
+
+
+Action = Poll | Publish | Missed | Resume
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the decider knows of the store (and of this process) at one moment.
+
+    ``editions``: recent edition periods per list; ``sources``: stored source states by
+    name; ``due_deliveries``: queued ledger rows due now; ``settled``: (list, period) pairs
+    this process will not publish again (missed, or built empty); ``retry_at``: (list,
+    period) pairs whose publish failed before an edition was stored, and when to try again.
+    """
+
+    editions: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    sources: Mapping[str, SourceState] = field(default_factory=dict)
+    due_deliveries: int = 0
+    settled: frozenset[tuple[str, str]] = frozenset()
+    retry_at: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
+
+
+def _backing_off(state: SourceState | None, now: datetime) -> bool:
+    return (
+        state is not None
+        and state.error_count > 0
+        and state.next_poll_at is not None
+        and state.next_poll_at > now
+    )
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Decides what is due; touches nothing outside itself. See the module docstring for
+    the order of decisions."""
+
+    config: Config
+    settings: SchedulerSettings = field(default_factory=SchedulerSettings)
+
+    def decide(self, now: datetime, snapshot: Snapshot) -> list[Action]:
+        """The actions due at ``now`` (aware), in the order they must run."""
+        missed: list[Action] = []
+        publishes: list[Publish] = []
+        wanted: set[str] = set()
+        for list_config in self.config.lists:
+            scheduled = latest_fire(list_config, now)
+            if scheduled is None:
+                continue
+            period = period_key(list_config, scheduled)
+            key = (list_config.name, period)
+            if period in snapshot.editions.get(list_config.name, frozenset()):
+                continue
+            if key in snapshot.settled:
+                continue
+            retry = snapshot.retry_at.get(key)
+            if retry is not None and retry > now:
+                continue
+            late = now - scheduled
+            if late > self.settings.grace:
+                missed.append(Missed(list_config.name, scheduled, period, late))
+                continue
+            publishes.append(Publish(list_config.name, scheduled, period))
+            for source in self.config.list_sources(list_config):
+                state = snapshot.sources.get(source.name)
+                if _backing_off(state, now):
+                    continue
+                if (
+                    state is None
+                    or state.last_fetch_at is None
+                    or now - state.last_fetch_at > FRESH_ENOUGH
+                ):
+                    wanted.add(source.name)
+        for source in self.config.sources:
+            if not source.enabled:
+                continue
+            state = snapshot.sources.get(source.name)
+            if state is None or state.next_poll_at is None or state.next_poll_at <= now:
+                wanted.add(source.name)
+        actions: list[Action] = list(missed)
+        if wanted:
+            actions.append(Poll(tuple(s.name for s in self.config.sources if s.name in wanted)))
+        actions.extend(publishes)
+        if snapshot.due_deliveries:
+            actions.append(Resume(snapshot.due_deliveries))
+        return actions
+
+
+# -- the jobs the service runs -----------------------------------------------------------
+
+
+class Jobs(Protocol):
+    """What the service does when a decision is due; the pipeline by default
+    (:class:`PipelineJobs`), fakes in tests. Per-item failures are values in the reports;
+    a :class:`~digest.exceptions.DigestError` fails only the one action."""
+
+    def poll(self, sources: Sequence[SourceConfig], *, now: datetime) -> list[SourceReport]:
+        """Fetch, parse and store ``sources``; one report each."""
+        ...
+
+    def publish(
+        self,
+        list_config: ListConfig,
+        *,
+        at: datetime,
+        now: datetime,
+        not_before: Callable[[Subscriber], datetime | None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> ListReport:
+        """Build, store and deliver the edition due at ``at``. ``not_before`` gives each
+        subscriber's earliest delivery time (``send_at`` lists): rows are queued with it and
+        only delivered when it has come. Delivery pauses between batches once ``stop`` is
+        set (the rest stays queued for :meth:`resume`)."""
+        ...
+
+    def resume(self, *, now: datetime, stop: threading.Event) -> list[ListReport]:
+        """Deliver queued ledger rows that are due at ``now``, stopping between batches
+        once ``stop`` is set."""
+        ...
+
+
+class PipelineJobs:
+    """The default :class:`Jobs`: :mod:`digest.pipeline`, imported on first use."""
+
+    def __init__(
+        self, config: Config, store: Store, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    def poll(self, sources: Sequence[SourceConfig], *, now: datetime) -> list[SourceReport]:
+        from digest import pipeline
+
+        return pipeline.poll(self.config, self.store, now=now, sources=sources)
+
+    def publish(
+        self,
+        list_config: ListConfig,
+        *,
+        at: datetime,
+        now: datetime,
+        not_before: Callable[[Subscriber], datetime | None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> ListReport:
+        from digest import pipeline
+
+        extra: dict[str, Any] = {}
+        accepted = inspect.signature(pipeline.publish).parameters
+        if not_before is not None:
+            if "not_before" in accepted:
+                extra["not_before"] = not_before
+            else:
+                log.warning(
+                    "send_at_unsupported list=%s: pipeline.publish takes no not_before; delivering at once",
+                    list_config.name,
+                )
+        if stop is not None and "should_stop" in accepted:
+            extra["should_stop"] = stop.is_set
+        return pipeline.publish(
+            self.config, self.store, list_config, at=at, now=now, clock=self.clock, **extra
+        )
+
+    def resume(self, *, now: datetime, stop: threading.Event) -> list[ListReport]:
+        from digest import pipeline
+
+        resume = getattr(pipeline, "resume", None)
+        if resume is None:
+            return []
+        result: list[ListReport] = resume(
+            self.config, self.store, now=now, clock=self.clock, should_stop=stop.is_set
+        )
+        return result
+
+
+JOBS_ENV = "DIGEST_SCHEDULER_JOBS"
+
+
+def jobs_from_env(config: Config, store: Store, clock: Callable[[], datetime] = utcnow) -> Jobs:
+    """The jobs ``digest schedule`` runs: :class:`PipelineJobs`, unless the environment
+    variable ``DIGEST_SCHEDULER_JOBS`` names a factory ``module:callable`` taking
+    ``(config, store)`` (the tests' fake pipeline; an extension point).
+
+    Raises :class:`~digest.exceptions.ConfigError` when that factory cannot be imported.
+    """
+    ref = os.environ.get(JOBS_ENV, "").strip()
+    if not ref:
+        return PipelineJobs(config, store, clock)
+    module_name, _, attr = ref.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr or "make_jobs")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"{JOBS_ENV}={ref!r}: cannot import the jobs factory: {exc}") from exc
+    jobs: Jobs = factory(config, store)
+    log.warning("scheduler_jobs factory=%s: not the pipeline", ref)
+    return jobs
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action did: ``status`` (``ok``, ``failed``, ``missed``, or the list
+    report's status) and the report kept in the store."""
+
+    action: Action
+    status: str
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+_ACTIVE: Service | None = None
+
+
+def run_job(job_id: str) -> None:
+    """The APScheduler job function (a textual reference in the job store): wake the active
+    service. Every job id only wakes it; the decider decides what is due."""
+    service = _ACTIVE
+    if service is None:
+        log.warning("job_without_service job=%s", job_id)
+        return
+    log.debug("job_fired job=%s", job_id)
+    service.tick()
+
+
+class Service:
+    """The scheduler service over one store.
+
+    ``jobs`` carries the actions out (default :class:`PipelineJobs`); ``clock`` is the only
+    clock read; ``holder`` names this process in the lease (default ``host:pid:random``).
+    :meth:`tick` decides and acts once (tests drive it with their own ``now``);
+    :meth:`serve` is the long-running loop of ``digest schedule``.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        jobs: Jobs | None = None,
+        settings: SchedulerSettings | None = None,
+        timings: Mapping[str, ListTiming] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        holder: str | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.jobs: Jobs = jobs if jobs is not None else PipelineJobs(config, store, clock)
+        self.settings = settings or settings_of(config)
+        self.timings = dict(timings) if timings is not None else timings_of(config)
+        self.clock = clock
+        self.decider = Decider(config, self.settings)
+        self.lease = Lease(
+            store, holder=holder, ttl=timedelta(seconds=self.settings.lease_seconds), clock=clock
+        )
+        self.stop_event = threading.Event()
+        self._halt = threading.Event()  # stop requested or lease lost: start nothing new
+        self._lock = threading.Lock()
+        self._settled: set[tuple[str, str]] = set()
+        self._retry_at: dict[tuple[str, str], datetime] = {}
+
+    # -- one tick ------------------------------------------------------------------------
+
+    def snapshot(self, now: datetime) -> Snapshot:
+        """The store's state the decider needs at ``now``."""
+        due, _next = self.store.queued_deliveries(now)
+        return Snapshot(
+            editions={lst.name: self.store.edition_periods(lst.name) for lst in self.config.lists},
+            sources=self.store.source_states(),
+            due_deliveries=due,
+            settled=frozenset(self._settled),
+            retry_at=dict(self._retry_at),
+        )
+
+    def tick(self, now: datetime | None = None) -> list[Outcome]:
+        """Decide what is due at ``now`` (default: the clock) and do it, one action after
+        another; stops before the next action once a stop was requested or the lease lost.
+        Never raises for a failing action (not even for a bug in it: the traceback is
+        logged): it becomes an outcome and a run report."""
+        with self._lock:
+            fixed = now
+            now = now or self.clock()
+            try:
+                actions = self.decider.decide(now, self.snapshot(now))
+            except DigestError as exc:
+                log.error("tick_failed error=%r", str(exc))
+                return []
+            outcomes: list[Outcome] = []
+            for action in actions:
+                if self._halt.is_set():
+                    log.info("tick_stopped remaining=%d", len(actions) - len(outcomes))
+                    break
+                outcomes.append(self._act(action, fixed or self.clock()))
+            return outcomes
+
+    def _act(self, action: Action, now: datetime) -> Outcome:
+        try:
+            if isinstance(action, Missed):
+                return self._missed(action, now)
+            if isinstance(action, Poll):
+                return self._poll(action, now)
+            if isinstance(action, Publish):
+                return self._publish(action, now)
+            return self._resume(action, now)
+        except Exception as exc:  # noqa: BLE001 -- one failed action must not stop the service
+            name = type(action).__name__.lower()
+            if isinstance(exc, DigestError):
+                log.error("action_failed action=%s error=%r", name, str(exc))
+            else:  # a bug: keep the traceback, carry on with the next action and tick
+                log.exception("action_crashed action=%s error=%r", name, repr(exc))
+            report = {"action": name, "error": str(exc) or repr(exc)}
+            if isinstance(action, Publish):
+                self._retry_at[(action.list_name, action.period)] = now + RETRY_FAILED
+                report.update(list_name=action.list_name, period=action.period, status="failed")
+            self._record("send" if not isinstance(action, Poll) else "poll", now, False, report)
+            return Outcome(action, "failed", report)
+
+    def _record(self, kind: str, started: datetime, ok: bool, report: dict[str, Any]) -> None:
+        try:
+            self.store.record_run(
+                kind,
+                started_at=started,
+                finished_at=max(started, self.clock()),
+                ok=ok,
+                report=report,
+            )
+        except DigestError as exc:
+            log.error("run_report_failed kind=%s error=%r", kind, str(exc))
+
+    def _missed(self, action: Missed, now: datetime) -> Outcome:
+        self._settled.add((action.list_name, action.period))
+        late = int(action.late.total_seconds())
+        message = (
+            f"the edition scheduled at {action.at:%Y-%m-%d %H:%M} UTC is {late}s late, more than "
+            f"the misfire grace of {self.settings.misfire_grace_seconds}s: not sent "
+            f"(send it by hand with `digest send {action.list_name} --at {action.at:%Y-%m-%dT%H:%MZ}`)"
+        )
+        log.warning(
+            "send_missed list=%s period=%s scheduled=%s late_seconds=%d grace_seconds=%d: not sent",
+            action.list_name,
+            action.period,
+            action.at.isoformat(),
+            late,
+            self.settings.misfire_grace_seconds,
+        )
+        report = {
+            "list_name": action.list_name,
+            "period": action.period,
+            "status": "missed",
+            "scheduled": action.at.isoformat(),
+            "late_seconds": late,
+            "message": message,
+        }
+        self._record("send", now, False, report)
+        return Outcome(action, "missed", report)
+
+    def _poll(self, action: Poll, now: datetime) -> Outcome:
+        sources = [self.config.source(name) for name in action.sources]
+        before = self.store.source_states()
+        reports = self.jobs.poll(sources, now=now)
+        max_backoff = timedelta(minutes=self.settings.max_backoff_minutes)
+        for report in reports:
+            try:
+                source = self.config.source(report.source)
+            except KeyError:
+                continue
+            when = next_poll_at(
+                source,
+                self.config.fetch,
+                report,
+                before.get(source.name),
+                now=now,
+                max_backoff=max_backoff,
+            )
+            self.store.record_source(source.name, next_poll_at=when)
+        counts: dict[str, int] = {}
+        for report in reports:
+            counts[report.status] = counts.get(report.status, 0) + 1
+        ok = all(r.status != "failed" for r in reports)
+        record = {
+            "sources": [asdict(r) for r in reports],
+            "counts": counts,
+            "new_entries": sum(r.new_entries for r in reports),
+        }
+        self._record("poll", now, ok, record)
+        log.info(
+            "poll_done sources=%d new=%d failed=%d",
+            len(reports),
+            record["new_entries"],
+            counts.get("failed", 0),
+        )
+        return Outcome(action, "ok" if ok else "failed", record)
+
+    def _publish(self, action: Publish, now: datetime) -> Outcome:
+        list_config = self.config.list(action.list_name)
+        timing = self.timings.get(action.list_name, ListTiming())
+        not_before = None
+        send_at = timing.local_time
+        if send_at is not None:
+            list_tz = list_config.schedule.timezone
+            scheduled = action.at
+
+            def not_before(subscriber: Subscriber) -> datetime | None:
+                return local_send_time(
+                    scheduled=scheduled,
+                    list_timezone=list_tz,
+                    subscriber_timezone=subscriber.timezone or "UTC",
+                    send_at=send_at,
+                )
+
+        report = self.jobs.publish(
+            list_config, at=action.at, now=now, not_before=not_before, stop=self._halt
+        )
+        key = (action.list_name, action.period)
+        if report.status in ("empty", "not-due"):
+            self._settled.add(key)
+        elif report.status == "failed" and report.period is not None:
+            self._retry_at[key] = now + RETRY_FAILED  # an edition may be stored: resume delivers
+        record = {**asdict(report), "scheduled": action.at.isoformat()}
+        self._record("send", now, report.status != "failed", record)
+        log.info(
+            "send_done list=%s period=%s status=%s deliveries=%s",
+            action.list_name,
+            report.period or action.period,
+            report.status,
+            ",".join(f"{k}:{v}" for k, v in sorted(report.deliveries.items())) or "-",
+        )
+        return Outcome(action, report.status, record)
+
+    def _resume(self, action: Resume, now: datetime) -> Outcome:
+        reports = self.jobs.resume(now=now, stop=self._halt)
+        for report in reports:
+            self._record(
+                "send", now, report.status != "failed", {**asdict(report), "resumed": True}
+            )
+        status = "failed" if any(r.status == "failed" for r in reports) else "ok"
+        return Outcome(action, status, {"lists": [asdict(r) for r in reports]})
+
+    # -- the long-running service --------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Ask :meth:`serve` to stop: the action in flight finishes, nothing new starts.
+        Safe to call from a signal handler or another thread."""
+        self._halt.set()
+        self.stop_event.set()
+
+    def serve(self, *, on_wait: Callable[[LeaseInfo | None], None] | None = None) -> int:
+        """Run until :attr:`stop_event` is set: wait for the lease (calling ``on_wait`` with
+        the holder each time it changes), then act as the scheduler while holding it.
+
+        Returns 0 after a requested stop (:meth:`request_stop`, which
+        :func:`install_signal_handlers` wires to SIGTERM and SIGINT).
+        Raises :class:`~digest.exceptions.StoreError` when the database is unreachable.
+        """
+        last_seen: str | None = None
+        while not self.stop_event.is_set():
+            if not self.lease.acquire():
+                info = self.lease.current()
+                seen = info.holder if info else None
+                if seen != last_seen:
+                    log.warning(
+                        "lease_held holder=%s expires_at=%s: waiting",
+                        seen,
+                        info.expires_at.isoformat() if info else None,
+                    )
+                    if on_wait is not None:
+                        on_wait(info)
+                    last_seen = seen
+                self.stop_event.wait(self.settings.wait_seconds)
+                continue
+            last_seen = None
+            lost = self._hold()
+            if not lost:
+                break
+        log.info("scheduler_stopped holder=%s", self.lease.holder)
+        return 0
+
+    def _hold(self) -> bool:
+        """Act as the scheduler until stopped (False) or until the lease is lost (True)."""
+        global _ACTIVE
+        keeper = LeaseKeeper(self.lease, self.settings.renew_seconds, on_lost=self._halt.set)
+        self._halt.clear()
+        if self.stop_event.is_set():
+            self._halt.set()
+        keeper.start()
+        timer = None
+        _ACTIVE = self
+        log.info("scheduler_started holder=%s", self.lease.holder)
+        try:
+            self.tick()  # catch up at once: a send missed while down, sources overdue
+            if not self.stop_event.is_set() and not keeper.lost.is_set():
+                timer = self._start_timer()
+            while not self.stop_event.is_set() and not keeper.lost.is_set():
+                self.stop_event.wait(0.2)
+            self._halt.set()
+        finally:
+            self._halt.set()
+            if timer is not None:
+                timer.shutdown(wait=True)  # the job in flight finishes
+            _ACTIVE = None
+            keeper.stop()
+            if not keeper.lost.is_set():
+                self.lease.release()
+        return keeper.lost.is_set()
+
+    def _start_timer(self) -> Any:
+        """APScheduler as the timer: ``tick`` every ``tick_seconds`` and ``send:<list>`` at
+        each list's cron time, all waking :func:`run_job`, kept in ``apscheduler_jobs``."""
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        timer = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(engine=self.store.engine, tablename=JOBS_TABLE)
+            },
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.settings.misfire_grace_seconds,
+            },
+            timezone=UTC,
+        )
+        timer.start(paused=True)
+        wanted = {"tick"}
+        timer.add_job(
+            "digest.scheduler:run_job",
+            IntervalTrigger(seconds=self.settings.tick_seconds, timezone=UTC),
+            id="tick",
+            name="poll due sources, catch up, deliver due rows",
+            args=["tick"],
+            replace_existing=True,
+        )
+        for list_config in self.config.lists:
+            job_id = f"send:{list_config.name}"
+            wanted.add(job_id)
+            timer.add_job(
+                "digest.scheduler:run_job",
+                cron_trigger(list_config.schedule.cron, list_config.schedule.timezone),
+                id=job_id,
+                name=f"build and deliver {list_config.name}",
+                args=[job_id],
+                replace_existing=True,
+            )
+        for job in timer.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        timer.resume()
+        return timer
+
+    def next_runs(self, now: datetime) -> list[JobInfo]:
+        """When each job runs next: see :func:`next_runs`."""
+        return next_runs(self.config, self.store, now=now, settings=self.settings)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A job and when it next runs (aware UTC; None: never). ``kind`` is ``send``, ``poll``
+    or ``deliver``; ``note`` says why (``due now``, ``backing off after 3 failures``)."""
+
+    id: str
+    kind: str
+    next_run: datetime | None
+    note: str = ""
+
+
+def next_runs(
+    config: Config, store: Store, *, now: datetime, settings: SchedulerSettings | None = None
+) -> list[JobInfo]:
+    """The next run of every job, computed the way the decider decides: one ``send:<list>``
+    per list (``due now`` while its latest period has no edition within the grace), one
+    ``poll:<source>`` per enabled source, and ``deliver`` for the next queued ledger row."""
+    settings = settings or settings_of(config)
+    jobs: list[JobInfo] = []
+    for list_config in config.lists:
+        latest = latest_fire(list_config, now)
+        if latest is not None and now - latest <= settings.grace:
+            period = period_key(list_config, latest)
+            if period not in store.edition_periods(list_config.name):
+                jobs.append(
+                    JobInfo(
+                        f"send:{list_config.name}", "send", latest, f"due now (period {period})"
+                    )
+                )
+                continue
+        upcoming = next_fire(list_config, now)
+        note = f"period {period_key(list_config, upcoming)}" if upcoming else "never"
+        jobs.append(JobInfo(f"send:{list_config.name}", "send", upcoming, note))
+    states = store.source_states()
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        state = states.get(source.name)
+        if state is None or state.next_poll_at is None:
+            jobs.append(
+                JobInfo(f"poll:{source.name}", "poll", now, "never polled by the scheduler")
+            )
+            continue
+        note = f"backing off after {state.error_count} failures" if state.error_count else ""
+        jobs.append(
+            JobInfo(
+                f"poll:{source.name}",
+                "poll",
+                max(state.next_poll_at, now),
+                note,
+            )
+        )
+    due, next_at = store.queued_deliveries(now)
+    if due:
+        jobs.append(JobInfo("deliver", "deliver", now, f"{due} queued deliveries due"))
+    elif next_at is not None:
+        jobs.append(JobInfo("deliver", "deliver", next_at, "next local-time delivery"))
+    return jobs
+
+
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT call ``stop`` (e.g. :meth:`Service.request_stop`: the service then
+    finishes the action in flight, releases the lease and returns). Call from the main
+    thread."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.warning(
+            "signal_received signal=%s: finishing the job in flight", signal.Signals(signum).name
+        )
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+__all__ = [
+    "Action",
+    "Decider",
+    "JobInfo",
+    "Jobs",
+    "ListTiming",
+    "Missed",
+    "Outcome",
+    "PipelineJobs",
+    "Poll",
+    "Publish",
+    "Resume",
+    "SchedulerSettings",
+    "Service",
+    "Snapshot",
+    "fire_times",
+    "install_signal_handlers",
+    "jobs_from_env",
+    "latest_fire",
+    "local_send_time",
+    "next_fire",
+    "next_poll_at",
+    "next_runs",
+    "period_key",
+    "run_job",
+    "settings_of",
+    "timings_of",
+]
