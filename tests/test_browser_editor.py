@@ -371,3 +371,42 @@ def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Brow
     pwned = [url for url in requests if "pwned" in url]
     assert pwned == [], pwned
     assert page.url.startswith(base)
+
+
+def test_unsubscribe_page_get_changes_nothing_and_its_button_unsubscribes(browser: Browser, tmp_path: Path) -> None:
+    """The integrated app (``digest.web.create_app`` with the editor routes added): the
+    unsubscribe link's page only asks; its button unsubscribes."""
+    from digest.editor import editor_routes
+    from digest.store import Store
+    from digest.tokens import make_token
+    from digest.types import Subscriber, SubscriberStatus
+    from digest.web import create_app
+    from tests.editor_support import editor_config
+
+    config = editor_config(tmp_path)
+    store = Store.open(config.database.url)
+    sub, _ = store.add_subscriber(Subscriber("world", "ada@example.com", name="Ada"), now=NOW)
+    assert sub.id is not None
+    app = create_app(config, store, clock=lambda: NOW)
+    app.router.routes.extend(editor_routes(config, store, clock=lambda: NOW, backend=SampleBackend(), token=TOKEN))
+    url = f"/u/{make_token(store.secret(), sub.id)}"
+    with serve(app) as base:
+        context = browser.new_context(viewport={"width": 900, "height": 700})
+        context.route(lambda u: not u.startswith(base), lambda route: route.abort("blockedbyclient"))
+        page = context.new_page()
+        response = page.goto(base + url)
+        assert response is not None and response.status == 200
+        assert "ada@example.com" in page.locator("body").inner_text()
+        assert "script-src" not in (response.headers.get("content-security-policy") or "script-src")
+        page.screenshot(path=str(tmp_path / "unsubscribe-get.png"))
+        page.reload()  # a link scanner fetching twice changes nothing either
+        assert store.subscriber(sub.id).status == SubscriberStatus.ACTIVE
+        click_and_wait(page, "button[type=submit]")
+        assert page.locator("h1").inner_text() == "You are unsubscribed"
+        page.screenshot(path=str(tmp_path / "unsubscribe-done.png"))
+        assert store.subscriber(sub.id).status == SubscriberStatus.UNSUBSCRIBED
+        # the editor's pages live in the same app
+        assert page.goto(base + "/archive/world/").status == 200
+        assert page.goto(base + "/editor/", wait_until="load").url.startswith(base + "/editor/login")
+        context.close()
+    store.close()
