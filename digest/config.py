@@ -174,7 +174,8 @@ class ListConfig(Strict):
     ``topics`` are topic names in the order their sections appear; ``subject`` is a Jinja2
     template (see README); ``max_age_hours`` bounds the window back from the edition time when
     there is no previous edition; ``min_section_stories`` folds thinner sections into the
-    fallback; ``subscribers`` is the CSV file imported before each delivery.
+    fallback; ``subscribers`` is the CSV file imported before each delivery;
+    ``require_approval`` holds each edition until an editor approves it in ``digest web``.
     """
 
     name: Name
@@ -193,6 +194,7 @@ class ListConfig(Strict):
     sources: tuple[Name, ...] = ()
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
     templates: Path | None = None
+    require_approval: bool = False
 
 
 class SmtpConfig(Strict):

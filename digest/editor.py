@@ -12,6 +12,7 @@ unsubscribe and preferences pages. Paths (GET unless marked)::
     /editor/lists/{list}/why             every story's score, reasons, entries and sources
     /editor/lists/{list}/adjust          POST pin / boost / drop / rewrite summary (or clear)
     /editor/lists/{list}/test            POST send a test of the previewed edition
+    /editor/lists/{list}/approve         POST approve (or withdraw approval of) an edition
     /archive/{list}/                     sent editions of a list             (public)
     /archive/{list}/feed.atom            Atom feed of them (RFC 4287)        (public)
     /archive/{list}/{period}             one sent edition, as mailed         (public)
@@ -497,6 +498,8 @@ NOTICES = {
     "test-sent": "Test sent to {to}.",
     "test-failed": "The test to {to} failed: {error}",
     "no-subscriber": "No subscriber {to} on this list: showing the whole edition.",
+    "approve": "Approved: this edition may be sent.",
+    "unapprove": "Approval withdrawn: this edition will wait.",
 }
 
 
@@ -766,6 +769,7 @@ def editor_routes(
             clip=CLIP_BYTES,
             sandbox=FRAME_SANDBOX,
             transport=config.transport_for(lst),
+            approved=_when(approved, lst.schedule.timezone) if (approved := store.approval(lst.name, preview.base.period)) else "",
         )
 
     async def preview_email(request: Request) -> Response:
@@ -834,6 +838,8 @@ def editor_routes(
                 ),
                 now=clock(),
             )
+        if store.revoke_approval(lst.name, period):
+            log.info("editor.approval_revoked list=%s period=%s reason=adjusted", lst.name, period)
         log.info("editor.adjust list=%s period=%s story=%s action=%s clear=%s",
                  lst.name, period, story_key, action, clear)  # fmt: skip
         back = "why" if form.get("back") == "why" else "preview"
@@ -843,6 +849,24 @@ def editor_routes(
         topics = [str(t) for t in form.getlist("topics")][:20]
         target = f"/editor/lists/{quote(lst.name)}/{back}" + _query(at, topics, notice=notice)
         return security_headers(RedirectResponse(target + f"#story-{_anchor(story_key)}", status_code=303))
+
+    async def approve(request: Request) -> Response:
+        lst = list_or_404(request.path_params["list"])
+        form = await request.form()
+        period = _field(form, "period", 64)
+        if not _PERIOD.match(period):
+            raise _Http(400, f"Not an edition period: {period!r}.")
+        if form.get("revoke") == "1":
+            store.revoke_approval(lst.name, period)
+            notice = "unapprove"
+        else:
+            store.approve_edition(lst.name, period, by="editor", now=clock())
+            notice = "approve"
+        log.info("editor.%s list=%s period=%s", notice, lst.name, period)
+        at = _form_at(form, lst)
+        topics = [str(t) for t in form.getlist("topics")][:20]
+        target = f"/editor/lists/{quote(lst.name)}/preview" + _query(at, topics, notice=notice)
+        return security_headers(RedirectResponse(target, status_code=303))
 
     async def send_test(request: Request) -> Response:
         lst = list_or_404(request.path_params["list"])
@@ -954,6 +978,7 @@ def editor_routes(
         route("/editor/lists/{list}/why", why_page),
         route("/editor/lists/{list}/adjust", adjust, methods=("POST",)),
         route("/editor/lists/{list}/test", send_test, methods=("POST",)),
+        route("/editor/lists/{list}/approve", approve, methods=("POST",)),
         route("/archive/{list}/", archive_index, editor=False),
         route("/archive/{list}/feed.atom", archive_feed, editor=False),
         route("/archive/{list}/{period}", archive_edition, editor=False),

@@ -1279,6 +1279,44 @@ class Store:
                 result[source_name] = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
         return result
 
+    def approve_edition(self, list_name: str, period: str, *, by: str, now: datetime) -> None:
+        """Record an editor's approval of edition ``list_name``/``period`` (idempotent: a
+        second approval keeps the first one's time)."""
+        try:
+            with self.begin() as conn:
+                conn.execute(
+                    insert(edition_approvals).values(
+                        list_name=list_name, period=period, approved_at=now, approved_by=by
+                    )
+                )
+        except IntegrityError:
+            pass  # already approved
+
+    def revoke_approval(self, list_name: str, period: str) -> bool:
+        """Withdraw the approval of an edition; returns False when it had none."""
+        with self.begin() as conn:
+            done = conn.execute(
+                edition_approvals.delete().where(
+                    and_(
+                        edition_approvals.c.list_name == list_name,
+                        edition_approvals.c.period == period,
+                    )
+                )
+            )
+        return bool(done.rowcount)
+
+    def approval(self, list_name: str, period: str) -> datetime | None:
+        """When edition ``list_name``/``period`` was approved, or ``None``."""
+        with self.begin() as conn:
+            return conn.scalar(
+                select(edition_approvals.c.approved_at).where(
+                    and_(
+                        edition_approvals.c.list_name == list_name,
+                        edition_approvals.c.period == period,
+                    )
+                )
+            )
+
     def archived_editions(self, list_name: str, limit: int = 50) -> list[EditionRow]:
         """Editions of ``list_name`` that went out (status ``sending`` or ``sent``), newest
         first: what the public archive and its feed show."""
@@ -1323,6 +1361,15 @@ edition_adjustments = Table(
     UniqueConstraint(
         "list_name", "period", "story_key", "action", name="uq_edition_adjustments_story_action"
     ),
+)
+
+edition_approvals = Table(
+    "edition_approvals",
+    metadata,
+    Column("list_name", String(64), primary_key=True),
+    Column("period", String(64), primary_key=True),
+    Column("approved_at", UTCDateTime, nullable=False),
+    Column("approved_by", Text, nullable=False, default=""),
 )
 
 

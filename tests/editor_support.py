@@ -28,8 +28,9 @@ from tests.sample_edition import NOW, SOURCES, sample_edition
 TOKEN = "test-editor-token-0123456789"
 
 
-def editor_config(root: Path) -> Config:
-    """The sample ``world`` list with the sample edition's topics, rooted at ``root``."""
+def editor_config(root: Path, **list_changes: object) -> Config:
+    """The sample ``world`` list with the sample edition's topics, rooted at ``root``;
+    ``list_changes`` override keys of the list."""
     data = {
         "site": {
             "name": "digest",
@@ -55,6 +56,7 @@ def editor_config(root: Path) -> Config:
                 "topics": ["ukraine", "middle-east", "americas"],
                 "fallback": {"name": "more", "title": "Elsewhere in the world"},
                 "schedule": {"cron": "0 7 * * *", "timezone": "UTC"},
+                **list_changes,
             }
         ],
     }
@@ -96,11 +98,11 @@ def clock_at(when: datetime = NOW - timedelta(hours=1)) -> Callable[[], datetime
 
 def make_app(
     root: Path, *, backend: object | None = None, token: str | None = TOKEN,
-    clock: Callable[[], datetime] | None = None,
+    clock: Callable[[], datetime] | None = None, **list_changes: object,
 ) -> tuple[Starlette, Store, Config]:  # fmt: skip
     """A Starlette app with only the editor routes, a fresh store under ``root`` and the
     security middleware, as ``digest.web.create_app`` would mount them."""
-    config = editor_config(root)
+    config = editor_config(root, **list_changes)
     store = Store.open(config.database.url)
     routes = editor_routes(
         config, store, clock=clock or clock_at(), backend=backend or SampleBackend(), token=token

@@ -454,3 +454,39 @@ def test_a_broken_transport_is_a_notice_not_a_crash(tmp_path) -> None:
     store.close()
     assert r.status_code == 200
     assert "The test to ed@example.net failed: AttributeError: no from_config" in r.text
+
+
+def test_approval_is_recorded_and_an_adjustment_withdraws_it(tmp_path) -> None:
+    app, store, config = make_app(tmp_path / "a")
+    assert config.list("world").require_approval is False
+    with TestClient(app) as client:
+        login(client)
+        page = client.get("/editor/lists/world/preview").text
+        assert 'id="approval"' not in page  # this list sends without approval
+        r = client.post("/editor/lists/world/approve", data={"csrf": csrf(page), "at": "2026-02-18T07:00:00Z",
+                                                             "period": "2026-02-18"})  # fmt: skip
+        assert r.status_code == 200 and "Approved: this edition may be sent." in r.text
+        assert store.approval("world", "2026-02-18") is not None
+        assert "Withdraw approval" in r.text
+        adjust(client, r.text, "s-rio", "drop")
+        assert store.approval("world", "2026-02-18") is None
+        page = client.get("/editor/lists/world/preview").text
+        r = client.post("/editor/lists/world/approve", data={"csrf": csrf(page), "period": "<x>"})
+        assert r.status_code == 400 and "&lt;x&gt;" in r.text
+    store.close()
+
+
+def test_a_list_that_needs_approval_says_so_until_approved(tmp_path) -> None:
+    app, store, _ = make_app(tmp_path / "r", require_approval=True)
+    with TestClient(app) as client:
+        login(client)
+        assert "needs approval" in client.get("/editor/").text
+        page = client.get("/editor/lists/world/preview").text
+        assert "this edition will not be sent until it is approved" in page
+        r = client.post("/editor/lists/world/approve", data={"csrf": csrf(page), "at": "2026-02-18T07:00:00Z",
+                                                             "period": "2026-02-18"})  # fmt: skip
+        assert "✓ Approved Wed 18 Feb 2026, 06:00 UTC" in r.text
+        r = client.post("/editor/lists/world/approve", data={"csrf": csrf(page), "at": "2026-02-18T07:00:00Z",
+                                                             "period": "2026-02-18", "revoke": "1"})  # fmt: skip
+        assert "Approval withdrawn" in r.text and store.approval("world", "2026-02-18") is None
+    store.close()

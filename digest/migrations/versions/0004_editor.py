@@ -1,4 +1,4 @@
-"""editor: per-edition adjustments (pin, boost, drop, summary)
+"""editor: per-edition adjustments (pin, boost, drop, summary) and approvals
 
 Revision ID: 0004
 Revises: 0001
@@ -33,7 +33,16 @@ def upgrade() -> None:
             "list_name", "period", "story_key", "action", name="uq_edition_adjustments_story_action"
         ),
     )
+    op.create_table(
+        "edition_approvals",
+        sa.Column("list_name", sa.String(length=64), nullable=False),
+        sa.Column("period", sa.String(length=64), nullable=False),
+        sa.Column("approved_at", sa.DateTime(), nullable=False),
+        sa.Column("approved_by", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("list_name", "period"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("edition_approvals")
     op.drop_table("edition_adjustments")
