@@ -26,7 +26,8 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from datetime import datetime
+from typing import Literal, Protocol
 
 from digest.types import Edition, Reason, Section, Story
 
@@ -154,12 +155,39 @@ def dropped_stories(edition: Edition, adjustments: Iterable[Adjustment]) -> tupl
     return tuple(s for s in edition.stories if any(a.matches(s) for a in drops))
 
 
+class AdjustmentStore(Protocol):
+    """What the publish hooks need from :class:`digest.store.Store`."""
+
+    def adjustments(self, list_name: str, period: str) -> list[Adjustment]: ...
+
+    def approval(self, list_name: str, period: str) -> datetime | None: ...
+
+
+def adjusted(edition: Edition, store: AdjustmentStore) -> Edition:
+    """``edition`` with the editor's stored adjustments for its list and period applied.
+
+    The hook for ``digest.pipeline.build``: call it on the assembled edition before any
+    variant is rendered, so ``publish`` sends what the editor previewed.
+    """
+    return apply_adjustments(edition, store.adjustments(edition.list_name, edition.period))
+
+
+def may_send(list_name: str, period: str, *, require_approval: bool, store: AdjustmentStore) -> bool:
+    """Whether edition ``list_name``/``period`` may be sent: always, unless its list has
+    ``require_approval`` and no editor has approved this period yet. The hook for
+    ``digest.pipeline.publish``, checked before the edition is stored."""
+    return not require_approval or store.approval(list_name, period) is not None
+
+
 __all__ = [
     "ACTIONS",
     "MAX_SUMMARY_CHARS",
     "Adjustment",
+    "AdjustmentStore",
+    "adjusted",
     "apply_adjustments",
     "boost_factor",
     "clean_summary",
     "dropped_stories",
+    "may_send",
 ]

@@ -212,9 +212,14 @@ class PipelineBackend:
     def build(
         self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
     ) -> tuple[Edition, datetime] | None:
+        import inspect
+
         from digest.pipeline import build
 
-        built = build(config, store, list_config, at=at, now=now)
+        # When build applies the stored adjustments itself (the publish hook), ask for the
+        # edition before them: the editor applies them here and lists what they dropped.
+        extra: dict[str, Any] = {"adjust": False} if "adjust" in inspect.signature(build).parameters else {}
+        built = build(config, store, list_config, at=at, now=now, **extra)
         return None if built is None else (built.edition, built.scheduled)
 
     def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None:

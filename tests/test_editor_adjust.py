@@ -103,3 +103,20 @@ def test_store_keeps_one_adjustment_per_story_and_action(tmp_path) -> None:
     assert store.clear_adjustment("world", "2026-02-18", "k", "pin") is False
     assert [a.action for a in store.adjustments("world", "2026-02-18")] == ["boost"]
     store.close()
+
+
+def test_publish_hooks_read_the_store(tmp_path) -> None:
+    from digest.adjust import adjusted, may_send
+
+    store = Store.open(f"sqlite:///{tmp_path}/h.db")
+    edition = sample_edition()
+    assert adjusted(edition, store) is edition
+    store.set_adjustment("world", edition.period, Adjustment("s-rio", "drop"), now=NOW)
+    store.set_adjustment("other", edition.period, Adjustment("s-talks", "drop"), now=NOW)
+    assert [s.key for s in adjusted(edition, store).stories if s.key in ("s-rio", "s-talks")] == ["s-talks"]
+    assert may_send("world", edition.period, require_approval=False, store=store)
+    assert not may_send("world", edition.period, require_approval=True, store=store)
+    store.approve_edition("world", edition.period, by="editor", now=NOW)
+    assert may_send("world", edition.period, require_approval=True, store=store)
+    assert not may_send("world", "2026-02-19", require_approval=True, store=store)
+    store.close()
