@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -195,6 +196,43 @@ class ListConfig(Strict):
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
     templates: Path | None = None
     require_approval: bool = False
+    send_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
+
+
+class SchedulerSettings(Strict):
+    """The ``scheduler:`` section: how ``digest schedule`` runs. Times in seconds unless named.
+
+    ``misfire_grace_seconds``: how late a send may still go out after its scheduled time
+    (a restart within the grace sends once; later, the edition is skipped with a warning).
+    ``lease_seconds``: how long the scheduler lease holds without renewal;
+    ``renew_seconds``: how often the holder renews it (at most half of ``lease_seconds``);
+    ``wait_seconds``: how often a process that does not hold it tries again.
+    ``tick_seconds``: how often the service wakes to poll due sources and deliver due rows.
+    ``max_backoff_minutes``: the longest wait between polls of a failing source.
+    ``silent_factor``/``silent_min_hours``: a source is *silent* when its last new entry is
+    older than ``silent_factor`` times its usual gap between entries, and at least
+    ``silent_min_hours``.
+    """
+
+    misfire_grace_seconds: int = Field(default=3600, ge=1)
+    lease_seconds: float = Field(default=90, gt=0)
+    renew_seconds: float = Field(default=30, gt=0)
+    wait_seconds: float = Field(default=30, gt=0)
+    tick_seconds: float = Field(default=60, gt=0)
+    max_backoff_minutes: int = Field(default=1440, ge=1)
+    silent_factor: float = Field(default=4.0, gt=1)
+    silent_min_hours: float = Field(default=24.0, gt=0)
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> SchedulerSettings:
+        if self.renew_seconds * 2 > self.lease_seconds:
+            raise ValueError("renew_seconds must be at most half of lease_seconds")
+        return self
+
+    @property
+    def grace(self) -> timedelta:
+        """``misfire_grace_seconds`` as a timedelta."""
+        return timedelta(seconds=self.misfire_grace_seconds)
 
 
 class SmtpConfig(Strict):
@@ -242,6 +280,7 @@ class Config(Strict):
     sources: tuple[SourceConfig, ...] = Field(min_length=1)
     topics: tuple[TopicConfig, ...] = ()
     lists: tuple[ListConfig, ...] = Field(min_length=1)
+    scheduler: SchedulerSettings = SchedulerSettings()
     root: Path = Path(".")
 
     @model_validator(mode="after")

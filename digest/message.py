@@ -18,7 +18,9 @@ start a new header. A subscriber name that cannot be encoded falls back to the b
 
 from __future__ import annotations
 
+import copy
 import html as html_lib
+import json
 import logging
 import re
 import unicodedata
@@ -110,6 +112,49 @@ def personalise(text: str, values: Mapping[str, str], *, html: bool) -> str:
         return html_lib.escape(value, quote=True) if html else value
 
     return _PLACEHOLDERS.sub(fill, text)
+
+
+SUBSTITUTIONS_HEADER = "X-Digest-Substitutions"
+
+
+def with_substitutions(message: EmailMessage, values: Mapping[str, str]) -> EmailMessage:
+    """Attach per-recipient placeholder ``values`` (``{"name": "Ada", ...}``) to ``message``,
+    whose body still holds the ``%%field%%`` placeholders, in the private
+    ``X-Digest-Substitutions`` header (JSON). A transport that personalises server-side
+    (SendGrid substitutions) sends one body for many recipients; the others call
+    :func:`apply_substitutions`. The header never leaves digest. Returns ``message``."""
+    del message[SUBSTITUTIONS_HEADER]
+    message[SUBSTITUTIONS_HEADER] = json.dumps(dict(values), ensure_ascii=True)
+    return message
+
+
+def apply_substitutions(message: EmailMessage) -> EmailMessage:
+    """A copy of ``message`` with its ``X-Digest-Substitutions`` values filled into the
+    placeholders (HTML-escaped in ``text/html`` parts, see :func:`personalise`) and the hint
+    header removed; ``message`` itself when it carries no hint."""
+    raw = message.get(SUBSTITUTIONS_HEADER)
+    if raw is None:
+        return message
+    try:
+        values = {str(k): str(v) for k, v in json.loads(str(raw)).items()}
+    except (ValueError, AttributeError):
+        values = {}
+    out = copy.deepcopy(message)
+    del out[SUBSTITUTIONS_HEADER]
+    subject = out.get("Subject")
+    if subject is not None:
+        out.replace_header("Subject", personalise(str(subject), values, html=False))
+    for part in out.walk():
+        if part.is_multipart() or part.get_content_maintype() != "text":
+            continue
+        if part.get_content_disposition() == "attachment":
+            continue
+        subtype = part.get_content_subtype()
+        content = part.get_content()  # type: ignore[attr-defined]
+        part.set_content(  # type: ignore[attr-defined]
+            personalise(content, values, html=subtype == "html"), subtype=subtype, charset="utf-8"
+        )
+    return out
 
 
 def public_copy(rendered: RenderedEdition, *, site: SiteConfig) -> RenderedEdition:

@@ -46,9 +46,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
-from digest.config import Config, FetchConfig, ListConfig, SourceConfig
+from digest.config import Config, FetchConfig, ListConfig, SchedulerSettings, SourceConfig
 from digest.edition import cron_trigger, fire_times, latest_fire, next_fire
 from digest.edition import period_of as period_key
 from digest.exceptions import ConfigError, DigestError
@@ -67,45 +67,7 @@ JOBS_TABLE = "apscheduler_jobs"
 SEND_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
-# -- settings (to be added to config.py: Config.scheduler and ListConfig.send_at) ---------
-
-
-class SchedulerSettings(BaseModel):
-    """The ``scheduler:`` section of ``config.yaml``. Times in seconds unless named.
-
-    ``misfire_grace_seconds``: how late a send may still go out after its scheduled time
-    (a restart within the grace sends once; later, the edition is skipped with a warning).
-    ``lease_seconds``: how long the scheduler lease holds without renewal;
-    ``renew_seconds``: how often the holder renews it (well under ``lease_seconds``);
-    ``wait_seconds``: how often a process that does not hold it tries again.
-    ``tick_seconds``: how often the service wakes to poll due sources and deliver due rows.
-    ``max_backoff_minutes``: the longest wait between polls of a failing source.
-    ``silent_factor``/``silent_min_hours``: a source is *silent* when its last new entry is
-    older than ``silent_factor`` times its usual gap between entries, and at least
-    ``silent_min_hours``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    misfire_grace_seconds: int = Field(default=3600, ge=1)
-    lease_seconds: float = Field(default=90, gt=0)
-    renew_seconds: float = Field(default=30, gt=0)
-    wait_seconds: float = Field(default=30, gt=0)
-    tick_seconds: float = Field(default=60, gt=0)
-    max_backoff_minutes: int = Field(default=1440, ge=1)
-    silent_factor: float = Field(default=4.0, gt=1)
-    silent_min_hours: float = Field(default=24.0, gt=0)
-
-    @model_validator(mode="after")
-    def _renew_in_time(self) -> SchedulerSettings:
-        if self.renew_seconds * 2 > self.lease_seconds:
-            raise ValueError("renew_seconds must be at most half of lease_seconds")
-        return self
-
-    @property
-    def grace(self) -> timedelta:
-        """``misfire_grace_seconds`` as a timedelta."""
-        return timedelta(seconds=self.misfire_grace_seconds)
+# -- settings (config.py declares them: Config.scheduler and ListConfig.send_at) ----------
 
 
 class ListTiming(BaseModel):
@@ -134,18 +96,13 @@ class ListTiming(BaseModel):
 
 
 def settings_of(config: Config) -> SchedulerSettings:
-    """The config's ``scheduler`` section, or the defaults while config.py has none."""
-    found = getattr(config, "scheduler", None)
-    if isinstance(found, SchedulerSettings):
-        return found
-    if isinstance(found, BaseModel):
-        return SchedulerSettings.model_validate(found.model_dump())
-    return SchedulerSettings()
+    """The config's ``scheduler`` section."""
+    return config.scheduler
 
 
 def timings_of(config: Config) -> dict[str, ListTiming]:
     """Each list's :class:`ListTiming` from ``ListConfig.send_at`` (None while absent)."""
-    return {lst.name: ListTiming(send_at=getattr(lst, "send_at", None)) for lst in config.lists}
+    return {lst.name: ListTiming(send_at=lst.send_at) for lst in config.lists}
 
 
 # -- schedule arithmetic (pure) ----------------------------------------------------------

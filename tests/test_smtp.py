@@ -15,9 +15,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from digest.config import SmtpConfig
+from digest.message import apply_substitutions
 from digest.transports import Outgoing
 from digest.transports.sendgrid import with_substitutions
-from digest.transports.smtp import SmtpTransport, apply_substitutions
+from digest.transports.smtp import SmtpTransport
 from digest.types import DeliveryState, Subscriber
 from tests.deliver_helpers import SharedCompose
 
@@ -223,12 +224,6 @@ def test_substitution_hint_is_applied_per_recipient(plain: tuple[Handler, int]) 
     assert "Tom &lt;b&gt;" in text and "Hello Tom <b>" in text
     # the shared parts were not changed for the next recipient
     assert "%%name%%" in compose.html.get_content()
-
-
-def test_both_transports_read_the_same_hint_header() -> None:
-    from digest.transports import sendgrid, smtp
-
-    assert smtp.SUBSTITUTIONS_HEADER == sendgrid.SUBSTITUTIONS_HEADER
 
 
 def test_apply_substitutions_leaves_plain_messages_alone() -> None:

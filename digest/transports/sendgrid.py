@@ -45,7 +45,7 @@ import logging
 import re
 import time
 import urllib.error
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from http.client import HTTPException
@@ -57,12 +57,12 @@ from sendgrid import SendGridAPIClient
 
 from digest.config import SendgridConfig
 from digest.exceptions import DeliveryError
+from digest.message import SUBSTITUTIONS_HEADER, with_substitutions
 from digest.transports import Outgoing
 from digest.types import DeliveryState, SendOutcome
 
 log = logging.getLogger("digest.transports.sendgrid")
 
-SUBSTITUTIONS_HEADER = "X-Digest-Substitutions"
 MAX_PERSONALIZATIONS = 1000
 _PER_RECIPIENT_HEADERS = ("list-unsubscribe", "list-unsubscribe-post")
 _DROPPED_HEADERS = {
@@ -73,14 +73,6 @@ _DROPPED_HEADERS = {
 _FIELD_RE = re.compile(r"^personalizations\.(\d+)")
 _PLACEHOLDER_RE = re.compile(r"%%([a-z_]+)%%")
 _REF_SALT = "digest-delivery-ref"
-
-
-def with_substitutions(message: EmailMessage, values: Mapping[str, str]) -> EmailMessage:
-    """Attach per-recipient placeholder values (``{"name": "Ada", "unsubscribe_url": ...}``)
-    to ``message``, whose body still holds the ``%%field%%`` placeholders. Returns it."""
-    del message[SUBSTITUTIONS_HEADER]
-    message[SUBSTITUTIONS_HEADER] = json.dumps(dict(values), ensure_ascii=True)
-    return message
 
 
 @functools.lru_cache(maxsize=8)

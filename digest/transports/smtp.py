@@ -24,59 +24,20 @@ A message that still carries the SendGrid substitution hint
 
 from __future__ import annotations
 
-import copy
-import html
-import json
 import logging
 import smtplib
 import socket
 import ssl
 from collections.abc import Sequence
 from email import policy as email_policy
-from email.message import EmailMessage
 from email.utils import parseaddr
 
 from digest.config import SmtpConfig
+from digest.message import apply_substitutions
 from digest.transports import Outgoing
 from digest.types import DeliveryState, SendOutcome
 
 log = logging.getLogger("digest.transports.smtp")
-
-SUBSTITUTIONS_HEADER = "X-Digest-Substitutions"
-
-
-def apply_substitutions(message: EmailMessage) -> EmailMessage:
-    """``message`` with its ``X-Digest-Substitutions`` values filled into the placeholders
-    (HTML-escaped in ``text/html`` parts) and the hint header removed; the message itself
-    when it carries no hint. Shared parts are copied, never changed in place."""
-    raw = message.get(SUBSTITUTIONS_HEADER)
-    if raw is None:
-        return message
-    try:
-        values = {str(k): str(v) for k, v in json.loads(str(raw)).items()}
-    except (ValueError, AttributeError):
-        values = {}
-    out = copy.deepcopy(message)
-    del out[SUBSTITUTIONS_HEADER]
-
-    def fill(text: str, escape: bool) -> str:
-        for key, value in values.items():
-            text = text.replace(f"%%{key}%%", html.escape(value, quote=True) if escape else value)
-        return text
-
-    subject = out.get("Subject")
-    if subject is not None:
-        out.replace_header("Subject", fill(str(subject), False))
-    for part in out.walk():
-        if part.is_multipart() or part.get_content_maintype() != "text":
-            continue
-        if part.get_content_disposition() == "attachment":
-            continue
-        subtype = part.get_content_subtype()
-        content = part.get_content()  # type: ignore[attr-defined]
-        part.set_content(fill(content, subtype == "html"), subtype=subtype)  # type: ignore[attr-defined]
-    return out
-
 
 class _Lost(Exception):
     """The connection dropped; ``during_data`` tells whether DATA had started."""
