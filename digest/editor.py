@@ -40,6 +40,7 @@ same :func:`digest.adjust.apply_adjustments`, the same :func:`digest.render.rend
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -89,6 +90,8 @@ TOKEN_ENV = "DIGEST_EDITOR_TOKEN"
 
 SESSION_COOKIE = "digest_editor"
 SESSION_HOURS = 12
+LOGIN_FAILURE_DELAY = 0.5
+"""Seconds a wrong token waits before its answer."""
 CLIP_BYTES = 102 * 1024
 """Gmail clips a message whose HTML is larger than about 102 KB."""
 SILENT_HOURS = 48
@@ -668,6 +671,7 @@ def editor_routes(
             target = "/editor/"
         if not sessions.check_token(str(form.get("token") or "")):
             log.warning("editor.login_failed client=%s", request.client.host if request.client else "?")
+            await asyncio.sleep(LOGIN_FAILURE_DELAY)  # slows guessing; the token is long anyway
             return page(request, "login.html", 403, enabled=sessions.enabled, token_env=TOKEN_ENV,
                         next=target, failed=True)  # fmt: skip
         response = RedirectResponse(target, status_code=303)
