@@ -145,9 +145,11 @@ def utcnow() -> datetime:
 
 def security_headers(response: Response, csp: str = PAGE_CSP) -> Response:
     """Set the Content-Security-Policy ``csp`` and the other security headers on
-    ``response`` (``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``);
-    returns it."""
+    ``response`` (``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, and
+    ``Cache-Control: no-store`` unless the response chose its own caching); returns it."""
     response.headers["content-security-policy"] = csp
+    if "cache-control" not in response.headers:
+        response.headers["cache-control"] = "no-store"
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     response.headers["x-frame-options"] = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
@@ -953,14 +955,15 @@ def editor_routes(
             raise _Http(404, f"{lst.title} has no edition {period!r} in its archive.")
         parts = store.edition_parts(row.id)
         html = personalise(parts["html"], archive_values(config, lst.name), html=True)
-        return security_headers(HTMLResponse(html), EMAIL_CSP)
+        return security_headers(HTMLResponse(html, headers={"cache-control": "public, max-age=300"}), EMAIL_CSP)
 
     async def archive_feed(request: Request) -> Response:
         lst = list_or_404(request.path_params["list"])
         rows = store.archived_editions(lst.name, limit=30)
         parts = {row.id: store.edition_parts(row.id) for row in rows}
         body = atom_feed(config, lst, rows, parts, now=clock())
-        response = Response(body, media_type="application/atom+xml; charset=utf-8")
+        response = Response(body, media_type="application/atom+xml; charset=utf-8",
+                            headers={"cache-control": "public, max-age=300"})  # fmt: skip
         return security_headers(response)
 
     async def stylesheet(request: Request) -> Response:

@@ -118,6 +118,8 @@ def test_every_page_sends_a_strict_csp(env) -> None:
         assert r.headers["content-security-policy"] == PAGE_CSP, path
         assert "script-src" not in PAGE_CSP and "default-src 'none'" in PAGE_CSP
         assert r.headers["x-content-type-options"] == "nosniff"
+        if path.startswith("/editor/"):
+            assert r.headers["cache-control"] == "no-store", path
     r = client.get("/editor/lists/world/preview/email?at=2026-02-18T07:00:00Z")
     assert r.headers["content-security-policy"] == EMAIL_CSP
     assert "sandbox" in EMAIL_CSP and "allow-scripts" not in EMAIL_CSP and "allow-same-origin" not in EMAIL_CSP
