@@ -5,7 +5,8 @@ Usage (from the repository root)::
     python scripts/editor_screenshots.py [--config config.yaml] [--out build/editor-screenshots]
                                          [--list world] [--at 2026-02-18T07:00:00Z] [--sample]
 
-Writes ``overview.png``, ``preview-600.png``, ``preview-375.png``, ``why-here.png`` (the first screen; ``why-here-full.png`` the whole page) and
+Writes ``overview.png``, ``preview-600.png``, ``preview-375.png``, ``preview-full.png`` (the whole
+page: envelope, checks, story list with its buttons, text part), ``why-here.png`` (the first screen; ``why-here-full.png`` the whole page) and
 ``sources.png`` into ``--out``. The edition is the one due at ``--at`` built from the store
 of ``--config`` when it holds entries (after ``make demo``); otherwise the captured feeds are
 polled into a temporary database first. ``--sample`` shows the hand-made sample edition of
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             page.frame_locator("#email-frame").locator("body").wait_for()
             page.wait_for_load_state("networkidle")
             shot("preview-600", full=False)
+            shot("preview-full")
             page.click("#label-mobile")
             shot("preview-375", full=False)
             page.goto(f"{base}/editor/lists/{args.list_name}/why?at={at_q}")
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
     for path in written:
         print(path)
-    return 0 if len(written) == 6 else 1
+    return 0 if len(written) == 7 else 1
 
 
 if __name__ == "__main__":
