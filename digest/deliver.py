@@ -73,8 +73,17 @@ class Ledger:
         self.resend_unknown = resend_unknown
         self._hook = _hook
 
-    def queue(self, edition_id: int, subscribers: Sequence[Subscriber]) -> int:
+    def queue(
+        self,
+        edition_id: int,
+        subscribers: Sequence[Subscriber],
+        *,
+        not_before: Callable[[Subscriber], datetime | None] | None = None,
+    ) -> int:
         """Queue ``subscribers`` (stored ones, with ids) for ``edition_id``.
+
+        ``not_before(subscriber)`` gives the earliest time that subscriber's row may be sent
+        (local-time delivery), or ``None`` for at once.
 
         Idempotent: a subscriber already in the ledger for this edition is left as is, so a
         restarted build never queues anyone twice. Returns how many rows were added.
@@ -87,7 +96,13 @@ class Ledger:
             if sub.id is None:
                 raise DeliveryError("subscriber has no id; store it first", recipient=sub.email)
             ids.append(sub.id)
-        added = self.store.queue_deliveries(edition_id, ids, now=self.clock())
+        later = {}
+        if not_before is not None:
+            for sub in subscribers:
+                when = not_before(sub)
+                if when is not None and sub.id is not None:
+                    later[sub.id] = when
+        added = self.store.queue_deliveries(edition_id, ids, now=self.clock(), not_before=later)
         log.info("deliver.queue edition=%s added=%d given=%d", edition_id, added, len(ids))
         return added
 
@@ -116,6 +131,7 @@ class Ledger:
         compose: Compose,
         batch_size: int = 100,
         max_consecutive_failures: int = 5,
+        should_stop: Callable[[], bool] | None = None,
     ) -> dict[str, int]:
         """Send every due ``queued`` row of ``edition_id``; return the ledger's counts per state.
 
@@ -123,7 +139,8 @@ class Ledger:
         ``EmailMessage``); an exception there fails that row only. ``batch_size`` bounds the
         recipients in doubt after a crash. Rows refused for now stay ``queued`` with a
         ``not_before`` and are left for a later run. Marks the edition ``sent`` when no row is
-        ``queued`` or ``sending`` any more. Raises
+        ``queued`` or ``sending`` any more. ``should_stop()`` is asked between batches (a
+        SIGTERM finishes the batch in flight, then returns with the rest queued). Raises
         :class:`~digest.exceptions.StoreError` when the database fails.
         """
         if batch_size < 1:
@@ -144,6 +161,9 @@ class Ledger:
         failures = 0
         batches = 0
         while True:
+            if should_stop is not None and should_stop():
+                log.info("deliver.stopped edition=%s batches=%d", edition_id, batches)
+                break
             claimed = self.store.claim_deliveries(
                 edition_id, list_name=list_name, limit=batch_size, now=self.clock()
             )

@@ -231,9 +231,15 @@ def build_message(
     preferences_url: str | None,
     now: datetime,
     message_id: str | None = None,
+    substitute: bool = True,
 ) -> EmailMessage:
     """The email for ``subscriber``: ``rendered`` personalised, with RFC 5322/2369/2919/8058
     headers (see the module docstring for the shape).
+
+    With ``substitute=False`` the bodies keep their placeholders and the values travel in
+    the ``X-Digest-Substitutions`` hint (:func:`with_substitutions`), so a transport can
+    send one body to many recipients (SendGrid substitutions); :func:`apply_substitutions`
+    turns such a message into the personalised one.
 
     - ``unsubscribe_url`` is the https one-click URL (RFC 8058: it must accept a POST of
       ``List-Unsubscribe=One-Click``); ``unsubscribe_mailto`` an optional ``mailto:`` URI.
@@ -277,11 +283,22 @@ def build_message(
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url or unsubscribe_url,
     }
-    msg.set_content(personalise(rendered.text, values, html=False), subtype="plain", charset="utf-8",
-                    cte="quoted-printable")  # fmt: skip
-    msg.add_alternative(personalise(rendered.html, values, html=True), subtype="html", charset="utf-8",
-                        cte="quoted-printable")  # fmt: skip
-    return msg
+    text, html = rendered.text, rendered.html
+    if substitute:
+        text = personalise(text, values, html=False)
+        html = personalise(html, values, html=True)
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg if substitute else with_substitutions(msg, values)
 
 
-__all__ = ["POLICY", "build_message", "clean_header_value", "personalise"]
+__all__ = [
+    "POLICY",
+    "SUBSTITUTIONS_HEADER",
+    "apply_substitutions",
+    "build_message",
+    "clean_header_value",
+    "personalise",
+    "public_copy",
+    "with_substitutions",
+]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -25,7 +25,7 @@ from digest.exceptions import DigestError, EditionExists, NotModified, SourceErr
 from digest.fetch import RetryLater, fetch, next_poll
 from digest.message import build_message, public_copy
 from digest.parse import parse_feed
-from digest.render import render_edition
+from digest.render import archive_url, render_edition
 from digest.store import Store
 from digest.subscribers import import_csv
 from digest.tokens import make_token, preferences_url, unsubscribe_url
@@ -264,8 +264,9 @@ def _sender_domain(sender: str) -> str:
     return address.rpartition("@")[2] or "digest.invalid"
 
 
-def make_transport(config: Config, list_config: ListConfig, folder: Path) -> Transport:
-    """The transport ``list_config`` sends through; the outbox writes into ``folder``.
+def make_transport(config: Config, list_config: ListConfig, folder: Path, *, secret: str) -> Transport:
+    """The transport ``list_config`` sends through; the outbox writes into ``folder``;
+    ``secret`` signs SendGrid's delivery references.
 
     Raises :class:`~digest.exceptions.DeliveryError` when the transport is not configured
     (for example a missing API key).
@@ -276,10 +277,93 @@ def make_transport(config: Config, list_config: ListConfig, folder: Path) -> Tra
     if kind == "smtp":
         from digest.transports.smtp import SmtpTransport
 
-        return SmtpTransport.from_config(config)
+        return SmtpTransport(config.delivery.smtp)
     from digest.transports.sendgrid import SendgridTransport
 
-    return SendgridTransport.from_config(config)
+    return SendgridTransport(config.delivery.sendgrid, secret=secret)
+
+
+def deliver_edition(
+    config: Config,
+    store: Store,
+    list_config: ListConfig,
+    edition_id: int,
+    period: str,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
+    should_stop: Callable[[], bool] | None = None,
+) -> dict[str, int]:
+    """Send the due queued deliveries of a stored edition; return the ledger counts per state.
+
+    Messages are composed from the renderings stored with the edition (never rebuilt, so a
+    restart sends exactly what was built): the subscriber's topic choice, else the whole
+    edition. For SendGrid the per-recipient parts travel as substitutions so one request
+    carries up to 1000 recipients; the other transports fill them in before sending.
+    Raises :class:`~digest.exceptions.DeliveryError` when the transport cannot be set up.
+    """
+    web_url = archive_url(config.site.base, list_config.name, period)
+    variants = {k: replace(v, web_url=web_url) for k, v in store.variants(edition_id).items()}
+    whole = variants[()]
+    secret = store.secret()
+    domain = _sender_domain(list_config.sender)
+    site = config.site
+    server_side = config.transport_for(list_config) == "sendgrid"
+
+    def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
+        rendered = variants.get(tuple(sorted(set(subscriber.topics))), whole)
+        token = make_token(secret, subscriber.id or 0)
+        return build_message(
+            rendered,
+            subscriber,
+            list_config=list_config,
+            site=site,
+            unsubscribe_url=unsubscribe_url(site.base, token),
+            unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
+            preferences_url=preferences_url(site.base, token),
+            now=now,
+            message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
+            substitute=not server_side,
+        )
+
+    folder = config.delivery.outbox_dir / list_config.name / period
+    transport = make_transport(config, list_config, folder, secret=secret)
+    ledger = Ledger(store, clock=clock, resend_unknown=config.delivery.resend_unknown)
+    try:
+        return ledger.run(
+            edition_id,
+            list_name=list_config.name,
+            transport=transport,
+            compose=compose,
+            batch_size=config.delivery.batch_size,
+            max_consecutive_failures=config.delivery.max_consecutive_failures,
+            should_stop=should_stop,
+        )
+    finally:
+        transport.close()
+
+
+def _settle(report: ListReport, counts: dict[str, int], store: Store, now: datetime) -> None:
+    """Set ``report``'s status and message from ledger ``counts``."""
+    report.deliveries = counts
+    queued = counts.get("queued", 0) + counts.get("sending", 0)
+    due, next_at = store.queued_deliveries(now) if queued else (0, None)
+    waiting = queued - due
+    parts = [f"{counts.get('sent', 0)} sent"]
+    for state in ("failed", "unknown", "skipped"):
+        if counts.get(state):
+            parts.append(f"{counts[state]} {state}")
+    if counts.get("failed") or due:
+        report.status = "failed"
+        parts.append(f"{due} still queued (paused after provider failures or stopped)" if due else "")
+    elif waiting:
+        report.status = "scheduled"
+        parts.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
+    else:
+        report.status = "sent"
+    if counts.get("unknown"):
+        parts.append("see `digest deliveries`")
+    report.message = ", ".join(p for p in parts if p)
 
 
 def publish(
@@ -290,27 +374,44 @@ def publish(
     at: datetime,
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
+    not_before: Callable[[Subscriber], datetime | None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> ListReport:
     """Build the edition due at ``at``, store it, and deliver it to the list's subscribers.
 
-    Outcomes (``ListReport.status``): ``sent`` (every row settled), ``failed`` (rows failed
-    or are still queued after the run paused), ``exists`` (this period already has an
-    edition: nothing is sent again), ``empty`` (no stories: nothing is stored or sent),
-    ``not-due`` (the schedule has no time at or before ``at``).
+    The whole edition (every topic variant) is built and stored before anything is sent.
+    ``not_before(subscriber)`` delays a subscriber's delivery (local-time sending);
+    ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
+    (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
+    failed, or are still queued after the run paused), ``exists`` (this period already has
+    a completed edition: nothing is sent again; an unfinished one is resumed instead),
+    ``empty`` (no stories: nothing is stored or sent), ``not-due`` (the schedule has no time
+    at or before ``at``).
     """
     report = ListReport(list_name=list_config.name, status="failed")
-    site = config.site
     scheduled = editions.edition_time(list_config, at)
     if scheduled is None:
         report.status, report.message = "not-due", "the schedule has no send time before this"
         return report
     report.period = editions.period_of(list_config, scheduled)
-    if store.edition(list_config.name, report.period) is not None:
-        report.status = "exists"
-        report.message = f"edition {list_config.name}/{report.period} already exists; nothing new to deliver"
+    existing = store.edition(list_config.name, report.period)
+    if existing is not None:
+        report.stories = existing.story_count
+        if existing.status == "sent":
+            report.status = "exists"
+            report.message = (
+                f"edition {list_config.name}/{report.period} already exists and was delivered; "
+                "nothing new to deliver"
+            )
+            return report
+        counts = deliver_edition(
+            config, store, list_config, existing.id, existing.period,
+            now=now, clock=clock, should_stop=should_stop,
+        )
+        _settle(report, counts, store, clock())
+        report.message = f"resumed the existing edition: {report.message}"
         return report
 
-    subscribers: list[Subscriber] = []
     if list_config.subscribers is not None:
         imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
         for problem in imported.problems:
@@ -355,53 +456,51 @@ def publish(
     except EditionExists as exc:  # another process built it between our check and now
         report.status, report.message = "exists", str(exc)
         return report
+    store.save_variants(edition_id, built.variants)
 
     folder = config.delivery.outbox_dir / list_config.name / edition.period
     write_edition_files(folder, main)
     report.out_dir = str(folder)
     report.recipients = len(subscribers)
-    ledger = Ledger(store, clock=clock)
-    ledger.queue(edition_id, subscribers)
-    secret = store.secret()
-    domain = _sender_domain(list_config.sender)
-
-    def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
-        rendered = built.variants.get(tuple(sorted(set(subscriber.topics))), main)
-        token = make_token(secret, subscriber.id or 0)
-        return build_message(
-            rendered,
-            subscriber,
-            list_config=list_config,
-            site=site,
-            unsubscribe_url=unsubscribe_url(site.base, token),
-            unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
-            preferences_url=preferences_url(site.base, token),
-            now=now,
-            message_id=f"<{edition.period}.{list_config.name}.{delivery_id}@{domain}>",
-        )
-
-
-    transport = make_transport(config, list_config, folder)
-    try:
-        counts = ledger.run(
-            edition_id,
-            list_name=list_config.name,
-            transport=transport,
-            compose=compose,
-            batch_size=config.delivery.batch_size,
-            max_consecutive_failures=config.delivery.max_consecutive_failures,
-        )
-    finally:
-        transport.close()
-    report.deliveries = counts
-    unsettled = counts.get("queued", 0) + counts.get("sending", 0)
-    if counts.get("failed", 0) or unsettled:
-        report.status = "failed"
-        report.message = f"{counts.get('failed', 0)} failed, {unsettled} still queued"
-    else:
-        report.status = "sent"
-        report.message = f"delivered to {counts.get('sent', 0)} subscribers"
+    Ledger(store, clock=clock).queue(edition_id, subscribers, not_before=not_before)
+    counts = deliver_edition(
+        config, store, list_config, edition_id, edition.period,
+        now=now, clock=clock, should_stop=should_stop,
+    )
+    _settle(report, counts, store, clock())
     return report
+
+
+def resume(
+    config: Config,
+    store: Store,
+    *,
+    now: datetime,
+    clock: Callable[[], datetime] = utcnow,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[ListReport]:
+    """Continue every stored edition whose delivery has not completed (after a restart, a
+    pause, ``digest deliveries retry-unknown`` or when local send times come due)."""
+    reports = []
+    for row in store.unfinished_editions():
+        try:
+            list_config = config.list(row.list_name)
+        except KeyError:
+            log.warning("resume_skipped edition=%s: list %s is no longer configured", row.id, row.list_name)
+            continue
+        report = ListReport(list_name=row.list_name, status="failed", period=row.period, stories=row.story_count)
+        try:
+            counts = deliver_edition(
+                config, store, list_config, row.id, row.period, now=now, clock=clock, should_stop=should_stop
+            )
+        except DigestError as exc:
+            report.message = str(exc)
+        else:
+            _settle(report, counts, store, clock())
+        reports.append(report)
+        if should_stop is not None and should_stop():
+            break
+    return reports
 
 
 def run(

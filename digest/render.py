@@ -365,6 +365,11 @@ def inline_css(html: str) -> str:
 # The public entry point
 
 
+def archive_url(site_base: str, list_name: str, period: str) -> str:
+    """The public web page of an edition ("view in browser"): ``<base>/archive/<list>/<period>``."""
+    return f"{site_base}/archive/{list_name}/{period}"
+
+
 def render_edition(
     edition: Edition,
     *,
@@ -390,7 +395,7 @@ def render_edition(
         )
     env = template_environment(list_config.templates)
     site = config.site
-    web_url = f"{site.base}/archive/{edition.list_name}/{edition.period}"
+    web_url = archive_url(site.base, edition.list_name, edition.period)
     stories = edition.stories
     order = _rank_order(stories)
     limit = max(0, budget_bytes - PERSONAL_RESERVE)

@@ -34,7 +34,6 @@ time in the repeated hour of an autumn night jumps back an hour and loops foreve
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
 import re
@@ -354,32 +353,23 @@ class PipelineJobs:
     ) -> ListReport:
         from digest import pipeline
 
-        extra: dict[str, Any] = {}
-        accepted = inspect.signature(pipeline.publish).parameters
-        if not_before is not None:
-            if "not_before" in accepted:
-                extra["not_before"] = not_before
-            else:
-                log.warning(
-                    "send_at_unsupported list=%s: pipeline.publish takes no not_before; delivering at once",
-                    list_config.name,
-                )
-        if stop is not None and "should_stop" in accepted:
-            extra["should_stop"] = stop.is_set
         return pipeline.publish(
-            self.config, self.store, list_config, at=at, now=now, clock=self.clock, **extra
+            self.config,
+            self.store,
+            list_config,
+            at=at,
+            now=now,
+            clock=self.clock,
+            not_before=not_before,
+            should_stop=stop.is_set if stop is not None else None,
         )
 
     def resume(self, *, now: datetime, stop: threading.Event) -> list[ListReport]:
         from digest import pipeline
 
-        resume = getattr(pipeline, "resume", None)
-        if resume is None:
-            return []
-        result: list[ListReport] = resume(
+        return pipeline.resume(
             self.config, self.store, now=now, clock=self.clock, should_stop=stop.is_set
         )
-        return result
 
 
 JOBS_ENV = "DIGEST_SCHEDULER_JOBS"

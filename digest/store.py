@@ -9,6 +9,8 @@ Tables (see DESIGN.md, "Storage"):
 - ``sources``: per configured source, the fetch validators and the last outcome.
 - ``entries``: unique per (source, entry_id); ``first_seen`` is written once.
 - ``editions``: unique per (list_name, period); the rendered parts are kept for the archive.
+- ``edition_variants``: an edition rendered once per subscriber topic choice, with its
+  per-recipient placeholders, so a restart delivers exactly what was built.
 - ``edition_entries``: which entries an edition carried (so later editions leave them out).
 - ``subscribers``: unique per (list_name, email_lower).
 - ``deliveries``: unique per (edition_id, subscriber_id); the ledger of exactly-once sending.
@@ -60,7 +62,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.adjust import Adjustment
 from digest.exceptions import EditionExists, StoreError
-from digest.types import Entry, Image, Subscriber, SubscriberStatus
+from digest.types import Entry, Image, RenderedEdition, Subscriber, SubscriberStatus
 
 log = logging.getLogger("digest.store")
 
@@ -144,6 +146,18 @@ editions = Table(
     Column("story_count", Integer, nullable=False, default=0),
     Column("completed_at", UTCDateTime, nullable=True),
     UniqueConstraint("list_name", "period", name="uq_editions_list_period"),
+)
+
+edition_variants = Table(
+    "edition_variants",
+    metadata,
+    Column("edition_id", Integer, ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True),
+    Column("topics", String(512), primary_key=True),
+    Column("subject", Text, nullable=False),
+    Column("preheader", Text, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("omitted", Integer, nullable=False, default=0),
 )
 
 edition_entries = Table(
@@ -645,6 +659,53 @@ class Store:
         with self.begin() as conn:
             conn.execute(update(editions).where(editions.c.id == edition_id).values(**values))
 
+    def save_variants(self, edition_id: int, variants: Mapping[tuple[str, ...], RenderedEdition]) -> None:
+        """Keep an edition's renderings, keyed by sorted topic choice (``()``: the whole)."""
+        rows = [
+            {
+                "edition_id": edition_id,
+                "topics": ",".join(key),
+                "subject": r.subject,
+                "preheader": r.preheader,
+                "html": r.html,
+                "text": r.text,
+                "omitted": r.omitted,
+            }
+            for key, r in variants.items()
+        ]
+        with self.begin() as conn:
+            conn.execute(insert(edition_variants), rows)
+
+    def variants(self, edition_id: int) -> dict[tuple[str, ...], RenderedEdition]:
+        """The renderings :meth:`save_variants` kept for an edition."""
+        query = (
+            select(edition_variants, editions.c.list_name, editions.c.period)
+            .join(editions, editions.c.id == edition_variants.c.edition_id)
+            .where(edition_variants.c.edition_id == edition_id)
+        )
+        with self.begin() as conn:
+            rows = conn.execute(query).all()
+        return {
+            tuple(t for t in row.topics.split(",") if t): RenderedEdition(
+                list_name=row.list_name,
+                period=row.period,
+                html=row.html,
+                text=row.text,
+                subject=row.subject,
+                preheader=row.preheader,
+                omitted=row.omitted,
+            )
+            for row in rows
+        }
+
+    def unfinished_editions(self) -> list[EditionRow]:
+        """Editions whose delivery has not completed (status ``built`` or ``sending``)."""
+        with self.begin() as conn:
+            rows = conn.execute(
+                select(editions).where(editions.c.status.in_(["built", "sending"])).order_by(editions.c.id)
+            ).all()
+        return [_edition_row(r) for r in rows]
+
     # -- subscribers ---------------------------------------------------------------------
 
     def add_subscriber(self, sub: Subscriber, *, now: datetime) -> tuple[Subscriber, bool]:
@@ -786,8 +847,16 @@ class Store:
 
     # -- ledger (deliver.py) -------------------------------------------------------------
 
-    def queue_deliveries(self, edition_id: int, subscriber_ids: Sequence[int], *, now: datetime) -> int:
+    def queue_deliveries(
+        self,
+        edition_id: int,
+        subscriber_ids: Sequence[int],
+        *,
+        now: datetime,
+        not_before: Mapping[int, datetime] | None = None,
+    ) -> int:
         """Add a ``queued`` ledger row per subscriber unless (edition, subscriber) has one.
+        ``not_before`` maps a subscriber id to the earliest time its row may be sent.
 
         Idempotent; returns how many rows were added. Inserts in chunks of 1000.
         """
@@ -810,6 +879,7 @@ class Store:
                         "attempts": 0,
                         "created_at": now,
                         "updated_at": now,
+                        "not_before": (not_before or {}).get(sid),
                     }
                     for sid in chunk
                     if sid not in known

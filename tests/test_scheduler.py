@@ -465,48 +465,34 @@ def test_a_crashing_action_is_reported_and_the_tick_goes_on(
     assert not store.last_runs("poll", limit=1)[0]["ok"]
 
 
-def test_pipeline_jobs_pass_only_what_the_pipeline_accepts(
-    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_pipeline_jobs_forward_the_local_time_and_stop_hooks(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default wiring calls digest.pipeline (stood in here): today's publish() takes no
-    not_before/should_stop and there is no resume(); once they exist they are used."""
-    import sys
-    import types
-
+    """The default wiring hands not_before and the stop flag to digest.pipeline."""
+    from digest import pipeline
     from digest.scheduler import PipelineJobs
     from digest.types import ListReport
 
-    calls: list[tuple[str, dict[str, Any]]] = []
-    fake = types.ModuleType("digest.pipeline")
+    calls: list[dict[str, Any]] = []
 
-    def publish_today(config: Any, store: Any, list_config: Any, *, at: datetime, now: datetime, clock: Any) -> Any:
-        calls.append(("publish", {"at": at}))
+    def fake_publish(config: Any, store: Any, list_config: Any, **kw: Any) -> Any:
+        calls.append(kw)
         return ListReport(list_name=list_config.name, status="sent")
 
-    fake.publish = publish_today  # type: ignore[attr-defined]
-    fake.poll = lambda config, store, *, now, sources: [SourceReport(source=s.name, status="ok") for s in sources]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "digest.pipeline", fake)
+    def fake_resume(config: Any, store: Any, **kw: Any) -> Any:
+        calls.append(kw)
+        return []
+
+    monkeypatch.setattr(pipeline, "publish", fake_publish)
+    monkeypatch.setattr(pipeline, "resume", fake_resume)
     config = make_config(tmp_path, [{"name": "daily"}])
     jobs = PipelineJobs(config, store)
     at = datetime(2026, 2, 18, 7, tzinfo=UTC)
-    report = jobs.publish(config.lists[0], at=at, now=at, not_before=lambda s: at, stop=threading.Event())
-    assert report.status == "sent" and calls == [("publish", {"at": at})]
-    assert "send_at_unsupported list=daily" in caplog.text
-    assert jobs.resume(now=at, stop=threading.Event()) == []
-    assert [r.source for r in jobs.poll(config.sources, now=at)] == ["s0", "s1"]
-
-    def publish_later(config: Any, store: Any, list_config: Any, *, at: datetime, now: datetime, clock: Any,
-                      not_before: Any = None, should_stop: Any = None) -> Any:
-        calls.append(("publish", {"not_before": not_before, "should_stop": should_stop}))
-        return ListReport(list_name=list_config.name, status="sent")
-
-    def resume(config: Any, store: Any, *, now: datetime, clock: Any, should_stop: Any) -> Any:
-        calls.append(("resume", {"should_stop": should_stop}))
-        return [ListReport(list_name="daily", status="sent")]
-
-    fake.publish = publish_later  # type: ignore[attr-defined]
-    fake.resume = resume  # type: ignore[attr-defined]
     stop = threading.Event()
-    jobs.publish(config.lists[0], at=at, now=at, not_before=str, stop=stop)
-    assert calls[-1][1]["not_before"] is str and calls[-1][1]["should_stop"] == stop.is_set
-    assert [r.status for r in jobs.resume(now=at, stop=stop)] == ["sent"]
+    assert jobs.publish(config.lists[0], at=at, now=at, not_before=lambda s: at, stop=stop).status == "sent"
+    assert calls[0]["not_before"](None) == at
+    assert calls[0]["should_stop"]() is False
+    stop.set()
+    assert calls[0]["should_stop"]() is True
+    assert jobs.resume(now=at, stop=stop) == [] and calls[1]["should_stop"]() is True
+

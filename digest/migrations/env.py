@@ -12,9 +12,17 @@ if connection is None:  # pragma: no cover - only used by `alembic` on the comma
 
     connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
 
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave alone the tables other libraries own (APScheduler's job store)."""
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 context.configure(
     connection=connection,
     target_metadata=metadata,
+    include_object=include_object,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():

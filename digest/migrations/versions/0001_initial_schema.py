@@ -58,6 +58,17 @@ def upgrade() -> None:
         batch_op.create_index('ix_entries_first_seen', ['first_seen'], unique=False)
         batch_op.create_index('ix_entries_published', ['published'], unique=False)
 
+    op.create_table('edition_variants',
+    sa.Column('edition_id', sa.Integer(), nullable=False),
+    sa.Column('topics', sa.String(length=512), nullable=False),
+    sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('preheader', sa.Text(), nullable=False),
+    sa.Column('html', sa.Text(), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('omitted', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['edition_id'], ['editions.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('edition_id', 'topics')
+    )
     op.create_table('leases',
     sa.Column('name', sa.String(length=64), nullable=False),
     sa.Column('holder', sa.Text(), nullable=False),
@@ -163,6 +174,7 @@ def downgrade() -> None:
     op.drop_table('settings')
     op.drop_table('runs')
     op.drop_table('leases')
+    op.drop_table('edition_variants')
     with op.batch_alter_table('entries', schema=None) as batch_op:
         batch_op.drop_index('ix_entries_published')
         batch_op.drop_index('ix_entries_first_seen')
