@@ -208,7 +208,9 @@ class EditorBackend(Protocol):
 
     def narrow(self, edition: Edition, topics: Sequence[str]) -> Edition: ...
 
-    def transport(self, config: Config, list_config: ListConfig, folder: Path) -> Transport: ...
+    def transport(
+        self, config: Config, store: Store, list_config: ListConfig, folder: Path
+    ) -> Transport: ...
 
 
 class PipelineBackend:
@@ -237,10 +239,16 @@ class PipelineBackend:
 
         return for_topics(edition, topics)
 
-    def transport(self, config: Config, list_config: ListConfig, folder: Path) -> Transport:
+    def transport(
+        self, config: Config, store: Store, list_config: ListConfig, folder: Path
+    ) -> Transport:
+        import inspect
+
         from digest.pipeline import make_transport
 
-        return make_transport(config, list_config, folder)
+        if "secret" in inspect.signature(make_transport).parameters:
+            return make_transport(config, list_config, folder, secret=store.secret())
+        return make_transport(config, list_config, folder)  # type: ignore[call-arg]
 
 
 # ----------------------------------------------------------------------------------------
@@ -920,7 +928,7 @@ def editor_routes(
         delivery_id = int(now.timestamp())
         outcome: SendOutcome | None = None
         try:
-            transport = backend.transport(config, lst, folder)
+            transport = backend.transport(config, store, lst, folder)
             try:
                 outcomes = transport.send([Outgoing(delivery_id, address, message)])
             finally:

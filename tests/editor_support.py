@@ -87,7 +87,7 @@ class SampleBackend:
             return edition
         return dataclasses.replace(edition, sections=sections, topics=tuple(sorted(chosen)))
 
-    def transport(self, config: Config, list_config: ListConfig, folder: Path) -> Transport:
+    def transport(self, config: Config, store: Store, list_config: ListConfig, folder: Path) -> Transport:
         return OutboxTransport(folder)
 
 

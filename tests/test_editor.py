@@ -444,7 +444,7 @@ def test_stories_left_out_for_size_are_marked_in_the_story_list(tmp_path) -> Non
 
 def test_a_broken_transport_is_a_notice_not_a_crash(tmp_path) -> None:
     class Broken(SampleBackend):
-        def transport(self, config, list_config, folder):
+        def transport(self, config, store, list_config, folder):
             raise AttributeError("no from_config")
 
     app, store, _ = make_app(tmp_path / "x", backend=Broken())

@@ -88,3 +88,13 @@ def test_stored_adjustments_change_the_preview_like_apply_adjustments(world) -> 
     finally:
         for adj in adjustments:
             store.clear_adjustment("world", built.edition.period, adj.story_key, adj.action)
+
+
+def test_send_a_test_through_the_pipelines_transport(world) -> None:
+    config, _, client = world
+    page = client.get("/editor/lists/world/preview").text
+    token = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    r = client.post("/editor/lists/world/test", data={"csrf": token, "at": "2026-02-18T07:00:00Z",
+                                                      "address": "desk@example.net"})  # fmt: skip
+    assert "Test sent to desk@example.net." in r.text, r.text[:2000]
+    assert list((config.delivery.outbox_dir / "world" / "tests").glob("*-desk_at_example.net.eml"))
