@@ -219,14 +219,11 @@ class PipelineBackend:
     def build(
         self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
     ) -> tuple[Edition, datetime] | None:
-        import inspect
-
         from digest.pipeline import build
 
-        # When build applies the stored adjustments itself (the publish hook), ask for the
-        # edition before them: the editor applies them here and lists what they dropped.
-        extra: dict[str, Any] = {"adjust": False} if "adjust" in inspect.signature(build).parameters else {}
-        built = build(config, store, list_config, at=at, now=now, **extra)
+        # The edition before the stored adjustments: the editor applies them itself, so it
+        # can also list what they dropped.
+        built = build(config, store, list_config, at=at, now=now, adjust=False)
         return None if built is None else (built.edition, built.scheduled)
 
     def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None:

@@ -19,6 +19,7 @@ from email.utils import parseaddr
 from pathlib import Path
 
 from digest import edition as editions
+from digest.adjust import adjusted, may_send
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
@@ -212,11 +213,14 @@ def build(
     at: datetime,
     now: datetime,
     choices: Iterable[Sequence[str]] = (),
+    adjust: bool = True,
 ) -> Build | None:
     """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
 
     Returns ``None`` when the list's schedule has no send time at or before ``at``.
-    ``choices`` are subscribers' topic choices to render variants for. Nothing is stored.
+    ``choices`` are subscribers' topic choices to render variants for. With ``adjust`` the
+    editor's stored adjustments for this edition (pin, boost, drop, summary) are applied,
+    exactly as the preview applies them. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when rendering fails.
     """
     scheduled = editions.edition_time(list_config, at)
@@ -243,6 +247,8 @@ def build(
         entries=in_window,
         sent=sent,
     )
+    if adjust:
+        edition = adjusted(edition, store)
     variants: dict[tuple[str, ...], RenderedEdition] = {}
     for choice in [(), *choices]:
         key = tuple(sorted(set(choice)))
@@ -385,8 +391,9 @@ def publish(
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
     failed, or are still queued after the run paused), ``exists`` (this period already has
     a completed edition: nothing is sent again; an unfinished one is resumed instead),
-    ``empty`` (no stories: nothing is stored or sent), ``not-due`` (the schedule has no time
-    at or before ``at``).
+    ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
+    requires an editor's approval and has none for this edition), ``not-due`` (the schedule
+    has no time at or before ``at``).
     """
     report = ListReport(list_name=list_config.name, status="failed")
     scheduled = editions.edition_time(list_config, at)
@@ -425,6 +432,15 @@ def publish(
     edition = built.edition
     report.stories = len(edition.stories)
     report.sections = len(edition.sections)
+    if not may_send(
+        list_config.name, edition.period, require_approval=list_config.require_approval, store=store
+    ):
+        report.status = "awaiting-approval"
+        report.message = (
+            f"edition {list_config.name}/{edition.period} waits for an editor's approval "
+            "(digest web: preview, then approve); nothing sent"
+        )
+        return report
     if not edition.stories:
         report.status = "empty"
         report.message = (

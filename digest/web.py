@@ -39,11 +39,13 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from digest.config import Config
+from digest.editor import SecurityHeadersMiddleware, editor_routes
 from digest.store import Store
 from digest.tokens import BadToken, read_token
 from digest.transports.sendgrid import read_delivery_ref
@@ -310,14 +312,24 @@ def create_app(
             log.info("web.suppressed reason=%s email_hash=%s", reason, _hash(email))
         return True
 
+    async def subscription_page(request: Request) -> HTMLResponse:
+        return _page(
+            "Your subscription",
+            "<p>To unsubscribe or choose your topics, use the links at the bottom of an email "
+            "you received: they are personal to you. This page is linked from the public copy "
+            "of an edition, which is the same for every reader.</p>",
+        )
+
     routes = [
+        Route("/subscription", subscription_page, methods=["GET"]),
         Route("/u/{token}", unsubscribe_page, methods=["GET"]),
         Route("/u/{token}", unsubscribe, methods=["POST"]),
         Route("/p/{token}", preferences_page, methods=["GET"]),
         Route("/p/{token}", preferences_save, methods=["POST"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
+        *editor_routes(config, store, clock=clock),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)])
     app.state.config = config
     app.state.store = store
     return app
