@@ -24,8 +24,9 @@ from digest.config import Config, load_config
 from digest.exceptions import ConfigError, DigestError
 from digest.types import ListReport, RunReport, SourceReport
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (cron mail, logs) gets wide lines instead of rich's 80-column fallback.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class DigestTime(click.ParamType):
@@ -179,8 +180,11 @@ def _print_lists(reports: list[ListReport]) -> None:
             f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
             highlight=False,
         )
-        if r.stories:
-            console.print(f"  {r.stories} stories in {r.sections} sections, {r.recipients} recipients", highlight=False)
+        if r.sections:
+            console.print(
+                f"  {r.stories} stories in {r.sections} sections, {r.recipients} recipients",
+                highlight=False,
+            )
         if r.deliveries:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
             console.print(f"  deliveries: {counts}", highlight=False)
@@ -350,7 +354,16 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         except KeyError:
             pass
     except ConfigError:
-        pass
+        config = None
+    if "://" not in location and not Path(location).is_absolute():
+        if not Path(location).exists():
+            known = ", ".join(s.name for s in config.sources) if config else "(no config)"
+            raise click.BadParameter(
+                f"{location!r} is not a configured source, a URL or an existing file; "
+                f"sources: {known}",
+                param_hint="SOURCE",
+            )
+        location = str(Path(location).resolve())
     now = _now()
     try:
         result = fetch(location, source=name, settings=settings, now=now, allow_files=True)
@@ -449,8 +462,12 @@ def config_check(ctx: click.Context) -> None:
     """Validate the config file and say what it describes."""
     config = _config(ctx.find_root())
     missing = [s.name for s in config.sources if s.path is not None and not s.path.exists()]
+    def count(n: int, word: str) -> str:
+        return f"{n} {word}" + ("" if n == 1 else "s")
+
     console.print(
-        f"ok: {len(config.sources)} sources, {len(config.topics)} topics, {len(config.lists)} lists; "
+        f"ok: {count(len(config.sources), 'source')}, {count(len(config.topics), 'topic')}, "
+        f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",
         highlight=False,
     )
@@ -809,12 +826,22 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
 @click.option("--port", default=8025, show_default=True, type=int)
 @click.pass_context
 def web(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the unsubscribe/preferences pages and the SendGrid webhook (uvicorn)."""
+    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN to log in), the public
+    archive and feeds, unsubscribe and preferences pages, the SendGrid webhook."""
     import uvicorn
 
     from digest.web import create_app
 
+    from urllib.parse import urlsplit
+
     config = _config(ctx.find_root())
+    base = urlsplit(config.site.base)
+    if base.hostname in ("127.0.0.1", "localhost") and (base.port or 80) != port:
+        err_console.print(
+            f"[yellow]warning:[/] links in emails and the archive use site.base_url "
+            f"{config.site.base}, but this server listens on port {port}",
+            highlight=False,
+        )
     with _store(ctx, config) as store:
         uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
 

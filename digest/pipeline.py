@@ -235,7 +235,13 @@ def build(
     source_names = [s.name for s in config.list_sources(list_config)]
     lookback = end - timedelta(hours=list_config.max_age_hours * 2)
     candidates = store.entries_between(source_names, lookback, end)
-    sent = store.sent_entries(list_config.name, lookback - timedelta(days=1))
+    # Entries of earlier editions only: re-building a period that was already sent shows the
+    # edition that went out, not one without its own stories.
+    sent = {
+        key: when
+        for key, when in store.sent_entries(list_config.name, lookback - timedelta(days=1)).items()
+        if when != period
+    }
     in_window = [
         e for e in candidates if e.time >= window[0] or (e.source, e.entry_id) in sent
     ]
@@ -350,26 +356,27 @@ def deliver_edition(
 
 
 def _settle(report: ListReport, counts: dict[str, int], store: Store, now: datetime) -> None:
-    """Set ``report``'s status and message from ledger ``counts``."""
+    """Set ``report``'s status, and a message for whatever is not plainly sent, from the
+    ledger ``counts``."""
     report.deliveries = counts
     queued = counts.get("queued", 0) + counts.get("sending", 0)
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     waiting = queued - due
-    parts = [f"{counts.get('sent', 0)} sent"]
-    for state in ("failed", "unknown", "skipped"):
-        if counts.get(state):
-            parts.append(f"{counts[state]} {state}")
+    notes = []
     if counts.get("failed") or due:
         report.status = "failed"
-        parts.append(f"{due} still queued (paused after provider failures or stopped)" if due else "")
+        if due:
+            notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
     elif waiting:
         report.status = "scheduled"
-        parts.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
+        notes.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
     else:
         report.status = "sent"
+    if counts.get("failed"):
+        notes.append("failed deliveries are listed by `digest deliveries`")
     if counts.get("unknown"):
-        parts.append("see `digest deliveries`")
-    report.message = ", ".join(p for p in parts if p)
+        notes.append("outcome unknown for some: see `digest deliveries`, then retry-unknown if you decide")
+    report.message = "; ".join(notes)
 
 
 def publish(
@@ -416,7 +423,7 @@ def publish(
             now=now, clock=clock, should_stop=should_stop,
         )
         _settle(report, counts, store, clock())
-        report.message = f"resumed the existing edition: {report.message}"
+        report.message = "; ".join(filter(None, ["resumed the unfinished edition", report.message]))
         return report
 
     if list_config.subscribers is not None:
@@ -450,6 +457,11 @@ def publish(
         return report
 
     main = public_copy(built.main, site=config.site)
+    # The archive page has room for every story, including those the email left out for size.
+    archived = main if not built.main.omitted else public_copy(
+        render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
+        site=config.site,
+    )
     carried = [
         (entry.source, entry.entry_id, story.key, section.name)
         for section in edition.sections
@@ -465,8 +477,8 @@ def publish(
             now=now,
             subject=main.subject,
             preheader=main.preheader,
-            html=main.html,
-            text=main.text,
+            html=archived.html,
+            text=archived.text,
             carried=carried,
         )
     except EditionExists as exc:  # another process built it between our check and now

@@ -376,9 +376,10 @@ def render_edition(
     config: Config,
     list_config: ListConfig,
     now: datetime,
-    budget_bytes: int = 100_000,
+    budget_bytes: int | None = 100_000,
 ) -> RenderedEdition:
-    """Render ``edition`` once, with per-recipient placeholders, within ``budget_bytes``.
+    """Render ``edition`` once, with per-recipient placeholders, within ``budget_bytes``
+    (``None``: no budget, every story; the archive's web page).
 
     Returns a :class:`RenderedEdition` whose ``html`` (UTF-8 bytes) is under
     ``budget_bytes - PERSONAL_RESERVE`` when at least the header and footer fit; stories are
@@ -398,7 +399,7 @@ def render_edition(
     web_url = archive_url(site.base, edition.list_name, edition.period)
     stories = edition.stories
     order = _rank_order(stories)
-    limit = max(0, budget_bytes - PERSONAL_RESERVE)
+    limit = max(0, (budget_bytes or 0) - PERSONAL_RESERVE)
 
     def attempt(keep: int) -> RenderedEdition:
         kept = set(order[:keep])
@@ -408,6 +409,8 @@ def render_edition(
         )  # fmt: skip
 
     best = attempt(len(stories))
+    if budget_bytes is None:
+        return best
     if _size(best) <= limit or not stories:
         _check_size(best, limit, edition)
         return best

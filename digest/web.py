@@ -320,7 +320,16 @@ def create_app(
             "of an edition, which is the same for every reader.</p>",
         )
 
+    async def home(request: Request) -> HTMLResponse:
+        items = "".join(
+            f'<li><a href="/archive/{html.escape(lst.name)}/">{html.escape(lst.title)}</a> '
+            f'(<a href="/archive/{html.escape(lst.name)}/feed.atom">Atom feed</a>)</li>'
+            for lst in config.lists
+        )
+        return _page(config.site.name, f"<p>Past editions:</p><ul>{items}</ul>")
+
     routes = [
+        Route("/", home, methods=["GET"]),
         Route("/subscription", subscription_page, methods=["GET"]),
         Route("/u/{token}", unsubscribe_page, methods=["GET"]),
         Route("/u/{token}", unsubscribe, methods=["POST"]),

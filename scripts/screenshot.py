@@ -5,50 +5,50 @@ Usage::
     python scripts/screenshot.py outbox/world/2026-02-18/edition.html [--out DIR] [--height PX]
 
 Writes ``edition-600.png`` and ``edition-375.png`` (one per ``--width``) beside the HTML file
-(or into ``--out``). Uses Debian's ``/usr/bin/chromium`` (``apt-get install chromium``) with a
-throw-away profile and background networking off; remote images load only if reachable.
+(or into ``--out``), the whole page unless ``--height`` is given. Uses Debian's ``/usr/bin/chromium``
+through Playwright; other hosts are never contacted, so images show their alt text.
 Exit status: 0 when every screenshot was written, 1 otherwise (reasons on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (600, 375)
 
 
-def screenshot(html: Path, out: Path, width: int, height: int, *, chromium: str = CHROMIUM) -> None:
-    """Render ``html`` at ``width`` x ``height`` CSS pixels into PNG ``out``.
+def screenshot(html: Path, out: Path, width: int, height: int | None, *, chromium: str = CHROMIUM) -> None:
+    """Render ``html`` at ``width`` CSS pixels into PNG ``out``: the whole page, or the first
+    ``height`` pixels when given. Drives Chromium through Playwright (no browser download:
+    ``chromium`` is the binary); other hosts are not contacted, so remote images show their
+    alt text, as in a mail client that blocks images.
 
-    Raises ``RuntimeError`` when Chromium fails or writes no file (stderr in the message).
+    Raises ``RuntimeError`` when Chromium fails or writes no file.
     """
-    with tempfile.TemporaryDirectory(prefix="digest-shot-") as profile:
-        cmd = [
-            chromium,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--window-size={width},{height}",
-            f"--screenshot={out}",
-            html.resolve().as_uri(),
-        ]
-        out.unlink(missing_ok=True)
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(
-                f"chromium failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}"
-            )
+    from playwright.sync_api import Error, sync_playwright
+
+    out.unlink(missing_ok=True)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=chromium,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run"],
+            )  # fmt: skip
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height or 800})
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
+                page.goto(html.resolve().as_uri())
+                page.screenshot(path=str(out), full_page=height is None)
+            finally:
+                browser.close()
+    except Error as exc:
+        raise RuntimeError(f"chromium failed: {exc}") from exc
+    if not out.exists():
+        raise RuntimeError("chromium wrote no screenshot")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="folder for the PNGs (default: beside the HTML)"
     )
-    parser.add_argument("--height", type=int, default=3000, help="window height in CSS pixels")
+    parser.add_argument(
+        "--height", type=int, default=None, help="only the first PX pixels (default: the whole page)"
+    )
     parser.add_argument(
         "--width", type=int, action="append", help="width(s) in CSS pixels (default 600 and 375)"
     )
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         target = out_dir / f"{args.html.stem}-{width}.png"
         try:
             screenshot(args.html, target, width, args.height, chromium=args.chromium)
-        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        except (RuntimeError, OSError) as exc:
             print(f"{target}: {exc}", file=sys.stderr)
             status = 1
         else:
