@@ -259,15 +259,18 @@ def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block
     xt = x.T.tocsc()
     spans = times.reshape(n, -1)
     lo, hi = spans[:, 0], spans[:, -1]
+    check_time = n > 1 and float(hi.max() - lo.min()) > window_seconds
     pos = 0
     for start in range(0, n - 1, block):
         stop = min(start + block, n - 1)
-        sims = (x[start:stop] @ xt).toarray()
+        dists = (x[start:stop] @ xt).toarray()
+        np.subtract(1.0, dists, out=dists)
+        np.clip(dists, 0.0, 1.0, out=dists)
         for row in range(start, stop):
-            d = 1.0 - sims[row - start, row + 1 :]
-            np.clip(d, 0.0, 1.0, out=d)
-            span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
-            d[span > window_seconds] = _FAR
+            d = dists[row - start, row + 1 :]
+            if check_time:
+                span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
+                d[span > window_seconds] = _FAR
             out[pos : pos + d.size] = d
             pos += d.size
     return out

@@ -6,7 +6,7 @@ Order in which the rules apply to each story (the first that claims it decides):
    whole words (``\\b`` boundaries, any script); a keyword written ALL IN CAPITALS (``US``,
    ``EU``, ``NATO``) matches case-sensitively, every other keyword case-insensitively, so
    ``US`` never matches the pronoun "us". Patterns are regular expressions, case-insensitive.
-   Text searched: every entry's title and the lead's summary.
+   Text searched: the lead entry's title and summary.
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``.
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
@@ -194,7 +194,7 @@ def _rule_topic(
     source_topics: Mapping[str, str],
 ) -> tuple[str, str] | None:
     """(topic name, reason) from the editor rules 1-3, or ``None``."""
-    text = "\n".join([*(e.title for e in story.entries), story.lead.summary_text])
+    text = f"{story.lead.title}\n{story.lead.summary_text}"
     for topic in topics:
         for word in topic.keywords:
             if keyword_pattern(word).search(text):
