@@ -223,9 +223,10 @@ def _document(entry: Entry) -> str:
 def _vectors(docs: Sequence[str]) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
-    Terms found in a single document are dropped (they only dilute the norm). In batches of
-    at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than :data:`_MAX_DF` of them
-    are dropped too: that removes the function words of any language without a word list.
+    In batches of at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than
+    :data:`_MAX_DF` of them are dropped (the function words of any language, without a word
+    list) and so are terms of a single document (they only dilute the norm). Smaller batches
+    keep every term: there, dropping them would leave some documents with function words only.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -234,7 +235,7 @@ def _vectors(docs: Sequence[str]) -> Any:
         lowercase=True,
         token_pattern=r"(?u)\b\w\w+\b",
         sublinear_tf=True,
-        min_df=2 if n > 2 else 1,
+        min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
         dtype=np.float64,
     )
