@@ -11,7 +11,8 @@ Two steps, in the order the pipeline calls them:
    TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
    of a single entry dropped, CJK text split into character bigrams so no language needs a
    word list; terms in more than 15 % of a large batch dropped as function words), cosine
-   distance, average-link agglomerative clustering cut at a distance threshold, then a second
+   distance (documents of eight terms or more sharing a single term count as unrelated),
+   average-link agglomerative clustering cut at a distance threshold, then a second
    average-link pass over the normalised centroids of those groups. Entries further apart in
    time than ``window_hours`` are kept apart.
 
@@ -45,7 +46,7 @@ __all__ = [
 log = logging.getLogger("digest.cluster")
 
 #: Average-link cut: two groups merge while their mean cosine distance stays below this.
-DEFAULT_THRESHOLD = 0.90
+DEFAULT_THRESHOLD = 0.92
 #: Second step: groups merge while the cosine distance of their (normalised) centroids,
 #: averaged over their sub-groups, stays below this.
 DEFAULT_MERGE_THRESHOLD = 0.70
@@ -249,15 +250,29 @@ def _vectors(docs: Sequence[str]) -> Any:
 # threshold can include such a pair for realistic story sizes.
 _FAR = 1e6
 _MAX_DF = 0.15
+_MIN_SHARED_TERMS = 2  # two documents with enough words must share at least this many
+_LONG_DOC_TERMS = 8  # ... when both have at least this many distinct terms (not bare titles)
 _STOPWORD_MIN_DOCS = 100
 
 
-def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block: int = 512) -> np.ndarray:
-    """Condensed (scipy ``pdist`` layout) cosine distances; pairs too far apart in time get
-    :data:`_FAR`. ``times`` is one number per row (seconds) or an (n, 2) array of spans."""
+def _condensed_distances(
+    x: Any, times: np.ndarray, window_seconds: float, *, min_shared: int = 1, block: int = 512
+) -> np.ndarray:
+    """Condensed (scipy ``pdist`` layout) cosine distances between the rows of ``x``.
+
+    Pairs too far apart in time get :data:`_FAR`; ``times`` is one number per row (seconds)
+    or an (n, 2) array of time spans. With ``min_shared`` > 1, two rows that both have at
+    least :data:`_LONG_DOC_TERMS` terms but share fewer than ``min_shared`` get distance 1: one
+    rare word in common ("search" in a rescue story and in a purge story) is not a story.
+    """
     n = x.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
     xt = x.T.tocsc()
+    if min_shared > 1:
+        xb = x.astype(np.float32, copy=True)
+        xb.data[:] = 1.0
+        xbt = xb.T.tocsc()
+        long_doc = np.diff(x.indptr) >= _LONG_DOC_TERMS
     spans = times.reshape(n, -1)
     lo, hi = spans[:, 0], spans[:, -1]
     check_time = n > 1 and float(hi.max() - lo.min()) > window_seconds
@@ -267,6 +282,11 @@ def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block
         dists = (x[start:stop] @ xt).toarray()
         np.subtract(1.0, dists, out=dists)
         np.clip(dists, 0.0, 1.0, out=dists)
+        if min_shared > 1:
+            weak = (xb[start:stop] @ xbt).toarray() < min_shared
+            weak &= long_doc[start:stop, None] & long_doc[None, :]
+            dists[weak] = 1.0
+            del weak
         for row in range(start, stop):
             d = dists[row - start, row + 1 :]
             if check_time:
@@ -277,36 +297,45 @@ def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block
     return out
 
 
-def _labels(entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float) -> np.ndarray:
-    """Cluster ids, one per entry: average link on entries, then average link on the groups'
-    normalised centroids (so that a broad story split in two by the first cut is rejoined
-    when the two halves are about the same thing, while tight distinct stories stay apart)."""
+def _labels(
+    entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ids and centrality (cosine to the own cluster's centroid), one per entry.
+
+    Average link on entries, then average link on the groups' normalised centroids (so that a
+    broad story split in two by the first cut is rejoined when the two halves are about the
+    same thing, while tight distinct stories stay apart)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.sparse import csr_matrix
     from sklearn.preprocessing import normalize
 
     n = len(entries)
     if n == 1:
-        return np.zeros(1, dtype=np.int64)
+        return np.zeros(1, dtype=np.int64), np.ones(1)
     x = _vectors([_document(e) for e in entries])
     if x is None:
-        return np.arange(n)
+        return np.arange(n), np.ones(n)
     window = window_hours * 3600.0
     times = np.array([_timestamp(e) for e in entries], dtype=np.float64)
-    dist = _condensed_distances(x, times, window)
+    dist = _condensed_distances(x, times, window, min_shared=_MIN_SHARED_TERMS)
     first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
     del dist
     k = int(first.max()) + 1
-    if k < 2 or merge_threshold <= 0:
-        return np.asarray(first)
-    member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+    final = np.asarray(first)
+    if k >= 2 and merge_threshold > 0:
+        member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+        centroids = normalize(member @ x)
+        spans = np.full((k, 2), [np.inf, -np.inf])
+        np.minimum.at(spans[:, 0], first, times)
+        np.maximum.at(spans[:, 1], first, times)
+        dist = _condensed_distances(centroids, spans, window)
+        second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+        final = np.asarray(second)[first]
+    k = int(final.max()) + 1
+    member = csr_matrix((np.ones(n), (final, np.arange(n))), shape=(k, n))
     centroids = normalize(member @ x)
-    spans = np.full((k, 2), [np.inf, -np.inf])
-    np.minimum.at(spans[:, 0], first, times)
-    np.maximum.at(spans[:, 1], first, times)
-    dist = _condensed_distances(centroids, spans, window)
-    second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
-    return np.asarray(second)[first]
+    centrality = np.asarray(x.multiply(centroids[final]).sum(axis=1)).ravel()
+    return final, centrality
 
 
 def _timestamp(entry: Entry) -> float:
@@ -325,17 +354,17 @@ def story_key(entries: Iterable[Entry]) -> str:
     return digest[:16]
 
 
-def _lead_order(entry: Entry, weights: Mapping[str, float]) -> tuple[float, int, int, float, str, str]:
-    """Sort key, best lead first: weight, completeness, earliest, then identity."""
-    completeness = (
-        min(len(entry.summary_text), 400) // 40
-        + 3 * int(entry.image is not None)
-        + 3 * int(entry.url is not None)
-    )
+def _lead_order(
+    entry: Entry, weights: Mapping[str, float], centrality: float
+) -> tuple[float, int, float, float, str, str]:
+    """Sort key, best lead first: source weight; completeness (a summary of 80 characters or
+    more, a link, an image); closeness to the story's centre (so a side story of the event
+    does not lead it); earliest; identity."""
+    completeness = int(len(entry.summary_text) >= 80) + int(entry.url is not None) + int(entry.image is not None)
     return (
         -weights.get(entry.source, 1.0),
         -completeness,
-        -len(entry.title),
+        -round(centrality, 3),
         _timestamp(entry),
         entry.source,
         entry.entry_id,
@@ -359,8 +388,9 @@ def cluster(
     normalised centroids of the groups found so (0 turns the second step off). Lower values
     make tighter stories.
 
-    Each story's lead is the most complete entry of the highest-weight source; ``others``
-    follow in the same order ("also reported by"). ``Story.key`` is :func:`story_key`. Stories
+    Each story's lead is the most complete entry of the highest-weight source (among equals,
+    the one closest to the story's centroid); ``others`` follow in the same order ("also
+    reported by"). ``Story.key`` is :func:`story_key`. Stories
     are returned in order of their earliest input position; score and section are unset.
 
     Cost: O(n²) time and 8·n²/2 bytes for the distance matrix (7,600 entries: about 230 MB).
@@ -368,13 +398,14 @@ def cluster(
     """
     if not entries:
         return []
-    labels = _labels(entries, threshold, merge_threshold, window_hours)
+    labels, centrality = _labels(entries, threshold, merge_threshold, window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(int(label), []).append(i)
     stories: list[Story] = []
     for members in sorted(groups.values(), key=lambda m: m[0]):
-        ordered = sorted((entries[i] for i in members), key=lambda e: _lead_order(e, weights))
+        members.sort(key=lambda i: _lead_order(entries[i], weights, float(centrality[i])))
+        ordered = [entries[i] for i in members]
         stories.append(Story(key=story_key(ordered), lead=ordered[0], others=tuple(ordered[1:])))
     log.debug("cluster entries=%d stories=%d", len(entries), len(stories))
     return stories
