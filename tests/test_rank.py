@@ -139,3 +139,35 @@ def test_boost_and_pin_with_reasons_and_expiry() -> None:
     assert [s.key for s in out] == ["other", "small", "big"]
     assert out[0].pinned and not out[1].pinned
     assert any(r.name == "boost" and r.note == "editor: elections week" for r in out[1].reasons)
+
+
+# --- the real same-day feeds -----------------------------------------------------------------
+
+
+def test_real_feed_big_stories_rank_in_the_top_five() -> None:
+    from pathlib import Path
+
+    from digest.cluster import cluster, dedupe
+    from tests.realfeed_window import WINDOW_END, window_entries
+
+    repo = Path(__file__).resolve().parent.parent
+    shared = next((p / "shared" for p in (repo.parent, repo.parent.parent) if (p / "shared").is_dir()), None)
+    assert shared is not None, "../shared is missing"
+    entries = window_entries(shared / "feeds" / "real")
+    # weights as config.yaml gives them, keyed by the stand-in loader's source names
+    weights = {"bbc-world-rss": 1.2, "nyt-world-rss": 1.2, "aljazeera-all-rss": 1.1, "japantoday-world-rss": 0.8,
+               "dawn-world-rss": 0.9, "foreignpolicy-rss": 0.9, "elpais-english-rss": 0.9}
+    ranked = rank(cluster(dedupe(entries, weights=weights), weights=weights), weights=weights, now=WINDOW_END)
+    top = ranked[:5]
+
+    def has(story: Story, *words: str) -> bool:
+        return sum(all(w in e.title for w in words) for e in story.entries) >= 3
+
+    assert any(has(s, "Iran") for s in top)
+    assert any(has(s, "Ukrain") for s in top)
+    assert any(has(s, "Jesse Jackson") for s in top)
+    assert all(len(s.sources) >= 4 for s in top if has(s, "Iran") or has(s, "Ukrain") or has(s, "Jesse Jackson"))
+    # the sent rule on real data: yesterday's edition had the first three reports of each story
+    sent = {(e.source, e.entry_id): "2026-02-17" for s in top for e in s.entries[:3]}
+    again = rank(cluster(dedupe(entries, weights=weights), weights=weights), weights=weights, now=WINDOW_END, sent=sent)
+    assert all(s.update for s in again if s.key in {t.key for t in top})
