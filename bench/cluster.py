@@ -26,12 +26,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 # ../shared beside the repository (a worktree in wt/ looks one level further up)
-SHARED = next((p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()), REPO.parent / "shared")
+SHARED = next(
+    (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
+    REPO.parent / "shared",
+)
 
 
 def build_rows(datasets: Path, items: int) -> list[dict]:
     rows: list[dict] = []
-    for name in ("clustering/googlenews_stories_shared.jsonl", "topics/agnews_shared.jsonl", "topics/bbc_shared.jsonl"):
+    for name in (
+        "clustering/googlenews_stories_shared.jsonl",
+        "topics/agnews_shared.jsonl",
+        "topics/bbc_shared.jsonl",
+    ):
         with (datasets / name).open(encoding="utf-8") as fh:
             rows.extend(json.loads(line) for line in fh if line.strip())
     base = [r for r in rows if "story" in r]
@@ -77,8 +84,15 @@ def run_method(method: str, datasets: Path, items: int) -> dict:
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     gold_idx = [i for i, r in enumerate(rows) if "story" in r and "-copy" not in str(r["id"])]
     _, _, f1 = bcubed([rows[i]["story"] for i in gold_idx], [pred[i] for i in gold_idx])
-    return {"method": method, "items": len(rows), "seconds": seconds, "cpu_seconds": cpu_seconds, "peak_mib": peak_kib / 1024,
-            "clusters": len(set(pred)), "bcubed_f1_googlenews_part": f1}
+    return {
+        "method": method,
+        "items": len(rows),
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_mib": peak_kib / 1024,
+        "clusters": len(set(pred)),
+        "bcubed_f1_googlenews_part": f1,
+    }
 
 
 def main() -> None:
@@ -90,18 +104,43 @@ def main() -> None:
     if args.method:
         print(json.dumps(run_method(args.method, args.datasets, args.items)))
         return
-    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    print(f"{'method':<10} {'items':>6} {'seconds':>8} {'CPU s':>7} {'peak MiB':>9} {'clusters':>9} {'B3-F1*':>7}")
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+    }
+    print(
+        f"{'method':<10} {'items':>6} {'seconds':>8} {'CPU s':>7} {'peak MiB':>9} {'clusters':>9} {'B3-F1*':>7}"
+    )
     for method in ("baseline", "digest"):
         out = subprocess.run(
-            [sys.executable, __file__, "--method", method, "--items", str(args.items), "--datasets", str(args.datasets)],
-            env=env, capture_output=True, text=True, check=True,
+            [
+                sys.executable,
+                __file__,
+                "--method",
+                method,
+                "--items",
+                str(args.items),
+                "--datasets",
+                str(args.datasets),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['method']:<10} {r['items']:>6} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['peak_mib']:>9.0f} {r['clusters']:>9} "
-              f"{r['bcubed_f1_googlenews_part']:>7.4f}")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time suffers when it exceeds the CPUs)")
-    print("* B-cubed F1 over the original GoogleNews items inside the mixed batch (peak = process max RSS).")
+        print(
+            f"{r['method']:<10} {r['items']:>6} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['peak_mib']:>9.0f} {r['clusters']:>9} "
+            f"{r['bcubed_f1_googlenews_part']:>7.4f}"
+        )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time suffers when it exceeds the CPUs)"
+    )
+    print(
+        "* B-cubed F1 over the original GoogleNews items inside the mixed batch (peak = process max RSS)."
+    )
 
 
 if __name__ == "__main__":

@@ -62,7 +62,9 @@ _TRACKING = re.compile(
 _SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,40}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Scripts written without spaces between words (Han, Hiragana, Katakana, Thai, Lao, Khmer).
-_CJK_RUN = re.compile(r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(
+    r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 _MIN_TITLE_WORDS = 4  # a headline match alone needs at least this many words
 _SUMMARY_AGREEMENT = 0.6  # share of the shorter summary's words found in the longer one
 _MAX_TEXT_CHARS = 2000  # summary characters used for clustering (the lede carries the event)
@@ -87,12 +89,13 @@ def canonical_url(url: str | None) -> str | None:
     except ValueError:
         return None
     host = (parts.hostname or "").lower()
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if not host:
         return None
     path = re.sub(r"/+$", "", parts.path)
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    )
     if not path and not query:
         return None
     port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
@@ -192,7 +195,12 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
         members = groups[root]
         best = max(members, key=lambda i: _completeness(entries[i], weights))
         if len(members) > 1:
-            log.debug("dedupe kept=%s/%s dropped=%d", entries[best].source, entries[best].entry_id, len(members) - 1)
+            log.debug(
+                "dedupe kept=%s/%s dropped=%d",
+                entries[best].source,
+                entries[best].entry_id,
+                len(members) - 1,
+            )
         kept.append(entries[best])
     return kept
 
@@ -329,7 +337,9 @@ def _labels(
         np.minimum.at(spans[:, 0], first, times)
         np.maximum.at(spans[:, 1], first, times)
         dist = _condensed_distances(centroids, spans, window)
-        second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+        second = (
+            fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+        )
         final = np.asarray(second)[first]
     k = int(final.max()) + 1
     member = csr_matrix((np.ones(n), (final, np.arange(n))), shape=(k, n))
@@ -360,7 +370,11 @@ def _lead_order(
     """Sort key, best lead first: source weight; completeness (a summary of 80 characters or
     more, a link, an image); closeness to the story's centre (so a side story of the event
     does not lead it); earliest; identity."""
-    completeness = int(len(entry.summary_text) >= 80) + int(entry.url is not None) + int(entry.image is not None)
+    completeness = (
+        int(len(entry.summary_text) >= 80)
+        + int(entry.url is not None)
+        + int(entry.image is not None)
+    )
     return (
         -weights.get(entry.source, 1.0),
         -completeness,
@@ -409,4 +423,3 @@ def cluster(
         stories.append(Story(key=story_key(ordered), lead=ordered[0], others=tuple(ordered[1:])))
     log.debug("cluster entries=%d stories=%d", len(entries), len(stories))
     return stories
-

@@ -146,13 +146,25 @@ def story_score(
     score = outlet_factor * weight * freshness * novelty * boost
     reasons = [
         Reason("outlets", float(outlets), ", ".join(sources)),
-        Reason("weight", weight, f"highest source weight ({max(sources, key=lambda s: weights.get(s, 1.0))})"),
-        Reason("freshness", freshness, f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h"),
-        Reason("novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"),
+        Reason(
+            "weight",
+            weight,
+            f"highest source weight ({max(sources, key=lambda s: weights.get(s, 1.0))})",
+        ),
+        Reason(
+            "freshness",
+            freshness,
+            f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h",
+        ),
+        Reason(
+            "novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"
+        ),
     ]
     if boost != 1.0:
         reasons.append(Reason("boost", boost, "editor boost"))
-    reasons.append(Reason("score", score, "(1 + ln outlets) × weight × freshness × novelty × boost"))
+    reasons.append(
+        Reason("score", score, "(1 + ln outlets) × weight × freshness × novelty × boost")
+    )
     return score, tuple(reasons)
 
 
@@ -223,21 +235,34 @@ def rank(
             novelty = len(new_outlets) / len(story.sources)
             periods = sorted({sent[(e.source, e.entry_id)] for e in old})
             reasons_extra.append(
-                Reason("update", float(len(new_outlets)), f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}")
+                Reason(
+                    "update",
+                    float(len(new_outlets)),
+                    f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}",
+                )
             )
 
         boost = 1.0
         for rule in boosts:
             if rule.matches(story):
                 boost *= rule.factor
-                reasons_extra.append(Reason("boost", rule.factor, rule.note or f"override {rule.target}"))
+                reasons_extra.append(
+                    Reason("boost", rule.factor, rule.note or f"override {rule.target}")
+                )
         pin_rank = next((i for i, rule in enumerate(pins) if rule.matches(story)), None)
         if pin_rank is not None:
             rule = pins[pin_rank]
-            reasons_extra.append(Reason("pin", float(pin_rank + 1), rule.note or f"override {rule.target}"))
+            reasons_extra.append(
+                Reason("pin", float(pin_rank + 1), rule.note or f"override {rule.target}")
+            )
 
         score, reasons = story_score(
-            story, weights=weights, now=now, half_life_hours=half_life_hours, novelty=novelty, boost=boost
+            story,
+            weights=weights,
+            now=now,
+            half_life_hours=half_life_hours,
+            novelty=novelty,
+            boost=boost,
         )
         reasons = tuple(r for r in reasons if r.name != "boost")
         kept.append(

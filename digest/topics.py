@@ -122,7 +122,12 @@ def fit_classifier(texts: Sequence[str], labels: Sequence[str], *, c: float = 0.
     features = FeatureUnion(
         [
             ("words", TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, max_df=0.5)),
-            ("chars", TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2)),
+            (
+                "chars",
+                TfidfVectorizer(
+                    sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2
+                ),
+            ),
         ]
     )
     pipeline = Pipeline([("features", features), ("svm", LinearSVC(C=c))])
@@ -274,7 +279,9 @@ def assign_sections(
         replace(
             story,
             section=fallback.name,
-            section_reason=(f"{story.section_reason}; folded: thin section" if story.section else "")
+            section_reason=(
+                f"{story.section_reason}; folded: thin section" if story.section else ""
+            )
             + (("; " if story.section else "") + f"about: {', '.join(terms)}" if terms else ""),
         )
         for story, terms in zip(spill, labels, strict=True)

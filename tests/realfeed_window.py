@@ -27,7 +27,9 @@ def _text(markup: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAG.sub(" ", markup))).strip()
 
 
-def window_entries(folder: Path, start: datetime = WINDOW_START, end: datetime = WINDOW_END) -> list[Entry]:
+def window_entries(
+    folder: Path, start: datetime = WINDOW_START, end: datetime = WINDOW_END
+) -> list[Entry]:
     """Entries of every feed file in ``folder`` published in [start, end], file order."""
     entries: list[Entry] = []
     for path in sorted(folder.iterdir()):
@@ -52,7 +54,9 @@ def window_entries(folder: Path, start: datetime = WINDOW_START, end: datetime =
                     summary_text=_text(item.get("summary", "")),
                     published=when,
                     first_seen=when,
-                    categories=tuple(t.get("term", "") for t in item.get("tags", []) if t.get("term")),
+                    categories=tuple(
+                        t.get("term", "") for t in item.get("tags", []) if t.get("term")
+                    ),
                 )
             )
     return entries

@@ -23,9 +23,17 @@ REAL = SHARED / "feeds" / "real"
 T0 = datetime(2026, 2, 17, 12, tzinfo=UTC)
 
 
-def entry(source: str, eid: str, title: str, text: str = "", *, hours: float = 0, url: str | None = None) -> Entry:
-    return Entry(source=source, entry_id=eid, title=title, summary_text=text, url=url,
-                 published=T0 + timedelta(hours=hours))
+def entry(
+    source: str, eid: str, title: str, text: str = "", *, hours: float = 0, url: str | None = None
+) -> Entry:
+    return Entry(
+        source=source,
+        entry_id=eid,
+        title=title,
+        summary_text=text,
+        url=url,
+        published=T0 + timedelta(hours=hours),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +47,9 @@ def real() -> list[Entry]:
 
 
 def test_canonical_url_ignores_scheme_www_tracking_fragment_and_slash() -> None:
-    a = canonical_url("https://www.bbc.com/news/articles/cp81l0e1eg5o?at_medium=RSS&at_campaign=rss")
+    a = canonical_url(
+        "https://www.bbc.com/news/articles/cp81l0e1eg5o?at_medium=RSS&at_campaign=rss"
+    )
     b = canonical_url("http://bbc.com/news/articles/cp81l0e1eg5o/?utm_source=x#top")
     assert a == b == "bbc.com/news/articles/cp81l0e1eg5o"
 
@@ -62,15 +72,40 @@ def _variants(e: Entry) -> list[Entry]:
     """Copies of a real item as another fetch or another outlet would give them."""
     assert e.url
     return [
-        dataclasses.replace(e, entry_id=e.entry_id + "#2", url=e.url + ("&" if "?" in e.url else "?") + "utm_source=rss&fbclid=abc"),
-        dataclasses.replace(e, entry_id=e.entry_id + "#3", url=e.url.replace("https://", "http://", 1)),
-        dataclasses.replace(e, source="wire-copy", entry_id="w1", url="https://wire.example/" + e.entry_id[-12:],
-                            title=e.title + " - Reuters"),
-        dataclasses.replace(e, source="wire-copy2", entry_id="w2", url=None,
-                            title="  " + e.title.upper().replace(" ", "   ") + " "),
-        dataclasses.replace(e, entry_id=e.entry_id, summary_text=e.summary_text + " An added paragraph with new facts."),
-        dataclasses.replace(e, source="wire-copy3", entry_id="w3", url="https://other.example/x/" + e.entry_id[-8:],
-                            summary_text=e.summary_text + " Updated: officials added more detail later on."),
+        dataclasses.replace(
+            e,
+            entry_id=e.entry_id + "#2",
+            url=e.url + ("&" if "?" in e.url else "?") + "utm_source=rss&fbclid=abc",
+        ),
+        dataclasses.replace(
+            e, entry_id=e.entry_id + "#3", url=e.url.replace("https://", "http://", 1)
+        ),
+        dataclasses.replace(
+            e,
+            source="wire-copy",
+            entry_id="w1",
+            url="https://wire.example/" + e.entry_id[-12:],
+            title=e.title + " - Reuters",
+        ),
+        dataclasses.replace(
+            e,
+            source="wire-copy2",
+            entry_id="w2",
+            url=None,
+            title="  " + e.title.upper().replace(" ", "   ") + " ",
+        ),
+        dataclasses.replace(
+            e,
+            entry_id=e.entry_id,
+            summary_text=e.summary_text + " An added paragraph with new facts.",
+        ),
+        dataclasses.replace(
+            e,
+            source="wire-copy3",
+            entry_id="w3",
+            url="https://other.example/x/" + e.entry_id[-8:],
+            summary_text=e.summary_text + " Updated: officials added more detail later on.",
+        ),
     ]
 
 
@@ -79,15 +114,23 @@ def test_dedupe_collapses_each_kind_of_copy(real: list[Entry]) -> None:
     assert len(picked) == 12
     for original in picked:
         for variant in _variants(original):
-            assert len(dedupe([original, variant])) == 1, (original.title, variant.title, variant.url)
+            assert len(dedupe([original, variant])) == 1, (
+                original.title,
+                variant.title,
+                variant.url,
+            )
         assert len(dedupe([original, *_variants(original)])) == 1
 
 
 def test_dedupe_keeps_the_most_complete_copy_from_the_heaviest_source(real: list[Entry]) -> None:
     original = next(e for e in real if e.url and e.summary_text and len(e.title.split()) >= 5)
-    longer = dataclasses.replace(original, entry_id="x", summary_text=original.summary_text + " More.")
+    longer = dataclasses.replace(
+        original, entry_id="x", summary_text=original.summary_text + " More."
+    )
     assert dedupe([original, longer]) == [longer]
-    heavy = dataclasses.replace(original, source="heavy", entry_id="h", url=None, title=original.title + " | Heavy")
+    heavy = dataclasses.replace(
+        original, source="heavy", entry_id="h", url=None, title=original.title + " | Heavy"
+    )
     assert dedupe([original, heavy], weights={"heavy": 2.0}) == [heavy]
 
 
@@ -97,7 +140,11 @@ def test_dedupe_never_merges_the_distinct_real_items(real: list[Entry]) -> None:
     # the only merge in the window: one item present twice under two ids with one link
     for source, eid in merged:
         gone = next(e for e in real if (e.source, e.entry_id) == (source, eid))
-        twin = [e for e in kept if canonical_url(e.url) == canonical_url(gone.url) or e.title == gone.title]
+        twin = [
+            e
+            for e in kept
+            if canonical_url(e.url) == canonical_url(gone.url) or e.title == gone.title
+        ]
         assert twin, gone.title
     assert len(real) - len(kept) <= 1
 
@@ -106,12 +153,19 @@ def test_dedupe_does_not_merge_short_generic_or_disagreeing_headlines() -> None:
     a = entry("a", "1", "Live updates", "Markets fall in Asia.")
     b = entry("b", "2", "Live updates", "Storm hits the coast.")
     c = entry("c", "3", "Police make arrests after protest", "Dozens held in Paris after clashes.")
-    d = entry("d", "4", "Police make arrests after protest", "Officers in Lagos detained students at a rally.")
+    d = entry(
+        "d",
+        "4",
+        "Police make arrests after protest",
+        "Officers in Lagos detained students at a rally.",
+    )
     assert len(dedupe([a, b, c, d])) == 4
 
 
 def test_dedupe_false_merge_rate_on_distinct_articles() -> None:
-    rows = [json.loads(line) for line in (SHARED / "datasets" / "topics" / "agnews_shared.jsonl").open()]
+    rows = [
+        json.loads(line) for line in (SHARED / "datasets" / "topics" / "agnews_shared.jsonl").open()
+    ]
     entries = [entry("ag", r["id"], r["title"], r["text"]) for r in rows]
     merged = len(entries) - len(dedupe(entries))
     assert merged / len(entries) <= 0.01
@@ -129,12 +183,47 @@ def test_empty_and_single() -> None:
 
 def test_same_event_merges_other_event_stays_apart_and_lead_is_heaviest() -> None:
     es = [
-        entry("bbc", "1", "Iran says guiding principles agreed with US at nuclear talks in Geneva", "Iran and the US agreed on guiding principles."),
-        entry("nyt", "2", "US and Iran make good progress in Geneva nuclear talks", "Iran's foreign minister said the nuclear talks made progress.", hours=1),
-        entry("npr", "3", "US and Iran hold second round of nuclear talks", "A second round of nuclear talks between Iran and the US.", hours=2),
-        entry("abc", "4", "Peru's Congress removes interim President Jerí", "Peru's Congress voted to remove President Jerí.", hours=1),
-        entry("nyt", "5", "Peru votes to impeach President José Jerí", "Congress in Peru voted to impeach Jerí.", hours=2),
-        entry("bbc", "6", "Gold fever hits South Africa after lucky find", "A farmer found gold in a cattle pen.", hours=3),
+        entry(
+            "bbc",
+            "1",
+            "Iran says guiding principles agreed with US at nuclear talks in Geneva",
+            "Iran and the US agreed on guiding principles.",
+        ),
+        entry(
+            "nyt",
+            "2",
+            "US and Iran make good progress in Geneva nuclear talks",
+            "Iran's foreign minister said the nuclear talks made progress.",
+            hours=1,
+        ),
+        entry(
+            "npr",
+            "3",
+            "US and Iran hold second round of nuclear talks",
+            "A second round of nuclear talks between Iran and the US.",
+            hours=2,
+        ),
+        entry(
+            "abc",
+            "4",
+            "Peru's Congress removes interim President Jerí",
+            "Peru's Congress voted to remove President Jerí.",
+            hours=1,
+        ),
+        entry(
+            "nyt",
+            "5",
+            "Peru votes to impeach President José Jerí",
+            "Congress in Peru voted to impeach Jerí.",
+            hours=2,
+        ),
+        entry(
+            "bbc",
+            "6",
+            "Gold fever hits South Africa after lucky find",
+            "A farmer found gold in a cattle pen.",
+            hours=3,
+        ),
     ]
     stories = cluster(es, weights={"nyt": 1.5, "bbc": 1.2})
     groups = sorted(sorted(e.entry_id for e in s.entries) for s in stories)
@@ -146,16 +235,35 @@ def test_same_event_merges_other_event_stays_apart_and_lead_is_heaviest() -> Non
 
 def test_time_window_keeps_old_reports_apart() -> None:
     a = entry("a", "1", "Volcano erupts on island, flights cancelled", "The volcano erupted.")
-    b = entry("b", "2", "Volcano erupts on island, flights cancelled", "The volcano erupted.", hours=100)
+    b = entry(
+        "b", "2", "Volcano erupts on island, flights cancelled", "The volcano erupted.", hours=100
+    )
     assert len(cluster([a, b], weights={}, window_hours=48)) == 2
     assert len(cluster([a, b], weights={}, window_hours=200)) == 1
 
 
 def test_other_languages_cluster_without_word_lists() -> None:
     es = [
-        entry("heise", "1", "Bundesregierung beschließt neues Klimaschutzgesetz", "Das Kabinett hat das Klimaschutzgesetz beschlossen."),
-        entry("spiegel", "2", "Kabinett beschließt Klimaschutzgesetz", "Die Bundesregierung beschließt das neue Klimaschutzgesetz.", hours=1),
-        entry("zeit", "3", "Fußball: Bayern gewinnt gegen Dortmund", "Der FC Bayern hat das Spiel gewonnen.", hours=1),
+        entry(
+            "heise",
+            "1",
+            "Bundesregierung beschließt neues Klimaschutzgesetz",
+            "Das Kabinett hat das Klimaschutzgesetz beschlossen.",
+        ),
+        entry(
+            "spiegel",
+            "2",
+            "Kabinett beschließt Klimaschutzgesetz",
+            "Die Bundesregierung beschließt das neue Klimaschutzgesetz.",
+            hours=1,
+        ),
+        entry(
+            "zeit",
+            "3",
+            "Fußball: Bayern gewinnt gegen Dortmund",
+            "Der FC Bayern hat das Spiel gewonnen.",
+            hours=1,
+        ),
         entry("qq", "4", "国务院召开常务会议部署经济工作", "国务院常务会议部署经济工作"),
         entry("sina", "5", "国务院常务会议部署经济工作", "会议部署经济工作", hours=1),
     ]
@@ -169,9 +277,19 @@ def test_entries_without_text_or_date_do_not_crash() -> None:
 
 
 def test_story_key_is_stable_when_the_story_grows() -> None:
-    first = entry("bbc", "1", "Jesse Jackson dies aged 84", "Civil rights leader Jesse Jackson has died.")
-    second = entry("nyt", "2", "Jesse Jackson, civil rights leader, dies at 84", "Jesse Jackson died.", hours=2)
-    third = entry("ap", "3", "Civil rights icon Jesse Jackson dies", "Jesse Jackson, who died aged 84.", hours=5)
+    first = entry(
+        "bbc", "1", "Jesse Jackson dies aged 84", "Civil rights leader Jesse Jackson has died."
+    )
+    second = entry(
+        "nyt", "2", "Jesse Jackson, civil rights leader, dies at 84", "Jesse Jackson died.", hours=2
+    )
+    third = entry(
+        "ap",
+        "3",
+        "Civil rights icon Jesse Jackson dies",
+        "Jesse Jackson, who died aged 84.",
+        hours=5,
+    )
     [before] = cluster([first, second], weights={})
     [after] = cluster([third, second, first], weights={"ap": 3.0})
     assert after.lead.source == "ap"
@@ -200,6 +318,8 @@ def test_real_feeds_make_the_expected_stories(real: list[Entry]) -> None:
     assert len(peru.sources) >= 3
     assert len({iran.key, ukraine.key, jackson.key, peru.key}) == 4
     # the NPR round-ups mention several events but must not bridge them
-    assert not any("Jackson" in e.title and "Jackson" not in e.title.split("And,")[0] for e in iran.entries)
+    assert not any(
+        "Jackson" in e.title and "Jackson" not in e.title.split("And,")[0] for e in iran.entries
+    )
     for s in (iran, jackson):
         assert not any("Ukrain" in e.title and "Iran" not in e.title for e in s.entries)

@@ -23,7 +23,7 @@ def test_bcubed_known_values() -> None:
 
 
 def test_pairwise_known_values() -> None:
-    p, r, f = pairwise([1, 1, 1, 2], [1, 1, 2, 2])
+    p, r, _f = pairwise([1, 1, 1, 2], [1, 1, 2, 2])
     assert (p, r) == (pytest.approx(1 / 2), pytest.approx(1 / 3))
     assert pairwise([1, 2], [1, 2]) == (1.0, 1.0, 1.0)
 
@@ -44,7 +44,10 @@ STORIES = [
 
 
 def test_evaluate_clusters_on_a_tiny_file(tmp_path: Path) -> None:
-    path = _write(tmp_path / "c.jsonl", [{"id": str(i), "title": t, "text": t, "story": s} for i, (t, s) in enumerate(STORIES)])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [{"id": str(i), "title": t, "text": t, "story": s} for i, (t, s) in enumerate(STORIES)],
+    )
     scores = evaluate_clusters(load_jsonl(path))
     assert scores.items == 6 and scores.gold_clusters == 2
     assert scores.bcubed_f1 == pytest.approx(1.0) and scores.clusters == 2
@@ -54,9 +57,14 @@ def test_evaluate_clusters_on_a_tiny_file(tmp_path: Path) -> None:
 
 
 def test_eval_topics_and_topics_fit(tmp_path: Path) -> None:
-    rows = [{"id": str(i), "title": t, "text": t, "label": "science" if s == 1 else "politics"} for i, (t, s) in enumerate(STORIES)]
+    rows = [
+        {"id": str(i), "title": t, "text": t, "label": "science" if s == 1 else "politics"}
+        for i, (t, s) in enumerate(STORIES)
+    ]
     train = _write(tmp_path / "train.jsonl", rows * 3)
-    result = CliRunner().invoke(cli, ["eval", "topics", "--train", str(train), "--test", str(train)])
+    result = CliRunner().invoke(
+        cli, ["eval", "topics", "--train", str(train), "--test", str(train)]
+    )
     assert result.exit_code == 0, result.output
     assert "macro-F1 1.0000" in result.output and "confusion" in result.output
     out = tmp_path / "m.joblib"
