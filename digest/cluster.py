@@ -10,7 +10,7 @@ Two steps, in the order the pipeline calls them:
 2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`:
    TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
    of a single entry dropped, CJK text split into character bigrams so no language needs a
-   word list; terms in more than 15 % of a large batch dropped as function words), cosine
+   word list; terms in more than 25 % of a large batch dropped as function words), cosine
    distance (documents of eight terms or more sharing a single term count as unrelated),
    average-link agglomerative clustering cut at a distance threshold, then a second
    average-link pass over the normalised centroids of those groups. Entries further apart in
@@ -257,7 +257,7 @@ def _vectors(docs: Sequence[str]) -> Any:
 # Distance given to pairs outside the time window: large enough that no average under the
 # threshold can include such a pair for realistic story sizes.
 _FAR = 1e6
-_MAX_DF = 0.15
+_MAX_DF = 0.25
 _MIN_SHARED_TERMS = 2  # two documents with enough words must share at least this many
 _LONG_DOC_TERMS = 8  # ... when both have at least this many distinct terms (not bare titles)
 _STOPWORD_MIN_DOCS = 100
