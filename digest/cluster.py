@@ -275,9 +275,10 @@ def _condensed_distances(
     """
     n = x.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    x = x.astype(np.float32)  # products in single precision: 3x faster, ample for a cut at 0.9
     xt = x.T.tocsc()
     if min_shared > 1:
-        xb = x.astype(np.float32, copy=True)
+        xb = x.copy()
         xb.data[:] = 1.0
         xbt = xb.T.tocsc()
         long_doc = np.diff(x.indptr) >= _LONG_DOC_TERMS
