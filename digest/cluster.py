@@ -23,6 +23,7 @@ Figures on ``../shared/datasets/clustering`` (see ``digest eval clusters`` and
 from __future__ import annotations
 
 import hashlib
+import math
 import logging
 import re
 import unicodedata
@@ -284,7 +285,8 @@ def _condensed_distances(
         long_doc = np.diff(x.indptr) >= _LONG_DOC_TERMS
     spans = times.reshape(n, -1)
     lo, hi = spans[:, 0], spans[:, -1]
-    check_time = n > 1 and float(hi.max() - lo.min()) > window_seconds
+    known = hi[~np.isnan(hi)]
+    check_time = known.size > 1 and float(known.max() - lo[~np.isnan(lo)].min()) > window_seconds
     pos = 0
     for start in range(0, n - 1, block):
         stop = min(start + block, n - 1)
@@ -325,7 +327,8 @@ def _labels(
     if x is None:
         return np.arange(n), np.ones(n)
     window = window_hours * 3600.0
-    times = np.array([_timestamp(e) for e in entries], dtype=np.float64)
+    # an entry without any date has no place in time: the window does not apply to it (NaN)
+    times = np.array([_timestamp(e, missing=math.nan) for e in entries], dtype=np.float64)
     dist = _condensed_distances(x, times, window, min_shared=_MIN_SHARED_TERMS)
     first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
     del dist
@@ -335,8 +338,9 @@ def _labels(
         member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
         centroids = normalize(member @ x)
         spans = np.full((k, 2), [np.inf, -np.inf])
-        np.minimum.at(spans[:, 0], first, times)
-        np.maximum.at(spans[:, 1], first, times)
+        with np.errstate(invalid="ignore"):  # NaN (undated) spans stay NaN: no window check
+            np.minimum.at(spans[:, 0], first, times)
+            np.maximum.at(spans[:, 1], first, times)
         dist = _condensed_distances(centroids, spans, window)
         second = (
             fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
@@ -349,9 +353,9 @@ def _labels(
     return final, centrality
 
 
-def _timestamp(entry: Entry) -> float:
+def _timestamp(entry: Entry, missing: float = 0.0) -> float:
     when = entry.published or entry.first_seen
-    return when.timestamp() if when is not None else 0.0
+    return when.timestamp() if when is not None else missing
 
 
 def story_key(entries: Iterable[Entry]) -> str:
@@ -398,7 +402,8 @@ def cluster(
 
     ``entries`` should already be deduplicated (:func:`dedupe`). ``weights`` maps source
     name to its weight (missing: 1.0). Two entries further apart than ``window_hours`` (by
-    published, else first-seen time) never count as close. ``threshold`` is the average-link
+    published, else first-seen time) never count as close; an entry with neither date is
+    not held back by the window. ``threshold`` is the average-link
     cut on cosine distance (0..1) between entries; ``merge_threshold`` the cut between the
     normalised centroids of the groups found so (0 turns the second step off). Lower values
     make tighter stories.

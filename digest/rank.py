@@ -16,7 +16,8 @@ Order in which the rules apply (first match decides, top to bottom):
      so ten items from one outlet never beat three outlets of the same weight);
    - ``weight``: the highest weight among those sources (a missing source weighs 1.0), so
      adding an outlet never lowers a score;
-   - ``age``: hours from the story's newest entry to ``now`` (0 for future dates);
+   - ``age``: hours from the story's newest entry to ``now`` (0 for future dates and for a
+     story with no dated entry);
      ``half_life`` defaults to 12 hours;
    - ``novelty``: 1 for a new story; for an update, the share of its outlets that are new;
    - ``boost``: the product of the factors of matching ``boost`` overrides (default 1).
@@ -42,7 +43,7 @@ from digest.cluster import canonical_url
 from digest.topics import keyword_pattern
 from digest.types import Entry, Reason, Story
 
-__all__ = ["Override", "rank", "story_score"]
+__all__ = ["Override", "explain", "rank", "story_score"]
 
 log = logging.getLogger("digest.rank")
 
@@ -281,3 +282,24 @@ def rank(
         key=lambda pair: (pair[1] is None, pair[1] or 0, -pair[0].score, pair[0].key),
     )
     return [story for story, _ in ranked]
+
+
+def explain(story: Story) -> str:
+    """One line per reason of a ranked story, for ``digest build --explain`` and previews.
+
+    Example::
+
+        score 2.524  US civil rights leader Jesse Jackson dies aged 84
+          outlets    7        bbc-world, nyt-world, ...
+          weight     1.2      highest source weight (bbc-world)
+    """
+    lines = [
+        f"score {story.score:.3f}  {story.lead.title}" + ("  [update]" if story.update else "")
+    ]
+    for reason in story.reasons:
+        if reason.name == "score":
+            continue
+        lines.append(f"  {reason.name:<10} {reason.value:<8.3g} {reason.note}")
+    if story.section:
+        lines.append(f"  {'section':<10} {story.section:<8} {story.section_reason}")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import html
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def window_entries(
         source = path.name.split(".")[0]
         parsed = feedparser.parse(path.read_bytes())
         for item in parsed.entries:
-            stamp = item.get("published_parsed") or item.get("updated_parsed")
+            with warnings.catch_warnings():  # feedparser's updated/published fallback notice
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stamp = item.get("published_parsed") or item.get("updated_parsed")
             if not stamp:
                 continue
             when = datetime.fromtimestamp(calendar.timegm(stamp), UTC)

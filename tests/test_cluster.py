@@ -242,6 +242,23 @@ def test_time_window_keeps_old_reports_apart() -> None:
     assert len(cluster([a, b], weights={}, window_hours=200)) == 1
 
 
+def test_undated_entries_are_not_kept_apart_by_the_window() -> None:
+    dated = entry(
+        "a", "1", "Volcano erupts on island, flights cancelled", "The volcano erupted.", hours=100
+    )
+    undated = Entry(
+        source="b",
+        entry_id="2",
+        title="Volcano erupts on island, flights cancelled",
+        summary_text="The volcano erupted.",
+    )
+    other = entry("c", "3", "Volcano erupts on island, flights cancelled", "The volcano erupted.")
+    groups = sorted(
+        sorted(e.entry_id for e in s.entries) for s in cluster([dated, undated, other], weights={})
+    )
+    assert ["1", "3"] not in groups and any("2" in g and len(g) > 1 for g in groups)
+
+
 def test_other_languages_cluster_without_word_lists() -> None:
     es = [
         entry(

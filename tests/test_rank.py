@@ -223,3 +223,18 @@ def test_real_feed_big_stories_rank_in_the_top_five() -> None:
         sent=sent,
     )
     assert all(s.update for s in again if s.key in {t.key for t in top})
+
+
+def test_explain_lists_every_factor() -> None:
+    from digest.rank import explain
+
+    [story] = rank(
+        [make_story("k", ["s0", "s1"], title="Peru votes")],
+        weights={},
+        now=NOW,
+        overrides=[Override(action="boost", keyword="Peru", factor=3)],
+    )
+    text = explain(story)
+    assert text.startswith(f"score {story.score:.3f}  Peru votes")
+    for name in ("outlets", "weight", "freshness", "novelty", "boost"):
+        assert f"  {name}" in text
