@@ -81,3 +81,35 @@ def test_bad_files_are_reported_not_crashing(tmp_path: Path) -> None:
     no_label = _write(tmp_path / "n.jsonl", [{"id": "1", "title": "x", "text": ""}])
     result = CliRunner().invoke(cli, ["eval", "clusters", str(no_label)])
     assert result.exit_code != 0 and "story" in result.output
+
+
+# --- benchmark guards on the shared tuning files (slow) --------------------------------------
+
+_REPO = Path(__file__).resolve().parent.parent
+_DATASETS = next(
+    (
+        p / "shared" / "datasets"
+        for p in (_REPO.parent, _REPO.parent.parent)
+        if (p / "shared").is_dir()
+    ),
+    _REPO.parent / "shared" / "datasets",
+)
+
+
+@pytest.mark.slow
+def test_clustering_keeps_its_tuning_set_scores() -> None:
+    rows = load_jsonl(_DATASETS / "clustering" / "googlenews_stories_shared.jsonl")
+    full = evaluate_clusters(rows)
+    assert full.bcubed_f1 >= 0.955  # plain TF-IDF average link: 0.952
+    titles = evaluate_clusters(rows, title_only=True)
+    assert titles.bcubed_f1 >= 0.82  # plain: 0.806
+
+
+@pytest.mark.slow
+def test_section_classifier_beats_plain_tfidf_on_a_held_out_fifth() -> None:
+    from digest.evaluate import evaluate_topics
+
+    rows = load_jsonl(_DATASETS / "topics" / "agnews_shared.jsonl")
+    test = rows[::5]
+    train = [r for i, r in enumerate(rows) if i % 5]
+    assert evaluate_topics(train, test).macro_f1 >= 0.86
