@@ -132,7 +132,7 @@ def fit_classifier(texts: Sequence[str], labels: Sequence[str], *, c: float = 0.
             ),
         ]
     )
-    pipeline = Pipeline([("features", features), ("svm", LinearSVC(C=c))])
+    pipeline = Pipeline([("features", features), ("svm", LinearSVC(C=c, random_state=0))])
     pipeline.fit(list(texts), list(labels))
     return TopicModel(pipeline=pipeline, labels=tuple(sorted(set(labels))))
 
