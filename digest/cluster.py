@@ -23,8 +23,8 @@ Figures on ``../shared/datasets/clustering`` (see ``digest eval clusters`` and
 from __future__ import annotations
 
 import hashlib
-import math
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,8 +55,7 @@ DEFAULT_MERGE_THRESHOLD = 0.70
 # Query parameters that only track the click, never select the content.
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|"
-    r"ocid|cmpid|at_\w+|ns_\w+|ref|ref_src|referrer|src|source|smid|smtyp|"
-    r"partner|taid|ito|ito_\w*|yclid|igshid|share|s_cid|cid|rss|feed|output)$",
+    r"ocid|cmpid|at_\w+|ns_\w+|ref|ref_src|referrer|smid|smtyp|taid|ito|yclid|igshid|s_cid)$",
     re.IGNORECASE,
 )
 # " - Reuters", " | AP News", " — The Guardian": an outlet name after a dash or bar at the end.
@@ -79,9 +78,10 @@ def canonical_url(url: str | None) -> str | None:
     """The URL's identity for duplicate detection, or ``None`` when it cannot identify an item.
 
     Lower-cased host without ``www.``, no scheme (http and https are the same item), no
-    fragment, no tracking parameters (``utm_*``, ``fbclid``, ``at_medium``, ...), remaining
-    parameters sorted, no trailing slash. A URL with an empty path (a home page, which some
-    feeds give for every item) returns ``None``.
+    tracking parameters (``utm_*``, ``fbclid``, ``at_medium``, ...), remaining parameters
+    sorted, no trailing slash. The fragment is kept (live blogs tell their posts apart by it).
+    A URL with an empty path and no query (a home page, which some feeds give for every item)
+    returns ``None``.
     """
     if not url:
         return None
@@ -99,8 +99,12 @@ def canonical_url(url: str | None) -> str | None:
     )
     if not path and not query:
         return None
-    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
-    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "")
+    try:
+        port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    except ValueError:  # a port out of range
+        return None
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "") + fragment
 
 
 def _words(text: str) -> list[str]:
@@ -114,6 +118,15 @@ def _headline(title: str) -> str:
     if len(_words(cut)) >= _MIN_TITLE_WORDS:
         title = cut
     return " ".join(_words(title))
+
+
+def _titles_related(a: str, b: str) -> bool:
+    """True when two titles share at least a fifth of their words (or either is empty): an
+    edited headline still does; a generic link shared by unrelated items does not."""
+    wa, wb = set(_words(a)), set(_words(b))
+    if not wa or not wb:
+        return True
+    return len(wa & wb) / len(wa | wb) >= 0.2
 
 
 def _summaries_agree(a: str, b: str) -> bool:
@@ -154,7 +167,8 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     """Collapse copies of the same item into one entry, keeping the most complete copy.
 
     Two entries are copies when they share (source, entry id), or the same
-    :func:`canonical_url`, or the same headline of at least four words after an outlet suffix
+    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
+    headline of at least four words after an outlet suffix
     is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
     inside the other's: an updated body with an added paragraph still agrees). Copies are
     grouped transitively. The kept copy is the one from the highest-weight source
@@ -166,16 +180,20 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     weights = weights or {}
     n = len(entries)
     uf = _UnionFind(n)
-    by_key: dict[tuple[str, str], int] = {}
+    by_id: dict[tuple[str, str], int] = {}
+    by_url: dict[str, list[int]] = {}
     for i, entry in enumerate(entries):
-        keys = [("id", f"{entry.source}\x00{entry.entry_id}")]
+        j = by_id.setdefault((entry.source, entry.entry_id), i)
+        if j != i:
+            uf.union(i, j)
         url = canonical_url(entry.url)
         if url:
-            keys.append(("url", url))
-        for key in keys:
-            j = by_key.setdefault(key, i)
-            if j != i:
-                uf.union(i, j)
+            by_url.setdefault(url, []).append(i)
+    for members in by_url.values():
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1 :]:
+                if uf.find(a) != uf.find(b) and _titles_related(entries[a].title, entries[b].title):
+                    uf.union(a, b)
     by_title: dict[str, list[int]] = {}
     for i, entry in enumerate(entries):
         head = _headline(entry.title)

@@ -50,7 +50,7 @@ def test_canonical_url_ignores_scheme_www_tracking_fragment_and_slash() -> None:
     a = canonical_url(
         "https://www.bbc.com/news/articles/cp81l0e1eg5o?at_medium=RSS&at_campaign=rss"
     )
-    b = canonical_url("http://bbc.com/news/articles/cp81l0e1eg5o/?utm_source=x#top")
+    b = canonical_url("http://bbc.com/news/articles/cp81l0e1eg5o/?utm_source=x")
     assert a == b == "bbc.com/news/articles/cp81l0e1eg5o"
 
 
@@ -59,10 +59,23 @@ def test_canonical_url_keeps_content_parameters_sorted() -> None:
     assert canonical_url("https://x.org/a?id=1") != canonical_url("https://x.org/a?id=2")
 
 
+def test_live_blog_posts_and_generic_links_stay_apart() -> None:
+    a = entry("a", "1", "Minister resigns over expenses", url="https://x.org/live/123#post-1")
+    b = entry("a", "2", "Storm warning for the coast", url="https://x.org/live/123#post-2")
+    c = entry("b", "3", "Football results from the weekend", url="https://y.org/news")
+    d = entry("b", "4", "Parliament passes budget bill", url="https://y.org/news")
+    assert len(dedupe([a, b, c, d])) == 4
+    edited = entry(
+        "b", "5", "Parliament passes the budget bill after late vote", url="https://y.org/news"
+    )
+    assert len(dedupe([d, edited])) == 1
+
+
 def test_home_page_links_do_not_identify_items() -> None:
     assert canonical_url("https://example.org/") is None
     assert canonical_url(None) is None
     assert canonical_url("not a url") is None
+    assert canonical_url("https://x.org:99999/a") is None
 
 
 # --- dedupe on variants of real items --------------------------------------------------------
