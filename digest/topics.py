@@ -167,9 +167,10 @@ def load_model(path: str | Path) -> TopicModel:
 def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ...]]:
     """The ``count`` most distinctive words of each story (TF-IDF against the others).
 
-    Words of one or two letters are skipped; in batches of 20 stories or more, words found in
-    over 20 % of them are skipped too (function words of any language). Returns ``()`` for a
-    story with no usable word.
+    Words of the lead's title come first (a headline names the event), then the rest, each
+    group by weight. Words of one or two letters are skipped; in batches of 20 stories or
+    more, words found in over 20 % of them are skipped too (function words of any language).
+    Returns ``()`` for a story with no usable word.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -186,11 +187,14 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
     except ValueError:
         return [() for _ in docs]
     vocab = vectorizer.get_feature_names_out()
+    analyse = vectorizer.build_analyzer()
     result = []
-    for row in range(matrix.shape[0]):
+    for row, story in enumerate(stories):
         start, stop = matrix.indptr[row], matrix.indptr[row + 1]
         cols, vals = matrix.indices[start:stop], matrix.data[start:stop]
-        order = np.lexsort((cols, -vals))[:count]
+        in_title = set(analyse(story.lead.title))
+        not_title = np.array([vocab[c] not in in_title for c in cols], dtype=bool)
+        order = np.lexsort((cols, -vals, not_title))[:count]
         result.append(tuple(str(vocab[cols[i]]) for i in order))
     return result
 
@@ -276,7 +280,9 @@ def assign_sections(
     # the fallback keeps the ranked order of the stories it receives
     position = {s.key: i for i, s in enumerate(stories)}
     spill.sort(key=lambda s: position.get(s.key, 0))
-    labels = top_terms(spill)
+    # terms weighed against every story of the edition: a larger batch gives a better IDF
+    terms_of = dict(zip((s.key for s in stories), top_terms(stories), strict=True)) if spill else {}
+    labels = [terms_of.get(story.key, ()) for story in spill]
     folded = [
         replace(
             story,
