@@ -110,10 +110,23 @@ class Override(BaseModel):
         return any(self.matches_entry(e) for e in story.entries)
 
 
+_OVERRIDE_FIELDS = ("action", "url", "source", "keyword", "factor", "expires", "note")
+
+
 def _as_overrides(overrides: Sequence[Any]) -> list[Override]:
+    """Accept :class:`Override` values, dicts, or any object with the same attributes (e.g. a
+    config model declared in ``digest.config`` with these fields)."""
     result = []
     for item in overrides:
-        result.append(item if isinstance(item, Override) else Override.model_validate(item))
+        if isinstance(item, Override):
+            result.append(item)
+        elif isinstance(item, Mapping):
+            result.append(Override.model_validate(dict(item)))
+        else:
+            fields = {name: getattr(item, name) for name in _OVERRIDE_FIELDS if hasattr(item, name)}
+            result.append(
+                Override.model_validate({k: v for k, v in fields.items() if v is not None})
+            )
     return result
 
 

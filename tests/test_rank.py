@@ -238,3 +238,22 @@ def test_explain_lists_every_factor() -> None:
     assert text.startswith(f"score {story.score:.3f}  Peru votes")
     for name in ("outlets", "weight", "freshness", "novelty", "boost"):
         assert f"  {name}" in text
+
+
+def test_overrides_from_another_config_model_are_accepted() -> None:
+    from pydantic import BaseModel
+
+    class ConfigOverride(BaseModel):  # what config.py may declare with the same fields
+        action: str
+        keyword: str | None = None
+        url: str | None = None
+        source: str | None = None
+        factor: float | None = None
+
+    out = rank(
+        [make_story("a", ["s0"], title="Peru votes"), make_story("b", ["s1"], title="Other")],
+        weights={},
+        now=NOW,
+        overrides=[ConfigOverride(action="drop", keyword="Peru")],
+    )
+    assert [s.key for s in out] == ["b"]
