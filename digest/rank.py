@@ -40,7 +40,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from digest.cluster import canonical_url
-from digest.topics import keyword_pattern
 from digest.types import Entry, Reason, Story
 
 __all__ = ["Override", "explain", "rank", "story_score"]
@@ -101,6 +100,8 @@ class Override(BaseModel):
         if self.source:
             return entry.source == self.source
         if self.keyword:
+            from digest.topics import keyword_pattern  # here: config.py may import this module
+
             pattern = keyword_pattern(self.keyword)
             return bool(pattern.search(entry.title) or pattern.search(entry.summary_text))
         return False
