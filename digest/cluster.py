@@ -38,6 +38,7 @@ from digest.types import Entry, Story
 __all__ = [
     "DEFAULT_MERGE_THRESHOLD",
     "DEFAULT_THRESHOLD",
+    "MAX_BATCH",
     "canonical_url",
     "cluster",
     "dedupe",
@@ -51,6 +52,8 @@ DEFAULT_THRESHOLD = 0.92
 #: Second step: groups merge while the cosine distance of their (normalised) centroids,
 #: averaged over their sub-groups, stays below this.
 DEFAULT_MERGE_THRESHOLD = 0.70
+#: Largest batch clustered at once (the distance matrix grows with its square: ~400 MB here).
+MAX_BATCH = 10_000
 
 # Query parameters that only track the click, never select the content.
 _TRACKING = re.compile(
@@ -432,10 +435,28 @@ def cluster(
     are returned in order of their earliest input position; score and section are unset.
 
     Cost: O(n²) time and 8·n²/2 bytes for the distance matrix (7,600 entries: about 230 MB).
+    Batches over :data:`MAX_BATCH` entries are cut, in time order, into chunks of that size
+    clustered one by one (a story across a cut is split; logged as ``cluster.chunked``).
     Pure; never raises for odd entries (empty text, no date).
     """
     if not entries:
         return []
+    if len(entries) > MAX_BATCH:
+        order = sorted(range(len(entries)), key=lambda i: _timestamp(entries[i]))
+        log.warning("cluster.chunked entries=%d chunk=%d", len(entries), MAX_BATCH)
+        stories = []
+        for start in range(0, len(order), MAX_BATCH):
+            chunk = [entries[i] for i in order[start : start + MAX_BATCH]]
+            stories.extend(
+                cluster(
+                    chunk,
+                    weights=weights,
+                    window_hours=window_hours,
+                    threshold=threshold,
+                    merge_threshold=merge_threshold,
+                )
+            )
+        return stories
     labels, centrality = _labels(entries, threshold, merge_threshold, window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):

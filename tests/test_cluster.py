@@ -353,3 +353,12 @@ def test_real_feeds_make_the_expected_stories(real: list[Entry]) -> None:
     )
     for s in (iran, jackson):
         assert not any("Ukrain" in e.title and "Iran" not in e.title for e in s.entries)
+
+
+def test_batches_over_the_limit_are_chunked_in_time_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import digest.cluster as cluster_module
+
+    monkeypatch.setattr(cluster_module, "MAX_BATCH", 3)
+    es = [entry("s", str(i), f"Story number {i} about topic {i}", hours=-i) for i in range(7)]
+    stories = cluster(es, weights={})
+    assert sorted(e.entry_id for s in stories for e in s.entries) == [str(i) for i in range(7)]
