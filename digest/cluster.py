@@ -444,10 +444,10 @@ def cluster(
     if len(entries) > MAX_BATCH:
         order = sorted(range(len(entries)), key=lambda i: _timestamp(entries[i]))
         log.warning("cluster.chunked entries=%d chunk=%d", len(entries), MAX_BATCH)
-        stories = []
+        chunked: list[Story] = []
         for start in range(0, len(order), MAX_BATCH):
             chunk = [entries[i] for i in order[start : start + MAX_BATCH]]
-            stories.extend(
+            chunked.extend(
                 cluster(
                     chunk,
                     weights=weights,
@@ -456,7 +456,7 @@ def cluster(
                     merge_threshold=merge_threshold,
                 )
             )
-        return stories
+        return chunked
     labels, centrality = _labels(entries, threshold, merge_threshold, window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
