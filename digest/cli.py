@@ -496,10 +496,16 @@ def eval_clusters(file: str, title_only: bool) -> None:
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_clusters}  clusters {s.clusters}")
-    click.echo(f"B-cubed   P {s.bcubed_precision:.4f}  R {s.bcubed_recall:.4f}  F1 {s.bcubed_f1:.4f}")
-    click.echo(f"pairwise  P {s.pairwise_precision:.4f}  R {s.pairwise_recall:.4f}  F1 {s.pairwise_f1:.4f}")
+    click.echo(
+        f"B-cubed   P {s.bcubed_precision:.4f}  R {s.bcubed_recall:.4f}  F1 {s.bcubed_f1:.4f}"
+    )
+    click.echo(
+        f"pairwise  P {s.pairwise_precision:.4f}  R {s.pairwise_recall:.4f}  F1 {s.pairwise_f1:.4f}"
+    )
     click.echo(f"NMI {s.nmi:.4f}  AMI {s.ami:.4f}  ARI {s.ari:.4f}")
-    click.echo(f"wall time {s.seconds:.2f} s  peak memory {s.peak_bytes / 2**20:.0f} MiB (tracemalloc)")
+    click.echo(
+        f"wall time {s.seconds:.2f} s  peak memory {s.peak_bytes / 2**20:.0f} MiB (tracemalloc)"
+    )
 
 
 @eval_group.command("topics")
@@ -515,7 +521,9 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)")
+    click.echo(
+        f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)"
+    )
     for label in s.labels:
         click.echo(f"  {label:<16} F1 {s.per_label_f1[label]:.4f}")
     width = max(6, *(len(label) for label in s.labels))
@@ -532,7 +540,9 @@ def topics_group() -> None:
 
 @topics_group.command("fit")
 @click.argument("examples", type=click.Path(exists=True, dir_okay=False))
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="Model file to write.")
+@click.option(
+    "--out", "out", required=True, type=click.Path(dir_okay=False), help="Model file to write."
+)
 @click.option("--title-only", is_flag=True, help="Ignore the text field.")
 def topics_fit(examples: str, out: str, title_only: bool) -> None:
     """Train a classifier on EXAMPLES (JSONL: title, text, label = topic name) and save it."""

@@ -10,8 +10,9 @@ Two steps, in the order the pipeline calls them:
 2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`:
    TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
    of a single entry dropped, CJK text split into character bigrams so no language needs a
-   word list; terms in more than 15 % of a large batch dropped as function words), cosine
-   distance, average-link agglomerative clustering cut at a distance threshold, then a second
+   word list; terms in more than 25 % of a large batch dropped as function words), cosine
+   distance (documents of eight terms or more sharing a single term count as unrelated),
+   average-link agglomerative clustering cut at a distance threshold, then a second
    average-link pass over the normalised centroids of those groups. Entries further apart in
    time than ``window_hours`` are kept apart.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,6 +38,7 @@ from digest.types import Entry, Story
 __all__ = [
     "DEFAULT_MERGE_THRESHOLD",
     "DEFAULT_THRESHOLD",
+    "MAX_BATCH",
     "canonical_url",
     "cluster",
     "dedupe",
@@ -45,23 +48,26 @@ __all__ = [
 log = logging.getLogger("digest.cluster")
 
 #: Average-link cut: two groups merge while their mean cosine distance stays below this.
-DEFAULT_THRESHOLD = 0.90
+DEFAULT_THRESHOLD = 0.92
 #: Second step: groups merge while the cosine distance of their (normalised) centroids,
 #: averaged over their sub-groups, stays below this.
 DEFAULT_MERGE_THRESHOLD = 0.70
+#: Largest batch clustered at once (the distance matrix grows with its square: ~400 MB here).
+MAX_BATCH = 10_000
 
 # Query parameters that only track the click, never select the content.
 _TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|"
-    r"ocid|cmpid|at_\w+|ns_\w+|ref|ref_src|referrer|src|source|smid|smtyp|"
-    r"partner|taid|ito|ito_\w*|yclid|igshid|share|s_cid|cid|rss|feed|output)$",
+    r"ocid|cmpid|at_\w+|ns_\w+|ref|ref_src|referrer|smid|smtyp|taid|ito|yclid|igshid|s_cid)$",
     re.IGNORECASE,
 )
 # " - Reuters", " | AP News", " — The Guardian": an outlet name after a dash or bar at the end.
 _SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,40}$")
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Scripts written without spaces between words (Han, Hiragana, Katakana, Thai, Lao, Khmer).
-_CJK_RUN = re.compile(r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(
+    r"[\u0e00-\u0eff\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 _MIN_TITLE_WORDS = 4  # a headline match alone needs at least this many words
 _SUMMARY_AGREEMENT = 0.6  # share of the shorter summary's words found in the longer one
 _MAX_TEXT_CHARS = 2000  # summary characters used for clustering (the lede carries the event)
@@ -75,9 +81,10 @@ def canonical_url(url: str | None) -> str | None:
     """The URL's identity for duplicate detection, or ``None`` when it cannot identify an item.
 
     Lower-cased host without ``www.``, no scheme (http and https are the same item), no
-    fragment, no tracking parameters (``utm_*``, ``fbclid``, ``at_medium``, ...), remaining
-    parameters sorted, no trailing slash. A URL with an empty path (a home page, which some
-    feeds give for every item) returns ``None``.
+    tracking parameters (``utm_*``, ``fbclid``, ``at_medium``, ...), remaining parameters
+    sorted, no trailing slash. The fragment is kept (live blogs tell their posts apart by it).
+    A URL with an empty path and no query (a home page, which some feeds give for every item)
+    returns ``None``.
     """
     if not url:
         return None
@@ -86,16 +93,21 @@ def canonical_url(url: str | None) -> str | None:
     except ValueError:
         return None
     host = (parts.hostname or "").lower()
-    if host.startswith("www."):
-        host = host[4:]
+    host = host.removeprefix("www.")
     if not host:
         return None
     path = re.sub(r"/+$", "", parts.path)
-    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k))
+    query = sorted(
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)
+    )
     if not path and not query:
         return None
-    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
-    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "")
+    try:
+        port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    except ValueError:  # a port out of range
+        return None
+    fragment = f"#{parts.fragment}" if parts.fragment else ""
+    return f"{host}{port}{path}" + (f"?{urlencode(query)}" if query else "") + fragment
 
 
 def _words(text: str) -> list[str]:
@@ -109,6 +121,15 @@ def _headline(title: str) -> str:
     if len(_words(cut)) >= _MIN_TITLE_WORDS:
         title = cut
     return " ".join(_words(title))
+
+
+def _titles_related(a: str, b: str) -> bool:
+    """True when two titles share at least a fifth of their words (or either is empty): an
+    edited headline still does; a generic link shared by unrelated items does not."""
+    wa, wb = set(_words(a)), set(_words(b))
+    if not wa or not wb:
+        return True
+    return len(wa & wb) / len(wa | wb) >= 0.2
 
 
 def _summaries_agree(a: str, b: str) -> bool:
@@ -149,7 +170,8 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     """Collapse copies of the same item into one entry, keeping the most complete copy.
 
     Two entries are copies when they share (source, entry id), or the same
-    :func:`canonical_url`, or the same headline of at least four words after an outlet suffix
+    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
+    headline of at least four words after an outlet suffix
     is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
     inside the other's: an updated body with an added paragraph still agrees). Copies are
     grouped transitively. The kept copy is the one from the highest-weight source
@@ -161,16 +183,20 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     weights = weights or {}
     n = len(entries)
     uf = _UnionFind(n)
-    by_key: dict[tuple[str, str], int] = {}
+    by_id: dict[tuple[str, str], int] = {}
+    by_url: dict[str, list[int]] = {}
     for i, entry in enumerate(entries):
-        keys = [("id", f"{entry.source}\x00{entry.entry_id}")]
+        j = by_id.setdefault((entry.source, entry.entry_id), i)
+        if j != i:
+            uf.union(i, j)
         url = canonical_url(entry.url)
         if url:
-            keys.append(("url", url))
-        for key in keys:
-            j = by_key.setdefault(key, i)
-            if j != i:
-                uf.union(i, j)
+            by_url.setdefault(url, []).append(i)
+    for members in by_url.values():
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1 :]:
+                if uf.find(a) != uf.find(b) and _titles_related(entries[a].title, entries[b].title):
+                    uf.union(a, b)
     by_title: dict[str, list[int]] = {}
     for i, entry in enumerate(entries):
         head = _headline(entry.title)
@@ -191,7 +217,12 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
         members = groups[root]
         best = max(members, key=lambda i: _completeness(entries[i], weights))
         if len(members) > 1:
-            log.debug("dedupe kept=%s/%s dropped=%d", entries[best].source, entries[best].entry_id, len(members) - 1)
+            log.debug(
+                "dedupe kept=%s/%s dropped=%d",
+                entries[best].source,
+                entries[best].entry_id,
+                len(members) - 1,
+            )
         kept.append(entries[best])
     return kept
 
@@ -223,9 +254,10 @@ def _document(entry: Entry) -> str:
 def _vectors(docs: Sequence[str]) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
-    Terms found in a single document are dropped (they only dilute the norm). In batches of
-    at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than :data:`_MAX_DF` of them
-    are dropped too: that removes the function words of any language without a word list.
+    In batches of at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than
+    :data:`_MAX_DF` of them are dropped (the function words of any language, without a word
+    list) and so are terms of a single document (they only dilute the norm). Smaller batches
+    keep every term: there, dropping them would leave some documents with function words only.
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -234,7 +266,7 @@ def _vectors(docs: Sequence[str]) -> Any:
         lowercase=True,
         token_pattern=r"(?u)\b\w\w+\b",
         sublinear_tf=True,
-        min_df=2 if n > 2 else 1,
+        min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
         dtype=np.float64,
     )
@@ -247,67 +279,104 @@ def _vectors(docs: Sequence[str]) -> Any:
 # Distance given to pairs outside the time window: large enough that no average under the
 # threshold can include such a pair for realistic story sizes.
 _FAR = 1e6
-_MAX_DF = 0.15
+_MAX_DF = 0.25
+_MIN_SHARED_TERMS = 2  # two documents with enough words must share at least this many
+_LONG_DOC_TERMS = 8  # ... when both have at least this many distinct terms (not bare titles)
 _STOPWORD_MIN_DOCS = 100
 
 
-def _condensed_distances(x: Any, times: np.ndarray, window_seconds: float, block: int = 512) -> np.ndarray:
-    """Condensed (scipy ``pdist`` layout) cosine distances; pairs too far apart in time get
-    :data:`_FAR`. ``times`` is one number per row (seconds) or an (n, 2) array of spans."""
+def _condensed_distances(
+    x: Any, times: np.ndarray, window_seconds: float, *, min_shared: int = 1, block: int = 512
+) -> np.ndarray:
+    """Condensed (scipy ``pdist`` layout) cosine distances between the rows of ``x``.
+
+    Pairs too far apart in time get :data:`_FAR`; ``times`` is one number per row (seconds)
+    or an (n, 2) array of time spans. With ``min_shared`` > 1, two rows that both have at
+    least :data:`_LONG_DOC_TERMS` terms but share fewer than ``min_shared`` get distance 1: one
+    rare word in common ("search" in a rescue story and in a purge story) is not a story.
+    """
     n = x.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    x = x.astype(np.float32)  # products in single precision: 3x faster, ample for a cut at 0.9
     xt = x.T.tocsc()
+    if min_shared > 1:
+        xb = x.copy()
+        xb.data[:] = 1.0
+        xbt = xb.T.tocsc()
+        long_doc = np.diff(x.indptr) >= _LONG_DOC_TERMS
     spans = times.reshape(n, -1)
     lo, hi = spans[:, 0], spans[:, -1]
+    known = hi[~np.isnan(hi)]
+    check_time = known.size > 1 and float(known.max() - lo[~np.isnan(lo)].min()) > window_seconds
     pos = 0
     for start in range(0, n - 1, block):
         stop = min(start + block, n - 1)
-        sims = (x[start:stop] @ xt).toarray()
+        dists = (x[start:stop] @ xt).toarray()
+        np.subtract(1.0, dists, out=dists)
+        np.clip(dists, 0.0, 1.0, out=dists)
+        if min_shared > 1:
+            weak = (xb[start:stop] @ xbt).toarray() < min_shared
+            weak &= long_doc[start:stop, None] & long_doc[None, :]
+            dists[weak] = 1.0
+            del weak
         for row in range(start, stop):
-            d = 1.0 - sims[row - start, row + 1 :]
-            np.clip(d, 0.0, 1.0, out=d)
-            span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
-            d[span > window_seconds] = _FAR
+            d = dists[row - start, row + 1 :]
+            if check_time:
+                span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
+                d[span > window_seconds] = _FAR
             out[pos : pos + d.size] = d
             pos += d.size
     return out
 
 
-def _labels(entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float) -> np.ndarray:
-    """Cluster ids, one per entry: average link on entries, then average link on the groups'
-    normalised centroids (so that a broad story split in two by the first cut is rejoined
-    when the two halves are about the same thing, while tight distinct stories stay apart)."""
+def _labels(
+    entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ids and centrality (cosine to the own cluster's centroid), one per entry.
+
+    Average link on entries, then average link on the groups' normalised centroids (so that a
+    broad story split in two by the first cut is rejoined when the two halves are about the
+    same thing, while tight distinct stories stay apart)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.sparse import csr_matrix
     from sklearn.preprocessing import normalize
 
     n = len(entries)
     if n == 1:
-        return np.zeros(1, dtype=np.int64)
+        return np.zeros(1, dtype=np.int64), np.ones(1)
     x = _vectors([_document(e) for e in entries])
     if x is None:
-        return np.arange(n)
+        return np.arange(n), np.ones(n)
     window = window_hours * 3600.0
-    times = np.array([_timestamp(e) for e in entries], dtype=np.float64)
-    dist = _condensed_distances(x, times, window)
+    # an entry without any date has no place in time: the window does not apply to it (NaN)
+    times = np.array([_timestamp(e, missing=math.nan) for e in entries], dtype=np.float64)
+    dist = _condensed_distances(x, times, window, min_shared=_MIN_SHARED_TERMS)
     first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
     del dist
     k = int(first.max()) + 1
-    if k < 2 or merge_threshold <= 0:
-        return np.asarray(first)
-    member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+    final = np.asarray(first)
+    if k >= 2 and merge_threshold > 0:
+        member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
+        centroids = normalize(member @ x)
+        spans = np.full((k, 2), [np.inf, -np.inf])
+        with np.errstate(invalid="ignore"):  # NaN (undated) spans stay NaN: no window check
+            np.minimum.at(spans[:, 0], first, times)
+            np.maximum.at(spans[:, 1], first, times)
+        dist = _condensed_distances(centroids, spans, window)
+        second = (
+            fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
+        )
+        final = np.asarray(second)[first]
+    k = int(final.max()) + 1
+    member = csr_matrix((np.ones(n), (final, np.arange(n))), shape=(k, n))
     centroids = normalize(member @ x)
-    spans = np.full((k, 2), [np.inf, -np.inf])
-    np.minimum.at(spans[:, 0], first, times)
-    np.maximum.at(spans[:, 1], first, times)
-    dist = _condensed_distances(centroids, spans, window)
-    second = fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
-    return np.asarray(second)[first]
+    centrality = np.asarray(x.multiply(centroids[final]).sum(axis=1)).ravel()
+    return final, centrality
 
 
-def _timestamp(entry: Entry) -> float:
+def _timestamp(entry: Entry, missing: float = 0.0) -> float:
     when = entry.published or entry.first_seen
-    return when.timestamp() if when is not None else 0.0
+    return when.timestamp() if when is not None else missing
 
 
 def story_key(entries: Iterable[Entry]) -> str:
@@ -321,17 +390,21 @@ def story_key(entries: Iterable[Entry]) -> str:
     return digest[:16]
 
 
-def _lead_order(entry: Entry, weights: Mapping[str, float]) -> tuple[float, int, int, float, str, str]:
-    """Sort key, best lead first: weight, completeness, earliest, then identity."""
+def _lead_order(
+    entry: Entry, weights: Mapping[str, float], centrality: float
+) -> tuple[float, int, float, float, str, str]:
+    """Sort key, best lead first: source weight; completeness (a summary of 80 characters or
+    more, a link, an image); closeness to the story's centre (so a side story of the event
+    does not lead it); earliest; identity."""
     completeness = (
-        min(len(entry.summary_text), 400) // 40
-        + 3 * int(entry.image is not None)
-        + 3 * int(entry.url is not None)
+        int(len(entry.summary_text) >= 80)
+        + int(entry.url is not None)
+        + int(entry.image is not None)
     )
     return (
         -weights.get(entry.source, 1.0),
         -completeness,
-        -len(entry.title),
+        -round(centrality, 3),
         _timestamp(entry),
         entry.source,
         entry.entry_id,
@@ -350,28 +423,48 @@ def cluster(
 
     ``entries`` should already be deduplicated (:func:`dedupe`). ``weights`` maps source
     name to its weight (missing: 1.0). Two entries further apart than ``window_hours`` (by
-    published, else first-seen time) never count as close. ``threshold`` is the average-link
+    published, else first-seen time) never count as close; an entry with neither date is
+    not held back by the window. ``threshold`` is the average-link
     cut on cosine distance (0..1) between entries; ``merge_threshold`` the cut between the
     normalised centroids of the groups found so (0 turns the second step off). Lower values
     make tighter stories.
 
-    Each story's lead is the most complete entry of the highest-weight source; ``others``
-    follow in the same order ("also reported by"). ``Story.key`` is :func:`story_key`. Stories
+    Each story's lead is the most complete entry of the highest-weight source (among equals,
+    the one closest to the story's centroid); ``others`` follow in the same order ("also
+    reported by"). ``Story.key`` is :func:`story_key`. Stories
     are returned in order of their earliest input position; score and section are unset.
 
     Cost: O(n²) time and 8·n²/2 bytes for the distance matrix (7,600 entries: about 230 MB).
+    Batches over :data:`MAX_BATCH` entries are cut, in time order, into chunks of that size
+    clustered one by one (a story across a cut is split; logged as ``cluster.chunked``).
     Pure; never raises for odd entries (empty text, no date).
     """
     if not entries:
         return []
-    labels = _labels(entries, threshold, merge_threshold, window_hours)
+    if len(entries) > MAX_BATCH:
+        order = sorted(range(len(entries)), key=lambda i: _timestamp(entries[i]))
+        log.warning("cluster.chunked entries=%d chunk=%d", len(entries), MAX_BATCH)
+        chunked: list[Story] = []
+        for start in range(0, len(order), MAX_BATCH):
+            chunk = [entries[i] for i in order[start : start + MAX_BATCH]]
+            chunked.extend(
+                cluster(
+                    chunk,
+                    weights=weights,
+                    window_hours=window_hours,
+                    threshold=threshold,
+                    merge_threshold=merge_threshold,
+                )
+            )
+        return chunked
+    labels, centrality = _labels(entries, threshold, merge_threshold, window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(int(label), []).append(i)
     stories: list[Story] = []
     for members in sorted(groups.values(), key=lambda m: m[0]):
-        ordered = sorted((entries[i] for i in members), key=lambda e: _lead_order(e, weights))
+        members.sort(key=lambda i: _lead_order(entries[i], weights, float(centrality[i])))
+        ordered = [entries[i] for i in members]
         stories.append(Story(key=story_key(ordered), lead=ordered[0], others=tuple(ordered[1:])))
     log.debug("cluster entries=%d stories=%d", len(entries), len(stories))
     return stories
-

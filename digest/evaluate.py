@@ -224,7 +224,9 @@ def evaluate_topics(
         [str(r["label"]) for r in train],
     )
     predicted = list(
-        model.predict([example_text(r["title"], "" if title_only else r.get("text", "")) for r in test])
+        model.predict(
+            [example_text(r["title"], "" if title_only else r.get("text", "")) for r in test]
+        )
     )
     seconds = time.perf_counter() - started
     gold = [str(r["label"]) for r in test]

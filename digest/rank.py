@@ -16,7 +16,8 @@ Order in which the rules apply (first match decides, top to bottom):
      so ten items from one outlet never beat three outlets of the same weight);
    - ``weight``: the highest weight among those sources (a missing source weighs 1.0), so
      adding an outlet never lowers a score;
-   - ``age``: hours from the story's newest entry to ``now`` (0 for future dates);
+   - ``age``: hours from the story's newest entry to ``now`` (0 for future dates and for a
+     story with no dated entry);
      ``half_life`` defaults to 12 hours;
    - ``novelty``: 1 for a new story; for an update, the share of its outlets that are new;
    - ``boost``: the product of the factors of matching ``boost`` overrides (default 1).
@@ -39,10 +40,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from digest.cluster import canonical_url
-from digest.topics import keyword_pattern
 from digest.types import Entry, Reason, Story
 
-__all__ = ["Override", "rank", "story_score"]
+__all__ = ["Override", "explain", "rank", "story_score"]
 
 log = logging.getLogger("digest.rank")
 
@@ -100,6 +100,8 @@ class Override(BaseModel):
         if self.source:
             return entry.source == self.source
         if self.keyword:
+            from digest.topics import keyword_pattern  # here: config.py may import this module
+
             pattern = keyword_pattern(self.keyword)
             return bool(pattern.search(entry.title) or pattern.search(entry.summary_text))
         return False
@@ -109,10 +111,23 @@ class Override(BaseModel):
         return any(self.matches_entry(e) for e in story.entries)
 
 
+_OVERRIDE_FIELDS = ("action", "url", "source", "keyword", "factor", "expires", "note")
+
+
 def _as_overrides(overrides: Sequence[Any]) -> list[Override]:
+    """Accept :class:`Override` values, dicts, or any object with the same attributes (e.g. a
+    config model declared in ``digest.config`` with these fields)."""
     result = []
     for item in overrides:
-        result.append(item if isinstance(item, Override) else Override.model_validate(item))
+        if isinstance(item, Override):
+            result.append(item)
+        elif isinstance(item, Mapping):
+            result.append(Override.model_validate(dict(item)))
+        else:
+            fields = {name: getattr(item, name) for name in _OVERRIDE_FIELDS if hasattr(item, name)}
+            result.append(
+                Override.model_validate({k: v for k, v in fields.items() if v is not None})
+            )
     return result
 
 
@@ -146,13 +161,25 @@ def story_score(
     score = outlet_factor * weight * freshness * novelty * boost
     reasons = [
         Reason("outlets", float(outlets), ", ".join(sources)),
-        Reason("weight", weight, f"highest source weight ({max(sources, key=lambda s: weights.get(s, 1.0))})"),
-        Reason("freshness", freshness, f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h"),
-        Reason("novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"),
+        Reason(
+            "weight",
+            weight,
+            f"highest source weight ({max(sources, key=lambda s: weights.get(s, 1.0))})",
+        ),
+        Reason(
+            "freshness",
+            freshness,
+            f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h",
+        ),
+        Reason(
+            "novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"
+        ),
     ]
     if boost != 1.0:
         reasons.append(Reason("boost", boost, "editor boost"))
-    reasons.append(Reason("score", score, "(1 + ln outlets) × weight × freshness × novelty × boost"))
+    reasons.append(
+        Reason("score", score, "(1 + ln outlets) × weight × freshness × novelty × boost")
+    )
     return score, tuple(reasons)
 
 
@@ -223,21 +250,34 @@ def rank(
             novelty = len(new_outlets) / len(story.sources)
             periods = sorted({sent[(e.source, e.entry_id)] for e in old})
             reasons_extra.append(
-                Reason("update", float(len(new_outlets)), f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}")
+                Reason(
+                    "update",
+                    float(len(new_outlets)),
+                    f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}",
+                )
             )
 
         boost = 1.0
         for rule in boosts:
             if rule.matches(story):
                 boost *= rule.factor
-                reasons_extra.append(Reason("boost", rule.factor, rule.note or f"override {rule.target}"))
+                reasons_extra.append(
+                    Reason("boost", rule.factor, rule.note or f"override {rule.target}")
+                )
         pin_rank = next((i for i, rule in enumerate(pins) if rule.matches(story)), None)
         if pin_rank is not None:
             rule = pins[pin_rank]
-            reasons_extra.append(Reason("pin", float(pin_rank + 1), rule.note or f"override {rule.target}"))
+            reasons_extra.append(
+                Reason("pin", float(pin_rank + 1), rule.note or f"override {rule.target}")
+            )
 
         score, reasons = story_score(
-            story, weights=weights, now=now, half_life_hours=half_life_hours, novelty=novelty, boost=boost
+            story,
+            weights=weights,
+            now=now,
+            half_life_hours=half_life_hours,
+            novelty=novelty,
+            boost=boost,
         )
         reasons = tuple(r for r in reasons if r.name != "boost")
         kept.append(
@@ -256,3 +296,24 @@ def rank(
         key=lambda pair: (pair[1] is None, pair[1] or 0, -pair[0].score, pair[0].key),
     )
     return [story for story, _ in ranked]
+
+
+def explain(story: Story) -> str:
+    """One line per reason of a ranked story, for ``digest build --explain`` and previews.
+
+    Example::
+
+        score 2.524  US civil rights leader Jesse Jackson dies aged 84
+          outlets    7        bbc-world, nyt-world, ...
+          weight     1.2      highest source weight (bbc-world)
+    """
+    lines = [
+        f"score {story.score:.3f}  {story.lead.title}" + ("  [update]" if story.update else "")
+    ]
+    for reason in story.reasons:
+        if reason.name == "score":
+            continue
+        lines.append(f"  {reason.name:<10} {reason.value:<8.3g} {reason.note}")
+    if story.section:
+        lines.append(f"  {'section':<10} {story.section:<8} {story.section_reason}")
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import html
 import re
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +28,9 @@ def _text(markup: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAG.sub(" ", markup))).strip()
 
 
-def window_entries(folder: Path, start: datetime = WINDOW_START, end: datetime = WINDOW_END) -> list[Entry]:
+def window_entries(
+    folder: Path, start: datetime = WINDOW_START, end: datetime = WINDOW_END
+) -> list[Entry]:
     """Entries of every feed file in ``folder`` published in [start, end], file order."""
     entries: list[Entry] = []
     for path in sorted(folder.iterdir()):
@@ -36,7 +39,9 @@ def window_entries(folder: Path, start: datetime = WINDOW_START, end: datetime =
         source = path.name.split(".")[0]
         parsed = feedparser.parse(path.read_bytes())
         for item in parsed.entries:
-            stamp = item.get("published_parsed") or item.get("updated_parsed")
+            with warnings.catch_warnings():  # feedparser's updated/published fallback notice
+                warnings.simplefilter("ignore", DeprecationWarning)
+                stamp = item.get("published_parsed") or item.get("updated_parsed")
             if not stamp:
                 continue
             when = datetime.fromtimestamp(calendar.timegm(stamp), UTC)
@@ -52,7 +57,9 @@ def window_entries(folder: Path, start: datetime = WINDOW_START, end: datetime =
                     summary_text=_text(item.get("summary", "")),
                     published=when,
                     first_seen=when,
-                    categories=tuple(t.get("term", "") for t in item.get("tags", []) if t.get("term")),
+                    categories=tuple(
+                        t.get("term", "") for t in item.get("tags", []) if t.get("term")
+                    ),
                 )
             )
     return entries

@@ -1,0 +1,147 @@
+"""Clustering benchmark: time and peak memory on about 7,600 items, ours vs the plain baseline.
+
+Builds the items from the shared datasets (GoogleNews stories, AG News, BBC News; the
+GoogleNews items are repeated with a suffix until the target count is reached), then runs
+each method in a fresh subprocess limited to two threads and reports wall time, peak
+resident memory (``ru_maxrss``) and, for the GoogleNews items, B-cubed F1.
+
+    python bench/cluster.py [--items 7600] [--datasets ../shared/datasets]
+
+Baseline: TF-IDF (scikit-learn defaults) on title + text, scikit-learn
+``AgglomerativeClustering(metric="precomputed", linkage="average", distance_threshold=0.94)``
+on the dense cosine distance matrix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+# ../shared beside the repository (a worktree in wt/ looks one level further up)
+SHARED = next(
+    (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
+    REPO.parent / "shared",
+)
+
+
+def build_rows(datasets: Path, items: int) -> list[dict]:
+    rows: list[dict] = []
+    for name in (
+        "clustering/googlenews_stories_shared.jsonl",
+        "topics/agnews_shared.jsonl",
+        "topics/bbc_shared.jsonl",
+    ):
+        with (datasets / name).open(encoding="utf-8") as fh:
+            rows.extend(json.loads(line) for line in fh if line.strip())
+    base = [r for r in rows if "story" in r]
+    extra = 0
+    while len(rows) < items:
+        row = dict(base[extra % len(base)])
+        row["id"] = f"{row['id']}-copy{extra}"
+        row["text"] = f"{row['text']} copy{extra}"
+        rows.append(row)
+        extra += 1
+    return rows[:items]
+
+
+def run_method(method: str, datasets: Path, items: int) -> dict:
+    sys.path.insert(0, str(REPO))
+    from digest.evaluate import bcubed, rows_to_entries
+
+    rows = build_rows(datasets, items)
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    if method == "digest":
+        from digest.cluster import cluster
+
+        entries = rows_to_entries(rows)
+        stories = cluster(entries, weights={}, window_hours=48.0)
+        label = {}
+        for number, story in enumerate(stories):
+            for entry in story.entries:
+                label[entry.entry_id] = number
+        pred = [label[str(r["id"])] for r in rows]
+    else:
+        from sklearn.cluster import AgglomerativeClustering
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.metrics import pairwise_distances
+
+        x = TfidfVectorizer().fit_transform([f"{r['title']} {r['text']}" for r in rows])
+        model = AgglomerativeClustering(
+            n_clusters=None, metric="precomputed", linkage="average", distance_threshold=0.94
+        )
+        pred = model.fit_predict(pairwise_distances(x, metric="cosine")).tolist()
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    gold_idx = [i for i, r in enumerate(rows) if "story" in r and "-copy" not in str(r["id"])]
+    _, _, f1 = bcubed([rows[i]["story"] for i in gold_idx], [pred[i] for i in gold_idx])
+    return {
+        "method": method,
+        "items": len(rows),
+        "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
+        "peak_mib": peak_kib / 1024,
+        "clusters": len(set(pred)),
+        "bcubed_f1_googlenews_part": f1,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=7600)
+    parser.add_argument("--datasets", type=Path, default=SHARED / "datasets")
+    parser.add_argument("--method", choices=["digest", "baseline"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.method:
+        print(json.dumps(run_method(args.method, args.datasets, args.items)))
+        return
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+        "MKL_NUM_THREADS": "2",
+    }
+    print(
+        f"{'method':<10} {'items':>6} {'seconds':>8} {'CPU s':>7} {'peak MiB':>9} {'clusters':>9} {'B3-F1*':>7}"
+    )
+    for method in ("baseline", "digest"):
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--method",
+                method,
+                "--items",
+                str(args.items),
+                "--datasets",
+                str(args.datasets),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(
+            f"{r['method']:<10} {r['items']:>6} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['peak_mib']:>9.0f} {r['clusters']:>9} "
+            f"{r['bcubed_f1_googlenews_part']:>7.4f}"
+        )
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time suffers when it exceeds the CPUs)"
+    )
+    print(
+        "* B-cubed F1 over the original GoogleNews items inside the mixed batch (peak = process max RSS)."
+    )
+
+
+if __name__ == "__main__":
+    main()
