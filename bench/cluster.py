@@ -25,11 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-# ../shared beside the repository (a worktree in wt/ looks one level further up)
-SHARED = next(
-    (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
-    REPO.parent / "shared",
-)
+SHARED = Path(os.environ.get("DIGEST_SHARED") or REPO.parent / "shared")
 
 
 def build_rows(datasets: Path, items: int) -> list[dict]:

@@ -838,11 +838,11 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
 def web(ctx: click.Context, host: str, port: int) -> None:
     """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN to log in), the public
     archive and feeds, unsubscribe and preferences pages, the SendGrid webhook."""
+    from urllib.parse import urlsplit
+
     import uvicorn
 
     from digest.web import create_app
-
-    from urllib.parse import urlsplit
 
     config = _config(ctx.find_root())
     base = urlsplit(config.site.base)

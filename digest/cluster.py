@@ -70,7 +70,16 @@ _CJK_RUN = re.compile(
 )
 _MIN_TITLE_WORDS = 4  # a headline match alone needs at least this many words
 _SUMMARY_AGREEMENT = 0.6  # share of the shorter summary's words found in the longer one
-_MAX_TEXT_CHARS = 2000  # summary characters used for clustering (the lede carries the event)
+_MAX_TEXT_CHARS = 300  # summary characters used for clustering: the lede carries the event;
+# the rest of a full-text article talks about context and bridges unrelated stories
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Links in a story must each be this similar to another member of a small story (cosine)...
+_CORE_SIMILARITY = 0.30
+# ... in stories of at most this many entries (large stories are robust under average link)
+_CORE_MAX_SIZE = 20
+# A small story whose members fall into two or more tight groups at this cut is split: one
+# bridging item ("three crises: Iran, Ukraine and Gaza") must not join two events.
+_SPLIT_THRESHOLD = 0.88
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,11 +253,107 @@ def _split_cjk(text: str) -> str:
 
 
 def _document(entry: Entry) -> str:
+    """The text an entry is clustered by: its title twice, then the lede of its summary.
+
+    Function words are removed by document frequency for every language (see
+    :func:`_vectors`); for entries tagged English, scikit-learn's English stop words go too,
+    since small batches are too small for the frequency rule. Links in the text are dropped.
+    """
     title = entry.title.strip()
     summary = entry.summary_text.strip()[:_MAX_TEXT_CHARS]
     if summary.casefold().startswith(title.casefold()):
         summary = summary[len(title) :]
-    return _split_cjk(unicodedata.normalize("NFKC", f"{title} {title} {summary}"))
+    text = unicodedata.normalize("NFKC", f"{title} {title} {summary}")
+    text = re.sub(r"\S*https?://\S+", " ", text)
+    if (entry.language or "").lower().startswith("en"):
+        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+        text = " ".join(t for t in _TOKEN.findall(text) if t.lower() not in ENGLISH_STOP_WORDS)
+    return _split_cjk(text)
+
+
+def _title_pairs(entry: Entry) -> set[tuple[str, str]]:
+    """Consecutive word pairs of a title (lower case, words of three or more letters; no
+    numbers, which many unrelated headlines share: "kill 11"), for the weak-member check."""
+    words = [w.casefold() for w in _TOKEN.findall(entry.title)]
+    return {(a, b) for a, b in zip(words, words[1:], strict=False) if _name_like(a) and _name_like(b)}
+
+
+def _name_like(word: str) -> bool:
+    return len(word) >= 3 and word.isalpha()
+
+
+def _prune_weak_members(entries: Sequence[Entry], labels: np.ndarray, x: Any) -> np.ndarray:
+    """Split off members of small stories that no other member is close to.
+
+    Average link admits a member whose similarity to the group is low on average; in a story
+    of a few entries that is how two unrelated items sharing one rare word end up together.
+    In stories of at most :data:`_CORE_MAX_SIZE` entries, a member stays only if its cosine
+    similarity to some other member is at least :data:`_CORE_SIMILARITY`, or its title shares
+    a word pair with another member's title; members that fail become stories of their own
+    (repeated until every member passes).
+    """
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if not 2 <= len(members) <= _CORE_MAX_SIZE:
+            continue
+        sims = (x[members] @ x[members].T).toarray()
+        np.fill_diagonal(sims, 0.0)
+        pairs = [_title_pairs(entries[i]) for i in members]
+        keep = list(range(len(members)))
+        changed = True
+        while changed and len(keep) > 1:
+            changed = False
+            for k in list(keep):
+                others = [o for o in keep if o != k]
+                if not others:
+                    break
+                if sims[k, others].max() >= _CORE_SIMILARITY:
+                    continue
+                if any(pairs[k] & pairs[o] for o in others):
+                    continue
+                keep.remove(k)
+                labels[members[k]] = next_label
+                next_label += 1
+                changed = True
+    return labels
+
+
+def _split_bridged(labels: np.ndarray, x: Any) -> np.ndarray:
+    """Split small stories that hold two events joined by a bridging item.
+
+    Each story of 4 to :data:`_CORE_MAX_SIZE` entries is clustered again (average link) at
+    the stricter cut :data:`_SPLIT_THRESHOLD`; when that yields two or more groups of at
+    least two entries, the largest group keeps the story (with the single items) and each
+    other group becomes a story of its own.
+    """
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if not 4 <= len(members) <= _CORE_MAX_SIZE:
+            continue
+        dist = 1.0 - (x[members] @ x[members].T).toarray()
+        np.clip(dist, 0.0, 1.0, out=dist)
+        np.fill_diagonal(dist, 0.0)
+        sub = fcluster(
+            linkage(squareform(dist, checks=False), method="average"),
+            t=_SPLIT_THRESHOLD,
+            criterion="distance",
+        )
+        groups: dict[int, list[int]] = {}
+        for i, group in enumerate(sub.tolist()):
+            groups.setdefault(group, []).append(i)
+        pairs_or_more = sorted((g for g in groups.values() if len(g) >= 2), key=len, reverse=True)
+        for group in pairs_or_more[1:]:
+            labels[members[group]] = next_label
+            next_label += 1
+    return labels
 
 
 def _vectors(docs: Sequence[str]) -> Any:
@@ -336,7 +441,9 @@ def _labels(
 
     Average link on entries, then average link on the groups' normalised centroids (so that a
     broad story split in two by the first cut is rejoined when the two halves are about the
-    same thing, while tight distinct stories stay apart)."""
+    same thing, while tight distinct stories stay apart); then small stories are checked:
+    two events joined by a bridging item are split (:func:`_split_bridged`) and members no
+    other member is close to leave (:func:`_prune_weak_members`)."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.sparse import csr_matrix
     from sklearn.preprocessing import normalize
@@ -367,6 +474,7 @@ def _labels(
             fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
         )
         final = np.asarray(second)[first]
+    final = _prune_weak_members(entries, _split_bridged(final, x), x)
     k = int(final.max()) + 1
     member = csr_matrix((np.ones(n), (final, np.arange(n))), shape=(k, n))
     centroids = normalize(member @ x)

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from digest.exceptions import ConfigError
+from digest.rank import Override
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
@@ -132,8 +133,8 @@ class SourceConfig(Strict):
 
 
 class TopicConfig(Strict):
-    """A section: ``keywords`` match whole words case-insensitively, ``patterns`` are regular
-    expressions (case-insensitive), ``sources`` are source names whose entries default here,
+    """A section: ``keywords`` match whole words case-insensitively (a keyword in capitals,
+    such as ``US``, case-sensitively), ``patterns`` are regular expressions (case-insensitive), ``sources`` are source names whose entries default here,
     ``categories`` match the feeds' own category labels."""
 
     name: Name
@@ -197,6 +198,10 @@ class ListConfig(Strict):
     templates: Path | None = None
     require_approval: bool = False
     send_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
+    overrides: tuple[Override, ...] = ()
+    topic_model: Path | None = None
+    half_life_hours: float = Field(default=12.0, gt=0)
+    story_window_hours: float = Field(default=48.0, gt=0)
 
 
 class SchedulerSettings(Strict):
@@ -393,6 +398,7 @@ def parse_config(data: Any, root: Path) -> Config:
             update={
                 "subscribers": _resolve(root, lst.subscribers),
                 "templates": _resolve(root, lst.templates),
+                "topic_model": _resolve(root, lst.topic_model),
             }
         )
         for lst in cfg.lists

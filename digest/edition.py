@@ -162,9 +162,16 @@ def assemble(
     sources = config.list_sources(list_config)
     weights = {s.name: s.weight for s in sources}
     source_topics = {s.name: s.topic for s in sources if s.topic}
-    unique = cluster.dedupe(entries)
-    stories = cluster.cluster(unique, weights=weights)
-    ranked = rank.rank(stories, weights=weights, now=end, sent=sent)
+    unique = cluster.dedupe(entries, weights=weights)
+    stories = cluster.cluster(unique, weights=weights, window_hours=list_config.story_window_hours)
+    ranked = rank.rank(
+        stories,
+        weights=weights,
+        now=end,
+        sent=sent,
+        half_life_hours=list_config.half_life_hours,
+        overrides=list_config.overrides,
+    )
     topic_configs = [config.topic(name) for name in list_config.topics]
     sections = topics.assign_sections(
         ranked,

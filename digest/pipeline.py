@@ -30,6 +30,7 @@ from digest.render import archive_url, render_edition
 from digest.store import Store
 from digest.subscribers import import_csv
 from digest.tokens import make_token, preferences_url, unsubscribe_url
+from digest.topics import load_model
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport, write_edition_files
 from digest.types import (
@@ -245,6 +246,7 @@ def build(
     in_window = [
         e for e in candidates if e.time >= window[0] or (e.source, e.entry_id) in sent
     ]
+    model = load_model(list_config.topic_model) if list_config.topic_model else None
     edition = editions.assemble(
         config=config,
         list_config=list_config,
@@ -252,6 +254,7 @@ def build(
         window=window,
         entries=in_window,
         sent=sent,
+        model=model,
     )
     if adjust:
         edition = adjusted(edition, store)

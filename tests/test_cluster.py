@@ -5,20 +5,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from digest.cluster import canonical_url, cluster, dedupe, story_key
 from digest.types import Entry
+from tests.conftest import SHARED
 from tests.realfeed_window import window_entries
 
-REPO = Path(__file__).resolve().parent.parent
-# ../shared beside the repository; a git worktree under wt/ finds it one level further up.
-SHARED = next(
-    (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
-    REPO.parent / "shared",
-)
 REAL = SHARED / "feeds" / "real"
 T0 = datetime(2026, 2, 17, 12, tzinfo=UTC)
 
@@ -353,6 +347,26 @@ def test_real_feeds_make_the_expected_stories(real: list[Entry]) -> None:
     )
     for s in (iran, jackson):
         assert not any("Ukrain" in e.title and "Iran" not in e.title for e in s.entries)
+
+
+def test_real_feeds_keep_a_third_event_and_unrelated_items_apart(real: list[Entry]) -> None:
+    """A round-up ("three crises with Iran, Ukraine and Gaza") must not join the Board of
+    Peace story to the Ukraine talks, and two items sharing one rare word are no story."""
+    stories = cluster(dedupe(real), weights={})
+    ukraine = _story_with(stories, ("Ukrain", "talks"))
+    assert not any("Board of Peace" in e.title for e in ukraine.entries)
+    story_of = {e.title: s.key for s in stories for e in s.entries}
+
+    def key(fragment: str) -> str:
+        return next(k for title, k in story_of.items() if fragment in title)
+
+    for a, b in [
+        ("Vinicius earns Real Madrid", "Intermittent fasting hype"),
+        ("Deadly explosion rocks Russian military site", "Guatemala ends emergency powers"),
+        ("Shein under EU investigation", "Nearly 70 rights groups slam EU"),
+        ("Suicide bomber and gunmen kill 11", "Strikes on 3 more alleged drug boats"),
+    ]:
+        assert key(a) != key(b), (a, b)
 
 
 def test_batches_over_the_limit_are_chunked_in_time_order(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -85,15 +85,7 @@ def test_bad_files_are_reported_not_crashing(tmp_path: Path) -> None:
 
 # --- benchmark guards on the shared tuning files (slow) --------------------------------------
 
-_REPO = Path(__file__).resolve().parent.parent
-_DATASETS = next(
-    (
-        p / "shared" / "datasets"
-        for p in (_REPO.parent, _REPO.parent.parent)
-        if (p / "shared").is_dir()
-    ),
-    _REPO.parent / "shared" / "datasets",
-)
+from tests.conftest import DATASETS as _DATASETS
 
 
 @pytest.mark.slow

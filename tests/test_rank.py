@@ -177,17 +177,12 @@ def test_boost_and_pin_with_reasons_and_expiry() -> None:
 
 
 def test_real_feed_big_stories_rank_in_the_top_five() -> None:
-    from pathlib import Path
 
     from digest.cluster import cluster, dedupe
+    from tests.conftest import REAL_FEEDS
     from tests.realfeed_window import WINDOW_END, window_entries
 
-    repo = Path(__file__).resolve().parent.parent
-    shared = next(
-        (p / "shared" for p in (repo.parent, repo.parent.parent) if (p / "shared").is_dir()), None
-    )
-    assert shared is not None, "../shared is missing"
-    entries = window_entries(shared / "feeds" / "real")
+    entries = window_entries(REAL_FEEDS)
     # weights as config.yaml gives them, keyed by the stand-in loader's source names
     weights = {
         "bbc-world-rss": 1.2,

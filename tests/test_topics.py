@@ -20,12 +20,8 @@ from digest.topics import (
     top_terms,
 )
 from digest.types import Entry, Story
+from tests.conftest import SHARED
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = next(
-    (p / "shared" for p in (REPO.parent, REPO.parent.parent) if (p / "shared").is_dir()),
-    REPO.parent / "shared",
-)
 NOW = datetime(2026, 2, 18, 7, tzinfo=UTC)
 
 
