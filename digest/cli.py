@@ -17,8 +17,10 @@ from typing import Any, TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from digest.config import Config, load_config
 from digest.exceptions import ConfigError, DigestError
@@ -99,7 +101,7 @@ def _config(ctx: click.Context) -> Config:
     try:
         return load_config(ctx.obj["config_path"])
     except ConfigError as exc:
-        err_console.print(f"[bold red]config error[/] in {ctx.obj['config_path']}:")
+        err_console.print(f"[bold red]config error[/] in {escape(str(ctx.obj['config_path']))}:")
         err_console.print(str(exc), markup=False, highlight=False)
         ctx.exit(2)
         raise  # unreachable; keeps type checkers happy
@@ -112,7 +114,7 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     try:
         store = Store.open(config.database.url)
     except DigestError as exc:
-        err_console.print(f"[bold red]database error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
         ctx.exit(1)
     try:
         yield store
@@ -162,12 +164,12 @@ def _print_sources(reports: list[SourceReport]) -> None:
         style = {"ok": "green", "not-modified": "cyan", "failed": "bold red"}.get(r.status, "")
         note = r.error or ("; ".join(r.warnings[:2]) + (" …" if len(r.warnings) > 2 else ""))
         table.add_row(
-            r.source,
-            f"[{style}]{r.status}[/]",
+            Text(r.source),
+            Text(r.status, style=style),
             str(r.http_status or "-"),
             str(r.new_entries),
             str(r.seen_entries),
-            note,
+            Text(note),
         )
     console.print(table)
 
@@ -200,10 +202,10 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
     if report.lists:
         _print_lists(report.lists)
     for error in report.errors:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
     failed = [s.source for s in report.sources if s.status == "failed"]
     if failed:
-        err_console.print(f"[red]{len(failed)} source(s) failed:[/] {', '.join(failed)}")
+        err_console.print(f"[red]{len(failed)} source(s) failed:[/] {escape(', '.join(failed))}")
     ctx.exit(0 if report.ok else 1)
 
 
@@ -244,16 +246,20 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
         try:
             built = build_edition(config, store, list_config, at=at or now, now=now)
         except DigestError as exc:
-            err_console.print(f"[bold red]build failed:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]build failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
     if built is None:
         err_console.print("the list's schedule has no send time before that time")
         ctx.exit(1)
     edition = built.edition
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
-    write_edition_files(folder, public_copy(built.main, site=config.site))
+    try:
+        write_edition_files(folder, public_copy(built.main, site=config.site))
+    except OSError as exc:
+        err_console.print(f"[bold red]cannot write {escape(str(folder))}:[/] {escape(str(exc))}")
+        ctx.exit(1)
     console.print(
-        f"[bold]{list_config.title}[/] {edition.period}: {len(edition.stories)} stories in "
+        f"[bold]{escape(list_config.title)}[/] {edition.period}: {len(edition.stories)} stories in "
         f"{len(edition.sections)} sections, window {edition.window_start:%Y-%m-%d %H:%M} → "
         f"{edition.window_end:%Y-%m-%d %H:%M} UTC",
         highlight=False,
@@ -280,11 +286,11 @@ def _print_explain(edition: Any) -> None:
                 reasons += f"; section: {story.section_reason}"
             table.add_row(
                 str(position),
-                section.title,
+                Text(section.title),
                 f"{story.score:.3f}",
-                story.lead.title + (" [update]" if story.update else ""),
-                ", ".join(story.sources),
-                reasons,
+                Text(story.lead.title + (" [update]" if story.update else "")),
+                Text(", ".join(story.sources)),
+                Text(reasons),
             )
     console.print(table)
 
@@ -371,7 +377,7 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
             result.content, source=name, now=now, url=result.url, headers=result.headers, language=language
         )
     except DigestError as exc:
-        err_console.print(f"[bold red]failed:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
         ctx.exit(1)
     shown = feed.entries if limit == 0 else feed.entries[:limit]
     if as_json:
@@ -390,7 +396,7 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
         return
     console.print(
-        f"[bold]{feed.title or name}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",
+        f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",
         highlight=False,
     )
     table = Table(show_lines=False)
@@ -398,10 +404,10 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         table.add_column(column, overflow="fold")
     for e in shown:
         when = f"{e.published:%Y-%m-%d %H:%M}" if e.published else "(none)"
-        table.add_row(when, e.title, e.url or "-", e.entry_id)
+        table.add_row(when, Text(e.title), Text(e.url or "-"), Text(e.entry_id))
     console.print(table)
     for warning in feed.warnings:
-        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(str(warning))}", highlight=False)
 
 
 @cli.group("sources", invoke_without_command=True)
@@ -425,13 +431,13 @@ def sources_group(ctx: click.Context) -> None:
         fmt = lambda t: f"{t:%Y-%m-%d %H:%M}" if t else "-"  # noqa: E731
         table.add_row(
             src.name,
-            state if src.enabled else "off in config",
+            Text(state if src.enabled else "off in config"),
             str(st.last_http_status or "-"),
             fmt(st.last_fetch_at),
             fmt(st.last_new_at),
             str(st.error_count),
             fmt(st.next_poll_at),
-            st.disabled_reason or st.last_error or "",
+            Text(st.disabled_reason or st.last_error or ""),
         )
     console.print(table)
 
@@ -472,7 +478,9 @@ def config_check(ctx: click.Context) -> None:
         highlight=False,
     )
     for name in missing:
-        err_console.print(f"[yellow]warning:[/] source {name}: file {config.source(name).path} does not exist")
+        err_console.print(
+            f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
+        )
 
 
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
@@ -593,7 +601,7 @@ def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: floa
         try:
             jobs = sched.jobs_from_env(config, store)
         except DigestError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(2)
         service = sched.Service(config, store, jobs=jobs, settings=settings)
         sched.install_signal_handlers(service.request_stop)
@@ -607,7 +615,7 @@ def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: floa
                 err_console.print("waiting for the scheduler lease", highlight=False)
                 return
             err_console.print(
-                f"waiting: another scheduler holds the lease: {info.holder} "
+                f"waiting: another scheduler holds the lease: {escape(info.holder)} "
                 f"(since {info.acquired_at:%Y-%m-%d %H:%M:%S} UTC, renewed until "
                 f"{info.expires_at:%H:%M:%S} UTC)",
                 highlight=False,
@@ -616,11 +624,11 @@ def schedule(ctx: click.Context, tick_seconds: float | None, lease_seconds: floa
         from sqlalchemy.engine import make_url
 
         where = make_url(config.database.url).render_as_string(hide_password=True)
-        err_console.print(f"scheduler {service.lease.holder} starting on {where}", highlight=False)
+        err_console.print(f"scheduler {escape(service.lease.holder)} starting on {escape(str(where))}", highlight=False)
         try:
             code = service.serve(on_wait=waiting)
         except DigestError as exc:
-            err_console.print(f"[bold red]scheduler failed:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]scheduler failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
         err_console.print("scheduler stopped", highlight=False)
     ctx.exit(code)
@@ -640,7 +648,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
         try:
             state = gather(config, store, now=utcnow())
         except DigestError as exc:
-            err_console.print(f"[bold red]status failed:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]status failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
     if as_json:
         click.echo(json.dumps(state.to_dict(), ensure_ascii=False, indent=2))
@@ -658,12 +666,12 @@ def _print_status(state: Any) -> None:
         console.print("scheduler lease: [yellow]free[/] (no scheduler is running)")
     elif state.lease_expired:
         console.print(
-            f"scheduler lease: [red]expired[/] {_when(lease.expires_at)}, last held by {lease.holder}",
+            f"scheduler lease: [red]expired[/] {_when(lease.expires_at)}, last held by {escape(lease.holder)}",
             highlight=False,
         )
     else:
         console.print(
-            f"scheduler lease: held by [bold]{lease.holder}[/] since {_when(lease.acquired_at)}, "
+            f"scheduler lease: held by [bold]{escape(lease.holder)}[/] since {_when(lease.acquired_at)}, "
             f"until {lease.expires_at:%H:%M:%S} UTC",
             highlight=False,
         )
@@ -672,7 +680,9 @@ def _print_status(state: Any) -> None:
         jobs.add_column(column, overflow="fold")
     for job in state.jobs:
         timer = state.timer.get(job.id if job.kind != "poll" else "tick")
-        jobs.add_row(job.id, _when(job.next_run), _when(timer) if job.id in state.timer else "", job.note)
+        jobs.add_row(
+            Text(job.id), _when(job.next_run), _when(timer) if job.id in state.timer else "", Text(job.note)
+        )
     console.print(jobs)
     lists = Table(title="Lists", title_justify="left")
     for column in ("list", "schedule", "next send", "last edition", "deliveries", "last run"):
@@ -681,12 +691,12 @@ def _print_status(state: Any) -> None:
         edition = item.last_edition
         run = item.last_run
         lists.add_row(
-            item.name,
-            item.schedule,
+            Text(item.name),
+            Text(item.schedule),
             _when(item.next_send),
             f"{edition['period']} {edition['status']}, {edition['stories']} stories" if edition else "-",
             ", ".join(f"{k} {v}" for k, v in sorted((edition or {}).get("deliveries", {}).items())) or "-",
-            f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-",
+            Text(f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-"),
         )
     console.print(lists)
     totals = ", ".join(f"{k} {v}" for k, v in sorted(state.deliveries.items())) or "none"
@@ -697,7 +707,7 @@ def _print_status(state: Any) -> None:
             table.add_column(column, overflow="fold")
         for source in state.sources:
             style = "bold red" if source.problem == "failing" else "yellow"
-            table.add_row(source.name, f"[{style}]{source.problem}[/]", source.detail)
+            table.add_row(Text(source.name), Text(source.problem, style=style), Text(source.detail))
         console.print(table)
     else:
         console.print("sources: none failing or silent")
@@ -707,7 +717,11 @@ def _print_status(state: Any) -> None:
             table.add_column(column, overflow="fold")
         for run in state.runs:
             table.add_row(
-                str(run["id"]), run["kind"], _when(run["finished_at"]), "yes" if run["ok"] else "[red]no[/]", run["summary"]
+                str(run["id"]),
+                Text(run["kind"]),
+                _when(run["finished_at"]),
+                Text("yes") if run["ok"] else Text("no", style="red"),
+                Text(run["summary"]),
             )
         console.print(table)
 # -- subscribers, deliveries, web ------------------------------------------------------------
@@ -857,5 +871,10 @@ def web(ctx: click.Context, host: str, port: int) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point. An error digest raises that no command handled (a damaged
+    database, say) is one line on stderr and exit 1, never a traceback."""
+    try:
+        cli(standalone_mode=True)
+    except DigestError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        sys.exit(1)

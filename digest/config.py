@@ -170,6 +170,31 @@ class FallbackConfig(Strict):
     title: str = "More news"
 
 
+def _check_template(value: str) -> str:
+    import jinja2
+
+    try:
+        jinja2.Environment().parse(value)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"a Jinja2 template: {exc.message} (line {exc.lineno})") from None
+    return value
+
+
+def _check_sender(value: str) -> str:
+    from email.utils import parseaddr
+
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ValueError("one line, such as 'World news <news@example.org>'")
+    address = parseaddr(value)[1]
+    local, _, domain = address.rpartition("@")
+    if not local or "." not in domain:
+        raise ValueError(f"a sender address such as 'World news <news@example.org>', got {value!r}")
+    return value
+
+
+Sender = Annotated[str, AfterValidator(_check_sender)]
+
+
 class ListConfig(Strict):
     """A subscriber list and the edition it receives.
 
@@ -189,9 +214,11 @@ class ListConfig(Strict):
     max_stories: int = Field(default=30, ge=1, le=200)
     min_section_stories: int = Field(default=1, ge=1)
     max_age_hours: float = Field(default=36.0, gt=0)
-    sender: str
-    reply_to: str | None = None
-    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"
+    sender: Sender
+    reply_to: Sender | None = None
+    subject: Annotated[str, AfterValidator(_check_template)] = (
+        "{{ list.title }}: {{ top_story.lead.title }}"
+    )
     subscribers: Path | None = None
     sources: tuple[Name, ...] = ()
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
@@ -420,6 +447,8 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -75,10 +75,16 @@ def fire_times(list_config: ListConfig, start: datetime, end: datetime) -> list[
     """
     trigger = _trigger(list_config)
     out: list[datetime] = []
-    cursor = start.astimezone(UTC)
-    end = end.astimezone(UTC)
+    try:
+        cursor = start.astimezone(UTC)
+        end = end.astimezone(UTC)
+    except OverflowError:  # a time at the very edge of datetime's range: nothing scheduled
+        return out
     while True:
-        fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
+        try:
+            fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
+        except OverflowError:
+            return out
         if fire is None:
             return out
         fire = fire.astimezone(UTC)
@@ -95,7 +101,11 @@ def latest_fire(list_config: ListConfig, at: datetime) -> datetime | None:
     """The list's latest scheduled time at or before ``at`` (aware UTC), looking back at most
     400 days; ``None`` when the schedule never fired in that span."""
     for lookback in (timedelta(days=2), timedelta(days=9), timedelta(days=32), timedelta(days=400)):
-        fires = fire_times(list_config, at - lookback, at)
+        try:
+            start = at - lookback
+        except OverflowError:  # ``at`` in year 1: nothing was scheduled before it
+            return None
+        fires = fire_times(list_config, start, at)
         if fires:
             return fires[-1]
     return None

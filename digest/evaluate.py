@@ -67,6 +67,8 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
         raise DigestError(f"cannot read {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
         raise DigestError(f"{path}: not JSON Lines: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise DigestError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return rows
 
 

@@ -483,17 +483,22 @@ def publish(
             html=archived.html,
             text=archived.text,
             carried=carried,
+            variants=built.variants,
+            recipients=[
+                (s.id, not_before(s) if not_before else None) for s in subscribers if s.id is not None
+            ],
         )
     except EditionExists as exc:  # another process built it between our check and now
         report.status, report.message = "exists", str(exc)
         return report
-    store.save_variants(edition_id, built.variants)
+    report.recipients = len(subscribers)
 
     folder = config.delivery.outbox_dir / list_config.name / edition.period
-    write_edition_files(folder, main)
-    report.out_dir = str(folder)
-    report.recipients = len(subscribers)
-    Ledger(store, clock=clock).queue(edition_id, subscribers, not_before=not_before)
+    try:
+        write_edition_files(folder, main)
+        report.out_dir = str(folder)
+    except OSError as exc:  # a copy for looking at; the edition itself is stored and goes out
+        log.warning("edition_files_failed list=%s folder=%s error=%r", list_config.name, folder, str(exc))
     counts = deliver_edition(
         config, store, list_config, edition_id, edition.period,
         now=now, clock=clock, should_stop=should_stop,

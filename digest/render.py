@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 
 import jinja2
 import mjml
+from jinja2.sandbox import SandboxedEnvironment
 from premailer import Premailer
 
 from digest.config import Config, ListConfig
@@ -307,16 +308,17 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
 
 
 @lru_cache(maxsize=16)
-def template_environment(override: Path | None = None) -> jinja2.Environment:
-    """The Jinja2 environment for a list: templates from ``override`` (if any) first, then
-    the shipped theme; ``"default:<name>"`` always loads the shipped template. Autoescape on
+def template_environment(override: Path | None = None) -> SandboxedEnvironment:
+    """The (sandboxed) Jinja2 environment for a list: templates from ``override`` (if any)
+    first, then the shipped theme; ``"default:<name>"`` always loads the shipped template. Autoescape on
     for ``.mjml.j2``, off for ``.txt.j2``; ``StrictUndefined``. Cached per override folder."""
     default = jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))
     loaders: list[jinja2.BaseLoader] = []
     if override is not None:
         loaders.append(jinja2.FileSystemLoader(str(override)))
     loaders += [jinja2.PrefixLoader({"default": default}, delimiter=":"), default]
-    env = jinja2.Environment(
+    # Sandboxed: a subject line or an override template cannot reach Python internals.
+    env = SandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=_autoescape,
         undefined=jinja2.StrictUndefined,

@@ -314,11 +314,13 @@ def migrate(engine: Engine) -> None:
 
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    from alembic.util.exc import CommandError
+
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, CommandError) as exc:
         raise StoreError(f"database migration failed: {exc}") from exc
 
 
@@ -611,10 +613,16 @@ class Store:
         html: str,
         text: str,
         carried: Sequence[tuple[str, str, str, str | None]],
+        variants: Mapping[tuple[str, ...], RenderedEdition] | None = None,
+        recipients: Sequence[tuple[int, datetime | None]] = (),
     ) -> int:
-        """Store a new edition and the entries it carried; returns its id.
+        """Store a new edition, the entries it carried, its renderings and its queued
+        deliveries, all in one transaction (so a crash can never leave an edition that exists
+        but has nobody to deliver to); returns its id.
 
-        ``carried`` holds ``(source, entry_id, story_key, section)`` in reading order.
+        ``carried`` holds ``(source, entry_id, story_key, section)`` in reading order;
+        ``variants`` the renderings by topic choice (see :meth:`save_variants`);
+        ``recipients`` ``(subscriber_id, not_before)`` for the ledger rows to queue.
         Raises :class:`EditionExists` when (list_name, period) is taken, whoever took it.
         """
         try:
@@ -647,6 +655,22 @@ class Store:
                 ]
                 if rows:
                     conn.execute(insert(edition_entries), rows)
+                if variants:
+                    conn.execute(insert(edition_variants), _variant_rows(edition_id, variants))
+                queued = [
+                    {
+                        "edition_id": edition_id,
+                        "subscriber_id": sid,
+                        "state": "queued",
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                        "not_before": later,
+                    }
+                    for sid, later in dict(recipients).items()
+                ]
+                if queued:
+                    conn.execute(insert(deliveries), queued)
         except IntegrityError as exc:
             raise EditionExists(list_name, period) from exc
         return int(edition_id)
@@ -661,20 +685,8 @@ class Store:
 
     def save_variants(self, edition_id: int, variants: Mapping[tuple[str, ...], RenderedEdition]) -> None:
         """Keep an edition's renderings, keyed by sorted topic choice (``()``: the whole)."""
-        rows = [
-            {
-                "edition_id": edition_id,
-                "topics": ",".join(key),
-                "subject": r.subject,
-                "preheader": r.preheader,
-                "html": r.html,
-                "text": r.text,
-                "omitted": r.omitted,
-            }
-            for key, r in variants.items()
-        ]
         with self.begin() as conn:
-            conn.execute(insert(edition_variants), rows)
+            conn.execute(insert(edition_variants), _variant_rows(edition_id, variants))
 
     def variants(self, edition_id: int) -> dict[tuple[str, ...], RenderedEdition]:
         """The renderings :meth:`save_variants` kept for an edition."""
@@ -1399,6 +1411,23 @@ class Store:
                 .limit(limit)
             ).all()
         return [_edition_row(r) for r in rows]
+
+def _variant_rows(
+    edition_id: int, variants: Mapping[tuple[str, ...], RenderedEdition]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "edition_id": edition_id,
+            "topics": ",".join(key),
+            "subject": r.subject,
+            "preheader": r.preheader,
+            "html": r.html,
+            "text": r.text,
+            "omitted": r.omitted,
+        }
+        for key, r in variants.items()
+    ]
+
 
 def _edition_row(row: Any) -> EditionRow:
     return EditionRow(

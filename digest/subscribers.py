@@ -22,7 +22,6 @@ starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a lead
 from __future__ import annotations
 
 import csv
-import io
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -72,13 +71,18 @@ class ImportReport:
         return self.added + self.existing + self.kept_status + len(self.problems)
 
 
+MAX_NAME = 200
+"""Longest subscriber name accepted, in characters (it goes into the To header)."""
+
+
 def normalise_email(raw: str) -> str:
     """The address as email-validator normalises it (syntax only, no DNS).
 
     Raises ``ValueError`` with the validator's explanation when it is not a valid address.
     """
     try:
-        return validate_email(raw.strip(), check_deliverability=False).normalized
+        # no SMTPUTF8: a non-ASCII local part would be refused by most relays at send time
+        return validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False).normalized
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from None
 
@@ -95,6 +99,9 @@ def parse_row(row: dict[str, str | None], list_name: str) -> Subscriber:
     raw_email = cell("email")
     if not raw_email:
         raise ValueError("email is empty")
+    name = cell("name")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"name is {len(name)} characters long (at most {MAX_NAME})")
     try:
         email = normalise_email(raw_email)
     except ValueError as exc:
@@ -112,7 +119,7 @@ def parse_row(row: dict[str, str | None], list_name: str) -> Subscriber:
         allowed = ", ".join(s.value for s in SubscriberStatus)
         raise ValueError(f"status {status_raw!r} is not one of {allowed}") from None
     return Subscriber(
-        list_name=list_name, email=email, name=cell("name"), topics=topics, timezone=tz,
+        list_name=list_name, email=email, name=name, topics=topics, timezone=tz,
         status=status,
     )
 
@@ -133,21 +140,32 @@ def import_csv(store: Store, list_name: str, path: str | Path, *, now: datetime)
         raise SubscriberFileError(str(path), f"cannot read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise SubscriberFileError(str(path), f"not UTF-8: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+    # One record per line: a quoted cell never spans lines in a subscriber file, so an
+    # unclosed quote costs its own row only, never the rows after it.
+    lines = text.splitlines()
+    try:
+        header = next(csv.reader(lines[:1], strict=True), [])
+    except csv.Error as exc:
+        raise SubscriberFileError(str(path), f"unreadable header row: {exc}") from None
+    fields = [f.strip().lower() for f in header]
     if "email" not in fields:
         raise SubscriberFileError(str(path), "no 'email' column in the header row")
-    reader.fieldnames = fields
-    for row in reader:
-        line = reader.line_num
-        if not any((v or "").strip() for k, v in row.items() if k is not None):
+    for line, raw in enumerate(lines[1:], start=2):
+        if not raw.strip():
             continue  # blank line
+        try:
+            cells = next(csv.reader([raw], strict=True))
+        except csv.Error as exc:
+            hint = " (an unclosed quote?)" if "end of data" in str(exc) else ""
+            report.problems.append(f"{path}:{line}: {exc}{hint}")
+            continue
+        if len(cells) > len(fields):
+            report.problems.append(f"{path}:{line}: {len(cells)} cells for {len(fields)} columns")
+            continue
+        row: dict[str, str | None] = dict(zip(fields, cells, strict=False))
         try:
             sub = parse_row(row, list_name)
         except ValueError as exc:
-            report.problems.append(f"{path}:{line}: {exc}")
-            continue
-        except csv.Error as exc:  # pragma: no cover - DictReader raises while iterating
             report.problems.append(f"{path}:{line}: {exc}")
             continue
         stored, inserted = store.add_subscriber(sub, now=now)

@@ -33,6 +33,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -254,12 +255,12 @@ def create_app(
             age = abs(clock().timestamp() - float(timestamp))
         except ValueError:
             age = float("inf")
-        if age > REPLAY_WINDOW_S:
+        if not math.isfinite(age) or age > REPLAY_WINDOW_S:  # "nan" compares False to all
             log.warning("web.webhook_stale age_s=%.0f", age)
             return JSONResponse({"error": "stale timestamp"}, status_code=403)
         try:
             events = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly nested arrays
             return JSONResponse({"error": "not JSON"}, status_code=400)
         if not isinstance(events, list):
             return JSONResponse({"error": "expected a list of events"}, status_code=400)
