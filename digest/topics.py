@@ -169,10 +169,11 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
 
     Words of the lead's title come first (a headline names the event), then the rest, each
     group by weight. Words of one or two letters are skipped; in batches of 20 stories or
-    more, words found in over 20 % of them are skipped too (function words of any language).
+    more, words found in over 20 % of them are skipped too (function words of any language),
+    and for stories in English, English stop words.
     Returns ``()`` for a story with no usable word.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     if not stories:
         return []
@@ -193,6 +194,9 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
         start, stop = matrix.indptr[row], matrix.indptr[row + 1]
         cols, vals = matrix.indices[start:stop], matrix.data[start:stop]
         in_title = set(analyse(story.lead.title))
+        if (story.lead.language or "").lower().startswith("en"):  # a label, not function words
+            keep = np.array([vocab[c] not in ENGLISH_STOP_WORDS for c in cols], dtype=bool)
+            cols, vals = cols[keep], vals[keep]
         not_title = np.array([vocab[c] not in in_title for c in cols], dtype=bool)
         order = np.lexsort((cols, -vals, not_title))[:count]
         result.append(tuple(str(vocab[cols[i]]) for i in order))
