@@ -21,13 +21,8 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import socket
 import sys
 import tempfile
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -45,28 +40,6 @@ ARGS = [
 ]
 
 
-@contextmanager
-def serve(app: object) -> Iterator[str]:
-    """Serve the ASGI ``app`` on 127.0.0.1 and a free port in a thread; yields its URL."""
-    import uvicorn
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def _open_store(config, at: datetime, temp: Path):  # type: ignore[no-untyped-def]
@@ -105,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from digest.config import load_config
     from digest.editor import SecurityHeadersMiddleware, editor_routes, parse_at
+    from digest.web import serve_in_thread
 
     at = parse_at(args.at, "UTC")
     token = secrets.token_urlsafe(24)
@@ -131,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         app = Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)])
         at_q = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         written: list[Path] = []
-        with serve(app) as base, sync_playwright() as pw:
+        with serve_in_thread(app) as base, sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 1000})
             context.route(lambda url: not url.startswith(base), lambda route: route.abort())

@@ -12,10 +12,8 @@ test can count sends across processes.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,29 +25,6 @@ from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import EditionExists
 from digest.store import Store, deliveries, editions
 from digest.types import ListReport, SourceReport, Subscriber
-
-
-def ensure_edition_importable() -> None:
-    """``digest.edition`` imports cluster/rank/topics, written on other branches; until they
-    are merged, stand in empty modules so its pure schedule functions can be imported."""
-    try:
-        import digest.edition
-    except ImportError:
-        import digest
-
-        for name in ("cluster", "rank", "topics"):
-            full = f"digest.{name}"
-            if full not in sys.modules:
-                try:
-                    __import__(full)
-                except ImportError:
-                    module = types.ModuleType(full)
-                    sys.modules[full] = module
-                    setattr(digest, name, module)
-        import digest.edition
-
-
-ensure_edition_importable()
 
 
 @dataclass

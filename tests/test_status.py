@@ -12,7 +12,6 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import insert
 
-import tests.scheduler_fakes  # noqa: F401  (makes digest.edition importable before the merge)
 from digest.cli import cli
 from digest.config import Config, load_config
 from digest.lease import Lease
