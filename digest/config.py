@@ -386,7 +386,8 @@ def _format_error(exc: ValidationError) -> str:
             msg = "unknown key"
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        lines.append(f"{path or '(top level)'}: {msg}")
+        # model-level checks name their own key path ("lists[0].topics: ...")
+        lines.append(f"{path}: {msg}" if path else msg)
     return "\n".join(lines)
 
 

@@ -191,3 +191,18 @@ def test_not_modified_changes_nothing(feed_server: FeedServer, tmp_path: Path) -
     assert feed_server.requests_for("/c")[-1].headers.get("if-none-match") == '"v1"'
     assert len(store.entries_of("bad")) == first.new_entries
     store.close()
+
+
+def test_a_dtd_on_a_loopback_listener_is_never_fetched(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    dtd_url = feed_server.serve("/evil.dtd", b'<!ENTITY e "EXPANDED">', headers={"Content-Type": "application/xml-dtd"})
+    feed = (
+        f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{dtd_url}">'
+        '<rss version="2.0"><channel><title>t</title><item><title>a &e; &amp; b</title>'
+        "<link>https://example.org/1</link></item></channel></rss>"
+    ).encode()
+    url = feed_server.serve("/feed", feed, headers={"Content-Type": "application/rss+xml"})
+    report, entries, store, _ = _poll(tmp_path, url)
+    store.close()
+    assert report.status == "ok" and entries
+    assert "EXPANDED" not in entries[0].title
+    assert feed_server.requests_for("/evil.dtd") == []

@@ -185,3 +185,32 @@ def test_a_failed_source_is_reported_and_the_edition_still_goes_out(tmp_path: Pa
     [lst] = report.lists
     assert lst.status == "sent"
     assert list((tmp_path / "outbox" / "world" / "2026-02-18").glob("*.eml"))
+
+
+def test_a_topic_model_named_in_the_config_places_unclaimed_stories(tmp_path: Path) -> None:
+    """`digest topics fit` trains a model; a list that names it (`topic_model`) sends the
+    stories its rules do not claim to the model's sections."""
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    from .conftest import DATASETS
+
+    model = tmp_path / "sections.model"
+    fitted = CliRunner().invoke(
+        cli, ["topics", "fit", str(DATASETS / "topics" / "agnews_shared.jsonl"), "--out", str(model)]
+    )
+    assert fitted.exit_code == 0, fitted.output
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["topics"] = [{"name": "sports", "title": "Sport"}, {"name": "business", "title": "Business"}]
+    data["lists"][0]["topics"] = ["sports", "business"]
+    data["lists"][0]["topic_model"] = str(model)
+    for source in data["sources"]:
+        source.pop("topic", None)
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    config = parse_config(data, REPO)
+    with Store.open(config.database.url) as store:
+        pipeline.poll(config, store, now=NOW)
+        built = pipeline.build(config, store, config.list("world"), at=AT, now=NOW)
+    by_model = [s for s in built.edition.stories if s.section_reason.startswith("classifier")]
+    assert by_model and {s.section for s in by_model} <= {"sports", "business"}
