@@ -301,7 +301,7 @@ def _prune_weak_members(entries: Sequence[Entry], labels: np.ndarray, x: Any) ->
             continue
         sims = (x[members] @ x[members].T).toarray()
         np.fill_diagonal(sims, 0.0)
-        pairs = [_title_pairs(entries[i]) for i in members]
+        pairs = [_title_pairs(entries[int(i)]) for i in members]
         keep = list(range(len(members)))
         changed = True
         while changed and len(keep) > 1:

@@ -486,7 +486,7 @@ class Store:
                 by_source.setdefault(item.source, []).append(item)
             for source_name, group in by_source.items():
                 ids = [e.entry_id for e in group]
-                known = {}
+                known: dict[str, Any] = {}
                 for chunk_start in range(0, len(ids), 500):
                     chunk = ids[chunk_start : chunk_start + 500]
                     rows = conn.execute(
@@ -641,7 +641,7 @@ class Store:
                         text=text,
                         story_count=len({c[2] for c in carried}),
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
                 rows = [
                     {
                         "edition_id": edition_id,
@@ -748,7 +748,7 @@ class Store:
                         created_at=now,
                         updated_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key[0]  # type: ignore[index]
                 return sub.__class__(**{**sub.__dict__, "id": int(new_id)}), True
             if row.status == SubscriberStatus.ACTIVE and (
                 row.name != sub.name or list(row.topics or []) != list(sub.topics)
@@ -846,7 +846,7 @@ class Store:
                     ok=ok,
                     report=json.loads(json.dumps(report, default=str)),
                 )
-            ).inserted_primary_key[0]
+            ).inserted_primary_key[0]  # type: ignore[index]
         return int(run_id)
 
     def last_runs(self, kind: str | None = None, limit: int = 10) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only used by `alembic` on the command line
     from sqlalchemy import create_engine
 
-    connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+    connection = create_engine(context.config.get_main_option("sqlalchemy.url") or "").connect()
 
 
 
