@@ -25,7 +25,8 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
 from digest.render import render_edition
-from tests.editor_support import TOKEN, SampleBackend, make_app, serve
+from digest.web import serve_in_thread as serve
+from tests.editor_support import TOKEN, SampleBackend, make_app
 from tests.sample_edition import NOW, sample_edition
 
 ARGS = [
