@@ -769,8 +769,10 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
 def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
     """List subscribers of LIST_NAME: address, status, topics, name."""
     with _store(ctx, _config(ctx.find_root())) as store:
-        for sub in store.subscribers_of(list_name, status=None if status == "all" else status):
-            click.echo(f"{sub.email}\t{sub.status}\t{';'.join(sub.topics) or '-'}\t{sub.name}")
+        found = store.subscribers_of(list_name, status=None if status == "all" else status)
+    click.echo("email\tstatus\ttopics\ttimezone\tname")
+    for sub in found:
+        click.echo(f"{sub.email}\t{sub.status}\t{';'.join(sub.topics) or '-'}\t{sub.timezone}\t{sub.name}")
 
 
 @subscribers.command("export")

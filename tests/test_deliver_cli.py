@@ -45,6 +45,7 @@ def test_subscriber_commands(tmp_path: Path) -> None:
     r = runner.invoke(cli, ["-c", cfg, "subscribers", "remove", "world", "GRACE@example.com"])
     assert r.exit_code == 0
     r = runner.invoke(cli, ["-c", cfg, "subscribers", "list", "world"])
+    assert r.output.splitlines()[0] == "email\tstatus\ttopics\ttimezone\tname"
     assert "ada@example.com" in r.output and "grace@example.com" not in r.output
     r = runner.invoke(cli, ["-c", cfg, "subscribers", "remove", "world", "nobody@example.com"])
     assert r.exit_code != 0
