@@ -9,6 +9,7 @@ headers of one message are compared with golden files; regenerate them only with
 from __future__ import annotations
 
 import email
+import hashlib
 import email.policy
 import re
 from datetime import UTC, datetime
@@ -152,16 +153,36 @@ def _normalise(text: str) -> str:
     return text
 
 
-def test_golden_text_part_and_headers(world, golden) -> None:
-    _config, _store, _report, _built, tmp = world
+def test_golden_edition(world, golden) -> None:
+    """The edition that went out, compared with golden files that hold no publisher text (the
+    feeds are publishers' content and stay in ../shared): its stories by section with the
+    identities of their entries, the headers of one message, and a hash of the text part."""
+    _config, store, _report, _built, tmp = world
     folder = tmp / "outbox" / "world" / "2026-02-18"
+    edition = store.edition("world", "2026-02-18")
+    from sqlalchemy import select
+
+    from digest.store import edition_entries
+
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(edition_entries).where(edition_entries.c.edition_id == edition.id)
+            .order_by(edition_entries.c.position)
+        ).all()
+    stories: dict[str, list[str]] = {}
+    for row in rows:
+        stories.setdefault(f"{row.section} {row.story_key}", []).append(f"{row.source} {row.entry_id}")
+    structure = "".join(f"{key}\n" + "".join(f"  {e}\n" for e in ids) for key, ids in stories.items())
     text = (folder / "edition.txt").read_text()
     msg = _messages(folder)[0]
     headers = "\n".join(
-        f"{k}: {_normalise(str(v))}" for k, v in msg.items() if k not in ("Date",)
+        f"{k}: {_normalise(str(v)) if k != 'Subject' else hashlib.sha256(str(v).encode()).hexdigest()[:16]}"
+        for k, v in msg.items()
+        if k not in ("Date",)
     )
-    for name, produced in (("world-2026-02-18.txt", text), ("world-2026-02-18.headers", headers + "\n")):
-        golden(GOLDEN / name, produced)
+    golden(GOLDEN / "world-2026-02-18.stories", structure)
+    golden(GOLDEN / "world-2026-02-18.headers", headers + "\n")
+    golden(GOLDEN / "world-2026-02-18.text.sha256", hashlib.sha256(text.encode()).hexdigest() + "\n")
 
 
 def test_a_failed_source_is_reported_and_the_edition_still_goes_out(tmp_path: Path) -> None:
