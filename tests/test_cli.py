@@ -93,3 +93,36 @@ def test_inspect_any_file(tmp_path: Path) -> None:
     payload = json.loads(result.output)
     assert len(payload["entries"]) == 20  # --limit default
     assert payload["entries"][0]["title"]
+
+
+def test_inspect_shows_entries_and_warnings_of_every_bad_feed(tmp_path: Path) -> None:
+    from tests.conftest import BAD_FEEDS
+
+    runner = CliRunner()
+    for feed in sorted(BAD_FEEDS.glob("B*")):
+        if feed.name.endswith(".headers.txt"):
+            continue
+        result = runner.invoke(cli, ["-c", str(tmp_path / "none.yaml"), "inspect", str(feed)])
+        if feed.name.startswith("B09"):  # an HTML challenge page is not a feed
+            assert result.exit_code == 1 and "not a feed" in result.output, result.output
+            continue
+        assert result.exit_code == 0, (feed.name, result.output)
+        assert "entries" in result.output and "Traceback" not in result.output
+    warned = runner.invoke(
+        cli, ["-c", str(tmp_path / "none.yaml"), "inspect", str(BAD_FEEDS / "B01-undefined-html-entity.xml")]
+    )
+    assert "warning:" in warned.output
+
+
+def test_sources_lists_state_last_error_and_next_poll(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["sources"].append({"name": "gone", "title": "Gone", "path": str(tmp_path / "missing.xml")})
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    runner = CliRunner()
+    runner.invoke(cli, ["-c", str(path), "poll"])
+    result = runner.invoke(cli, ["-c", str(path), "sources"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 3}
+    assert "failed" in lines["gone"] and "ok" in lines["bbc-world"]
+    assert "next poll" in result.output and "last error" in result.output
