@@ -69,13 +69,14 @@ class Strict(BaseModel):
 
 
 class SiteConfig(Strict):
-    """Who sends, and where the public pages live."""
+    """Who sends, and where the public pages live. ``postal_address`` goes in the footer of
+    every email (bulk-mail rules); ``contact_url`` goes in the User-Agent of every fetch, so
+    publishers can reach whoever polls them."""
 
     name: str = "digest"
     base_url: HttpUrl = HttpUrl("http://127.0.0.1:8025")
     postal_address: str = Field(min_length=10)
     contact_url: HttpUrl | None = None
-    secret_env: str = "DIGEST_SECRET"
 
     @property
     def base(self) -> str:
@@ -99,7 +100,7 @@ class FetchConfig(Strict):
     max_redirects: int = Field(default=5, ge=0, le=20)
     poll_interval_minutes: int = Field(default=30, ge=1)
     allow_private_addresses: bool = False
-    user_agent: str = "digest/0.1 (+https://github.com/digest-news/digest)"
+    user_agent: str = "digest/0.1"
 
 
 class SourceConfig(Strict):
@@ -433,8 +434,19 @@ def parse_config(data: Any, root: Path) -> Config:
     )
     delivery = cfg.delivery.model_copy(update={"outbox_dir": _resolve(root, cfg.delivery.outbox_dir)})
     database = cfg.database.model_copy(update={"url": _resolve_db_url(root, cfg.database.url)})
+    fetch = cfg.fetch
+    if cfg.site.contact_url is not None and "+" not in fetch.user_agent:
+        # an identifiable User-Agent: publishers can see who fetches and how to reach them
+        fetch = fetch.model_copy(update={"user_agent": f"{fetch.user_agent} (+{cfg.site.contact_url})"})
     return cfg.model_copy(
-        update={"sources": sources, "lists": lists, "delivery": delivery, "database": database, "root": root}
+        update={
+            "sources": sources,
+            "lists": lists,
+            "delivery": delivery,
+            "database": database,
+            "fetch": fetch,
+            "root": root,
+        }
     )
 
 

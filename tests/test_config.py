@@ -80,3 +80,11 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("site: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_user_agent_names_the_contact_url() -> None:
+    data = _minimal()
+    data["site"]["contact_url"] = "https://example.org/contact"
+    config = parse_config(data, Path("/tmp"))
+    assert config.fetch.user_agent.startswith("digest/")
+    assert "(+https://example.org/contact)" in config.fetch.user_agent
