@@ -79,6 +79,7 @@ from digest.config import Config, ListConfig
 from digest.exceptions import DigestError
 from digest.message import build_message, personalise
 from digest.render import _rank_order, is_http_url, render_edition
+from digest.status import source_health
 from digest.store import Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
@@ -94,8 +95,6 @@ LOGIN_FAILURE_DELAY = 0.5
 """Seconds a wrong token waits before its answer."""
 CLIP_BYTES = 102 * 1024
 """Gmail clips a message whose HTML is larger than about 102 KB."""
-SILENT_HOURS = 48
-"""A source with no new entry for this long is listed as silent."""
 SOURCE_DAYS = 7
 """Days of entry counts on the sources page."""
 BUILD_CACHE_SECONDS = 30.0
@@ -701,19 +700,15 @@ def editor_routes(
 
     async def overview(request: Request) -> Response:
         now = clock()
-        states = store.source_states()
-        latest = store.latest_entry_times()
+        health = {h.name: h for h in source_health(config, store, now, config.scheduler)}
         rows = []
         for lst in config.lists:
             last = next(iter(store.editions_of(lst.name, limit=1)), None)
             failing, silent = [], []
             for src in config.list_sources(lst):
-                state = states.get(src.name)
-                if state is not None and state.last_status == "failed":
-                    failing.append((src, state.last_error or f"HTTP {state.last_http_status}"))
-                newest = latest.get(src.name)
-                if newest is None or now - newest > timedelta(hours=SILENT_HOURS):
-                    silent.append((src, f"newest entry {_ago(newest, now)}" if newest else "no entries yet"))
+                found = health.get(src.name)
+                if found is not None:
+                    (failing if found.problem == "failing" else silent).append((src, found.detail))
             upcoming = backend.next_send(lst, now)
             rows.append(
                 {
@@ -727,7 +722,7 @@ def editor_routes(
                     "silent": silent,
                 }
             )
-        return page(request, "overview.html", rows=rows, now=_when(now), silent_hours=SILENT_HOURS)
+        return page(request, "overview.html", rows=rows, now=_when(now))
 
     async def sources_page(request: Request) -> Response:
         now = clock()
@@ -737,12 +732,14 @@ def editor_routes(
         days = [today - timedelta(days=i) for i in range(SOURCE_DAYS - 1, -1, -1)]
         since = datetime.combine(days[0], datetime.min.time(), tzinfo=UTC)
         counts = store.entry_days(since, now + timedelta(days=1))
+        health = {h.name: h for h in source_health(config, store, now, config.scheduler)}
         rows = []
         for src in config.sources:
             state = states.get(src.name)
             newest = latest.get(src.name)
             per_day = counts.get(src.name, {})
-            silent = newest is None or now - newest > timedelta(hours=SILENT_HOURS)
+            found = health.get(src.name)
+            silent = found is not None and found.problem == "silent"
             rows.append(
                 {
                     "source": src,
@@ -750,7 +747,7 @@ def editor_routes(
                     "last_fetch": _ago(state.last_fetch_at, now) if state else "never",
                     "newest": _when(newest) if newest else "never",
                     "silent": silent,
-                    "silent_for": _ago(newest, now),
+                    "silent_for": found.detail if silent and found else "",
                     "days": [per_day.get(d.isoformat(), 0) for d in days],
                 }
             )

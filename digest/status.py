@@ -145,9 +145,12 @@ def _ago(delta: timedelta) -> str:
     return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.0f}d"
 
 
-def _source_health(
+def source_health(
     config: Config, store: Store, now: datetime, settings: SchedulerSettings
 ) -> list[SourceHealth]:
+    """The enabled sources that need a look at ``now``: ``failing`` (the last fetch failed)
+    or ``silent`` (no new entry for ``silent_factor`` times their usual gap, and at least
+    ``silent_min_hours``). One definition for ``digest status`` and the editor's pages."""
     states = store.source_states()
     found: list[SourceHealth] = []
     for source in config.sources:
@@ -297,7 +300,7 @@ def gather(
         jobs=jobs,
         lists=lists,
         deliveries=store.delivery_states(),
-        sources=_source_health(config, store, now, settings),
+        sources=source_health(config, store, now, settings),
         runs=runs,
         timer=_timer_jobs(store),
     )
