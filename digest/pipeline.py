@@ -27,7 +27,7 @@ from digest.fetch import RetryLater, fetch, next_poll
 from digest.message import build_message, public_copy
 from digest.parse import parse_feed
 from digest.render import archive_url, render_edition
-from digest.store import Store
+from digest.store import SourceState, Store
 from digest.subscribers import import_csv
 from digest.tokens import make_token, preferences_url, unsubscribe_url
 from digest.topics import load_model
@@ -45,6 +45,10 @@ from digest.types import (
 log = logging.getLogger("digest.pipeline")
 
 MAX_PARALLEL_FETCHES = 8
+UNCONDITIONAL_AFTER_304S = 24
+"""A source answered 304 this many times in a row is fetched once without validators."""
+MOVE_AFTER_REDIRECTS = 3
+"""A feed URL moves after this many fetches in a row ended in the same permanent redirect."""
 
 
 def utcnow() -> datetime:
@@ -79,14 +83,17 @@ def poll_source(
         return report
     location = source.location if is_local else (state.url or str(source.url))
     interval = timedelta(minutes=source.poll_interval_minutes or config.fetch.poll_interval_minutes)
+    # After a long run of 304s, fetch once without validators: a server whose validators are
+    # stuck would otherwise hide new entries for ever.
+    conditional = not is_local and state.not_modified_count < UNCONDITIONAL_AFTER_304S
     try:
         result = fetch(
             location,
             source=source.name,
             settings=config.fetch,
             now=now,
-            etag=None if is_local else state.etag,
-            last_modified=None if is_local else state.last_modified,
+            etag=state.etag if conditional else None,
+            last_modified=state.last_modified if conditional else None,
             allow_files=is_local,
         )
         report.http_status = result.status
@@ -113,8 +120,7 @@ def poll_source(
         }
         if not is_local:
             values.update(etag=result.etag, last_modified=result.last_modified)
-            if result.permanent_redirect:
-                values["url"] = result.permanent_redirect
+            values.update(_follow_permanent_redirect(state, result.permanent_redirect))
         if new:
             values["last_new_at"] = now
         store.record_source(source.name, **values)
@@ -157,6 +163,19 @@ def poll_source(
             "source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason
         )
     return report
+
+
+def _follow_permanent_redirect(state: SourceState, target: str | None) -> dict[str, object]:
+    """Source columns after a fetch that did or did not end in a permanent redirect: the
+    stored URL moves only when the same 301/308 target was seen on
+    :data:`MOVE_AFTER_REDIRECTS` fetches in a row (one misconfigured response moves nothing)."""
+    if target is None:
+        return {"redirect_to": None, "redirect_count": 0}
+    count = state.redirect_count + 1 if state.redirect_to == target else 1
+    if count >= MOVE_AFTER_REDIRECTS:
+        log.info("source_moved source=%s url=%s", state.name, target)
+        return {"url": target, "redirect_to": None, "redirect_count": 0}
+    return {"redirect_to": target, "redirect_count": count}
 
 
 def poll(

@@ -101,6 +101,8 @@ sources = Table(
     Column("last_new_at", UTCDateTime, nullable=True),
     Column("error_count", Integer, nullable=False, default=0),
     Column("not_modified_count", Integer, nullable=False, default=0),
+    Column("redirect_to", Text, nullable=True),
+    Column("redirect_count", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),
 )
@@ -260,6 +262,8 @@ class SourceState:
     last_new_at: datetime | None = None
     error_count: int = 0
     not_modified_count: int = 0
+    redirect_to: str | None = None
+    redirect_count: int = 0
     next_poll_at: datetime | None = None
     disabled_reason: str | None = None
 
@@ -465,7 +469,13 @@ class Store:
             if done.rowcount == 0:
                 conn.execute(
                     insert(sources).values(
-                        **{"name": name, "error_count": 0, "not_modified_count": 0, **values}
+                        **{
+                            "name": name,
+                            "error_count": 0,
+                            "not_modified_count": 0,
+                            "redirect_count": 0,
+                            **values,
+                        }
                     )
                 )
 

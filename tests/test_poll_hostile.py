@@ -206,3 +206,37 @@ def test_a_dtd_on_a_loopback_listener_is_never_fetched(feed_server: FeedServer, 
     assert report.status == "ok" and entries
     assert "EXPANDED" not in entries[0].title
     assert feed_server.requests_for("/evil.dtd") == []
+
+
+def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    from digest.pipeline import MOVE_AFTER_REDIRECTS
+
+    body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
+    new_url = feed_server.serve("/new", body, headers={"Content-Type": "application/rss+xml"})
+    old_url = feed_server.redirect("/old", new_url, status=301)
+    config, store = _setup(tmp_path, old_url)
+    for i in range(MOVE_AFTER_REDIRECTS):
+        assert store.source_state("bad").url in (None, old_url), i
+        report = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=i))
+        assert report.status == "ok"
+    assert store.source_state("bad").url == new_url
+    before = len(feed_server.requests_for("/old"))
+    poll_source(config, store, config.sources[0], now=NOW + timedelta(days=1))
+    assert len(feed_server.requests_for("/old")) == before  # the next poll goes straight there
+    store.close()
+
+
+def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    from digest.pipeline import UNCONDITIONAL_AFTER_304S
+
+    body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
+    url = feed_server.conditional("/c", body, etag='"v1"')
+    config, store = _setup(tmp_path, url)
+    poll_source(config, store, config.sources[0], now=NOW)
+    for i in range(UNCONDITIONAL_AFTER_304S):
+        assert poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=i + 1)).status == "not-modified"
+    last = poll_source(config, store, config.sources[0], now=NOW + timedelta(days=2))
+    assert last.status == "ok"
+    assert "if-none-match" not in feed_server.requests_for("/c")[-1].headers
+    assert store.source_state("bad").not_modified_count == 0
+    store.close()

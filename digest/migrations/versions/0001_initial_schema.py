@@ -103,6 +103,8 @@ def upgrade() -> None:
     sa.Column('last_new_at', sa.DateTime(), nullable=True),
     sa.Column('error_count', sa.Integer(), nullable=False),
     sa.Column('not_modified_count', sa.Integer(), nullable=False),
+    sa.Column('redirect_to', sa.Text(), nullable=True),
+    sa.Column('redirect_count', sa.Integer(), nullable=False),
     sa.Column('next_poll_at', sa.DateTime(), nullable=True),
     sa.Column('disabled_reason', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('name')
