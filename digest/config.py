@@ -91,13 +91,15 @@ class DatabaseConfig(Strict):
 
 
 class FetchConfig(Strict):
-    """How feeds are fetched. Times in seconds, sizes in bytes."""
+    """How feeds are fetched. Times in seconds, sizes in bytes; ``max_per_host`` is how many
+    fetches may run at once against one host (politeness towards publishers)."""
 
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
     deadline: float = Field(default=60.0, gt=0)
     max_bytes: int = Field(default=10_000_000, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
+    max_per_host: int = Field(default=2, ge=1, le=16)
     poll_interval_minutes: int = Field(default=30, ge=1)
     allow_private_addresses: bool = False
     user_agent: str = "digest/0.1"

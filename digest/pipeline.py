@@ -9,7 +9,9 @@ The only clock reads are here and in the CLI: ``now`` is passed down to the pure
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from digest import edition as editions
 from digest.adjust import adjusted, may_send
@@ -165,6 +168,13 @@ def poll_source(
     return report
 
 
+def _host_of(source: SourceConfig, live: bool) -> str | None:
+    """The host a source is fetched from, or ``None`` for a local file."""
+    if source.path is not None and not live:
+        return None
+    return urlsplit(str(source.url)).hostname
+
+
 def _follow_permanent_redirect(state: SourceState, target: str | None) -> dict[str, object]:
     """Source columns after a fetch that did or did not end in a permanent redirect: the
     stored URL moves only when the same 301/308 target was seen on
@@ -187,13 +197,21 @@ def poll(
     live: bool = False,
     progress: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
-    """Poll ``sources`` (default: every enabled source) concurrently; one report each, in
-    config order. ``progress`` is called as each source finishes."""
+    """Poll ``sources`` (default: every enabled source) concurrently, at most
+    ``fetch.max_per_host`` at once against any one host; one report each, in config order.
+    ``progress`` is called as each source finishes."""
     chosen = [s for s in (sources if sources is not None else config.sources) if s.enabled]
+    per_host: dict[str, threading.BoundedSemaphore] = {}
+    for source in chosen:
+        host = _host_of(source, live)
+        if host and host not in per_host:
+            per_host[host] = threading.BoundedSemaphore(config.fetch.max_per_host)
 
     def one(source: SourceConfig) -> SourceReport:
+        gate = per_host.get(_host_of(source, live) or "") or contextlib.nullcontext()
         try:
-            report = poll_source(config, store, source, now=now, live=live)
+            with gate:
+                report = poll_source(config, store, source, now=now, live=live)
         except DigestError as exc:  # the store failed for this source: report, go on
             report = SourceReport(source=source.name, status="failed", error=str(exc))
         if progress is not None:

@@ -240,3 +240,36 @@ def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(feed_server: FeedS
     assert "if-none-match" not in feed_server.requests_for("/c")[-1].headers
     assert store.source_state("bad").not_modified_count == 0
     store.close()
+
+
+def test_at_most_max_per_host_fetches_at_once(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+    import threading
+    import time
+
+    from digest.pipeline import poll
+
+    body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
+    lock = threading.Lock()
+    active = [0, 0]  # now, most
+
+    def slow(_request):  # runs in the server's thread for each request
+        with lock:
+            active[0] += 1
+            active[1] = max(active[1], active[0])
+        time.sleep(0.3)
+        with lock:
+            active[0] -= 1
+        return Reply(200, {"Content-Type": "application/rss+xml"}, body)
+
+    urls = [feed_server.route(f"/f{i}", slow) for i in range(4)]
+    config, store = _setup(tmp_path, urls[0])
+    data = config.model_dump()
+    data["sources"] = [{"name": f"s{i}", "title": f"S{i}", "url": u} for i, u in enumerate(urls)]
+    data["fetch"]["max_per_host"] = 1
+    from digest.config import Config
+
+    config = Config.model_validate(data)
+    reports = poll(config, store, now=NOW)
+    store.close()
+    assert [r.status for r in reports] == ["ok"] * 4
+    assert active[1] == 1
