@@ -31,7 +31,7 @@ from digest.message import build_message, public_copy
 from digest.parse import parse_feed
 from digest.render import archive_url, render_edition
 from digest.store import SourceState, Store
-from digest.subscribers import import_csv
+from digest.subscribers import SubscriberFileError, import_csv
 from digest.tokens import make_token, preferences_url, unsubscribe_url
 from digest.topics import load_model
 from digest.transports import Transport
@@ -466,10 +466,20 @@ def publish(
         report.message = "; ".join(filter(None, ["resumed the unfinished edition", report.message]))
         return report
 
+    notes: list[str] = []
     if list_config.subscribers is not None:
-        imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
-        for problem in imported.problems:
-            log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
+        try:
+            imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
+        except SubscriberFileError as exc:  # send to the subscribers already stored
+            log.warning("subscribers_unreadable list=%s error=%r", list_config.name, str(exc))
+            notes.append(f"subscriber file not imported: {exc}")
+        else:
+            for problem in imported.problems:
+                log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
+            if imported.problems:
+                notes.append(
+                    f"{len(imported.problems)} subscriber row(s) rejected, e.g. {imported.problems[0]}"
+                )
     subscribers = store.subscribers_of(list_config.name)
 
     built = build(
@@ -490,9 +500,12 @@ def publish(
         return report
     if not edition.stories:
         report.status = "empty"
-        report.message = (
-            f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
-            f"{edition.window_end:%Y-%m-%d %H:%M} UTC: nothing sent"
+        report.message = "; ".join(
+            [
+                f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
+                f"{edition.window_end:%Y-%m-%d %H:%M} UTC: nothing sent",
+                *notes,
+            ]
         )
         return report
 
@@ -541,6 +554,7 @@ def publish(
         now=now, clock=clock, should_stop=should_stop,
     )
     _settle(report, counts, store, clock())
+    report.message = "; ".join(filter(None, [report.message, *notes]))
     return report
 
 

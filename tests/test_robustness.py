@@ -208,3 +208,22 @@ def test_at_is_checked_for_range(tmp_path: Path) -> None:
     path = _write_config(tmp_path)
     result = CliRunner().invoke(cli, ["-c", str(path), "send", "world", "--at", "9999-12-31T23:59Z"])
     assert not isinstance(result.exception, OverflowError)
+
+
+def test_bad_subscriber_rows_and_a_missing_file_are_reported_and_the_edition_goes_out(tmp_path: Path) -> None:
+    subs = tmp_path / "subs.csv"
+    subs.write_text("email,name\nok@example.com,Ok\nnot-an-address,Bad\n")
+    data = yaml.safe_load((Path(__file__).parent.parent / "config.yaml").read_text())
+    data["lists"][0]["subscribers"] = str(subs)
+    config = world_config(tmp_path, lists=data["lists"])
+    with Store.open(config.database.url) as store:
+        report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)
+        [lst] = report.lists
+        assert lst.status == "sent" and lst.deliveries == {"sent": 1}
+        assert "1 subscriber row(s) rejected" in lst.message and "subs.csv:3" in lst.message
+        subs.unlink()
+        later = pipeline.run(
+            config, store, now=NOW, at=AT.replace(day=19), clock=lambda: NOW
+        )
+        assert "subscriber file not imported" in later.lists[0].message
+        assert later.lists[0].status in ("sent", "empty")
