@@ -75,7 +75,7 @@ from digest.adjust import (
     clean_summary,
     dropped_stories,
 )
-from digest.config import Config, ListConfig
+from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import DigestError
 from digest.message import build_message, personalise
 from digest.render import _rank_order, is_http_url, render_edition
@@ -704,7 +704,8 @@ def editor_routes(
         rows = []
         for lst in config.lists:
             last = next(iter(store.editions_of(lst.name, limit=1)), None)
-            failing, silent = [], []
+            failing: list[tuple[SourceConfig, str]] = []
+            silent: list[tuple[SourceConfig, str]] = []
             for src in config.list_sources(lst):
                 found = health.get(src.name)
                 if found is not None:

@@ -872,15 +872,21 @@ def _capped(chunks: Iterator[bytes], max_bytes: int, source: str, what: str) -> 
         yield chunk
 
 
-def _maybe_gunzip(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
-    """Pass ``chunks`` through, gunzipping them when they start with the gzip magic bytes."""
+def _peek(chunks: Iterator[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``size`` bytes or more (whole chunks) of ``chunks``, and the rest."""
     head = b""
     it = iter(chunks)
-    while len(head) < 2:
+    while len(head) < size:
         try:
             head += next(it)
         except StopIteration:
             break
+    return head, it
+
+
+def _maybe_gunzip(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
+    """Pass ``chunks`` through, gunzipping them when they start with the gzip magic bytes."""
+    head, it = _peek(chunks, 2)
     rest = itertools.chain([head], it)
     if head.startswith(_GZIP_MAGIC):
         yield from _decompress(rest, source, zlib.MAX_WBITS | 16, "gzip")
@@ -890,13 +896,7 @@ def _maybe_gunzip(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
 
 def _inflate(chunks: Iterator[bytes], source: str) -> Iterator[bytes]:
     """HTTP ``deflate`` is zlib-wrapped (RFC 9110 §8.4.1.2); some servers send raw deflate."""
-    head = b""
-    it = iter(chunks)
-    while len(head) < 2:
-        try:
-            head += next(it)
-        except StopIteration:
-            break
+    head, it = _peek(chunks, 2)
     if not head:
         return
     wrapped = (head[0] & 0x0F) == 8 and len(head) >= 2 and (head[0] << 8 | head[1]) % 31 == 0

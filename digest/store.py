@@ -667,18 +667,8 @@ class Store:
                     conn.execute(insert(edition_entries), rows)
                 if variants:
                     conn.execute(insert(edition_variants), _variant_rows(edition_id, variants))
-                queued = [
-                    {
-                        "edition_id": edition_id,
-                        "subscriber_id": sid,
-                        "state": "queued",
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                        "not_before": later,
-                    }
-                    for sid, later in dict(recipients).items()
-                ]
+                wanted = dict(recipients)
+                queued = _queued_rows(edition_id, list(wanted), now=now, not_before=wanted)
                 if queued:
                     conn.execute(insert(deliveries), queued)
         except IntegrityError as exc:
@@ -893,19 +883,10 @@ class Store:
                         .where(deliveries.c.subscriber_id.in_(chunk))
                     )
                 )
-                rows = [
-                    {
-                        "edition_id": edition_id,
-                        "subscriber_id": sid,
-                        "state": "queued",
-                        "attempts": 0,
-                        "created_at": now,
-                        "updated_at": now,
-                        "not_before": (not_before or {}).get(sid),
-                    }
-                    for sid in chunk
-                    if sid not in known
-                ]
+                rows = _queued_rows(
+                    edition_id, [sid for sid in chunk if sid not in known], now=now,
+                    not_before=not_before or {},
+                )
                 if rows:
                     conn.execute(insert(deliveries), rows)
                     added += len(rows)
@@ -1421,6 +1402,28 @@ class Store:
                 .limit(limit)
             ).all()
         return [_edition_row(r) for r in rows]
+
+def _queued_rows(
+    edition_id: int,
+    subscriber_ids: Sequence[int],
+    *,
+    now: datetime,
+    not_before: Mapping[int, datetime | None],
+) -> list[dict[str, Any]]:
+    """New ``queued`` ledger rows for ``subscriber_ids`` of an edition."""
+    return [
+        {
+            "edition_id": edition_id,
+            "subscriber_id": sid,
+            "state": "queued",
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+            "not_before": not_before.get(sid),
+        }
+        for sid in subscriber_ids
+    ]
+
 
 def _variant_rows(
     edition_id: int, variants: Mapping[tuple[str, ...], RenderedEdition]
