@@ -529,6 +529,31 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+@eval_group.command("sections")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
+@click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.pass_context
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+    """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
+    print macro-F1, per-section F1 and the confusion matrix."""
+    from digest.evaluate import evaluate_sections, load_jsonl
+    from digest.exceptions import DigestError
+
+    config = _config(ctx)
+    try:
+        s = evaluate_sections(
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+        )
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+def _print_topic_scores(s: Any) -> None:
     click.echo(
         f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)"
     )
@@ -553,18 +578,18 @@ def topics_group() -> None:
 )
 @click.option("--title-only", is_flag=True, help="Ignore the text field.")
 def topics_fit(examples: str, out: str, title_only: bool) -> None:
-    """Train a classifier on EXAMPLES (JSONL: title, text, label = topic name) and save it."""
+    """Train a classifier on EXAMPLES (JSONL: title, text, label or section = topic name) and save it."""
     from digest.evaluate import load_jsonl
     from digest.exceptions import DigestError
     from digest.topics import example_text, fit_classifier, save_model
 
     try:
         rows = load_jsonl(examples)
-        if any("label" not in r for r in rows):
-            raise DigestError("every example needs a 'label' (a topic name)")
+        if any("label" not in r and "section" not in r for r in rows):
+            raise DigestError("every example needs a 'label' (or 'section'): a topic name")
         model = fit_classifier(
             [example_text(r["title"], "" if title_only else r.get("text", "")) for r in rows],
-            [str(r["label"]) for r in rows],
+            [str(r.get("label", r.get("section"))) for r in rows],
         )
         save_model(model, out)
     except DigestError as exc:

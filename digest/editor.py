@@ -595,7 +595,7 @@ def editor_routes(
 
     def topic_choice(request: Request, list_config: ListConfig) -> tuple[tuple[str, ...], str]:
         """``(topics, notice)`` from ``?topics=`` or ``?subscriber=``."""
-        known = set(list_config.topics) | {list_config.fallback.name}
+        known = set(list_config.section_names)
         chosen = [t for t in request.query_params.getlist("topics") if t in known]
         email = (request.query_params.get("subscriber") or "").strip()
         if email and not chosen:
@@ -888,7 +888,7 @@ def editor_routes(
         at = _form_at(form, lst)
         if at is None:
             raise _Http(400, "The form named no edition time.")
-        topics = tuple(sorted({str(t) for t in form.getlist("topics")} & (set(lst.topics) | {lst.fallback.name})))
+        topics = tuple(sorted({str(t) for t in form.getlist("topics")} & set(lst.section_names)))
         address = _field(form, "address", 320)
         try:
             address = validate_email(address, check_deliverability=False).normalized
@@ -1008,7 +1008,8 @@ def _topic_names(config: Config, lst: ListConfig) -> list[tuple[str, str]]:
             names.append((name, config.topic(name).title))
         except KeyError:
             names.append((name, name))
-    names.append((lst.fallback.name, lst.fallback.title))
+    if lst.fallback is not None:
+        names.append((lst.fallback.name, lst.fallback.title))
     return names
 
 

@@ -277,13 +277,15 @@ def _rank_order(stories: Sequence[Story]) -> list[int]:
     return sorted(range(len(stories)), key=lambda i: (not stories[i].pinned, -stories[i].score, i))
 
 
-def _preheader(cards: Sequence[StoryCard]) -> str:
-    """The inbox preview line: the titles of the 2nd to 4th best stories (the best one is in
-    the subject), at most ``PREHEADER_CHARS``; the best title alone for a one-story edition."""
+def _preheader(cards: Sequence[StoryCard], top: StoryCard | None) -> str:
+    """The inbox preview line: the titles of the three best stories after ``top`` (the one
+    in the subject), at most ``PREHEADER_CHARS``; the top title alone for a one-story
+    edition."""
     ranked = [cards[i] for i in _rank_order([c.story for c in cards])]
-    if len(ranked) <= 1:
+    if len(ranked) <= 1 or top is None:
         return ranked[0].title if ranked else ""
-    return truncate("Also: " + " · ".join(c.title for c in ranked[1:4]), PREHEADER_CHARS)
+    rest = [c for c in ranked if c is not top]
+    return truncate("Also: " + " · ".join(c.title for c in rest[:3]), PREHEADER_CHARS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -478,8 +480,11 @@ def _render(
         if cards:
             sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
     all_cards = [c for s in sections for c in s.cards]
-    top = _top_card(all_cards)
-    preheader = _preheader(all_cards)
+    # the subject names the best story of the list's own sections; the fallback's only
+    # when the edition has nothing else
+    own = [c for s in sections if s.name in list_config.topics for c in s.cards]
+    top = _top_card(own or all_cards)
+    preheader = _preheader(all_cards, top)
     context: dict[str, Any] = {
         "edition": edition,
         "list": list_config,
