@@ -248,15 +248,12 @@ def story_card(story: Story, edition: Edition) -> StoryCard:
     lead = story.lead
     seen = {lead.source}
     also = []
-    for other in story.others:
-        if other.source in seen:
+    copies = [(c.source, c.url) for e in story.entries for c in e.also_in]
+    for source, url in [*((o.source, o.url) for o in story.others), *copies]:
+        if source in seen:
             continue
-        seen.add(other.source)
-        also.append(
-            Link(
-                _source_title(edition, other.source), other.url if is_http_url(other.url) else None
-            )
-        )
+        seen.add(source)
+        also.append(Link(_source_title(edition, source), url if is_http_url(url) else None))
     return StoryCard(
         title=clean_text(lead.title) or "(untitled)",
         url=lead.url if is_http_url(lead.url) else None,
@@ -531,6 +528,9 @@ def _render(
         preheader=preheader,
         omitted=omitted,
         web_url=web_url,
+        left_out=tuple(
+            story.key for i, story in enumerate(edition.stories) if i not in kept
+        ),
     )
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "keyword_pattern",
     "load_model",
     "save_model",
+    "section_of",
     "top_terms",
 ]
 
@@ -413,3 +414,24 @@ def assign_sections(
     if folded:
         sections.append(Section(name=fallback.name, title=fallback.title, stories=tuple(folded)))
     return tuple(sections)
+
+
+def section_of(
+    story: Story,
+    *,
+    topics: Sequence[TopicConfig],
+    list_config: ListConfig,
+    source_topics: Mapping[str, str],
+    model: Any | None = None,
+) -> tuple[str, str] | None:
+    """``(section name, reason)`` that the list's rules give one ``story`` alone (the rules
+    of :func:`assign_sections`, without caps or folding), or ``None`` when the list has no
+    fallback and no rule claims it. For a story an editor split off."""
+    single = list_config.model_copy(update={"min_section_stories": 1})
+    sections = assign_sections(
+        [story], topics=topics, list_config=single, source_topics=source_topics, model=model
+    )
+    for section in sections:
+        for placed in section.stories:
+            return section.name, placed.section_reason
+    return None
