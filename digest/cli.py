@@ -317,10 +317,10 @@ def adjust(
         if action == "show":
             for section in built.edition.sections:
                 click.echo(f"[{section.name}]")
-                for story in section.stories:
-                    click.echo(f"  {story.key}  {story.score:.3f}  {story.lead.title}")
-                    for entry in story.entries:
-                        click.echo(f"      {adjusting.entry_ref(entry)}")
+                for shown in section.stories:
+                    click.echo(f"  {shown.key}  {shown.score:.3f}  {shown.lead.title}")
+                    for item in shown.entries:
+                        click.echo(f"      {adjusting.entry_ref(item)}")
             for adj in store.adjustments(list_config.name, period):
                 click.echo(f"adjustment {adj.action} {adj.story_key} {adj.value}".rstrip())
             return
@@ -338,7 +338,9 @@ def adjust(
         if story is None:
             raise click.ClickException(f"{action}: name the story or entry (TARGET)")
         if action in ("split", "move"):
-            entry = next(e for e in story.entries if adjusting.entry_ref(e) == target) if "/" in target else None
+            entry = next(
+                (e for e in story.entries if adjusting.entry_ref(e) == target), None
+            )
             if entry is None:
                 raise click.ClickException(f"{action}: name the entry as SOURCE/ENTRY_ID")
             made = adjusting.split(entry)

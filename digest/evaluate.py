@@ -328,6 +328,7 @@ def evaluate_sections(
 
     started = time.perf_counter()
     predicted: dict[int, str] = {}
+    model: Any = None
     if folds >= 2:
         order = list(range(len(stories)))
         random.Random(seed).shuffle(order)

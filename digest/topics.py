@@ -273,7 +273,8 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         for region in topic.places:
             region_topic.setdefault(region, topic.name)
     claimed = [keyword_pattern(w) for t in topics for w in t.keywords]
-    for mention in locate(title, summary):
+    # places are evidence only for a list that has sections by region
+    for mention in locate(title, summary) if region_topic else ():
         if any(p.fullmatch(mention.place.name) for p in claimed):
             continue  # the editor's keyword claims this name for its topic
         region = mention.place.region
@@ -314,8 +315,8 @@ def _rule_topic(
     if evidence and evidence[0].weight >= MIN_EVIDENCE:
         strong = [e for e in evidence if e.weight >= MIN_EVIDENCE]
         if len(strong) >= MANY_REGIONS and strong[0].weight < DOMINANT * strong[2].weight:
-            names = ", ".join(e.name or e.region for e in strong)
-            return None, f"several regions named ({names})"
+            listed = ", ".join(e.name or e.region for e in strong)
+            return None, f"several regions named ({listed})"
         best = evidence[0]
         if best.name is None:
             return None, f"{best.reason}: not a section of this list"

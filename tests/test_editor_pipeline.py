@@ -160,6 +160,9 @@ def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(
         done = _digest(config_path, "adjust", "world", "merge", merge_story.key, "--into", merge_into.key, "--at", "2026-02-18T07:00:00Z")
         assert done.returncode == 0, done.stderr
         assert [a.action for a in store.adjustments("world", before.edition.period)] == ["split", "move", "merge"]
+        shown = _digest(config_path, "adjust", "world", "show", "--at", "2026-02-18T07:00:00Z")
+        assert shown.returncode == 0 and f"      {entry_ref(split_entry)}" in shown.stdout
+        assert "adjustment merge " + merge_story.key in shown.stdout
 
         built = pipeline.build(config, store, lst, at=AT, now=POLLED)
         by_lead = {s.lead: s for s in built.edition.stories}
