@@ -196,10 +196,13 @@ def reshape(
                 changed.add(target)
             changed.add(at)
         else:  # merge
+            # the story merged away: by its key, else by its lead among the current entries
+            lead = _ref_of(adj.lead_source, adj.lead_entry_id)
             at = next(
-                (i for i, (_, entries, story) in enumerate(items) if entries and adj.matches(story)),
+                (i for i, (_, entries, story) in enumerate(items) if entries and story.key == adj.story_key),
                 None,
             )
+            at = holder(lead) if at is None and adj.lead_source else at
             target = holder(adj.value)
             if at is None or target is None or at == target:
                 continue

@@ -232,3 +232,14 @@ def test_refuse_if_sent_names_the_edition(tmp_path) -> None:
         raise AssertionError("a stored edition was not refused")
     finally:
         store.close()
+
+
+def test_an_entry_split_off_can_be_merged_back() -> None:
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    geneva = talks.others[0]
+    once = apply_adjustments(edition, [split(geneva)])
+    alone = next(s for s in once.stories if s.lead == geneva)
+    back = apply_adjustments(edition, [split(geneva), merge(alone, into=talks)])
+    assert set(_story(back, "s-talks").entries) == set(talks.entries)
+    assert len(back.stories) == len(edition.stories)
