@@ -205,17 +205,19 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
     return result
 
 
-KEYWORD_TITLE, KEYWORD_SUMMARY = 5.0, 1.5
-"""Weight of a topic keyword or pattern found in the lead's title / summary. A topic's own
-words name its subject ("Ukraine", "tariffs") and outweigh a place named once."""
+KEYWORD_TITLE, KEYWORD_SUMMARY = 7.0, 1.5
+"""Weight of a keyword or pattern of a topic without ``places`` in the lead's title /
+summary. Such a topic's own words name its subject ("Ukraine", "tariffs", "prices"): in the
+title they outweigh one place named there, even "in Russia" (3 × 2)."""
 PLACE_KEYWORD_TITLE, PLACE_KEYWORD_SUMMARY = 3.0, 1.0
 """Weight of a keyword of a topic that has ``places``: it names who or what (``Jesse
 Jackson``), weighed as a place named without a cue."""
 EVENT_CUE = 3.0
 """Factor for the gazetteer's ``world`` names (the Olympics, the UN): an event of the whole
 world settles where a story belongs over the countries taking part."""
-MIN_EVIDENCE = 1.0
-"""Least total weight for the rules to decide; below it the classifier may."""
+MIN_EVIDENCE = 0.5
+"""Least total weight for the rules to decide (one demonym in the summary, "the Canadian
+author", is enough when nothing else speaks); below it the classifier may."""
 MANY_REGIONS = 3
 """A lead that speaks for this many sections or more, none of them by far the most (the best
 under :data:`DOMINANT` × the third), is a world story."""
