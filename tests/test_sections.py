@@ -147,3 +147,39 @@ def test_eval_sections_cli_on_the_real_window(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in REAL.open()]
     scores = evaluate_sections(rows, config=_config(), list_name="world", folds=3)
     assert scores.items == len({r["story"] for r in rows}) and scores.macro_f1 >= 0.72
+
+
+def test_a_two_topic_list_without_fallback_through_the_cli(tmp_path: Path) -> None:
+    """As an operator: a list of Asia and the Middle East, no fallback, on the captured feeds.
+    Its edition holds only those two sections and its subject names one of their stories
+    (not the California avalanche that leads the world edition's Americas)."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    for source in data["sources"]:
+        if source.get("path"):
+            source["path"] = str((REPO / source["path"]).resolve())
+    world = data["lists"][0]
+    world["subscribers"] = str((REPO / world["subscribers"]).resolve())
+    regional = {k: v for k, v in world.items() if k not in ("fallback", "subscribers")}
+    regional.update(name="asia-me", title="Asia and the Middle East", topics=["asia", "middle-east"])
+    data["lists"].append(regional)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+
+    def digest(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(config), *args],
+            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        )  # fmt: skip
+
+    assert digest("poll").returncode == 0
+    out = tmp_path / "out"
+    built = digest("build", "asia-me", "--at", "2026-02-18T07:00Z", "--out", str(out), "--explain")
+    assert built.returncode == 0, built.stderr
+    assert "sections" in built.stdout and "avalanche" not in built.stdout.lower()
+    subject = next(line for line in built.stdout.splitlines() if line.startswith("subject: "))
+    assert "Asia and the Middle East:" in subject and "avalanche" not in subject.lower()
+    text = (out / "edition.txt").read_text()
+    assert "Elsewhere in the world" not in text and "avalanche" not in text.lower()
+    headings = {line.strip() for line in text.splitlines()}
+    assert "Asia" in headings or "ASIA" in headings or any(h.startswith("Asia") for h in headings)
