@@ -234,15 +234,15 @@ class Build:
     ``edition`` is what is sent (the editor's adjustments applied); ``base`` the edition as
     assembled, before them (the editor lists what they changed against it). ``variants``
     maps a sorted tuple of topic names (``()`` = the whole edition) to its rendering;
-    ``left_out`` are the stories of ``edition`` the whole edition's email left out for size,
-    from that rendering; ``scheduled`` is the edition time the period was derived from.
+    ``left_out_for_size`` are the stories of ``edition`` the whole edition's email left out
+    for size, from that rendering; ``scheduled`` is the edition time the period was derived from.
     """
 
     edition: Edition
     scheduled: datetime
     variants: dict[tuple[str, ...], RenderedEdition]
     base: Edition
-    left_out: tuple[Story, ...] = ()
+    left_out_for_size: tuple[Story, ...] = ()
 
     @property
     def main(self) -> RenderedEdition:
@@ -333,9 +333,12 @@ def finish_build(
             continue
         variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
     omitted = set(variants[()].left_out)
-    left_out = tuple(s for s in edition.stories if s.key in omitted)
     return Build(
-        edition=edition, scheduled=scheduled, variants=variants, base=base, left_out=left_out
+        edition=edition,
+        scheduled=scheduled,
+        variants=variants,
+        base=base,
+        left_out_for_size=tuple(s for s in edition.stories if s.key in omitted),
     )
 
 

@@ -193,9 +193,9 @@ def test_build_returns_what_the_email_left_out_for_size(world) -> None:
     out, from the one rendering (the archive and the editor need no second render)."""
     config, store, _ = world
     built = pipeline.build(config, store, config.list("world"), at=AT, now=POLLED)
-    assert built.main.omitted == len(built.left_out) > 0
-    assert {s.key for s in built.left_out} == set(built.main.left_out)
-    for story in built.left_out:
+    assert built.main.omitted == len(built.left_out_for_size) > 0
+    assert {s.key for s in built.left_out_for_size} == set(built.main.left_out)
+    for story in built.left_out_for_size:
         assert story in built.edition.stories and story.lead.title not in built.main.text
-    lowest = sorted(built.edition.stories, key=lambda s: (not s.pinned, -s.score))[-len(built.left_out):]
-    assert {s.key for s in lowest} == {s.key for s in built.left_out}
+    lowest = sorted(built.edition.stories, key=lambda s: (not s.pinned, -s.score))[-len(built.left_out_for_size):]
+    assert {s.key for s in lowest} == {s.key for s in built.left_out_for_size}
