@@ -183,3 +183,16 @@ def test_a_two_topic_list_without_fallback_through_the_cli(tmp_path: Path) -> No
     assert "Elsewhere in the world" not in text and "avalanche" not in text.lower()
     headings = {line.strip() for line in text.splitlines()}
     assert "Asia" in headings or "ASIA" in headings or any(h.startswith("Asia") for h in headings)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=200), st.text(max_size=400))
+def test_odd_text_never_breaks_sectioning(title: str, text: str) -> None:
+    mentions = locate(title, text)
+    assert all(m.weight > 0 for m in mentions)
+    placed = _placed([_story("x", title, text)])
+    assert placed["x"][0] in {"ukraine", "middle-east", "americas", "europe", "asia", "business", "more"}
