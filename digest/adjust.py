@@ -113,7 +113,8 @@ def move(entry: Entry, into: Story) -> Adjustment:
 
 def merge(story: Story, into: Story) -> Adjustment:
     """The adjustment that merges ``story`` into story ``into`` (named by its lead entry)."""
-    return Adjustment(story.key, "merge", entry_ref(into.lead), story.lead.source, story.lead.entry_id)
+    lead = story.lead
+    return Adjustment(story.key, "merge", entry_ref(into.lead), lead.source, lead.entry_id)
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,11 @@ def reshape(
     if not todo:
         return edition
     rules = rules or _default_rules(edition)
-    # work on a flat list of [section name, entries, story]; None entries = removed
+    # a flat list of [section name, its entries now, the story as built]; no entries: gone
     items: list[list[Any]] = [
-        [section.name, list(story.entries), story] for section in edition.sections for story in section.stories
+        [section.name, list(story.entries), story]
+        for section in edition.sections
+        for story in section.stories
     ]
     changed: set[int] = set()
     added: set[int] = set()
@@ -199,7 +202,7 @@ def reshape(
             # the story merged away: by its key, else by its lead among the current entries
             lead = _ref_of(adj.lead_source, adj.lead_entry_id)
             at = next(
-                (i for i, (_, entries, story) in enumerate(items) if entries and story.key == adj.story_key),
+                (i for i, (_, now, story) in enumerate(items) if now and story.key == adj.story_key),
                 None,
             )
             at = holder(lead) if at is None and adj.lead_source else at
@@ -213,19 +216,17 @@ def reshape(
         return edition
 
     titles = {s.name: s.title for s in edition.sections} | dict(rules.sections)
-    order = [s.name for s in edition.sections]
-    order += [name for name, _ in rules.sections if name not in order]
+    # the list's section order when the rules give it (a new section takes its place there)
+    order = [name for name, _ in rules.sections]
+    order += [s.name for s in edition.sections if s.name not in order]
     placed: dict[str, list[Story]] = {}
+    touched: set[str] = set()
     for i, (name, entries, story) in enumerate(items):
         if not entries:
+            touched.add(name)
             continue
         if i in changed or i in added:
-            story = _with_entries(story, entries)
-            score, reasons = rules.score(story)
-            note = "split off by an editor" if i in added else "reshaped by an editor"
-            story = replace(
-                story, score=score, reasons=(*reasons[:-1], Reason("editor", 0.0, note), reasons[-1])
-            )
+            story = _rescored(_with_entries(story, entries), rules, added=i in added)
             if i in added:
                 found = rules.section(story)
                 if found is not None:
@@ -237,15 +238,25 @@ def reshape(
                     story = replace(
                         story, section=name, section_reason="split off; kept in its story's section"
                     )
+            touched.add(name)
         placed.setdefault(name, []).append(story)
     sections = []
     for name in order:
         stories = placed.get(name, [])
         if not stories:
             continue
-        ranked = sorted(range(len(stories)), key=lambda k: (not stories[k].pinned, -stories[k].score, k))
-        sections.append(Section(name=name, title=titles.get(name, name), stories=tuple(stories[k] for k in ranked)))
+        if name in touched:  # pinned first, then by score; ties keep their order
+            stories.sort(key=lambda s: (not s.pinned, -s.score))
+        sections.append(Section(name=name, title=titles.get(name, name), stories=tuple(stories)))
     return replace(edition, sections=tuple(sections))
+
+
+def _rescored(story: Story, rules: Rules, *, added: bool) -> Story:
+    score, reasons = rules.score(story)
+    note = "split off by an editor" if added else "reshaped by an editor"
+    return replace(
+        story, score=score, reasons=(*reasons[:-1], Reason("editor", 0.0, note), reasons[-1])
+    )
 
 
 def boost_factor(value: str) -> float | None:

@@ -258,14 +258,13 @@ def build(
     at: datetime,
     now: datetime,
     choices: Iterable[Sequence[str]] = (),
-    adjust: bool = True,
 ) -> Build | None:
     """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
 
     Returns ``None`` when the list's schedule has no send time at or before ``at``.
-    ``choices`` are subscribers' topic choices to render variants for. With ``adjust`` the
-    editor's stored adjustments for this edition (split, move, merge, pin, boost, drop,
-    summary) are applied; a reshaped story is scored and sectioned by the list's own rules.
+    ``choices`` are subscribers' topic choices to render variants for. The editor's stored
+    adjustments for this edition (split, move, merge, pin, boost, drop, summary) are applied
+    to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
     The editor's preview shows this same build. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when rendering fails.
     """
@@ -302,8 +301,7 @@ def build(
         model=model,
     )
     base = edition
-    if adjust:
-        edition = adjusted(edition, store, _list_rules(config, list_config, edition, model))
+    edition = adjusted(edition, store, _list_rules(config, list_config, edition, model))
     return finish_build(
         config, list_config, base=base, edition=edition, scheduled=scheduled, choices=choices, now=now
     )

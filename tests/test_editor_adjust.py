@@ -163,13 +163,16 @@ def test_split_is_sectioned_by_the_rules_it_is_given() -> None:
     talks = _story(edition, "s-talks")
     rules = Rules(
         score=lambda story: (0.5, (Reason("score", 0.5),)),
-        section=lambda story: ("americas", "keyword 'test'"),
-        sections=(("ukraine", "U"), ("americas", "Americas")),
-    )
+        section=lambda story: ("europe", "keyword 'test'"),
+        sections=(("ukraine", "U"), ("middle-east", "M"), ("americas", "A"), ("europe", "Europe"),
+                  ("more", "Elsewhere")),
+    )  # fmt: skip
     after = apply_adjustments(edition, [split(talks.others[0])], rules)
     alone = next(s for s in after.stories if s.lead == talks.others[0])
-    assert _section_of(after, alone.key) == "americas" and alone.section_reason == "keyword 'test'"
-    assert after.sections[2].stories[-1] == alone  # lowest score last in its section
+    assert _section_of(after, alone.key) == "europe" and alone.section_reason == "keyword 'test'"
+    # a section the edition did not have takes its place in the list's order
+    assert [sec.name for sec in after.sections] == ["ukraine", "middle-east", "americas", "europe", "more"]
+    assert titles(after, "middle-east") == titles(edition, "middle-east")  # untouched
 
 
 def test_move_puts_an_entry_into_another_story() -> None:
