@@ -29,11 +29,11 @@ from digest.exceptions import DigestError, EditionExists, NotModified, SourceErr
 from digest.fetch import RetryLater, fetch, next_poll
 from digest.message import build_message, public_copy
 from digest.parse import parse_feed
+from digest.rank import story_score
 from digest.render import archive_url, render_edition
 from digest.store import SourceState, Store
 from digest.subscribers import SubscriberFileError, import_csv
 from digest.tokens import make_token, preferences_url, unsubscribe_url
-from digest.rank import story_score
 from digest.topics import load_model, section_of
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport, write_edition_files

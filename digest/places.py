@@ -37,8 +37,11 @@ VENUE_CUE = 0.25
 SUBJECT_CUE = 1.5
 
 _PREPOSITIONS = frozenset(
-    "in at to from into inside near across throughout outside off around within".split()
-)
+    (
+        "in", "at", "to", "from", "into", "inside", "near", "across", "throughout", "outside",
+        "off", "around", "within",
+    )
+)  # fmt: skip
 _PLAIN, _DEMONYM, _VENUE = "place", "demonym", "venue"
 
 
@@ -123,8 +126,11 @@ _WORD_BEFORE = re.compile(r"(\w+)(?:\W+the)?\W*$", re.IGNORECASE)
 _NEXT_WORD = re.compile(r"^\s+(?:the\s+)?([A-Za-z][\w-]*)")
 _US_NAMES = frozenset({"US", "U.S.", "USA", "U.S.A.", "America"})
 _VERBS_AFTER_US = frozenset(
-    "says said and or is was has had will would to warns plans kills strikes sends says".split()
-)
+    (
+        "says", "said", "and", "or", "is", "was", "has", "had", "will", "would", "to", "warns",
+        "plans", "kills", "strikes", "sends",
+    )
+)  # "US plans ..." is a subject; "US soldiers ..." an adjective: who, not where
 
 
 def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[float, str]:

@@ -9,15 +9,15 @@ from digest.adjust import (
     Adjustment,
     EditionSent,
     Rules,
+    apply_adjustments,
+    boost_factor,
+    clean_summary,
+    dropped_stories,
     entry_ref,
     merge,
     move,
     refuse_if_sent,
     split,
-    apply_adjustments,
-    boost_factor,
-    clean_summary,
-    dropped_stories,
 )
 from digest.store import Store
 from digest.types import Reason

@@ -125,7 +125,7 @@ def _digest(config_path, *args: str):  # type: ignore[no-untyped-def]
 
     return subprocess.run(
         [sys.executable, "-m", "digest", "--config", str(config_path), *args],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
 
 
