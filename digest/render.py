@@ -477,9 +477,11 @@ def _render(
         if cards:
             sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
     all_cards = [c for s in sections for c in s.cards]
-    # the subject names the best story of the list's own sections; the fallback's only
-    # when the edition has nothing else
-    own = [c for s in sections if s.name in list_config.topics for c in s.cards]
+    # the subject names the best story of the list's own sections (or one an editor
+    # pinned); the fallback's only when the edition has nothing else
+    own = [
+        c for s in sections for c in s.cards if s.name in list_config.topics or c.story.pinned
+    ]
     top = _top_card(own or all_cards)
     preheader = _preheader(all_cards, top)
     context: dict[str, Any] = {

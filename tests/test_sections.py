@@ -4,6 +4,7 @@ sections. Uses the shipped ``config.yaml`` topics (the world list's rules)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -130,6 +131,11 @@ def test_subject_names_the_top_story_of_the_lists_own_sections() -> None:
     rendered = render_edition(edition, config=config, list_config=lst, now=NOW)
     assert "Iran and US agree guiding principles" in rendered.subject
     assert "avalanche" in rendered.preheader and "Iran" not in rendered.preheader
+    pinned = dataclasses.replace(avalanche, pinned=True)
+    by_editor = dataclasses.replace(
+        edition, sections=(edition.sections[0], Section("more", "Elsewhere", (pinned,)))
+    )
+    assert "avalanche" in render_edition(by_editor, config=config, list_config=lst, now=NOW).subject
     only_more = Edition(**{**edition.__dict__, "sections": edition.sections[1:]})
     assert "avalanche" in render_edition(only_more, config=config, list_config=lst, now=NOW).subject
 
