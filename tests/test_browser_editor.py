@@ -214,7 +214,7 @@ def test_split_an_entry_off_then_merge_it_back_on_the_why_page(site: Site) -> No
     assert talks.locator("table.entries tbody tr").count() == 2
     assert not any("end Geneva talks" in t for t in titles.all_inner_texts())
     assert "Reshaped by an editor" in page.locator("section.reshapes").inner_text()
-    site.shot("split")
+    site.shot("split", full=False)
     # the email shows it as a story of its own
     page.goto(site.base + "/editor/lists/world/preview")
     assert any("end Geneva talks" in t for t in frame_titles(page))
