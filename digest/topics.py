@@ -1,25 +1,41 @@
 """Assign ranked stories to the sections of an edition.
 
-Order in which the rules apply to each story (the first that claims it decides):
+Order in which the rules apply to each story (the first that decides wins):
 
-1. **Keywords and patterns** of the list's topics, in the list's topic order. Keywords match
-   whole words (``\\b`` boundaries, any script); a keyword written ALL IN CAPITALS (``US``,
-   ``EU``, ``NATO``) matches case-sensitively, every other keyword case-insensitively, so
-   ``US`` never matches the pronoun "us". Patterns are regular expressions, case-insensitive.
-   Text searched: the lead entry's title and summary.
+1. **Weighed evidence of the lead** (title and summary) for each section of the list:
+   - the topic's ``keywords`` and ``patterns``: keywords match whole words (``\\b``
+     boundaries, any script); a keyword written ALL IN CAPITALS (``US``, ``EU``, ``NATO``)
+     matches case-sensitively, every other keyword case-insensitively, so ``US`` never
+     matches the pronoun "us"; patterns are regular expressions, case-insensitive. In the
+     title a keyword of a topic without ``places`` weighs :data:`KEYWORD_TITLE`, in the
+     summary :data:`KEYWORD_SUMMARY`; a keyword of a topic with places weighs as a place;
+   - the **places** named (:func:`digest.places.locate`: countries, capitals, cities and
+     demonyms of the shipped gazetteer, weighed so that where the news happens outweighs
+     who is named), for the topic whose ``places`` hold their region. A name that is also
+     one of the list's keywords counts for that keyword's topic only. A region no topic of
+     the list covers (Africa in a list without an Africa section) is a candidate too: when
+     it wins, the story is the fallback's (or left out). Places count only for a list with
+     at least one topic that has ``places``.
+   Per section the strongest mention counts fully and each other one half, title and
+   summary added. The heaviest candidate decides (ties: the list's topic order) when it
+   reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
+   more, none by far the most, is a world story: the fallback's.
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``.
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
    default topic (``SourceConfig.topic``, given as ``source_topics``).
 4. **Classifier** learned from labelled examples (``digest topics fit``), when a model is
-   given: its label if it is one of the list's topics and its margin reaches ``min_margin``.
+   given: its label if it is one of the list's topics and its margin reaches ``min_margin``
+   (only for stories rules 1-3 left undecided).
 5. **Fallback** section (``ListConfig.fallback``). Stories that land here get a readable
    label from their top terms in ``section_reason`` (``"about: jackson, civil, rights"``).
+   A list without a fallback leaves them out; a list without topics has one section for
+   everything.
 
 Then: sections keep the list's topic order with the fallback last; each keeps the ranked
 order of its stories and at most ``TopicConfig.max_stories`` of them (the rest are left out);
-a section with fewer than ``ListConfig.min_section_stories`` stories folds into the fallback.
-Empty sections are not returned.
+a section with fewer than ``ListConfig.min_section_stories`` stories folds into the fallback
+(when there is one). Empty sections are not returned.
 """
 
 from __future__ import annotations
@@ -34,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from digest.config import ListConfig, TopicConfig
+from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.places import locate
 from digest.types import Section, Story
@@ -359,7 +375,8 @@ def assign_sections(
     wanted = list_config.topics or tuple(by_name)
     active = [by_name[name] for name in wanted if name in by_name]
     names = {t.name for t in active}
-    fallback = list_config.fallback
+    # a list without topics has one section for everything, fallback or not
+    fallback = list_config.fallback or (None if active else FallbackConfig())
 
     chosen: list[tuple[str | None, str]] = [
         _rule_topic(s, active, source_topics) or (None, "") for s in stories

@@ -202,3 +202,14 @@ def test_odd_text_never_breaks_sectioning(title: str, text: str) -> None:
     assert all(m.weight > 0 for m in mentions)
     placed = _placed([_story("x", title, text)])
     assert placed["x"][0] in {"ukraine", "middle-east", "americas", "europe", "asia", "business", "more"}
+
+
+def test_a_list_without_topics_or_fallback_still_shows_every_story() -> None:
+    from digest.config import ListConfig
+
+    plain = ListConfig(name="all", title="All", sender="a@example.org")
+    sections = assign_sections(
+        [_story("a", "Anything at all"), _story("b", "Something else")],
+        topics=[], list_config=plain, source_topics={},
+    )  # fmt: skip
+    assert [len(s.stories) for s in sections] == [2]
