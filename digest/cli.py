@@ -114,7 +114,7 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     try:
         store = Store.open(config.database.url)
     except DigestError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
     try:
         yield store
