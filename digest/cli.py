@@ -130,6 +130,16 @@ def _list_config(ctx: click.Context, config: Config, name: str) -> Any:
         raise click.BadParameter(f"no list {name!r}; lists: {names}", param_hint="LIST") from None
 
 
+def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "--source") -> Any:
+    """The configured source ``name``; a wrong name is a usage error (exit 2) listing the
+    valid ones."""
+    try:
+        return config.source(name)
+    except KeyError:
+        names = ", ".join(s.name for s in config.sources)
+        raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
+
+
 def _now() -> datetime:
     from digest.pipeline import utcnow
 
@@ -174,12 +184,22 @@ def _print_sources(reports: list[SourceReport]) -> None:
     console.print(table)
 
 
+LIST_STATUS_STYLES: dict[str, str] = {
+    "sent": "green", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
+    "awaiting-approval": "yellow", "failed": "bold red",
+}
+"""Colours of some ``ListStatus`` values; every other value prints plainly, uncoloured."""
+
+
 def _print_lists(reports: list[ListReport]) -> None:
     """One paragraph per list: what was built and delivered, or why not."""
     for r in reports:
-        style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
         console.print(
-            f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
+            Text.assemble(
+                (f"list {r.list_name}", "bold"),
+                f" edition {r.period or '-'}: ",
+                (r.status, LIST_STATUS_STYLES.get(r.status, "")),
+            ),
             highlight=False,
         )
         if r.sections:
@@ -189,7 +209,7 @@ def _print_lists(reports: list[ListReport]) -> None:
             )
         if r.deliveries:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
-            console.print(f"  deliveries: {counts}", highlight=False)
+            console.print(f"  deliveries: {counts}", markup=False, highlight=False)
         if r.message:
             console.print(f"  {r.message}", markup=False, highlight=False)
         if r.out_dir:
@@ -206,6 +226,11 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
     failed = [s.source for s in report.sources if s.status == "failed"]
     if failed:
         err_console.print(f"[red]{len(failed)} source(s) failed:[/] {escape(', '.join(failed))}")
+    failed_lists = [r.list_name for r in report.lists if r.status == "failed"]
+    if failed_lists:
+        err_console.print(
+            f"[red]{len(failed_lists)} list(s) failed:[/] {escape(', '.join(failed_lists))}"
+        )
     ctx.exit(0 if report.ok else 1)
 
 
@@ -218,6 +243,8 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
     from digest.pipeline import poll as poll_sources
 
     config = _config(ctx)
+    for name in only:
+        _source_config(ctx, config, name)
     sources = [s for s in config.sources if not only or s.name in only]
     with _store(ctx, config) as store:
         now = _now()
@@ -448,10 +475,7 @@ def sources_group(ctx: click.Context) -> None:
 def sources_enable(ctx: click.Context, name: str) -> None:
     """Re-enable a source that was disabled (for example after 410 Gone) and poll it next run."""
     config = _config(ctx.find_root())
-    try:
-        config.source(name)
-    except KeyError:
-        raise click.BadParameter(f"no source {name!r}", param_hint="NAME") from None
+    _source_config(ctx, config, name, hint="NAME")
     with _store(ctx, config) as store:
         store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
     console.print(f"{name}: enabled; it is polled on the next run")
@@ -768,7 +792,9 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
 @click.pass_context
 def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
     """List subscribers of LIST_NAME: address, status, topics, name."""
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         found = store.subscribers_of(list_name, status=None if status == "all" else status)
     click.echo("email\tstatus\ttopics\ttimezone\tname")
     for sub in found:
@@ -784,7 +810,9 @@ def subscribers_export(ctx: click.Context, list_name: str, output: TextIO) -> No
     """Export every subscriber of LIST_NAME as CSV, safe to open in a spreadsheet."""
     from digest.subscribers import export_csv
 
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         export_csv(store.subscribers_of(list_name, status=None), output)
 
 
@@ -796,7 +824,9 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
     """Unsubscribe EMAIL from LIST_NAME (kept as 'unsubscribed' so no import re-adds it)."""
     from digest.types import SubscriberStatus
 
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         sub = store.subscriber_by_email(list_name, email)
         if sub is None:
             raise click.ClickException(f"{email} is not on list {list_name}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,21 @@ class SendOutcome:
     error: str | None = None
 
 
+SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
+"""Every value of ``SourceReport.status``: fetched and parsed (``ok``), HTTP 304
+(``not-modified``), not polled this time (``skipped``: disabled, or not due), ``failed``."""
+
+ListStatus = Literal["sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "failed"]
+"""Every value of ``ListReport.status`` (each is explained by :func:`digest.pipeline.publish`).
+The CLI prints each of them; its test renders every value listed here."""
+
+
 @dataclass
 class SourceReport:
-    """Outcome of polling one source: ``status`` is ``ok``, ``not-modified`` or ``failed``."""
+    """Outcome of polling one source: ``status`` is one of :data:`SourceStatus`."""
 
     source: str
-    status: str
+    status: SourceStatus
     new_entries: int = 0
     seen_entries: int = 0
     http_status: int | None = None
@@ -297,12 +307,12 @@ class SourceReport:
 class ListReport:
     """Outcome of building and delivering one list's edition.
 
-    ``status`` is ``sent``, ``built``, ``exists``, ``empty``, ``not-due`` or ``failed``;
-    ``message`` says why in words; ``deliveries`` counts ledger rows per state.
+    ``status`` is one of :data:`ListStatus`; ``message`` says why in words; ``deliveries``
+    counts ledger rows per state.
     """
 
     list_name: str
-    status: str
+    status: ListStatus
     period: str | None = None
     stories: int = 0
     sections: int = 0
