@@ -211,7 +211,7 @@ def _print_lists(reports: list[ListReport]) -> None:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
             console.print(f"  deliveries: {counts}", markup=False, highlight=False)
         if r.message:
-            console.print(f"  {r.message}", markup=False, highlight=False)
+            console.print(f"  {r.message}", markup=False, highlight=False, soft_wrap=True)
         if r.out_dir:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
@@ -489,14 +489,30 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the config file and say what it describes."""
+    """Validate the config file and say what it describes. A list's subscriber file that
+    cannot be read is an error (exit 1: that list would fail); its bad rows are warnings."""
+    from digest.subscribers import SubscriberFileError, list_topics, read_csv
+
     config = _config(ctx.find_root())
     missing = [s.name for s in config.sources if s.path is not None and not s.path.exists()]
+    errors: list[str] = []
+    warnings: list[str] = []
+    for lst in config.lists:
+        if lst.subscribers is None:
+            continue
+        try:
+            read = read_csv(lst.subscribers, lst.name, topics=list_topics(config, lst))
+        except SubscriberFileError as exc:
+            errors.append(f"list {lst.name}: subscriber file {exc}")
+        else:
+            warnings.extend(f"list {lst.name}: {problem}" for problem in read.problems)
+
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     console.print(
-        f"ok: {count(len(config.sources), 'source')}, {count(len(config.topics), 'topic')}, "
+        f"{'errors' if errors else 'ok'}: {count(len(config.sources), 'source')}, "
+        f"{count(len(config.topics), 'topic')}, "
         f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",
         highlight=False,
@@ -505,6 +521,12 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
+    for line in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    for line in errors:
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if errors:
+        ctx.exit(1)
 
 
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
@@ -762,7 +784,7 @@ def subscribers() -> None:
 @click.pass_context
 def subscribers_import(ctx: click.Context, list_name: str | None, path: str | None) -> None:
     """Import subscriber CSV files (all lists, or LIST_NAME). Bad rows are listed; exit 1."""
-    from digest.subscribers import import_csv
+    from digest.subscribers import import_csv, list_topics
 
     config = _config(ctx.find_root())
     lists = [_list_config(ctx, config, list_name)] if list_name else list(config.lists)
@@ -773,7 +795,9 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
             if source is None:
                 continue
             try:
-                report = import_csv(store, lst.name, source, now=_now())
+                report = import_csv(
+                    store, lst.name, source, now=_now(), topics=list_topics(config, lst)
+                )
             except DigestError as exc:
                 raise click.ClickException(str(exc)) from exc
             click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "

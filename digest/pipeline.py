@@ -31,7 +31,7 @@ from digest.message import build_message, public_copy
 from digest.parse import parse_feed
 from digest.render import archive_url, render_edition
 from digest.store import SourceState, Store
-from digest.subscribers import SubscriberFileError, import_csv
+from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 from digest.tokens import make_token, preferences_url, unsubscribe_url
 from digest.topics import load_model
 from digest.transports import Transport
@@ -436,7 +436,8 @@ def publish(
     ``not_before(subscriber)`` delays a subscriber's delivery (local-time sending);
     ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
-    failed, or are still queued after the run paused), ``exists`` (this period already has
+    failed, or are still queued after the run paused; or the list's subscriber file is
+    missing or unreadable, and then nothing is built or stored), ``exists`` (this period already has
     a completed edition: nothing is sent again; an unfinished one is resumed instead),
     ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
@@ -469,17 +470,18 @@ def publish(
     notes: list[str] = []
     if list_config.subscribers is not None:
         try:
-            imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
-        except SubscriberFileError as exc:  # send to the subscribers already stored
-            log.warning("subscribers_unreadable list=%s error=%r", list_config.name, str(exc))
-            notes.append(f"subscriber file not imported: {exc}")
-        else:
-            for problem in imported.problems:
-                log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
-            if imported.problems:
-                notes.append(
-                    f"{len(imported.problems)} subscriber row(s) rejected, e.g. {imported.problems[0]}"
-                )
+            imported = import_csv(
+                store, list_config.name, list_config.subscribers, now=now,
+                topics=list_topics(config, list_config),
+            )
+        except SubscriberFileError as exc:  # nothing is stored: the next run, file fixed, sends
+            log.error("subscribers_unreadable list=%s error=%r", list_config.name, str(exc))
+            report.message = f"subscriber file {exc}: nothing built or sent; fix it and run again"
+            return report
+        for problem in imported.problems:
+            log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
+        if imported.problems:
+            notes.append(rejected_rows_note(imported.problems))
     subscribers = store.subscribers_of(list_config.name)
 
     built = build(
