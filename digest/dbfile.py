@@ -15,6 +15,7 @@ that the next run would then refuse.
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def prepare(url: str) -> None:
 
 def _create(path: Path) -> None:
     """A new, empty SQLite database in WAL mode at ``path``, linked into place at once."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
     try:
         conn = sqlite3.connect(tmp)
         try:

@@ -178,3 +178,32 @@ def test_a_missing_database_file_is_created_on_the_first_run(tmp_path: Path) -> 
     assert db.read_bytes()[:16] == b"SQLite format 3\x00"
     assert not list(tmp_path.glob(".digest.db.*"))  # no temporary file left behind
     assert _digest(config, "deliveries").returncode == 0
+
+
+@pytest.mark.parametrize("start", ["base", *schema.revisions()[:-1]])
+def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path, start: str) -> None:
+    """A scheduler, a cron run and the web app started together after an upgrade: the first
+    migrates, the others wait for its transaction and find the database at head."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    if start != "base":
+        engine = make_engine(url)
+        schema.upgrade(engine, start)
+        engine.dispose()
+    errors: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def open_store() -> None:
+        try:
+            barrier.wait()
+            Store.open(url).close()
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
