@@ -99,4 +99,5 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             with _transaction(conn):
                 command.upgrade(_alembic_config(conn), target)  # type: ignore[arg-type]
     except (SQLAlchemyError, CommandError) as exc:
-        raise StoreError(f"database migration failed: {exc}") from exc
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, without SQL and links
+        raise StoreError(f"database migration failed: {' '.join(str(cause).split())}") from exc
