@@ -17,8 +17,9 @@ the second waits (busy timeout), then finds it at head and does nothing.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy.engine import Connection, Engine
@@ -76,7 +77,8 @@ def _transaction(conn: Connection) -> Iterator[None]:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield
     finally:
-        dbapi.isolation_level = legacy  # type: ignore[attr-defined]
+        with suppress(sqlite3.Error):  # a connection the error closed goes back to no pool
+            dbapi.isolation_level = legacy  # type: ignore[attr-defined]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
