@@ -469,6 +469,19 @@ _TZ_OFFSETS: dict[str, str] = {
     "NDT": "-0230", "BRT": "-0300", "ART": "-0300", "CAT": "+0200", "EAT": "+0300",
     "WAT": "+0100", "SAST": "+0200",
 }  # fmt: skip
+# US zone names without the S/D letter: read as standard time, as feedparser does. Only
+# upper case, so the words "at", "et", "mt" in a date string are not taken for zones.
+_TZ_GENERIC: dict[str, str] = {
+    "AT": "-0400", "ET": "-0500", "CT": "-0600", "MT": "-0700", "PT": "-0800",
+}  # fmt: skip
+# After _to_english, an RFC 822-like date holds only these tokens; anything else ("zz" for a
+# year, "+zz:00") makes it unusable rather than silently read as something else.
+_RFC822_TOKEN = re.compile(
+    r"^(?:\d{1,4}|\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?|[+\-]\d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|"
+    r"Aug|Sep|Oct|Nov|Dec)|[AaPp]\.?[Mm]\.?)$"
+)
+_COLON_OFFSET = re.compile(r"(?:\b(?:Etc/)?(?:GMT|UTC|UT)\s*)?([+\-])(\d{2}):(\d{2})$")
+_ETC_GMT = re.compile(r"\bEtc/(GMT|UTC)$")
 _WORD = re.compile(r"[^\W\d_]+\.?")
 _LEADING_DAY = re.compile(r"^\s*([^\W\d_]+)\.?\s*,\s*")
 _LEADING_WORD = re.compile(r"^\s*([^\W\d_]+)\.?\s+(?=\d)")
@@ -480,6 +493,13 @@ _STRPTIME_FORMATS = (
 )  # fmt: skip
 _FOUR_DIGITS = re.compile(r"(?<![\d:+\-])(\d{4})(?![\d:])")
 _ISO_HINT = re.compile(r"^\d{4}-?\d{2}-?\d{2}")
+# What datetime.fromisoformat is trusted with: RFC 3339 / W3C-DTF shapes, nothing after.
+_ISO_STRICT = re.compile(
+    r"^\d{4}-?\d{2}-?\d{2}(?:[T ]\d{1,2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?"
+    r"\s*(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?$",
+    re.IGNORECASE,
+)
+_NUMERIC_DATE = re.compile(r"^[0-9T:.,+\-Z ]+$")
 
 
 def _to_english(value: str) -> str:
@@ -495,11 +515,57 @@ def _to_english(value: str) -> str:
             return _MONTHS[low]
         if w.upper() in _TZ_OFFSETS:
             return _TZ_OFFSETS[w.upper()]
+        if w in _TZ_GENERIC:
+            return _TZ_GENERIC[w]
         return mw.group(0)
 
+    s = _ETC_GMT.sub(r"\1", s.strip())
+    s = _COLON_OFFSET.sub(r"\1\2\3", s)  # "-01:01", "GMT-01:01" -> "-0101"
     s = _WORD.sub(word, s)
     # "24. Oct 2024" (German day-dot style) -> "24 Oct 2024"
     return re.sub(r"(\d)\.(\s)", r"\1\2", s)
+
+
+def _feedparser_date(s: str, *, lenient_iso: bool) -> Any:
+    """feedparser's own date handlers, the specific ones first; its lenient ISO 8601 reader
+    only for all-numeric strings (it reads "2013-xx-27" as this month's first day)."""
+    from feedparser.datetimes import (
+        asctime,
+        greek,
+        hungarian,
+        iso8601,
+        korean,
+        perforce,
+        rfc822,
+        w3dtf,
+    )
+
+    handlers = [
+        greek._parse_date_greek,
+        hungarian._parse_date_hungarian,
+        korean._parse_date_nate,
+        korean._parse_date_onblog,
+        perforce._parse_date_perforce,
+        rfc822._parse_date_rfc822,
+        asctime._parse_date_asctime,
+        w3dtf._parse_date_w3dtf,
+    ]
+    if lenient_iso and _NUMERIC_DATE.match(s):
+        handlers.append(iso8601._parse_date_iso8601)
+    for handler in handlers:
+        try:
+            st = handler(s)
+        except Exception:  # noqa: BLE001 - third-party date handlers on hostile input
+            continue
+        if st is not None:
+            return st
+    return None
+
+
+def _plausible_rfc822(eng: str) -> bool:
+    """Every token of an English-ised date is a number, a time, a month, an offset or AM/PM."""
+    tokens = [t for t in re.split(r"[\s,]+", eng) if t]
+    return bool(tokens) and all(_RFC822_TOKEN.match(t) for t in tokens)
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -518,7 +584,7 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     dt: datetime | None = None
     iso_like = bool(_ISO_HINT.match(s))
-    if iso_like:
+    if iso_like and _ISO_STRICT.match(s):  # else feedparser's handlers below
         iso = s.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", s) else s
         iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)  # more than microsecond precision
         iso = re.sub(r"\s+(?=[+\-]\d{2}:?\d{2}$|Z$)", "", iso.replace("z", "Z"))
@@ -529,7 +595,7 @@ def parse_date(value: str | None) -> datetime | None:
     if dt is None:
         eng = _to_english(s)
         try:
-            tup = parsedate_tz(eng)
+            tup = parsedate_tz(eng) if _plausible_rfc822(eng) else None
         except (ValueError, IndexError, TypeError, OverflowError):
             tup = None
         if tup is not None:
@@ -552,11 +618,9 @@ def parse_date(value: str | None) -> datetime | None:
                 break
             except ValueError:
                 continue
-    if dt is None and not iso_like:  # feedparser would "normalise" 2025-13-45 to 2026
-        try:
-            st = feedparser.datetimes._parse_date(s)  # W3C-DTF, Korean, Greek, ... handlers
-        except Exception:  # noqa: BLE001 - third-party date handlers on hostile input
-            st = None
+    strict_iso = iso_like and bool(_ISO_STRICT.match(s))
+    if dt is None and not strict_iso:  # feedparser would "normalise" 2025-13-45 to 2026
+        st = _feedparser_date(s, lenient_iso=not iso_like)
         if st is not None:
             try:
                 dt = datetime(st[0], st[1], st[2], st[3], st[4], st[5], tzinfo=UTC)
