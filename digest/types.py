@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from digest.textdir import text_direction
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -66,6 +68,8 @@ class Entry:
     - ``categories``: the feed's own category labels; ``language``: BCP 47 tag if known.
     - ``content_hash``: hash of normalised title and summary text, to notice edits and dupes.
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
+    - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
+      text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
     """
 
     source: str
@@ -82,6 +86,11 @@ class Entry:
     language: str | None = None
     content_hash: str = ""
     flags: tuple[str, ...] = ()
+
+    @property
+    def direction(self) -> str:
+        """``"rtl"`` or ``"ltr"``: the writing direction of the title and summary."""
+        return text_direction(self.title, self.summary_text, language=self.language)
 
     @property
     def time(self) -> datetime:
