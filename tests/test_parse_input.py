@@ -353,8 +353,10 @@ def test_atom_text_titles_are_text() -> None:
     "title",
     [
         '<title type="html">History of the &amp;lt;blink&amp;gt; tag</title>',
-        '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">History of the '
-        "&lt;blink&gt; tag</div></title>",
+        (
+            '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">History of the '
+            "&lt;blink&gt; tag</div></title>"
+        ),
         '<title type="text">History of the &lt;blink&gt; tag</title>',
     ],
 )
@@ -372,8 +374,10 @@ def test_escaped_markup_in_an_atom_text_feed_title_or_an_untitled_body_is_kept()
 def test_escaped_markup_in_typed_atom_bodies_is_kept_as_text() -> None:
     for content in (
         '<content type="text">History of the &lt;blink&gt; tag</content>',
-        '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">History of the '
-        "&lt;blink&gt; tag</div></content>",
+        (
+            '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">History of the '
+            "&lt;blink&gt; tag</div></content>"
+        ),
     ):
         e = only(atom_entry("<title>t</title>" + content))
         assert e.summary_text == "History of the <blink> tag", content
