@@ -22,8 +22,10 @@ CASES = {
     ),
     "object_embed_iframe.xml": RSS.format(
         '<item><description>safe&lt;object data="x.swf"&gt; description</description></item>'
-        '<item><title>safe&lt;embed src="http://e.org/"&gt; title</title></item>'
         '<item><description>safe&lt;iframe src="http://e.org/"&gt; description</description></item>'
+    ),
+    "embed_in_title.xml": ATOM.format(
+        '<entry><title type="html">safe&lt;embed src="http://e.org/"&gt; title</title></entry>'
     ),
     "broken_comment.xml": ATOM.format(
         '<title type="html">sa&lt;!-- -- nonwhitespace &gt;fe</title>'
