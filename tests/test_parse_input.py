@@ -443,3 +443,38 @@ def test_a_truncated_feed_of_unusable_items_keeps_its_title() -> None:
     )
     parsed = feed(doc)
     assert parsed.title == "Can we read this" and parsed.entries == ()
+
+
+def test_encoded_word_title_through_render_and_message_reads_the_same_everywhere() -> None:
+    """End to end: a feed title with an encoded word, as the lead story of an edition."""
+    import dataclasses
+
+    from digest.message import build_message
+    from digest.render import render_edition
+    from tests.sample_edition import sample_config, sample_edition, sample_list, sample_subscriber
+
+    e = only(rss_item(f"<title>Update {WORD}</title><link>https://e.org/1</link>"))
+    edition = sample_edition()
+    first = edition.sections[0]
+    lead_story = dataclasses.replace(
+        first.stories[0], lead=dataclasses.replace(first.stories[0].lead, title=e.title)
+    )
+    first = dataclasses.replace(first, stories=(lead_story, *first.stories[1:]))
+    edition = dataclasses.replace(edition, sections=(first, *edition.sections[1:]))
+    config = sample_config()
+    rendered = render_edition(edition, config=config, list_config=sample_list(config), now=NOW)
+    msg = build_message(
+        rendered,
+        sample_subscriber(),
+        list_config=sample_list(config),
+        site=config.site,
+        unsubscribe_url="https://digest.example.org/u/tok",
+        unsubscribe_mailto=None,
+        preferences_url=None,
+        now=NOW,
+    )
+    back = message_from_bytes(msg.as_bytes(), policy=email_policy.default)
+    subject = str(back["Subject"]).replace("\u2060", "")
+    assert "ACCOUNT SUSPENDED" not in subject and WORD in subject
+    text = next(p for p in back.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "ACCOUNT SUSPENDED" not in text and WORD in text.replace("\u2060", "")
