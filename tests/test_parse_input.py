@@ -478,3 +478,42 @@ def test_encoded_word_title_through_render_and_message_reads_the_same_everywhere
     assert "ACCOUNT SUSPENDED" not in subject and WORD in subject
     text = next(p for p in back.walk() if p.get_content_type() == "text/plain").get_content()
     assert "ACCOUNT SUSPENDED" not in text and WORD in text.replace("\u2060", "")
+
+
+def test_json_feed_microblog_item_gets_a_title_from_its_first_sentence() -> None:
+    doc = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Micro",
+            "items": [
+                {
+                    "id": "1",
+                    "url": "https://m.example/1",
+                    "content_text": "Coffee with Ada this morning. We talked about engines.",
+                }
+            ],
+        }
+    )
+    e = only(doc)
+    assert e.title == "Coffee with Ada this morning."
+    assert e.summary_text == "We talked about engines."
+
+
+def test_inspect_shows_the_utf8_reading_and_the_wrong_declaration_warning(tmp_path: Path) -> None:
+    path = tmp_path / "wrong.xml"
+    doc = rss_item(f"<title>{CAFE}</title><link>https://e.org/1</link>")
+    path.write_bytes(doc.replace('encoding="utf-8"', 'encoding="us-ascii"').encode("utf-8"))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "-c", str(tmp_path / "none.yaml"), "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert CAFE in out and "CafÃ" not in out
+    assert "declared us-ascii but the bytes are UTF-8" in out
