@@ -84,6 +84,9 @@ _CDATA_CLOSE = re.compile(r"\]\]>")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 _BROKEN_COMMENT = re.compile(r"<!--[^>]*>?")
 # "<!" that opens neither a comment, a CDATA section nor a whole DOCTYPE is text ("<!'").
+# HTML5 reads an iframe's content as raw text; what a feed puts there is fallback markup for
+# readers without frames, so the tags go before parsing and the content is read as HTML.
+_IFRAME_TAG = re.compile(r"</?iframe\b[^>]*>", re.IGNORECASE)
 _BOGUS_DECL = re.compile(r"<!(?!--|\[CDATA\[|doctype\s+[a-z][^<>]*>)", re.IGNORECASE)
 
 
@@ -136,6 +139,8 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     if not fragment:
         return ""
     text = drop_comments(unwrap_cdata(remove_controls(fragment)))
+    if "<iframe" in text.lower() or "</iframe" in text.lower():
+        text = _IFRAME_TAG.sub(" ", text)
     if base_url and is_http_url(base_url):
         try:
             return _clean(text, ("rewrite_with_base", base_url))
