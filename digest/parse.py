@@ -439,6 +439,9 @@ _RFC822_TOKEN = re.compile(
     r"Aug|Sep|Oct|Nov|Dec)|[AaPp]\.?[Mm]\.?)$"
 )
 _COLON_OFFSET = re.compile(r"(?:\b(?:Etc/)?(?:GMT|UTC|UT)\s*)?([+\-])(\d{2}):(\d{2})$")
+_GMT_HOURS = re.compile(r"\b(?:GMT|UTC|UT)([+\-])(\d{1,2})(\d{2})?$")  # "GMT+1", "GMT+0100"
+_DASHED_DATE = re.compile(r"\b(\d{1,2})-([^\W\d_]{3,})-(\d{2,4})\b")  # RFC 850 "17-Feb-26"
+_TWELVE_HOUR = re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?[Mm]\b\.?")
 _ETC_GMT = re.compile(r"\bEtc/(GMT|UTC)$")
 _WORD = re.compile(r"[^\W\d_]+\.?")
 _LEADING_DAY = re.compile(r"^\s*([^\W\d_]+)\.?\s*,\s*")
@@ -460,6 +463,11 @@ _ISO_STRICT = re.compile(
 _NUMERIC_DATE = re.compile(r"^[0-9T:.,+\-Z ]+$")
 
 
+def _to_24h(m: re.Match[str]) -> str:
+    hour = int(m[1]) % 12 + (12 if m[4] in "Pp" else 0)
+    return f"{hour:02d}:{m[2]}" + (f":{m[3]}" if m[3] else "")
+
+
 def _to_english(value: str) -> str:
     s = _LEADING_DAY.sub("", value, count=1)
     m = _LEADING_WORD.match(s)
@@ -479,6 +487,9 @@ def _to_english(value: str) -> str:
 
     s = _ETC_GMT.sub(r"\1", s.strip())
     s = _COLON_OFFSET.sub(r"\1\2\3", s)  # "-01:01", "GMT-01:01" -> "-0101"
+    s = _GMT_HOURS.sub(lambda m: f"{m[1]}{int(m[2]):02d}{m[3] or '00'}", s)
+    s = _DASHED_DATE.sub(r"\1 \2 \3", s)
+    s = _TWELVE_HOUR.sub(_to_24h, s)
     s = _WORD.sub(word, s)
     # "24. Oct 2024" (German day-dot style) -> "24 Oct 2024"
     return re.sub(r"(\d)\.(\s)", r"\1\2", s)
