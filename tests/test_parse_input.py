@@ -518,3 +518,25 @@ def test_inspect_shows_the_utf8_reading_and_the_wrong_declaration_warning(tmp_pa
     assert proc.returncode == 0, out
     assert CAFE in out and "CafÃ" not in out
     assert "declared us-ascii but the bytes are UTF-8" in out
+
+
+def test_inspect_a_feed_of_unusable_items_succeeds_with_its_title(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.xml"
+    path.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Can we read this</title>'
+        "<link>https://e.org/</link><item><title><![CD",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "-c", str(tmp_path / "none.yaml"), "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "Can we read this" in out and "no usable entries" in out
