@@ -1059,7 +1059,8 @@ def _title(r: _RawItem) -> str:
     return t[:MAX_TITLE]
 
 
-_SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f\u061f\u06d4](?=\s|$)")
+# a sentence ends at . ! ? … (Arabic ؟, Urdu ۔) before a space, or at a CJK 。！？ anywhere
+_SENTENCE_END = re.compile(r"[.!?\u2026\u061f\u06d4](?=\s|$)|[\u3002\uff01\uff1f]")
 _TITLE_SENTENCE = 140
 
 
@@ -1069,7 +1070,7 @@ def _title_from_text(text: str) -> tuple[str, bool]:
     start of the text cut at a word with ``…`` (``False``: the summary keeps all)."""
     text = clean_text(text)
     for m in _SENTENCE_END.finditer(text, 0, _TITLE_SENTENCE + 1):
-        if m.end() >= 12 or m.end() == len(text):
+        if m.end() >= 12 or m.end() == len(text) or m.group() in "\u3002\uff01\uff1f":
             return text[: m.end()], True
     if len(text) <= _TITLE_SENTENCE:
         return text, True

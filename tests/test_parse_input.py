@@ -228,6 +228,16 @@ def test_untitled_item_gets_its_first_sentence_as_title_and_no_repeat() -> None:
     assert e.summary_text == "It has dark mode and faster sync."
 
 
+def test_untitled_chinese_post_is_cut_at_its_first_full_stop() -> None:
+    e = only(
+        rss_item(
+            "<description>今天发布了新版本。它支持深色模式。</description>"
+            "<link>https://m.example/zh</link>"
+        )
+    )
+    assert (e.title, e.summary_text) == ("今天发布了新版本。", "它支持深色模式。")
+
+
 def test_untitled_one_sentence_post_is_title_only() -> None:
     e = only(
         rss_item("<description>Just landed in Lisbon</description><link>https://m.example/2</link>")
