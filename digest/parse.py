@@ -542,9 +542,13 @@ def parse_date(value: str | None) -> datetime | None:
 
     Accepts RFC 822/5322 dates (weekday optional and not checked), ISO 8601 / RFC 3339 /
     W3C-DTF variants, day and month names in English, German, French, Spanish, Italian,
-    Dutch and Portuguese, and time-zone abbreviations (EST/EDT/PST/PDT/CET/CEST/...). A
-    time without zone counts as UTC. Years before 1971 (year 1, epoch 0) and values that
-    do not parse give ``None``. Never raises.
+    Dutch and Portuguese, time-zone abbreviations (EST/EDT/PST/PDT/CET/CEST/...; the US
+    ``ET``/``CT``/``MT``/``PT``/``AT`` as standard time), numeric offsets with or without a
+    colon or ``GMT`` (``-01:01``, ``GMT+1``), 12-hour clocks (``2:03 PM``), RFC 850 and
+    feedparser's Greek, Hungarian, Korean, Perforce and asctime forms. A time without zone
+    counts as UTC. Junk is rejected rather than read as some other date (``Dec zz``,
+    ``+zz:00``, ``2013-xx-27``). Years before 1971 (year 1, epoch 0) and values that do not
+    parse give ``None``. Never raises.
     """
     if not value:
         return None
