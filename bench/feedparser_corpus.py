@@ -20,7 +20,8 @@ file quotes digest's value, digest's differing value counts as better.
 
 Not counted, because digest differs from feedparser there on purpose: items feedparser
 reads with neither title, link nor text, and exact repeats of an earlier item (digest skips
-both); undefined entities left as ``&name;`` (digest removes them); words feedparser shows
+both); undefined entities left as ``&name;`` (digest removes them); feedparser's mojibake when
+digest's text is what the UTF-8 bytes said (``CafÃ©`` against ``Café``); words feedparser shows
 only because its sanitiser unwrapped them from ``<script>``/``<style>``/``<title>``/``<head>``
 (words found inside those elements when feedparser reads the file with its sanitiser off). For an RSS
 item with two bodies (``description`` and ``summary``), either may be digest's text.
@@ -44,6 +45,7 @@ sys.path.insert(0, str(REPO))
 
 import feedparser
 
+from digest.encoding import MIXED, EncodingDecision, decode
 from digest.exceptions import ParseError
 from digest.parse import parse_feed
 from digest.sanitize import clean_text, html_to_text
@@ -83,13 +85,27 @@ class Fact:
             return "better"
         if self.where.endswith(".link"):
             return "same"  # digest normalises URLs (tracking parameters, case); presence counts
-        if got in self.expected:
+        if got in self.expected or _unmojibake(ref) == got:
             return "better"
         words = set(_WORDS.findall(ref.casefold()))
         if self.hidden:
             words -= set(_WORDS.findall(self.hidden.casefold()))
         lost = words - set(_WORDS.findall(got.casefold()))
         return "worse" if lost else "better"
+
+
+def _unmojibake(text: str) -> str:
+    """``text`` as it reads when it was UTF-8 bytes misread as windows-1252 ("CafÃ©" ->
+    "Café"; bytes that were not UTF-8 stay windows-1252); ``text`` itself otherwise."""
+    raw = bytearray()
+    for ch in text:
+        try:
+            raw += ch.encode("cp1252")
+        except UnicodeEncodeError:
+            if ord(ch) > 0xFF:
+                return text
+            raw += ch.encode("latin-1")
+    return clean_text(decode(bytes(raw), EncodingDecision(MIXED, "utf-8")))
 
 
 def _expected_literals(content: bytes) -> frozenset[str]:
