@@ -13,13 +13,16 @@ Order of work for XML (each step exists because real or hostile feeds need it, s
    document is transcoded to UTF-8 with its declaration saying so. No mojibake reaches an
    entry.
 2. The DOCTYPE (with any internal subset and entity declarations, ``SYSTEM``/``PUBLIC``
-   identifiers) is removed before any XML parser sees the document: no entity is ever
-   expanded (billion laughs, one large entity referenced many times) and nothing is fetched.
-3. HTML named entities that XML lacks (``&nbsp;``, ``&mdash;``...) become numeric character
-   references; any other undefined entity becomes literal text. Control characters illegal
-   in XML 1.0, raw or as character references, are removed. ``media:title`` and
-   ``media:description`` are renamed so feedparser cannot take them for the item's own title
-   and description (the caption becomes the lead image's alt text).
+   identifiers) is removed before any XML parser sees the document: no XML parser expands
+   an entity (billion laughs, one large entity referenced many times) and nothing is fetched.
+3. References to internal entities whose value is short plain text (no markup, no further
+   reference) are replaced by that text, within a total budget; HTML named entities that XML
+   lacks (``&nbsp;``, ``&mdash;``...) become numeric character references; any other
+   undefined or external entity is removed, with a warning (a reader never sees ``&ext;``).
+   Control characters illegal in XML 1.0, raw or as character references, are removed.
+   ``media:title`` and ``media:description`` are renamed so feedparser cannot take them for
+   the item's own title and description (they are used only when the item has none; the
+   caption becomes the lead image's alt text).
 4. feedparser parses the bytes (``BytesIO``, with the response headers) with its own
    sanitiser and URI resolver switched off: nh3 sanitises later, URLs are resolved here.
 
