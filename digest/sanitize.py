@@ -28,7 +28,10 @@ __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
     "clean_text",
+    "drop_comments",
+    "drop_leading_text",
     "html_to_text",
+    "neutralise_encoded_words",
     "sanitize_html",
     "text_from_html_fragment",
 ]
