@@ -363,6 +363,16 @@ def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: b
     _finish(ctx, report)
 
 
+def _json_value(value: object) -> str:
+    """JSON for what ``json`` cannot encode: times as RFC 3339 (``2026-02-18T07:00:00Z``)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        text = value.isoformat(timespec="seconds" if not value.microsecond else "microseconds")
+        return text.replace("+00:00", "Z")
+    return str(value)
+
+
 @cli.command()
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
@@ -418,9 +428,9 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
             "title": feed.title,
             "language": feed.language,
             "warnings": list(feed.warnings),
-            "entries": [asdict(e) for e in shown],
+            "entries": [{**asdict(e), "direction": e.direction} for e in shown],
         }
-        click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(payload, default=_json_value, ensure_ascii=False, indent=2))
         return
     console.print(
         f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",

@@ -18,6 +18,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from digest.textdir import text_direction
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -67,6 +69,8 @@ class Entry:
     - ``categories``: the feed's own category labels; ``language``: BCP 47 tag if known.
     - ``content_hash``: hash of normalised title and summary text, to notice edits and dupes.
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
+    - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
+      text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
     """
 
     source: str
@@ -83,6 +87,11 @@ class Entry:
     language: str | None = None
     content_hash: str = ""
     flags: tuple[str, ...] = ()
+
+    @property
+    def direction(self) -> str:
+        """``"rtl"`` or ``"ltr"``: the writing direction of the title and summary."""
+        return text_direction(self.title, self.summary_text, language=self.language)
 
     @property
     def time(self) -> datetime:
