@@ -405,6 +405,22 @@ def inline_css(html: str) -> str:
     return out
 
 
+COLOR_SCHEME_META = (
+    '<meta name="color-scheme" content="light dark">\n'
+    '<meta name="supported-color-schemes" content="light dark">\n'
+)
+"""Tells Apple Mail, iOS and Outlook for Mac that the email has its own dark styles (the
+``prefers-color-scheme: dark`` rules of the theme), so they do not invert it themselves."""
+
+
+def add_color_scheme_meta(html: str) -> str:
+    """``html`` with :data:`COLOR_SCHEME_META` at the start of its ``<head>`` (unchanged when
+    it has them already or has no ``<head>``)."""
+    if 'name="color-scheme"' in html:
+        return html
+    return re.sub(r"(<head[^>]*>\n?)", lambda m: m.group(1) + COLOR_SCHEME_META, html, count=1)
+
+
 # ----------------------------------------------------------------------------------------
 # The public entry point
 
@@ -570,6 +586,7 @@ def _render(
         html = inline_css(html)
     except Exception as exc:  # premailer/lxml/cssutils raise assorted types
         raise RenderError(name, f"CSS inlining failed: {type(exc).__name__}: {exc}") from exc
+    html = add_color_scheme_meta(html)
     if "<mj-" in html or "<script" in html.lower():
         raise RenderError(name, "rendered HTML still contains <mj-*> or <script> tags")
     return RenderedEdition(
