@@ -404,6 +404,9 @@ def test_images_one_size_centred_alt_text_in_body_font() -> None:
         assert "sans-serif" in style and "color:#616e7c" in style
     cells = re.findall(r'<td align="(\w+)" class="pad thumb"', html)
     assert cells and set(cells) == {"center"}
+    # the link around the image does not underline the alt text
+    links = re.findall(r'<a href="[^"]*" target="_blank" style="([^"]*)"><img', html)
+    assert links and all("text-decoration:none" in x for x in links)
 
 
 def test_image_without_alt_text_gets_empty_alt() -> None:
