@@ -54,7 +54,9 @@ def config_warnings(
                 f"{key}: labels {', '.join(unused)} are not topics of list {lst.name} and are never used"
             )
         if missing:
-            warnings.append(f"{key}: the model has no label for topics {', '.join(missing)} of list {lst.name}")
+            warnings.append(
+                f"{key}: the model has no label for topics {', '.join(missing)} of list {lst.name}"
+            )
     return warnings
 
 

@@ -99,13 +99,18 @@ def lint_html(html: str) -> list[Problem]:
     problems: list[Problem] = []
     size = len(html.encode("utf-8"))
     if size > MAX_HTML_BYTES:
-        problems.append(Problem("size", f"HTML is {size:,} bytes; Gmail clips over {MAX_HTML_BYTES:,}"))
+        problems.append(
+            Problem("size", f"HTML is {size:,} bytes; Gmail clips over {MAX_HTML_BYTES:,}")
+        )
     scan = _Scan()
     scan.feed(html)
     scan.close()
     if scan.style_bytes > MAX_STYLE_BYTES:
         problems.append(
-            Problem("style-size", f"<style> is {scan.style_bytes:,} bytes; Gmail drops it over {MAX_STYLE_BYTES:,}")
+            Problem(
+                "style-size",
+                f"<style> is {scan.style_bytes:,} bytes; Gmail drops it over {MAX_STYLE_BYTES:,}",
+            )
         )
     if not scan.doctype:
         problems.append(Problem("doctype", "no <!doctype html>"))
@@ -131,12 +136,17 @@ def _unsubscribe_problems(message: Message) -> list[Problem]:
     problems = []
     if not any(u.strip().lower().startswith("https://") for u in urls):
         problems.append(
-            Problem("unsubscribe", f"List-Unsubscribe has no https URL: {_short(header) or '(missing)'}")
+            Problem(
+                "unsubscribe", f"List-Unsubscribe has no https URL: {_short(header) or '(missing)'}"
+            )
         )
     post = " ".join(str(message.get("List-Unsubscribe-Post") or "").split())
     if post != "List-Unsubscribe=One-Click":
         problems.append(
-            Problem("unsubscribe", "List-Unsubscribe-Post: List-Unsubscribe=One-Click is missing (RFC 8058)")
+            Problem(
+                "unsubscribe",
+                "List-Unsubscribe-Post: List-Unsubscribe=One-Click is missing (RFC 8058)",
+            )
         )
     return problems
 
@@ -146,7 +156,8 @@ def lint_message(message: Message) -> list[Problem]:
     8058), then :func:`lint_html` on its first ``text/html`` part. ``[]`` when it passes."""
     problems = _unsubscribe_problems(message)
     html_part = next(
-        (p for p in message.walk() if p.get_content_type() == "text/html" and not p.is_multipart()), None
+        (p for p in message.walk() if p.get_content_type() == "text/html" and not p.is_multipart()),
+        None,
     )
     if html_part is None:
         return [*problems, Problem("html-part", "no text/html part")]
@@ -154,7 +165,11 @@ def lint_message(message: Message) -> list[Problem]:
         html = html_part.get_content()
     else:  # pragma: no cover - compat32 messages
         payload = html_part.get_payload(decode=True)
-        html = payload.decode(html_part.get_content_charset() or "utf-8", "replace") if isinstance(payload, bytes) else str(payload)
+        html = (
+            payload.decode(html_part.get_content_charset() or "utf-8", "replace")
+            if isinstance(payload, bytes)
+            else str(payload)
+        )
     return [*problems, *lint_html(html)]
 
 

@@ -77,7 +77,7 @@ class _SubjectHeader(UnstructuredHeader):
 
     def fold(self, *, policy: email_policy.Policy) -> str:  # type: ignore[override]
         sep = policy.linesep
-        folded = super().fold(policy=policy)  # type: ignore[arg-type]
+        folded = super().fold(policy=policy)  # type: ignore[misc]
         words = folded.rstrip("\r\n").replace(sep, "").replace("\r\n", "").split(" ")
         limit = policy.max_line_length or 78
         lines = [words[0]]  # "Subject:"

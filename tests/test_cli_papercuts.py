@@ -25,7 +25,12 @@ from tests.test_cli import _write_config
 
 def _digest(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "digest", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+        [sys.executable, "-m", "digest", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
     )
 
 
@@ -37,7 +42,9 @@ def test_a_date_alone_is_that_days_edition_in_the_lists_timezone() -> None:
     assert day == date(2026, 2, 18)
     assert at_for_list(day, "UTC") == datetime(2026, 2, 18, 23, 59, 59, 999999, tzinfo=UTC)
     assert at_for_list(day, "Asia/Tokyo") == datetime(2026, 2, 18, 14, 59, 59, 999999, tzinfo=UTC)
-    assert at_for_list(day, "America/New_York") == datetime(2026, 2, 19, 4, 59, 59, 999999, tzinfo=UTC)
+    assert at_for_list(day, "America/New_York") == datetime(
+        2026, 2, 19, 4, 59, 59, 999999, tzinfo=UTC
+    )
     assert parse_at_value("2026-02-18T07:00Z") == datetime(2026, 2, 18, 7, tzinfo=UTC)
     # the editor's ?at= reads a date the same way
     assert parse_at("2026-02-18", "America/New_York") == at_for_list(day, "America/New_York")
@@ -88,7 +95,9 @@ def test_config_check_warns_that_http_base_url_breaks_one_click_unsubscribe(tmp_
     assert shipped.returncode == 0
     assert "warning: site.base_url http://127.0.0.1:8025 is http://" in shipped.stderr
     assert "one-click unsubscribe" in shipped.stderr
-    path = _write_config(tmp_path, site={"base_url": "https://digest.example.org", "postal_address": "1 Example St"})
+    path = _write_config(
+        tmp_path, site={"base_url": "https://digest.example.org", "postal_address": "1 Example St"}
+    )
     secure = _digest("-c", str(path), "config", "check")
     assert secure.returncode == 0 and "base_url" not in secure.stderr
 
@@ -106,7 +115,10 @@ def test_config_check_warns_when_topic_model_labels_do_not_match(tmp_path: Path)
     result = _digest("-c", str(path), "config", "check")
     assert result.returncode == 0, result.stderr
     topics = data["lists"][0]["topics"]
-    assert "lists[0].topic_model: labels sport are not topics of list world and are never used" in result.stderr
+    assert (
+        "lists[0].topic_model: labels sport are not topics of list world and are never used"
+        in result.stderr
+    )
     missing = sorted(set(topics) - {"ukraine", "middle-east"})
     assert f"the model has no label for topics {', '.join(missing)}" in result.stderr
 
@@ -134,7 +146,7 @@ def test_make_test_without_shared_fails_with_one_message(tmp_path: Path) -> None
     env = {**os.environ, "DIGEST_SHARED": str(tmp_path / "no-shared")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_urls.py"],
-        capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
+        check=False, capture_output=True, text=True, timeout=120, cwd=REPO, env=env,
     )  # fmt: skip
     out = result.stdout + result.stderr
     assert result.returncode != 0

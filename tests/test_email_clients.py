@@ -17,7 +17,14 @@ from digest.lint import MAX_HTML_BYTES, MAX_STYLE_BYTES, lint_bytes, lint_html
 from digest.message import build_message
 from digest.render import entry_direction, render_edition, script_direction
 from digest.types import Edition, Entry, RenderedEdition, Section, Story
-from tests.sample_edition import NOW, huge_edition, sample_config, sample_edition, sample_list, sample_subscriber
+from tests.sample_edition import (
+    NOW,
+    huge_edition,
+    sample_config,
+    sample_edition,
+    sample_list,
+    sample_subscriber,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).parent / "golden"
@@ -37,7 +44,7 @@ def _render(edition: Edition | None = None, **kwargs: object) -> RenderedEdition
 
 
 def _styles(html: str) -> str:
-    return "".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.S))
+    return "".join(re.findall(r"<style[^>]*>(.*?)</style>", html, re.DOTALL))
 
 
 # --- dark mode and client limits --------------------------------------------------------
@@ -82,7 +89,9 @@ def _tokyo_edition() -> Edition:
 
 
 def test_tokyo_edition_dates_and_times_are_local() -> None:
-    rendered = _render(_tokyo_edition(), timezone="Asia/Tokyo", subject="{{ list.title }} – {{ date_label }}")
+    rendered = _render(
+        _tokyo_edition(), timezone="Asia/Tokyo", subject="{{ list.title }} – {{ date_label }}"
+    )
     assert "Thursday 19 February 2026" in rendered.html
     assert "Wednesday 18 February" not in rendered.html
     assert "19 Feb, 05:05 JST" in rendered.html and "19 Feb, 05:05 JST" in rendered.text
@@ -176,10 +185,19 @@ def test_lint_reports_each_rule() -> None:
         '<img src="https://i.example.org/c.jpg" alt="">'
         '<a href="http://example.org/">x</a><a href="https://example.org/">ok</a>'
         '<a href="mailto:a@example.org">ok</a><a href="%%unsubscribe_url%%">ok</a>'
-        + "x" * MAX_HTML_BYTES + "</body></html>"
+        + "x" * MAX_HTML_BYTES
+        + "</body></html>"
     )
     codes = [p.code for p in lint_html(html)]
-    assert codes == ["size", "style-size", "doctype", "img-alt", "img-width", "img-width", "link-scheme"]
+    assert codes == [
+        "size",
+        "style-size",
+        "doctype",
+        "img-alt",
+        "img-width",
+        "img-width",
+        "link-scheme",
+    ]
 
 
 def test_lint_of_a_message_checks_one_click_unsubscribe() -> None:
@@ -209,9 +227,11 @@ def test_digest_lint_command_exit_codes(tmp_path: Path) -> None:
     bad.write_text('<html><body><img src="https://x.example/a.png"></body></html>')
     good = GOLDEN / "render" / "sample-message.eml"
     run = [sys.executable, "-m", "digest", "lint"]
-    ok = subprocess.run([*run, str(good)], capture_output=True, text=True, timeout=60)
+    ok = subprocess.run([*run, str(good)], check=False, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "sample-message.eml: ok" in ok.stdout
-    failed = subprocess.run([*run, str(good), str(bad)], capture_output=True, text=True, timeout=60)
+    failed = subprocess.run(
+        [*run, str(good), str(bad)], check=False, capture_output=True, text=True, timeout=60
+    )
     assert failed.returncode == 1
     assert "bad.html: doctype: no <!doctype html>" in failed.stdout
     assert "bad.html: img-alt: image without alt" in failed.stdout
@@ -226,11 +246,14 @@ def test_screenshot_script_writes_light_and_dark_at_both_widths(tmp_path: Path) 
     html.write_text(_render().html, encoding="utf-8")
     result = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "screenshot.py"), str(html), "--height", "300"],
-        capture_output=True, text=True, timeout=120,
+        check=False, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     shots = {p.name: p for p in tmp_path.glob("*.png")}
     assert set(shots) == {f"edition-{w}-{s}.png" for w in (600, 375) for s in ("light", "dark")}
     # the emulated dark scheme changes the picture (the theme has dark styles)
     for width in (600, 375):
-        assert shots[f"edition-{width}-dark.png"].read_bytes() != shots[f"edition-{width}-light.png"].read_bytes()
+        assert (
+            shots[f"edition-{width}-dark.png"].read_bytes()
+            != shots[f"edition-{width}-light.png"].read_bytes()
+        )
