@@ -515,15 +515,15 @@ def lint_command(files: tuple[str, ...]) -> None:
         try:
             problems = lint_file(name)
         except OSError as exc:
-            err_console.print(f"{escape(name)}: cannot read: {escape(str(exc))}", highlight=False)
+            click.echo(f"{name}: cannot read: {exc}", err=True)
             failed = True
             continue
         if not problems:
-            console.print(f"{escape(name)}: ok", highlight=False)
+            click.echo(f"{name}: ok")
             continue
         failed = True
-        for problem in problems:
-            console.print(f"{escape(name)}: {escape(str(problem))}", highlight=False)
+        for problem in problems:  # one line each, never wrapped: grep-able
+            click.echo(f"{name}: {problem}")
     if failed:
         sys.exit(1)
 
