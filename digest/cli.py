@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,21 +32,24 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class DigestTime(click.ParamType):
-    """An ISO 8601 time such as ``2026-02-18T07:00Z``; naive times are taken as UTC."""
+    """An ISO 8601 time such as ``2026-02-18T07:00Z`` (naive times are UTC), or a date alone
+    (``2026-02-18``: the edition of that day in the list's timezone, see
+    :mod:`digest.attime`)."""
 
     name = "TIME"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from digest.attime import parse_at_value
+
+        if isinstance(value, date):
             return value
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            parsed = datetime.fromisoformat(text)
+            return parse_at_value(str(value))
         except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-02-18T07:00Z", param, ctx)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            self.fail(
+                f"{value!r} is not an ISO 8601 time such as 2026-02-18T07:00Z or a date such as 2026-02-18",
+                param, ctx,
+            )  # fmt: skip
 
 
 TIME = DigestTime()
@@ -138,6 +141,14 @@ def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "-
     except KeyError:
         names = ", ".join(s.name for s in config.sources)
         raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
+
+
+def _at(at: datetime | date | None, list_config: Any, now: datetime) -> datetime:
+    """``--at`` for one list: ``now`` when absent; a date alone is that day's edition in the
+    list's timezone (:func:`digest.attime.at_for_list`)."""
+    from digest.attime import at_for_list
+
+    return now if at is None else at_for_list(at, list_config.schedule.timezone)
 
 
 def _now() -> datetime:
@@ -260,7 +271,7 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
 @click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
 @click.pass_context
-def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
+def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
     from digest.pipeline import build as build_edition
@@ -271,7 +282,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
     with _store(ctx, config) as store:
         now = _now()
         try:
-            built = build_edition(config, store, list_config, at=at or now, now=now)
+            built = build_edition(config, store, list_config, at=_at(at, list_config, now), now=now)
         except DigestError as exc:
             err_console.print(f"[bold red]build failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
@@ -326,7 +337,7 @@ def _print_explain(edition: Any) -> None:
 @click.argument("list_name", metavar="LIST")
 @click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
 @click.pass_context
-def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
+def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None:
     """Build, store and deliver one list's edition (without polling first)."""
     from digest.pipeline import publish
 
@@ -336,7 +347,7 @@ def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
         now = _now()
         report = RunReport(started_at=now)
         try:
-            report.lists.append(publish(config, store, list_config, at=at or now, now=now))
+            report.lists.append(publish(config, store, list_config, at=_at(at, list_config, now), now=now))
         except DigestError as exc:
             report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
     _finish(ctx, report)
@@ -347,7 +358,7 @@ def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
-def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: bool) -> None:
+def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
     """Poll every source, then build and deliver every list that is due."""
     from digest.pipeline import run as run_pipeline
 
@@ -377,8 +388,9 @@ def _json_value(value: object) -> str:
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("--limit", default=20, show_default=True, help="Entries to show (0: all).")
+@click.option("--all", "show_all", is_flag=True, help="Show every entry (same as --limit 0).")
 @click.pass_context
-def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> None:
+def inspect(ctx: click.Context, location: str, as_json: bool, limit: int, show_all: bool) -> None:
     """Fetch or read one feed (a configured source name, a URL or a file path) and print its
     normalised entries. Nothing is stored."""
     from digest.config import FetchConfig
@@ -416,7 +428,7 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
     except DigestError as exc:
         err_console.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
         ctx.exit(1)
-    shown = feed.entries if limit == 0 else feed.entries[:limit]
+    shown = feed.entries if limit <= 0 or show_all else feed.entries[:limit]
     if as_json:
         from dataclasses import asdict
 
@@ -432,8 +444,11 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
         }
         click.echo(json.dumps(payload, default=_json_value, ensure_ascii=False, indent=2))
         return
+    count = f"{len(feed.entries)} {'entry' if len(feed.entries) == 1 else 'entries'}"
+    if len(shown) < len(feed.entries):
+        count += f", showing the first {len(shown)} (--limit N / --all)"
     console.print(
-        f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",
+        f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, status {result.status or 'file'}): {count}",
         highlight=False,
     )
     table = Table(show_lines=False)
@@ -531,12 +546,41 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
+    from digest.config_warnings import config_warnings
+
+    warnings.extend(config_warnings(config))
     for line in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in errors:
         err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if errors:
         ctx.exit(1)
+
+
+@cli.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def lint_command(files: tuple[str, ...]) -> None:
+    """Check emails (.eml messages or their HTML) against the email-client rules: Gmail's
+    102 KB clipping and 16 KB <style> limits, doctype, image alt and width, https links,
+    one-click List-Unsubscribe. Exit 1 when any file has a problem."""
+    from digest.lint import lint_file
+
+    failed = False
+    for name in files:
+        try:
+            problems = lint_file(name)
+        except OSError as exc:
+            click.echo(f"{name}: cannot read: {exc}", err=True)
+            failed = True
+            continue
+        if not problems:
+            click.echo(f"{name}: ok")
+            continue
+        failed = True
+        for problem in problems:  # one line each, never wrapped: grep-able
+            click.echo(f"{name}: {problem}")
+    if failed:
+        sys.exit(1)
 
 
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------

@@ -51,7 +51,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, Protocol
@@ -75,9 +75,10 @@ from digest.adjust import (
     clean_summary,
     dropped_stories,
 )
+from digest.attime import at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import DigestError
-from digest.message import build_message, personalise
+from digest.message import apply_substitutions, build_message, personalise, with_substitutions
 from digest.render import _rank_order, is_http_url, render_edition
 from digest.status import source_health
 from digest.store import Store
@@ -125,10 +126,12 @@ SECURITY_HEADERS = {
 }
 
 PREVIEW_VALUES = {
-    "name": "Ada",
+    "name": "Ada Lovelace",
     "email": "ada.reader@example.com",
 }
-"""Dummy per-recipient values shown in the preview (the links go to ``/u/preview``)."""
+"""Dummy per-recipient values shown in the preview and filled into a test send, so both greet
+the way a sent email does (the subscriber's whole name: "Hello Ada Lovelace."); the links go
+to ``/u/preview``."""
 
 WEBPAGES = Path(__file__).resolve().parent / "webpages"
 
@@ -460,12 +463,15 @@ def _ago(value: datetime | None, now: datetime) -> str:
 
 
 def parse_at(value: str, timezone: str) -> datetime:
-    """An ``?at=`` value as an aware UTC time: ISO 8601 with an offset or ``Z``, or a
-    local time without one (``2026-02-18T07:00``, what a ``datetime-local`` input sends),
-    read in the list's ``timezone``. Raises ``ValueError`` when it is not such a time."""
+    """An ``?at=`` value as an aware UTC time: ISO 8601 with an offset or ``Z``, a local time
+    without one (``2026-02-18T07:00``, what a ``datetime-local`` input sends), read in the
+    list's ``timezone``, or a date alone: that day's edition (:mod:`digest.attime`). Raises
+    ``ValueError`` when it is not such a time."""
     text = value.strip()
     if len(text) > 40:
         raise ValueError("too long")
+    if len(text) == 10:
+        return at_for_list(date.fromisoformat(text), timezone)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
@@ -918,7 +924,10 @@ def editor_routes(
             unsubscribe_mailto=None,
             preferences_url=values["preferences_url"],
             now=now,
+            substitute=False,
         )
+        # The body is personalised as the preview was (same greeting); To stays the address.
+        message = apply_substitutions(with_substitutions(message, values))
         folder = config.delivery.outbox_dir / lst.name / "tests"
         delivery_id = int(now.timestamp())
         outcome: SendOutcome | None = None

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from digest import edition as editions
 from digest.adjust import adjusted, may_send
+from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
@@ -597,14 +598,15 @@ def run(
     store: Store,
     *,
     now: datetime,
-    at: datetime | None = None,
+    at: AtValue | None = None,
     lists: Sequence[str] = (),
     live: bool = False,
     progress: Callable[[SourceReport], None] | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> RunReport:
     """Poll every source, then build and deliver each list that is due at ``at`` (default
-    ``now``): its latest scheduled time has passed and that period has no edition yet.
+    ``now``; a date alone means that day's edition in each list's timezone, see
+    :mod:`digest.attime`): its latest scheduled time has passed and that period has no edition yet.
     The report is also kept in the store."""
     at = at or now
     report = RunReport(started_at=now)
@@ -613,7 +615,8 @@ def run(
         if lists and list_config.name not in lists:
             continue
         try:
-            report.lists.append(publish(config, store, list_config, at=at, now=now, clock=clock))
+            when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
+            report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))

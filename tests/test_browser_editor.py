@@ -113,7 +113,7 @@ def test_open_a_preview_and_switch_to_mobile_width(site: Site) -> None:
     page = site.page
     click_and_wait(page, "text=Preview next edition")
     frame = page.frame_locator("#email-frame")
-    frame.locator("text=Hello Ada.").wait_for()
+    frame.locator("text=Hello Ada Lovelace.").wait_for()
     assert page.locator("#email-frame").bounding_box()["width"] == 600
     assert "World news: Trump Said" in page.locator("#subject").inner_text()
     assert page.locator("#checks li.ok").count() == 6
@@ -135,7 +135,7 @@ def test_read_the_text_part(site: Site) -> None:
     page = site.page
     page.goto(site.base + "/editor/lists/world/preview")
     text = page.locator("#text-part pre").inner_text()
-    assert text.startswith("World news") or "Hello Ada." in text
+    assert text.startswith("World news") or "Hello Ada Lovelace." in text
     assert "Overnight drone attack hits Odesa port" in text
     assert "Unsubscribe: https://digest.example.org/u/preview" in text
     page.locator("#text-part").scroll_into_view_if_needed()
