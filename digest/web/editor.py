@@ -65,7 +65,6 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.adjust import (
     ACTIONS,
@@ -83,6 +82,7 @@ from digest.status import source_health
 from digest.store import Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
+from digest.web.headers import EMAIL_CSP, FRAME_SANDBOX, PAGE_CSP, security_headers
 
 log = logging.getLogger("digest.editor")
 
@@ -100,89 +100,18 @@ SOURCE_DAYS = 7
 BUILD_CACHE_SECONDS = 30.0
 """How long an assembled edition is reused (the page and its frame ask within a second)."""
 
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-"""Content-Security-Policy of every page: no script at all, nothing from elsewhere."""
-
-EMAIL_CSP = (
-    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
-    "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; "
-    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
-)
-"""Content-Security-Policy of an email's HTML (preview frame, archive page): the email's
-inline styles and remote images, no script, and a sandbox with an opaque origin; links may
-open (a reader's click) but nothing runs."""
-
-FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
-"""The preview ``<iframe sandbox>`` flags: never ``allow-scripts`` or ``allow-same-origin``."""
-
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-}
-
 PREVIEW_VALUES = {
     "name": "Ada",
     "email": "ada.reader@example.com",
 }
 """Dummy per-recipient values shown in the preview (the links go to ``/u/preview``)."""
 
-WEBPAGES = Path(__file__).resolve().parent / "webpages"
+WEBPAGES = Path(__file__).resolve().parent.parent / "webpages"
 
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (the web app's clock)."""
     return datetime.now(UTC)
-
-
-# ----------------------------------------------------------------------------------------
-# Security headers
-
-
-def security_headers(response: Response, csp: str = PAGE_CSP) -> Response:
-    """Set the Content-Security-Policy ``csp`` and the other security headers on
-    ``response`` (``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, and
-    ``Cache-Control: no-store`` unless the response chose its own caching); returns it."""
-    response.headers["content-security-policy"] = csp
-    if "cache-control" not in response.headers:
-        response.headers["cache-control"] = "no-store"
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
-    response.headers["x-frame-options"] = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
-    return response
-
-
-class SecurityHeadersMiddleware:
-    """ASGI middleware: every HTTP response that has no Content-Security-Policy gets
-    :data:`PAGE_CSP` (and the headers of :func:`security_headers`); responses that set
-    their own (the email pages) keep it. Use as ``Middleware(SecurityHeadersMiddleware)``."""
-
-    def __init__(self, app: ASGIApp, csp: str = PAGE_CSP) -> None:
-        self.app = app
-        self.csp = csp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                extra = {"content-security-policy": self.csp, **SECURITY_HEADERS}
-                if b"content-security-policy" not in names:
-                    extra["x-frame-options"] = "DENY"
-                for name, value in extra.items():
-                    if name.encode() not in names:
-                        headers.append((name.encode(), value.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 # ----------------------------------------------------------------------------------------
@@ -1103,22 +1032,17 @@ def atom_feed(
 
 __all__ = [
     "CLIP_BYTES",
-    "EMAIL_CSP",
-    "FRAME_SANDBOX",
-    "PAGE_CSP",
     "TOKEN_ENV",
     "Check",
     "EditorBackend",
     "PipelineBackend",
     "Preview",
-    "SecurityHeadersMiddleware",
     "archive_values",
     "atom_feed",
     "editor_routes",
     "email_checks",
     "parse_at",
     "preview_values",
-    "security_headers",
     "utcnow",
 ]
 
