@@ -481,6 +481,14 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
+    import os
+
+    from digest.web.checks import secret_problems
+
+    for problem in (problems := secret_problems(config, os.environ)):
+        err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
+    if problems:
+        ctx.exit(1)
 
 
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
@@ -870,6 +878,36 @@ def web(ctx: click.Context, host: str, port: int) -> None:
         )
     with _store(ctx, config) as store:
         uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
+
+
+@cli.command("unsubscribe-mail")
+@click.argument("mailbox_path", metavar="MAILDIR|MBOX", type=click.Path(path_type=Path))
+@click.pass_context
+def unsubscribe_mail(ctx: click.Context, mailbox_path: Path) -> None:
+    """Unsubscribe by the messages in the unsubscribe address's Maildir or mbox (for SMTP
+    installations; run it from cron). Each message is processed once; the mailbox is never
+    changed. Bad messages are listed on stderr; exit 1 only when the mailbox cannot be opened."""
+    from digest.unsubscribe import MailOutcome
+    from digest.unsubscribe_mailbox import MailboxError, process_mailbox
+
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        try:
+            report = process_mailbox(mailbox_path, store, now=_now())
+        except MailboxError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            ctx.exit(1)
+    for item in report.messages:
+        if item.outcome is None:
+            err_console.print(f"message {escape(item.key)}: {escape(item.detail)}", highlight=False)
+        elif item.outcome in (MailOutcome.NO_TOKEN, MailOutcome.BAD_TOKEN):
+            err_console.print(f"message {escape(item.key)}: {item.outcome.value}, ignored", highlight=False)
+    counts = ", ".join(f"{report.count(o)} {o.value}" for o in MailOutcome)
+    console.print(
+        f"{len(report.messages)} new messages: {counts}, {report.count(None)} unreadable; "
+        f"{report.skipped} processed before",
+        highlight=False,
+    )
 
 
 def main() -> None:

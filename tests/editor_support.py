@@ -22,7 +22,7 @@ from digest.transports.outbox import OutboxTransport
 from digest.types import Edition
 from tests.sample_edition import NOW, SOURCES, sample_edition
 
-TOKEN = "test-editor-token-0123456789"
+TOKEN = "test-editor-token-0123456789abcdef-xyz"
 
 
 def editor_config(root: Path, **list_changes: object) -> Config:

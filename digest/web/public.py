@@ -36,6 +36,7 @@ from digest.config import Config
 from digest.store import Store
 from digest.tokens import BadToken, read_token
 from digest.types import Subscriber, SubscriberStatus
+from digest.unsubscribe import unsubscribe_token
 from digest.web.headers import SUBSCRIBER_HEADERS, SUBSCRIBER_STYLE
 
 log = logging.getLogger("digest.web")
@@ -117,8 +118,7 @@ def public_routes(
 
     async def unsubscribe(request: Request) -> Response:
         token = request.path_params["token"]
-        sub = subscriber_for(token)
-        if sub is None:
+        if subscriber_for(token) is None:
             return _bad_link()
         form = await _form(request)
         if "One-Click" not in form.get("List-Unsubscribe", []):
@@ -128,13 +128,13 @@ def public_routes(
                 "<code>List-Unsubscribe=One-Click</code>).</p>",
                 status=400,
             )
-        assert sub.id is not None
-        if sub.status == SubscriberStatus.ACTIVE:
-            store.set_subscriber_status(sub.id, SubscriberStatus.UNSUBSCRIBED, now=clock())
-            log.info("web.unsubscribed subscriber=%s list=%s", sub.id, sub.list_name)
+        try:
+            done = unsubscribe_token(store, token, now=clock(), max_age=token_max_age, via="web")
+        except BadToken:
+            return _bad_link()
         return _page(
             "You are unsubscribed",
-            f"<p>{html.escape(sub.email)} will receive no more emails from this list.</p>",
+            f"<p>{html.escape(done.subscriber.email)} will receive no more emails from this list.</p>",
         )
 
     def topics_of(sub: Subscriber) -> list[tuple[str, str]]:

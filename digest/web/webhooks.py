@@ -1,4 +1,4 @@
-"""Webhooks: the SendGrid Event Webhook (Starlette routes).
+"""Webhooks: the SendGrid Event Webhook and Inbound Parse (Starlette routes).
 
 - ``POST /webhooks/sendgrid``: the Event Webhook. The ECDSA signature over timestamp + body
   is verified with the ``sendgrid`` package's ``EventWebhook`` helper against the public key
@@ -9,11 +9,22 @@
   list of the delivery named in ``custom_args``, when there is one) and mark that subscriber
   (bounced, complained, unsubscribed); ``blocked`` bounces and ``deferred`` are soft and only
   counted (setting ``sendgrid:soft_bounces``).
+- ``POST /webhooks/inbound/{secret}``: SendGrid Inbound Parse for the unsubscribe mailbox
+  (``multipart/form-data``; fields ``subject``, ``to``, ``cc``, ``envelope`` (JSON with
+  ``to`` and ``from``), or ``email``, the whole raw message, when "send raw" is on). The
+  path's secret is the environment variable ``delivery.sendgrid.inbound_secret_env``
+  (at least 32 characters); a wrong or unset one is ``404``, answered before the body is
+  read. The message is applied with :func:`digest.unsubscribe.unsubscribe_mail` (the same
+  unsubscribe as the https link) and answered ``200`` with its outcome whatever it was, so
+  SendGrid does not retry a message that carries no valid token.
+
+Both read at most ``web.max_webhook_bytes`` of body (``413`` past it).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -26,9 +37,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from digest.config import Config
+from digest.exceptions import ConfigError
 from digest.store import Store
 from digest.transports.sendgrid import read_delivery_ref
 from digest.types import SubscriberStatus
+from digest.unsubscribe import message_fields, unsubscribe_mail
+from digest.web.checks import short_secret
 
 log = logging.getLogger("digest.web")
 
@@ -48,13 +62,19 @@ def webhook_routes(
     *,
     clock: Callable[[], datetime],
     webhook_public_key: str | None = None,
+    inbound_secret: str | None = None,
 ) -> list[BaseRoute]:
     """The webhook routes of the module docstring.
 
     ``webhook_public_key`` (base64 DER) overrides the environment variable; without either
-    the SendGrid webhook answers 503. ``clock`` is the only clock read.
+    the SendGrid webhook answers 503. ``inbound_secret`` overrides the Inbound Parse
+    secret's environment variable. ``clock`` is the only clock read. Raises
+    :class:`~digest.exceptions.ConfigError` when the Inbound Parse secret is too short.
     """
     secret = store.secret()
+    inbound = inbound_secret or config.secret(config.delivery.sendgrid.inbound_secret_env) or ""
+    if problem := short_secret(config.delivery.sendgrid.inbound_secret_env, inbound):
+        raise ConfigError(problem)
     key_b64 = webhook_public_key or config.secret(config.delivery.sendgrid.webhook_key_env)
     verifier: Any = None
     if key_b64:
@@ -139,7 +159,40 @@ def webhook_routes(
             log.info("web.suppressed reason=%s email_hash=%s", reason, _hash(email))
         return True
 
-    return [Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"])]
+    async def inbound_parse(request: Request) -> Response:
+        given = str(request.path_params["secret"])
+        if not inbound or not hmac.compare_digest(given.encode("utf-8", "replace"), inbound.encode()):
+            return JSONResponse({"error": "not found"}, status_code=404)
+        try:
+            form = await request.form(max_files=20, max_fields=100)
+        except Exception as exc:  # a malformed body (bad multipart) is a 400
+            if getattr(exc, "status_code", None) == 413:
+                raise
+            return JSONResponse({"error": "expected multipart/form-data"}, status_code=400)
+        fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+        subject = fields.get("subject", "")
+        recipients = [fields.get("to", ""), fields.get("cc", "")]
+        try:
+            envelope = json.loads(fields.get("envelope") or "{}")
+        except ValueError:
+            envelope = {}
+        if isinstance(envelope, dict) and isinstance(envelope.get("to"), list):
+            recipients += [str(a) for a in envelope["to"]]
+        if fields.get("email"):
+            try:
+                subject, raw_recipients = message_fields(fields["email"].encode("utf-8", "surrogateescape"))
+                recipients += list(raw_recipients)
+            except ValueError:
+                pass
+        result = unsubscribe_mail(store, subject=subject, recipients=recipients, now=clock(), via="inbound")
+        log.info("web.inbound outcome=%s", result.outcome.value)
+        return JSONResponse({"outcome": result.outcome.value})
+
+    limit = config.web.max_webhook_bytes
+    return [
+        Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"], max_body_size=limit),
+        Route("/webhooks/inbound/{secret}", inbound_parse, methods=["POST"], max_body_size=limit),
+    ]
 
 
 def _hash(email: str) -> str:
