@@ -325,7 +325,7 @@ class WebConfig(Strict):
     """The ``web:`` section: limits of ``digest web``. Sizes in bytes.
 
     ``max_body_bytes`` bounds every request body (413 past it, checked before reading);
-    ``max_webhook_bytes`` the SendGrid webhooks' (event batches, inbound mail);
+    ``max_webhook_bytes`` the SendGrid Event Webhook's (its batches of events);
     ``login_attempts`` failed editor logins per client address within
     ``login_window_minutes`` before further attempts are refused (429) until the window
     has passed.

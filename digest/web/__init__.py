@@ -9,7 +9,7 @@
   editor's sessions, login throttling, and the length rule of the web app's secrets.
 
 :func:`create_app` mounts them all behind Starlette's ``RequestBodyLimitMiddleware``: every
-request body is limited to ``web.max_body_bytes`` (the webhooks to ``web.max_webhook_bytes``)
+request body is limited to ``web.max_body_bytes`` (the Event Webhook to ``web.max_webhook_bytes``)
 and answered ``413`` past it, from ``Content-Length`` before anything is read, else when the
 streamed bytes pass the limit, so an oversized body is never buffered.
 :func:`serve_in_thread` serves an app on loopback (for browser tests and screenshot scripts).
