@@ -167,13 +167,13 @@ def test_a_real_server_answers_413_to_a_streamed_200_mb_post_without_growing(tmp
     with serve_in_thread(app) as base:
         host, port = base.removeprefix("http://").split(":")
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            sock.sendall(b"POST /editor/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
                          + f"Content-Length: {HUGE}\r\n\r\n".encode())  # fmt: skip
             assert sock.recv(4096).startswith(b"HTTP/1.1 413")
         sent = 0
         answer = b""
         with socket.create_connection((host, int(port)), timeout=10) as sock:
-            sock.sendall(b"POST /webhooks/sendgrid HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            sock.sendall(b"POST /editor/login HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
                          b"Content-Type: application/x-www-form-urlencoded\r\n\r\n")  # fmt: skip
             chunk = f"{CHUNK:x}\r\n".encode() + b"x" * CHUNK + b"\r\n"
             sock.settimeout(5)
