@@ -860,8 +860,8 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
 @click.option("--port", default=8025, show_default=True, type=int)
 @click.pass_context
 def web(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN to log in), the public
-    archive and feeds, unsubscribe and preferences pages, the SendGrid webhook."""
+    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN, 32+ characters, to log in),
+    the public archive and feeds, unsubscribe and preferences pages, the SendGrid webhooks."""
     from urllib.parse import urlsplit
 
     import uvicorn
