@@ -95,7 +95,7 @@ def reply_to_mailto(mailto: str, sender: str) -> EmailMessage:
 
 
 def digest_cli(cfg: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "digest", "-c", str(cfg), *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "digest", "-c", str(cfg), *args], capture_output=True, check=False,
                           text=True, timeout=60, env=os.environ.copy())  # fmt: skip
 
 
@@ -234,7 +234,7 @@ def test_inbound_parse_unsubscribes_by_the_mailto_subject(inbound) -> None:
 
 
 def test_inbound_parse_reads_a_raw_message_and_the_envelope(inbound) -> None:
-    client, store, ada = inbound
+    client, _store, ada = inbound
     raw = reply_to_mailto(mailto_of(ada) or "", "ada@example.com")
     fields = {"email": raw.as_string(), "to": SITE_BOX, "envelope": json.dumps({"to": [SITE_BOX]})}
     r = client.post(f"/webhooks/inbound/{INBOUND}", data=fields, files={"x": ("", b"")})

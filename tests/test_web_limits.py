@@ -244,14 +244,16 @@ def _cli_config(tmp_path: Path) -> Path:
 
 def _digest(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if k not in ("DIGEST_EDITOR_TOKEN", "SENDGRID_INBOUND_SECRET")}
-    return subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True, text=True, check=False,
                           env={**full, **env}, timeout=timeout)  # fmt: skip
 
 
-def test_config_check_and_digest_web_refuse_a_short_editor_token(tmp_path: Path) -> None:
+def test_config_check_and_digest_web_refuse_a_short_token_or_secret(tmp_path: Path) -> None:
     cfg = str(_cli_config(tmp_path))
     r = _digest(["-c", cfg, "config", "check"], {"DIGEST_EDITOR_TOKEN": "hunter2"})
     assert r.returncode == 1 and "DIGEST_EDITOR_TOKEN is 7 characters long; it needs at least 32" in r.stderr
+    r = _digest(["-c", cfg, "config", "check"], {"DIGEST_EDITOR_TOKEN": TOKEN, "SENDGRID_INBOUND_SECRET": "abc"})
+    assert r.returncode == 1 and "SENDGRID_INBOUND_SECRET is 3 characters long" in r.stderr
     r = _digest(["-c", cfg, "config", "check"], {"DIGEST_EDITOR_TOKEN": TOKEN})
     assert r.returncode == 0 and r.stdout.startswith("ok:"), r.stderr
     started = time.monotonic()
