@@ -312,3 +312,14 @@ def test_the_csrf_token_belongs_to_the_session(tmp_path: Path) -> None:
                      follow_redirects=False)  # fmt: skip
         assert r.status_code == 303
     store.close()
+
+
+def test_the_throttle_decision_counts_only_failures_inside_the_window() -> None:
+    from digest.web.throttle import ThrottlePolicy, wait_before_next
+
+    policy = ThrottlePolicy(attempts=3, window=timedelta(minutes=10))
+    t0 = NOW
+    fails = (t0, t0 + timedelta(minutes=1), t0 + timedelta(minutes=2))
+    assert wait_before_next(fails[:2], t0 + timedelta(minutes=2), policy) == 0.0
+    assert wait_before_next(fails, t0 + timedelta(minutes=3), policy) == 7 * 60
+    assert wait_before_next(fails, t0 + timedelta(minutes=10), policy) == 0.0  # the first aged out

@@ -4,7 +4,7 @@
 unsubscribe and preferences pages. Paths (GET unless marked)::
 
     /editor/login            GET form, POST token          (public)
-    /editor/logout           POST
+    /editor/logout           POST (ends every editor session)
     /editor/                 lists overview: schedule, next send, last edition, counts, sources
     /editor/sources          per source: last fetch, HTTP status, error, entries per day, silence
     /editor/lists/{list}/preview         the edition due at ?at= (default: the next send)
