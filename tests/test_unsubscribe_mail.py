@@ -257,3 +257,28 @@ def test_inbound_parse_needs_its_secret_and_a_valid_token(inbound, tmp_path: Pat
     with TestClient(bare) as other:
         r = other.post(f"/webhooks/inbound/{INBOUND}", data=inbound_fields(subject), files=files)
         assert r.status_code == 404
+
+
+def test_an_unreadable_message_is_reported_and_tried_again_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.unsubscribe_mailbox import process_mailbox
+
+    config = load_config(write_config(tmp_path))
+    store = Store.open(config.database.url)
+    [ada] = send_edition(config, store, "world", ["ada@example.com"])
+    box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)
+    key = box.add(reply_to_mailto(mailto_of(ada) or "", "ada@example.com"))
+    box.close()
+    real = mailbox.Maildir.get_bytes
+
+    def flaky(self, k):  # type: ignore[no-untyped-def]
+        if k == key:
+            raise OSError("Input/output error")
+        return real(self, k)
+
+    monkeypatch.setattr(mailbox.Maildir, "get_bytes", flaky)
+    report = process_mailbox(tmp_path / "Maildir", store, now=NOW)
+    assert report.count(None) == 1 and "Input/output error" in report.messages[0].detail
+    monkeypatch.setattr(mailbox.Maildir, "get_bytes", real)
+    report = process_mailbox(tmp_path / "Maildir", store, now=NOW)
+    assert report.count(MailOutcome.UNSUBSCRIBED) == 1 and report.skipped == 0
+    store.close()
