@@ -549,6 +549,11 @@ def config_check(ctx: click.Context) -> None:
     from digest.config_warnings import config_warnings
 
     warnings.extend(config_warnings(config))
+    import os
+
+    from digest.web.checks import secret_problems
+
+    errors.extend(secret_problems(config, os.environ))
     for line in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in errors:
@@ -960,8 +965,8 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
 @click.option("--port", default=8025, show_default=True, type=int)
 @click.pass_context
 def web(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN to log in), the public
-    archive and feeds, unsubscribe and preferences pages, the SendGrid webhook."""
+    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN, 32+ characters, to log in),
+    the public archive and feeds, unsubscribe and preferences pages, the SendGrid webhooks."""
     from urllib.parse import urlsplit
 
     import uvicorn
@@ -978,6 +983,36 @@ def web(ctx: click.Context, host: str, port: int) -> None:
         )
     with _store(ctx, config) as store:
         uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
+
+
+@cli.command("unsubscribe-mail")
+@click.argument("mailbox_path", metavar="MAILDIR|MBOX", type=click.Path(path_type=Path))
+@click.pass_context
+def unsubscribe_mail(ctx: click.Context, mailbox_path: Path) -> None:
+    """Unsubscribe by the messages in the unsubscribe address's Maildir or mbox (for SMTP
+    installations; run it from cron). Each message is processed once; the mailbox is never
+    changed. Bad messages are listed on stderr; exit 1 only when the mailbox cannot be opened."""
+    from digest.unsubscribe import MailOutcome
+    from digest.unsubscribe_mailbox import MailboxError, process_mailbox
+
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        try:
+            report = process_mailbox(mailbox_path, store, now=_now())
+        except MailboxError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            ctx.exit(1)
+    for item in report.messages:
+        if item.outcome is None:
+            err_console.print(f"message {escape(item.key)}: {escape(item.detail)}", highlight=False)
+        elif item.outcome in (MailOutcome.NO_TOKEN, MailOutcome.BAD_TOKEN):
+            err_console.print(f"message {escape(item.key)}: {item.outcome.value}, ignored", highlight=False)
+    counts = ", ".join(f"{report.count(o)} {o.value}" for o in MailOutcome)
+    console.print(
+        f"{len(report.messages)} new messages: {counts}, {report.count(None)} unreadable; "
+        f"{report.skipped} processed before",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ from digest.types import (
     SourceReport,
     Subscriber,
 )
+from digest.unsubscribe import mailto_url
 
 log = logging.getLogger("digest.pipeline")
 
@@ -362,6 +363,7 @@ def deliver_edition(
     domain = _sender_domain(list_config.sender)
     site = config.site
     server_side = config.transport_for(list_config) == "sendgrid"
+    mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = variants.get(tuple(sorted(set(subscriber.topics))), whole)
@@ -372,7 +374,7 @@ def deliver_edition(
             list_config=list_config,
             site=site,
             unsubscribe_url=unsubscribe_url(site.base, token),
-            unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
+            unsubscribe_mailto=mailto_url(mailbox, token),
             preferences_url=preferences_url(site.base, token),
             now=now,
             message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",

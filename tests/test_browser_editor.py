@@ -257,7 +257,7 @@ def evil_backend() -> SampleBackend:
 
 def _inject_into_html(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bypass the renderer's own guard too: put raw script into the rendered email HTML."""
-    from digest import editor
+    from digest.web import editor
 
     real = editor.render_edition
 
@@ -320,7 +320,8 @@ def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Brow
     from starlette.middleware import Middleware
 
     from digest.config import parse_config
-    from digest.editor import SecurityHeadersMiddleware, editor_routes
+    from digest.web.editor import editor_routes
+    from digest.web.headers import SecurityHeadersMiddleware
     from digest.store import Store
     from digest.types import Entry, Image
     from tests.conftest import REPO
@@ -377,7 +378,7 @@ def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Brow
 def test_unsubscribe_page_get_changes_nothing_and_its_button_unsubscribes(browser: Browser, tmp_path: Path) -> None:
     """The integrated app (``digest.web.create_app`` with the editor routes added): the
     unsubscribe link's page only asks; its button unsubscribes."""
-    from digest.editor import editor_routes
+    from digest.web.editor import editor_routes
     from digest.store import Store
     from digest.tokens import make_token
     from digest.types import Subscriber, SubscriberStatus

@@ -19,7 +19,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from digest.editor import EMAIL_CSP, PAGE_CSP, atom_feed, email_checks, parse_at
+from digest.web.editor import atom_feed, email_checks, parse_at
+from digest.web.headers import EMAIL_CSP, PAGE_CSP
 from digest.types import Entry, Section
 from tests.editor_support import TOKEN, SampleBackend, make_app
 from tests.sample_edition import NOW, sample_edition
@@ -433,7 +434,7 @@ def test_atom_feed_drops_characters_xml_cannot_hold(env) -> None:
 
 
 def test_stories_left_out_for_size_are_marked_in_the_story_list(tmp_path) -> None:
-    from digest.editor import left_out_for_size
+    from digest.web.editor import left_out_for_size
     from tests.sample_edition import huge_edition
 
     edition = huge_edition(200)

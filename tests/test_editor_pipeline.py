@@ -19,7 +19,7 @@ from starlette.applications import Starlette
 from digest import pipeline
 from digest.adjust import Adjustment, apply_adjustments
 from digest.config import parse_config
-from digest.editor import editor_routes, preview_values
+from digest.web.editor import editor_routes, preview_values
 from digest.message import personalise
 from digest.render import render_edition
 from digest.store import Store
