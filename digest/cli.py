@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,21 +32,24 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 class DigestTime(click.ParamType):
-    """An ISO 8601 time such as ``2026-02-18T07:00Z``; naive times are taken as UTC."""
+    """An ISO 8601 time such as ``2026-02-18T07:00Z`` (naive times are UTC), or a date alone
+    (``2026-02-18``: the edition of that day in the list's timezone, see
+    :mod:`digest.attime`)."""
 
     name = "TIME"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
-        if isinstance(value, datetime):
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from digest.attime import parse_at_value
+
+        if isinstance(value, date):
             return value
-        text = str(value).strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            parsed = datetime.fromisoformat(text)
+            return parse_at_value(str(value))
         except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time such as 2026-02-18T07:00Z", param, ctx)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            self.fail(
+                f"{value!r} is not an ISO 8601 time such as 2026-02-18T07:00Z or a date such as 2026-02-18",
+                param, ctx,
+            )  # fmt: skip
 
 
 TIME = DigestTime()
@@ -114,7 +117,7 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     try:
         store = Store.open(config.database.url)
     except DigestError as exc:
-        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
     try:
         yield store
@@ -128,6 +131,24 @@ def _list_config(ctx: click.Context, config: Config, name: str) -> Any:
     except KeyError:
         names = ", ".join(lst.name for lst in config.lists)
         raise click.BadParameter(f"no list {name!r}; lists: {names}", param_hint="LIST") from None
+
+
+def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "--source") -> Any:
+    """The configured source ``name``; a wrong name is a usage error (exit 2) listing the
+    valid ones."""
+    try:
+        return config.source(name)
+    except KeyError:
+        names = ", ".join(s.name for s in config.sources)
+        raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
+
+
+def _at(at: datetime | date | None, list_config: Any, now: datetime) -> datetime:
+    """``--at`` for one list: ``now`` when absent; a date alone is that day's edition in the
+    list's timezone (:func:`digest.attime.at_for_list`)."""
+    from digest.attime import at_for_list
+
+    return now if at is None else at_for_list(at, list_config.schedule.timezone)
 
 
 def _now() -> datetime:
@@ -174,12 +195,22 @@ def _print_sources(reports: list[SourceReport]) -> None:
     console.print(table)
 
 
+LIST_STATUS_STYLES: dict[str, str] = {
+    "sent": "green", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
+    "awaiting-approval": "yellow", "failed": "bold red",
+}
+"""Colours of some ``ListStatus`` values; every other value prints plainly, uncoloured."""
+
+
 def _print_lists(reports: list[ListReport]) -> None:
     """One paragraph per list: what was built and delivered, or why not."""
     for r in reports:
-        style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
         console.print(
-            f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
+            Text.assemble(
+                (f"list {r.list_name}", "bold"),
+                f" edition {r.period or '-'}: ",
+                (r.status, LIST_STATUS_STYLES.get(r.status, "")),
+            ),
             highlight=False,
         )
         if r.sections:
@@ -189,9 +220,9 @@ def _print_lists(reports: list[ListReport]) -> None:
             )
         if r.deliveries:
             counts = ", ".join(f"{n} {state}" for state, n in sorted(r.deliveries.items()))
-            console.print(f"  deliveries: {counts}", highlight=False)
+            console.print(f"  deliveries: {counts}", markup=False, highlight=False)
         if r.message:
-            console.print(f"  {r.message}", markup=False, highlight=False)
+            console.print(f"  {r.message}", markup=False, highlight=False, soft_wrap=True)
         if r.out_dir:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
@@ -206,6 +237,11 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
     failed = [s.source for s in report.sources if s.status == "failed"]
     if failed:
         err_console.print(f"[red]{len(failed)} source(s) failed:[/] {escape(', '.join(failed))}")
+    failed_lists = [r.list_name for r in report.lists if r.status == "failed"]
+    if failed_lists:
+        err_console.print(
+            f"[red]{len(failed_lists)} list(s) failed:[/] {escape(', '.join(failed_lists))}"
+        )
     ctx.exit(0 if report.ok else 1)
 
 
@@ -218,6 +254,8 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
     from digest.pipeline import poll as poll_sources
 
     config = _config(ctx)
+    for name in only:
+        _source_config(ctx, config, name)
     sources = [s for s in config.sources if not only or s.name in only]
     with _store(ctx, config) as store:
         now = _now()
@@ -233,7 +271,7 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
 @click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
 @click.pass_context
-def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
+def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
     from digest.pipeline import build as build_edition
@@ -244,7 +282,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
     with _store(ctx, config) as store:
         now = _now()
         try:
-            built = build_edition(config, store, list_config, at=at or now, now=now)
+            built = build_edition(config, store, list_config, at=_at(at, list_config, now), now=now)
         except DigestError as exc:
             err_console.print(f"[bold red]build failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
@@ -392,7 +430,7 @@ def _print_explain(edition: Any) -> None:
 @click.argument("list_name", metavar="LIST")
 @click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
 @click.pass_context
-def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
+def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None:
     """Build, store and deliver one list's edition (without polling first)."""
     from digest.pipeline import publish
 
@@ -402,7 +440,7 @@ def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
         now = _now()
         report = RunReport(started_at=now)
         try:
-            report.lists.append(publish(config, store, list_config, at=at or now, now=now))
+            report.lists.append(publish(config, store, list_config, at=_at(at, list_config, now), now=now))
         except DigestError as exc:
             report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
     _finish(ctx, report)
@@ -413,7 +451,7 @@ def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
-def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: bool) -> None:
+def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
     """Poll every source, then build and deliver every list that is due."""
     from digest.pipeline import run as run_pipeline
 
@@ -429,12 +467,23 @@ def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: b
     _finish(ctx, report)
 
 
+def _json_value(value: object) -> str:
+    """JSON for what ``json`` cannot encode: times as RFC 3339 (``2026-02-18T07:00:00Z``)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        text = value.isoformat(timespec="seconds" if not value.microsecond else "microseconds")
+        return text.replace("+00:00", "Z")
+    return str(value)
+
+
 @cli.command()
 @click.argument("location")
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON.")
 @click.option("--limit", default=20, show_default=True, help="Entries to show (0: all).")
+@click.option("--all", "show_all", is_flag=True, help="Show every entry (same as --limit 0).")
 @click.pass_context
-def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> None:
+def inspect(ctx: click.Context, location: str, as_json: bool, limit: int, show_all: bool) -> None:
     """Fetch or read one feed (a configured source name, a URL or a file path) and print its
     normalised entries. Nothing is stored."""
     from digest.config import FetchConfig
@@ -472,7 +521,7 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
     except DigestError as exc:
         err_console.print(f"[bold red]failed:[/] {escape(str(exc))}", highlight=False)
         ctx.exit(1)
-    shown = feed.entries if limit == 0 else feed.entries[:limit]
+    shown = feed.entries if limit <= 0 or show_all else feed.entries[:limit]
     if as_json:
         from dataclasses import asdict
 
@@ -484,12 +533,15 @@ def inspect(ctx: click.Context, location: str, as_json: bool, limit: int) -> Non
             "title": feed.title,
             "language": feed.language,
             "warnings": list(feed.warnings),
-            "entries": [asdict(e) for e in shown],
+            "entries": [{**asdict(e), "direction": e.direction} for e in shown],
         }
-        click.echo(json.dumps(payload, default=str, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(payload, default=_json_value, ensure_ascii=False, indent=2))
         return
+    count = f"{len(feed.entries)} {'entry' if len(feed.entries) == 1 else 'entries'}"
+    if len(shown) < len(feed.entries):
+        count += f", showing the first {len(shown)} (--limit N / --all)"
     console.print(
-        f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, {len(feed.entries)} entries, status {result.status or 'file'})",
+        f"[bold]{escape(feed.title or name)}[/] ({feed.kind}, status {result.status or 'file'}): {count}",
         highlight=False,
     )
     table = Table(show_lines=False)
@@ -541,10 +593,7 @@ def sources_group(ctx: click.Context) -> None:
 def sources_enable(ctx: click.Context, name: str) -> None:
     """Re-enable a source that was disabled (for example after 410 Gone) and poll it next run."""
     config = _config(ctx.find_root())
-    try:
-        config.source(name)
-    except KeyError:
-        raise click.BadParameter(f"no source {name!r}", param_hint="NAME") from None
+    _source_config(ctx, config, name, hint="NAME")
     with _store(ctx, config) as store:
         store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
     console.print(f"{name}: enabled; it is polled on the next run")
@@ -558,14 +607,30 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the config file and say what it describes."""
+    """Validate the config file and say what it describes. A list's subscriber file that
+    cannot be read is an error (exit 1: that list would fail); its bad rows are warnings."""
+    from digest.subscribers import SubscriberFileError, list_topics, read_csv
+
     config = _config(ctx.find_root())
     missing = [s.name for s in config.sources if s.path is not None and not s.path.exists()]
+    errors: list[str] = []
+    warnings: list[str] = []
+    for lst in config.lists:
+        if lst.subscribers is None:
+            continue
+        try:
+            read = read_csv(lst.subscribers, lst.name, topics=list_topics(config, lst))
+        except SubscriberFileError as exc:
+            errors.append(f"list {lst.name}: subscriber file {exc}")
+        else:
+            warnings.extend(f"list {lst.name}: {problem}" for problem in read.problems)
+
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     console.print(
-        f"ok: {count(len(config.sources), 'source')}, {count(len(config.topics), 'topic')}, "
+        f"{'errors' if errors else 'ok'}: {count(len(config.sources), 'source')}, "
+        f"{count(len(config.topics), 'topic')}, "
         f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",
         highlight=False,
@@ -574,6 +639,46 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
+    from digest.config_warnings import config_warnings
+
+    warnings.extend(config_warnings(config))
+    import os
+
+    from digest.web.checks import secret_problems
+
+    errors.extend(secret_problems(config, os.environ))
+    for line in warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    for line in errors:
+        err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if errors:
+        ctx.exit(1)
+
+
+@cli.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def lint_command(files: tuple[str, ...]) -> None:
+    """Check emails (.eml messages or their HTML) against the email-client rules: Gmail's
+    102 KB clipping and 16 KB <style> limits, doctype, image alt and width, https links,
+    one-click List-Unsubscribe. Exit 1 when any file has a problem."""
+    from digest.lint import lint_file
+
+    failed = False
+    for name in files:
+        try:
+            problems = lint_file(name)
+        except OSError as exc:
+            click.echo(f"{name}: cannot read: {exc}", err=True)
+            failed = True
+            continue
+        if not problems:
+            click.echo(f"{name}: ok")
+            continue
+        failed = True
+        for problem in problems:  # one line each, never wrapped: grep-able
+            click.echo(f"{name}: {problem}")
+    if failed:
+        sys.exit(1)
 
 
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
@@ -856,7 +961,7 @@ def subscribers() -> None:
 @click.pass_context
 def subscribers_import(ctx: click.Context, list_name: str | None, path: str | None) -> None:
     """Import subscriber CSV files (all lists, or LIST_NAME). Bad rows are listed; exit 1."""
-    from digest.subscribers import import_csv
+    from digest.subscribers import import_csv, list_topics
 
     config = _config(ctx.find_root())
     lists = [_list_config(ctx, config, list_name)] if list_name else list(config.lists)
@@ -867,7 +972,9 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
             if source is None:
                 continue
             try:
-                report = import_csv(store, lst.name, source, now=_now())
+                report = import_csv(
+                    store, lst.name, source, now=_now(), topics=list_topics(config, lst)
+                )
             except DigestError as exc:
                 raise click.ClickException(str(exc)) from exc
             click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
@@ -886,7 +993,9 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
 @click.pass_context
 def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
     """List subscribers of LIST_NAME: address, status, topics, name."""
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         found = store.subscribers_of(list_name, status=None if status == "all" else status)
     click.echo("email\tstatus\ttopics\ttimezone\tname")
     for sub in found:
@@ -902,7 +1011,9 @@ def subscribers_export(ctx: click.Context, list_name: str, output: TextIO) -> No
     """Export every subscriber of LIST_NAME as CSV, safe to open in a spreadsheet."""
     from digest.subscribers import export_csv
 
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         export_csv(store.subscribers_of(list_name, status=None), output)
 
 
@@ -914,7 +1025,9 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
     """Unsubscribe EMAIL from LIST_NAME (kept as 'unsubscribed' so no import re-adds it)."""
     from digest.types import SubscriberStatus
 
-    with _store(ctx, _config(ctx.find_root())) as store:
+    config = _config(ctx.find_root())
+    _list_config(ctx, config, list_name)
+    with _store(ctx, config) as store:
         sub = store.subscriber_by_email(list_name, email)
         if sub is None:
             raise click.ClickException(f"{email} is not on list {list_name}")
@@ -970,8 +1083,8 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
 @click.option("--port", default=8025, show_default=True, type=int)
 @click.pass_context
 def web(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN to log in), the public
-    archive and feeds, unsubscribe and preferences pages, the SendGrid webhook."""
+    """Serve the web app: editor pages (set DIGEST_EDITOR_TOKEN, 32+ characters, to log in),
+    the public archive and feeds, unsubscribe and preferences pages, the SendGrid webhooks."""
     from urllib.parse import urlsplit
 
     import uvicorn
@@ -988,6 +1101,36 @@ def web(ctx: click.Context, host: str, port: int) -> None:
         )
     with _store(ctx, config) as store:
         uvicorn.run(create_app(config, store), host=host, port=port, log_level="info")
+
+
+@cli.command("unsubscribe-mail")
+@click.argument("mailbox_path", metavar="MAILDIR|MBOX", type=click.Path(path_type=Path))
+@click.pass_context
+def unsubscribe_mail(ctx: click.Context, mailbox_path: Path) -> None:
+    """Unsubscribe by the messages in the unsubscribe address's Maildir or mbox (for SMTP
+    installations; run it from cron). Each message is processed once; the mailbox is never
+    changed. Bad messages are listed on stderr; exit 1 only when the mailbox cannot be opened."""
+    from digest.unsubscribe import MailOutcome
+    from digest.unsubscribe_mailbox import MailboxError, process_mailbox
+
+    config = _config(ctx.find_root())
+    with _store(ctx, config) as store:
+        try:
+            report = process_mailbox(mailbox_path, store, now=_now())
+        except MailboxError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            ctx.exit(1)
+    for item in report.messages:
+        if item.outcome is None:
+            err_console.print(f"message {escape(item.key)}: {escape(item.detail)}", highlight=False)
+        elif item.outcome in (MailOutcome.NO_TOKEN, MailOutcome.BAD_TOKEN):
+            err_console.print(f"message {escape(item.key)}: {item.outcome.value}, ignored", highlight=False)
+    counts = ", ".join(f"{report.count(o)} {o.value}" for o in MailOutcome)
+    console.print(
+        f"{len(report.messages)} new messages: {counts}, {report.count(None)} unreadable; "
+        f"{report.skipped} processed before",
+        highlight=False,
+    )
 
 
 def main() -> None:

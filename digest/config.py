@@ -68,15 +68,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_mailbox(value: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"a bare address such as 'unsubscribe@example.org': {exc}") from None
+
+
 class SiteConfig(Strict):
     """Who sends, and where the public pages live. ``postal_address`` goes in the footer of
     every email (bulk-mail rules); ``contact_url`` goes in the User-Agent of every fetch, so
-    publishers can reach whoever polls them."""
+    publishers can reach whoever polls them. ``unsubscribe_mailto`` is the mailbox that
+    unsubscribes by mail (read by the SendGrid Inbound Parse webhook or
+    ``digest unsubscribe-mail``); without it (or a list's own) no ``mailto:`` is advertised."""
 
     name: str = "digest"
     base_url: HttpUrl = HttpUrl("http://127.0.0.1:8025")
     postal_address: str = Field(min_length=10)
     contact_url: HttpUrl | None = None
+    unsubscribe_mailto: Annotated[str, AfterValidator(_check_mailbox)] | None = None
 
     @property
     def base(self) -> str:
@@ -219,6 +231,7 @@ class ListConfig(Strict):
     there is no previous edition; ``min_section_stories`` folds thinner sections into the
     fallback; ``subscribers`` is the CSV file imported before each delivery;
     ``require_approval`` holds each edition until an editor approves it in ``digest web``;
+    ``unsubscribe_mailto`` overrides ``site.unsubscribe_mailto`` for this list;
     ``fallback`` is the section for stories no topic claims (none: they are left out).
     """
 
@@ -241,6 +254,7 @@ class ListConfig(Strict):
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
     templates: Path | None = None
     require_approval: bool = False
+    unsubscribe_mailto: Annotated[str, AfterValidator(_check_mailbox)] | None = None
     send_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
     overrides: tuple[Override, ...] = ()
     topic_model: Path | None = None
@@ -310,6 +324,8 @@ class SendgridConfig(Strict):
     categories: tuple[str, ...] = ("digest",)
     # the Event Webhook's verification key (base64 DER, as SendGrid shows it), from the env
     webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
+    # the secret path part of the Inbound Parse URL (/webhooks/inbound/<secret>), from the env
+    inbound_secret_env: str = "SENDGRID_INBOUND_SECRET"
 
 
 class DeliveryConfig(Strict):
@@ -324,6 +340,22 @@ class DeliveryConfig(Strict):
     sendgrid: SendgridConfig = SendgridConfig()
 
 
+class WebConfig(Strict):
+    """The ``web:`` section: limits of ``digest web``. Sizes in bytes.
+
+    ``max_body_bytes`` bounds every request body (413 past it, checked before reading);
+    ``max_webhook_bytes`` the SendGrid Event Webhook's (its batches of events);
+    ``login_attempts`` failed editor logins per client address within
+    ``login_window_minutes`` before further attempts are refused (429) until the window
+    has passed.
+    """
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_webhook_bytes: int = Field(default=5_242_880, ge=1024)
+    login_attempts: int = Field(default=5, ge=1)
+    login_window_minutes: float = Field(default=15.0, gt=0)
+
+
 class Config(Strict):
     """The whole configuration. ``root`` is the folder relative paths resolved against."""
 
@@ -335,6 +367,7 @@ class Config(Strict):
     topics: tuple[TopicConfig, ...] = ()
     lists: tuple[ListConfig, ...] = Field(min_length=1)
     scheduler: SchedulerSettings = SchedulerSettings()
+    web: WebConfig = WebConfig()
     root: Path = Path(".")
 
     @model_validator(mode="after")
@@ -391,6 +424,10 @@ class Config(Strict):
     def transport_for(self, lst: ListConfig) -> str:
         """The transport a list sends through: its own, else ``delivery.transport``."""
         return lst.transport or self.delivery.transport
+
+    def unsubscribe_mailto(self, lst: ListConfig) -> str | None:
+        """The unsubscribe mailbox of a list: its own, else the site's, else ``None``."""
+        return lst.unsubscribe_mailto or self.site.unsubscribe_mailto
 
     def secret(self, env_name: str) -> str | None:
         """The value of environment variable ``env_name``, or ``None`` when unset or empty."""

@@ -65,15 +65,42 @@ class _UnfoldedUrlHeader(UnstructuredHeader):
         return sep.join(lines) + sep
 
 
+class _SubjectHeader(UnstructuredHeader):
+    """The Subject header, folded so that its first line carries text.
+
+    CPython's folder moves a whole value that fits on a line of its own to the next line
+    (``Subject:`` CRLF `` World news: ...``), which some parsers read with a leading space.
+    This folds the standard output again, greedily at its spaces (encoded words have none
+    inside, so the value decodes the same), at most ``policy.max_line_length`` per line
+    (78 for ``email.policy.SMTP``, RFC 5322 2.1.1) where the words allow.
+    """
+
+    def fold(self, *, policy: email_policy.Policy) -> str:  # type: ignore[override]
+        sep = policy.linesep
+        folded = super().fold(policy=policy)  # type: ignore[misc]
+        words = folded.rstrip("\r\n").replace(sep, "").replace("\r\n", "").split(" ")
+        limit = policy.max_line_length or 78
+        lines = [words[0]]  # "Subject:"
+        for word in words[1:]:
+            if len(lines) == 1 and lines[0] == words[0] or len(lines[-1]) + 1 + len(word) <= limit:
+                lines[-1] += " " + word
+            else:
+                lines.append(" " + word)
+        return sep.join(lines) + sep
+
+
 def _policy() -> email_policy.EmailPolicy:
     registry = HeaderRegistry()
+    registry.map_to_type("subject", _SubjectHeader)  # type: ignore[arg-type]
     registry.map_to_type("list-unsubscribe", _UnfoldedUrlHeader)  # type: ignore[arg-type]
     registry.map_to_type("list-archive", _UnfoldedUrlHeader)  # type: ignore[arg-type]
     return email_policy.SMTP.clone(header_factory=registry)  # type: ignore[return-value]
 
 
 POLICY = _policy()
-"""``email.policy.SMTP`` (CRLF) with URL-list headers that are never RFC 2047-encoded."""
+"""``email.policy.SMTP`` (CRLF, lines folded at 78) with URL-list headers that are never
+RFC 2047-encoded and a Subject whose first line is never empty. Every transport writes
+messages with it."""
 
 
 def clean_header_value(value: object) -> str:

@@ -7,19 +7,22 @@ detected from the bytes, never from a file name or content type.
 Order of work for XML (each step exists because real or hostile feeds need it, see
 ``../shared/badfeeds/README.md``):
 
-1. UTF-16/32 documents are transcoded to UTF-8. Undeclared bytes that are not UTF-8 are read
-   as windows-1252 (the WHATWG Encoding Standard's reading of "latin-1" and of unlabelled
-   Western text) unless chardet, when installed, names a non-Western script encoding that
-   decodes them cleanly (undeclared GB2312, windows-1251...). Declared ``iso-8859-1`` and
-   ``us-ascii`` are read as windows-1252 too. No mojibake reaches an entry.
+1. The encoding is decided from the bytes (:func:`digest.encoding.decide_encoding`: BOM,
+   then a strict UTF-8 decode, then the HTTP charset or the declaration as WHATWG reads
+   them, then chardet, then windows-1252), with a warning when the label was wrong, and the
+   document is transcoded to UTF-8 with its declaration saying so. No mojibake reaches an
+   entry.
 2. The DOCTYPE (with any internal subset and entity declarations, ``SYSTEM``/``PUBLIC``
-   identifiers) is removed before any XML parser sees the document: no entity is ever
-   expanded (billion laughs, one large entity referenced many times) and nothing is fetched.
-3. HTML named entities that XML lacks (``&nbsp;``, ``&mdash;``...) become numeric character
-   references; any other undefined entity becomes literal text. Control characters illegal
-   in XML 1.0, raw or as character references, are removed. ``media:title`` and
-   ``media:description`` are renamed so feedparser cannot take them for the item's own title
-   and description (the caption becomes the lead image's alt text).
+   identifiers) is removed before any XML parser sees the document: no XML parser expands
+   an entity (billion laughs, one large entity referenced many times) and nothing is fetched.
+3. References to internal entities whose value is short plain text (no markup, no further
+   reference) are replaced by that text, within a total budget; HTML named entities that XML
+   lacks (``&nbsp;``, ``&mdash;``...) become numeric character references; any other
+   undefined or external entity is removed, with a warning (a reader never sees ``&ext;``).
+   Control characters illegal in XML 1.0, raw or as character references, are removed.
+   ``media:title`` and ``media:description`` are renamed so feedparser cannot take them for
+   the item's own title and description (they are used only when the item has none; the
+   caption becomes the lead image's alt text).
 4. feedparser parses the bytes (``BytesIO``, with the response headers) with its own
    sanitiser and URI resolver switched off: nh3 sanitises later, URLs are resolved here.
 
@@ -37,7 +40,7 @@ import json
 import logging
 import re
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
@@ -47,10 +50,13 @@ from typing import Any
 
 import feedparser
 
+from digest.encoding import codec_name, decide_encoding, decode
 from digest.exceptions import ParseError
 from digest.sanitize import (
     clean_text,
+    drop_leading_text,
     html_to_text,
+    neutralise_encoded_words,
     sanitize_html,
     text_from_html_fragment,
     unwrap_cdata,
@@ -105,15 +111,6 @@ _XML_ENTITIES = frozenset({b"amp", b"lt", b"gt", b"quot", b"apos"})
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:\-]+)", re.IGNORECASE)
 
 
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
 @dataclass
 class _Prepared:
     content: bytes
@@ -157,57 +154,14 @@ def _utf16_32(content: bytes) -> str | None:
     return None
 
 
-def _transcode(content: bytes, encoding: str) -> bytes:
-    text = content.decode(encoding, errors="replace").lstrip("\ufeff")
-    return _set_declared_utf8(text.encode("utf-8"))
-
-
-def _decode_western(content: bytes) -> str:
-    """windows-1252, with its five unassigned bytes read as latin-1 (then removed as C1)."""
-    return "".join(_cp1252_chunks(content))
-
-
-def _cp1252_chunks(content: bytes) -> Iterable[str]:
-    start = 0
-    for m in re.finditer(rb"[\x81\x8d\x8f\x90\x9d]", content):
-        yield content[start : m.start()].decode("cp1252")
-        start = m.end()
-    yield content[start:].decode("cp1252")
-
-
-_NON_WESTERN = re.compile(
-    r"^(gb|big5|shift_jis|cp932|euc|iso-?2022|cp949|uhc|johab|windows-125[1356]|cp125[1356]|"
-    r"koi8|iso-?8859-[5678]|maccyrillic|ibm866|cp866|tis-?620|cp874|windows-874)",
-    re.IGNORECASE,
-)
-
-
-def _guess_non_western(content: bytes) -> str | None:
-    """chardet's guess for undeclared bytes, when it names a non-Western script encoding that
-    decodes the bytes cleanly; ``None`` means "read as windows-1252"."""
-    try:
-        import chardet
-
-        guess = chardet.detect(content[:65536]).get("encoding")
-    except Exception:  # noqa: BLE001 - a guess is optional; windows-1252 is the fallback
-        return None
-    name = _codec(guess) if isinstance(guess, str) else None
-    if not name or not _NON_WESTERN.match(str(guess)):
-        return None
-    try:
-        content.decode(name)
-    except (UnicodeDecodeError, LookupError):
-        return None
-    return name
-
-
 _ELEMENT_START = re.compile(rb"<[A-Za-z_]")
 
 
-def _strip_doctype(content: bytes) -> tuple[bytes, str]:
-    """Remove the DOCTYPE from the prolog (XML 1.0 section 2.8); return the bytes and a
-    warning ("" when there was no internal subset). Only the prolog is scanned: whitespace,
-    processing instructions and comments, then the DOCTYPE, before the root element."""
+def _strip_doctype(content: bytes) -> tuple[bytes, str, bytes]:
+    """Remove the DOCTYPE from the prolog (XML 1.0 section 2.8); return the bytes, a
+    warning ("" when there was no internal subset) and the internal subset's bytes. Only
+    the prolog is scanned: whitespace, processing instructions and comments, then the
+    DOCTYPE, before the root element."""
     pos, n = 0, len(content)
     while pos < n:
         while pos < n and content[pos] in b" \t\r\n":
@@ -215,24 +169,24 @@ def _strip_doctype(content: bytes) -> tuple[bytes, str]:
         if content.startswith(b"<?", pos):
             end = content.find(b"?>", pos + 2)
             if end == -1:
-                return content, ""
+                return content, "", b""
             pos = end + 2
         elif content.startswith(b"<!--", pos):
             end = content.find(b"-->", pos + 4)
             if end == -1:
-                return content, ""
+                return content, "", b""
             pos = end + 3
         elif content[pos : pos + 9].upper() == b"<!DOCTYPE":
             break
         else:
-            return content, ""
+            return content, "", b""
     else:
-        return content, ""
+        return content, "", b""
     gt = content.find(b">", pos)
     br = content.find(b"[", pos)
     if br == -1 or (gt != -1 and gt < br):  # no internal subset: <!DOCTYPE rss SYSTEM "...">
         end = gt + 1 if gt != -1 else n
-        return content[:pos] + content[end:], ""
+        return content[:pos] + content[end:], "", b""
     subset_end = _SUBSET_END.search(content, br)
     if subset_end is not None:
         end = subset_end.end()
@@ -241,51 +195,49 @@ def _strip_doctype(content: bytes) -> tuple[bytes, str]:
         end = root.start() if root else n
     return (
         content[:pos] + content[end:],
-        "DOCTYPE internal subset removed; entities were not expanded",
+        "DOCTYPE internal subset removed",
+        content[br:end],
     )
+
+
+_ENTITY_DECL = re.compile(
+    rb"""<!ENTITY\s+([A-Za-z_][A-Za-z0-9._\-]{0,40})\s+(["'])([^"'<&%]*)\2\s*>"""
+)
+_MAX_ENTITY_VALUE = 200
+_MAX_ENTITY_TOTAL = 20_000
+
+
+def _plain_entities(subset: bytes) -> dict[bytes, bytes]:
+    """Internal general entities whose value is short plain text (no markup, no reference,
+    so no recursion: XML 1.0 section 4.2): ``name -> value``. SYSTEM/PUBLIC (external) and
+    parameter entities are never among them."""
+    out: dict[bytes, bytes] = {}
+    for m in _ENTITY_DECL.finditer(subset):
+        if len(m.group(3)) <= _MAX_ENTITY_VALUE:
+            out.setdefault(m.group(1), m.group(3))
+    return out
 
 
 def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
     """Steps 1-3 of the module docstring. Never raises."""
     hdrs = {k.lower(): v for k, v in headers.items()}
     warnings: list[str] = []
-    wide = _utf16_32(content)
-    if wide:
-        content = _transcode(content, wide)
-        if "content-type" in hdrs:
-            hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
+    decision = decide_encoding(
+        content,
+        declared=_declared_encoding(content),
+        http_charset=_header_charset(hdrs),
+    )
+    if decision.warning:
+        warnings.append(decision.warning)
+    if decision.encoding != "utf-8" or decision.skip:
+        content = _set_declared_utf8(decode(content, decision).encode("utf-8"))
     else:
-        if content.startswith(codecs.BOM_UTF8):
-            content = content[3:]
-            if _header_charset(hdrs):  # a BOM outranks the header (WHATWG "BOM sniffing")
-                hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
-        declared = _declared_encoding(content)
-        from_header = _header_charset(hdrs)
-        label = _codec(from_header) or _codec(declared)
-        if label is None:
-            try:
-                content.decode("utf-8")
-            except UnicodeDecodeError:
-                guess = _guess_non_western(content)
-                if guess:
-                    text = content.decode(guess, errors="replace")
-                    warnings.append(f"encoding not declared and not UTF-8; read as {guess}")
-                else:
-                    text = _decode_western(content)
-                    warnings.append("encoding not declared and not UTF-8; read as windows-1252")
-                content = _set_declared_utf8(text.encode("utf-8"))
-        elif label in ("latin_1", "ascii", "iso8859-1") and re.search(rb"[\x80-\xff]", content):
-            # WHATWG Encoding Standard: the latin-1 and ascii labels mean windows-1252
-            if re.search(rb"[\x80-\x9f]", content):
-                warnings.append(
-                    f"declared {from_header or declared} but has windows-1252 "
-                    "characters; read as windows-1252"
-                )
-            content = _set_declared_utf8(_decode_western(content).encode("utf-8"))
-            if from_header and "content-type" in hdrs:
-                hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
+        content = _set_declared_utf8(content)
+    if "content-type" in hdrs and _header_charset(hdrs):
+        hdrs["content-type"] = _CHARSET.sub("charset=utf-8", hdrs["content-type"])
     # 2. DOCTYPE with internal subset / external identifiers: removed, never expanded.
-    content, removed = _strip_doctype(content)
+    content, removed, subset = _strip_doctype(content)
+    declared_entities = _plain_entities(subset) if subset else {}
     if removed:
         warnings.append(removed)
     # 3. Entities and control characters, outside CDATA sections only for entities.
@@ -299,18 +251,24 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
         content = bad_bytes.sub(b"", content)
         warnings.append("control characters removed")
     content = _BAD_CHARREF.sub(b"", content)
-    undefined: set[str] = set()
+    as_html: set[str] = set()
+    dropped: set[str] = set()
+    budget = [_MAX_ENTITY_TOTAL]
 
     def fix_entity(em: re.Match[bytes]) -> bytes:
         name = em.group(1)
         if name in _XML_ENTITIES:
             return em.group(0)
-        chars = _HTML5_ENTITIES.get(name.decode("ascii") + ";")
+        value = declared_entities.get(name)
+        if value is not None and budget[0] >= len(value):
+            budget[0] -= len(value)
+            return value
+        chars = None if value is not None else _HTML5_ENTITIES.get(name.decode("ascii") + ";")
         if chars is not None:
-            undefined.add(name.decode("ascii"))
+            as_html.add(name.decode("ascii"))
             return b"".join(b"&#%d;" % ord(c) for c in chars)
-        undefined.add(name.decode("ascii"))
-        return b"&amp;" + name + b";"
+        dropped.add(name.decode("ascii"))  # undefined, external, or too much text: removed
+        return b""
 
     if b"&" in content or b"<media:" in content:
         parts = _CDATA_SPLIT.split(content)
@@ -320,9 +278,12 @@ def _prepare_xml(content: bytes, headers: Mapping[str, str]) -> _Prepared:
             if b"<media:" in parts[i] or b"</media:" in parts[i]:
                 parts[i] = _MEDIA_TEXT.sub(rb"<\1media:x_\2\3>", parts[i])
         content = b"".join(parts)
-    if undefined:
-        names = ", ".join(sorted(undefined)[:8])
-        warnings.append(f"entities XML does not define ({names}) read as HTML or as text")
+    if as_html:
+        names = ", ".join(sorted(as_html)[:8])
+        warnings.append(f"entities XML does not define ({names}) read as HTML")
+    if dropped:
+        names = ", ".join(sorted(dropped)[:8])
+        warnings.append(f"entities not expanded and removed ({names}): undefined or external")
     return _Prepared(content, hdrs, warnings)
 
 
@@ -469,6 +430,22 @@ _TZ_OFFSETS: dict[str, str] = {
     "NDT": "-0230", "BRT": "-0300", "ART": "-0300", "CAT": "+0200", "EAT": "+0300",
     "WAT": "+0100", "SAST": "+0200",
 }  # fmt: skip
+# US zone names without the S/D letter: read as standard time, as feedparser does. Only
+# upper case, so the words "at", "et", "mt" in a date string are not taken for zones.
+_TZ_GENERIC: dict[str, str] = {
+    "AT": "-0400", "ET": "-0500", "CT": "-0600", "MT": "-0700", "PT": "-0800",
+}  # fmt: skip
+# After _to_english, an RFC 822-like date holds only these tokens; anything else ("zz" for a
+# year, "+zz:00") makes it unusable rather than silently read as something else.
+_RFC822_TOKEN = re.compile(
+    r"^(?:\d{1,4}|\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?|[+\-]\d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|"
+    r"Aug|Sep|Oct|Nov|Dec)|[AaPp]\.?[Mm]\.?)$"
+)
+_COLON_OFFSET = re.compile(r"(?:\b(?:Etc/)?(?:GMT|UTC|UT)\s*)?([+\-])(\d{2}):(\d{2})$")
+_GMT_HOURS = re.compile(r"\b(?:GMT|UTC|UT)([+\-])(\d{1,2})(\d{2})?$")  # "GMT+1", "GMT+0100"
+_DASHED_DATE = re.compile(r"\b(\d{1,2})-([^\W\d_]{3,})-(\d{2,4})\b")  # RFC 850 "17-Feb-26"
+_TWELVE_HOUR = re.compile(r"\b(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AaPp])\.?[Mm]\b\.?")
+_ETC_GMT = re.compile(r"\bEtc/(GMT|UTC)$")
 _WORD = re.compile(r"[^\W\d_]+\.?")
 _LEADING_DAY = re.compile(r"^\s*([^\W\d_]+)\.?\s*,\s*")
 _LEADING_WORD = re.compile(r"^\s*([^\W\d_]+)\.?\s+(?=\d)")
@@ -480,6 +457,18 @@ _STRPTIME_FORMATS = (
 )  # fmt: skip
 _FOUR_DIGITS = re.compile(r"(?<![\d:+\-])(\d{4})(?![\d:])")
 _ISO_HINT = re.compile(r"^\d{4}-?\d{2}-?\d{2}")
+# What datetime.fromisoformat is trusted with: RFC 3339 / W3C-DTF shapes, nothing after.
+_ISO_STRICT = re.compile(
+    r"^\d{4}-?\d{2}-?\d{2}(?:[T ]\d{1,2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?"
+    r"\s*(?:Z|[+\-]\d{2}(?::?\d{2})?)?)?$",
+    re.IGNORECASE,
+)
+_NUMERIC_DATE = re.compile(r"^[0-9T:.,+\-Z ]+$")
+
+
+def _to_24h(m: re.Match[str]) -> str:
+    hour = int(m[1]) % 12 + (12 if m[4] in "Pp" else 0)
+    return f"{hour:02d}:{m[2]}" + (f":{m[3]}" if m[3] else "")
 
 
 def _to_english(value: str) -> str:
@@ -495,11 +484,60 @@ def _to_english(value: str) -> str:
             return _MONTHS[low]
         if w.upper() in _TZ_OFFSETS:
             return _TZ_OFFSETS[w.upper()]
+        if w in _TZ_GENERIC:
+            return _TZ_GENERIC[w]
         return mw.group(0)
 
+    s = _ETC_GMT.sub(r"\1", s.strip())
+    s = _COLON_OFFSET.sub(r"\1\2\3", s)  # "-01:01", "GMT-01:01" -> "-0101"
+    s = _GMT_HOURS.sub(lambda m: f"{m[1]}{int(m[2]):02d}{m[3] or '00'}", s)
+    s = _DASHED_DATE.sub(r"\1 \2 \3", s)
+    s = _TWELVE_HOUR.sub(_to_24h, s)
     s = _WORD.sub(word, s)
     # "24. Oct 2024" (German day-dot style) -> "24 Oct 2024"
     return re.sub(r"(\d)\.(\s)", r"\1\2", s)
+
+
+def _feedparser_date(s: str, *, lenient_iso: bool) -> Any:
+    """feedparser's own date handlers, the specific ones first; its lenient ISO 8601 reader
+    only for all-numeric strings (it reads "2013-xx-27" as this month's first day)."""
+    from feedparser.datetimes import (
+        asctime,
+        greek,
+        hungarian,
+        iso8601,
+        korean,
+        perforce,
+        rfc822,
+        w3dtf,
+    )
+
+    handlers = [
+        greek._parse_date_greek,
+        hungarian._parse_date_hungarian,
+        korean._parse_date_nate,
+        korean._parse_date_onblog,
+        perforce._parse_date_perforce,
+        rfc822._parse_date_rfc822,
+        asctime._parse_date_asctime,
+        w3dtf._parse_date_w3dtf,
+    ]
+    if lenient_iso and _NUMERIC_DATE.match(s):
+        handlers.append(iso8601._parse_date_iso8601)
+    for handler in handlers:
+        try:
+            st = handler(s)
+        except Exception:  # noqa: BLE001, S112 - third-party date handlers on hostile input
+            continue
+        if st is not None:
+            return st
+    return None
+
+
+def _plausible_rfc822(eng: str) -> bool:
+    """Every token of an English-ised date is a number, a time, a month, an offset or AM/PM."""
+    tokens = [t for t in re.split(r"[\s,]+", eng) if t]
+    return bool(tokens) and all(_RFC822_TOKEN.match(t) for t in tokens)
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -507,9 +545,13 @@ def parse_date(value: str | None) -> datetime | None:
 
     Accepts RFC 822/5322 dates (weekday optional and not checked), ISO 8601 / RFC 3339 /
     W3C-DTF variants, day and month names in English, German, French, Spanish, Italian,
-    Dutch and Portuguese, and time-zone abbreviations (EST/EDT/PST/PDT/CET/CEST/...). A
-    time without zone counts as UTC. Years before 1971 (year 1, epoch 0) and values that
-    do not parse give ``None``. Never raises.
+    Dutch and Portuguese, time-zone abbreviations (EST/EDT/PST/PDT/CET/CEST/...; the US
+    ``ET``/``CT``/``MT``/``PT``/``AT`` as standard time), numeric offsets with or without a
+    colon or ``GMT`` (``-01:01``, ``GMT+1``), 12-hour clocks (``2:03 PM``), RFC 850 and
+    feedparser's Greek, Hungarian, Korean, Perforce and asctime forms. A time without zone
+    counts as UTC. Junk is rejected rather than read as some other date (``Dec zz``,
+    ``+zz:00``, ``2013-xx-27``). Years before 1971 (year 1, epoch 0) and values that do not
+    parse give ``None``. Never raises.
     """
     if not value:
         return None
@@ -518,7 +560,7 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     dt: datetime | None = None
     iso_like = bool(_ISO_HINT.match(s))
-    if iso_like:
+    if iso_like and _ISO_STRICT.match(s):  # else feedparser's handlers below
         iso = s.replace(" ", "T", 1) if re.match(r"^\d{4}-\d{2}-\d{2} \d", s) else s
         iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)  # more than microsecond precision
         iso = re.sub(r"\s+(?=[+\-]\d{2}:?\d{2}$|Z$)", "", iso.replace("z", "Z"))
@@ -529,7 +571,7 @@ def parse_date(value: str | None) -> datetime | None:
     if dt is None:
         eng = _to_english(s)
         try:
-            tup = parsedate_tz(eng)
+            tup = parsedate_tz(eng) if _plausible_rfc822(eng) else None
         except (ValueError, IndexError, TypeError, OverflowError):
             tup = None
         if tup is not None:
@@ -552,11 +594,9 @@ def parse_date(value: str | None) -> datetime | None:
                 break
             except ValueError:
                 continue
-    if dt is None and not iso_like:  # feedparser would "normalise" 2025-13-45 to 2026
-        try:
-            st = feedparser.datetimes._parse_date(s)  # W3C-DTF, Korean, Greek, ... handlers
-        except Exception:  # noqa: BLE001 - third-party date handlers on hostile input
-            st = None
+    strict_iso = iso_like and bool(_ISO_STRICT.match(s))
+    if dt is None and not strict_iso:  # feedparser would "normalise" 2025-13-45 to 2026
+        st = _feedparser_date(s, lenient_iso=not iso_like)
         if st is not None:
             try:
                 dt = datetime(st[0], st[1], st[2], st[3], st[4], st[5], tzinfo=UTC)
@@ -607,6 +647,9 @@ class _RawItem:
     media: list[_Media] = field(default_factory=list)
     language: str | None = None
     media_caption: str = ""
+    typed_bodies: bool = False  # Atom: a body's type is explicit, so "&lt;b&gt;" is text
+    media_title: str = ""  # media:title, plain text; the title when the item has none
+    media_description: str = ""  # media:description, plain text; the last-resort body
 
 
 def _int(value: Any) -> int | None:
@@ -650,6 +693,7 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         td = e.get("title_detail") or {}
         r.title = _str(e.get("title"))
         r.title_is_html = not (is_atom and td.get("type") == "text/plain")
+        r.typed_bodies = is_atom
         bodies: list[tuple[str, str, str]] = []
         late: list[str] = []
         for c in e.get("content") or []:
@@ -662,8 +706,11 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                 continue
             bodies.append((value, typ, _str(c.get("base"))))
         sd = e.get("summary_detail") or {}
-        if e.get("summary"):
-            bodies.append((_str(e.get("summary")), _str(sd.get("type")), _str(sd.get("base"))))
+        summary = _str(e.get("summary"))
+        # feedparser copies the content into "summary" (without a summary_detail) when there
+        # is no summary; that copy is no second body and has lost the content's type
+        if summary and (sd or summary not in {b[0] for b in bodies}):
+            bodies.append((summary, _str(sd.get("type")), _str(sd.get("base"))))
         bodies.extend((v, "text/html", "") for v in late)
         caption = (
             _str(e.get("media_x_description"))
@@ -671,6 +718,8 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
             or _str(e.get("media_x_title"))
         )
         r.media_caption = text_from_html_fragment(caption)[:300]
+        r.media_title = text_from_html_fragment(_str(e.get("media_x_title")))
+        r.media_description = _str(e.get("media_x_description"))
         for value, typ, base in bodies:
             if not value.strip():
                 continue
@@ -715,6 +764,9 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                 r.media.append(
                     _Media(_str(enc["href"]), "enclosure", mime=_str(enc.get("type")).lower())
                 )
+        item_image = e.get("image")  # itunes:image (podcasts)
+        if isinstance(item_image, dict) and _str(item_image.get("href")):
+            r.media.append(_Media(_str(item_image.get("href")), "thumbnail"))
         lang = td.get("language") or sd.get("language")
         r.language = _str(lang) or None
         items.append(r)
@@ -740,7 +792,7 @@ def _parse_xml(
     warnings = list(prep.warnings)
     version = _str(d.get("version"))
     entries = d.get("entries") or []
-    if not version and not entries:
+    if not version and not entries and not _str((d.get("feed") or {}).get("title")).strip():
         raise ParseError(source, f"not a feed: {_not_a_feed_reason(prep.content, d)}")
     if d.get("bozo"):
         problem = d.get("bozo_exception")
@@ -752,7 +804,11 @@ def _parse_xml(
     if len(entries) > MAX_ENTRIES:
         warnings.append(f"{len(entries)} entries, only the first {MAX_ENTRIES} read")
     f = d.get("feed") or {}
-    title = text_from_html_fragment(_str(f.get("title")))
+    feed_title = _str(f.get("title"))
+    if (f.get("title_detail") or {}).get("type") == "text/plain" and version.startswith("atom"):
+        title = clean_text(feed_title)  # Atom type="text": "<b>" is text, not markup
+    else:
+        title = text_from_html_fragment(feed_title)
     link = safe_http_url(_str(f.get("link")), url)
     lang = _str(f.get("language")) or _str((f.get("title_detail") or {}).get("language"))
     items = _fp_items(d, version.startswith("atom"))
@@ -808,7 +864,7 @@ def _parse_json(
     try:
         enc: str = json.detect_encoding(content)
         if enc == "utf-8" and not _is_utf8(content):
-            enc = _codec(_header_charset(headers)) or "cp1252"
+            enc = codec_name(_header_charset(headers)) or "cp1252"
         text = content.decode(enc, errors="replace").lstrip("\ufeff")
         doc = json.loads(text, strict=False)
     except (ValueError, RecursionError) as exc:
@@ -984,14 +1040,16 @@ def _text_to_html(text: str) -> str:
 
 def _summary(r: _RawItem, base: str | None) -> str:
     if r.html_bodies:
-        raw = r.html_bodies[0]  # content:encoded / atom:content first, then the description
+        raw = unwrap_cdata(r.html_bodies[0])  # content:encoded / atom:content, then description
+        if not r.typed_bodies and not _REAL_TAG.search(raw) and _ESCAPED_HTML.search(raw):
+            raw = html.unescape(raw)  # HTML escaped once too often (RSS, JSON Feeds)
     elif r.text_bodies:
-        raw = _text_to_html(r.text_bodies[0])
+        raw = _text_to_html(r.text_bodies[0])  # text stays text: "<blink>" is four letters
+    elif r.media_description.strip():
+        md = r.media_description
+        raw = md if _REAL_TAG.search(md) else _text_to_html(md)
     else:
         return ""
-    raw = unwrap_cdata(raw)
-    if not _REAL_TAG.search(raw) and _ESCAPED_HTML.search(raw):
-        raw = html.unescape(raw)  # HTML escaped once too often (seen in JSON Feeds)
     limit = MAX_SUMMARY_HTML
     out = sanitize_html(raw[: limit * 2], base)
     while len(out) > MAX_SUMMARY_HTML and limit > 1000:
@@ -1006,6 +1064,24 @@ def _title(r: _RawItem) -> str:
     else:
         t = clean_text(unwrap_cdata(r.title))
     return t[:MAX_TITLE]
+
+
+# a sentence ends at . ! ? … (Arabic ؟, Urdu ۔) before a space, or at a CJK 。！？ anywhere
+_SENTENCE_END = re.compile(r"[.!?\u2026\u061f\u06d4](?=\s|$)|[\u3002\uff01\uff1f]")
+_TITLE_SENTENCE = 140
+
+
+def _title_from_text(text: str) -> tuple[str, bool]:
+    """A title for an item that has none, from its text: the first sentence when it ends
+    within :data:`_TITLE_SENTENCE` characters (``True``: the summary drops it), else the
+    start of the text cut at a word with ``…`` (``False``: the summary keeps all)."""
+    text = clean_text(text)
+    for m in _SENTENCE_END.finditer(text, 0, _TITLE_SENTENCE + 1):
+        if m.end() >= 12 or m.end() == len(text) or m.group() in "\u3002\uff01\uff1f":
+            return text[: m.end()], True
+    if len(text) <= _TITLE_SENTENCE:
+        return text, True
+    return _short(text), False
 
 
 def _short(text: str, limit: int = 120) -> str:
@@ -1036,17 +1112,28 @@ def _make_entry(
     item_base_src = r.base if r.base and is_http_url(r.base) and r.base != feed_url else None
     base = item_base_src or feed_url or feed_link
     url = None
-    for cand in r.links:
+    # podcasts: an item with only an enclosure links to the episode's file
+    enclosures = [m.url for m in r.media if m.kind in ("enclosure", "attachment")]
+    for cand in [*r.links, *enclosures]:
         url = safe_http_url(cand, base)
         if url:
             break
     link_id = identity_url(url) if url else None
+    if url is None and feed_link and not r.links and not enclosures and r.media:
+        url = feed_link  # a podcast episode without a file: the show's page, not its identity
     content_base = item_base_src or url or feed_url or feed_link
     summary_html = _summary(r, content_base)
     summary_text = html_to_text(summary_html)
-    title = _title(r)
-    if not title:
-        title = _short(summary_text)
+    title = _title(r) or r.media_title[:MAX_TITLE]
+    if not title and summary_text:  # microblogs: a title from the text, not the text twice
+        title, repeated = _title_from_text(summary_text)
+        if repeated:
+            summary_html = drop_leading_text(summary_html, title)
+            summary_text = html_to_text(summary_html)
+    image = _lead_image(r, summary_html, title, content_base)
+    if not title and image is not None and image.alt:
+        title = image.alt[:MAX_TITLE]  # an image-only post is called by its alt text
+    title = neutralise_encoded_words(title)
     if not title and not url:
         warnings.append("item with neither title, text nor link skipped")
         return None
@@ -1083,7 +1170,6 @@ def _make_entry(
         if len(cats) >= _MAX_CATEGORIES:
             break
     author = text_from_html_fragment(r.author or "")[:_MAX_AUTHOR] or None
-    image = _lead_image(r, summary_html, title, content_base)
     entry = Entry(
         source=source,
         entry_id=entry_id,
@@ -1200,12 +1286,18 @@ def parse_feed(
       but differing get ``<id>#<12 hex>`` from their link (all of them, so the order in the
       document does not matter); exact repeats are dropped.
     - ``url``: absolute http(s) only, via :func:`digest.urls.safe_http_url` (tracking
-      parameters removed); JSON Feed prefers ``external_url`` (what Atom calls alternate).
-    - ``title``: plain text (markup stripped, entities decoded once, whitespace collapsed,
-      controls removed, at most :data:`MAX_TITLE` chars); an item without one takes the start
-      of its text. Items with neither title, text nor link are skipped with a warning.
+      parameters removed); JSON Feed prefers ``external_url`` (what Atom calls alternate);
+      an item without a link takes its enclosure's (podcasts), else the feed's link (which
+      then is not its identity).
+    - ``title``: plain text (HTML titles: markup stripped, entities decoded once; Atom
+      ``type="text"``: taken literally; whitespace collapsed, controls removed, at most
+      :data:`MAX_TITLE` chars; ``=?`` neutralised, see
+      :func:`digest.sanitize.neutralise_encoded_words`). An item without one takes its
+      ``media:title``, else the first sentence of its text (which the summary then leaves
+      out), else its image's alt text. Items with neither title, text nor link are skipped
+      with a warning.
     - ``summary_html``: content:encoded / atom:content / content_html, else the description
-      or summary, sanitised (:func:`digest.sanitize.sanitize_html`, at most
+      or summary, else ``media:description``, sanitised (:func:`digest.sanitize.sanitize_html`, at most
       :data:`MAX_SUMMARY_HTML` chars); ``summary_text`` its plain text.
     - ``published``: published, else updated, via :func:`parse_date`; missing or unusable ->
       ``None`` and flag ``"date-missing"``; later than ``now`` -> ``now`` and ``"date-future"``.
@@ -1216,8 +1308,8 @@ def parse_feed(
 
     Raises :class:`~digest.exceptions.ParseError` (``reason`` starts with ``"not a feed"``)
     when the bytes are not a feed (an HTML page, JSON that is not a JSON Feed, garbage,
-    nothing), and ``"no usable entries"`` when every item was unusable; never any other
-    exception. ``ParseError.status`` is ``None``: the caller knows the HTTP status.
+    nothing); never any other exception. A feed whose every item is unusable is still a
+    feed: no entries, its title and link, and a ``"no usable entries"`` warning. ``ParseError.status`` is ``None``: the caller knows the HTTP status.
     """
     try:
         return _parse_feed(
@@ -1278,8 +1370,8 @@ def _parse_feed(
         if res is not None:
             made.append(res)
     entries = _disambiguate(made, warnings)
-    if items and not entries:
-        raise ParseError(source, "no usable entries: every item lacked a title and a link")
+    if items and not entries:  # the feed itself is still readable: its title, its link
+        warnings.append(f"no usable entries: all {len(items)} items lacked a title and a link")
     warnings = list(dict.fromkeys(warnings))
     if len(warnings) > MAX_WARNINGS:
         extra = len(warnings) - MAX_WARNINGS
@@ -1294,7 +1386,7 @@ def _parse_feed(
     return ParsedFeed(
         entries=tuple(entries),
         kind=kind,
-        title=title,
+        title=neutralise_encoded_words(title),
         link=link,
         language=feed_lang,
         warnings=tuple(warnings),

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from digest import edition as editions
 from digest.adjust import Rules, adjusted, may_send
+from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
@@ -32,7 +33,7 @@ from digest.parse import parse_feed
 from digest.rank import story_score
 from digest.render import archive_url, render_edition
 from digest.store import SourceState, Store
-from digest.subscribers import SubscriberFileError, import_csv
+from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 from digest.tokens import make_token, preferences_url, unsubscribe_url
 from digest.topics import load_model, section_of
 from digest.transports import Transport
@@ -46,6 +47,7 @@ from digest.types import (
     Story,
     Subscriber,
 )
+from digest.unsubscribe import mailto_url
 
 log = logging.getLogger("digest.pipeline")
 
@@ -415,6 +417,7 @@ def deliver_edition(
     domain = _sender_domain(list_config.sender)
     site = config.site
     server_side = config.transport_for(list_config) == "sendgrid"
+    mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = variants.get(tuple(sorted(set(subscriber.topics))), whole)
@@ -425,7 +428,7 @@ def deliver_edition(
             list_config=list_config,
             site=site,
             unsubscribe_url=unsubscribe_url(site.base, token),
-            unsubscribe_mailto=f"mailto:unsubscribe@{domain}?subject=unsubscribe%20{token}",
+            unsubscribe_mailto=mailto_url(mailbox, token),
             preferences_url=preferences_url(site.base, token),
             now=now,
             message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
@@ -490,7 +493,8 @@ def publish(
     ``not_before(subscriber)`` delays a subscriber's delivery (local-time sending);
     ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
-    failed, or are still queued after the run paused), ``exists`` (this period already has
+    failed, or are still queued after the run paused; or the list's subscriber file is
+    missing or unreadable, and then nothing is built or stored), ``exists`` (this period already has
     a completed edition: nothing is sent again; an unfinished one is resumed instead),
     ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
@@ -523,17 +527,18 @@ def publish(
     notes: list[str] = []
     if list_config.subscribers is not None:
         try:
-            imported = import_csv(store, list_config.name, list_config.subscribers, now=now)
-        except SubscriberFileError as exc:  # send to the subscribers already stored
-            log.warning("subscribers_unreadable list=%s error=%r", list_config.name, str(exc))
-            notes.append(f"subscriber file not imported: {exc}")
-        else:
-            for problem in imported.problems:
-                log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
-            if imported.problems:
-                notes.append(
-                    f"{len(imported.problems)} subscriber row(s) rejected, e.g. {imported.problems[0]}"
-                )
+            imported = import_csv(
+                store, list_config.name, list_config.subscribers, now=now,
+                topics=list_topics(config, list_config),
+            )
+        except SubscriberFileError as exc:  # nothing is stored: the next run, file fixed, sends
+            log.error("subscribers_unreadable list=%s error=%r", list_config.name, str(exc))
+            report.message = f"subscriber file {exc}: nothing built or sent; fix it and run again"
+            return report
+        for problem in imported.problems:
+            log.warning("subscriber_rejected list=%s problem=%r", list_config.name, problem)
+        if imported.problems:
+            notes.append(rejected_rows_note(imported.problems))
     subscribers = store.subscribers_of(list_config.name)
 
     built = build(
@@ -652,14 +657,15 @@ def run(
     store: Store,
     *,
     now: datetime,
-    at: datetime | None = None,
+    at: AtValue | None = None,
     lists: Sequence[str] = (),
     live: bool = False,
     progress: Callable[[SourceReport], None] | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> RunReport:
     """Poll every source, then build and deliver each list that is due at ``at`` (default
-    ``now``): its latest scheduled time has passed and that period has no edition yet.
+    ``now``; a date alone means that day's edition in each list's timezone, see
+    :mod:`digest.attime`): its latest scheduled time has passed and that period has no edition yet.
     The report is also kept in the store."""
     at = at or now
     report = RunReport(started_at=now)
@@ -668,7 +674,8 @@ def run(
         if lists and list_config.name not in lists:
             continue
         try:
-            report.lists.append(publish(config, store, list_config, at=at, now=now, clock=clock))
+            when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
+            report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))

@@ -32,11 +32,12 @@ import textwrap
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import jinja2
 import mjml
@@ -73,8 +74,7 @@ CONTENT_WIDTH = 600
 """Email body width in pixels; images on cards are at most ``CONTENT_WIDTH - 2*24`` wide."""
 
 IMAGE_WIDTH = CONTENT_WIDTH - 48
-IMAGE_MAX_HEIGHT = 360
-"""Tallest card image in pixels (portrait images are shown narrower to stay under it)."""
+"""Width of every card image in pixels: one size and alignment for all stories."""
 IMAGE_MIN_WIDTH = 100
 """Images known to be narrower than this are not shown (icons, tracking pixels)."""
 
@@ -138,6 +138,13 @@ class StoryCard:
     lang: str
     story: Story
 
+    @property
+    def mark(self) -> str:
+        """What starts each line of this story in the plain-text part: U+200F RIGHT-TO-LEFT
+        MARK for a right-to-left story (so a line that begins with a Latin name or a digit is
+        still laid out right to left, Unicode bidi rule P2), else nothing."""
+        return "\u200f" if self.dir == "rtl" else ""
+
 
 @dataclass(frozen=True)
 class SectionView:
@@ -191,20 +198,30 @@ def truncate(text: str, limit: int = SUMMARY_CHARS) -> str:
     return cut.rstrip(" ,;:.-–—") + "…"
 
 
-def format_time(when: datetime | None) -> str:
-    """A time as readers see it on a card, in UTC: ``"17 Feb, 14:05 UTC"`` (``""`` for None)."""
+def _zone(timezone: str | tzinfo | None) -> tzinfo:
+    if timezone is None:
+        return UTC
+    return ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+
+
+def format_time(when: datetime | None, timezone: str | tzinfo | None = None) -> str:
+    """A time as readers see it on a card, in ``timezone`` (an IANA name or tzinfo; default
+    UTC) with the zone's abbreviation: ``"19 Feb, 07:05 JST"`` (``""`` for None; naive
+    times are UTC)."""
     if when is None:
         return ""
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    when = when.astimezone(UTC)
-    return f"{when.day} {_MONTHS[when.month - 1]}, {when:%H:%M} UTC"
+    when = when.astimezone(_zone(timezone))
+    return f"{when.day} {_MONTHS[when.month - 1]}, {when:%H:%M} {when.tzname() or 'UTC'}"
 
 
-def format_date(when: datetime) -> str:
-    """The edition date as a heading: ``"Wednesday 18 February 2026"`` (UTC, English)."""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
+def format_date(when: datetime, timezone: str | tzinfo | None = None) -> str:
+    """The edition date as a heading, in ``timezone`` (default UTC), English:
+    ``"Thursday 19 February 2026"``. Naive times are UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    when = when.astimezone(_zone(timezone))
     return f"{_DAYS[when.weekday()]} {when.day} {_MONTHS_LONG[when.month - 1]} {when.year}"
 
 
@@ -215,27 +232,48 @@ def text_direction(language: str | None) -> str:
     return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
 
 
+def script_direction(text: str) -> str | None:
+    """The direction of ``text`` from its letters: ``"rtl"`` when more of its strongly
+    directional characters are right-to-left (Unicode bidi classes R and AL: Hebrew, Arabic,
+    Urdu, Persian ...) than left-to-right (class L), ``"ltr"`` when fewer, ``None`` when it
+    has none (digits and punctuation only). A count, not the first strong character, so a
+    Hebrew headline that starts with "iPhone" is still right to left."""
+    rtl = ltr = 0
+    for ch in text:
+        kind = unicodedata.bidirectional(ch)
+        if kind in ("R", "AL"):
+            rtl += 1
+        elif kind == "L":
+            ltr += 1
+    if not rtl and not ltr:
+        return None
+    return "rtl" if rtl > ltr else "ltr"
+
+
+def entry_direction(entry: Entry) -> str:
+    """``"rtl"`` or ``"ltr"`` for one entry: from the letters of its title and summary
+    (:func:`script_direction`), else from its language tag (:func:`text_direction`). The one
+    place that decides a story's ``dir``."""
+    return script_direction(f"{entry.title} {entry.summary_text}") or text_direction(entry.language)
+
+
 def _entry_time(entry: Entry) -> datetime | None:
     return entry.published or entry.first_seen
 
 
 def _card_image(story: Story) -> CardImage | None:
-    """The first http(s) image of the story's entries, sized for the card: never wider than
-    ``IMAGE_WIDTH`` or its own width, never taller than ``IMAGE_MAX_HEIGHT`` when its size is
-    known; images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, pixels) are skipped."""
+    """The first http(s) image of the story's entries, at the one card-image size: the card's
+    full width, ``IMAGE_WIDTH`` pixels (100 % on a phone), centred, height following the
+    image's own shape. Images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, tracking
+    pixels) are skipped."""
     image: Image | None = next(
         (e.image for e in story.entries if e.image is not None and is_http_url(e.image.url)), None
     )
     if image is None:
         return None
-    width = IMAGE_WIDTH
-    if image.width and image.width > 0:
-        if image.width < IMAGE_MIN_WIDTH:
-            return None
-        width = min(width, image.width)
-        if image.height and image.height > 0:
-            width = min(width, int(IMAGE_MAX_HEIGHT * image.width / image.height))
-    return CardImage(url=image.url, alt=clean_text(image.alt), width=max(width, IMAGE_MIN_WIDTH))
+    if image.width and 0 < image.width < IMAGE_MIN_WIDTH:
+        return None
+    return CardImage(url=image.url, alt=clean_text(image.alt), width=IMAGE_WIDTH)
 
 
 def _source_title(edition: Edition, name: str) -> str:
@@ -243,8 +281,8 @@ def _source_title(edition: Edition, name: str) -> str:
     return clean_text(info.title if info is not None else name) or name
 
 
-def story_card(story: Story, edition: Edition) -> StoryCard:
-    """The card of one story (see :class:`StoryCard`)."""
+def story_card(story: Story, edition: Edition, timezone: str | tzinfo | None = None) -> StoryCard:
+    """The card of one story (see :class:`StoryCard`); its time in ``timezone`` (default UTC)."""
     lead = story.lead
     seen = {lead.source}
     also = []
@@ -258,12 +296,12 @@ def story_card(story: Story, edition: Edition) -> StoryCard:
         title=clean_text(lead.title) or "(untitled)",
         url=lead.url if is_http_url(lead.url) else None,
         sources=(_source_title(edition, lead.source),),
-        time=format_time(_entry_time(lead)),
+        time=format_time(_entry_time(lead), timezone),
         summary=truncate(clean_text(lead.summary_text)),
         image=_card_image(story),
         also=tuple(also),
         update=story.update,
-        dir=text_direction(lead.language),
+        dir=entry_direction(lead),
         lang=clean_text(lead.language) or "",
         story=story,
     )
@@ -345,6 +383,10 @@ def inline_css(html: str) -> str:
     and height attributes are left as MJML wrote them (Outlook sizes images by them); the
     ``<!doctype html>`` that premailer drops is put back.
     """
+    # MJML's client resets (``#outlook a``, ``table, td {border-collapse ...}``) work from
+    # the head; inlined they cost ~70 bytes on every cell, about 10 KB (three stories) of a
+    # full edition under Gmail's clipping limit.
+    html = html.replace('<style type="text/css">\n#outlook a', '<style type="text/css" data-premailer="ignore">\n#outlook a', 1)
     inliner = Premailer(
         html,
         keep_style_tags=True,
@@ -360,6 +402,22 @@ def inline_css(html: str) -> str:
     if out.lstrip()[:9].lower() != "<!doctype":
         out = "<!doctype html>\n" + out
     return out
+
+
+COLOR_SCHEME_META = (
+    '<meta name="color-scheme" content="light dark">\n'
+    '<meta name="supported-color-schemes" content="light dark">\n'
+)
+"""Tells Apple Mail, iOS and Outlook for Mac that the email has its own dark styles (the
+``prefers-color-scheme: dark`` rules of the theme), so they do not invert it themselves."""
+
+
+def add_color_scheme_meta(html: str) -> str:
+    """``html`` with :data:`COLOR_SCHEME_META` at the start of its ``<head>`` (unchanged when
+    it has them already or has no ``<head>``)."""
+    if 'name="color-scheme"' in html:
+        return html
+    return re.sub(r"(<head[^>]*>\n?)", lambda m: m.group(1) + COLOR_SCHEME_META, html, count=1)
 
 
 # ----------------------------------------------------------------------------------------
@@ -378,9 +436,17 @@ def render_edition(
     list_config: ListConfig,
     now: datetime,
     budget_bytes: int | None = 100_000,
+    timezone: str | None = None,
+    delivered_at: datetime | None = None,
 ) -> RenderedEdition:
     """Render ``edition`` once, with per-recipient placeholders, within ``budget_bytes``
     (``None``: no budget, every story; the archive's web page).
+
+    Dates and times are local: the header date, the subject's ``date_label`` and every
+    story time are in ``timezone`` (an IANA name; default the list's
+    ``schedule.timezone``; a subscriber's own for ``send_at`` delivery at local time). The
+    date is that of ``delivered_at`` (default the edition time, ``edition.window_end``), so
+    a Tokyo edition of 07:00 on 19 February says "Thursday 19 February 2026".
 
     Returns a :class:`RenderedEdition` whose ``html`` (UTF-8 bytes) is under
     ``budget_bytes - PERSONAL_RESERVE`` when at least the header and footer fit; stories are
@@ -401,12 +467,14 @@ def render_edition(
     stories = edition.stories
     order = _rank_order(stories)
     limit = max(0, (budget_bytes or 0) - PERSONAL_RESERVE)
+    zone = ZoneInfo(timezone or list_config.schedule.timezone)
 
     def attempt(keep: int) -> RenderedEdition:
         kept = set(order[:keep])
         return _render(
             edition, env, config=config, list_config=list_config, now=now, web_url=web_url,
-            kept=kept, omitted=len(stories) - len(kept),
+            kept=kept, omitted=len(stories) - len(kept), zone=zone,
+            delivered_at=delivered_at or edition.window_end,
         )  # fmt: skip
 
     best = attempt(len(stories))
@@ -465,6 +533,8 @@ def _render(
     web_url: str,
     kept: set[int],
     omitted: int,
+    zone: tzinfo,
+    delivered_at: datetime,
 ) -> RenderedEdition:
     index = 0
     sections: list[SectionView] = []
@@ -472,7 +542,7 @@ def _render(
         cards = []
         for story in section.stories:
             if index in kept:
-                cards.append(story_card(story, edition))
+                cards.append(story_card(story, edition, zone))
             index += 1
         if cards:
             sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
@@ -489,7 +559,8 @@ def _render(
         "list": list_config,
         "site": config.site,
         "now": now,
-        "date_label": format_date(edition.window_end),
+        "date_label": format_date(delivered_at, zone),
+        "timezone": str(zone),
         "sections": sections,
         "story_count": len(edition.stories),
         "shown_count": len(all_cards),
@@ -519,6 +590,7 @@ def _render(
         html = inline_css(html)
     except Exception as exc:  # premailer/lxml/cssutils raise assorted types
         raise RenderError(name, f"CSS inlining failed: {type(exc).__name__}: {exc}") from exc
+    html = add_color_scheme_meta(html)
     if "<mj-" in html or "<script" in html.lower():
         raise RenderError(name, "rendered HTML still contains <mj-*> or <script> tags")
     return RenderedEdition(
@@ -544,12 +616,15 @@ def _subject(
     context: Mapping[str, Any],
 ) -> str:
     """The list's ``subject`` string (a Jinja template over ``list``, ``edition``,
-    ``top_story``, ``story_count``) wrapped by ``subject.txt.j2``; one line."""
+    ``top_story``, ``story_count``, ``shown_count`` and ``date_label``, the local date)
+    wrapped by ``subject.txt.j2``; one line."""
     values = {
         "list": list_config,
         "edition": edition,
         "top_story": top.story if top is not None else None,
         "story_count": context["story_count"],
+        "shown_count": context["shown_count"],
+        "date_label": context["date_label"],
     }
     try:
         inner = env.from_string(list_config.subject).render(values)
@@ -580,11 +655,13 @@ __all__ = [
     "StoryCard",
     "clean_text",
     "compile_mjml",
+    "entry_direction",
     "format_date",
     "format_time",
     "inline_css",
     "is_http_url",
     "render_edition",
+    "script_direction",
     "story_card",
     "template_environment",
     "text_direction",

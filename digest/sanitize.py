@@ -1,9 +1,12 @@
 """Make feed HTML safe for email, and turn HTML into plain text.
 
 Sanitising is an allowlist (nh3, i.e. the ammonia crate built on html5ever): only the tags
-and attributes below survive. Never kept: ``script``, ``style``, ``iframe``, ``object``,
-``embed``, ``form``, ``input``, ``meta``, ``base``, ``link``, ``svg``, ``math`` and every
-``on*`` or ``style`` attribute. URLs in ``href``/``src``/``cite`` must be ``http``, ``https``
+and attributes below survive. Never kept: ``script``, ``style``, ``form``, ``input``,
+``meta``, ``base``, ``link``, ``svg``, ``math`` (removed with their content), ``iframe``,
+``object``, ``embed`` (removed, the text inside or after them kept: it is the fallback a
+reader without plug-ins is meant to see) and every ``on*`` or ``style`` attribute. Comments
+are removed, a broken one (``<!-- -- x >``) up to its first ``>`` as SGML ends it, not to
+the end of the document as HTML5 would. URLs in ``href``/``src``/``cite`` must be ``http``, ``https``
 or ``mailto``; relative ones are made absolute against the given base (or dropped when there
 is none). Links get ``rel="noopener noreferrer"``. The output of :func:`sanitize_html` is a
 fixed point: sanitising it again gives the same string.
@@ -25,7 +28,10 @@ __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_TAGS",
     "clean_text",
+    "drop_comments",
+    "drop_leading_text",
     "html_to_text",
+    "neutralise_encoded_words",
     "sanitize_html",
     "text_from_html_fragment",
 ]
@@ -62,9 +68,8 @@ ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
 
 _DROP_WITH_CONTENT = frozenset(
     {
-        "script", "style", "iframe", "object", "embed", "form", "noscript", "template",
-        "svg", "math", "select", "textarea", "button", "applet", "frame", "frameset",
-        "noembed", "noframes", "head", "title",
+        "script", "style", "form", "noscript", "template", "svg", "math", "select",
+        "textarea", "button", "frameset", "noembed", "noframes", "head", "title",
     }
 )  # fmt: skip
 
@@ -77,6 +82,25 @@ _WS = re.compile(r"\s+")
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _CDATA_OPEN = re.compile(r"<!\[CDATA\[")
 _CDATA_CLOSE = re.compile(r"\]\]>")
+
+
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_BROKEN_COMMENT = re.compile(r"<!--[^>]*>?")
+# "<!" that opens neither a comment, a CDATA section nor a whole DOCTYPE is text ("<!'").
+# HTML5 reads an iframe's content as raw text; what a feed puts there is fallback markup for
+# readers without frames, so the tags go before parsing and the content is read as HTML.
+_IFRAME_TAG = re.compile(r"</?iframe\b[^>]*>", re.IGNORECASE)
+_BOGUS_DECL = re.compile(r"<!(?!--|\[CDATA\[|doctype\s+[a-z][^<>]*>)", re.IGNORECASE)
+
+
+def drop_comments(text: str) -> str:
+    """Remove HTML comments; a comment without ``-->`` ends at its first ``>`` (SGML's
+    reading, feedparser's too), so text after it is kept. A ``<!`` that starts no comment,
+    CDATA section or complete DOCTYPE is escaped as text."""
+    if "<!" not in text:
+        return text
+    text = _BROKEN_COMMENT.sub("", _COMMENT.sub("", text))
+    return _BOGUS_DECL.sub("&lt;!", text)
 
 
 def remove_controls(text: str) -> str:
@@ -117,7 +141,9 @@ def sanitize_html(fragment: str, base_url: str | None = None) -> str:
     """
     if not fragment:
         return ""
-    text = unwrap_cdata(remove_controls(fragment))
+    text = drop_comments(unwrap_cdata(remove_controls(fragment)))
+    if "<iframe" in text.lower() or "</iframe" in text.lower():
+        text = _IFRAME_TAG.sub(" ", text)
     if base_url and is_http_url(base_url):
         try:
             return _clean(text, ("rewrite_with_base", base_url))
@@ -215,4 +241,70 @@ def text_from_html_fragment(fragment: str) -> str:
     """
     if not fragment:
         return ""
-    return clean_text(html_to_text(unwrap_cdata(remove_controls(fragment))).replace("\n", " "))
+    text = drop_comments(unwrap_cdata(remove_controls(fragment)))
+    return clean_text(html_to_text(text).replace("\n", " "))
+
+
+_ENCODED_WORD_START = "=?"
+_WORD_JOINER = "\u2060"
+
+
+def neutralise_encoded_words(text: str) -> str:
+    """Put a WORD JOINER (U+2060, invisible) between ``=`` and ``?`` so that no mail header
+    parser (RFC 2047 section 6.1) can read feed text such as ``=?utf-8?b?...?=`` as an encoded
+    word: a title then reads the same, literally, in the email body and in the Subject."""
+    return text.replace(_ENCODED_WORD_START, "=" + _WORD_JOINER + "?") if "=?" in text else text
+
+
+class _PrefixDropper(HTMLParser):
+    """Re-serialise sanitised HTML without the first characters of its text (``want``)."""
+
+    def __init__(self, want: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.want = [c for c in want if not c.isspace()]
+        self.pos = 0
+        self.matched = True
+        self.out: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(self.get_starttag_text() or "")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.out.append(self.get_starttag_text() or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        i = 0
+        while self.matched and self.pos < len(self.want) and i < len(data):
+            ch = data[i]
+            if not ch.isspace():
+                if unicodedata.normalize("NFC", ch) != self.want[self.pos]:
+                    self.matched = False
+                    break
+                self.pos += 1
+            i += 1
+        if i and self.pos >= len(self.want):
+            data = data[i:].lstrip()
+        elif i and self.matched:
+            data = ""
+        self.out.append(html.escape(data, quote=False))
+
+
+def drop_leading_text(fragment: str, prefix: str) -> str:
+    """Sanitised HTML ``fragment`` without the leading text ``prefix`` (compared ignoring
+    whitespace), tags and images kept; ``fragment`` unchanged when its text does not start
+    with ``prefix``. Returns ``""`` when neither text nor an image is left."""
+    if not prefix:
+        return fragment
+    parser = _PrefixDropper(prefix)
+    try:
+        parser.feed(fragment)
+        parser.close()
+    except Exception:  # noqa: BLE001 - html.parser on sanitised HTML; defensive
+        return fragment
+    if not parser.matched or parser.pos < len(parser.want):
+        return fragment
+    out = sanitize_html("".join(parser.out))
+    return out if html_to_text(out) or "<img" in out else ""

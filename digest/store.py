@@ -293,13 +293,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite, creates the folder and sets WAL + busy timeout.
+    """An engine for ``url``; for SQLite, creates the file on the first run (refusing an
+    empty, unreadable or foreign one: :mod:`digest.dbfile`) and sets WAL + busy timeout.
 
-    Raises :class:`StoreError` when the URL is malformed or its driver is missing.
+    Raises :class:`StoreError` when the URL is malformed, its driver is missing or the
+    database file is damaged.
     """
+    from digest import dbfile
+
+    dbfile.prepare(url)
     try:
-        if url.startswith("sqlite:///") and ":memory:" not in url:
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, future=True)
     except (SQLAlchemyError, ImportError, OSError) as exc:
         raise StoreError(f"cannot open database {url}: {exc}") from exc
@@ -309,23 +312,14 @@ def make_engine(url: str) -> Engine:
 
 
 def migrate(engine: Engine) -> None:
-    """Create or upgrade the schema to the latest alembic revision.
+    """Create or upgrade the schema to the latest alembic revision, all pending migrations
+    in one transaction, so that a kill leaves the previous revision (:mod:`digest.schema`).
 
     Raises :class:`StoreError` when a migration fails.
     """
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
+    from digest.schema import upgrade
 
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    from alembic.util.exc import CommandError
-
-    try:
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-    except (SQLAlchemyError, CommandError) as exc:
-        raise StoreError(f"database migration failed: {exc}") from exc
+    upgrade(engine)
 
 
 def _entry_row(entry: Entry, now: datetime) -> dict[str, Any]:

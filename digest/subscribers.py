@@ -12,7 +12,8 @@ The CSV format (``subscribers/<list>.csv``, UTF-8, header row required)::
   :class:`~digest.types.SubscriberStatus` (empty: ``active``).
 
 A bad row is reported as ``"file:line: message"`` in the :class:`ImportReport` while the
-other rows import. An address that unsubscribed, bounced or complained is never made active
+other rows import: a bad cell, a topic the list does not have (when the list's topics are
+given), or an address already on an earlier line (the earlier row counts). An address that unsubscribed, bounced or complained is never made active
 again by an import (:meth:`Store.add_subscriber` keeps the stored status).
 
 Exports protect against spreadsheet formula injection (OWASP "CSV Injection"): a cell
@@ -23,11 +24,11 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
@@ -35,6 +36,9 @@ from email_validator import EmailNotValidError, validate_email
 from digest.exceptions import DigestError
 from digest.store import Store
 from digest.types import Subscriber, SubscriberStatus
+
+if TYPE_CHECKING:
+    from digest.config import Config, ListConfig
 
 log = logging.getLogger("digest.subscribers")
 
@@ -87,8 +91,19 @@ def normalise_email(raw: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-def parse_row(row: dict[str, str | None], list_name: str) -> Subscriber:
+def list_topics(config: Config, list_config: ListConfig) -> frozenset[str]:
+    """The topic names a subscriber of ``list_config`` may choose: the list's sections (all
+    configured topics when it names none) and its fallback section, when it has one."""
+    names = list_config.topics or tuple(t.name for t in config.topics)
+    fallback = {list_config.fallback.name} if list_config.fallback is not None else set()
+    return frozenset(names) | fallback
+
+
+def parse_row(
+    row: dict[str, str | None], list_name: str, topics: Collection[str] | None = None
+) -> Subscriber:
     """One CSV row (a :class:`csv.DictReader` dict) as a :class:`Subscriber` without an id.
+    ``topics``, when given, are the topic names the row may choose (:func:`list_topics`).
 
     Raises ``ValueError`` naming the bad column.
     """
@@ -106,7 +121,14 @@ def parse_row(row: dict[str, str | None], list_name: str) -> Subscriber:
         email = normalise_email(raw_email)
     except ValueError as exc:
         raise ValueError(f"email {raw_email!r}: {exc}") from None
-    topics = tuple(dict.fromkeys(t.strip() for t in cell("topics").split(";") if t.strip()))
+    chosen = tuple(dict.fromkeys(t.strip() for t in cell("topics").split(";") if t.strip()))
+    unknown = [t for t in chosen if topics is not None and t not in topics]
+    if unknown:
+        allowed = ", ".join(sorted(topics or ()))
+        raise ValueError(
+            f"unknown topic{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"(topics of list {list_name}: {allowed})"
+        )
     tz = cell("timezone") or "UTC"
     try:
         ZoneInfo(tz)
@@ -119,21 +141,34 @@ def parse_row(row: dict[str, str | None], list_name: str) -> Subscriber:
         allowed = ", ".join(s.value for s in SubscriberStatus)
         raise ValueError(f"status {status_raw!r} is not one of {allowed}") from None
     return Subscriber(
-        list_name=list_name, email=email, name=name, topics=topics, timezone=tz,
+        list_name=list_name, email=email, name=name, topics=chosen, timezone=tz,
         status=status,
     )
 
 
-def import_csv(store: Store, list_name: str, path: str | Path, *, now: datetime) -> ImportReport:
-    """Import the subscribers in CSV file ``path`` into list ``list_name``.
+@dataclass(frozen=True)
+class SubscriberFile:
+    """A subscriber CSV file as read: ``rows`` are ``(line, subscriber)`` for the good rows
+    (line numbers count from 1, the header being line 1); ``problems`` one
+    ``"file:line: message"`` per rejected row."""
 
-    Returns an :class:`ImportReport`; bad rows become ``problems`` and the rest import.
-    A repeated address (case-insensitive) later in the same file updates the earlier row.
-    Raises :class:`SubscriberFileError` when the file cannot be read or has no ``email``
-    column, and :class:`~digest.exceptions.StoreError` when the database fails.
+    path: str
+    rows: tuple[tuple[int, Subscriber], ...]
+    problems: tuple[str, ...]
+
+
+def read_csv(
+    path: str | Path, list_name: str, *, topics: Collection[str] | None = None
+) -> SubscriberFile:
+    """Read and check the subscriber CSV file ``path`` for list ``list_name`` without
+    storing anything (``digest config check`` and :func:`import_csv` use it).
+
+    ``topics``, when given, are the topic names a row may choose (:func:`list_topics`); an
+    address that repeats an earlier line (case-insensitively) is rejected, the earlier row
+    counts. Raises :class:`SubscriberFileError` when the file cannot be read (missing,
+    unreadable, not UTF-8) or has no ``email`` column.
     """
     path = Path(path)
-    report = ImportReport(path=str(path), list_name=list_name)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -150,6 +185,9 @@ def import_csv(store: Store, list_name: str, path: str | Path, *, now: datetime)
     fields = [f.strip().lower() for f in header]
     if "email" not in fields:
         raise SubscriberFileError(str(path), "no 'email' column in the header row")
+    rows: list[tuple[int, Subscriber]] = []
+    problems: list[str] = []
+    first_line: dict[str, int] = {}
     for line, raw in enumerate(lines[1:], start=2):
         if not raw.strip():
             continue  # blank line
@@ -157,17 +195,46 @@ def import_csv(store: Store, list_name: str, path: str | Path, *, now: datetime)
             cells = next(csv.reader([raw], strict=True))
         except csv.Error as exc:
             hint = " (an unclosed quote?)" if "end of data" in str(exc) else ""
-            report.problems.append(f"{path}:{line}: {exc}{hint}")
+            problems.append(f"{path}:{line}: {exc}{hint}")
             continue
         if len(cells) > len(fields):
-            report.problems.append(f"{path}:{line}: {len(cells)} cells for {len(fields)} columns")
+            problems.append(f"{path}:{line}: {len(cells)} cells for {len(fields)} columns")
             continue
         row: dict[str, str | None] = dict(zip(fields, cells, strict=False))
         try:
-            sub = parse_row(row, list_name)
+            sub = parse_row(row, list_name, topics)
         except ValueError as exc:
-            report.problems.append(f"{path}:{line}: {exc}")
+            problems.append(f"{path}:{line}: {exc}")
             continue
+        key = sub.email.lower()
+        if key in first_line:
+            problems.append(
+                f"{path}:{line}: {sub.email} is already on line {first_line[key]}; this row is ignored"
+            )
+            continue
+        first_line[key] = line
+        rows.append((line, sub))
+    return SubscriberFile(path=str(path), rows=tuple(rows), problems=tuple(problems))
+
+
+def import_csv(
+    store: Store,
+    list_name: str,
+    path: str | Path,
+    *,
+    now: datetime,
+    topics: Collection[str] | None = None,
+) -> ImportReport:
+    """Import the subscribers in CSV file ``path`` into list ``list_name``.
+
+    Returns an :class:`ImportReport`; bad rows (see :func:`read_csv`, which also explains
+    ``topics``) become ``problems`` and the rest import. Raises
+    :class:`SubscriberFileError` when the file cannot be read or has no ``email`` column,
+    and :class:`~digest.exceptions.StoreError` when the database fails.
+    """
+    read = read_csv(path, list_name, topics=topics)
+    report = ImportReport(path=read.path, list_name=list_name, problems=list(read.problems))
+    for _line, sub in read.rows:
         stored, inserted = store.add_subscriber(sub, now=now)
         if inserted:
             report.added += 1
@@ -183,9 +250,16 @@ def import_csv(store: Store, list_name: str, path: str | Path, *, now: datetime)
             report.existing += 1
     log.info(
         "subscribers.import list=%s path=%s added=%d existing=%d kept_status=%d problems=%d",
-        list_name, path, report.added, report.existing, report.kept_status, len(report.problems),
+        list_name, read.path, report.added, report.existing, report.kept_status, len(report.problems),
     )
     return report
+
+
+def rejected_rows_note(problems: Sequence[str], shown: int = 5) -> str:
+    """One line for a run report: how many rows were rejected and the first ``shown`` of
+    them (``"file:line: message"``)."""
+    more = f"; {len(problems) - shown} more in `digest config check`" if len(problems) > shown else ""
+    return f"{len(problems)} subscriber row(s) rejected: " + "; ".join(problems[:shown]) + more
 
 
 def safe_cell(value: str) -> str:
@@ -214,10 +288,14 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
 __all__ = [
     "COLUMNS",
     "ImportReport",
+    "SubscriberFile",
     "SubscriberFileError",
     "export_csv",
     "import_csv",
+    "list_topics",
     "normalise_email",
     "parse_row",
+    "read_csv",
+    "rejected_rows_note",
     "safe_cell",
 ]

@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
+
+from digest.textdir import text_direction
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class Entry:
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
     - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
       copies of the same item); empty for an entry as parsed or stored.
+    - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
+      text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
     """
 
     source: str
@@ -96,6 +101,11 @@ class Entry:
     content_hash: str = ""
     flags: tuple[str, ...] = ()
     also_in: tuple[Copy, ...] = ()
+
+    @property
+    def direction(self) -> str:
+        """``"rtl"`` or ``"ltr"``: the writing direction of the title and summary."""
+        return text_direction(self.title, self.summary_text, language=self.language)
 
     @property
     def time(self) -> datetime:
@@ -303,12 +313,21 @@ class SendOutcome:
     error: str | None = None
 
 
+SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
+"""Every value of ``SourceReport.status``: fetched and parsed (``ok``), HTTP 304
+(``not-modified``), not polled this time (``skipped``: disabled, or not due), ``failed``."""
+
+ListStatus = Literal["sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "failed"]
+"""Every value of ``ListReport.status`` (each is explained by :func:`digest.pipeline.publish`).
+The CLI prints each of them; its test renders every value listed here."""
+
+
 @dataclass
 class SourceReport:
-    """Outcome of polling one source: ``status`` is ``ok``, ``not-modified`` or ``failed``."""
+    """Outcome of polling one source: ``status`` is one of :data:`SourceStatus`."""
 
     source: str
-    status: str
+    status: SourceStatus
     new_entries: int = 0
     seen_entries: int = 0
     http_status: int | None = None
@@ -320,12 +339,12 @@ class SourceReport:
 class ListReport:
     """Outcome of building and delivering one list's edition.
 
-    ``status`` is ``sent``, ``built``, ``exists``, ``empty``, ``not-due`` or ``failed``;
-    ``message`` says why in words; ``deliveries`` counts ledger rows per state.
+    ``status`` is one of :data:`ListStatus`; ``message`` says why in words; ``deliveries``
+    counts ledger rows per state.
     """
 
     list_name: str
-    status: str
+    status: ListStatus
     period: str | None = None
     stories: int = 0
     sections: int = 0

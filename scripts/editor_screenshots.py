@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     from starlette.middleware import Middleware
 
     from digest.config import load_config
-    from digest.editor import SecurityHeadersMiddleware, editor_routes, parse_at
+    from digest.web.editor import editor_routes, parse_at
+    from digest.web.headers import SecurityHeadersMiddleware
     from digest.web import serve_in_thread
 
     at = parse_at(args.at, "UTC")

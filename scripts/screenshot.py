@@ -1,12 +1,17 @@
-"""Screenshot an edition's HTML at desktop and phone widths with headless Chromium.
+"""Screenshot an edition's HTML at desktop and phone widths, in light and dark mode, with
+headless Chromium.
 
 Usage::
 
     python scripts/screenshot.py outbox/world/2026-02-18/edition.html [--out DIR] [--height PX]
+        [--width PX ...] [--scheme light|dark ...]
 
-Writes ``edition-600.png`` and ``edition-375.png`` (one per ``--width``) beside the HTML file
-(or into ``--out``), the whole page unless ``--height`` is given. Uses Debian's ``/usr/bin/chromium``
-through Playwright; other hosts are never contacted, so images show their alt text.
+Writes ``edition-600-light.png``, ``edition-600-dark.png``, ``edition-375-light.png`` and
+``edition-375-dark.png`` (one per ``--width`` and ``--scheme``) beside the HTML file (or into
+``--out``), the whole page unless ``--height`` is given. Dark mode is Chromium's emulated
+``prefers-color-scheme: dark`` (what Apple Mail and Outlook for Mac honour), not a forced
+inversion. Uses Debian's ``/usr/bin/chromium`` through Playwright; other hosts are never
+contacted, so images show their alt text.
 Exit status: 0 when every screenshot was written, 1 otherwise (reasons on stderr).
 """
 
@@ -18,11 +23,16 @@ from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
 WIDTHS = (600, 375)
+SCHEMES = ("light", "dark")
 
 
-def screenshot(html: Path, out: Path, width: int, height: int | None, *, chromium: str = CHROMIUM) -> None:
+def screenshot(
+    html: Path, out: Path, width: int, height: int | None, *, scheme: str = "light",
+    chromium: str = CHROMIUM,
+) -> None:  # fmt: skip
     """Render ``html`` at ``width`` CSS pixels into PNG ``out``: the whole page, or the first
-    ``height`` pixels when given. Drives Chromium through Playwright (no browser download:
+    ``height`` pixels when given; ``scheme`` (``"light"`` or ``"dark"``) is the emulated
+    ``prefers-color-scheme``. Drives Chromium through Playwright (no browser download:
     ``chromium`` is the binary); other hosts are not contacted, so remote images show their
     alt text, as in a mail client that blocks images.
 
@@ -39,7 +49,9 @@ def screenshot(html: Path, out: Path, width: int, height: int | None, *, chromiu
                       "--disable-component-update", "--disable-sync", "--no-first-run"],
             )  # fmt: skip
             try:
-                page = browser.new_page(viewport={"width": width, "height": height or 800})
+                page = browser.new_page(
+                    viewport={"width": width, "height": height or 800}, color_scheme=scheme  # type: ignore[arg-type]
+                )
                 page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else route.abort())
                 page.goto(html.resolve().as_uri())
                 page.screenshot(path=str(out), full_page=height is None)
@@ -64,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--width", type=int, action="append", help="width(s) in CSS pixels (default 600 and 375)"
     )
+    parser.add_argument(
+        "--scheme", choices=SCHEMES, action="append", help="colour scheme(s) (default light and dark)"
+    )
     parser.add_argument("--chromium", default=CHROMIUM, help="the Chromium binary")
     args = parser.parse_args(argv)
     if not args.html.is_file():
@@ -73,14 +88,15 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     status = 0
     for width in args.width or WIDTHS:
-        target = out_dir / f"{args.html.stem}-{width}.png"
-        try:
-            screenshot(args.html, target, width, args.height, chromium=args.chromium)
-        except (RuntimeError, OSError) as exc:
-            print(f"{target}: {exc}", file=sys.stderr)
-            status = 1
-        else:
-            print(target)
+        for scheme in args.scheme or SCHEMES:
+            target = out_dir / f"{args.html.stem}-{width}-{scheme}.png"
+            try:
+                screenshot(args.html, target, width, args.height, scheme=scheme, chromium=args.chromium)
+            except (RuntimeError, OSError) as exc:
+                print(f"{target}: {exc}", file=sys.stderr)
+                status = 1
+            else:
+                print(target)
     return status
 
 

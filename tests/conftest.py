@@ -23,6 +23,18 @@ def real_feeds() -> Path:
     return REAL_FEEDS
 
 
+MISSING_SHARED = (
+    "missing ../shared ({path}): the tests read the captured feeds and data sets from it; "
+    "clone it beside this repository or set DIGEST_SHARED to its folder"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Without ../shared, stop with one clear message instead of a traceback per test."""
+    if not SHARED.is_dir():
+        pytest.exit(MISSING_SHARED.format(path=SHARED), returncode=4)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",

@@ -15,15 +15,16 @@ from starlette.middleware import Middleware
 
 from digest.adjust import apply_adjustments
 from digest.config import Config, ListConfig, parse_config
-from digest.editor import SecurityHeadersMiddleware, editor_routes
 from digest.pipeline import Build, finish_build
 from digest.store import Store
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport
 from digest.types import Edition
+from digest.web.editor import editor_routes
+from digest.web.headers import SecurityHeadersMiddleware
 from tests.sample_edition import NOW, SOURCES, sample_edition
 
-TOKEN = "test-editor-token-0123456789"
+TOKEN = "test-editor-token-0123456789abcdef-xyz"
 
 
 def editor_config(root: Path, **list_changes: object) -> Config:
@@ -62,7 +63,7 @@ def editor_config(root: Path, **list_changes: object) -> Config:
 
 
 class SampleBackend:
-    """An :class:`~digest.editor.EditorBackend` over a fixed edition (default: the sample)."""
+    """An :class:`~digest.web.editor.EditorBackend` over a fixed edition (default: the sample)."""
 
     def __init__(self, edition: Edition | None = None) -> None:
         self.edition = edition or sample_edition()

@@ -113,7 +113,7 @@ def test_open_a_preview_and_switch_to_mobile_width(site: Site) -> None:
     page = site.page
     click_and_wait(page, "text=Preview next edition")
     frame = page.frame_locator("#email-frame")
-    frame.locator("text=Hello Ada.").wait_for()
+    frame.locator("text=Hello Ada Lovelace.").wait_for()
     assert page.locator("#email-frame").bounding_box()["width"] == 600
     assert "World news: Trump Said" in page.locator("#subject").inner_text()
     assert page.locator("#checks li.ok").count() == 6
@@ -135,7 +135,7 @@ def test_read_the_text_part(site: Site) -> None:
     page = site.page
     page.goto(site.base + "/editor/lists/world/preview")
     text = page.locator("#text-part pre").inner_text()
-    assert text.startswith("World news") or "Hello Ada." in text
+    assert text.startswith("World news") or "Hello Ada Lovelace." in text
     assert "Overnight drone attack hits Odesa port" in text
     assert "Unsubscribe: https://digest.example.org/u/preview" in text
     page.locator("#text-part").scroll_into_view_if_needed()
@@ -288,7 +288,7 @@ def evil_backend() -> SampleBackend:
 
 def _inject_into_html(monkeypatch: pytest.MonkeyPatch) -> None:
     """Bypass the renderer's own guard too: put raw script into the rendered email HTML."""
-    from digest import editor
+    from digest.web import editor
 
     real = editor.render_edition
 
@@ -351,7 +351,8 @@ def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Brow
     from starlette.middleware import Middleware
 
     from digest.config import parse_config
-    from digest.editor import SecurityHeadersMiddleware, editor_routes
+    from digest.web.editor import editor_routes
+    from digest.web.headers import SecurityHeadersMiddleware
     from digest.store import Store
     from digest.types import Entry, Image
     from tests.conftest import REPO
@@ -408,7 +409,7 @@ def test_script_in_a_stored_entry_does_not_run_in_the_real_preview(browser: Brow
 def test_unsubscribe_page_get_changes_nothing_and_its_button_unsubscribes(browser: Browser, tmp_path: Path) -> None:
     """The integrated app (``digest.web.create_app`` with the editor routes added): the
     unsubscribe link's page only asks; its button unsubscribes."""
-    from digest.editor import editor_routes
+    from digest.web.editor import editor_routes
     from digest.store import Store
     from digest.tokens import make_token
     from digest.types import Subscriber, SubscriberStatus

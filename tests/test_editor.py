@@ -19,7 +19,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from digest.editor import EMAIL_CSP, PAGE_CSP, atom_feed, email_checks, parse_at
+from digest.web.editor import atom_feed, email_checks, parse_at
+from digest.web.headers import EMAIL_CSP, PAGE_CSP
 from digest.types import Entry, Section
 from tests.editor_support import TOKEN, SampleBackend, make_app
 from tests.sample_edition import NOW, sample_edition
@@ -154,7 +155,7 @@ def test_preview_shows_subject_preheader_size_checks_frame_and_text(env) -> None
     assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
     # the default time is the next send after the clock (06:00 -> 07:00 UTC)
     assert "at=2026-02-18T07%3A00%3A00Z" in frame
-    assert "Plain-text part" in html and "Hello Ada." in html
+    assert "Plain-text part" in html and "Hello Ada Lovelace." in html
     assert "%%" not in html
 
 
@@ -165,7 +166,7 @@ def test_preview_email_is_the_rendered_html_with_dummy_values(env) -> None:
     assert r.text.lstrip().lower().startswith("<!doctype html>")
     assert "%%" not in r.text
     assert "https://digest.example.org/u/preview" in r.text
-    assert "Hello Ada." in r.text
+    assert "Hello Ada Lovelace." in r.text
 
 
 def test_preview_for_a_subscribers_topics(env) -> None:
@@ -285,6 +286,10 @@ def test_send_a_test_to_a_typed_address_lands_in_the_outbox(env) -> None:
     assert msg["Subject"].startswith("[Test] World news: Trump Said")
     html = msg.get_body(("html",)).get_content()
     assert "%%" not in html and "/u/preview" in html
+    # issue 15: the test email greets exactly as the preview does
+    preview = client.get("/editor/lists/world/preview/email?at=2026-02-18T07:00:00Z").text
+    assert "Hello Ada Lovelace." in preview and "Hello Ada Lovelace." in html
+    assert "Hello Ada Lovelace." in msg.get_body(("plain",)).get_content()
     page = client.get(r.headers["location"]).text
     assert "Test sent to editor@example.net." in page
 

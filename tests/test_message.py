@@ -196,3 +196,29 @@ def test_message_id_without_brackets_and_naive_now(rendered: RenderedEdition) ->
     )
     assert msg["Message-ID"] == "<x1@digest.example.org>"
     assert msg["Date"] == "Wed, 18 Feb 2026 07:00:00 +0000"
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        # fits on a line of its own but not after "Subject: ": CPython moved it all to line 2
+        "World news: First day of Russia-Ukraine peace talks ends in Geneva (+29 more)",
+        "World news: Trump Said He’d End the War in Ukraine in a Day. It’s Harder Than He Thought.",
+        "Новости мира: переговоры об Украине возобновятся на следующей неделе после встреч",
+        "Short",
+    ],
+)
+def test_subject_is_never_folded_right_after_the_colon(rendered: RenderedEdition, subject: str) -> None:
+    """Issue 15: parsers must read the Subject without a leading space or line break, with
+    the SMTP policy (what every transport writes) and lines at most 78 characters."""
+    from digest.message import POLICY
+
+    msg = build(dataclasses.replace(rendered, subject=subject))
+    raw = msg.as_bytes(policy=POLICY)
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    line = next(x for x in head.split("\r\n") if x.startswith("Subject:"))
+    assert line.startswith("Subject: ") and len(line) > len("Subject: ")
+    assert all(len(x) <= 78 for x in head.split("\r\n") if not x.startswith("List-"))
+    assert str(message_from_bytes(raw, policy=policy.default)["Subject"]) == subject
+    old = message_from_bytes(raw, policy=policy.compat32)["Subject"]
+    assert not str(old).startswith((" ", "\r", "\n"))

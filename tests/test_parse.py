@@ -424,8 +424,12 @@ def test_json_feed_in_latin1_bytes() -> None:
     assert e.title == "Кафе"
 
 
-def test_feed_whose_every_item_is_unusable_is_a_parse_error() -> None:
-    with pytest.raises(ParseError, match="no usable entries"):
-        parse_feed(
-            rss("<item><title> </title><link>javascript:x</link></item>"), source="s", now=NOW
-        )
+def test_feed_whose_every_item_is_unusable_keeps_its_title_and_does_not_fail() -> None:
+    feed = parse_feed(
+        rss("<item><title> </title><link>javascript:x</link></item>"),
+        source="s",
+        now=NOW,
+    )
+    assert feed.entries == ()
+    assert feed.title == "T"
+    assert any("no usable entries" in w for w in feed.warnings)

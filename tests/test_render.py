@@ -374,6 +374,7 @@ def test_clean_text_keeps_joiners_and_drops_controls() -> None:
 
 
 def test_image_sizes() -> None:
+    """Issue 15: one thumbnail size and alignment (no 240 px images beside 360 px squares)."""
     from digest.render import story_card
 
     edition = sample_edition()
@@ -384,13 +385,28 @@ def test_image_sizes() -> None:
 
     assert width(Image("https://i.example.org/a.jpg", width=976, height=549)) == 552
     assert width(Image("https://i.example.org/a.jpg")) == 552  # size unknown: full width
-    assert (
-        width(Image("https://i.example.org/a.jpg", width=240, height=148)) == 240
-    )  # never upscaled
-    assert (
-        width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 240
-    )  # portrait: 360 px tall
+    assert width(Image("https://i.example.org/a.jpg", width=240, height=148)) == 552
+    assert width(Image("https://i.example.org/a.jpg", width=1000, height=1000)) == 552  # square
+    assert width(Image("https://i.example.org/a.jpg", width=1000, height=1500)) == 552  # portrait
     assert width(Image("https://i.example.org/a.jpg", width=1, height=1)) is None  # tracking pixel
+
+
+def test_images_one_size_centred_alt_text_in_body_font() -> None:
+    """Issue 15: every card image has the same width and alignment; with images blocked the
+    alt text is in the body's sans-serif font and grey, not the link's blue serif."""
+    html = render(sample_edition()).html
+    images = [a for t, a in tags(html) if t == "img"]
+    assert len(images) >= 3
+    assert {a.get("width") for a in images} == {"552"}
+    for a in images:
+        style = a.get("style") or ""
+        style = style.replace(": ", ":")
+        assert "sans-serif" in style and "color:#616e7c" in style
+    cells = re.findall(r'<td align="(\w+)" class="pad thumb"', html)
+    assert cells and set(cells) == {"center"}
+    # the link around the image does not underline the alt text
+    links = re.findall(r'<a href="[^"]*" target="_blank" style="([^"]*)"><img', html)
+    assert links and all("text-decoration:none" in x for x in links)
 
 
 def test_image_without_alt_text_gets_empty_alt() -> None:

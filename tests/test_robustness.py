@@ -210,7 +210,9 @@ def test_at_is_checked_for_range(tmp_path: Path) -> None:
     assert not isinstance(result.exception, OverflowError)
 
 
-def test_bad_subscriber_rows_and_a_missing_file_are_reported_and_the_edition_goes_out(tmp_path: Path) -> None:
+def test_bad_subscriber_rows_are_reported_and_the_edition_goes_out_a_missing_file_fails_the_list(
+    tmp_path: Path,
+) -> None:
     subs = tmp_path / "subs.csv"
     subs.write_text("email,name\nok@example.com,Ok\nnot-an-address,Bad\n")
     data = yaml.safe_load((Path(__file__).parent.parent / "config.yaml").read_text())
@@ -225,5 +227,5 @@ def test_bad_subscriber_rows_and_a_missing_file_are_reported_and_the_edition_goe
         later = pipeline.run(
             config, store, now=NOW, at=AT.replace(day=19), clock=lambda: NOW
         )
-        assert "subscriber file not imported" in later.lists[0].message
-        assert later.lists[0].status in ("sent", "empty")
+        assert later.lists[0].status == "failed" and str(subs) in later.lists[0].message
+        assert store.edition("world", "2026-02-19") is None  # nothing stored: the next run sends

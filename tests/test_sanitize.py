@@ -188,3 +188,25 @@ def test_property_title_text_has_no_markup_or_controls(fragment: str) -> None:
     out = text_from_html_fragment(fragment)
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", out)
     assert "\n" not in out and out == out.strip()
+
+
+def test_drop_leading_text_keeps_tags_and_images_and_refuses_a_mismatch() -> None:
+    from digest.sanitize import drop_leading_text
+
+    html = '<p>Hello <b>big</b> world. <a href="https://e.org/">More</a></p>'
+    assert drop_leading_text(html, "Hello big world.") == (
+        '<p><b></b><a href="https://e.org/" rel="noopener noreferrer">More</a></p>'
+    )
+    assert drop_leading_text(html, "Goodbye") == html
+    img = '<p>Only this.</p><img src="https://e.org/a.jpg" alt="x">'
+    assert drop_leading_text(img, "Only this.") == '<p></p><img src="https://e.org/a.jpg" alt="x">'
+    assert drop_leading_text("<p>Only this.</p>", "Only this.") == ""
+
+
+def test_broken_comment_ends_at_its_first_gt_and_bogus_declarations_are_text() -> None:
+    from digest.sanitize import drop_comments
+
+    assert drop_comments("sa<!-- -- nonwhitespace >fe") == "safe"
+    assert drop_comments("a<!-- ok -->b") == "ab"
+    assert drop_comments("&lt;x <!' y") == "&lt;x &lt;!' y"
+    assert drop_comments("<!DOCTYPE html><p>x</p>") == "<!DOCTYPE html><p>x</p>"

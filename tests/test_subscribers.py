@@ -64,11 +64,22 @@ def test_bad_rows_are_reported_with_file_and_line_and_the_rest_import(
     }
 
 
-def test_addresses_compare_case_insensitively(store: Store, tmp_path: Path) -> None:
+def test_addresses_compare_case_insensitively_and_a_repeat_is_reported_with_its_line(
+    store: Store, tmp_path: Path
+) -> None:
     path = write(tmp_path, "email,name\nAda@Example.com,Ada\nada@example.COM,Ada again\n")
     report = import_csv(store, "world", path, now=NOW)
-    assert report.added == 1 and report.existing == 1
-    assert len(store.subscribers_of("world")) == 1
+    assert report.added == 1 and report.existing == 0
+    assert report.problems == [f"{path}:3: ada@example.com is already on line 2; this row is ignored"]
+    assert [s.name for s in store.subscribers_of("world")] == ["Ada"]
+
+
+def test_a_topic_the_list_does_not_have_is_reported_with_its_line(store: Store, tmp_path: Path) -> None:
+    path = write(tmp_path, "email,topics\na@example.com,europe\nb@example.com,europe;sprots\n")
+    report = import_csv(store, "world", path, now=NOW, topics={"europe", "asia", "more"})
+    assert report.added == 1
+    [problem] = report.problems
+    assert problem.startswith(f"{path}:3: unknown topic 'sprots' (topics of list world: asia, europe, more)")
 
 
 @pytest.mark.parametrize("status", ["unsubscribed", "bounced", "complained"])

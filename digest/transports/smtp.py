@@ -29,11 +29,10 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Sequence
-from email import policy as email_policy
 from email.utils import parseaddr
 
 from digest.config import SmtpConfig
-from digest.message import apply_substitutions
+from digest.message import POLICY, apply_substitutions
 from digest.transports import Outgoing
 from digest.types import DeliveryState, SendOutcome
 
@@ -156,7 +155,7 @@ class SmtpTransport:
     def _send_one(self, conn: smtplib.SMTP, item: Outgoing) -> SendOutcome:
         try:
             message = apply_substitutions(item.message)
-            data = message.as_bytes(policy=email_policy.SMTP)
+            data = message.as_bytes(policy=POLICY)
         except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
             return SendOutcome(item.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
         sender = parseaddr(str(message.get("Sender") or message.get("From") or ""))[1]

@@ -4,7 +4,7 @@
 unsubscribe and preferences pages. Paths (GET unless marked)::
 
     /editor/login            GET form, POST token          (public)
-    /editor/logout           POST
+    /editor/logout           POST (ends every editor session)
     /editor/                 lists overview: schedule, next send, last edition, counts, sources
     /editor/sources          per source: last fetch, HTTP status, error, entries per day, silence
     /editor/lists/{list}/preview         the edition due at ?at= (default: the next send)
@@ -22,10 +22,13 @@ unsubscribe and preferences pages. Paths (GET unless marked)::
 Security rules this module keeps:
 
 - Editor pages need a session cookie obtained by posting the token from the environment
-  variable ``DIGEST_EDITOR_TOKEN`` (:data:`TOKEN_ENV`) to the login form; without that
-  variable the editor pages are off. The cookie is signed (itsdangerous), ``HttpOnly``,
-  ``SameSite=Strict``, valid :data:`SESSION_HOURS`; every POST also carries a CSRF token
-  derived from the session.
+  variable ``DIGEST_EDITOR_TOKEN`` (:data:`TOKEN_ENV`, at least 32 characters: a shorter one
+  is refused at startup) to the login form; without that variable the editor pages are off.
+  Sessions are :mod:`digest.web.sessions` (Starlette's signed ``SessionMiddleware`` cookie,
+  ``HttpOnly``, ``SameSite=Strict``, valid :data:`SESSION_HOURS`, with a server-side epoch:
+  logging out or changing the token ends every session); every POST also carries the
+  session's CSRF token. Failed logins are throttled per client address
+  (:mod:`digest.web.throttle`, ``web.login_attempts`` per ``web.login_window_minutes``).
 - Every response carries a strict Content-Security-Policy (:data:`PAGE_CSP`: no scripts at
   all, styles and images only from this origin). The email HTML (preview frame, archive
   page) is served on its own URL with :data:`EMAIL_CSP`, which adds ``sandbox``: no scripts,
@@ -42,18 +45,17 @@ its renderings, what was left out for size), nothing rendered a second time.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
+import math
 import os
 import re
-import secrets
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -62,12 +64,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from email_validator import EmailNotValidError, validate_email
-from itsdangerous import BadSignature, TimestampSigner
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from digest.adjust import (
     ACTIONS,
@@ -80,27 +80,31 @@ from digest.adjust import (
     entry_ref,
     refuse_if_sent,
 )
+from digest.attime import at_for_list
 from digest.config import Config, ListConfig, SourceConfig
-from digest.exceptions import DigestError
-from digest.message import build_message, personalise
+from digest.exceptions import ConfigError, DigestError
+from digest.message import apply_substitutions, build_message, personalise, with_substitutions
 from digest.render import is_http_url
 from digest.status import source_health
 from digest.store import Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
+from digest.web.checks import EDITOR_TOKEN_ENV, short_secret
+from digest.web.headers import EMAIL_CSP, FRAME_SANDBOX, security_headers
+from digest.web.sessions import EditorSessions
+from digest.web.throttle import LoginThrottle, ThrottlePolicy
 
 if TYPE_CHECKING:
     from digest.pipeline import Build
 
 log = logging.getLogger("digest.editor")
 
-TOKEN_ENV = "DIGEST_EDITOR_TOKEN"
-"""Environment variable holding the editor's login token (a long random string)."""
+TOKEN_ENV = EDITOR_TOKEN_ENV
+"""Environment variable holding the editor's login token (a random string of at least
+:data:`~digest.web.checks.MIN_SECRET_CHARS` characters)."""
 
 SESSION_COOKIE = "digest_editor"
 SESSION_HOURS = 12
-LOGIN_FAILURE_DELAY = 0.5
-"""Seconds a wrong token waits before its answer."""
 CLIP_BYTES = 102 * 1024
 """Gmail clips a message whose HTML is larger than about 102 KB."""
 SOURCE_DAYS = 7
@@ -108,89 +112,20 @@ SOURCE_DAYS = 7
 BUILD_CACHE_SECONDS = 30.0
 """How long an assembled edition is reused (the page and its frame ask within a second)."""
 
-PAGE_CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-"""Content-Security-Policy of every page: no script at all, nothing from elsewhere."""
-
-EMAIL_CSP = (
-    "default-src 'none'; img-src https: http: data:; style-src 'unsafe-inline'; "
-    "form-action 'none'; frame-ancestors 'self'; base-uri 'none'; "
-    "sandbox allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
-)
-"""Content-Security-Policy of an email's HTML (preview frame, archive page): the email's
-inline styles and remote images, no script, and a sandbox with an opaque origin; links may
-open (a reader's click) but nothing runs."""
-
-FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox allow-top-navigation-by-user-activation"
-"""The preview ``<iframe sandbox>`` flags: never ``allow-scripts`` or ``allow-same-origin``."""
-
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "cross-origin-opener-policy": "same-origin",
-}
-
 PREVIEW_VALUES = {
-    "name": "Ada",
+    "name": "Ada Lovelace",
     "email": "ada.reader@example.com",
 }
-"""Dummy per-recipient values shown in the preview (the links go to ``/u/preview``)."""
+"""Dummy per-recipient values shown in the preview and filled into a test send, so both greet
+the way a sent email does (the subscriber's whole name: "Hello Ada Lovelace."); the links go
+to ``/u/preview``."""
 
-WEBPAGES = Path(__file__).resolve().parent / "webpages"
+WEBPAGES = Path(__file__).resolve().parent.parent / "webpages"
 
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (the web app's clock)."""
     return datetime.now(UTC)
-
-
-# ----------------------------------------------------------------------------------------
-# Security headers
-
-
-def security_headers(response: Response, csp: str = PAGE_CSP) -> Response:
-    """Set the Content-Security-Policy ``csp`` and the other security headers on
-    ``response`` (``X-Content-Type-Options``, ``Referrer-Policy``, ``X-Frame-Options``, and
-    ``Cache-Control: no-store`` unless the response chose its own caching); returns it."""
-    response.headers["content-security-policy"] = csp
-    if "cache-control" not in response.headers:
-        response.headers["cache-control"] = "no-store"
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
-    response.headers["x-frame-options"] = "SAMEORIGIN" if "frame-ancestors 'self'" in csp else "DENY"
-    return response
-
-
-class SecurityHeadersMiddleware:
-    """ASGI middleware: every HTTP response that has no Content-Security-Policy gets
-    :data:`PAGE_CSP` (and the headers of :func:`security_headers`); responses that set
-    their own (the email pages) keep it. Use as ``Middleware(SecurityHeadersMiddleware)``."""
-
-    def __init__(self, app: ASGIApp, csp: str = PAGE_CSP) -> None:
-        self.app = app
-        self.csp = csp
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {k.lower() for k, _ in headers}
-                extra = {"content-security-policy": self.csp, **SECURITY_HEADERS}
-                if b"content-security-policy" not in names:
-                    extra["x-frame-options"] = "DENY"
-                for name, value in extra.items():
-                    if name.encode() not in names:
-                        headers.append((name.encode(), value.encode()))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 # ----------------------------------------------------------------------------------------
@@ -371,48 +306,6 @@ def archive_values(config: Config, list_name: str) -> dict[str, str]:
 
 
 # ----------------------------------------------------------------------------------------
-# Sessions
-
-
-class _Sessions:
-    """Signed session cookies and CSRF tokens for the editor; the key depends on the token,
-    so changing the token ends every session."""
-
-    def __init__(self, token: str | None, store: Store) -> None:
-        self.token = token
-        key = store.secret("editor_session_secret") + ":" + hashlib.sha256((token or "").encode()).hexdigest()
-        self.signer = TimestampSigner(key, salt="digest-editor-session")
-        self.csrf_key = hashlib.sha256(("csrf:" + key).encode()).digest()
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.token)
-
-    def check_token(self, given: str) -> bool:
-        return bool(self.token) and hmac.compare_digest(
-            given.encode("utf-8", "replace"), (self.token or "").encode("utf-8")
-        )
-
-    def new_cookie(self) -> str:
-        return self.signer.sign(secrets.token_urlsafe(16)).decode()
-
-    def session(self, request: Request) -> str | None:
-        """The session id of ``request``, or ``None`` when it has no valid session."""
-        if not self.enabled:
-            return None
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie:
-            return None
-        try:
-            return self.signer.unsign(cookie, max_age=SESSION_HOURS * 3600).decode()
-        except (BadSignature, UnicodeDecodeError):
-            return None
-
-    def csrf(self, session: str) -> str:
-        return hmac.new(self.csrf_key, session.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-# ----------------------------------------------------------------------------------------
 # Helpers: templates, times, query parameters
 
 
@@ -460,12 +353,15 @@ def _ago(value: datetime | None, now: datetime) -> str:
 
 
 def parse_at(value: str, timezone: str) -> datetime:
-    """An ``?at=`` value as an aware UTC time: ISO 8601 with an offset or ``Z``, or a
-    local time without one (``2026-02-18T07:00``, what a ``datetime-local`` input sends),
-    read in the list's ``timezone``. Raises ``ValueError`` when it is not such a time."""
+    """An ``?at=`` value as an aware UTC time: ISO 8601 with an offset or ``Z``, a local time
+    without one (``2026-02-18T07:00``, what a ``datetime-local`` input sends), read in the
+    list's ``timezone``, or a date alone: that day's edition (:mod:`digest.attime`). Raises
+    ``ValueError`` when it is not such a time."""
     text = value.strip()
     if len(text) > 40:
         raise ValueError("too long")
+    if len(text) == 10:
+        return at_for_list(date.fromisoformat(text), timezone)
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     parsed = datetime.fromisoformat(text)
@@ -541,19 +437,27 @@ def editor_routes(
     variable :data:`TOKEN_ENV` (when neither is set, the editor pages are off and only the
     archive works). ``clock`` gives the current UTC time (tests pass a fixed one);
     ``backend`` reaches the pipeline (default :class:`PipelineBackend`).
-    Every response carries the headers of :func:`security_headers`.
+    Every response carries the headers of :func:`security_headers`. Raises
+    :class:`~digest.exceptions.ConfigError` when the token is shorter than
+    :data:`~digest.web.checks.MIN_SECRET_CHARS` characters.
     """
     backend = backend or PipelineBackend()
-    sessions = _Sessions(token if token is not None else os.environ.get(TOKEN_ENV) or None, store)
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    if token and (problem := short_secret(TOKEN_ENV, token)):
+        raise ConfigError(problem)
+    sessions = EditorSessions(token, store, cookie=SESSION_COOKIE, max_age=SESSION_HOURS * 3600)
+    throttle = LoginThrottle(
+        ThrottlePolicy(config.web.login_attempts, timedelta(minutes=config.web.login_window_minutes))
+    )
     builds: dict[tuple[Any, ...], tuple[float, Build]] = {}
     period_of_at: dict[tuple[str, str], str] = {}
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
-        session = sessions.session(request)
+        session = sessions.csrf(request)
         body = _ENV.get_template(name).render(
             request_path=request.url.path,
             logged_in=session is not None,
-            csrf=sessions.csrf(session) if session else "",
+            csrf=session or "",
             site=config.site,
             lists=config.lists,
             **context,
@@ -575,7 +479,7 @@ def editor_routes(
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if editor:
-                session = sessions.session(request)
+                session = sessions.csrf(request)
                 if session is None:
                     if request.method != "GET":
                         return error(request, 403, "Your editor session has ended: log in again.")
@@ -586,7 +490,7 @@ def editor_routes(
                 if request.method == "POST":
                     form = await request.form()
                     given = str(form.get("csrf") or "")
-                    if not hmac.compare_digest(given, sessions.csrf(session)):
+                    if not hmac.compare_digest(given.encode("utf-8", "replace"), session.encode()):
                         return error(request, 403, "This form is out of date: reload the page and try again.")
             try:
                 return await handler(request)
@@ -686,32 +590,34 @@ def editor_routes(
                     next=target if _SAFE_NEXT.match(target) else "/editor/", failed=False)  # fmt: skip
 
     async def login(request: Request) -> Response:
+        client = request.client.host if request.client else "?"
+        wait = throttle.wait(client, clock())
+        if wait > 0:
+            log.warning("editor.login_throttled client=%s wait_s=%.0f", client, wait)
+            minutes = max(1, math.ceil(wait / 60))
+            response = error(request, 429, f"Too many wrong tokens from your address: try again in "
+                                           f"{minutes} minute{'s' if minutes != 1 else ''}.")  # fmt: skip
+            response.headers["retry-after"] = str(math.ceil(wait))
+            return response
         form = await request.form()
         target = str(form.get("next") or "/editor/")
         if not _SAFE_NEXT.match(target):
             target = "/editor/"
         if not sessions.check_token(str(form.get("token") or "")):
-            log.warning("editor.login_failed client=%s", request.client.host if request.client else "?")
-            await asyncio.sleep(LOGIN_FAILURE_DELAY)  # slows guessing; the token is long anyway
+            log.warning("editor.login_failed client=%s", client)
+            throttle.failed(client, clock())
             return page(request, "login.html", 403, enabled=sessions.enabled, token_env=TOKEN_ENV,
                         next=target, failed=True)  # fmt: skip
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            sessions.new_cookie(),
-            max_age=SESSION_HOURS * 3600,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path="/",
-        )
+        throttle.succeeded(client)
+        sessions.login(request)
         log.info("editor.login")
-        return security_headers(response)
+        return security_headers(RedirectResponse(target, status_code=303))
 
     async def logout(request: Request) -> Response:
-        response = RedirectResponse("/editor/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return security_headers(response)
+        # one editor token, so one editor: logging out ends the sessions of every browser
+        sessions.logout_everywhere(request)
+        log.info("editor.logout")
+        return security_headers(RedirectResponse("/editor/login", status_code=303))
 
     async def overview(request: Request) -> Response:
         now = clock()
@@ -947,7 +853,10 @@ def editor_routes(
             unsubscribe_mailto=None,
             preferences_url=values["preferences_url"],
             now=now,
+            substitute=False,
         )
+        # The body is personalised as the preview was (same greeting); To stays the address.
+        message = apply_substitutions(with_substitutions(message, values))
         folder = config.delivery.outbox_dir / lst.name / "tests"
         delivery_id = int(now.timestamp())
         outcome: SendOutcome | None = None
@@ -1008,7 +917,9 @@ def editor_routes(
 
     def route(path: str, handler: Callable[[Request], Awaitable[Response]], *,
               editor: bool = True, methods: Iterable[str] = ("GET",)) -> Route:  # fmt: skip
-        return Route(path, guarded(handler, editor=editor), methods=list(methods))
+        # the session cookie only on the editor's own pages (the archive is cached publicly)
+        middleware = sessions.middleware() if path.startswith("/editor") else None
+        return Route(path, guarded(handler, editor=editor), methods=list(methods), middleware=middleware)
 
     return [
         route("/editor", editor_root, editor=False),
@@ -1155,22 +1066,17 @@ def atom_feed(
 
 __all__ = [
     "CLIP_BYTES",
-    "EMAIL_CSP",
-    "FRAME_SANDBOX",
-    "PAGE_CSP",
     "TOKEN_ENV",
     "Check",
     "EditorBackend",
     "PipelineBackend",
     "Preview",
-    "SecurityHeadersMiddleware",
     "archive_values",
     "atom_feed",
     "editor_routes",
     "email_checks",
     "parse_at",
     "preview_values",
-    "security_headers",
     "utcnow",
 ]
 

@@ -1,0 +1,115 @@
+"""The SQLite database file: created atomically on the first run, refused when damaged.
+
+SQLite treats an empty (0-byte) file as an empty database and would quietly build a new
+schema in it: after a truncation (a full disk, a botched copy, ``> digest.db``) the ledger
+would be gone without a word. So an existing file must be a regular, readable and writable
+file that starts with the SQLite header (``"SQLite format 3\\0"``, the first 16 bytes of
+every database file, https://www.sqlite.org/fileformat.html#the_database_header); anything
+else is refused with :class:`DatabaseFileError` and left untouched for the operator.
+
+A missing file is the first run. It is created under a temporary name, put in WAL mode (which
+writes the header) and hard-linked into place, so no kill can leave a 0-byte ``digest.db`` behind
+that the next run would then refuse.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from digest.exceptions import StoreError
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class DatabaseFileError(StoreError):
+    """The SQLite database file exists but is empty, unreadable or not a database.
+
+    ``path`` is the file; the message is one line saying what is wrong and what to do.
+    """
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(
+            f"database file {path} {problem}: refusing to use it; restore it from a backup, "
+            "or move it away to start with a new, empty database"
+        )
+        self.path = path
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite ``url`` (``sqlite:///var/digest.db``), or ``None`` for another
+    database, an in-memory one or a ``file:`` URI."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file:") or parsed.query.get("uri"):
+        return None
+    return Path(database)
+
+
+def file_problem(path: Path) -> str | None:
+    """What is wrong with the existing database file at ``path`` (words that follow "database
+    file PATH"), or ``None`` when it is a regular, readable, writable SQLite file."""
+    if not path.is_file():
+        return "is not a regular file"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return "is not readable and writable by this user"
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not head:
+        return "is empty (0 bytes)"
+    if head != SQLITE_HEADER:
+        return "is not an SQLite database"
+    return None
+
+
+def prepare(url: str) -> None:
+    """Make the SQLite file of ``url`` ready to open: create it (and its folder) when it does
+    not exist; refuse it when it exists but is damaged. Other URLs are left alone.
+
+    Raises :class:`DatabaseFileError` for a damaged file and :class:`StoreError` when the
+    file cannot be created.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    if os.path.lexists(path):
+        problem = file_problem(path)
+        if problem is not None:
+            raise DatabaseFileError(path, problem)
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _create(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot create database file {path}: {exc}") from exc
+
+
+def _create(path: Path) -> None:
+    """A new, empty SQLite database in WAL mode at ``path``, linked into place at once."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        conn = sqlite3.connect(tmp)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")  # writes the header: the file is no longer empty
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)  # atomic, and never replaces a file another process just made
+        except FileExistsError:
+            pass  # another process created it meanwhile: theirs it is
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            leftover.unlink(missing_ok=True)

@@ -1,0 +1,105 @@
+"""Apply the alembic migrations (``digest/migrations``) so that a kill cannot break them.
+
+Every pending migration runs inside one database transaction, together with the update of
+``alembic_version``: killed at any statement, the database is left exactly at the revision it
+had before, and the next ``digest`` command simply upgrades again.
+
+PostgreSQL has transactional DDL. SQLite has it too, but Python's ``sqlite3`` driver in its
+default ("legacy") transaction control emits no ``BEGIN`` before ``CREATE``/``ALTER``/``DROP``,
+so each of those statements commits on its own. For the migration connection only, the
+driver's transaction handling is switched off (``isolation_level = None``) and the
+transaction is opened explicitly with ``BEGIN IMMEDIATE`` -- the recipe of SQLAlchemy's
+SQLite dialect documentation, "Enabling Non-Legacy SQLite Transactional Modes" (formerly
+"Serializable isolation / Savepoints / Transactional DDL"). ``IMMEDIATE`` takes the write
+lock first, so two processes opening an old database one after the other upgrade it once:
+the second waits (busy timeout), then finds it at head and does nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from digest.exceptions import StoreError
+
+SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+
+
+def _alembic_config(conn: Connection) -> object:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(SCRIPT_LOCATION))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def revisions() -> list[str]:
+    """Every revision id, oldest first (``["0001", "0004", ...]``)."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(SCRIPT_LOCATION))
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def head() -> str:
+    """The newest revision id."""
+    return revisions()[-1]
+
+
+def current(conn: Connection) -> str | None:
+    """The revision the database at ``conn`` is at (``None``: no schema yet)."""
+    from alembic.migration import MigrationContext
+
+    heads = MigrationContext.configure(conn).get_current_heads()
+    return heads[0] if heads else None
+
+
+@contextmanager
+def _transaction(conn: Connection) -> Iterator[None]:
+    """One transaction on ``conn`` that DDL statements join, committed when the block ends
+    and rolled back when it raises."""
+    if conn.dialect.name != "sqlite":
+        with conn.begin():
+            yield
+        return
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    legacy = dbapi.isolation_level  # type: ignore[attr-defined]
+    dbapi.isolation_level = None  # type: ignore[attr-defined]  # sqlite3: no implicit BEGIN/COMMIT
+    try:
+        with conn.begin():  # commit()/rollback() on the driver end the BEGIN below
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            yield
+    finally:
+        with suppress(sqlite3.Error):  # a connection the error closed goes back to no pool
+            dbapi.isolation_level = legacy  # type: ignore[attr-defined]
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database of ``engine`` to ``revision`` (default: the newest), all pending
+    migrations in one transaction. Nothing is written when it is already there.
+
+    Raises :class:`~digest.exceptions.StoreError` when a migration fails (nothing of it
+    is kept).
+    """
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    target = head() if revision == "head" else revision
+    try:
+        with engine.connect() as conn:
+            at = current(conn)
+            conn.rollback()
+            if at == target:
+                return
+            with _transaction(conn):
+                command.upgrade(_alembic_config(conn), target)  # type: ignore[arg-type]
+    except (SQLAlchemyError, CommandError) as exc:
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, without SQL and links
+        raise StoreError(f"database migration failed: {' '.join(str(cause).split())}") from exc
