@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +134,17 @@ def _now() -> datetime:
     from digest.pipeline import utcnow
 
     return utcnow()
+
+
+def _clock(at: datetime | None) -> Callable[[], datetime]:
+    """The clock of a command: the real one, or with ``--at`` one that starts at ``at`` and
+    runs on (so every decision of the command, the ledger's included, is taken at ``at``)."""
+    from digest.pipeline import utcnow
+
+    if at is None:
+        return utcnow
+    offset = at - utcnow()
+    return lambda: utcnow() + offset
 
 
 @contextmanager
@@ -297,26 +308,27 @@ def _print_explain(edition: Any) -> None:
 
 @cli.command()
 @click.argument("list_name", metavar="LIST")
-@click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
+@click.option("--at", type=TIME, help="Send the edition due at this time, on purpose even when it was missed; the clock of every decision (default: now).")
 @click.pass_context
 def send(ctx: click.Context, list_name: str, at: datetime | None) -> None:
-    """Build, store and deliver one list's edition (without polling first)."""
+    """Build, store and deliver one list's edition (without polling first), however late."""
     from digest.pipeline import publish
 
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
-        now = _now()
+        clock = _clock(at)
+        now = clock()
         report = RunReport(started_at=now)
         try:
-            report.lists.append(publish(config, store, list_config, at=at or now, now=now))
+            report.lists.append(publish(config, store, list_config, at=now, now=now, clock=clock))
         except DigestError as exc:
             report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
     _finish(ctx, report)
 
 
 @cli.command()
-@click.option("--at", type=TIME, help="Deliver the editions due at this time (default: now).")
+@click.option("--at", type=TIME, help="Run as if the clock said this time (default: now).")
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
@@ -328,10 +340,11 @@ def run(ctx: click.Context, at: datetime | None, lists: tuple[str, ...], live: b
     for name in lists:
         _list_config(ctx, config, name)
     with _store(ctx, config) as store:
-        now = _now()
+        clock = _clock(at)
+        now = clock()
         with _progress(len([s for s in config.sources if s.enabled])) as advance:
             report = run_pipeline(
-                config, store, now=now, at=at, lists=lists, live=live, progress=advance
+                config, store, now=now, lists=lists, live=live, progress=advance, clock=clock
             )
     _finish(ctx, report)
 

@@ -291,6 +291,8 @@ class SourceReport:
     http_status: int | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    next_poll_at: datetime | None = None
+    retry_after: float | None = None
 
 
 @dataclass
