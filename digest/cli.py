@@ -188,7 +188,8 @@ def _print_sources(reports: list[SourceReport]) -> None:
 def _print_lists(reports: list[ListReport]) -> None:
     """One paragraph per list: what was built and delivered, or why not."""
     for r in reports:
-        style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red"}.get(r.status, "")
+        style = {"sent": "green", "exists": "cyan", "empty": "yellow", "failed": "bold red",
+                 "missed": "bold yellow"}.get(r.status, "bold")
         console.print(
             f"[bold]list {r.list_name}[/] edition {r.period or '-'}: [{style}]{r.status}[/]",
             highlight=False,
