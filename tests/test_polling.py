@@ -97,7 +97,7 @@ def test_the_service_keeps_a_retry_after_of_two_hours(feed_server: FeedServer, t
     (tmp_path / "digest.db").unlink()
     cli = subprocess.run(
         [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.yaml"), "poll"],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
     )
     assert cli.returncode == 1, cli.stderr
     with Store.open(config.database.url) as store:

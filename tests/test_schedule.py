@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -67,7 +68,7 @@ def check_days_around(zone: str, at: time, change: datetime, *, lookups: bool = 
     days = [date.fromisoformat(f.period) for f in found]
     assert len(days) >= 7, (zone, at, change, days)
     assert days == [days[0] + timedelta(days=i) for i in range(len(days))], (zone, at, change, days)
-    assert all(a.at < b.at for a, b in zip(found, found[1:], strict=False))
+    assert all(a.at < b.at for a, b in pairwise(found))
     for fire in found:
         assert fire.wall == datetime.combine(date.fromisoformat(fire.period), at)
         local = fire.at.astimezone(tz).replace(tzinfo=None)
