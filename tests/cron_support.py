@@ -17,12 +17,12 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 
-WORDS = (
+WORDS = (  # noqa: SIM905 -- one word list, read as text
     "harbour vote storm bridge market council river election drought festival vaccine strike "
     "satellite railway glacier budget summit museum wildfire treaty orchestra harvest tunnel "
     "volcano court airline reservoir parliament telescope marathon factory border pipeline "
     "earthquake library stadium ferry university hospital canal forest mine port census"
-).split()  # noqa: SIM905 -- one word list, read as text
+).split()
 
 
 @dataclass
