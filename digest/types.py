@@ -299,7 +299,8 @@ class SourceReport:
 class ListReport:
     """Outcome of building and delivering one list's edition.
 
-    ``status`` is ``sent``, ``built``, ``exists``, ``empty``, ``not-due`` or ``failed``;
+    ``status`` is ``sent``, ``built``, ``exists``, ``empty``, ``not-due``, ``missed`` (later
+    than the misfire grace: not started) or ``failed``;
     ``message`` says why in words; ``deliveries`` counts ledger rows per state.
     """
 
