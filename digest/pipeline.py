@@ -550,11 +550,15 @@ def resume(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
+    lists: Sequence[str] = (),
 ) -> list[ListReport]:
     """Continue every stored edition whose delivery has not completed (after a restart, a
-    pause, ``digest deliveries retry-unknown`` or when local send times come due)."""
+    pause, ``digest deliveries retry-unknown`` or when local send times come due); only
+    those of ``lists`` when given."""
     reports = []
     for row in store.unfinished_editions():
+        if lists and row.list_name not in lists:
+            continue
         try:
             list_config = config.list(row.list_name)
         except KeyError:
@@ -608,8 +612,8 @@ def run(
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
     named = {r.list_name for r in report.lists}
-    for resumed in resume(config, store, now=now, clock=clock):
-        if resumed.list_name not in named and (not lists or resumed.list_name in lists):
+    for resumed in resume(config, store, now=now, clock=clock, lists=lists):
+        if resumed.list_name not in named:
             report.lists.append(resumed)
     store.record_run(
         "run", started_at=now, finished_at=clock(), ok=report.ok, report=report_dict(report)
