@@ -30,7 +30,6 @@ itself: the service writes no source columns.
 Only the holder of the ``scheduler`` lease (:mod:`digest.lease`) acts. SIGTERM and SIGINT set
 a stop event: the action in flight finishes, no new one starts, the timer shuts down after its
 running job, the lease is released and :meth:`Service.serve` returns 0.
-
 """
 
 from __future__ import annotations
