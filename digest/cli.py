@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -143,6 +143,24 @@ def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "-
         raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
 
 
+def _when(at: datetime | date | None, list_configs: list[Any]) -> datetime | None:
+    """The clock's start for ``send``/``run`` from ``--at``: a time unchanged; a date alone the
+    scheduled time of that day's edition (the earliest among ``list_configs``), so the
+    edition of that date is due and on time (:func:`digest.attime.at_for_list`,
+    :func:`digest.schedule.latest`); ``None`` without ``--at``."""
+    from digest import schedule as schedules
+    from digest.attime import at_for_list
+
+    if at is None or isinstance(at, datetime):
+        return at
+    times = []
+    for lst in list_configs:
+        end = at_for_list(at, lst.schedule.timezone)
+        fire = schedules.latest(lst.schedule, end)
+        times.append(fire.at if fire is not None else end)
+    return min(times) if times else at_for_list(at, "UTC")
+
+
 def _at(at: datetime | date | None, list_config: Any, now: datetime) -> datetime:
     """``--at`` for one list: ``now`` when absent; a date alone is that day's edition in the
     list's timezone (:func:`digest.attime.at_for_list`)."""
@@ -155,6 +173,17 @@ def _now() -> datetime:
     from digest.pipeline import utcnow
 
     return utcnow()
+
+
+def _clock(at: datetime | None) -> Callable[[], datetime]:
+    """The clock of a command: the real one, or with ``--at`` one that starts at ``at`` and
+    runs on (so every decision of the command, the ledger's included, is taken at ``at``)."""
+    from digest.pipeline import utcnow
+
+    if at is None:
+        return utcnow
+    offset = at - utcnow()
+    return lambda: utcnow() + offset
 
 
 @contextmanager
@@ -197,7 +226,7 @@ def _print_sources(reports: list[SourceReport]) -> None:
 
 LIST_STATUS_STYLES: dict[str, str] = {
     "sent": "green", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
-    "awaiting-approval": "yellow", "failed": "bold red",
+    "awaiting-approval": "yellow", "missed": "bold yellow", "failed": "bold red",
 }
 """Colours of some ``ListStatus`` values; every other value prints plainly, uncoloured."""
 
@@ -335,26 +364,27 @@ def _print_explain(edition: Any) -> None:
 
 @cli.command()
 @click.argument("list_name", metavar="LIST")
-@click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
+@click.option("--at", type=TIME, help="Send the edition due at this time, on purpose even when it was missed; the clock of every decision (default: now).")
 @click.pass_context
 def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None:
-    """Build, store and deliver one list's edition (without polling first)."""
+    """Build, store and deliver one list's edition (without polling first), however late."""
     from digest.pipeline import publish
 
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
-        now = _now()
+        clock = _clock(_when(at, [list_config]))
+        now = clock()
         report = RunReport(started_at=now)
         try:
-            report.lists.append(publish(config, store, list_config, at=_at(at, list_config, now), now=now))
+            report.lists.append(publish(config, store, list_config, at=now, now=now, clock=clock))
         except DigestError as exc:
             report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
     _finish(ctx, report)
 
 
 @cli.command()
-@click.option("--at", type=TIME, help="Deliver the editions due at this time (default: now).")
+@click.option("--at", type=TIME, help="Run as if the clock said this time (default: now).")
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
@@ -366,10 +396,12 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
     for name in lists:
         _list_config(ctx, config, name)
     with _store(ctx, config) as store:
-        now = _now()
+        chosen = [lst for lst in config.lists if not lists or lst.name in lists]
+        clock = _clock(_when(at, chosen))
+        now = clock()
         with _progress(len([s for s in config.sources if s.enabled])) as advance:
             report = run_pipeline(
-                config, store, now=now, at=at, lists=lists, live=live, progress=advance
+                config, store, now=now, lists=lists, live=live, progress=advance, clock=clock
             )
     _finish(ctx, report)
 

@@ -32,7 +32,8 @@ from pydantic import (
 )
 
 from digest.exceptions import ConfigError
-from digest.rank import Override
+from digest.overrides import Override
+from digest.schedule import validate_cron
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
@@ -50,10 +51,8 @@ TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    from digest.edition import cron_trigger
-
     try:
-        cron_trigger(value, "UTC")
+        validate_cron(value)
     except ValueError as exc:
         raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
     return value

@@ -31,8 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -63,6 +62,9 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from digest.adjust import Adjustment
 from digest.exceptions import EditionExists, StoreError
 from digest.types import Entry, Image, RenderedEdition, Subscriber, SubscriberStatus
+
+if TYPE_CHECKING:
+    from digest.polling import SourceUpdate
 
 log = logging.getLogger("digest.store")
 
@@ -472,6 +474,10 @@ class Store:
                         }
                     )
                 )
+
+    def apply_source_update(self, name: str, update: SourceUpdate) -> None:
+        """Write the state :func:`digest.polling.decide` computed for source ``name``."""
+        self.record_source(name, **update.columns())
 
     # -- entries -------------------------------------------------------------------------
 

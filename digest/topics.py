@@ -24,7 +24,6 @@ Empty sections are not returned.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -36,6 +35,7 @@ import numpy as np
 
 from digest.config import ListConfig, TopicConfig
 from digest.exceptions import DigestError
+from digest.overrides import keyword_pattern
 from digest.types import Section, Story
 
 __all__ = [
@@ -50,20 +50,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("digest.topics")
-
-
-@functools.lru_cache(maxsize=1024)
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The compiled whole-word pattern for an editor keyword.
-
-    ``keyword`` may hold several words (``"climate change"``: any run of spaces between them).
-    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive.
-    """
-    words = keyword.split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    caps = any(c.isalpha() for c in keyword) and keyword == keyword.upper()
-    flags = 0 if caps else re.IGNORECASE
-    return re.compile(rf"(?<!\w){body}(?!\w)", flags)
 
 
 def example_text(title: str, text: str = "") -> str:

@@ -294,7 +294,9 @@ SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
 """Every value of ``SourceReport.status``: fetched and parsed (``ok``), HTTP 304
 (``not-modified``), not polled this time (``skipped``: disabled, or not due), ``failed``."""
 
-ListStatus = Literal["sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "failed"]
+ListStatus = Literal[
+    "sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "missed", "failed"
+]
 """Every value of ``ListReport.status`` (each is explained by :func:`digest.pipeline.publish`).
 The CLI prints each of them; its test renders every value listed here."""
 
@@ -310,14 +312,16 @@ class SourceReport:
     http_status: int | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    next_poll_at: datetime | None = None
+    retry_after: float | None = None
 
 
 @dataclass
 class ListReport:
     """Outcome of building and delivering one list's edition.
 
-    ``status`` is one of :data:`ListStatus`; ``message`` says why in words; ``deliveries``
-    counts ledger rows per state.
+    ``status`` is one of :data:`ListStatus` (``missed``: later than the misfire grace, not
+    started); ``message`` says why in words; ``deliveries`` counts ledger rows per state.
     """
 
     list_name: str
