@@ -838,12 +838,26 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
 @click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
 @click.pass_context
 def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None:
-    """Queue deliveries with an unknown outcome again; the next send run delivers them.
-    Recipients the provider did take will get a second copy: this is your decision."""
+    """Queue deliveries with an unknown outcome again; the next `digest run` or the
+    scheduler delivers them. Recipients the provider did take will get a second copy:
+    this is your decision."""
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
+    click.echo(f"{n} deliveries queued again")
+
+
+@deliveries.command("retry-failed")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
+@click.pass_context
+def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
+    """Queue failed deliveries again (after a provider outage or a full disk); the next
+    `digest run` or the scheduler sends them. Bounced addresses stay suppressed."""
+    from digest.deliver import Ledger
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        n = Ledger(store, clock=_now).retry_failed(edition_id)
     click.echo(f"{n} deliveries queued again")
 
 

@@ -5,7 +5,9 @@ Modes (``server.mode`` is the default; ``server.script`` holds modes for the nex
 - ``"ok"``: 202 with an ``X-Message-Id``; the recipients go to ``server.accepted``;
 - ``"429"``: 429 with ``X-RateLimit-Reset`` one second ahead (nothing accepted);
 - ``"retry-after"``: 429 with ``Retry-After: 2`` only;
-- ``"500"``: 500 (nothing accepted);
+- ``"500"``: 500 with SendGrid's JSON error document (nothing accepted: a refusal);
+- ``"502"``: logs the recipients as accepted, then a gateway's 502 HTML page (the request
+  may have been taken: unknown);
 - ``"hang"``: reads the body, logs the recipients as accepted, then never answers
   (until the server stops) -- the client times out not knowing;
 - ``"reset"``: reads the body, logs the recipients as accepted, then resets the connection;
@@ -85,6 +87,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(429, b'{"errors":[{"message":"too many requests"}]}', {"Retry-After": "2"})
         elif mode == "500":
             self._reply(500, b'{"errors":[{"message":"internal error"}]}')
+        elif mode == "502":
+            accept()
+            self._reply(502, b"<html><body>Bad Gateway</body></html>", {"Content-Type": "text/html"})
         elif mode == "400":
             err = {"errors": [{"message": "Does not contain a valid address.",
                                "field": f"personalizations.{srv.bad_index}.to.0.email"}]}
