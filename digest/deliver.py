@@ -131,7 +131,12 @@ class Ledger:
         """Re-queue ``unknown`` rows of ``edition_id`` (or of every edition when None), due
         now; rows waiting for a retry become due now too. The next :meth:`run` (``digest
         run``, ``send``, ``schedule``) sends them. Recipients the provider did take get a
-        second copy: this is the operator's decision. Returns how many rows were re-queued."""
+        second copy: this is the operator's decision. Rows a killed run left in flight
+        (``sending``) are unknown too and re-queued with them, so call it when no send is
+        running, as after a crash. Returns how many rows were re-queued."""
+        interrupted = self.store.recover_sending(edition_id, now=self.clock())
+        if interrupted:
+            log.warning("deliver.interrupted edition=%s unknown=%d", edition_id, len(interrupted))
         n = self.store.requeue(edition_id, DeliveryState.UNKNOWN, now=self.clock())
         log.info("deliver.retry_unknown edition=%s requeued=%d", edition_id, n)
         return n

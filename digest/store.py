@@ -908,23 +908,24 @@ class Store:
                     added += len(rows)
         return added
 
-    def recover_sending(self, edition_id: int, *, now: datetime) -> list[int]:
-        """Rows of an edition left in ``sending`` (a run died between handing them to the
-        provider and recording the answer) become ``unknown``: whether the provider took them
-        cannot be known. Rows left ``claimed`` (never handed over) go back to ``queued`` with
-        their attempt uncounted. Returns the ids that became ``unknown``."""
+    def recover_sending(self, edition_id: int | None, *, now: datetime) -> list[int]:
+        """Rows of an edition (of every edition when None) left in ``sending`` (a run died
+        between handing them to the provider and recording the answer) become ``unknown``:
+        whether the provider took them cannot be known. Rows left ``claimed`` (never handed
+        over) go back to ``queued`` with their attempt uncounted. Returns the ids that became
+        ``unknown``. Only call it when no run of the edition is alive."""
+        def of_edition(stmt: Any) -> Any:
+            return stmt if edition_id is None else stmt.where(deliveries.c.edition_id == edition_id)
+
         with self.begin() as conn:
             conn.execute(
-                update(deliveries)
-                .where(deliveries.c.edition_id == edition_id)
+                of_edition(update(deliveries))
                 .where(deliveries.c.state == "claimed")
                 .values(state="queued", attempts=deliveries.c.attempts - 1, updated_at=now)
             )
             ids = list(
                 conn.scalars(
-                    select(deliveries.c.id)
-                    .where(deliveries.c.edition_id == edition_id)
-                    .where(deliveries.c.state == "sending")
+                    of_edition(select(deliveries.c.id)).where(deliveries.c.state == "sending")
                 )
             )
             if ids:
