@@ -817,21 +817,33 @@ def deliveries(ctx: click.Context) -> None:
 @click.option("--edition", "edition_id", type=int, help="Only this edition id.")
 @click.pass_context
 def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
-    """Counts per state for recent editions, then every delivery whose outcome is unknown."""
+    """Counts per state for recent editions (``delivered`` or ``sending``, derived from the
+    rows), then every delivery whose outcome is unknown, the failed ones and those waiting
+    for a retry, each with its reason (at most 20 of each listed)."""
     with _store(ctx, _config(ctx.find_root())) as store:
         overview = store.delivery_overview()
         unknown = store.deliveries_in(edition_id, ["unknown"])
+        failed = store.deliveries_in(edition_id, ["failed"])
+        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
     for ed in overview:
         if edition_id is not None and ed["edition_id"] != edition_id:
             continue
         counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
         click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
                    f"[{ed['status']}]: {counts}")
-    if unknown:
-        click.echo(f"unknown outcome ({len(unknown)}; `digest deliveries retry-unknown` re-sends):")
-        for row in unknown:
+    for rows, title in (
+        (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
+        (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
+        (retrying, "waiting for a retry ({n}; `digest deliveries retry-failed` makes them due now)"),
+    ):
+        if not rows:
+            continue
+        click.echo(title.format(n=len(rows)) + ":")
+        for row in rows[:20]:
             click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
                        f"{row['last_error'] or ''}")
+        if len(rows) > 20:
+            click.echo(f"  ... and {len(rows) - 20} more")
 
 
 @deliveries.command("retry-unknown")

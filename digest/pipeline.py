@@ -422,7 +422,9 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
             notes.append(f"{waiting} wait for a retry or their local send time")
     elif waiting:
         report.status = "scheduled"
-        notes.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
+        notes.append(
+            f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+        )
     else:
         report.status = "sent"
     if counts.get("failed"):
@@ -467,8 +469,9 @@ def publish(
         if edition_complete(store.delivery_counts(existing.id)):
             report.status = "exists"
             report.message = (
-                f"edition {list_config.name}/{report.period} already exists and was delivered; "
-                "nothing new to deliver"
+                f"edition {list_config.name}/{report.period} already exists and its delivery "
+                "is complete (no row queued or in flight; `digest deliveries` lists failed "
+                "and unknown ones); nothing new to deliver"
             )
             return report
         done = deliver_edition(

@@ -14,6 +14,10 @@ Modes (``server.mode`` is the default; ``server.script`` holds modes for the nex
 - ``"400"``: 400 with an error naming personalization 1 (``bad_index``) and nothing accepted;
 - ``"401"``: 401 with a general error.
 
+``choose()``, when set, picks the mode of each request not in ``script`` (random faults);
+``on_request(n)``, when set, is called as request ``n`` arrives, before it is answered (a test
+kills the sender there: the request is still processed, the answer never read).
+
 ``accepted`` is a list of ``(email, digest_delivery ref, substitutions)``; ``requests``
 counts every request; ``bodies`` keeps the JSON bodies when ``keep_bodies`` is set.
 """
@@ -26,6 +30,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 
@@ -58,8 +63,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         with srv.lock:
             srv.requests += 1
-            mode = srv.script.pop(0) if srv.script else srv.mode
+            mode = srv.script.pop(0) if srv.script else (srv.choose() if srv.choose else srv.mode)
             srv.auth_seen.append(self.headers.get("Authorization", ""))
+            number = srv.requests
+        if srv.on_request is not None:
+            srv.on_request(number)
         if self.path != "/v3/mail/send":
             self._reply(404, b'{"errors":[{"message":"not found"}]}')
             return
@@ -124,6 +132,8 @@ class FakeSendgrid(ThreadingHTTPServer):
         self.requests = 0
         self.auth_seen: list[str] = []
         self.bad_index = 1
+        self.choose: Callable[[], str] | None = None
+        self.on_request: Callable[[int], None] | None = None
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.clock = time.time
