@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from digest import pipeline
@@ -143,3 +144,9 @@ def fresh(folder: Path, n: int, delivery: dict[str, Any], **env: str) -> Install
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config_data(folder, csv, delivery)), encoding="utf-8")
     return Install(folder, path, {**os.environ, "PYTHONPATH": str(REPO), **env})
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The World edition of 2026-02-18 stored with 600 subscribers' rows (not yet due)."""
+    return build_template(tmp_path_factory.mktemp("ledger-template"), 600)

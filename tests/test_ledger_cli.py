@@ -19,15 +19,9 @@ from typing import Any
 import pytest
 
 from tests.fake_sendgrid import FakeSendgrid
-from tests.ledger_cli import AT, Install, build_template, fresh, install
+from tests.ledger_cli import AT, Install, fresh, install, template  # noqa: F401 - fixture
 
 SENDGRID_ENV = {"SENDGRID_API_KEY": "SG.ledger-test"}
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The World edition of 2026-02-18 stored with 600 subscribers' rows."""
-    return build_template(tmp_path_factory.mktemp("ledger-template"), 600)
 
 
 def sendgrid(fake: FakeSendgrid, **more: Any) -> dict[str, Any]:
