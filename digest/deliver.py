@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 from digest.exceptions import DigestError
@@ -68,8 +68,7 @@ class Ledger:
     """Crash-safe sending of editions through a :class:`~digest.transports.Transport`.
 
     ``clock`` returns the current aware UTC time (the only clock read). ``retry`` is the
-    back-off and attempt limit for transient refusals (``retry_delay`` sets only its base
-    delay). ``resend_unknown`` is the policy for rows whose outcome is unknown: False
+    back-off and attempt limit for transient refusals. ``resend_unknown`` is the policy for rows whose outcome is unknown: False
     (default) leaves them for the operator; True re-queues them at the start of each run.
     ``_hook`` is for tests only: called with one of :data:`HOOK_POINTS` and the batch's
     delivery ids.
@@ -81,16 +80,12 @@ class Ledger:
         *,
         clock: Callable[[], datetime],
         retry: RetryPolicy | None = None,
-        retry_delay: timedelta | None = None,
         resend_unknown: bool = False,
         _hook: Callable[[str, list[int]], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        policy = retry or RetryPolicy()
-        if retry_delay is not None:
-            policy = RetryPolicy(policy.max_attempts, retry_delay, max(policy.max_delay, retry_delay))
-        self.retry = policy
+        self.retry = retry or RetryPolicy()
         self.resend_unknown = resend_unknown
         self._hook = _hook
 

@@ -36,8 +36,6 @@ from digest.types import DeliveryState, SendOutcome
 OPEN_STATES: frozenset[str] = frozenset(
     {DeliveryState.QUEUED, DeliveryState.CLAIMED, DeliveryState.SENDING}
 )
-#: Row states an operator command can send again: ``retry-unknown`` and ``retry-failed``.
-RETRYABLE_BY_OPERATOR: frozenset[str] = frozenset({DeliveryState.UNKNOWN, DeliveryState.FAILED})
 
 
 def edition_complete(counts: Mapping[str, int]) -> bool:
@@ -121,7 +119,6 @@ class LedgerRun:
 
 __all__ = [
     "OPEN_STATES",
-    "RETRYABLE_BY_OPERATOR",
     "LedgerRun",
     "RetryPolicy",
     "RowUpdate",

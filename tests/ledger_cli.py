@@ -146,7 +146,13 @@ def fresh(folder: Path, n: int, delivery: dict[str, Any], **env: str) -> Install
     return Install(folder, path, {**os.environ, "PYTHONPATH": str(REPO), **env})
 
 
-@pytest.fixture(scope="session")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The World edition of 2026-02-18 stored with 600 subscribers' rows (not yet due)."""
-    return build_template(tmp_path_factory.mktemp("ledger-template"), 600)
+_TEMPLATE: Path | None = None
+
+
+def shared_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """:func:`build_template` with 600 subscribers, built once per test session (the test
+    modules' ``template`` fixtures share it)."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = build_template(tmp_path_factory.mktemp("ledger-template"), 600)
+    return _TEMPLATE

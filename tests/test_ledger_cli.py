@@ -5,6 +5,7 @@ docs/operations.md gives (``digest deliveries retry-unknown`` / ``retry-failed``
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -19,9 +20,15 @@ from typing import Any
 import pytest
 
 from tests.fake_sendgrid import FakeSendgrid
-from tests.ledger_cli import AT, Install, fresh, install, template  # noqa: F401 - fixture
+from tests.ledger_cli import AT, Install, fresh, install, shared_template
 
 SENDGRID_ENV = {"SENDGRID_API_KEY": "SG.ledger-test"}
+
+
+@pytest.fixture()
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due."""
+    return shared_template(tmp_path_factory)
 
 
 def sendgrid(fake: FakeSendgrid, **more: Any) -> dict[str, Any]:
@@ -198,7 +205,7 @@ class SmtpHandler:
         if self.kill is not None and self.kill_rcpt in envelope.rcpt_tos:
             os.kill(self.kill, signal.SIGKILL)
             self.kill = None
-            time.sleep(0.3)  # the sender is gone before the reply
+            await asyncio.sleep(0.3)  # the sender is gone before the reply
         return "250 2.0.0 Ok: queued"
 
 
@@ -214,9 +221,9 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
     """(d) SMTP through aiosmtpd: `550 5.1.1` at RCPT suppresses the address, and neither a
     retry nor the next edition tries it again; a 451 is retried; a SIGKILL in the middle of
     a batch puts only the message in flight in doubt."""
-    from aiosmtpd.controller import Controller
-
     import socket
+
+    from aiosmtpd.controller import Controller
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

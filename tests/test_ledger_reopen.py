@@ -8,21 +8,28 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
 from digest.deliver import Ledger
 from digest.scheduler import Service
 from digest.store import Store, deliveries, editions
 from tests.fake_sendgrid import FakeSendgrid
-from tests.ledger_cli import AT, install, template  # noqa: F401 - fixture
+from tests.ledger_cli import AT, install, shared_template
 from tests.test_ledger_cli import SENDGRID_ENV, sendgrid
 from tests.test_world_edition import world_config
 
 SEND = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
 
 
+@pytest.fixture()
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due."""
+    return shared_template(tmp_path_factory)
+
+
 def test_send_after_retry_unknown_delivers_instead_of_saying_delivered(
-    template: Path, tmp_path: Path  # noqa: F811
+    template: Path, tmp_path: Path
 ) -> None:
     with FakeSendgrid() as fake:
         inst = install(template, tmp_path, sendgrid(fake, batch_size=5), keep=10, **SENDGRID_ENV)

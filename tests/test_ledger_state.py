@@ -13,7 +13,14 @@ from digest.deliver import Ledger
 from digest.ledger_state import LedgerRun, RetryPolicy, edition_complete, edition_phase, settle
 from digest.store import Store
 from digest.types import DeliveryState, SendOutcome, SubscriberStatus
-from tests.deliver_helpers import NOW, MemoryTransport, add_subscribers, compose, make_edition, make_store
+from tests.deliver_helpers import (
+    NOW,
+    MemoryTransport,
+    add_subscribers,
+    compose,
+    make_edition,
+    make_store,
+)
 
 
 @pytest.fixture()
