@@ -254,7 +254,7 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         assert Counter(states.values())["claimed"] == 9  # never handed over: not in doubt
 
         time.sleep(0.6)  # the 451's back-off
-        r = inst.digest("run", "--at", AT)
+        r = inst.digest("send", "world", "--at", AT)
         assert r.returncode == 1, r.stdout + r.stderr  # the bounce is a failed delivery
         states = inst.rows()
         assert states["user00010@example.com"] == "unknown"
@@ -271,7 +271,7 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
 
         # retry-failed does not try the bounced address again
         inst.digest("deliveries", "retry-failed")
-        inst.digest("run", "--at", AT)
+        inst.digest("send", "world", "--at", AT)
         assert handler.rcpt["gone00003@example.com"] == 1
         # nor does the next edition (an earlier period, re-opened rows: run resumes it)
         _second_edition(inst)
