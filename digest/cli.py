@@ -808,7 +808,7 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def deliveries(ctx: click.Context) -> None:
-    """Ledger counts per edition and state (default), and unknown outcomes."""
+    """Ledger counts per edition and state (default); unknown, failed and retrying rows."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(deliveries_show)
 
@@ -856,8 +856,16 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
-    click.echo(f"{n} deliveries queued again")
+    _echo_requeued(n, waiting)
+
+
+def _echo_requeued(n: int, waiting: int) -> None:
+    message = f"{n} deliveries queued again"
+    if waiting:
+        message += f"; {waiting} waiting for a retry are due now"
+    click.echo(message + "; the next `digest run` (or the scheduler) sends them")
 
 
 @deliveries.command("retry-failed")
@@ -869,8 +877,9 @@ def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
         n = Ledger(store, clock=_now).retry_failed(edition_id)
-    click.echo(f"{n} deliveries queued again")
+    _echo_requeued(n, waiting)
 
 
 @cli.command()

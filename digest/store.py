@@ -1077,6 +1077,21 @@ class Store:
             conn.execute(waiting)
             return int(conn.execute(moved).rowcount or 0)
 
+    def waiting_retries(self, edition_id: int | None, *, now: datetime) -> int:
+        """Rows (of one edition, or of all when None) waiting for a retry: ``queued`` after
+        an attempt, with ``not_before`` still in the future."""
+        query = (
+            select(func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.state == "queued")
+            .where(deliveries.c.attempts > 0)
+            .where(deliveries.c.not_before > now)
+        )
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        with self.begin() as conn:
+            return int(conn.scalar(query) or 0)
+
     def deliveries_in(
         self, edition_id: int | None, states: Sequence[str], *, limit: int | None = None
     ) -> list[dict[str, Any]]:
