@@ -95,6 +95,9 @@ def test_first_run_where_every_provider_call_fails_exits_1_then_recovers(tmp_pat
         assert all("SendGrid 500" in (e or "") for e in inst.errors().values())
         status = inst.digest("status")
         assert "sending" in status.stdout  # not complete: derived from the rows
+        shown = inst.digest("deliveries").stdout
+        assert "[sending]: queued 30" in shown and "waiting for a retry (30;" in shown
+        assert "SendGrid 500: internal error" in shown
         # the same run again sends nothing: the retries are not due yet
         inst.digest("run", "--at", AT)
         assert fake.accepted == [] and set(inst.rows().values()) == {"queued"}
@@ -106,6 +109,7 @@ def test_first_run_where_every_provider_call_fails_exits_1_then_recovers(tmp_pat
         r = inst.digest("run", "--at", AT)
         assert r.returncode == 0, r.stdout + r.stderr
         got = Counter(fake.accepted_emails())
+        assert "[delivered]: sent 30" in inst.digest("deliveries").stdout
     assert set(got) == everyone(inst) and max(got.values()) == 1
     assert set(inst.rows().values()) == {"sent"}
 
