@@ -451,8 +451,10 @@ def publish(
     ``not_before(subscriber)`` delays a subscriber's delivery (local-time sending);
     ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
-    failed, or are still queued after the run paused), ``exists`` (this period already has
-    a completed edition: nothing is sent again; an unfinished one is resumed instead),
+    failed, or are still queued after the run paused, or every provider call of the run
+    failed), ``exists`` (this period's edition is complete, derived from its rows by
+    :func:`~digest.ledger_state.edition_complete`: nothing is sent again; an incomplete one
+    is resumed instead),
     ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
     has no time at or before ``at``).
