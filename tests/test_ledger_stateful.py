@@ -247,7 +247,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=15, deadline=None,
+    max_examples=80, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_ledger_state_machine = LedgerMachine.TestCase
