@@ -822,7 +822,8 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
     for a retry, each with its reason (at most 20 of each listed)."""
     with _store(ctx, _config(ctx.find_root())) as store:
         overview = store.delivery_overview()
-        unknown = store.deliveries_in(edition_id, ["unknown"])
+        # rows left "sending" are in doubt too when no run is alive (a killed run left them)
+        unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
         failed = store.deliveries_in(edition_id, ["failed"])
         retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
     for ed in overview:
@@ -840,8 +841,10 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
             continue
         click.echo(title.format(n=len(rows)) + ":")
         for row in rows[:20]:
-            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
-                       f"{row['last_error'] or ''}")
+            reason = row["last_error"] or ""
+            if row["state"] == "sending":
+                reason = "in flight: a running send has it, or a killed one left it"
+            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: {reason}")
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
 

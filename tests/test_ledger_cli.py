@@ -253,6 +253,8 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         states = inst.rows()
         # one batch of 20, killed at its 11th message: only that one is in doubt
         assert [e for e, s in states.items() if s == "sending"] == ["user00010@example.com"]
+        shown = inst.digest("deliveries").stdout
+        assert "unknown outcome (1;" in shown and "user00010@example.com: in flight" in shown
         assert sum(s == "sent" for s in states.values()) == 8
         assert states["gone00003@example.com"] == "failed"
         assert states["busy00005@example.com"] == "queued"
