@@ -9,10 +9,11 @@ Row states (``deliveries.state``, :class:`~digest.types.DeliveryState`)::
 
 - ``queued``: waits to be sent; ``not_before`` (local send time, or a retry's back-off) may
   hold it back. A queued row with ``attempts > 0`` is a *retry*.
-- ``claimed``: taken by a run, not yet handed to the provider (transports that report each
-  message as it goes; others go straight to ``sending``).
-- ``sending``: handed to the provider; the answer is not recorded yet. A run that finds such
-  a row left over by a dead run makes it ``unknown``.
+- ``claimed``: taken by a run, not yet handed to the provider. A kill leaves it to go back
+  to ``queued`` (nothing was attempted).
+- ``sending``: handed to the provider (the whole batch for SendGrid, one message at a time
+  for SMTP and the outbox); the answer is not recorded yet. The next run, or
+  ``retry-unknown``, makes such a row left over by a dead run ``unknown``.
 - ``sent``, ``failed`` (permanent refusal, or transient ones beyond ``max_attempts``),
   ``unknown`` (the provider may have taken it) and ``skipped`` (unsubscribed or suppressed
   when claimed) are settled.
