@@ -953,7 +953,7 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def deliveries(ctx: click.Context) -> None:
-    """Ledger counts per edition and state (default), and unknown outcomes."""
+    """Ledger counts per edition and state (default); unknown, failed and retrying rows."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(deliveries_show)
 
@@ -962,34 +962,72 @@ def deliveries(ctx: click.Context) -> None:
 @click.option("--edition", "edition_id", type=int, help="Only this edition id.")
 @click.pass_context
 def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
-    """Counts per state for recent editions, then every delivery whose outcome is unknown."""
+    """Counts per state for recent editions (``delivered`` or ``sending``, derived from the
+    rows), then every delivery whose outcome is unknown, the failed ones and those waiting
+    for a retry, each with its reason (at most 20 of each listed)."""
     with _store(ctx, _config(ctx.find_root())) as store:
         overview = store.delivery_overview()
-        unknown = store.deliveries_in(edition_id, ["unknown"])
+        # rows left "sending" are in doubt too when no run is alive (a killed run left them)
+        unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
+        failed = store.deliveries_in(edition_id, ["failed"])
+        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
     for ed in overview:
         if edition_id is not None and ed["edition_id"] != edition_id:
             continue
         counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
         click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
                    f"[{ed['status']}]: {counts}")
-    if unknown:
-        click.echo(f"unknown outcome ({len(unknown)}; `digest deliveries retry-unknown` re-sends):")
-        for row in unknown:
-            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
-                       f"{row['last_error'] or ''}")
+    for rows, title in (
+        (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
+        (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
+        (retrying, "waiting for a retry ({n}; `digest deliveries retry-failed` makes them due now)"),
+    ):
+        if not rows:
+            continue
+        click.echo(title.format(n=len(rows)) + ":")
+        for row in rows[:20]:
+            reason = row["last_error"] or ""
+            if row["state"] == "sending":
+                reason = "in flight: a running send has it, or a killed one left it"
+            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: {reason}")
+        if len(rows) > 20:
+            click.echo(f"  ... and {len(rows) - 20} more")
 
 
 @deliveries.command("retry-unknown")
 @click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
 @click.pass_context
 def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None:
-    """Queue deliveries with an unknown outcome again; the next send run delivers them.
-    Recipients the provider did take will get a second copy: this is your decision."""
+    """Queue deliveries with an unknown outcome again; the next `digest run` or the
+    scheduler delivers them. Recipients the provider did take will get a second copy:
+    this is your decision."""
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
-    click.echo(f"{n} deliveries queued again")
+    _echo_requeued(n, waiting)
+
+
+def _echo_requeued(n: int, waiting: int) -> None:
+    message = f"{n} deliveries queued again"
+    if waiting:
+        message += f"; {waiting} waiting for a retry are due now"
+    click.echo(message + "; the next `digest run` (or the scheduler) sends them")
+
+
+@deliveries.command("retry-failed")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
+@click.pass_context
+def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
+    """Queue failed deliveries again (after a provider outage or a full disk); the next
+    `digest run` or the scheduler sends them. Bounced addresses stay suppressed."""
+    from digest.deliver import Ledger
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
+        n = Ledger(store, clock=_now).retry_failed(edition_id)
+    _echo_requeued(n, waiting)
 
 
 @cli.command()

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from digest.exceptions import ConfigError
+from digest.ledger_state import RetryPolicy
 from digest.overrides import Override
 from digest.schedule import validate_cron
 
@@ -316,8 +317,20 @@ class DeliveryConfig(Strict):
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_consecutive_failures: int = Field(default=5, ge=1)
     resend_unknown: bool = False
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_delay_seconds: float = Field(default=300, ge=0)
+    max_retry_delay_seconds: float = Field(default=7200, ge=0)
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
+
+    def retry_policy(self) -> RetryPolicy:
+        """The back-off for transient refusals: ``retry_delay_seconds`` doubling per attempt
+        up to ``max_retry_delay_seconds``; ``failed`` after ``max_attempts``."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=timedelta(seconds=self.retry_delay_seconds),
+            max_delay=timedelta(seconds=max(self.max_retry_delay_seconds, self.retry_delay_seconds)),
+        )
 
 
 class WebConfig(Strict):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -28,6 +28,7 @@ from digest.adjust import adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
+from digest.ledger_state import OPEN_STATES, LedgerRun, edition_complete
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
 from digest.fetch import RetryLater, fetch
 from digest.message import build_message, public_copy
@@ -308,8 +309,9 @@ def deliver_edition(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
-) -> dict[str, int]:
-    """Send the due queued deliveries of a stored edition; return the ledger counts per state.
+) -> LedgerRun:
+    """Send the due queued deliveries of a stored edition; return what the ledger did
+    (:class:`~digest.ledger_state.LedgerRun`: counts per state, provider calls, accepted).
 
     Messages are composed from the renderings stored with the edition (never rebuilt, so a
     restart sends exactly what was built): the subscriber's topic choice, else the whole
@@ -344,9 +346,12 @@ def deliver_edition(
 
     folder = config.delivery.outbox_dir / list_config.name / period
     transport = make_transport(config, list_config, folder, secret=secret)
-    ledger = Ledger(store, clock=clock, resend_unknown=config.delivery.resend_unknown)
+    ledger = Ledger(
+        store, clock=clock, retry=config.delivery.retry_policy(),
+        resend_unknown=config.delivery.resend_unknown,
+    )
     try:
-        return ledger.run(
+        return ledger.deliver(
             edition_id,
             list_name=list_config.name,
             transport=transport,
@@ -359,25 +364,35 @@ def deliver_edition(
         transport.close()
 
 
-def _settle(report: ListReport, counts: dict[str, int], store: Store, now: datetime) -> None:
-    """Set ``report``'s status, and a message for whatever is not plainly sent, from the
-    ledger ``counts``."""
+def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
+    """Set ``report``'s status, and a message for whatever is not plainly sent, from what
+    the ledger ``done``. A run whose every provider call failed is ``failed``."""
+    counts = dict(done.counts)
     report.deliveries = counts
-    queued = counts.get("queued", 0) + counts.get("sending", 0)
+    queued = sum(counts.get(state, 0) for state in OPEN_STATES)
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     waiting = queued - due
     notes = []
-    if counts.get("failed") or due:
+    if done.provider_down:
+        notes.append(
+            f"every provider call of this run failed ({done.calls} messages), e.g. "
+            f"{done.first_error}; see docs/operations.md, after a provider outage"
+        )
+    if counts.get("failed") or due or done.provider_down:
         report.status = "failed"
         if due:
             notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
+        if waiting:
+            notes.append(f"{waiting} wait for a retry or their local send time")
     elif waiting:
         report.status = "scheduled"
-        notes.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
+        notes.append(
+            f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+        )
     else:
         report.status = "sent"
     if counts.get("failed"):
-        notes.append("failed deliveries are listed by `digest deliveries`")
+        notes.append("failed deliveries are listed by `digest deliveries`; retry-failed re-sends them")
     if counts.get("unknown"):
         notes.append("outcome unknown for some: see `digest deliveries`, then retry-unknown if you decide")
     report.message = "; ".join(notes)
@@ -402,9 +417,11 @@ def publish(
     (:func:`digest.schedule.local_send_time`), under cron and the service alike;
     ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
-    failed, or are still queued after the run paused; or the list's subscriber file is
-    missing or unreadable, and then nothing is built or stored), ``exists`` (this period already has
-    a completed edition: nothing is sent again; an unfinished one is resumed instead),
+    failed, or are still queued after the run paused, or every provider call of the run
+    failed; or the list's subscriber file is missing or unreadable, and then nothing is built
+    or stored), ``exists`` (this period's edition is complete, derived from its rows by
+    :func:`~digest.ledger_state.edition_complete`: nothing is sent again; an incomplete one
+    is resumed instead),
     ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
     has no time at or before ``at``).
@@ -418,18 +435,19 @@ def publish(
     existing = store.edition(list_config.name, report.period)
     if existing is not None:
         report.stories = existing.story_count
-        if existing.status == "sent":
+        if edition_complete(store.delivery_counts(existing.id)):
             report.status = "exists"
             report.message = (
-                f"edition {list_config.name}/{report.period} already exists and was delivered; "
-                "nothing new to deliver"
+                f"edition {list_config.name}/{report.period} already exists and its delivery "
+                "is complete (no row queued or in flight; `digest deliveries` lists failed "
+                "and unknown ones); nothing new to deliver"
             )
             return report
-        counts = deliver_edition(
+        done = deliver_edition(
             config, store, list_config, existing.id, existing.period,
             now=now, clock=clock, should_stop=should_stop,
         )
-        _settle(report, counts, store, clock())
+        _settle(report, done, store, clock())
         report.message = "; ".join(filter(None, ["resumed the unfinished edition", report.message]))
         return report
 
@@ -519,11 +537,11 @@ def publish(
         report.out_dir = str(folder)
     except OSError as exc:  # a copy for looking at; the edition itself is stored and goes out
         log.warning("edition_files_failed list=%s folder=%s error=%r", list_config.name, folder, str(exc))
-    counts = deliver_edition(
+    done = deliver_edition(
         config, store, list_config, edition_id, edition.period,
         now=now, clock=clock, should_stop=should_stop,
     )
-    _settle(report, counts, store, clock())
+    _settle(report, done, store, clock())
     report.message = "; ".join(filter(None, [report.message, *notes]))
     return report
 
@@ -555,14 +573,15 @@ def resume(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
+    skip: Collection[tuple[str, str | None]] = (),
     lists: Sequence[str] = (),
 ) -> list[ListReport]:
-    """Continue every stored edition whose delivery has not completed (after a restart, a
-    pause, ``digest deliveries retry-unknown`` or when local send times come due); only
-    those of ``lists`` when given."""
+    """Continue every stored edition that is not complete (after a restart, a pause,
+    ``digest deliveries retry-unknown``/``retry-failed`` or when local send times come due),
+    except the ``(list, period)`` pairs in ``skip``, and only of ``lists`` when given."""
     reports = []
     for row in store.unfinished_editions():
-        if lists and row.list_name not in lists:
+        if (row.list_name, row.period) in skip or (lists and row.list_name not in lists):
             continue
         try:
             list_config = config.list(row.list_name)
@@ -571,13 +590,13 @@ def resume(
             continue
         report = ListReport(list_name=row.list_name, status="failed", period=row.period, stories=row.story_count)
         try:
-            counts = deliver_edition(
+            done = deliver_edition(
                 config, store, list_config, row.id, row.period, now=now, clock=clock, should_stop=should_stop
             )
         except DigestError as exc:
             report.message = str(exc)
         else:
-            _settle(report, counts, store, clock())
+            _settle(report, done, store, clock())
         reports.append(report)
         if should_stop is not None and should_stop():
             break
@@ -618,10 +637,10 @@ def run(
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
-    named = {r.list_name for r in report.lists}
-    for resumed in resume(config, store, now=now, clock=clock, lists=lists):
-        if resumed.list_name not in named:
-            report.lists.append(resumed)
+    # editions of earlier periods re-opened by retry-unknown/retry-failed, or paused
+    handled = {(r.list_name, r.period) for r in report.lists}
+    resumed = resume(config, store, now=now, clock=clock, skip=handled, lists=lists)
+    report.lists.extend(r for r in resumed if r.status != "scheduled")
     store.record_run(
         "run", started_at=now, finished_at=clock(), ok=report.ok, report=report_dict(report)
     )

@@ -268,6 +268,7 @@ class DeliveryState(StrEnum):
     """Ledger states of one (edition, subscriber) delivery. See DESIGN.md, "Delivery semantics"."""
 
     QUEUED = "queued"
+    CLAIMED = "claimed"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
@@ -281,13 +282,16 @@ class SendOutcome:
 
     ``state`` is ``SENT``, ``FAILED`` (permanent, with ``error``), ``UNKNOWN`` (the provider's
     answer never came) or ``QUEUED`` (temporary failure: try again later).
-    ``provider_id`` is the provider's message id when it gave one.
+    ``provider_id`` is the provider's message id when it gave one. ``bounced`` marks a
+    ``FAILED`` that refuses the address itself for good (SMTP 5xx on RCPT or DATA): the
+    ledger suppresses the address so no later edition tries it again.
     """
 
     delivery_id: int
     state: DeliveryState
     provider_id: str | None = None
     error: str | None = None
+    bounced: bool = False
 
 
 SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
