@@ -340,6 +340,99 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
         ctx.exit(1)
 
 
+@cli.command()
+@click.argument("list_name", metavar="LIST")
+@click.argument("action", type=click.Choice(["show", "split", "move", "merge", "pin", "boost", "drop", "summary"]))
+@click.argument("target", required=False, default="")
+@click.option("--at", type=TIME, help="The edition due at this time (default: the next send).")
+@click.option("--into", default="", help="move/merge: the target story (its key or SOURCE/ENTRY_ID of one of its entries).")
+@click.option("--value", default="", help="boost: the factor; summary: the new text.")
+@click.option("--clear", is_flag=True, help="Remove this adjustment instead of setting it.")
+@click.pass_context
+def adjust(
+    ctx: click.Context, list_name: str, action: str, target: str, at: datetime | None,
+    into: str, value: str, clear: bool,
+) -> None:  # fmt: skip
+    """Adjust one edition before it is sent, as the editor's pages do: `show` lists its stories
+    (key, section, entries as SOURCE/ENTRY_ID) and the adjustments set; `split ENTRY`,
+    `move ENTRY --into STORY`, `merge STORY --into STORY`, `pin|drop STORY`,
+    `boost STORY --value 2`, `summary STORY --value TEXT`. An edition already sent is refused."""
+    from digest import adjust as adjusting
+    from digest.edition import edition_time, next_edition_time, period_of
+    from digest.pipeline import build as build_edition
+
+    config = _config(ctx)
+    list_config = _list_config(ctx, config, list_name)
+    now = _now()
+    when = at or next_edition_time(list_config, now)
+    scheduled = edition_time(list_config, when) if when else None
+    if scheduled is None:
+        raise click.ClickException("the list's schedule has no send time there")
+    period = period_of(list_config, scheduled)
+    with _store(ctx, config) as store:
+        if action != "show":
+            try:
+                adjusting.refuse_if_sent(store, list_config.name, period)
+            except adjusting.EditionSent as exc:
+                raise click.ClickException(str(exc)) from None
+        try:
+            built = build_edition(config, store, list_config, at=scheduled, now=now)
+        except DigestError as exc:
+            raise click.ClickException(f"build failed: {exc}") from None
+        assert built is not None
+        stories = (*built.edition.stories, *built.base.stories)
+        if action == "show":
+            for section in built.edition.sections:
+                click.echo(f"[{section.name}]")
+                for shown in section.stories:
+                    click.echo(f"  {shown.key}  {shown.score:.3f}  {shown.lead.title}")
+                    for item in shown.entries:
+                        click.echo(f"      {adjusting.entry_ref(item)}")
+            for adj in store.adjustments(list_config.name, period):
+                click.echo(f"adjustment {adj.action} {adj.story_key} {adj.value}".rstrip())
+            return
+
+        def find(name: str) -> Any:
+            for story in stories:
+                if story.key == name or any(adjusting.entry_ref(e) == name for e in story.entries):
+                    return story
+            raise click.ClickException(
+                f"no story or entry {name!r} in edition {list_config.name}/{period} "
+                f"(see `digest adjust {list_config.name} show`)"
+            )
+
+        story = find(target) if target else None
+        if story is None:
+            raise click.ClickException(f"{action}: name the story or entry (TARGET)")
+        if action in ("split", "move"):
+            entry = next(
+                (e for e in story.entries if adjusting.entry_ref(e) == target), None
+            )
+            if entry is None:
+                raise click.ClickException(f"{action}: name the entry as SOURCE/ENTRY_ID")
+            made = adjusting.split(entry)
+            if action == "move":
+                if not into and not clear:
+                    raise click.ClickException("move: give --into STORY")
+                made = adjusting.move(entry, find(into)) if into else adjusting.Adjustment(made.story_key, "move", "", entry.source, entry.entry_id)
+        elif action == "merge":
+            if not into and not clear:
+                raise click.ClickException("merge: give --into STORY")
+            made = adjusting.merge(story, find(into)) if into else adjusting.Adjustment(story.key, "merge", "", story.lead.source, story.lead.entry_id)
+        else:
+            text = adjusting.clean_summary(value) if action == "summary" else (value or "2" if action == "boost" else "")
+            if action == "boost" and adjusting.boost_factor(text) is None:
+                raise click.ClickException(f"a boost is a number between 0.01 and 100, not {text!r}")
+            made = adjusting.Adjustment(story.key, action, text, story.lead.source, story.lead.entry_id)
+        if clear:
+            done = store.clear_adjustment(list_config.name, period, made.story_key, made.action)
+            click.echo(f"{'cleared' if done else 'nothing to clear:'} {action} {target} in {list_config.name}/{period}")
+        else:
+            store.set_adjustment(list_config.name, period, made, now=now)
+            click.echo(f"{action} {target} set in {list_config.name}/{period}")
+        store.revoke_approval(list_config.name, period)
+
+
 def _print_explain(edition: Any) -> None:
     table = Table(title="Why each story is where it is", title_justify="left", show_lines=False)
     for column in ("#", "section", "score", "story", "outlets", "reasons"):
@@ -666,6 +759,31 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+@eval_group.command("sections")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
+@click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.pass_context
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+    """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
+    print macro-F1, per-section F1 and the confusion matrix."""
+    from digest.evaluate import evaluate_sections, load_jsonl
+    from digest.exceptions import DigestError
+
+    config = _config(ctx)
+    try:
+        s = evaluate_sections(
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+        )
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+def _print_topic_scores(s: Any) -> None:
     click.echo(
         f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)"
     )
@@ -690,18 +808,18 @@ def topics_group() -> None:
 )
 @click.option("--title-only", is_flag=True, help="Ignore the text field.")
 def topics_fit(examples: str, out: str, title_only: bool) -> None:
-    """Train a classifier on EXAMPLES (JSONL: title, text, label = topic name) and save it."""
+    """Train a classifier on EXAMPLES (JSONL: title, text, label or section = topic name) and save it."""
     from digest.evaluate import load_jsonl
     from digest.exceptions import DigestError
     from digest.topics import example_text, fit_classifier, save_model
 
     try:
         rows = load_jsonl(examples)
-        if any("label" not in r for r in rows):
-            raise DigestError("every example needs a 'label' (a topic name)")
+        if any("label" not in r and "section" not in r for r in rows):
+            raise DigestError("every example needs a 'label' (or 'section'): a topic name")
         model = fit_classifier(
             [example_text(r["title"], "" if title_only else r.get("text", "")) for r in rows],
-            [str(r["label"]) for r in rows],
+            [str(r.get("label", r.get("section"))) for r in rows],
         )
         save_model(model, out)
     except DigestError as exc:

@@ -28,12 +28,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 
-from digest.types import Entry, Story
+from digest.types import Copy, Entry, Story
 
 __all__ = [
     "DEFAULT_MERGE_THRESHOLD",
@@ -185,7 +186,9 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     inside the other's: an updated body with an added paragraph still agrees). Copies are
     grouped transitively. The kept copy is the one from the highest-weight source
     (``weights``, default 1.0), then with the longest summary, then with an image and link,
-    then the latest. Output keeps the input order of each group's first member.
+    then the latest; the dropped copies from other sources are kept in its ``also_in``
+    (their outlets still count for the story and show in "also reported by"). Output keeps
+    the input order of each group's first member.
 
     Pure; never raises on odd input (missing URL, empty title).
     """
@@ -232,8 +235,21 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
                 entries[best].entry_id,
                 len(members) - 1,
             )
-        kept.append(entries[best])
+        copies = [entries[i] for i in members if i != best]
+        kept.append(_keep_copies(entries[best], copies))
     return kept
+
+
+def _keep_copies(entry: Entry, copies: Sequence[Entry]) -> Entry:
+    """``entry`` with the dropped ``copies`` from other sources (and theirs) in ``also_in``."""
+    if not copies:
+        return entry
+    found = {(c.source, c.entry_id): c for c in entry.also_in}
+    for copy in copies:
+        for c in (Copy(copy.source, copy.entry_id, copy.url), *copy.also_in):
+            if c.source != entry.source:
+                found.setdefault((c.source, c.entry_id), c)
+    return replace(entry, also_in=tuple(found.values())) if found else entry
 
 
 # ---------------------------------------------------------------------------------------------

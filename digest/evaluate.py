@@ -36,6 +36,7 @@ __all__ = [
     "TopicScores",
     "bcubed",
     "evaluate_clusters",
+    "evaluate_sections",
     "evaluate_topics",
     "load_jsonl",
     "pairwise",
@@ -239,6 +240,120 @@ def evaluate_topics(
         items=len(test),
         macro_f1=float(metrics.f1_score(gold, predicted, average="macro", zero_division=0)),
         accuracy=float(metrics.accuracy_score(gold, predicted)),
+        labels=labels,
+        per_label_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
+        confusion=tuple(tuple(int(x) for x in row) for row in matrix),
+        seconds=seconds,
+    )
+
+
+def _gold_stories(rows: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """Row indices grouped by gold ``story`` (each row alone when it has none), in file order."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(str(row.get("story") or f"\x00{i}"), []).append(i)
+    return list(groups.values())
+
+
+def evaluate_sections(
+    rows: Sequence[dict[str, Any]],
+    *,
+    config: Any,
+    list_name: str,
+    folds: int = 0,
+    seed: int = 0,
+) -> TopicScores:
+    """Section each gold story of ``rows`` with the rules of list ``list_name`` of ``config``
+    and score it against the gold ``section`` of its entries (macro-F1 over the gold labels
+    and whatever was predicted; a story the list leaves out counts as ``(left out)``).
+
+    Each gold story becomes one :class:`~digest.types.Story` whose lead is its entry from the
+    highest-weight source (then the longest summary), as clustering would choose. The
+    classifier: with ``folds`` ≥ 2, one is trained per fold on the *other* folds' rows
+    (title + text, label = ``section``) and settles the held-out fold's stories the rules
+    leave undecided (stories, not entries, are split, so no story is in both); with
+    ``folds`` 0, the list's own ``topic_model`` if it has one. Raises :class:`DigestError`
+    when a row has no ``section`` or the list is unknown.
+    """
+    import random
+
+    from sklearn import metrics
+
+    from digest.topics import assign_sections, example_text, fit_classifier, load_model
+    from digest.types import Story
+
+    if any("section" not in row for row in rows):
+        raise DigestError("every row needs a 'section' field for section evaluation")
+    try:
+        list_config = config.list(list_name)
+    except KeyError:
+        raise DigestError(f"no list named {list_name!r} in the configuration") from None
+    sources = config.list_sources(list_config)
+    weights = {s.name: s.weight for s in sources}
+    source_topics = {s.name: s.topic for s in sources if s.topic}
+    # every story is scored: no section caps, no folding of thin sections
+    topic_configs = [
+        config.topic(name).model_copy(update={"max_stories": len(rows) + 1})
+        for name in list_config.topics
+    ]
+    list_config = list_config.model_copy(update={"min_section_stories": 1})
+    entries = rows_to_entries(rows)
+    groups = _gold_stories(rows)
+
+    def lead_first(i: int) -> tuple[float, int]:
+        return (-weights.get(entries[i].source, 1.0), -len(entries[i].summary_text))
+
+    stories = []
+    for members in groups:
+        ordered = sorted(members, key=lead_first)
+        stories.append(
+            Story(
+                key=str(ordered[0]),
+                lead=entries[ordered[0]],
+                others=tuple(entries[i] for i in ordered[1:]),
+            )
+        )
+    gold = [Counter(str(rows[i]["section"]) for i in m).most_common(1)[0][0] for m in groups]
+
+    def section(chunk: Sequence[int], model: Any | None) -> dict[int, str]:
+        built = assign_sections(
+            [stories[i] for i in chunk],
+            topics=topic_configs,
+            list_config=list_config,
+            source_topics=source_topics,
+            model=model,
+        )
+        placed = {st.key: sec.name for sec in built for st in sec.stories}
+        return {i: placed.get(stories[i].key, "(left out)") for i in chunk}
+
+    started = time.perf_counter()
+    predicted: dict[int, str] = {}
+    model: Any = None
+    if folds >= 2:
+        order = list(range(len(stories)))
+        random.Random(seed).shuffle(order)
+        for fold in range(folds):
+            held = set(order[fold::folds])
+            train = [i for g, m in enumerate(groups) if g not in held for i in m]
+            model = fit_classifier(
+                [example_text(rows[i]["title"], rows[i].get("text", "")) for i in train],
+                [str(rows[i]["section"]) for i in train],
+            )
+            predicted.update(section(sorted(held), model))
+    else:
+        model = load_model(list_config.topic_model) if list_config.topic_model else None
+        predicted = section(range(len(stories)), model)
+    seconds = time.perf_counter() - started
+    guess = [predicted[i] for i in range(len(stories))]
+    labels = tuple(sorted(set(gold) | set(guess)))
+    f1s = metrics.f1_score(gold, guess, labels=list(labels), average=None, zero_division=0)
+    matrix = metrics.confusion_matrix(gold, guess, labels=list(labels))
+    return TopicScores(
+        items=len(stories),
+        macro_f1=float(
+            metrics.f1_score(gold, guess, labels=sorted(set(gold)), average="macro", zero_division=0)
+        ),
+        accuracy=float(metrics.accuracy_score(gold, guess)),
         labels=labels,
         per_label_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
         confusion=tuple(tuple(int(x) for x in row) for row in matrix),

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from digest import edition as editions
 from digest import polling
 from digest import schedule as schedules
-from digest.adjust import adjusted, may_send
+from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
@@ -33,11 +33,12 @@ from digest.exceptions import DigestError, EditionExists, NotModified, SourceErr
 from digest.fetch import RetryLater, fetch
 from digest.message import build_message, public_copy
 from digest.parse import parse_feed
+from digest.rank import story_score
 from digest.render import archive_url, render_edition
 from digest.store import Store
 from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 from digest.tokens import make_token, preferences_url, unsubscribe_url
-from digest.topics import load_model
+from digest.topics import load_model, section_of
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport, write_edition_files
 from digest.types import (
@@ -46,6 +47,7 @@ from digest.types import (
     RenderedEdition,
     RunReport,
     SourceReport,
+    Story,
     Subscriber,
 )
 from digest.unsubscribe import mailto_url
@@ -193,13 +195,18 @@ def poll(
 class Build:
     """An assembled edition and its renderings, one per distinct subscriber topic choice.
 
-    ``variants`` maps a sorted tuple of topic names (``()`` = the whole edition) to its
-    rendering; ``scheduled`` is the edition time the period was derived from.
+    ``edition`` is what is sent (the editor's adjustments applied); ``base`` the edition as
+    assembled, before them (the editor lists what they changed against it). ``variants``
+    maps a sorted tuple of topic names (``()`` = the whole edition) to its rendering;
+    ``left_out_for_size`` are the stories of ``edition`` the whole edition's email left out
+    for size, from that rendering; ``scheduled`` is the edition time the period was derived from.
     """
 
     edition: Edition
     scheduled: datetime
     variants: dict[tuple[str, ...], RenderedEdition]
+    base: Edition
+    left_out_for_size: tuple[Story, ...] = ()
 
     @property
     def main(self) -> RenderedEdition:
@@ -215,14 +222,14 @@ def build(
     at: datetime,
     now: datetime,
     choices: Iterable[Sequence[str]] = (),
-    adjust: bool = True,
 ) -> Build | None:
     """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
 
     Returns ``None`` when the list's schedule has no send time at or before ``at``.
-    ``choices`` are subscribers' topic choices to render variants for. With ``adjust`` the
-    editor's stored adjustments for this edition (pin, boost, drop, summary) are applied,
-    exactly as the preview applies them. Nothing is stored.
+    ``choices`` are subscribers' topic choices to render variants for. The editor's stored
+    adjustments for this edition (split, move, merge, pin, boost, drop, summary) are applied
+    to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
+    The editor's preview shows this same build. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when rendering fails.
     """
     scheduled = editions.edition_time(list_config, at)
@@ -257,8 +264,26 @@ def build(
         sent=sent,
         model=model,
     )
-    if adjust:
-        edition = adjusted(edition, store)
+    base = edition
+    edition = adjusted(edition, store, _list_rules(config, list_config, edition, model))
+    return finish_build(
+        config, list_config, base=base, edition=edition, scheduled=scheduled, choices=choices, now=now
+    )
+
+
+def finish_build(
+    config: Config,
+    list_config: ListConfig,
+    *,
+    base: Edition,
+    edition: Edition,
+    scheduled: datetime,
+    choices: Iterable[Sequence[str]] = (),
+    now: datetime,
+) -> Build:
+    """Render ``edition`` once per distinct topic choice (``()``, the whole edition, first)
+    into a :class:`Build`, with the stories the whole edition's email left out for size.
+    Raises :class:`~digest.exceptions.RenderError` when rendering fails."""
     variants: dict[tuple[str, ...], RenderedEdition] = {}
     for choice in [(), *choices]:
         key = tuple(sorted(set(choice)))
@@ -269,7 +294,36 @@ def build(
             variants[key] = variants[()]
             continue
         variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
-    return Build(edition=edition, scheduled=scheduled, variants=variants)
+    omitted = set(variants[()].left_out)
+    return Build(
+        edition=edition,
+        scheduled=scheduled,
+        variants=variants,
+        base=base,
+        left_out_for_size=tuple(s for s in edition.stories if s.key in omitted),
+    )
+
+
+def _list_rules(
+    config: Config, list_config: ListConfig, edition: Edition, model: object | None
+) -> Rules:
+    """The list's own scoring and sectioning, for stories an editor reshaped."""
+    sources = config.list_sources(list_config)
+    weights = {s.name: s.weight for s in sources}
+    source_topics = {s.name: s.topic for s in sources if s.topic}
+    topic_configs = [config.topic(name) for name in list_config.topics]
+    sections = [(t.name, t.title) for t in topic_configs]
+    if list_config.fallback is not None:
+        sections.append((list_config.fallback.name, list_config.fallback.title))
+    return Rules(
+        score=lambda story: story_score(
+            story, weights=weights, now=edition.window_end, half_life_hours=list_config.half_life_hours
+        ),
+        section=lambda story: section_of(
+            story, topics=topic_configs, list_config=list_config, source_topics=source_topics, model=model
+        ),
+        sections=tuple(sections),
+    )
 
 
 # -- delivering -------------------------------------------------------------------------
@@ -503,11 +557,14 @@ def publish(
         render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
         site=config.site,
     )
-    carried = [
-        (entry.source, entry.entry_id, story.key, section.name)
+    carried = [  # with the copies dedupe dropped, so a later edition leaves them out too
+        (source, entry_id, story.key, section.name)
         for section in edition.sections
         for story in section.stories
         for entry in story.entries
+        for source, entry_id in [
+            (entry.source, entry.entry_id), *((c.source, c.entry_id) for c in entry.also_in)
+        ]
     ]
     try:
         edition_id = store.create_edition(

@@ -12,8 +12,10 @@ Order in which the rules apply (first match decides, top to bottom):
 
        score = (1 + ln outlets) × weight × 2^(−age / half_life) × novelty × boost
 
-   - ``outlets``: distinct sources of the story's entries (copies from one outlet count once,
-     so ten items from one outlet never beat three outlets of the same weight);
+   - ``outlets``: distinct sources of the story's entries and of the copies deduplication
+     dropped (``Entry.also_in``: a wire story four outlets ran counts four); copies from one
+     outlet count once, so ten items from one outlet never beat three outlets of the same
+     weight;
    - ``weight``: the highest weight among those sources (a missing source weighs 1.0), so
      adding an outlet never lowers a score;
    - ``age``: hours from the story's newest entry to ``now`` (0 for future dates and for a
@@ -85,7 +87,7 @@ def story_score(
     Returns ``(score, reasons)`` with reasons ``outlets``, ``weight``, ``freshness``,
     ``novelty``, ``boost`` (only when not 1) and ``score``.
     """
-    sources = story.sources
+    sources = story.outlets
     outlets = len(sources)
     weight = max((weights.get(s, 1.0) for s in sources), default=1.0)
     newest = _newest(story)

@@ -55,6 +55,17 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A copy of an entry that deduplication dropped (a wire story another outlet ran too):
+    its ``source``, ``entry_id`` and link. Kept on the entry (``Entry.also_in``) so that
+    outlet still counts for the story and shows in "also reported by"."""
+
+    source: str
+    entry_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     """One normalised feed item.
 
@@ -71,6 +82,8 @@ class Entry:
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
     - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
       text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
+    - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
+      copies of the same item); empty for an entry as parsed or stored.
     """
 
     source: str
@@ -87,6 +100,7 @@ class Entry:
     language: str | None = None
     content_hash: str = ""
     flags: tuple[str, ...] = ()
+    also_in: tuple[Copy, ...] = ()
 
     @property
     def direction(self) -> str:
@@ -160,6 +174,13 @@ class Story:
         """Distinct source names, lead's first, in entry order."""
         return tuple(dict.fromkeys(e.source for e in self.entries))
 
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        """Distinct outlets that carried the story: :attr:`sources`, then the sources of the
+        copies deduplication dropped (``Entry.also_in``) that are not among them."""
+        copies = (c.source for e in self.entries for c in e.also_in)
+        return tuple(dict.fromkeys((*self.sources, *copies)))
+
 
 @dataclass(frozen=True)
 class Section:
@@ -224,8 +245,9 @@ class RenderedEdition:
 
     ``html`` is the final email HTML (doctype, inlined CSS, ``@media`` rules kept), ``text``
     the plain-text part, ``subject`` and ``preheader`` single-line text. ``omitted`` counts
-    the lowest-ranked stories left out to keep ``html`` under the size budget (bytes).
-    ``web_url`` is where the edition can be read in a browser.
+    the lowest-ranked stories left out to keep ``html`` under the size budget (bytes);
+    ``left_out`` are their story keys. ``web_url`` is where the edition can be read in a
+    browser.
     """
 
     list_name: str
@@ -236,6 +258,7 @@ class RenderedEdition:
     preheader: str
     omitted: int = 0
     web_url: str | None = None
+    left_out: tuple[str, ...] = ()
 
 
 class SubscriberStatus(StrEnum):

@@ -138,7 +138,12 @@ def test_dedupe_keeps_the_most_complete_copy_from_the_heaviest_source(real: list
     heavy = dataclasses.replace(
         original, source="heavy", entry_id="h", url=None, title=original.title + " | Heavy"
     )
-    assert dedupe([original, heavy], weights={"heavy": 2.0}) == [heavy]
+    [kept] = dedupe([original, heavy], weights={"heavy": 2.0})
+    assert dataclasses.replace(kept, also_in=()) == heavy
+    # the dropped copy from another outlet is kept on the entry, so that outlet still counts
+    assert [(c.source, c.entry_id, c.url) for c in kept.also_in] == [
+        (original.source, original.entry_id, original.url)
+    ]
 
 
 def test_dedupe_never_merges_the_distinct_real_items(real: list[Entry]) -> None:

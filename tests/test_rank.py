@@ -252,3 +252,42 @@ def test_overrides_from_another_config_model_are_accepted() -> None:
         overrides=[ConfigOverride(action="drop", keyword="Peru")],
     )
     assert [s.key for s in out] == ["b"]
+
+
+def test_copies_dedupe_dropped_still_count_as_outlets_and_show_in_also_in() -> None:
+    """A wire story four outlets ran is deduplicated to one entry; the outlets of the copies
+    it dropped count in the score and show as "also reported by"."""
+    import dataclasses
+
+    from digest.cluster import cluster, dedupe
+    from digest.render import story_card
+    from digest.types import Edition
+
+    copies = [
+        Entry(
+            source=src,
+            entry_id=f"wire-{src}",
+            title="Earthquake of magnitude 6.1 strikes off the coast of Chile",
+            summary_text="A strong earthquake struck off the coast on Tuesday, the geological survey said.",
+            url=f"https://{src}.example.org/wire/quake",
+            published=NOW - timedelta(hours=1),
+        )
+        for src in ("s1", "s2", "s3", "s4")
+    ]
+    lone = Entry(
+        source="s5", entry_id="own", title="Parliament passes the budget after a long night",
+        published=NOW - timedelta(hours=1),
+    )  # fmt: skip
+    kept = dedupe([*copies, lone])
+    assert len(kept) == 2
+    wire = next(e for e in kept if e.entry_id.startswith("wire"))
+    assert sorted(c.source for c in wire.also_in) == sorted({"s1", "s2", "s3", "s4"} - {wire.source})
+    ranked = rank(cluster(kept, weights={}), weights={}, now=NOW)
+    assert ranked[0].lead == wire and ranked[0].reasons[0].value == 4.0  # four outlets
+    assert ranked[0].score > ranked[1].score
+    alone = dataclasses.replace(wire, also_in=())
+    assert score_of(Story(key="w", lead=alone)) < ranked[0].score
+    edition = Edition("l", "L", "p", NOW, NOW, ())
+    card = story_card(ranked[0], edition)
+    assert [link.text for link in card.also] == [c.source for c in wire.also_in]
+    assert all(link.url for link in card.also)
