@@ -42,7 +42,7 @@ __all__ = [
     "rows_to_entries",
 ]
 
-# A fixed, arbitrary time: the datasets have no dates, so every item is "published" together.
+# A fixed, arbitrary time for rows without a date: every such item is "published" together.
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -72,21 +72,45 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
-    """Make one :class:`Entry` per dataset row (source ``row['source']`` or ``"dataset"``).
+def _published(row: dict[str, Any], i: int) -> datetime:
+    """The row's ``published`` (ISO 8601, ``Z`` allowed) in UTC; rows without a usable one all
+    get the same fixed time (so the time window never splits them)."""
+    value = row.get("published")
+    if isinstance(value, str) and value.strip():
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return _EPOCH + timedelta(seconds=i % 60)
 
-    All entries get the same publication time so that the time window never splits them.
+
+def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
+    """Make one :class:`Entry` per dataset row, as the pipeline would have stored it.
+
+    ``source`` is the row's ``source`` (or ``"dataset"``), ``entry_id`` its ``id``, ``url``
+    its ``url``, ``published`` its ``published`` (ISO 8601 UTC) and ``first_seen`` the same.
+    Rows without a date (the GoogleNews file) all get one fixed time, so that the time window
+    never splits them. Entries are tagged English (``language="en"``).
     """
-    return [
-        Entry(
-            source=str(row.get("source") or "dataset"),
-            entry_id=str(row.get("id", i)),
-            title=str(row.get("title") or ""),
-            summary_text="" if title_only else str(row.get("text") or ""),
-            published=_EPOCH + timedelta(seconds=i % 60),
+    entries: list[Entry] = []
+    for i, row in enumerate(rows):
+        when = _published(row, i)
+        url = row.get("url")
+        entries.append(
+            Entry(
+                source=str(row.get("source") or "dataset"),
+                entry_id=str(row.get("id", i)),
+                title=str(row.get("title") or ""),
+                url=str(url) if isinstance(url, str) and url else None,
+                summary_text="" if title_only else str(row.get("text") or ""),
+                published=when,
+                first_seen=when,
+                language="en",
+            )
         )
-        for i, row in enumerate(rows)
-    ]
+    return entries
 
 
 def bcubed(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:
