@@ -232,8 +232,9 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.option("--at", type=TIME, help="Build the edition due at this time (default: now).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
 @click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stories (entries' URLs, sections, reasons) as JSON.")
 @click.pass_context
-def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool) -> None:
+def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str | None, explain: bool, as_json: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
     from digest.pipeline import build as build_edition
@@ -252,6 +253,11 @@ def build(ctx: click.Context, list_name: str, at: datetime | None, out_dir: str 
         err_console.print("the list's schedule has no send time before that time")
         ctx.exit(1)
     edition = built.edition
+    if as_json:
+        from digest.explain import edition_json
+
+        click.echo(json.dumps(edition_json(edition), indent=2, ensure_ascii=False))
+        ctx.exit(0 if edition.stories else 1)
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
     try:
         write_edition_files(folder, public_copy(built.main, site=config.site))
@@ -293,6 +299,13 @@ def _print_explain(edition: Any) -> None:
                 Text(reasons),
             )
     console.print(table)
+    if edition.left_out:
+        left = Table(title="Left out as not news", title_justify="left")
+        for column in ("source", "entry", "kind", "reason"):
+            left.add_column(column, overflow="fold")
+        for item in edition.left_out:
+            left.add_row(Text(item.entry.source), Text(item.entry.title), item.kind, Text(item.reason))
+        console.print(left)
 
 
 @cli.command()

@@ -315,10 +315,11 @@ def _condensed_distances(sig: Signals, params: Params, window_seconds: float) ->
 
 def _cut(tree: np.ndarray, n: int, params: Params) -> np.ndarray:
     """Flat cluster ids from an average-link ``tree`` (scipy ``linkage`` output), with a cut
-    that depends on size: a merge whose smaller side has *m* entries is accepted at distances
-    up to ``group − (group − pair) / m`` (``pair`` for two single entries, tending to
-    ``group`` for large groups, whose average distance is naturally larger). Each entry goes
-    to the largest accepted merge above it."""
+    that depends on size: a merge of groups of *a* and *b* entries is accepted at distances up
+    to ``group − (group − pair) / √(a·b)`` (``pair`` for two single entries, tending to
+    ``group`` for large groups, whose average distance is naturally larger; a single entry
+    joining an established story needs less than two single entries joining each other). Each
+    entry goes to the largest accepted merge above it."""
     pair, group = params.pair_distance, params.group_distance
     size = np.ones(2 * n - 1, dtype=np.int64)
     accepted = np.zeros(2 * n - 1, dtype=bool)
@@ -327,8 +328,8 @@ def _cut(tree: np.ndarray, n: int, params: Params) -> np.ndarray:
     for step, (left, right) in enumerate(children):
         node = n + step
         size[node] = size[left] + size[right]
-        smaller = min(size[left], size[right])
-        accepted[node] = tree[step, 2] <= group - (group - pair) / smaller
+        scale = float(np.sqrt(size[left] * size[right]))
+        accepted[node] = tree[step, 2] <= group - (group - pair) / scale
     # top-down: an entry's cluster is the highest accepted node on its path to the root
     owner = np.full(2 * n - 1, -1, dtype=np.int64)
     for step in range(n - 2, -1, -1):

@@ -48,9 +48,9 @@ class Params:
     """Weights of the signals and the cuts of the clustering (similarities are cosines, 0..1).
 
     ``pair_distance``: the largest average distance (1 − s) at which two single entries join;
-    ``group_distance``: the limit the cut tends to for large groups (a merge of groups whose
-    smaller side has *m* entries is allowed up to
-    ``group_distance − (group_distance − pair_distance) / m``); ``core_similarity``: in a
+    ``group_distance``: the limit the cut tends to for large groups (a merge of groups of
+    *a* and *b* entries is allowed up to
+    ``group_distance − (group_distance − pair_distance) / √(a·b)``); ``core_similarity``: in a
     story of at most ``core_max_size`` entries every member must be at least this similar to
     another member.
     """
@@ -59,7 +59,7 @@ class Params:
     names_weight: float = 0.3
     same_outlet_penalty: float = 0.1
     day_penalty: float = 0.1
-    pair_distance: float = 0.6
+    pair_distance: float = 0.55
     group_distance: float = 0.9
     core_similarity: float = 0.4
     core_max_size: int = 20
