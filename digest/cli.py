@@ -529,6 +529,29 @@ def eval_clusters(file: str, title_only: bool) -> None:
     )
 
 
+@eval_group.command("stories")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", help="Use this list's sources, topics and model (default: the first list).")
+@click.pass_context
+def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
+    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE."""
+    from digest.evaluate import evaluate_stories, load_jsonl
+
+    config = _config(ctx)
+    if list_name is None and not config.lists:
+        raise click.ClickException("the configuration has no list")
+    list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
+    try:
+        s = evaluate_stories(load_jsonl(file), config, list_config)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
+    click.echo(f"B-cubed P {s.bcubed_precision:.4f} R {s.bcubed_recall:.4f} F1 {s.bcubed_f1:.4f}")
+    click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
+    click.echo(f"sections macro-F1 {s.sections_macro_f1:.4f}  " + "  ".join(f"{k} {v:.2f}" for k, v in s.per_section_f1.items()))
+    click.echo(f"noise P {s.noise_precision:.4f} R {s.noise_recall:.4f}  (left out {s.noise_found}, gold {s.noise_gold})")
+
+
 @eval_group.command("topics")
 @click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False))

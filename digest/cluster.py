@@ -45,6 +45,7 @@ __all__ = [
     "Params",
     "canonical_url",
     "cluster",
+    "copy_groups",
     "dedupe",
     "story_key",
 ]
@@ -167,21 +168,9 @@ class _UnionFind:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
-def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = None) -> list[Entry]:
-    """Collapse copies of the same item into one entry, keeping the most complete copy.
-
-    Two entries are copies when they share (source, entry id), or the same
-    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
-    headline of at least four words after an outlet suffix
-    is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
-    inside the other's: an updated body with an added paragraph still agrees). Copies are
-    grouped transitively. The kept copy is the one from the highest-weight source
-    (``weights``, default 1.0), then with the longest summary, then with an image and link,
-    then the latest. Output keeps the input order of each group's first member.
-
-    Pure; never raises on odd input (missing URL, empty title).
-    """
-    weights = weights or {}
+def copy_groups(entries: Sequence[Entry]) -> list[list[int]]:
+    """Positions of ``entries`` grouped into copies of one item (the rules of :func:`dedupe`),
+    each group in input order, groups in order of their first member. Pure."""
     n = len(entries)
     uf = _UnionFind(n)
     by_id: dict[tuple[str, str], int] = {}
@@ -213,9 +202,26 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(uf.find(i), []).append(i)
+    return [groups[root] for root in sorted(groups)]
+
+
+def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = None) -> list[Entry]:
+    """Collapse copies of the same item into one entry, keeping the most complete copy.
+
+    Two entries are copies when they share (source, entry id), or the same
+    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
+    headline of at least four words after an outlet suffix
+    is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
+    inside the other's: an updated body with an added paragraph still agrees). Copies are
+    grouped transitively. The kept copy is the one from the highest-weight source
+    (``weights``, default 1.0), then with the longest summary, then with an image and link,
+    then the latest. Output keeps the input order of each group's first member.
+
+    Pure; never raises on odd input (missing URL, empty title).
+    """
+    weights = weights or {}
     kept: list[Entry] = []
-    for root in sorted(groups):
-        members = groups[root]
+    for members in copy_groups(entries):
         best = max(members, key=lambda i: _completeness(entries[i], weights))
         if len(members) > 1:
             log.debug(
