@@ -25,7 +25,7 @@ each one catches; :func:`classify` never raises on odd input.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,18 +119,13 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     return None
 
 
-def split_noise(
-    entries: Iterable[Entry], *, keep: Sequence[str] = ()
-) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
-    """Split ``entries`` into (news, noise with its verdict), keeping input order.
-
-    ``keep`` names noise kinds to keep as news anyway (a list that wants roundups). Pure.
-    """
+def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
+    """Split ``entries`` into (news, noise with its verdict), keeping input order. Pure."""
     news: list[Entry] = []
     noise: list[tuple[Entry, NoiseVerdict]] = []
     for entry in entries:
         verdict = classify(entry)
-        if verdict is None or verdict.kind in keep:
+        if verdict is None:
             news.append(entry)
         else:
             noise.append((entry, verdict))
