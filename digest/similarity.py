@@ -52,7 +52,8 @@ class Params:
     *a* and *b* entries is allowed up to
     ``group_distance − (group_distance − pair_distance) / √(a·b)``); ``core_similarity``: in a
     story of at most ``core_max_size`` entries every member must be at least this similar to
-    another member.
+    another member; groups of at least ``merge_min_size`` entries whose centroids have a
+    cosine of at least ``merge_similarity`` are joined (halves of one broad story).
     """
 
     text_weight: float = 0.7
@@ -63,6 +64,8 @@ class Params:
     group_distance: float = 0.9
     core_similarity: float = 0.4
     core_max_size: int = 20
+    merge_min_size: int = 10
+    merge_similarity: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,19 @@ class Signals:
     times: np.ndarray
     outlets: np.ndarray
     several_outlets: bool
+
+    @property
+    def hours(self) -> np.ndarray:
+        """Times as float32 hours since the earliest (NaN if undated)."""
+        known = self.times[~np.isnan(self.times)]
+        start = known.min() if known.size else 0.0
+        return ((self.times - start) / 3600.0).astype(np.float32)
+
+    @property
+    def time_span(self) -> float:
+        """Seconds between the earliest and the latest dated entry (0 when fewer than two)."""
+        known = self.times[~np.isnan(self.times)]
+        return float(known.max() - known.min()) if known.size > 1 else 0.0
 
 
 def names_of(entries: Sequence[Entry]) -> list[list[str]]:
@@ -149,23 +165,43 @@ def block(
     sig: Signals, rows: np.ndarray, cols: np.ndarray, params: Params, window_seconds: float
 ) -> np.ndarray:
     """Similarities (float32, shape (len(rows), len(cols))) of entries ``rows`` to ``cols``,
-    with the penalties; pairs further apart than ``window_seconds`` get ``-inf``."""
-    s = (sig.text[rows] @ sig.text[cols].T).toarray().astype(np.float32)
+    with the penalties; pairs further apart than ``window_seconds`` get ``-inf``. Works in
+    place on one float32 matrix (this is the inner loop of clustering)."""
+    s = (sig.text[rows] @ sig.text[cols].T).toarray().astype(np.float32, copy=False)
     if sig.meaning is not None:
-        meaning = np.clip(sig.meaning[rows] @ sig.meaning[cols].T, 0.0, 1.0)
-        s = params.text_weight * s + (1.0 - params.text_weight) * meaning
+        meaning = sig.meaning[rows] @ sig.meaning[cols].T
+        np.clip(meaning, 0.0, 1.0, out=meaning)
+        s *= params.text_weight
+        meaning *= 1.0 - params.text_weight
+        s += meaning
+        del meaning
     if sig.names is not None and params.names_weight > 0:
-        both = sig.has_names[rows][:, None] & sig.has_names[cols][None, :]
-        shared = (sig.names[rows] @ sig.names[cols].T).toarray()
-        s = np.where(both, (1.0 - params.names_weight) * s + params.names_weight * shared, s)
+        named_rows = np.flatnonzero(sig.has_names[rows])
+        named_cols = np.flatnonzero(sig.has_names[cols])
+        if named_rows.size == len(rows) and named_cols.size == len(cols):
+            shared = (sig.names[rows] @ sig.names[cols].T).toarray()
+            s *= 1.0 - params.names_weight
+            shared *= params.names_weight
+            s += shared
+        elif named_rows.size and named_cols.size:
+            shared = (sig.names[rows[named_rows]] @ sig.names[cols[named_cols]].T).toarray()
+            both = np.ix_(named_rows, named_cols)
+            s[both] = (1.0 - params.names_weight) * s[both] + params.names_weight * shared
     if sig.several_outlets and params.same_outlet_penalty:
-        s -= params.same_outlet_penalty * (
-            sig.outlets[rows][:, None] == sig.outlets[cols][None, :]
-        )
-    ti, tj = sig.times[rows][:, None], sig.times[cols][None, :]
-    with np.errstate(invalid="ignore"):
-        apart = np.abs(ti - tj)
-        if params.day_penalty:
-            s -= (params.day_penalty * np.nan_to_num(apart, nan=0.0) / 86400.0).astype(np.float32)
-        s[apart > window_seconds] = -np.inf
-    return s.astype(np.float32, copy=False)
+        same = sig.outlets[rows][:, None] == sig.outlets[cols][None, :]
+        s[same] -= params.same_outlet_penalty
+    span = sig.time_span
+    if span > 0 and (params.day_penalty or span > window_seconds):
+        hours = sig.hours
+        with np.errstate(invalid="ignore"):
+            apart = np.abs(hours[rows][:, None] - hours[cols][None, :])
+            if np.isnan(hours).any():
+                np.nan_to_num(apart, copy=False, nan=0.0)  # undated: no penalty, no window
+            if span > window_seconds:
+                far = apart > np.float32(window_seconds / 3600.0)
+            if params.day_penalty:
+                apart *= np.float32(params.day_penalty / 24.0)
+                s -= apart
+            if span > window_seconds:
+                s[far] = -np.inf
+    return s
