@@ -311,10 +311,11 @@ def _condensed_distances(sig: Signals, params: Params, window_seconds: float) ->
     everyone = np.arange(n)
     for start in range(0, n - 1, _BLOCK):
         stop = min(start + _BLOCK, n - 1)
-        sims = block(sig, everyone[start:stop], everyone, params, window_seconds)
-        for row in range(start, stop):
-            d = 1.0 - sims[row - start, row + 1 :]
-            np.clip(d, 0.0, 2.0, out=d)
+        dist = block(sig, everyone[start:stop], everyone[start:], params, window_seconds)
+        np.subtract(1.0, dist, out=dist)
+        np.clip(dist, 0.0, 2.0, out=dist)
+        for row in range(stop - start):
+            d = dist[row, row + 1 :]
             out[pos : pos + d.size] = d
             pos += d.size
     return out
