@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
