@@ -299,8 +299,9 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.option("--at", type=TIME, help="Build the edition due at this time (default: now).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
 @click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stories (entries' URLs, sections, reasons) as JSON.")
 @click.pass_context
-def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool) -> None:
+def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool, as_json: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
     from digest.pipeline import build as build_edition
@@ -319,6 +320,11 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
         err_console.print("the list's schedule has no send time before that time")
         ctx.exit(1)
     edition = built.edition
+    if as_json:
+        from digest.explain import edition_json
+
+        click.echo(json.dumps(edition_json(edition), indent=2, ensure_ascii=False))
+        ctx.exit(0 if edition.stories else 1)
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
     try:
         write_edition_files(folder, public_copy(built.main, site=config.site))
@@ -453,6 +459,13 @@ def _print_explain(edition: Any) -> None:
                 Text(reasons),
             )
     console.print(table)
+    if edition.left_out:
+        left = Table(title="Left out as not news", title_justify="left")
+        for column in ("source", "entry", "kind", "reason"):
+            left.add_column(column, overflow="fold")
+        for item in edition.left_out:
+            left.add_row(Text(item.entry.source), Text(item.entry.title), item.kind, Text(item.reason))
+        console.print(left)
 
 
 @cli.command()
@@ -744,6 +757,29 @@ def eval_clusters(file: str, title_only: bool) -> None:
     click.echo(
         f"wall time {s.seconds:.2f} s  peak memory {s.peak_bytes / 2**20:.0f} MiB (tracemalloc)"
     )
+
+
+@eval_group.command("stories")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", help="Use this list's sources, topics and model (default: the first list).")
+@click.pass_context
+def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
+    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE."""
+    from digest.evaluate import evaluate_stories, load_jsonl
+
+    config = _config(ctx)
+    if list_name is None and not config.lists:
+        raise click.ClickException("the configuration has no list")
+    list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
+    try:
+        s = evaluate_stories(load_jsonl(file), config, list_config)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
+    click.echo(f"B-cubed P {s.bcubed_precision:.4f} R {s.bcubed_recall:.4f} F1 {s.bcubed_f1:.4f}")
+    click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
+    click.echo(f"sections macro-F1 {s.sections_macro_f1:.4f}  " + "  ".join(f"{k} {v:.2f}" for k, v in s.per_section_f1.items()))
+    click.echo(f"noise P {s.noise_precision:.4f} R {s.noise_recall:.4f}  (left out {s.noise_found}, gold {s.noise_gold})")
 
 
 @eval_group.command("topics")

@@ -7,7 +7,7 @@ Order of work, all pure (``now`` and the edition time are arguments):
    the schedule arithmetic itself is :mod:`digest.schedule`.
 2. :func:`edition_window`: from the previous edition's end (or ``max_age_hours`` back, whichever
    is later) to the edition time.
-3. :func:`assemble`: dedupe → cluster → rank (stories made only of entries already sent are
+3. :func:`assemble`: leave out what is not news (:mod:`digest.noise`) → dedupe → cluster → rank (stories made only of entries already sent are
    left out) → sections → the list's cap on stories.
 4. :func:`for_topics`: the same edition narrowed to a subscriber's chosen sections.
 """
@@ -20,9 +20,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from digest import cluster, rank, schedule, topics
+from digest import cluster, noise, rank, schedule, topics
 from digest.config import Config, ListConfig
-from digest.types import Edition, Entry, Section, SourceInfo
+from digest.types import Edition, Entry, LeftOut, Section, SourceInfo
 
 
 def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
@@ -77,7 +77,8 @@ def assemble(
     sources = config.list_sources(list_config)
     weights = {s.name: s.weight for s in sources}
     source_topics = {s.name: s.topic for s in sources if s.topic}
-    unique = cluster.dedupe(entries, weights=weights)
+    news, not_news = noise.split_noise(entries)
+    unique = cluster.dedupe(news, weights=weights)
     stories = cluster.cluster(unique, weights=weights, window_hours=list_config.story_window_hours)
     ranked = rank.rank(
         stories,
@@ -112,6 +113,7 @@ def assemble(
             )
             for s in sources
         },
+        left_out=tuple(LeftOut(e, v.kind, v.reason) for e, v in not_news if e.time >= start),
     )
 
 

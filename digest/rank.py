@@ -6,8 +6,9 @@ Order in which the rules apply (first match decides, top to bottom):
    keyword drop removes the whole story; a source drop removes that source's entries and the
    story only if nothing is left. Expired overrides (``expires`` before ``now``) are ignored.
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
-   new entries is left out too unless those add an outlet the earlier editions did not have;
-   then it stays as an update (``Story.update = True``).
+   new entries is left out too unless those are new reporting (not copies of the sent
+   entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
+   not have; then it stays as an update (``Story.update = True``).
 3. **Score**::
 
        score = (1 + ln outlets) × weight × 2^(−age / half_life) × novelty × boost
@@ -39,6 +40,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from digest import repeats
 from digest.overrides import Override
 from digest.types import Reason, Story
 
@@ -176,7 +178,7 @@ def rank(
         update = False
         old = [e for e in story.entries if (e.source, e.entry_id) in sent]
         if old:
-            new = [e for e in story.entries if (e.source, e.entry_id) not in sent]
+            new = repeats.developments(story.entries, sent)
             old_sources = {e.source for e in old}
             new_outlets = sorted({e.source for e in new} - old_sources)
             if not new_outlets:

@@ -202,6 +202,17 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """An entry of the window left out of an edition as not news (:mod:`digest.noise`):
+    ``kind`` (``archive``, ``roundup``, ``programme``, ``quiz``, ``service``) and the
+    ``reason`` shown by ``digest build --explain``."""
+
+    entry: Entry
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Edition:
     """The digest of one list for one period.
 
@@ -209,7 +220,8 @@ class Edition:
     unique per list. ``window_start``/``window_end`` bound the entries considered (UTC);
     ``window_end`` is the edition time. ``sections`` are in config order, empty ones removed.
     ``sources`` maps source name to its display facts. ``topics`` is the subscriber topic
-    choice this edition was assembled for (empty: the whole list).
+    choice this edition was assembled for (empty: the whole list). ``left_out`` are the
+    window's entries recognised as not news, with the reason.
     """
 
     list_name: str
@@ -220,6 +232,7 @@ class Edition:
     sections: tuple[Section, ...]
     sources: dict[str, SourceInfo] = field(default_factory=dict)
     topics: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def stories(self) -> tuple[Story, ...]:
