@@ -32,7 +32,9 @@ from pydantic import (
 )
 
 from digest.exceptions import ConfigError
-from digest.rank import Override
+from digest.ledger_state import RetryPolicy
+from digest.overrides import Override
+from digest.schedule import validate_cron
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
@@ -50,10 +52,8 @@ TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    from digest.edition import cron_trigger
-
     try:
-        cron_trigger(value, "UTC")
+        validate_cron(value)
     except ValueError as exc:
         raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
     return value
@@ -231,7 +231,7 @@ class ListConfig(Strict):
     there is no previous edition; ``min_section_stories`` folds thinner sections into the
     fallback; ``subscribers`` is the CSV file imported before each delivery;
     ``require_approval`` holds each edition until an editor approves it in ``digest web``;
-    ``unsubscribe_mailto`` overrides ``site.unsubscribe_mailto`` for this list;
+    ``unsubscribe_mailto`` overrides ``site.unsubscribe_mailto`` for this list.
     ``fallback`` is the section for stories no topic claims (none: they are left out).
     """
 
@@ -336,8 +336,20 @@ class DeliveryConfig(Strict):
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_consecutive_failures: int = Field(default=5, ge=1)
     resend_unknown: bool = False
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_delay_seconds: float = Field(default=300, ge=0)
+    max_retry_delay_seconds: float = Field(default=7200, ge=0)
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
+
+    def retry_policy(self) -> RetryPolicy:
+        """The back-off for transient refusals: ``retry_delay_seconds`` doubling per attempt
+        up to ``max_retry_delay_seconds``; ``failed`` after ``max_attempts``."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=timedelta(seconds=self.retry_delay_seconds),
+            max_delay=timedelta(seconds=max(self.max_retry_delay_seconds, self.retry_delay_seconds)),
+        )
 
 
 class WebConfig(Strict):

@@ -40,7 +40,6 @@ a section with fewer than ``ListConfig.min_section_stories`` stories folds into 
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -52,6 +51,7 @@ import numpy as np
 
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
+from digest.overrides import keyword_pattern
 from digest.places import locate
 from digest.types import Section, Story
 
@@ -68,20 +68,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("digest.topics")
-
-
-@functools.lru_cache(maxsize=1024)
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The compiled whole-word pattern for an editor keyword.
-
-    ``keyword`` may hold several words (``"climate change"``: any run of spaces between them).
-    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive.
-    """
-    words = keyword.split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    caps = any(c.isalpha() for c in keyword) and keyword == keyword.upper()
-    flags = 0 if caps else re.IGNORECASE
-    return re.compile(rf"(?<!\w){body}(?!\w)", flags)
 
 
 def example_text(title: str, text: str = "") -> str:

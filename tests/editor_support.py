@@ -15,13 +15,13 @@ from starlette.middleware import Middleware
 
 from digest.adjust import apply_adjustments
 from digest.config import Config, ListConfig, parse_config
+from digest.web.editor import editor_routes
+from digest.web.headers import SecurityHeadersMiddleware
 from digest.pipeline import Build, finish_build
 from digest.store import Store
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport
 from digest.types import Edition
-from digest.web.editor import editor_routes
-from digest.web.headers import SecurityHeadersMiddleware
 from tests.sample_edition import NOW, SOURCES, sample_edition
 
 TOKEN = "test-editor-token-0123456789abcdef-xyz"
