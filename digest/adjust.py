@@ -377,15 +377,21 @@ class SentEditions(Protocol):
 
     def edition(self, list_name: str, period: str) -> Any: ...
 
+    def delivery_counts(self, edition_id: int) -> dict[str, int]: ...
+
 
 def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
     """Raise :class:`EditionSent` when edition ``list_name``/``period`` is already stored:
     its emails were rendered and queued, so an adjustment could change nothing that readers
-    get. The message names the edition, when it was built and what can still be done."""
+    get. The message names the edition, whether its delivery is complete (the ledger's rows,
+    :func:`digest.ledger_state.edition_complete`), when it was built and what can still be
+    done."""
+    from digest.ledger_state import edition_complete
+
     row = store.edition(list_name, period)
     if row is None:
         return
-    state = "was sent" if row.status == "sent" else "is being sent"
+    state = "was sent" if edition_complete(store.delivery_counts(row.id)) else "is being sent"
     raise EditionSent(
         f"edition {list_name}/{period} {state} (built {row.created_at:%Y-%m-%d %H:%M} UTC): "
         "adjustments change only editions not yet sent; adjust the next one instead"
