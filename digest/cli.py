@@ -143,7 +143,7 @@ def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "-
         raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
 
 
-def _when(at: datetime | date | None, list_configs: list[Any]) -> datetime | None:
+def _clock_start(at: datetime | date | None, list_configs: list[Any]) -> datetime | None:
     """The clock's start for ``send``/``run`` from ``--at``: a time unchanged; a date alone the
     scheduled time of that day's edition (the earliest among ``list_configs``), so the
     edition of that date is due and on time (:func:`digest.attime.at_for_list`,
@@ -479,7 +479,7 @@ def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
-        clock = _clock(_when(at, [list_config]))
+        clock = _clock(_clock_start(at, [list_config]))
         now = clock()
         report = RunReport(started_at=now)
         try:
@@ -503,7 +503,7 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
         _list_config(ctx, config, name)
     with _store(ctx, config) as store:
         chosen = [lst for lst in config.lists if not lists or lst.name in lists]
-        clock = _clock(_when(at, chosen))
+        clock = _clock(_clock_start(at, chosen))
         now = clock()
         with _progress(len([s for s in config.sources if s.enabled])) as advance:
             report = run_pipeline(
