@@ -93,7 +93,7 @@ def normalise_email(raw: str) -> str:
 
 def list_topics(config: Config, list_config: ListConfig) -> frozenset[str]:
     """The topic names a subscriber of ``list_config`` may choose: the list's sections (all
-    configured topics when it names none) and its fallback section, when it has one."""
+    configured topics when it names none) and its fallback section, if it has one."""
     names = list_config.topics or tuple(t.name for t in config.topics)
     fallback = {list_config.fallback.name} if list_config.fallback is not None else set()
     return frozenset(names) | fallback
