@@ -1,4 +1,5 @@
-"""Per-edition editor adjustments: pin, boost, drop a story or rewrite its summary.
+"""Per-edition editor adjustments: reshape stories (split, move, merge), pin, boost, drop a
+story or rewrite its summary.
 
 An adjustment belongs to one edition (list + period) and names one story by its ``key`` and
 by its lead entry ``(source, entry_id)``; a story matches when either is the same, so an
@@ -8,7 +9,18 @@ may then follow a new lead). Adjustments are stored by :class:`digest.store.Stor
 :func:`apply_adjustments`, the one function both the editor's preview and ``publish`` use,
 so the preview and the email that is sent cannot drift apart.
 
-Order in which they apply, for each story:
+Order in which they apply:
+
+0. **Reshaping**, oldest first: ``split`` takes one entry out of its story into a story of
+   its own; ``move`` takes one entry into the story holding the target entry (``value``);
+   ``merge`` puts every entry of a story into the story holding the target entry. A
+   reshaped story is scored again (and a story split off is sectioned again) by the list's
+   own rules when the caller gives them (:class:`Rules`), else by the score formula with
+   the edition's source weights, in its first story's section. An entry is named by
+   :func:`entry_ref` (``source/entry_id``), so a reshaping follows the entry through
+   re-builds whatever the stories' keys become.
+
+Then, for each story:
 
 1. ``drop``: the story is removed (a section left empty is removed too).
 2. ``summary``: the lead entry's summary is replaced by the editor's plain text.
@@ -16,23 +28,28 @@ Order in which they apply, for each story:
 4. ``pin``: the story is marked ``pinned`` (the renderer puts pinned stories first for the
    subject and the preheader; within its section a pinned story comes first).
 
-A section in which a story was pinned or boosted is re-sorted: pinned first, then by score,
-ties keeping their previous order. Sections themselves keep their configured order.
+A section in which a story was reshaped, pinned or boosted is re-sorted: pinned first, then
+by score, ties keeping their previous order. Sections themselves keep their configured order.
+An edition already stored (built and sent, or being sent) cannot be adjusted any more:
+:func:`refuse_if_sent` says so.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from digest.types import Edition, Reason, Section, Story
+from digest.exceptions import DigestError
+from digest.types import Edition, Entry, Reason, Section, Story
 
-Action = Literal["pin", "boost", "drop", "summary"]
-ACTIONS: tuple[str, ...] = ("pin", "boost", "drop", "summary")
+Action = Literal["split", "move", "merge", "pin", "boost", "drop", "summary"]
+ACTIONS: tuple[str, ...] = ("split", "move", "merge", "pin", "boost", "drop", "summary")
+RESHAPE: tuple[str, ...] = ("split", "move", "merge")
+"""Actions that change which entries make a story (applied first)."""
 
 MAX_SUMMARY_CHARS = 2_000
 """Longest summary an editor can write, in characters."""
@@ -48,6 +65,11 @@ class Adjustment:
     ``action`` is ``pin``, ``boost`` (``value`` is the factor as text, e.g. ``"2"``),
     ``drop`` or ``summary`` (``value`` is the new plain-text summary). ``lead_source`` and
     ``lead_entry_id`` identify the story's lead entry when the adjustment was made.
+
+    Reshaping (see :func:`split`, :func:`move`, :func:`merge` to make them): for ``split``
+    and ``move``, ``story_key`` is the :func:`entry_ref` of the entry and ``lead_*`` name that
+    entry; for ``merge``, ``story_key`` and ``lead_*`` name the story merged away. ``value``
+    of ``move`` and ``merge`` is the :func:`entry_ref` of an entry of the target story.
     """
 
     story_key: str
@@ -67,6 +89,174 @@ class Adjustment:
             e.source == self.lead_source and e.entry_id == self.lead_entry_id
             for e in story.entries
         )
+
+
+def entry_ref(entry: Entry) -> str:
+    """The name of one entry in a reshaping adjustment: ``"source/entry_id"`` (source names
+    never hold a ``/``)."""
+    return f"{entry.source}/{entry.entry_id}"
+
+
+def _ref_of(source: str, entry_id: str) -> str:
+    return f"{source}/{entry_id}"
+
+
+def split(entry: Entry) -> Adjustment:
+    """The adjustment that takes ``entry`` out of its story into a story of its own."""
+    return Adjustment(entry_ref(entry), "split", "", entry.source, entry.entry_id)
+
+
+def move(entry: Entry, into: Story) -> Adjustment:
+    """The adjustment that moves ``entry`` into story ``into`` (named by its lead entry)."""
+    return Adjustment(entry_ref(entry), "move", entry_ref(into.lead), entry.source, entry.entry_id)
+
+
+def merge(story: Story, into: Story) -> Adjustment:
+    """The adjustment that merges ``story`` into story ``into`` (named by its lead entry)."""
+    lead = story.lead
+    return Adjustment(story.key, "merge", entry_ref(into.lead), lead.source, lead.entry_id)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How a reshaped story is scored and sectioned again: the list's own rules.
+
+    ``score(story)`` gives ``(score, reasons)`` (``digest.rank.story_score`` with the list's
+    weights, edition time and half-life); ``section(story)`` gives ``(section name,
+    reason)`` or ``None`` for a story the list would leave out; ``sections`` are the list's
+    ``(name, title)`` pairs in reading order (the fallback last).
+    """
+
+    score: Callable[[Story], tuple[float, tuple[Reason, ...]]]
+    section: Callable[[Story], tuple[str, str] | None]
+    sections: tuple[tuple[str, str], ...] = ()
+
+
+def _default_rules(edition: Edition) -> Rules:
+    from digest.rank import story_score
+
+    weights = {name: info.weight for name, info in edition.sources.items()}
+    return Rules(
+        score=lambda story: story_score(story, weights=weights, now=edition.window_end),
+        section=lambda story: None,
+    )
+
+
+def _with_entries(story: Story, entries: Sequence[Entry]) -> Story:
+    """``story`` holding ``entries``: its lead stays lead while it is one of them."""
+    lead = story.lead if story.lead in entries else entries[0]
+    return replace(story, lead=lead, others=tuple(e for e in entries if e is not lead))
+
+
+def reshape(
+    edition: Edition, adjustments: Iterable[Adjustment], rules: Rules | None = None
+) -> Edition:
+    """``edition`` with its ``split``, ``move`` and ``merge`` adjustments applied (rule 0 of
+    the module docstring), or the same object when none changes anything. Adjustments whose
+    entries are no longer in the edition, or that would change nothing (splitting a story's
+    only entry, moving an entry into its own story), are ignored. Pure."""
+    from digest.cluster import story_key
+
+    todo = [a for a in adjustments if a.action in RESHAPE]
+    if not todo:
+        return edition
+    rules = rules or _default_rules(edition)
+    # a flat list of [section name, its entries now, the story as built]; no entries: gone
+    items: list[list[Any]] = [
+        [section.name, list(story.entries), story]
+        for section in edition.sections
+        for story in section.stories
+    ]
+    changed: set[int] = set()
+    added: set[int] = set()
+
+    def holder(ref: str) -> int | None:
+        for i, (_, entries, _) in enumerate(items):
+            if entries and any(_ref_of(e.source, e.entry_id) == ref for e in entries):
+                return i
+        return None
+
+    for adj in todo:
+        if adj.action in ("split", "move"):
+            ref = _ref_of(adj.lead_source, adj.lead_entry_id)
+            at = holder(ref)
+            if at is None:
+                continue
+            entry = next(e for e in items[at][1] if _ref_of(e.source, e.entry_id) == ref)
+            if adj.action == "split":
+                if len(items[at][1]) < 2:
+                    continue
+                items[at][1].remove(entry)
+                alone = Story(key=story_key([entry]), lead=entry)
+                items.append([items[at][0], [entry], alone])
+                added.add(len(items) - 1)
+            else:
+                target = holder(adj.value)
+                if target is None or target == at:
+                    continue
+                items[at][1].remove(entry)
+                items[target][1].append(entry)
+                changed.add(target)
+            changed.add(at)
+        else:  # merge
+            # the story merged away: by its key, else by its lead among the current entries
+            lead = _ref_of(adj.lead_source, adj.lead_entry_id)
+            at = next(
+                (i for i, (_, now, story) in enumerate(items) if now and story.key == adj.story_key),
+                None,
+            )
+            at = holder(lead) if at is None and adj.lead_source else at
+            target = holder(adj.value)
+            if at is None or target is None or at == target:
+                continue
+            items[target][1].extend(items[at][1])
+            items[at][1] = []
+            changed.add(target)
+    if not changed and not added:
+        return edition
+
+    titles = {s.name: s.title for s in edition.sections} | dict(rules.sections)
+    # the list's section order when the rules give it (a new section takes its place there)
+    order = [name for name, _ in rules.sections]
+    order += [s.name for s in edition.sections if s.name not in order]
+    placed: dict[str, list[Story]] = {}
+    touched: set[str] = set()
+    for i, (name, entries, story) in enumerate(items):
+        if not entries:
+            touched.add(name)
+            continue
+        if i in changed or i in added:
+            story = _rescored(_with_entries(story, entries), rules, added=i in added)
+            if i in added:
+                found = rules.section(story)
+                if found is not None:
+                    name = found[0]
+                    story = replace(story, section=found[0], section_reason=found[1])
+                elif rules.sections:  # the list's rules leave it out
+                    continue
+                else:
+                    story = replace(
+                        story, section=name, section_reason="split off; kept in its story's section"
+                    )
+            touched.add(name)
+        placed.setdefault(name, []).append(story)
+    sections = []
+    for name in order:
+        stories = placed.get(name, [])
+        if not stories:
+            continue
+        if name in touched:  # pinned first, then by score; ties keep their order
+            stories.sort(key=lambda s: (not s.pinned, -s.score))
+        sections.append(Section(name=name, title=titles.get(name, name), stories=tuple(stories)))
+    return replace(edition, sections=tuple(sections))
+
+
+def _rescored(story: Story, rules: Rules, *, added: bool) -> Story:
+    score, reasons = rules.score(story)
+    note = "split off by an editor" if added else "reshaped by an editor"
+    return replace(
+        story, score=score, reasons=(*reasons[:-1], Reason("editor", 0.0, note), reasons[-1])
+    )
 
 
 def boost_factor(value: str) -> float | None:
@@ -117,14 +307,20 @@ def _adjust_story(story: Story, found: Sequence[Adjustment]) -> Story | None:
     return replace(story, score=score, pinned=pinned, reasons=tuple(reasons))
 
 
-def apply_adjustments(edition: Edition, adjustments: Iterable[Adjustment]) -> Edition:
-    """``edition`` with ``adjustments`` applied (see the module docstring for the order).
+def apply_adjustments(
+    edition: Edition, adjustments: Iterable[Adjustment], rules: Rules | None = None
+) -> Edition:
+    """``edition`` with ``adjustments`` applied (see the module docstring for the order);
+    ``rules`` score and section reshaped stories (default: the score formula with the
+    edition's source weights, in their first story's section).
 
     Pure: returns a new :class:`Edition` (the same object when there is nothing to apply).
     Unknown actions and boosts whose factor is not a number are ignored; adjustments that
     match no story do nothing (the story may have left the window).
     """
-    known = [a for a in adjustments if a.action in ACTIONS]
+    given = list(adjustments)
+    edition = reshape(edition, given, rules)
+    known = [a for a in given if a.action in ACTIONS and a.action not in RESHAPE]
     if not known:
         return edition
     sections: list[Section] = []
@@ -163,13 +359,37 @@ class AdjustmentStore(Protocol):
     def approval(self, list_name: str, period: str) -> datetime | None: ...
 
 
-def adjusted(edition: Edition, store: AdjustmentStore) -> Edition:
+def adjusted(edition: Edition, store: AdjustmentStore, rules: Rules | None = None) -> Edition:
     """``edition`` with the editor's stored adjustments for its list and period applied.
 
     The hook for ``digest.pipeline.build``: call it on the assembled edition before any
     variant is rendered, so ``publish`` sends what the editor previewed.
     """
-    return apply_adjustments(edition, store.adjustments(edition.list_name, edition.period))
+    return apply_adjustments(edition, store.adjustments(edition.list_name, edition.period), rules)
+
+
+class EditionSent(DigestError):
+    """An adjustment was asked for an edition that is already stored (built and sent)."""
+
+
+class SentEditions(Protocol):
+    """What :func:`refuse_if_sent` needs from :class:`digest.store.Store`."""
+
+    def edition(self, list_name: str, period: str) -> Any: ...
+
+
+def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
+    """Raise :class:`EditionSent` when edition ``list_name``/``period`` is already stored:
+    its emails were rendered and queued, so an adjustment could change nothing that readers
+    get. The message names the edition, when it was built and what can still be done."""
+    row = store.edition(list_name, period)
+    if row is None:
+        return
+    state = "was sent" if row.status == "sent" else "is being sent"
+    raise EditionSent(
+        f"edition {list_name}/{period} {state} (built {row.created_at:%Y-%m-%d %H:%M} UTC): "
+        "adjustments change only editions not yet sent; adjust the next one instead"
+    )
 
 
 def may_send(list_name: str, period: str, *, require_approval: bool, store: AdjustmentStore) -> bool:
@@ -182,12 +402,21 @@ def may_send(list_name: str, period: str, *, require_approval: bool, store: Adju
 __all__ = [
     "ACTIONS",
     "MAX_SUMMARY_CHARS",
+    "RESHAPE",
     "Adjustment",
     "AdjustmentStore",
+    "EditionSent",
+    "Rules",
     "adjusted",
     "apply_adjustments",
     "boost_factor",
     "clean_summary",
     "dropped_stories",
+    "entry_ref",
     "may_send",
+    "merge",
+    "move",
+    "refuse_if_sent",
+    "reshape",
+    "split",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -143,6 +143,24 @@ def _source_config(ctx: click.Context, config: Config, name: str, hint: str = "-
         raise click.BadParameter(f"no source {name!r}; sources: {names}", param_hint=hint) from None
 
 
+def _clock_start(at: datetime | date | None, list_configs: list[Any]) -> datetime | None:
+    """The clock's start for ``send``/``run`` from ``--at``: a time unchanged; a date alone the
+    scheduled time of that day's edition (the earliest among ``list_configs``), so the
+    edition of that date is due and on time (:func:`digest.attime.at_for_list`,
+    :func:`digest.schedule.latest`); ``None`` without ``--at``."""
+    from digest import schedule as schedules
+    from digest.attime import at_for_list
+
+    if at is None or isinstance(at, datetime):
+        return at
+    times = []
+    for lst in list_configs:
+        end = at_for_list(at, lst.schedule.timezone)
+        fire = schedules.latest(lst.schedule, end)
+        times.append(fire.at if fire is not None else end)
+    return min(times) if times else at_for_list(at, "UTC")
+
+
 def _at(at: datetime | date | None, list_config: Any, now: datetime) -> datetime:
     """``--at`` for one list: ``now`` when absent; a date alone is that day's edition in the
     list's timezone (:func:`digest.attime.at_for_list`)."""
@@ -155,6 +173,17 @@ def _now() -> datetime:
     from digest.pipeline import utcnow
 
     return utcnow()
+
+
+def _clock(at: datetime | None) -> Callable[[], datetime]:
+    """The clock of a command: the real one, or with ``--at`` one that starts at ``at`` and
+    runs on (so every decision of the command, the ledger's included, is taken at ``at``)."""
+    from digest.pipeline import utcnow
+
+    if at is None:
+        return utcnow
+    offset = at - utcnow()
+    return lambda: utcnow() + offset
 
 
 @contextmanager
@@ -197,7 +226,7 @@ def _print_sources(reports: list[SourceReport]) -> None:
 
 LIST_STATUS_STYLES: dict[str, str] = {
     "sent": "green", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
-    "awaiting-approval": "yellow", "failed": "bold red",
+    "awaiting-approval": "yellow", "missed": "bold yellow", "failed": "bold red",
 }
 """Colours of some ``ListStatus`` values; every other value prints plainly, uncoloured."""
 
@@ -270,8 +299,9 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
 @click.option("--at", type=TIME, help="Build the edition due at this time (default: now).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Folder for the files (default: build/<list>/<period>).")
 @click.option("--explain", is_flag=True, help="Print each story's score and the reasons for it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stories (entries' URLs, sections, reasons) as JSON.")
 @click.pass_context
-def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool) -> None:
+def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool, as_json: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
     from digest.pipeline import build as build_edition
@@ -290,6 +320,11 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
         err_console.print("the list's schedule has no send time before that time")
         ctx.exit(1)
     edition = built.edition
+    if as_json:
+        from digest.explain import edition_json
+
+        click.echo(json.dumps(edition_json(edition), indent=2, ensure_ascii=False))
+        ctx.exit(0 if edition.stories else 1)
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
     try:
         write_edition_files(folder, public_copy(built.main, site=config.site))
@@ -309,6 +344,99 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
     if not edition.stories:
         err_console.print("the edition is empty: no stories in its window")
         ctx.exit(1)
+
+
+@cli.command()
+@click.argument("list_name", metavar="LIST")
+@click.argument("action", type=click.Choice(["show", "split", "move", "merge", "pin", "boost", "drop", "summary"]))
+@click.argument("target", required=False, default="")
+@click.option("--at", type=TIME, help="The edition due at this time (default: the next send).")
+@click.option("--into", default="", help="move/merge: the target story (its key or SOURCE/ENTRY_ID of one of its entries).")
+@click.option("--value", default="", help="boost: the factor; summary: the new text.")
+@click.option("--clear", is_flag=True, help="Remove this adjustment instead of setting it.")
+@click.pass_context
+def adjust(
+    ctx: click.Context, list_name: str, action: str, target: str, at: datetime | None,
+    into: str, value: str, clear: bool,
+) -> None:  # fmt: skip
+    """Adjust one edition before it is sent, as the editor's pages do: `show` lists its stories
+    (key, section, entries as SOURCE/ENTRY_ID) and the adjustments set; `split ENTRY`,
+    `move ENTRY --into STORY`, `merge STORY --into STORY`, `pin|drop STORY`,
+    `boost STORY --value 2`, `summary STORY --value TEXT`. An edition already sent is refused."""
+    from digest import adjust as adjusting
+    from digest.edition import edition_time, next_edition_time, period_of
+    from digest.pipeline import build as build_edition
+
+    config = _config(ctx)
+    list_config = _list_config(ctx, config, list_name)
+    now = _now()
+    when = at or next_edition_time(list_config, now)
+    scheduled = edition_time(list_config, when) if when else None
+    if scheduled is None:
+        raise click.ClickException("the list's schedule has no send time there")
+    period = period_of(list_config, scheduled)
+    with _store(ctx, config) as store:
+        if action != "show":
+            try:
+                adjusting.refuse_if_sent(store, list_config.name, period)
+            except adjusting.EditionSent as exc:
+                raise click.ClickException(str(exc)) from None
+        try:
+            built = build_edition(config, store, list_config, at=scheduled, now=now)
+        except DigestError as exc:
+            raise click.ClickException(f"build failed: {exc}") from None
+        assert built is not None
+        stories = (*built.edition.stories, *built.base.stories)
+        if action == "show":
+            for section in built.edition.sections:
+                click.echo(f"[{section.name}]")
+                for shown in section.stories:
+                    click.echo(f"  {shown.key}  {shown.score:.3f}  {shown.lead.title}")
+                    for item in shown.entries:
+                        click.echo(f"      {adjusting.entry_ref(item)}")
+            for adj in store.adjustments(list_config.name, period):
+                click.echo(f"adjustment {adj.action} {adj.story_key} {adj.value}".rstrip())
+            return
+
+        def find(name: str) -> Any:
+            for story in stories:
+                if story.key == name or any(adjusting.entry_ref(e) == name for e in story.entries):
+                    return story
+            raise click.ClickException(
+                f"no story or entry {name!r} in edition {list_config.name}/{period} "
+                f"(see `digest adjust {list_config.name} show`)"
+            )
+
+        story = find(target) if target else None
+        if story is None:
+            raise click.ClickException(f"{action}: name the story or entry (TARGET)")
+        if action in ("split", "move"):
+            entry = next(
+                (e for e in story.entries if adjusting.entry_ref(e) == target), None
+            )
+            if entry is None:
+                raise click.ClickException(f"{action}: name the entry as SOURCE/ENTRY_ID")
+            made = adjusting.split(entry)
+            if action == "move":
+                if not into and not clear:
+                    raise click.ClickException("move: give --into STORY")
+                made = adjusting.move(entry, find(into)) if into else adjusting.Adjustment(made.story_key, "move", "", entry.source, entry.entry_id)
+        elif action == "merge":
+            if not into and not clear:
+                raise click.ClickException("merge: give --into STORY")
+            made = adjusting.merge(story, find(into)) if into else adjusting.Adjustment(story.key, "merge", "", story.lead.source, story.lead.entry_id)
+        else:
+            text = adjusting.clean_summary(value) if action == "summary" else (value or "2" if action == "boost" else "")
+            if action == "boost" and adjusting.boost_factor(text) is None:
+                raise click.ClickException(f"a boost is a number between 0.01 and 100, not {text!r}")
+            made = adjusting.Adjustment(story.key, action, text, story.lead.source, story.lead.entry_id)
+        if clear:
+            done = store.clear_adjustment(list_config.name, period, made.story_key, made.action)
+            click.echo(f"{'cleared' if done else 'nothing to clear:'} {action} {target} in {list_config.name}/{period}")
+        else:
+            store.set_adjustment(list_config.name, period, made, now=now)
+            click.echo(f"{action} {target} set in {list_config.name}/{period}")
+        store.revoke_approval(list_config.name, period)
 
 
 def _print_explain(edition: Any) -> None:
@@ -331,30 +459,38 @@ def _print_explain(edition: Any) -> None:
                 Text(reasons),
             )
     console.print(table)
+    if edition.left_out:
+        left = Table(title="Left out as not news", title_justify="left")
+        for column in ("source", "entry", "kind", "reason"):
+            left.add_column(column, overflow="fold")
+        for item in edition.left_out:
+            left.add_row(Text(item.entry.source), Text(item.entry.title), item.kind, Text(item.reason))
+        console.print(left)
 
 
 @cli.command()
 @click.argument("list_name", metavar="LIST")
-@click.option("--at", type=TIME, help="Send the edition due at this time (default: now).")
+@click.option("--at", type=TIME, help="Send the edition due at this time, on purpose even when it was missed; the clock of every decision (default: now).")
 @click.pass_context
 def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None:
-    """Build, store and deliver one list's edition (without polling first)."""
+    """Build, store and deliver one list's edition (without polling first), however late."""
     from digest.pipeline import publish
 
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
-        now = _now()
+        clock = _clock(_clock_start(at, [list_config]))
+        now = clock()
         report = RunReport(started_at=now)
         try:
-            report.lists.append(publish(config, store, list_config, at=_at(at, list_config, now), now=now))
+            report.lists.append(publish(config, store, list_config, at=now, now=now, clock=clock))
         except DigestError as exc:
             report.lists.append(ListReport(list_name=list_name, status="failed", message=str(exc)))
     _finish(ctx, report)
 
 
 @cli.command()
-@click.option("--at", type=TIME, help="Deliver the editions due at this time (default: now).")
+@click.option("--at", type=TIME, help="Run as if the clock said this time (default: now).")
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
@@ -366,10 +502,12 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
     for name in lists:
         _list_config(ctx, config, name)
     with _store(ctx, config) as store:
-        now = _now()
+        chosen = [lst for lst in config.lists if not lists or lst.name in lists]
+        clock = _clock(_clock_start(at, chosen))
+        now = clock()
         with _progress(len([s for s in config.sources if s.enabled])) as advance:
             report = run_pipeline(
-                config, store, now=now, at=at, lists=lists, live=live, progress=advance
+                config, store, now=now, lists=lists, live=live, progress=advance, clock=clock
             )
     _finish(ctx, report)
 
@@ -621,6 +759,29 @@ def eval_clusters(file: str, title_only: bool) -> None:
     )
 
 
+@eval_group.command("stories")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", help="Use this list's sources, topics and model (default: the first list).")
+@click.pass_context
+def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
+    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE."""
+    from digest.evaluate import evaluate_stories, load_jsonl
+
+    config = _config(ctx)
+    if list_name is None and not config.lists:
+        raise click.ClickException("the configuration has no list")
+    list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
+    try:
+        s = evaluate_stories(load_jsonl(file), config, list_config)
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
+    click.echo(f"B-cubed P {s.bcubed_precision:.4f} R {s.bcubed_recall:.4f} F1 {s.bcubed_f1:.4f}")
+    click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
+    click.echo(f"sections macro-F1 {s.sections_macro_f1:.4f}  " + "  ".join(f"{k} {v:.2f}" for k, v in s.per_section_f1.items()))
+    click.echo(f"noise P {s.noise_precision:.4f} R {s.noise_recall:.4f}  (left out {s.noise_found}, gold {s.noise_gold})")
+
+
 @eval_group.command("topics")
 @click.option("--train", "train_file", required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--test", "test_file", required=True, type=click.Path(exists=True, dir_okay=False))
@@ -634,6 +795,31 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+@eval_group.command("sections")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
+@click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.pass_context
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+    """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
+    print macro-F1, per-section F1 and the confusion matrix."""
+    from digest.evaluate import evaluate_sections, load_jsonl
+    from digest.exceptions import DigestError
+
+    config = _config(ctx)
+    try:
+        s = evaluate_sections(
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+        )
+    except DigestError as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_topic_scores(s)
+
+
+def _print_topic_scores(s: Any) -> None:
     click.echo(
         f"items {s.items}  macro-F1 {s.macro_f1:.4f}  accuracy {s.accuracy:.4f}  ({s.seconds:.1f} s)"
     )
@@ -658,18 +844,18 @@ def topics_group() -> None:
 )
 @click.option("--title-only", is_flag=True, help="Ignore the text field.")
 def topics_fit(examples: str, out: str, title_only: bool) -> None:
-    """Train a classifier on EXAMPLES (JSONL: title, text, label = topic name) and save it."""
+    """Train a classifier on EXAMPLES (JSONL: title, text, label or section = topic name) and save it."""
     from digest.evaluate import load_jsonl
     from digest.exceptions import DigestError
     from digest.topics import example_text, fit_classifier, save_model
 
     try:
         rows = load_jsonl(examples)
-        if any("label" not in r for r in rows):
-            raise DigestError("every example needs a 'label' (a topic name)")
+        if any("label" not in r and "section" not in r for r in rows):
+            raise DigestError("every example needs a 'label' (or 'section'): a topic name")
         model = fit_classifier(
             [example_text(r["title"], "" if title_only else r.get("text", "")) for r in rows],
-            [str(r["label"]) for r in rows],
+            [str(r.get("label", r.get("section"))) for r in rows],
         )
         save_model(model, out)
     except DigestError as exc:
@@ -921,7 +1107,7 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
 @cli.group(invoke_without_command=True)
 @click.pass_context
 def deliveries(ctx: click.Context) -> None:
-    """Ledger counts per edition and state (default), and unknown outcomes."""
+    """Ledger counts per edition and state (default); unknown, failed and retrying rows."""
     if ctx.invoked_subcommand is None:
         ctx.invoke(deliveries_show)
 
@@ -930,34 +1116,72 @@ def deliveries(ctx: click.Context) -> None:
 @click.option("--edition", "edition_id", type=int, help="Only this edition id.")
 @click.pass_context
 def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
-    """Counts per state for recent editions, then every delivery whose outcome is unknown."""
+    """Counts per state for recent editions (``delivered`` or ``sending``, derived from the
+    rows), then every delivery whose outcome is unknown, the failed ones and those waiting
+    for a retry, each with its reason (at most 20 of each listed)."""
     with _store(ctx, _config(ctx.find_root())) as store:
         overview = store.delivery_overview()
-        unknown = store.deliveries_in(edition_id, ["unknown"])
+        # rows left "sending" are in doubt too when no run is alive (a killed run left them)
+        unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
+        failed = store.deliveries_in(edition_id, ["failed"])
+        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
     for ed in overview:
         if edition_id is not None and ed["edition_id"] != edition_id:
             continue
         counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
         click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
                    f"[{ed['status']}]: {counts}")
-    if unknown:
-        click.echo(f"unknown outcome ({len(unknown)}; `digest deliveries retry-unknown` re-sends):")
-        for row in unknown:
-            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: "
-                       f"{row['last_error'] or ''}")
+    for rows, title in (
+        (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
+        (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
+        (retrying, "waiting for a retry ({n}; `digest deliveries retry-failed` makes them due now)"),
+    ):
+        if not rows:
+            continue
+        click.echo(title.format(n=len(rows)) + ":")
+        for row in rows[:20]:
+            reason = row["last_error"] or ""
+            if row["state"] == "sending":
+                reason = "in flight: a running send has it, or a killed one left it"
+            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: {reason}")
+        if len(rows) > 20:
+            click.echo(f"  ... and {len(rows) - 20} more")
 
 
 @deliveries.command("retry-unknown")
 @click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
 @click.pass_context
 def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None:
-    """Queue deliveries with an unknown outcome again; the next send run delivers them.
-    Recipients the provider did take will get a second copy: this is your decision."""
+    """Queue deliveries with an unknown outcome again; the next `digest run` or the
+    scheduler delivers them. Recipients the provider did take will get a second copy:
+    this is your decision."""
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
-    click.echo(f"{n} deliveries queued again")
+    _echo_requeued(n, waiting)
+
+
+def _echo_requeued(n: int, waiting: int) -> None:
+    message = f"{n} deliveries queued again"
+    if waiting:
+        message += f"; {waiting} waiting for a retry are due now"
+    click.echo(message + "; the next `digest run` (or the scheduler) sends them")
+
+
+@deliveries.command("retry-failed")
+@click.option("--edition", "edition_id", type=int, help="Only this edition id (default: all).")
+@click.pass_context
+def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
+    """Queue failed deliveries again (after a provider outage or a full disk); the next
+    `digest run` or the scheduler sends them. Bounced addresses stay suppressed."""
+    from digest.deliver import Ledger
+
+    with _store(ctx, _config(ctx.find_root())) as store:
+        waiting = store.waiting_retries(edition_id, now=_now())
+        n = Ledger(store, clock=_now).retry_failed(edition_id)
+    _echo_requeued(n, waiting)
 
 
 @cli.command()

@@ -7,51 +7,52 @@ Two steps, in the order the pipeline calls them:
    ignored), or the same wire story republished by several outlets (equal headline once an
    outlet suffix such as `` - Reuters`` is cut, and summaries that agree). It is deliberately
    strict: two different stories must never merge.
-2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`:
-   TF-IDF over headline and summary (headline counted twice, sub-linear term frequency, terms
-   of a single entry dropped, CJK text split into character bigrams so no language needs a
-   word list; terms in more than 25 % of a large batch dropped as function words), cosine
-   distance (documents of eight terms or more sharing a single term count as unrelated),
-   average-link agglomerative clustering cut at a distance threshold, then a second
-   average-link pass over the normalised centroids of those groups. Entries further apart in
-   time than ``window_hours`` are kept apart.
+2. :func:`cluster` groups entries *about the same event* into a :class:`~digest.types.Story`,
+   precise first (a false "also reported by" is the error a reader sees; a missed merge only
+   costs a line). Pairwise similarity combines TF-IDF over headline and lede (headline
+   counted twice, sub-linear term frequency, CJK text split into character bigrams so no
+   language needs a word list, terms in more than 25 % of a large batch dropped), wordllama
+   sentence embeddings, shared names and numbers, a same-outlet and a time-distance penalty
+   (:mod:`digest.similarity`). Average-link agglomerative clustering over ``1 − similarity``
+   is cut with a size-dependent limit: two single entries join only when clearly close,
+   large groups (whose average distance is naturally larger) up to a looser limit; groups of
+   ten or more whose centroids agree are joined (halves of one broad story). Finally every
+   member of a small story must be close to at least one other member. Entries
+   further apart in time than ``window_hours`` are kept apart.
 
-Figures on ``../shared/datasets/clustering`` (see ``digest eval clusters`` and
-``bench/cluster.py``) justify the defaults.
+The defaults were chosen by cross-validation on ``../shared/datasets`` (GoogleNews split by
+story into folds, the real-feed window in two halves by story; see ``DESIGN.md`` and
+``bench/cluster.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 
-from digest.types import Entry, Story
+from digest.similarity import Params, Signals, block, signals
+from digest.types import Copy, Entry, Story
 
 __all__ = [
-    "DEFAULT_MERGE_THRESHOLD",
-    "DEFAULT_THRESHOLD",
     "MAX_BATCH",
+    "Params",
     "canonical_url",
     "cluster",
+    "copy_groups",
     "dedupe",
     "story_key",
 ]
 
 log = logging.getLogger("digest.cluster")
 
-#: Average-link cut: two groups merge while their mean cosine distance stays below this.
-DEFAULT_THRESHOLD = 0.92
-#: Second step: groups merge while the cosine distance of their (normalised) centroids,
-#: averaged over their sub-groups, stays below this.
-DEFAULT_MERGE_THRESHOLD = 0.70
 #: Largest batch clustered at once (the distance matrix grows with its square: ~400 MB here).
 MAX_BATCH = 10_000
 
@@ -73,13 +74,6 @@ _SUMMARY_AGREEMENT = 0.6  # share of the shorter summary's words found in the lo
 _MAX_TEXT_CHARS = 300  # summary characters used for clustering: the lede carries the event;
 # the rest of a full-text article talks about context and bridges unrelated stories
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-# Links in a story must each be this similar to another member of a small story (cosine)...
-_CORE_SIMILARITY = 0.30
-# ... in stories of at most this many entries (large stories are robust under average link)
-_CORE_MAX_SIZE = 20
-# A small story whose members fall into two or more tight groups at this cut is split: one
-# bridging item ("three crises: Iran, Ukraine and Gaza") must not join two events.
-_SPLIT_THRESHOLD = 0.88
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,21 +169,9 @@ class _UnionFind:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
-def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = None) -> list[Entry]:
-    """Collapse copies of the same item into one entry, keeping the most complete copy.
-
-    Two entries are copies when they share (source, entry id), or the same
-    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
-    headline of at least four words after an outlet suffix
-    is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
-    inside the other's: an updated body with an added paragraph still agrees). Copies are
-    grouped transitively. The kept copy is the one from the highest-weight source
-    (``weights``, default 1.0), then with the longest summary, then with an image and link,
-    then the latest. Output keeps the input order of each group's first member.
-
-    Pure; never raises on odd input (missing URL, empty title).
-    """
-    weights = weights or {}
+def copy_groups(entries: Sequence[Entry]) -> list[list[int]]:
+    """Positions of ``entries`` grouped into copies of one item (the rules of :func:`dedupe`),
+    each group in input order, groups in order of their first member. Pure."""
     n = len(entries)
     uf = _UnionFind(n)
     by_id: dict[tuple[str, str], int] = {}
@@ -221,9 +203,28 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(uf.find(i), []).append(i)
+    return [groups[root] for root in sorted(groups)]
+
+
+def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = None) -> list[Entry]:
+    """Collapse copies of the same item into one entry, keeping the most complete copy.
+
+    Two entries are copies when they share (source, entry id), or the same
+    :func:`canonical_url` with related titles (a fifth of their words in common), or the same
+    headline of at least four words after an outlet suffix
+    is cut (``"X - Reuters"`` = ``"x"``) *and* their summaries agree (one's words at least 60 %
+    inside the other's: an updated body with an added paragraph still agrees). Copies are
+    grouped transitively. The kept copy is the one from the highest-weight source
+    (``weights``, default 1.0), then with the longest summary, then with an image and link,
+    then the latest; the dropped copies from other sources are kept in its ``also_in``
+    (their outlets still count for the story and show in "also reported by"). Output keeps
+    the input order of each group's first member.
+
+    Pure; never raises on odd input (missing URL, empty title).
+    """
+    weights = weights or {}
     kept: list[Entry] = []
-    for root in sorted(groups):
-        members = groups[root]
+    for members in copy_groups(entries):
         best = max(members, key=lambda i: _completeness(entries[i], weights))
         if len(members) > 1:
             log.debug(
@@ -232,8 +233,21 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
                 entries[best].entry_id,
                 len(members) - 1,
             )
-        kept.append(entries[best])
+        copies = [entries[i] for i in members if i != best]
+        kept.append(_keep_copies(entries[best], copies))
     return kept
+
+
+def _keep_copies(entry: Entry, copies: Sequence[Entry]) -> Entry:
+    """``entry`` with the dropped ``copies`` from other sources (and theirs) in ``also_in``."""
+    if not copies:
+        return entry
+    found = {(c.source, c.entry_id): c for c in entry.also_in}
+    for copy in copies:
+        for c in (Copy(copy.source, copy.entry_id, copy.url), *copy.also_in):
+            if c.source != entry.source:
+                found.setdefault((c.source, c.entry_id), c)
+    return replace(entry, also_in=tuple(found.values())) if found else entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,90 +286,6 @@ def _document(entry: Entry) -> str:
     return _split_cjk(text)
 
 
-def _title_pairs(entry: Entry) -> set[tuple[str, str]]:
-    """Consecutive word pairs of a title (lower case, words of three or more letters; no
-    numbers, which many unrelated headlines share: "kill 11"), for the weak-member check."""
-    words = [w.casefold() for w in _TOKEN.findall(entry.title)]
-    return {(a, b) for a, b in zip(words, words[1:], strict=False) if _name_like(a) and _name_like(b)}
-
-
-def _name_like(word: str) -> bool:
-    return len(word) >= 3 and word.isalpha()
-
-
-def _prune_weak_members(entries: Sequence[Entry], labels: np.ndarray, x: Any) -> np.ndarray:
-    """Split off members of small stories that no other member is close to.
-
-    Average link admits a member whose similarity to the group is low on average; in a story
-    of a few entries that is how two unrelated items sharing one rare word end up together.
-    In stories of at most :data:`_CORE_MAX_SIZE` entries, a member stays only if its cosine
-    similarity to some other member is at least :data:`_CORE_SIMILARITY`, or its title shares
-    a word pair with another member's title; members that fail become stories of their own
-    (repeated until every member passes).
-    """
-    labels = labels.copy()
-    next_label = int(labels.max()) + 1
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        if not 2 <= len(members) <= _CORE_MAX_SIZE:
-            continue
-        sims = (x[members] @ x[members].T).toarray()
-        np.fill_diagonal(sims, 0.0)
-        pairs = [_title_pairs(entries[int(i)]) for i in members]
-        keep = list(range(len(members)))
-        changed = True
-        while changed and len(keep) > 1:
-            changed = False
-            for k in list(keep):
-                others = [o for o in keep if o != k]
-                if not others:
-                    break
-                if sims[k, others].max() >= _CORE_SIMILARITY:
-                    continue
-                if any(pairs[k] & pairs[o] for o in others):
-                    continue
-                keep.remove(k)
-                labels[members[k]] = next_label
-                next_label += 1
-                changed = True
-    return labels
-
-
-def _split_bridged(labels: np.ndarray, x: Any) -> np.ndarray:
-    """Split small stories that hold two events joined by a bridging item.
-
-    Each story of 4 to :data:`_CORE_MAX_SIZE` entries is clustered again (average link) at
-    the stricter cut :data:`_SPLIT_THRESHOLD`; when that yields two or more groups of at
-    least two entries, the largest group keeps the story (with the single items) and each
-    other group becomes a story of its own.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import squareform
-
-    labels = labels.copy()
-    next_label = int(labels.max()) + 1
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        if not 4 <= len(members) <= _CORE_MAX_SIZE:
-            continue
-        dist = 1.0 - (x[members] @ x[members].T).toarray()
-        np.clip(dist, 0.0, 1.0, out=dist)
-        np.fill_diagonal(dist, 0.0)
-        sub = fcluster(
-            linkage(squareform(dist, checks=False), method="average"),
-            t=_SPLIT_THRESHOLD,
-            criterion="distance",
-        )
-        groups: dict[int, list[int]] = {}
-        for i, group in enumerate(sub.tolist()):
-            groups.setdefault(group, []).append(i)
-        pairs_or_more = sorted((g for g in groups.values() if len(g) >= 2), key=len, reverse=True)
-        for group in pairs_or_more[1:]:
-            labels[members[group]] = next_label
-            next_label += 1
-    return labels
-
-
 def _vectors(docs: Sequence[str]) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
@@ -381,72 +311,154 @@ def _vectors(docs: Sequence[str]) -> Any:
         return None
 
 
-# Distance given to pairs outside the time window: large enough that no average under the
-# threshold can include such a pair for realistic story sizes.
-_FAR = 1e6
 _MAX_DF = 0.25
-_MIN_SHARED_TERMS = 2  # two documents with enough words must share at least this many
-_LONG_DOC_TERMS = 8  # ... when both have at least this many distinct terms (not bare titles)
 _STOPWORD_MIN_DOCS = 100
+_BLOCK = 512  # rows of the similarity matrix computed at once
 
 
-def _condensed_distances(
-    x: Any, times: np.ndarray, window_seconds: float, *, min_shared: int = 1, block: int = 512
-) -> np.ndarray:
-    """Condensed (scipy ``pdist`` layout) cosine distances between the rows of ``x``.
-
-    Pairs too far apart in time get :data:`_FAR`; ``times`` is one number per row (seconds)
-    or an (n, 2) array of time spans. With ``min_shared`` > 1, two rows that both have at
-    least :data:`_LONG_DOC_TERMS` terms but share fewer than ``min_shared`` get distance 1: one
-    rare word in common ("search" in a rescue story and in a purge story) is not a story.
-    """
-    n = x.shape[0]
+def _condensed_distances(sig: Signals, params: Params, window_seconds: float) -> np.ndarray:
+    """Condensed (scipy ``pdist`` layout) distances ``1 − s`` (s from
+    :func:`digest.similarity.block`), clipped to [0, 2]; pairs outside the window get 2, which
+    no average under a cut can include for realistic story sizes."""
+    n = sig.text.shape[0]
     out = np.empty(n * (n - 1) // 2, dtype=np.float64)
-    x = x.astype(np.float32)  # products in single precision: 3x faster, ample for a cut at 0.9
-    xt = x.T.tocsc()
-    if min_shared > 1:
-        xb = x.copy()
-        xb.data[:] = 1.0
-        xbt = xb.T.tocsc()
-        long_doc = np.diff(x.indptr) >= _LONG_DOC_TERMS
-    spans = times.reshape(n, -1)
-    lo, hi = spans[:, 0], spans[:, -1]
-    known = hi[~np.isnan(hi)]
-    check_time = known.size > 1 and float(known.max() - lo[~np.isnan(lo)].min()) > window_seconds
     pos = 0
-    for start in range(0, n - 1, block):
-        stop = min(start + block, n - 1)
-        dists = (x[start:stop] @ xt).toarray()
-        np.subtract(1.0, dists, out=dists)
-        np.clip(dists, 0.0, 1.0, out=dists)
-        if min_shared > 1:
-            weak = (xb[start:stop] @ xbt).toarray() < min_shared
-            weak &= long_doc[start:stop, None] & long_doc[None, :]
-            dists[weak] = 1.0
-            del weak
-        for row in range(start, stop):
-            d = dists[row - start, row + 1 :]
-            if check_time:
-                span = np.maximum(hi[row + 1 :], hi[row]) - np.minimum(lo[row + 1 :], lo[row])
-                d[span > window_seconds] = _FAR
+    everyone = np.arange(n)
+    for start in range(0, n - 1, _BLOCK):
+        stop = min(start + _BLOCK, n - 1)
+        dist = block(sig, everyone[start:stop], everyone[start:], params, window_seconds)
+        np.subtract(1.0, dist, out=dist)
+        np.clip(dist, 0.0, 2.0, out=dist)
+        for row in range(stop - start):
+            d = dist[row, row + 1 :]
             out[pos : pos + d.size] = d
             pos += d.size
     return out
 
 
-def _labels(
-    entries: Sequence[Entry], threshold: float, merge_threshold: float, window_hours: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster ids and centrality (cosine to the own cluster's centroid), one per entry.
+def _cut(tree: np.ndarray, n: int, params: Params) -> np.ndarray:
+    """Flat cluster ids from an average-link ``tree`` (scipy ``linkage`` output), with a cut
+    that depends on size: a merge of groups of *a* and *b* entries is accepted at distances up
+    to ``group − (group − pair) / √(a·b)`` (``pair`` for two single entries, tending to
+    ``group`` for large groups, whose average distance is naturally larger; a single entry
+    joining an established story needs less than two single entries joining each other). Each
+    entry goes to the largest accepted merge above it."""
+    pair, group = params.pair_distance, params.group_distance
+    size = np.ones(2 * n - 1, dtype=np.int64)
+    accepted = np.zeros(2 * n - 1, dtype=bool)
+    accepted[:n] = True
+    children = tree[:, :2].astype(np.int64)
+    for step, (left, right) in enumerate(children):
+        node = n + step
+        size[node] = size[left] + size[right]
+        scale = float(np.sqrt(size[left] * size[right]))
+        accepted[node] = tree[step, 2] <= group - (group - pair) / scale
+    # top-down: an entry's cluster is the highest accepted node on its path to the root
+    owner = np.full(2 * n - 1, -1, dtype=np.int64)
+    for step in range(n - 2, -1, -1):
+        node = n + step
+        mine = owner[node] if owner[node] >= 0 else (node if accepted[node] else -1)
+        for child in children[step]:
+            owner[child] = mine
+    labels = np.where(owner[:n] >= 0, owner[:n], np.arange(n))
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)
 
-    Average link on entries, then average link on the groups' normalised centroids (so that a
-    broad story split in two by the first cut is rejoined when the two halves are about the
-    same thing, while tight distinct stories stay apart); then small stories are checked:
-    two events joined by a bridging item are split (:func:`_split_bridged`) and members no
-    other member is close to leave (:func:`_prune_weak_members`)."""
+
+def _prune(labels: np.ndarray, sig: Signals, params: Params, window_seconds: float) -> np.ndarray:
+    """In stories of at most ``core_max_size`` entries, members whose best similarity to
+    another member is under ``core_similarity`` leave and stand alone (repeated until all
+    pass): average link admits an item that is only moderately close to everyone, which in a
+    small story is how a side story joins an event."""
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for label in np.unique(labels):
+        members = list(np.flatnonzero(labels == label))
+        if not 2 <= len(members) <= params.core_max_size:
+            continue
+        idx = np.array(members)
+        sims = block(sig, idx, idx, params, window_seconds)
+        np.fill_diagonal(sims, -np.inf)
+        keep = list(range(len(members)))
+        while len(keep) > 1:
+            sub = sims[np.ix_(keep, keep)]
+            best = sub.max(axis=1)
+            worst = int(np.argmin(best))
+            if best[worst] >= params.core_similarity:
+                break
+            labels[members[keep[worst]]] = next_label
+            next_label += 1
+            keep.pop(worst)
+    return labels
+
+
+def _merge_large(labels: np.ndarray, sig: Signals, params: Params, window_seconds: float) -> np.ndarray:
+    """Join large groups that are halves of one broad story: groups of at least
+    ``merge_min_size`` entries whose centroids (TF-IDF and meaning, weighted as in the
+    similarity) have a cosine of at least ``merge_similarity``, by average link over those
+    centroids. A broad event reported hundreds of times splits under any pairwise cut; the
+    centroids of its halves agree. Groups whose median times are further apart than the
+    window stay apart. Small groups are never touched (their centroids are noisy)."""
     from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.sparse import csr_matrix
+    from scipy.sparse import csr_matrix, hstack
+    from scipy.spatial.distance import squareform
     from sklearn.preprocessing import normalize
+
+    ids, sizes = np.unique(labels, return_counts=True)
+    large = ids[sizes >= params.merge_min_size]
+    if large.size < 2:
+        return labels
+    n = labels.size
+    position = {int(g): k for k, g in enumerate(large)}
+    member = csr_matrix(
+        (
+            np.ones(int(sizes[sizes >= params.merge_min_size].sum())),
+            (
+                [position[int(g)] for g in labels if int(g) in position],
+                [i for i, g in enumerate(labels) if int(g) in position],
+            ),
+        ),
+        shape=(large.size, n),
+    )
+    parts = [normalize(member @ sig.text) * np.sqrt(params.text_weight)]
+    if sig.meaning is not None:
+        meaning = normalize(np.asarray(member @ sig.meaning))
+        parts.append(csr_matrix(meaning * np.sqrt(1.0 - params.text_weight)))
+    else:
+        parts[0] = parts[0] / np.sqrt(params.text_weight)
+    centroids = normalize(hstack(parts).tocsr())
+    sims = (centroids @ centroids.T).toarray()
+    times = np.full(large.size, np.nan)
+    for k, g in enumerate(large.tolist()):
+        dated = sig.times[(labels == g) & ~np.isnan(sig.times)]
+        if dated.size:
+            times[k] = np.median(dated)
+    with np.errstate(invalid="ignore"):
+        sims[np.abs(times[:, None] - times[None, :]) > window_seconds] = -1.0
+    dist = np.clip(1.0 - sims, 0.0, 2.0)
+    np.fill_diagonal(dist, 0.0)
+    joined = fcluster(
+        linkage(squareform(dist, checks=False), method="average"),
+        t=1.0 - params.merge_similarity,
+        criterion="distance",
+    )
+    out = labels.copy()
+    base = int(labels.max()) + 1
+    for g, j in zip(large.tolist(), joined.tolist(), strict=True):
+        out[labels == g] = base + j
+    _, dense = np.unique(out, return_inverse=True)
+    return dense.astype(np.int64)
+
+
+def _labels(
+    entries: Sequence[Entry], params: Params, window_hours: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster ids and centrality (mean similarity to the rest of the own story), one each.
+
+    Signals (:mod:`digest.similarity`), then average link over the distances, the
+    size-dependent cut (:func:`_cut`), the join of large halves (:func:`_merge_large`) and the
+    core check of small stories (:func:`_prune`)."""
+    from scipy.cluster.hierarchy import linkage
 
     n = len(entries)
     if n == 1:
@@ -454,32 +466,20 @@ def _labels(
     x = _vectors([_document(e) for e in entries])
     if x is None:
         return np.arange(n), np.ones(n)
+    sig = signals(entries, x)
     window = window_hours * 3600.0
-    # an entry without any date has no place in time: the window does not apply to it (NaN)
-    times = np.array([_timestamp(e, missing=math.nan) for e in entries], dtype=np.float64)
-    dist = _condensed_distances(x, times, window, min_shared=_MIN_SHARED_TERMS)
-    first = fcluster(linkage(dist, method="average"), t=threshold, criterion="distance") - 1
+    dist = _condensed_distances(sig, params, window)
+    tree = linkage(dist, method="average")
     del dist
-    k = int(first.max()) + 1
-    final = np.asarray(first)
-    if k >= 2 and merge_threshold > 0:
-        member = csr_matrix((np.ones(n), (first, np.arange(n))), shape=(k, n))
-        centroids = normalize(member @ x)
-        spans = np.full((k, 2), [np.inf, -np.inf])
-        with np.errstate(invalid="ignore"):  # NaN (undated) spans stay NaN: no window check
-            np.minimum.at(spans[:, 0], first, times)
-            np.maximum.at(spans[:, 1], first, times)
-        dist = _condensed_distances(centroids, spans, window)
-        second = (
-            fcluster(linkage(dist, method="average"), t=merge_threshold, criterion="distance") - 1
-        )
-        final = np.asarray(second)[first]
-    final = _prune_weak_members(entries, _split_bridged(final, x), x)
-    k = int(final.max()) + 1
-    member = csr_matrix((np.ones(n), (final, np.arange(n))), shape=(k, n))
-    centroids = normalize(member @ x)
-    centrality = np.asarray(x.multiply(centroids[final]).sum(axis=1)).ravel()
-    return final, centrality
+    labels = _prune(_merge_large(_cut(tree, n, params), sig, params, window), sig, params, window)
+    centrality = np.ones(n)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        if len(members) > 1 and len(members) <= 2000:
+            sims = block(sig, members, members, params, window)
+            sims[~np.isfinite(sims)] = 0.0
+            centrality[members] = (sims.sum(axis=1) - np.diag(sims)) / (len(members) - 1)
+    return labels, centrality
 
 
 def _timestamp(entry: Entry, missing: float = 0.0) -> float:
@@ -524,18 +524,15 @@ def cluster(
     *,
     weights: Mapping[str, float],
     window_hours: float = 48.0,
-    threshold: float = DEFAULT_THRESHOLD,
-    merge_threshold: float = DEFAULT_MERGE_THRESHOLD,
+    params: Params | None = None,
 ) -> list[Story]:
     """Group entries about the same event into stories.
 
     ``entries`` should already be deduplicated (:func:`dedupe`). ``weights`` maps source
     name to its weight (missing: 1.0). Two entries further apart than ``window_hours`` (by
     published, else first-seen time) never count as close; an entry with neither date is
-    not held back by the window. ``threshold`` is the average-link
-    cut on cosine distance (0..1) between entries; ``merge_threshold`` the cut between the
-    normalised centroids of the groups found so (0 turns the second step off). Lower values
-    make tighter stories.
+    not held back by the window. ``params`` are the signal weights and cuts
+    (:class:`~digest.similarity.Params`; its defaults were chosen by cross-validation).
 
     Each story's lead is the most complete entry of the highest-weight source (among equals,
     the one closest to the story's centroid); ``others`` follow in the same order ("also
@@ -560,12 +557,11 @@ def cluster(
                     chunk,
                     weights=weights,
                     window_hours=window_hours,
-                    threshold=threshold,
-                    merge_threshold=merge_threshold,
+                    params=params,
                 )
             )
         return chunked
-    labels, centrality = _labels(entries, threshold, merge_threshold, window_hours)
+    labels, centrality = _labels(entries, params or Params(), window_hours)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(int(label), []).append(i)

@@ -32,7 +32,9 @@ from pydantic import (
 )
 
 from digest.exceptions import ConfigError
-from digest.rank import Override
+from digest.ledger_state import RetryPolicy
+from digest.overrides import Override
+from digest.schedule import validate_cron
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
@@ -50,10 +52,8 @@ TimeZone = Annotated[str, AfterValidator(_check_timezone)]
 
 
 def _check_cron(value: str) -> str:
-    from digest.edition import cron_trigger
-
     try:
-        cron_trigger(value, "UTC")
+        validate_cron(value)
     except ValueError as exc:
         raise ValueError(f"a five-field crontab expression such as '0 7 * * *': {exc}") from exc
     return value
@@ -150,7 +150,9 @@ class SourceConfig(Strict):
 class TopicConfig(Strict):
     """A section: ``keywords`` match whole words case-insensitively (a keyword in capitals,
     such as ``US``, case-sensitively), ``patterns`` are regular expressions (case-insensitive), ``sources`` are source names whose entries default here,
-    ``categories`` match the feeds' own category labels."""
+    ``categories`` match the feeds' own category labels, ``places`` are gazetteer regions
+    (``americas``, ``europe``, ``asia``, ``middle-east``, ``africa``, ``world``: see
+    ``digest.places``) whose place names send a story here when it happens there."""
 
     name: Name
     title: str
@@ -158,7 +160,18 @@ class TopicConfig(Strict):
     patterns: tuple[str, ...] = ()
     sources: tuple[Name, ...] = ()
     categories: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()
     max_stories: int = Field(default=8, ge=1)
+
+    @field_validator("places")
+    @classmethod
+    def _known_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from digest.places import regions
+
+        unknown = sorted(set(value) - set(regions()))
+        if unknown:
+            raise ValueError(f"unknown region(s) {unknown}; known: {sorted(regions())}")
+        return value
 
     @field_validator("patterns")
     @classmethod
@@ -219,6 +232,7 @@ class ListConfig(Strict):
     fallback; ``subscribers`` is the CSV file imported before each delivery;
     ``require_approval`` holds each edition until an editor approves it in ``digest web``;
     ``unsubscribe_mailto`` overrides ``site.unsubscribe_mailto`` for this list.
+    ``fallback`` is the section for stories no topic claims (none: they are left out).
     """
 
     name: Name
@@ -226,7 +240,7 @@ class ListConfig(Strict):
     description: str = ""
     schedule: ScheduleConfig = ScheduleConfig()
     topics: tuple[Name, ...] = ()
-    fallback: FallbackConfig = FallbackConfig()
+    fallback: FallbackConfig | None = None
     max_stories: int = Field(default=30, ge=1, le=200)
     min_section_stories: int = Field(default=1, ge=1)
     max_age_hours: float = Field(default=36.0, gt=0)
@@ -246,6 +260,11 @@ class ListConfig(Strict):
     topic_model: Path | None = None
     half_life_hours: float = Field(default=12.0, gt=0)
     story_window_hours: float = Field(default=48.0, gt=0)
+
+    @property
+    def section_names(self) -> tuple[str, ...]:
+        """The list's section names: its topics, then its fallback's when it has one."""
+        return (*self.topics, *((self.fallback.name,) if self.fallback else ()))
 
 
 class SchedulerSettings(Strict):
@@ -317,8 +336,20 @@ class DeliveryConfig(Strict):
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_consecutive_failures: int = Field(default=5, ge=1)
     resend_unknown: bool = False
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_delay_seconds: float = Field(default=300, ge=0)
+    max_retry_delay_seconds: float = Field(default=7200, ge=0)
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
+
+    def retry_policy(self) -> RetryPolicy:
+        """The back-off for transient refusals: ``retry_delay_seconds`` doubling per attempt
+        up to ``max_retry_delay_seconds``; ``failed`` after ``max_attempts``."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            base_delay=timedelta(seconds=self.retry_delay_seconds),
+            max_delay=timedelta(seconds=max(self.max_retry_delay_seconds, self.retry_delay_seconds)),
+        )
 
 
 class WebConfig(Strict):

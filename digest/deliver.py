@@ -1,27 +1,38 @@
 """The delivery ledger: every eligible subscriber gets an edition, and nobody gets it twice.
 
-One ``deliveries`` row per (edition, subscriber). A run repeats, batch by batch:
+One ``deliveries`` row per (edition, subscriber); its states and the one definition of a
+complete edition are in :mod:`digest.ledger_state`. A run repeats, batch by batch:
 
-1. **claim** (one transaction): up to ``batch_size`` due ``queued`` rows become ``sending``;
-   rows whose subscriber left or whose address is suppressed become ``skipped`` instead
-   (the unsubscribe/suppression re-check happens here, so it takes effect before the next
-   message);
+1. **claim** (one transaction): up to ``batch_size`` due ``queued`` rows become ``claimed``;
+   rows whose subscriber left or
+   whose address is suppressed become ``skipped`` instead (the unsubscribe/suppression
+   re-check happens here, so it takes effect before the next message);
 2. **compose** each claimed row's message (a failure there fails that row only);
-3. **send** the batch through the transport (the only step outside the database);
-4. **record** (one transaction): each row becomes ``sent``, ``failed`` (permanent, with the
-   reason), ``unknown`` (the provider's answer never came) or ``queued`` again with
-   ``not_before`` (a temporary refusal, e.g. SMTP 4xx).
+3. **send** through the transport (the only step outside the database). Rows become
+   ``sending`` just before they are handed over: the whole batch for a transport that takes
+   a batch at once (SendGrid); one by one for a transport that goes message by message
+   (SMTP, outbox), which also reports each outcome so it is recorded as soon as it is known;
+4. **record** (one transaction for what is left): each row becomes ``sent``, ``failed``
+   (permanent, with the reason), ``unknown`` (the provider's answer never came) or, for a
+   transient refusal (SMTP 4xx, SendGrid 429 or a 5xx refusal, an outbox write error such as
+   a full disk), ``queued`` again with a back-off ``not_before``
+   (:class:`~digest.ledger_state.RetryPolicy`) until ``max_attempts``, then ``failed`` with
+   the reason. A permanent refusal of the address (SMTP 5xx on RCPT or DATA) also
+   suppresses it.
 
 A crash between 1 and 4 leaves rows in ``sending``; the next run turns them into ``unknown``
-first, since whether the provider took them cannot be known. ``unknown`` rows are not sent
-again unless the operator asks (:meth:`Ledger.retry_unknown`, ``digest deliveries
-retry-unknown``) or the ``delivery.resend_unknown`` policy says so. The worst case after a
-crash is therefore one batch (``batch_size`` recipients) in doubt -- never a whole run re-sent
-(rss2email) or a batch lost (listmonk checkpointing at fetch time).
+first, since whether the provider took them cannot be known (``claimed`` rows, never handed
+over, just go back to ``queued``). ``unknown`` rows are not sent again unless the operator
+asks (:meth:`Ledger.retry_unknown`, ``digest deliveries retry-unknown``) or the
+``delivery.resend_unknown`` policy says so; ``failed`` ones on ``digest deliveries
+retry-failed``. Both re-open the edition, so the next ``run``/``schedule`` sends them. The
+worst case after a crash is one batch in doubt through SendGrid (one request per batch) and
+one message through SMTP -- never a whole run re-sent (rss2email) or a batch lost (listmonk
+checkpointing at fetch time).
 
 After ``max_consecutive_failures`` batches in a row with no message accepted, the run pauses
-and leaves the remaining rows ``queued``. An edition is marked ``sent`` only when no row is
-``queued`` or ``sending``.
+and leaves the remaining rows ``queued``. A run that handed messages to the provider and had
+none accepted is a failed run (:attr:`~digest.ledger_state.LedgerRun.provider_down`).
 
 One run per edition at a time (the pipeline/scheduler guarantees it); on PostgreSQL several
 workers may run side by side since claims use ``SKIP LOCKED``, but a *restart* turns every
@@ -32,13 +43,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 from digest.exceptions import DigestError
-from digest.store import Store
+from digest.ledger_state import LedgerRun, RetryPolicy, RowUpdate, settle
+from digest.store import Claim, Store
 from digest.transports import Outgoing, Transport
-from digest.types import DeliveryState, SendOutcome, Subscriber
+from digest.types import DeliveryState, SendOutcome, Subscriber, SubscriberStatus
 
 log = logging.getLogger("digest.deliver")
 
@@ -47,15 +59,19 @@ HOOK_POINTS = ("claimed", "before_send", "accepted", "committed")
 
 Compose = Callable[[Subscriber, int], EmailMessage]
 
+_KNOWN_STATES = (
+    DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.QUEUED,
+)
+
 
 class Ledger:
     """Crash-safe sending of editions through a :class:`~digest.transports.Transport`.
 
-    ``clock`` returns the current aware UTC time (the only clock read). ``retry_delay`` is
-    how long a temporarily refused row waits (``not_before``). ``resend_unknown`` is the
-    policy for rows whose outcome is unknown: False (default) leaves them for the operator;
-    True re-queues them at the start of each run. ``_hook`` is for tests only: called with
-    one of :data:`HOOK_POINTS` and the batch's delivery ids.
+    ``clock`` returns the current aware UTC time (the only clock read). ``retry`` is the
+    back-off and attempt limit for transient refusals. ``resend_unknown`` is the policy for rows whose outcome is unknown: False
+    (default) leaves them for the operator; True re-queues them at the start of each run.
+    ``_hook`` is for tests only: called with one of :data:`HOOK_POINTS` and the batch's
+    delivery ids.
     """
 
     def __init__(
@@ -63,13 +79,13 @@ class Ledger:
         store: Store,
         *,
         clock: Callable[[], datetime],
-        retry_delay: timedelta = timedelta(minutes=5),
+        retry: RetryPolicy | None = None,
         resend_unknown: bool = False,
         _hook: Callable[[str, list[int]], None] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
-        self.retry_delay = retry_delay
+        self.retry = retry or RetryPolicy()
         self.resend_unknown = resend_unknown
         self._hook = _hook
 
@@ -107,11 +123,26 @@ class Ledger:
         return added
 
     def retry_unknown(self, edition_id: int | None = None) -> int:
-        """Re-queue ``unknown`` rows of ``edition_id`` (or of every edition when None) so the
-        next :meth:`run` sends them. Recipients the provider did take get a second copy:
-        this is the operator's decision. Returns how many rows were re-queued."""
-        n = self.store.requeue_unknown(edition_id, now=self.clock())
+        """Re-queue ``unknown`` rows of ``edition_id`` (or of every edition when None), due
+        now; rows waiting for a retry become due now too. The next :meth:`run` (``digest
+        run``, ``send``, ``schedule``) sends them. Recipients the provider did take get a
+        second copy: this is the operator's decision. Rows a killed run left in flight
+        (``sending``) are unknown too and re-queued with them, so call it when no send is
+        running, as after a crash. Returns how many rows were re-queued."""
+        interrupted = self.store.recover_sending(edition_id, now=self.clock())
+        if interrupted:
+            log.warning("deliver.interrupted edition=%s unknown=%d", edition_id, len(interrupted))
+        n = self.store.requeue(edition_id, DeliveryState.UNKNOWN, now=self.clock())
         log.info("deliver.retry_unknown edition=%s requeued=%d", edition_id, n)
+        return n
+
+    def retry_failed(self, edition_id: int | None = None) -> int:
+        """Re-queue ``failed`` rows (after a provider outage or a full disk), due now with a
+        fresh retry budget; rows waiting for a retry become due now too. Suppressed or
+        unsubscribed addresses are skipped when claimed, so a bounce is never tried again.
+        Returns how many rows were re-queued."""
+        n = self.store.requeue(edition_id, DeliveryState.FAILED, now=self.clock())
+        log.info("deliver.retry_failed edition=%s requeued=%d", edition_id, n)
         return n
 
     def unknown(self, edition_id: int | None = None) -> list[dict[str, object]]:
@@ -133,15 +164,36 @@ class Ledger:
         max_consecutive_failures: int = 5,
         should_stop: Callable[[], bool] | None = None,
     ) -> dict[str, int]:
-        """Send every due ``queued`` row of ``edition_id``; return the ledger's counts per state.
+        """:meth:`deliver`, returning only the ledger's counts per state afterwards."""
+        return dict(
+            self.deliver(
+                edition_id, list_name=list_name, transport=transport, compose=compose,
+                batch_size=batch_size, max_consecutive_failures=max_consecutive_failures,
+                should_stop=should_stop,
+            ).counts
+        )
+
+    def deliver(
+        self,
+        edition_id: int,
+        *,
+        list_name: str,
+        transport: Transport,
+        compose: Compose,
+        batch_size: int = 100,
+        max_consecutive_failures: int = 5,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> LedgerRun:
+        """Send every due ``queued`` row of ``edition_id``; return a
+        :class:`~digest.ledger_state.LedgerRun` (counts per state afterwards, provider calls
+        and acceptances of this run).
 
         ``compose(subscriber, delivery_id)`` builds one message (RFC 5322
         ``EmailMessage``); an exception there fails that row only. ``batch_size`` bounds the
         recipients in doubt after a crash. Rows refused for now stay ``queued`` with a
-        ``not_before`` and are left for a later run. Marks the edition ``sent`` when no row is
-        ``queued`` or ``sending`` any more. ``should_stop()`` is asked between batches (a
-        SIGTERM finishes the batch in flight, then returns with the rest queued). Raises
-        :class:`~digest.exceptions.StoreError` when the database fails.
+        back-off ``not_before`` and are left for a later run. ``should_stop()`` is asked
+        between batches (a SIGTERM finishes the batch in flight, then returns with the rest
+        queued). Raises :class:`~digest.exceptions.StoreError` when the database fails.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -155,9 +207,13 @@ class Ledger:
             self.retry_unknown(edition_id)
         if (
             self.store.delivery_counts(edition_id).get("queued")
-            and self.store.edition_status(edition_id) != "sending"
+            and self.store.edition_status(edition_id) == "built"
         ):
+            # "sending" here means "delivery has started" (the archive shows it); whether the
+            # edition is complete is derived from its rows (digest.ledger_state)
             self.store.set_edition_status(edition_id, "sending", now=self.clock())
+        streaming = bool(getattr(transport, "reports_each", False))
+        stats = _Stats()
         failures = 0
         batches = 0
         while True:
@@ -170,18 +226,10 @@ class Ledger:
             if not claimed:
                 break
             batches += 1
-            ids = [d for d, _ in claimed]
+            ids = [c.delivery_id for c in claimed]
             self._call_hook("claimed", ids)
-            outcomes = self._send(claimed, transport, compose)
-            self._call_hook("accepted", ids)
-            now = self.clock()
-            self.store.record_outcomes(
-                [(o.delivery_id, str(o.state), o.provider_id, o.error) for o in outcomes],
-                now=now,
-                retry_at=now + self.retry_delay,
-            )
+            states = self._batch(claimed, transport, compose, streaming, stats)
             self._call_hook("committed", ids)
-            states = [o.state for o in outcomes]
             if DeliveryState.SENT in states or not states:
                 failures = 0
             else:
@@ -197,56 +245,137 @@ class Ledger:
                     )
                     break
         counts = self.store.delivery_counts(edition_id)
-        done = not counts.get("queued") and not counts.get("sending")
-        if done and self.store.edition_status(edition_id) != "sent":
-            self.store.set_edition_status(edition_id, "sent", now=self.clock())
-        log.info("deliver.run edition=%s batches=%d counts=%s", edition_id, batches, counts)
-        return counts
+        log.info(
+            "deliver.run edition=%s batches=%d calls=%d accepted=%d counts=%s",
+            edition_id, batches, stats.calls, stats.accepted, counts,
+        )
+        return LedgerRun(
+            counts=counts, calls=stats.calls, accepted=stats.accepted,
+            interrupted=len(interrupted), first_error=stats.first_error,
+        )
 
-    def _send(
-        self, claimed: list[tuple[int, Subscriber]], transport: Transport, compose: Compose
-    ) -> list[SendOutcome]:
-        outcomes: list[SendOutcome] = []
-        batch: list[Outgoing] = []
-        for delivery_id, sub in claimed:
+    def _batch(
+        self,
+        claimed: list[Claim],
+        transport: Transport,
+        compose: Compose,
+        streaming: bool,
+        stats: _Stats,
+    ) -> list[DeliveryState]:
+        """Compose, send and record one claimed batch; return the recorded states."""
+        attempts = {c.delivery_id: c.attempts for c in claimed}
+        emails = {c.delivery_id: c.subscriber.email for c in claimed}
+        recorded: dict[int, DeliveryState] = {}
+
+        def record(outcomes: Sequence[SendOutcome], from_provider: bool = True) -> None:
+            now = self.clock()
+            fresh = [o for o in outcomes if o.delivery_id not in recorded]
+            if not fresh:
+                return
+            updates = [settle(o, attempts.get(o.delivery_id, 1), self.retry, now) for o in fresh]
+            self.store.record_outcomes(updates, now=now)
+            for outcome, update in zip(fresh, updates, strict=True):
+                recorded[update.delivery_id] = update.state
+                if from_provider:
+                    self._note(outcome, update, emails.get(outcome.delivery_id), stats)
+
+        items: list[Outgoing] = []
+        failed_compose: list[SendOutcome] = []
+        for claim in claimed:
             try:
-                message = compose(sub, delivery_id)
+                message = compose(claim.subscriber, claim.delivery_id)
             except Exception as exc:  # noqa: BLE001 - a bad subscriber or template fails one row
-                log.warning("deliver.compose_failed delivery=%s error=%s", delivery_id, exc)
-                outcomes.append(
-                    SendOutcome(delivery_id, DeliveryState.FAILED, error=f"compose: {exc}")
+                log.warning("deliver.compose_failed delivery=%s error=%s", claim.delivery_id, exc)
+                failed_compose.append(
+                    SendOutcome(claim.delivery_id, DeliveryState.FAILED, error=f"compose: {exc}")
                 )
                 continue
-            batch.append(Outgoing(delivery_id=delivery_id, recipient=sub.email, message=message))
-        self._call_hook("before_send", [o.delivery_id for o in batch])
-        if not batch:
-            return outcomes
+            items.append(
+                Outgoing(delivery_id=claim.delivery_id, recipient=claim.subscriber.email,
+                         message=message)
+            )
+        record(failed_compose, from_provider=False)
+        self._call_hook("before_send", [o.delivery_id for o in items])
+        if items:
+            answers = self._send(items, transport, streaming, record)
+            self._call_hook("accepted", [o.delivery_id for o in items])
+            record(answers)
+        return list(recorded.values())
+
+    def _send(
+        self,
+        items: list[Outgoing],
+        transport: Transport,
+        streaming: bool,
+        record: Callable[[Sequence[SendOutcome]], None],
+    ) -> list[SendOutcome]:
+        """Hand ``items`` to the transport; exactly one checked outcome per item."""
+        store, clock = self.store, self.clock
+
+        class _Progress:
+            def attempting(self, delivery_id: int) -> None:
+                store.mark_sending([delivery_id], now=clock())
+
+            def settled(self, outcome: SendOutcome) -> None:
+                record([_checked(outcome)])
+
         try:
-            answers = transport.send(batch)
+            if streaming:
+                answers = transport.send(items, progress=_Progress())  # type: ignore[call-arg]
+            else:
+                store.mark_sending([o.delivery_id for o in items], now=clock())
+                answers = transport.send(items)
         except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"
             log.error("deliver.transport_raised transport=%s error=%r", transport.name, exc)
             answers = [
                 SendOutcome(o.delivery_id, DeliveryState.UNKNOWN, error=f"{kind}: {exc}")
-                for o in batch
+                for o in items
             ]
         by_id = {a.delivery_id: a for a in answers}
-        for item in batch:
+        out = []
+        for item in items:
             answer = by_id.get(item.delivery_id)
             if answer is None:
                 answer = SendOutcome(
                     item.delivery_id, DeliveryState.UNKNOWN, error="transport gave no outcome"
                 )
-            elif answer.state not in (
-                DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.UNKNOWN,
-                DeliveryState.QUEUED,
-            ):
-                answer = SendOutcome(
-                    item.delivery_id, DeliveryState.UNKNOWN,
-                    error=f"transport gave state {answer.state}",
-                )
-            outcomes.append(answer)
-        return outcomes
+            out.append(_checked(answer))
+        return out
+
+    def _note(
+        self, outcome: SendOutcome, update: RowUpdate, email: str | None, stats: _Stats
+    ) -> None:
+        """Count a provider's recorded outcome for the run; suppress a bounced address (for
+        every list, as the SendGrid webhook does)."""
+        stats.calls += 1
+        if update.state == DeliveryState.SENT:
+            stats.accepted += 1
+        elif stats.first_error is None:
+            stats.first_error = outcome.error
+        if outcome.bounced and email:
+            self.store.suppress(email, "bounce", now=self.clock(), detail=(outcome.error or "")[:500])
+            sub = self.store.delivery_subscriber(outcome.delivery_id)
+            if sub is not None and sub.id is not None and sub.status == SubscriberStatus.ACTIVE:
+                self.store.set_subscriber_status(sub.id, SubscriberStatus.BOUNCED, now=self.clock())
+            log.info("deliver.suppressed delivery=%s reason=bounce", outcome.delivery_id)
+
+
+class _Stats:
+    """Provider calls and acceptances of one run (mutable, private to :meth:`Ledger.deliver`)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.accepted = 0
+        self.first_error: str | None = None
+
+
+def _checked(answer: SendOutcome) -> SendOutcome:
+    if answer.state in _KNOWN_STATES:
+        return answer
+    return SendOutcome(
+        answer.delivery_id, DeliveryState.UNKNOWN, error=f"transport gave state {answer.state}"
+    )
 
 
 __all__ = ["HOOK_POINTS", "Compose", "Ledger"]

@@ -3,10 +3,11 @@
 Order of work, all pure (``now`` and the edition time are arguments):
 
 1. :func:`edition_time` / :func:`period_of`: the list's latest scheduled time at or before the
-   requested time, in the list's timezone, names the edition (``2026-02-18`` for a daily list).
+   requested time, in the list's timezone, names the edition (``2026-02-18`` for a daily list);
+   the schedule arithmetic itself is :mod:`digest.schedule`.
 2. :func:`edition_window`: from the previous edition's end (or ``max_age_hours`` back, whichever
    is later) to the edition time.
-3. :func:`assemble`: dedupe → cluster → rank (stories made only of entries already sent are
+3. :func:`assemble`: leave out what is not news (:mod:`digest.noise`) → dedupe → cluster → rank (stories made only of entries already sent are
    left out) → sections → the list's cap on stories.
 4. :func:`for_topics`: the same edition narrowed to a subscriber's chosen sections.
 """
@@ -15,129 +16,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from apscheduler.triggers.cron import CronTrigger
-
-from digest import cluster, rank, topics
+from digest import cluster, noise, rank, schedule, topics
 from digest.config import Config, ListConfig
-from digest.types import Edition, Entry, Section, SourceInfo
-
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _crontab_weekdays(field: str) -> str:
-    """Translate crontab day-of-week numbers (0 or 7 = Sunday, 1 = Monday) to the names
-    APScheduler 3 reads unambiguously: its ``from_crontab`` takes 0 as *Monday*
-    (agronholm/apscheduler#286), which would move every weekday schedule by a day."""
-    items = []
-    for item in field.split(","):
-        body, _, step = item.partition("/")
-        if not any(ch.isdigit() for ch in body):
-            items.append(item)
-            continue
-        lo, _, hi = body.partition("-")
-        start, stop = int(lo), int(hi or lo) if hi or not step else 6
-        days = range(start, stop + 1, int(step or 1))
-        items.extend(_DAY_NAMES[day % 7] for day in days)
-    return ",".join(dict.fromkeys(items))
-
-
-def cron_trigger(cron: str, timezone: str) -> CronTrigger:
-    """An APScheduler trigger for a five-field crontab ``cron`` in IANA ``timezone``, with
-    crontab's weekday numbering. Raises ``ValueError`` for an invalid expression."""
-    fields = cron.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields, got {len(fields)}")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_crontab_weekdays(weekday),
-        timezone=ZoneInfo(timezone),
-    )
-
-
-def _trigger(list_config: ListConfig) -> CronTrigger:
-    return cron_trigger(list_config.schedule.cron, list_config.schedule.timezone)
-
-
-def fire_times(list_config: ListConfig, start: datetime, end: datetime) -> list[datetime]:
-    """The list's scheduled times in ``(start, end]``, as aware UTC, oldest first.
-
-    Computed on UTC instants, never on local wall times: on the night clocks go back, a time
-    in the repeated hour appears twice (both instants); a time in the skipped spring hour
-    appears once, an hour later by the clock.
-    """
-    trigger = _trigger(list_config)
-    out: list[datetime] = []
-    try:
-        cursor = start.astimezone(UTC)
-        end = end.astimezone(UTC)
-    except OverflowError:  # a time at the very edge of datetime's range: nothing scheduled
-        return out
-    while True:
-        try:
-            fire = trigger.get_next_fire_time(None, cursor + timedelta(microseconds=1))
-        except OverflowError:
-            return out
-        if fire is None:
-            return out
-        fire = fire.astimezone(UTC)
-        if fire > end:
-            return out
-        if fire <= cursor:  # never trust a trigger to move backwards
-            cursor += timedelta(seconds=1)
-            continue
-        out.append(fire)
-        cursor = fire
-
-
-def latest_fire(list_config: ListConfig, at: datetime) -> datetime | None:
-    """The list's latest scheduled time at or before ``at`` (aware UTC), looking back at most
-    400 days; ``None`` when the schedule never fired in that span."""
-    for lookback in (timedelta(days=2), timedelta(days=9), timedelta(days=32), timedelta(days=400)):
-        try:
-            start = at - lookback
-        except OverflowError:  # ``at`` in year 1: nothing was scheduled before it
-            return None
-        fires = fire_times(list_config, start, at)
-        if fires:
-            return fires[-1]
-    return None
-
-
-def next_fire(list_config: ListConfig, after: datetime) -> datetime | None:
-    """The list's first scheduled time strictly after ``after`` (aware UTC)."""
-    fire = _trigger(list_config).get_next_fire_time(
-        None, after.astimezone(UTC) + timedelta(microseconds=1)
-    )
-    return None if fire is None else fire.astimezone(UTC)
+from digest.types import Edition, Entry, LeftOut, Section, SourceInfo
 
 
 def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
-    """:func:`latest_fire` in the list's timezone: the time naming the edition due at ``at``."""
-    fire = latest_fire(list_config, at)
-    return None if fire is None else fire.astimezone(ZoneInfo(list_config.schedule.timezone))
+    """The list's latest scheduled time at or before ``at`` (:func:`digest.schedule.latest`),
+    in the list's timezone: the time naming the edition due at ``at``."""
+    fire = schedule.latest(list_config.schedule, at)
+    return None if fire is None else fire.at.astimezone(ZoneInfo(list_config.schedule.timezone))
 
 
 def next_edition_time(list_config: ListConfig, after: datetime) -> datetime | None:
-    """:func:`next_fire` in the list's timezone."""
-    fire = next_fire(list_config, after)
-    return None if fire is None else fire.astimezone(ZoneInfo(list_config.schedule.timezone))
+    """The list's first scheduled time strictly after ``after``, in the list's timezone."""
+    fire = schedule.next_after(list_config.schedule, after)
+    return None if fire is None else fire.at.astimezone(ZoneInfo(list_config.schedule.timezone))
 
 
 def period_of(list_config: ListConfig, scheduled: datetime) -> str:
-    """The period key of the edition scheduled at ``scheduled``: its local date for lists sent
-    at most once a day (``2026-02-18``), else the local date and time (``2026-02-18T0700``)."""
-    local = scheduled.astimezone(ZoneInfo(list_config.schedule.timezone))
-    minute, hour = list_config.schedule.cron.split()[:2]
-    once_a_day = minute.isdigit() and hour.isdigit()
-    return local.strftime("%Y-%m-%d") if once_a_day else local.strftime("%Y-%m-%dT%H%M")
+    """The period key of the edition scheduled at ``scheduled``
+    (:func:`digest.schedule.period_key`): its local date for lists sent at most once a day
+    (``2026-02-18``), else the local date and time (``2026-02-18T0700``)."""
+    return schedule.period_key(list_config.schedule, scheduled)
 
 
 def edition_window(
@@ -172,7 +77,8 @@ def assemble(
     sources = config.list_sources(list_config)
     weights = {s.name: s.weight for s in sources}
     source_topics = {s.name: s.topic for s in sources if s.topic}
-    unique = cluster.dedupe(entries, weights=weights)
+    news, not_news = noise.split_noise(entries)
+    unique = cluster.dedupe(news, weights=weights)
     stories = cluster.cluster(unique, weights=weights, window_hours=list_config.story_window_hours)
     ranked = rank.rank(
         stories,
@@ -207,6 +113,7 @@ def assemble(
             )
             for s in sources
         },
+        left_out=tuple(LeftOut(e, v.kind, v.reason) for e, v in not_news if e.time >= start),
     )
 
 

@@ -2,7 +2,9 @@
 
 The file format is the one of ``../shared/datasets/``: one JSON object per line with ``id``,
 ``title``, ``text`` and either ``story`` (a gold story id, for clustering) or ``label`` (a
-section name, for topics). Other fields are ignored.
+section name, for topics); real-feed files add ``source``, ``feed``, ``url``, ``published``,
+``section`` and ``kind`` (``../shared/datasets/realstories/README.md``), which
+:func:`rows_to_entries` and :func:`evaluate_stories` use.
 
 Metrics follow the usual definitions:
 
@@ -33,16 +35,19 @@ from digest.types import Entry
 
 __all__ = [
     "ClusterScores",
+    "StoryScores",
     "TopicScores",
     "bcubed",
     "evaluate_clusters",
+    "evaluate_sections",
+    "evaluate_stories",
     "evaluate_topics",
     "load_jsonl",
     "pairwise",
     "rows_to_entries",
 ]
 
-# A fixed, arbitrary time: the datasets have no dates, so every item is "published" together.
+# A fixed, arbitrary time for rows without a date: every such item is "published" together.
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -72,21 +77,45 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
-    """Make one :class:`Entry` per dataset row (source ``row['source']`` or ``"dataset"``).
+def _published(row: dict[str, Any], i: int) -> datetime:
+    """The row's ``published`` (ISO 8601, ``Z`` allowed) in UTC; rows without a usable one all
+    get the same fixed time (so the time window never splits them)."""
+    value = row.get("published")
+    if isinstance(value, str) and value.strip():
+        try:
+            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
+    return _EPOCH + timedelta(seconds=i % 60)
 
-    All entries get the same publication time so that the time window never splits them.
+
+def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
+    """Make one :class:`Entry` per dataset row, as the pipeline would have stored it.
+
+    ``source`` is the row's ``source`` (or ``"dataset"``), ``entry_id`` its ``id``, ``url``
+    its ``url``, ``published`` its ``published`` (ISO 8601 UTC) and ``first_seen`` the same.
+    Rows without a date (the GoogleNews file) all get one fixed time, so that the time window
+    never splits them. Entries are tagged English (``language="en"``).
     """
-    return [
-        Entry(
-            source=str(row.get("source") or "dataset"),
-            entry_id=str(row.get("id", i)),
-            title=str(row.get("title") or ""),
-            summary_text="" if title_only else str(row.get("text") or ""),
-            published=_EPOCH + timedelta(seconds=i % 60),
+    entries: list[Entry] = []
+    for i, row in enumerate(rows):
+        when = _published(row, i)
+        url = row.get("url")
+        entries.append(
+            Entry(
+                source=str(row.get("source") or "dataset"),
+                entry_id=str(row.get("id", i)),
+                title=str(row.get("title") or ""),
+                url=str(url) if isinstance(url, str) and url else None,
+                summary_text="" if title_only else str(row.get("text") or ""),
+                published=when,
+                first_seen=when,
+                language="en",
+            )
         )
-        for i, row in enumerate(rows)
-    ]
+    return entries
 
 
 def bcubed(gold: Sequence[Hashable], pred: Sequence[Hashable]) -> tuple[float, float, float]:
@@ -242,5 +271,258 @@ def evaluate_topics(
         labels=labels,
         per_label_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
         confusion=tuple(tuple(int(x) for x in row) for row in matrix),
+        seconds=seconds,
+    )
+
+
+def _gold_stories(rows: Sequence[dict[str, Any]]) -> list[list[int]]:
+    """Row indices grouped by gold ``story`` (each row alone when it has none), in file order."""
+    groups: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(str(row.get("story") or f"\x00{i}"), []).append(i)
+    return list(groups.values())
+
+
+def evaluate_sections(
+    rows: Sequence[dict[str, Any]],
+    *,
+    config: Any,
+    list_name: str,
+    folds: int = 0,
+    seed: int = 0,
+) -> TopicScores:
+    """Section each gold story of ``rows`` with the rules of list ``list_name`` of ``config``
+    and score it against the gold ``section`` of its entries (macro-F1 over the gold labels
+    and whatever was predicted; a story the list leaves out counts as ``(left out)``).
+
+    Each gold story becomes one :class:`~digest.types.Story` whose lead is its entry from the
+    highest-weight source (then the longest summary), as clustering would choose. The
+    classifier: with ``folds`` ≥ 2, one is trained per fold on the *other* folds' rows
+    (title + text, label = ``section``) and settles the held-out fold's stories the rules
+    leave undecided (stories, not entries, are split, so no story is in both); with
+    ``folds`` 0, the list's own ``topic_model`` if it has one. Raises :class:`DigestError`
+    when a row has no ``section`` or the list is unknown.
+    """
+    import random
+
+    from sklearn import metrics
+
+    from digest.topics import assign_sections, example_text, fit_classifier, load_model
+    from digest.types import Story
+
+    if any("section" not in row for row in rows):
+        raise DigestError("every row needs a 'section' field for section evaluation")
+    try:
+        list_config = config.list(list_name)
+    except KeyError:
+        raise DigestError(f"no list named {list_name!r} in the configuration") from None
+    sources = config.list_sources(list_config)
+    weights = {s.name: s.weight for s in sources}
+    source_topics = {s.name: s.topic for s in sources if s.topic}
+    # every story is scored: no section caps, no folding of thin sections
+    topic_configs = [
+        config.topic(name).model_copy(update={"max_stories": len(rows) + 1})
+        for name in list_config.topics
+    ]
+    list_config = list_config.model_copy(update={"min_section_stories": 1})
+    entries = rows_to_entries(rows)
+    groups = _gold_stories(rows)
+
+    def lead_first(i: int) -> tuple[float, int]:
+        return (-weights.get(entries[i].source, 1.0), -len(entries[i].summary_text))
+
+    stories = []
+    for members in groups:
+        ordered = sorted(members, key=lead_first)
+        stories.append(
+            Story(
+                key=str(ordered[0]),
+                lead=entries[ordered[0]],
+                others=tuple(entries[i] for i in ordered[1:]),
+            )
+        )
+    gold = [Counter(str(rows[i]["section"]) for i in m).most_common(1)[0][0] for m in groups]
+
+    def section(chunk: Sequence[int], model: Any | None) -> dict[int, str]:
+        built = assign_sections(
+            [stories[i] for i in chunk],
+            topics=topic_configs,
+            list_config=list_config,
+            source_topics=source_topics,
+            model=model,
+        )
+        placed = {st.key: sec.name for sec in built for st in sec.stories}
+        return {i: placed.get(stories[i].key, "(left out)") for i in chunk}
+
+    started = time.perf_counter()
+    predicted: dict[int, str] = {}
+    model: Any = None
+    if folds >= 2:
+        order = list(range(len(stories)))
+        random.Random(seed).shuffle(order)
+        for fold in range(folds):
+            held = set(order[fold::folds])
+            train = [i for g, m in enumerate(groups) if g not in held for i in m]
+            model = fit_classifier(
+                [example_text(rows[i]["title"], rows[i].get("text", "")) for i in train],
+                [str(rows[i]["section"]) for i in train],
+            )
+            predicted.update(section(sorted(held), model))
+    else:
+        model = load_model(list_config.topic_model) if list_config.topic_model else None
+        predicted = section(range(len(stories)), model)
+    seconds = time.perf_counter() - started
+    guess = [predicted[i] for i in range(len(stories))]
+    labels = tuple(sorted(set(gold) | set(guess)))
+    f1s = metrics.f1_score(gold, guess, labels=list(labels), average=None, zero_division=0)
+    matrix = metrics.confusion_matrix(gold, guess, labels=list(labels))
+    return TopicScores(
+        items=len(stories),
+        macro_f1=float(
+            metrics.f1_score(gold, guess, labels=sorted(set(gold)), average="macro", zero_division=0)
+        ),
+        accuracy=float(metrics.accuracy_score(gold, guess)),
+        labels=labels,
+        per_label_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
+        confusion=tuple(tuple(int(x) for x in row) for row in matrix),
+        seconds=seconds,
+    )
+
+
+@dataclass(frozen=True)
+class StoryScores:
+    """Whole-build figures on a labelled real-feed file (``digest eval stories``).
+
+    Clustering (B-cubed and pairwise P/R/F1) is over every row; an entry left out as not news
+    or dropped as off-topic is a story of its own. ``sections_macro_f1`` compares each
+    non-noise entry's section (its story's, ``"(left out)"`` when the list dropped it) with its
+    gold ``section``; ``noise_precision``/``noise_recall`` compare the entries left out as not
+    news with the gold ``noise-`` stories (1.0 when there is nothing to find or nothing found).
+    """
+
+    items: int
+    gold_stories: int
+    stories: int
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+    pairwise_precision: float
+    pairwise_recall: float
+    pairwise_f1: float
+    sections_macro_f1: float
+    per_section_f1: dict[str, float]
+    noise_precision: float
+    noise_recall: float
+    noise_found: int
+    noise_gold: int
+    seconds: float
+
+
+def _config_source(row: dict[str, Any], by_file: dict[str, str]) -> str:
+    feed = str(row.get("feed") or "")
+    return by_file.get(feed) or str(row.get("source") or "dataset")
+
+
+def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: Any) -> StoryScores:
+    """Run the list's whole build path on ``rows`` and score it against their labels.
+
+    ``rows`` need ``story``, ``section`` (and ``title``; ``source``, ``feed``, ``url``,
+    ``published``, ``text`` are used when present); the format is
+    ``../shared/datasets/realstories/README.md``. A row's ``feed`` (file name) is matched to
+    the config source whose ``path``/``url`` ends with it, so source weights and topics apply
+    as in a real build. The path is :func:`digest.edition.assemble` (noise filter, dedupe,
+    cluster, rank, sections with the list's rules and ``topic_model``) over a window holding
+    every row, with the list's and each section's story cap lifted to hold them all. Raises :class:`DigestError` when a row
+    lacks ``story`` or ``section``.
+    """
+    from dataclasses import replace as _replace
+
+    from sklearn import metrics
+
+    from digest import cluster as clustering
+    from digest import edition as editions
+    from digest import noise
+    from digest.topics import load_model
+
+    if any("story" not in r or "section" not in r for r in rows):
+        raise DigestError("every row needs 'story' and 'section' fields for story evaluation")
+    by_file: dict[str, str] = {}
+    for source in config.list_sources(list_config):
+        for where in (source.path, source.url):
+            if where is not None:
+                by_file.setdefault(Path(str(where)).name, source.name)
+    entries = [
+        _replace(e, source=_config_source(r, by_file))
+        for e, r in zip(rows_to_entries(rows), rows, strict=True)
+    ]
+    index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
+    times = [e.time for e in entries if e.time is not None]
+    start, end = min(times), max(times) + timedelta(seconds=1)
+    started = time.perf_counter()
+    model = load_model(list_config.topic_model) if list_config.topic_model else None
+    cap = max(len(entries), 1)
+    wide = list_config.model_copy(update={"max_stories": cap})
+    uncapped = config.model_copy(
+        update={"topics": [t.model_copy(update={"max_stories": cap}) for t in config.topics]}
+    )
+    built = editions.assemble(
+        config=uncapped,
+        list_config=wide,
+        period="eval",
+        window=(start, end),
+        entries=entries,
+        sent={},
+        model=model,
+    )
+    seconds = time.perf_counter() - started
+    pred: list[int] = [-1] * len(entries)
+    section: list[str] = ["(left out)"] * len(entries)
+    for number, story in enumerate(built.stories):
+        for e in story.entries:
+            i = index[(e.source, e.entry_id)]
+            pred[i] = number
+            section[i] = story.section or "(left out)"
+    # copies dedupe dropped follow the copy that was kept
+    news, _ = noise.split_noise(entries)
+    for group in clustering.copy_groups(news):
+        kept = [index[(news[g].source, news[g].entry_id)] for g in group]
+        placed = [i for i in kept if pred[i] >= 0]
+        for i in kept:
+            if pred[i] < 0 and placed:
+                pred[i], section[i] = pred[placed[0]], section[placed[0]]
+    left_out = {index[(item.entry.source, item.entry.entry_id)] for item in built.left_out}
+    next_label = len(built.stories)
+    for i in range(len(pred)):
+        if pred[i] < 0:
+            pred[i] = next_label
+            next_label += 1
+    gold = [str(r["story"]) for r in rows]
+    p, r_, f = bcubed(gold, pred)
+    pp, pr, pf = pairwise(gold, pred)
+    gold_noise = {i for i, g in enumerate(gold) if g.startswith("noise-")}
+    found = left_out & gold_noise
+    scored = [i for i in range(len(rows)) if i not in gold_noise]
+    gold_sections = [str(rows[i]["section"]) for i in scored]
+    pred_sections = [section[i] for i in scored]
+    labels = sorted(set(gold_sections))
+    f1s = metrics.f1_score(
+        gold_sections, pred_sections, labels=labels, average=None, zero_division=0
+    )
+    return StoryScores(
+        items=len(rows),
+        gold_stories=len(set(gold)),
+        stories=len(built.stories),
+        bcubed_precision=p,
+        bcubed_recall=r_,
+        bcubed_f1=f,
+        pairwise_precision=pp,
+        pairwise_recall=pr,
+        pairwise_f1=pf,
+        sections_macro_f1=float(sum(f1s) / len(f1s)) if len(f1s) else 0.0,
+        per_section_f1={label: float(v) for label, v in zip(labels, f1s, strict=True)},
+        noise_precision=len(found) / len(left_out) if left_out else 1.0,
+        noise_recall=len(found) / len(gold_noise) if gold_noise else 1.0,
+        noise_found=len(left_out),
+        noise_gold=len(gold_noise),
         seconds=seconds,
     )

@@ -28,8 +28,8 @@ Order of checks for an HTTP location: scheme → literal address guard → reque
 guard, connect) → status (304, redirect, 410, 429/503, other >= 400) → streamed, decoded,
 capped body. Local files are read through the same decoder and cap.
 
-The pure helpers :func:`parse_retry_after`, :func:`backoff` and :func:`next_poll` take
-``now`` as an argument and read no clock.
+The pure helper :func:`parse_retry_after` takes ``now`` as an argument and reads no clock;
+when to poll next is :mod:`digest.polling`'s decision.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +88,7 @@ class RetryLater(FetchError):
 
     ``retry_after`` is the server's ``Retry-After`` (RFC 9110 §10.2.3) in seconds, clamped to
     [60 s, 24 h], or ``None`` when the header was missing or unreadable. ``status`` is 429 or
-    503. The caller should not poll the source again before that delay (see :func:`next_poll`).
+    503. The caller should not poll the source again before that delay (see :func:`digest.polling.decide`).
     """
 
     def __init__(
@@ -214,46 +214,6 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
             when = when.replace(tzinfo=UTC)
         seconds = (when - now).total_seconds()
     return min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
-
-
-def backoff(
-    error_count: int,
-    *,
-    interval: timedelta,
-    cap: timedelta = timedelta(hours=24),
-) -> timedelta:
-    """Delay before the next poll of a source that has failed ``error_count`` times in a row.
-
-    Exponential: ``interval * 2**error_count`` (0 errors: the normal interval; 1: twice;
-    2: four times ...), never more than ``cap`` and never less than ``interval``.
-    """
-    if error_count <= 0:
-        return interval
-    exponent = min(error_count, 32)  # 2**32 intervals is beyond any cap; avoids huge numbers
-    delay = interval * (2**exponent)
-    return max(min(delay, cap), interval) if cap >= interval else interval
-
-
-def next_poll(
-    now: datetime,
-    *,
-    interval: timedelta,
-    error_count: int = 0,
-    retry_after: float | None = None,
-    cap: timedelta = timedelta(hours=24),
-) -> datetime:
-    """When to poll a source next, given the outcome of the poll that just ended at ``now``.
-
-    ``interval`` is the source's normal poll interval; ``error_count`` is the number of
-    consecutive failures including this one (0 after a success or a 304); ``retry_after`` is
-    :attr:`RetryLater.retry_after` in seconds when the server sent one. The result is
-    ``now + max(backoff(error_count), retry_after)``: a server's Retry-After is always
-    respected, even beyond ``cap`` (it is already clamped to 24 h by :func:`parse_retry_after`).
-    """
-    delay = backoff(error_count, interval=interval, cap=cap)
-    if retry_after is not None and retry_after > 0:
-        delay = max(delay, timedelta(seconds=retry_after))
-    return now + delay
 
 
 # --------------------------------------------------------------------------------------------

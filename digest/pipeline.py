@@ -12,29 +12,33 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from digest import edition as editions
-from digest.adjust import adjusted, may_send
+from digest import polling
+from digest import schedule as schedules
+from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.deliver import Ledger
+from digest.ledger_state import OPEN_STATES, LedgerRun, edition_complete
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
-from digest.fetch import RetryLater, fetch, next_poll
+from digest.fetch import RetryLater, fetch
 from digest.message import build_message, public_copy
 from digest.parse import parse_feed
+from digest.rank import story_score
 from digest.render import archive_url, render_edition
-from digest.store import SourceState, Store
+from digest.store import Store
 from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 from digest.tokens import make_token, preferences_url, unsubscribe_url
-from digest.topics import load_model
+from digest.topics import load_model, section_of
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport, write_edition_files
 from digest.types import (
@@ -43,6 +47,7 @@ from digest.types import (
     RenderedEdition,
     RunReport,
     SourceReport,
+    Story,
     Subscriber,
 )
 from digest.unsubscribe import mailto_url
@@ -50,10 +55,6 @@ from digest.unsubscribe import mailto_url
 log = logging.getLogger("digest.pipeline")
 
 MAX_PARALLEL_FETCHES = 8
-UNCONDITIONAL_AFTER_304S = 24
-"""A source answered 304 this many times in a row is fetched once without validators."""
-MOVE_AFTER_REDIRECTS = 3
-"""A feed URL moves after this many fetches in a row ended in the same permanent redirect."""
 
 
 def utcnow() -> datetime:
@@ -69,28 +70,27 @@ def poll_source(
 ) -> SourceReport:
     """Fetch, parse and store one source; never raises for a feed's own failure.
 
-    ``live`` ignores the source's local ``path`` and fetches its ``url``. A failure leaves the
-    source's stored entries as they were and is recorded with its HTTP status and reason; the
-    next poll backs off exponentially and never comes before the server's ``Retry-After``.
-    A source that answered 410 Gone is disabled until an editor re-enables it
-    (``digest sources enable NAME``); a disabled source, or one whose back-off has not expired,
-    is reported as ``skipped``.
+    ``live`` ignores the source's local ``path`` and fetches its ``url``. What is fetched and
+    what the source's state becomes is decided by :mod:`digest.polling` (back-off,
+    ``Retry-After``, 304 streaks, permanent redirects, 410) and written by one store call.
+    A failure leaves the source's stored entries as they were; a disabled source, or one
+    whose back-off has not expired, is reported as ``skipped``.
     """
     state = store.source_state(source.name)
     report = SourceReport(source=source.name, status="ok")
-    if state.disabled_reason:
-        report.status, report.error = "skipped", f"disabled: {state.disabled_reason}"
-        return report
     is_local = source.path is not None and not live
-    if not is_local and state.last_status == "failed" and state.next_poll_at and state.next_poll_at > now:
-        report.status = "skipped"
-        report.error = f"backing off after errors until {state.next_poll_at:%Y-%m-%d %H:%M} UTC"
+    skip = polling.skip_reason(state, now, local=is_local)
+    if skip is not None:
+        report.status, report.error = "skipped", skip
+        report.next_poll_at = state.next_poll_at
         return report
     location = source.location if is_local else (state.url or str(source.url))
-    interval = timedelta(minutes=source.poll_interval_minutes or config.fetch.poll_interval_minutes)
-    # After a long run of 304s, fetch once without validators: a server whose validators are
-    # stuck would otherwise hide new entries for ever.
-    conditional = not is_local and state.not_modified_count < UNCONDITIONAL_AFTER_304S
+    policy = polling.Policy(
+        interval=timedelta(minutes=source.poll_interval_minutes or config.fetch.poll_interval_minutes),
+        max_backoff=timedelta(minutes=config.scheduler.max_backoff_minutes),
+    )
+    conditional = polling.conditional(state, local=is_local)
+    outcome: polling.FetchOutcome
     try:
         result = fetch(
             location,
@@ -113,60 +113,37 @@ def poll_source(
         new, seen = store.upsert_entries(feed.entries, now=now)
         report.new_entries, report.seen_entries = new, seen
         report.warnings = list(feed.warnings)
-        values: dict[str, object] = {
-            "last_status": "ok",
-            "last_http_status": result.status,
-            "last_error": None,
-            "last_fetch_at": now,
-            "last_ok_at": now,
-            "error_count": 0,
-            "not_modified_count": 0,
-            "next_poll_at": next_poll(now, interval=interval),
-        }
-        if not is_local:
-            values.update(etag=result.etag, last_modified=result.last_modified)
-            values.update(_follow_permanent_redirect(state, result.permanent_redirect))
-        if new:
-            values["last_new_at"] = now
-        store.record_source(source.name, **values)
+        outcome = polling.Fetched(
+            status=result.status,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            permanent_redirect=result.permanent_redirect,
+            new_entries=new,
+            local=is_local,
+        )
     except NotModified:
         report.status, report.http_status = "not-modified", 304
-        store.record_source(
-            source.name,
-            last_status="not-modified",
-            last_http_status=304,
-            last_error=None,
-            last_fetch_at=now,
-            last_ok_at=now,
-            error_count=0,
-            not_modified_count=state.not_modified_count + 1,
-            next_poll_at=next_poll(now, interval=interval),
-        )
+        outcome = polling.NotModified()
     except SourceError as exc:
-        errors = state.error_count + 1
         report.status = "failed"
         report.http_status = exc.status if exc.status is not None else report.http_status
         report.error = exc.reason
-        values = {
-            "last_status": "failed",
-            "last_http_status": report.http_status,
-            "last_error": exc.reason,
-            "last_fetch_at": now,
-            "error_count": errors,
-            "next_poll_at": next_poll(
-                now,
-                interval=interval,
-                error_count=errors,
-                retry_after=exc.retry_after if isinstance(exc, RetryLater) else None,
-            ),
-        }
-        if exc.status == 410:
-            values["disabled_reason"] = f"the feed is gone (HTTP 410) since {now:%Y-%m-%d}"
-            report.error += "; source disabled until an editor re-enables it"
-        store.record_source(source.name, **values)
+        outcome = polling.Failed(
+            reason=exc.reason,
+            status=report.http_status,
+            retry_after=exc.retry_after if isinstance(exc, RetryLater) else None,
+        )
         log.warning(
             "source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason
         )
+    update = polling.decide(state, outcome, now, policy)
+    store.apply_source_update(source.name, update)
+    if update.url != state.url and update.url is not None:
+        log.info("source_moved source=%s url=%s", source.name, update.url)
+    if update.disabled_reason and not state.disabled_reason:
+        report.error = f"{report.error}; source disabled until an editor re-enables it"
+    report.next_poll_at = update.next_poll_at
+    report.retry_after = update.failure.retry_after if update.failure else None
     return report
 
 
@@ -175,19 +152,6 @@ def _host_of(source: SourceConfig, live: bool) -> str | None:
     if source.path is not None and not live:
         return None
     return urlsplit(str(source.url)).hostname
-
-
-def _follow_permanent_redirect(state: SourceState, target: str | None) -> dict[str, object]:
-    """Source columns after a fetch that did or did not end in a permanent redirect: the
-    stored URL moves only when the same 301/308 target was seen on
-    :data:`MOVE_AFTER_REDIRECTS` fetches in a row (one misconfigured response moves nothing)."""
-    if target is None:
-        return {"redirect_to": None, "redirect_count": 0}
-    count = state.redirect_count + 1 if state.redirect_to == target else 1
-    if count >= MOVE_AFTER_REDIRECTS:
-        log.info("source_moved source=%s url=%s", state.name, target)
-        return {"url": target, "redirect_to": None, "redirect_count": 0}
-    return {"redirect_to": target, "redirect_count": count}
 
 
 def poll(
@@ -231,13 +195,18 @@ def poll(
 class Build:
     """An assembled edition and its renderings, one per distinct subscriber topic choice.
 
-    ``variants`` maps a sorted tuple of topic names (``()`` = the whole edition) to its
-    rendering; ``scheduled`` is the edition time the period was derived from.
+    ``edition`` is what is sent (the editor's adjustments applied); ``base`` the edition as
+    assembled, before them (the editor lists what they changed against it). ``variants``
+    maps a sorted tuple of topic names (``()`` = the whole edition) to its rendering;
+    ``left_out_for_size`` are the stories of ``edition`` the whole edition's email left out
+    for size, from that rendering; ``scheduled`` is the edition time the period was derived from.
     """
 
     edition: Edition
     scheduled: datetime
     variants: dict[tuple[str, ...], RenderedEdition]
+    base: Edition
+    left_out_for_size: tuple[Story, ...] = ()
 
     @property
     def main(self) -> RenderedEdition:
@@ -253,14 +222,14 @@ def build(
     at: datetime,
     now: datetime,
     choices: Iterable[Sequence[str]] = (),
-    adjust: bool = True,
 ) -> Build | None:
     """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
 
     Returns ``None`` when the list's schedule has no send time at or before ``at``.
-    ``choices`` are subscribers' topic choices to render variants for. With ``adjust`` the
-    editor's stored adjustments for this edition (pin, boost, drop, summary) are applied,
-    exactly as the preview applies them. Nothing is stored.
+    ``choices`` are subscribers' topic choices to render variants for. The editor's stored
+    adjustments for this edition (split, move, merge, pin, boost, drop, summary) are applied
+    to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
+    The editor's preview shows this same build. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when rendering fails.
     """
     scheduled = editions.edition_time(list_config, at)
@@ -295,8 +264,26 @@ def build(
         sent=sent,
         model=model,
     )
-    if adjust:
-        edition = adjusted(edition, store)
+    base = edition
+    edition = adjusted(edition, store, _list_rules(config, list_config, edition, model))
+    return finish_build(
+        config, list_config, base=base, edition=edition, scheduled=scheduled, choices=choices, now=now
+    )
+
+
+def finish_build(
+    config: Config,
+    list_config: ListConfig,
+    *,
+    base: Edition,
+    edition: Edition,
+    scheduled: datetime,
+    choices: Iterable[Sequence[str]] = (),
+    now: datetime,
+) -> Build:
+    """Render ``edition`` once per distinct topic choice (``()``, the whole edition, first)
+    into a :class:`Build`, with the stories the whole edition's email left out for size.
+    Raises :class:`~digest.exceptions.RenderError` when rendering fails."""
     variants: dict[tuple[str, ...], RenderedEdition] = {}
     for choice in [(), *choices]:
         key = tuple(sorted(set(choice)))
@@ -307,7 +294,36 @@ def build(
             variants[key] = variants[()]
             continue
         variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
-    return Build(edition=edition, scheduled=scheduled, variants=variants)
+    omitted = set(variants[()].left_out)
+    return Build(
+        edition=edition,
+        scheduled=scheduled,
+        variants=variants,
+        base=base,
+        left_out_for_size=tuple(s for s in edition.stories if s.key in omitted),
+    )
+
+
+def _list_rules(
+    config: Config, list_config: ListConfig, edition: Edition, model: object | None
+) -> Rules:
+    """The list's own scoring and sectioning, for stories an editor reshaped."""
+    sources = config.list_sources(list_config)
+    weights = {s.name: s.weight for s in sources}
+    source_topics = {s.name: s.topic for s in sources if s.topic}
+    topic_configs = [config.topic(name) for name in list_config.topics]
+    sections = [(t.name, t.title) for t in topic_configs]
+    if list_config.fallback is not None:
+        sections.append((list_config.fallback.name, list_config.fallback.title))
+    return Rules(
+        score=lambda story: story_score(
+            story, weights=weights, now=edition.window_end, half_life_hours=list_config.half_life_hours
+        ),
+        section=lambda story: section_of(
+            story, topics=topic_configs, list_config=list_config, source_topics=source_topics, model=model
+        ),
+        sections=tuple(sections),
+    )
 
 
 # -- delivering -------------------------------------------------------------------------
@@ -347,8 +363,9 @@ def deliver_edition(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
-) -> dict[str, int]:
-    """Send the due queued deliveries of a stored edition; return the ledger counts per state.
+) -> LedgerRun:
+    """Send the due queued deliveries of a stored edition; return what the ledger did
+    (:class:`~digest.ledger_state.LedgerRun`: counts per state, provider calls, accepted).
 
     Messages are composed from the renderings stored with the edition (never rebuilt, so a
     restart sends exactly what was built): the subscriber's topic choice, else the whole
@@ -383,9 +400,12 @@ def deliver_edition(
 
     folder = config.delivery.outbox_dir / list_config.name / period
     transport = make_transport(config, list_config, folder, secret=secret)
-    ledger = Ledger(store, clock=clock, resend_unknown=config.delivery.resend_unknown)
+    ledger = Ledger(
+        store, clock=clock, retry=config.delivery.retry_policy(),
+        resend_unknown=config.delivery.resend_unknown,
+    )
     try:
-        return ledger.run(
+        return ledger.deliver(
             edition_id,
             list_name=list_config.name,
             transport=transport,
@@ -398,25 +418,35 @@ def deliver_edition(
         transport.close()
 
 
-def _settle(report: ListReport, counts: dict[str, int], store: Store, now: datetime) -> None:
-    """Set ``report``'s status, and a message for whatever is not plainly sent, from the
-    ledger ``counts``."""
+def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
+    """Set ``report``'s status, and a message for whatever is not plainly sent, from what
+    the ledger ``done``. A run whose every provider call failed is ``failed``."""
+    counts = dict(done.counts)
     report.deliveries = counts
-    queued = counts.get("queued", 0) + counts.get("sending", 0)
+    queued = sum(counts.get(state, 0) for state in OPEN_STATES)
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     waiting = queued - due
     notes = []
-    if counts.get("failed") or due:
+    if done.provider_down:
+        notes.append(
+            f"every provider call of this run failed ({done.calls} messages), e.g. "
+            f"{done.first_error}; see docs/operations.md, after a provider outage"
+        )
+    if counts.get("failed") or due or done.provider_down:
         report.status = "failed"
         if due:
             notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
+        if waiting:
+            notes.append(f"{waiting} wait for a retry or their local send time")
     elif waiting:
         report.status = "scheduled"
-        notes.append(f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)")
+        notes.append(
+            f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+        )
     else:
         report.status = "sent"
     if counts.get("failed"):
-        notes.append("failed deliveries are listed by `digest deliveries`")
+        notes.append("failed deliveries are listed by `digest deliveries`; retry-failed re-sends them")
     if counts.get("unknown"):
         notes.append("outcome unknown for some: see `digest deliveries`, then retry-unknown if you decide")
     report.message = "; ".join(notes)
@@ -436,12 +466,16 @@ def publish(
     """Build the edition due at ``at``, store it, and deliver it to the list's subscribers.
 
     The whole edition (every topic variant) is built and stored before anything is sent.
-    ``not_before(subscriber)`` delays a subscriber's delivery (local-time sending);
+    ``not_before(subscriber)`` delays a subscriber's delivery; by default a list with
+    ``send_at`` queues each row for that wall time in the subscriber's own timezone
+    (:func:`digest.schedule.local_send_time`), under cron and the service alike;
     ``should_stop()`` is asked between batches. Outcomes (``ListReport.status``): ``sent``
     (every row settled), ``scheduled`` (rows wait for their local time), ``failed`` (rows
-    failed, or are still queued after the run paused; or the list's subscriber file is
-    missing or unreadable, and then nothing is built or stored), ``exists`` (this period already has
-    a completed edition: nothing is sent again; an unfinished one is resumed instead),
+    failed, or are still queued after the run paused, or every provider call of the run
+    failed; or the list's subscriber file is missing or unreadable, and then nothing is built
+    or stored), ``exists`` (this period's edition is complete, derived from its rows by
+    :func:`~digest.ledger_state.edition_complete`: nothing is sent again; an incomplete one
+    is resumed instead),
     ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
     has no time at or before ``at``).
@@ -455,18 +489,19 @@ def publish(
     existing = store.edition(list_config.name, report.period)
     if existing is not None:
         report.stories = existing.story_count
-        if existing.status == "sent":
+        if edition_complete(store.delivery_counts(existing.id)):
             report.status = "exists"
             report.message = (
-                f"edition {list_config.name}/{report.period} already exists and was delivered; "
-                "nothing new to deliver"
+                f"edition {list_config.name}/{report.period} already exists and its delivery "
+                "is complete (no row queued or in flight; `digest deliveries` lists failed "
+                "and unknown ones); nothing new to deliver"
             )
             return report
-        counts = deliver_edition(
+        done = deliver_edition(
             config, store, list_config, existing.id, existing.period,
             now=now, clock=clock, should_stop=should_stop,
         )
-        _settle(report, counts, store, clock())
+        _settle(report, done, store, clock())
         report.message = "; ".join(filter(None, ["resumed the unfinished edition", report.message]))
         return report
 
@@ -486,6 +521,8 @@ def publish(
         if imported.problems:
             notes.append(rejected_rows_note(imported.problems))
     subscribers = store.subscribers_of(list_config.name)
+    if not_before is None:
+        not_before = local_send_times(list_config, scheduled)
 
     built = build(
         config, store, list_config, at=at, now=now, choices=[s.topics for s in subscribers]
@@ -520,11 +557,14 @@ def publish(
         render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
         site=config.site,
     )
-    carried = [
-        (entry.source, entry.entry_id, story.key, section.name)
+    carried = [  # with the copies dedupe dropped, so a later edition leaves them out too
+        (source, entry_id, story.key, section.name)
         for section in edition.sections
         for story in section.stories
         for entry in story.entries
+        for source, entry_id in [
+            (entry.source, entry.entry_id), *((c.source, c.entry_id) for c in entry.also_in)
+        ]
     ]
     try:
         edition_id = store.create_edition(
@@ -554,13 +594,33 @@ def publish(
         report.out_dir = str(folder)
     except OSError as exc:  # a copy for looking at; the edition itself is stored and goes out
         log.warning("edition_files_failed list=%s folder=%s error=%r", list_config.name, folder, str(exc))
-    counts = deliver_edition(
+    done = deliver_edition(
         config, store, list_config, edition_id, edition.period,
         now=now, clock=clock, should_stop=should_stop,
     )
-    _settle(report, counts, store, clock())
+    _settle(report, done, store, clock())
     report.message = "; ".join(filter(None, [report.message, *notes]))
     return report
+
+
+def local_send_times(
+    list_config: ListConfig, scheduled: datetime
+) -> Callable[[Subscriber], datetime | None] | None:
+    """Each subscriber's delivery time for the edition scheduled at ``scheduled`` when the
+    list has ``send_at`` (aware UTC, :func:`digest.schedule.local_send_time`), else None."""
+    if list_config.send_at is None:
+        return None
+    hour, minute = (int(part) for part in list_config.send_at.split(":"))
+
+    def not_before(subscriber: Subscriber) -> datetime | None:
+        return schedules.local_send_time(
+            scheduled=scheduled,
+            list_timezone=list_config.schedule.timezone,
+            subscriber_timezone=subscriber.timezone or "UTC",
+            send_at=time(hour, minute),
+        )
+
+    return not_before
 
 
 def resume(
@@ -570,11 +630,16 @@ def resume(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
+    skip: Collection[tuple[str, str | None]] = (),
+    lists: Sequence[str] = (),
 ) -> list[ListReport]:
-    """Continue every stored edition whose delivery has not completed (after a restart, a
-    pause, ``digest deliveries retry-unknown`` or when local send times come due)."""
+    """Continue every stored edition that is not complete (after a restart, a pause,
+    ``digest deliveries retry-unknown``/``retry-failed`` or when local send times come due),
+    except the ``(list, period)`` pairs in ``skip``, and only of ``lists`` when given."""
     reports = []
     for row in store.unfinished_editions():
+        if (row.list_name, row.period) in skip or (lists and row.list_name not in lists):
+            continue
         try:
             list_config = config.list(row.list_name)
         except KeyError:
@@ -582,13 +647,13 @@ def resume(
             continue
         report = ListReport(list_name=row.list_name, status="failed", period=row.period, stories=row.story_count)
         try:
-            counts = deliver_edition(
+            done = deliver_edition(
                 config, store, list_config, row.id, row.period, now=now, clock=clock, should_stop=should_stop
             )
         except DigestError as exc:
             report.message = str(exc)
         else:
-            _settle(report, counts, store, clock())
+            _settle(report, done, store, clock())
         reports.append(report)
         if should_stop is not None and should_stop():
             break
@@ -608,8 +673,11 @@ def run(
 ) -> RunReport:
     """Poll every source, then build and deliver each list that is due at ``at`` (default
     ``now``; a date alone means that day's edition in each list's timezone, see
-    :mod:`digest.attime`): its latest scheduled time has passed and that period has no edition yet.
-    The report is also kept in the store."""
+    :mod:`digest.attime`), by the one lateness rule of :func:`digest.schedule.due`: its latest
+    scheduled time has passed by at most ``scheduler.misfire_grace_seconds`` and that period
+    has no edition yet. A later edition is reported ``missed`` and not started (``digest send
+    LIST --at T`` sends it on purpose); an edition already started is always finished; queued
+    rows whose local send time has come are delivered. The report is also kept in the store."""
     at = at or now
     report = RunReport(started_at=now)
     report.sources = poll(config, store, now=now, live=live, progress=progress)
@@ -618,14 +686,42 @@ def run(
             continue
         try:
             when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
+            owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
+            if owed is not None and owed.missed and store.edition(list_config.name, owed.fire.period) is None:
+                report.lists.append(missed_report(list_config, owed))
+                continue
             report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
+    # editions of earlier periods re-opened by retry-unknown/retry-failed, or paused
+    handled = {(r.list_name, r.period) for r in report.lists}
+    resumed = resume(config, store, now=now, clock=clock, skip=handled, lists=lists)
+    report.lists.extend(r for r in resumed if r.status != "scheduled")
     store.record_run(
         "run", started_at=now, finished_at=clock(), ok=report.ok, report=report_dict(report)
     )
     return report
+
+
+def missed_report(list_config: ListConfig, owed: schedules.Due) -> ListReport:
+    """The report of an edition later than the misfire grace: ``missed``, not sent."""
+    fire = owed.fire
+    late = int(owed.late.total_seconds())
+    log.warning(
+        "send_missed list=%s period=%s scheduled=%s late_seconds=%d: not sent",
+        list_config.name, fire.period, fire.at.isoformat(), late,
+    )
+    return ListReport(
+        list_name=list_config.name,
+        status="missed",
+        period=fire.period,
+        message=(
+            f"missed: the edition scheduled at {fire.at:%Y-%m-%d %H:%M} UTC is {late // 60} min "
+            f"late, more than scheduler.misfire_grace_seconds: not sent (send it on purpose with "
+            f"`digest send {list_config.name} --at {fire.at:%Y-%m-%dT%H:%MZ}`)"
+        ),
+    )
 
 
 def report_dict(report: RunReport) -> dict[str, object]:

@@ -6,14 +6,17 @@ Order in which the rules apply (first match decides, top to bottom):
    keyword drop removes the whole story; a source drop removes that source's entries and the
    story only if nothing is left. Expired overrides (``expires`` before ``now``) are ignored.
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
-   new entries is left out too unless those add an outlet the earlier editions did not have;
-   then it stays as an update (``Story.update = True``).
+   new entries is left out too unless those are new reporting (not copies of the sent
+   entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
+   not have; then it stays as an update (``Story.update = True``).
 3. **Score**::
 
        score = (1 + ln outlets) × weight × 2^(−age / half_life) × novelty × boost
 
-   - ``outlets``: distinct sources of the story's entries (copies from one outlet count once,
-     so ten items from one outlet never beat three outlets of the same weight);
+   - ``outlets``: distinct sources of the story's entries and of the copies deduplication
+     dropped (``Entry.also_in``: a wire story four outlets ran counts four); copies from one
+     outlet count once, so ten items from one outlet never beat three outlets of the same
+     weight;
    - ``weight``: the highest weight among those sources (a missing source weighs 1.0), so
      adding an outlet never lowers a score;
    - ``age``: hours from the story's newest entry to ``now`` (0 for future dates and for a
@@ -35,80 +38,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from digest.cluster import canonical_url
-from digest.types import Entry, Reason, Story
+from digest import repeats
+from digest.overrides import Override
+from digest.types import Reason, Story
 
 __all__ = ["Override", "explain", "rank", "story_score"]
 
 log = logging.getLogger("digest.rank")
-
-
-class Override(BaseModel):
-    """An editor's override for one list: pin, boost or drop the stories that match.
-
-    Exactly one of ``url`` (matched after :func:`digest.cluster.canonical_url`, so tracking
-    parameters and http/https do not matter), ``source`` (a source name) or ``keyword`` (whole
-    words in any entry's title or summary; ALL-CAPS keywords such as ``US`` match case-
-    sensitively, others case-insensitively) must be set. ``factor`` multiplies the score of
-    a ``boost`` (values below 1 demote). ``expires`` (UTC) ends the override; ``note`` is
-    shown in the story's reasons.
-
-    Suggested config: ``ListConfig.overrides: tuple[Override, ...] = ()``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    action: Literal["pin", "boost", "drop"]
-    url: str | None = None
-    source: str | None = None
-    keyword: str | None = None
-    factor: float = Field(default=2.0, gt=0, le=100)
-    expires: datetime | None = None
-    note: str = ""
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Override:
-        given = [name for name in ("url", "source", "keyword") if getattr(self, name)]
-        if len(given) != 1:
-            raise ValueError("an override needs exactly one of 'url', 'source' or 'keyword'")
-        if self.expires is not None and self.expires.tzinfo is None:
-            raise ValueError("expires: give a timezone (e.g. 2026-02-18T07:00:00Z)")
-        return self
-
-    @property
-    def target(self) -> str:
-        """``"url=…"``, ``"source=…"`` or ``"keyword=…"``: what the override matches."""
-        for name in ("url", "source", "keyword"):
-            value = getattr(self, name)
-            if value:
-                return f"{name}={value}"
-        return ""
-
-    def active(self, now: datetime) -> bool:
-        """Whether the override still applies at ``now``."""
-        return self.expires is None or now < self.expires
-
-    def matches_entry(self, entry: Entry) -> bool:
-        """Whether this override's target matches one entry."""
-        if self.url:
-            wanted = canonical_url(self.url)
-            return wanted is not None and canonical_url(entry.url) == wanted
-        if self.source:
-            return entry.source == self.source
-        if self.keyword:
-            from digest.topics import keyword_pattern  # here: config.py may import this module
-
-            pattern = keyword_pattern(self.keyword)
-            return bool(pattern.search(entry.title) or pattern.search(entry.summary_text))
-        return False
-
-    def matches(self, story: Story) -> bool:
-        """Whether this override's target matches any entry of ``story``."""
-        return any(self.matches_entry(e) for e in story.entries)
 
 
 _OVERRIDE_FIELDS = ("action", "url", "source", "keyword", "factor", "expires", "note")
@@ -151,7 +89,7 @@ def story_score(
     Returns ``(score, reasons)`` with reasons ``outlets``, ``weight``, ``freshness``,
     ``novelty``, ``boost`` (only when not 1) and ``score``.
     """
-    sources = story.sources
+    sources = story.outlets
     outlets = len(sources)
     weight = max((weights.get(s, 1.0) for s in sources), default=1.0)
     newest = _newest(story)
@@ -240,7 +178,7 @@ def rank(
         update = False
         old = [e for e in story.entries if (e.source, e.entry_id) in sent]
         if old:
-            new = [e for e in story.entries if (e.source, e.entry_id) not in sent]
+            new = repeats.developments(story.entries, sent)
             old_sources = {e.source for e in old}
             new_outlets = sorted({e.source for e in new} - old_sources)
             if not new_outlets:

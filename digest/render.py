@@ -250,15 +250,12 @@ def story_card(story: Story, edition: Edition, timezone: str | tzinfo | None = N
     lead = story.lead
     seen = {lead.source}
     also = []
-    for other in story.others:
-        if other.source in seen:
+    copies = [(c.source, c.url) for e in story.entries for c in e.also_in]
+    for source, url in [*((o.source, o.url) for o in story.others), *copies]:
+        if source in seen:
             continue
-        seen.add(other.source)
-        also.append(
-            Link(
-                _source_title(edition, other.source), other.url if is_http_url(other.url) else None
-            )
-        )
+        seen.add(source)
+        also.append(Link(_source_title(edition, source), url if is_http_url(url) else None))
     return StoryCard(
         title=clean_text(lead.title) or "(untitled)",
         url=lead.url if is_http_url(lead.url) else None,
@@ -279,13 +276,15 @@ def _rank_order(stories: Sequence[Story]) -> list[int]:
     return sorted(range(len(stories)), key=lambda i: (not stories[i].pinned, -stories[i].score, i))
 
 
-def _preheader(cards: Sequence[StoryCard]) -> str:
-    """The inbox preview line: the titles of the 2nd to 4th best stories (the best one is in
-    the subject), at most ``PREHEADER_CHARS``; the best title alone for a one-story edition."""
+def _preheader(cards: Sequence[StoryCard], top: StoryCard | None) -> str:
+    """The inbox preview line: the titles of the three best stories after ``top`` (the one
+    in the subject), at most ``PREHEADER_CHARS``; the top title alone for a one-story
+    edition."""
     ranked = [cards[i] for i in _rank_order([c.story for c in cards])]
-    if len(ranked) <= 1:
+    if len(ranked) <= 1 or top is None:
         return ranked[0].title if ranked else ""
-    return truncate("Also: " + " · ".join(c.title for c in ranked[1:4]), PREHEADER_CHARS)
+    rest = [c for c in ranked if c is not top]
+    return truncate("Also: " + " · ".join(c.title for c in rest[:3]), PREHEADER_CHARS)
 
 
 # ----------------------------------------------------------------------------------------
@@ -512,8 +511,13 @@ def _render(
         if cards:
             sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
     all_cards = [c for s in sections for c in s.cards]
-    top = _top_card(all_cards)
-    preheader = _preheader(all_cards)
+    # the subject names the best story of the list's own sections (or one an editor
+    # pinned); the fallback's only when the edition has nothing else
+    own = [
+        c for s in sections for c in s.cards if s.name in list_config.topics or c.story.pinned
+    ]
+    top = _top_card(own or all_cards)
+    preheader = _preheader(all_cards, top)
     context: dict[str, Any] = {
         "edition": edition,
         "list": list_config,
@@ -562,6 +566,9 @@ def _render(
         preheader=preheader,
         omitted=omitted,
         web_url=web_url,
+        left_out=tuple(
+            story.key for i, story in enumerate(edition.stories) if i not in kept
+        ),
     )
 
 

@@ -4,31 +4,32 @@ The shape (after lemon24/reader's ``Decider``): a pure :class:`Decider` is given
 :class:`Snapshot` of the store and returns the actions due; :class:`Service` takes the
 snapshot, asks the decider, and carries the actions out through injected :class:`Jobs`
 (by default the pipeline). APScheduler 3.x is only the timer that wakes the service: a
-``tick`` interval job plus one cron job per list at its send time, kept in the same database
-(``apscheduler_jobs``) with ``coalesce=True``, ``max_instances=1`` and the misfire grace from
-the settings. Because every wake-up re-decides from the store, a wake-up that comes twice (the
-cron trigger fires twice on the night clocks go back), late (after a restart) or not at all
-(the timer's own misfire rules) never changes what is sent.
+``tick`` interval job plus one job per list whose :class:`ScheduleTrigger` takes its fire
+times from :mod:`digest.schedule` (never APScheduler's own ``CronTrigger``, which loses a fire
+time after a DST change), kept in the same database (``apscheduler_jobs``) with
+``coalesce=True``, ``max_instances=1`` and the misfire grace from the settings. Because every
+wake-up re-decides from the store, a wake-up that comes twice, late (after a restart) or not
+at all (the timer's own misfire rules) never changes what is sent.
 
 Order of decisions in one tick (:meth:`Decider.decide`):
 
-1. Each list: its latest scheduled time at or before ``now`` (older times are coalesced into
-   it). Nothing when that period has an edition or was settled in this process (empty).
-   When it is later than ``misfire_grace_seconds``: a :class:`Missed` action (one warning,
-   one run report), no send. Otherwise a :class:`Publish` at the scheduled time.
+1. Each list: :func:`digest.schedule.due` at ``now``: its latest scheduled time (older times
+   are coalesced into it). Nothing when that period has an edition (an edition already
+   started is finished by :class:`Resume`) or was settled in this process (empty). When it
+   is later than ``misfire_grace_seconds``: a :class:`Missed` action (one warning, one run
+   report), no send. Otherwise a :class:`Publish` at the scheduled time.
 2. Sources: every enabled source whose ``next_poll_at`` has come, plus the sources of a list
    about to be published that were not fetched in the last few minutes (unless a failing
    source is backing off): one :class:`Poll`, before any publish.
 3. The publishes, in config order.
 4. :class:`Resume` when queued ledger rows are due (a restart, or ``send_at`` local times).
 
+When each source is polled next is :mod:`digest.polling`'s decision, written by the poll
+itself: the service writes no source columns.
+
 Only the holder of the ``scheduler`` lease (:mod:`digest.lease`) acts. SIGTERM and SIGINT set
 a stop event: the action in flight finishes, no new one starts, the timer shuts down after its
 running job, the lease is released and :meth:`Service.serve` returns 0.
-
-Schedule arithmetic is in UTC: APScheduler's ``CronTrigger`` is always asked for the next
-fire time after a UTC instant, never after a local wall time (adding a second to a local
-time in the repeated hour of an autumn night jumps back an hour and loops forever).
 """
 
 from __future__ import annotations
@@ -36,24 +37,21 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import re
 import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from apscheduler.triggers.base import BaseTrigger
 
-from digest.config import Config, FetchConfig, ListConfig, SchedulerSettings, SourceConfig
-from digest.edition import cron_trigger, fire_times, latest_fire, next_fire
-from digest.edition import period_of as period_key
+from digest import schedule
+from digest.config import Config, ListConfig, SchedulerSettings, SourceConfig
 from digest.exceptions import ConfigError, DigestError
 from digest.lease import Lease, LeaseInfo, LeaseKeeper, utcnow
 from digest.store import SourceState, Store
-from digest.types import ListReport, SourceReport, Subscriber
+from digest.types import ListReport, SourceReport
 
 log = logging.getLogger("digest.scheduler")
 
@@ -63,35 +61,6 @@ FRESH_ENOUGH = timedelta(minutes=5)
 RETRY_FAILED = timedelta(minutes=5)
 #: APScheduler's table in the digest database.
 JOBS_TABLE = "apscheduler_jobs"
-SEND_AT_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-# -- settings (config.py declares them: Config.scheduler and ListConfig.send_at) ----------
-
-
-class ListTiming(BaseModel):
-    """Per-list delivery timing (``ListConfig.send_at``): ``send_at`` ``"HH:MM"`` delivers
-    each subscriber at that time in the subscriber's own timezone; None delivers at once.
-    Meant for lists with at most one edition per day."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    send_at: str | None = None
-
-    @field_validator("send_at")
-    @classmethod
-    def _hhmm(cls, value: str | None) -> str | None:
-        if value is not None and not SEND_AT_RE.match(value):
-            raise ValueError(f"a local time 'HH:MM' such as '07:00', got {value!r}")
-        return value
-
-    @property
-    def local_time(self) -> time | None:
-        """``send_at`` as a :class:`datetime.time`."""
-        if self.send_at is None:
-            return None
-        hour, minute = self.send_at.split(":")
-        return time(int(hour), int(minute))
 
 
 def settings_of(config: Config) -> SchedulerSettings:
@@ -99,78 +68,24 @@ def settings_of(config: Config) -> SchedulerSettings:
     return config.scheduler
 
 
-def timings_of(config: Config) -> dict[str, ListTiming]:
-    """Each list's :class:`ListTiming` from ``ListConfig.send_at`` (None while absent)."""
-    return {lst.name: ListTiming(send_at=lst.send_at) for lst in config.lists}
+class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]
+    """An APScheduler 3 trigger whose fire times are :func:`digest.schedule.next_after` of a
+    list's crontab in its timezone (picklable: it keeps only the two strings)."""
 
+    def __init__(self, cron: str, timezone: str) -> None:
+        self.cron = schedule.validate_cron(cron)
+        self.timezone = timezone
 
-# -- schedule arithmetic (pure) ----------------------------------------------------------
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        """The first fire time after ``previous_fire_time`` (or at or after ``now``)."""
+        after = previous_fire_time or (now - timedelta(microseconds=1))
+        fire = schedule.next_after(self, after)
+        return None if fire is None else fire.at
 
-
-def local_send_time(
-    *,
-    scheduled: datetime,
-    list_timezone: str,
-    subscriber_timezone: str,
-    send_at: time,
-) -> datetime:
-    """When one subscriber receives the edition scheduled at ``scheduled`` (aware UTC):
-    ``send_at`` on their own calendar day ``D = P + k``, where ``P`` is the edition's local
-    date in the list's timezone.
-
-    The day offset ``k`` is the smallest whose ``send_at`` is not before the edition time,
-    both counted in *standard* time (daylight saving removed). It is therefore the same for
-    every edition of the year, so each subscriber gets exactly one edition per local day,
-    across every DST change of either timezone: none skipped, none twice. On the few days a
-    DST difference puts the real ``send_at`` before the edition time, the returned time is
-    in the past when the edition is built and the row goes out at once (at most the DST
-    difference late, never early, never twice).
-    """
-    list_tz = ZoneInfo(list_timezone)
-    sub_tz = ZoneInfo(subscriber_timezone)
-    built_local = scheduled.astimezone(list_tz)
-    built_std = scheduled.astimezone(UTC) + (built_local.dst() or timedelta(0))
-    period_date = built_local.date()
-
-    def at_day(day: date) -> tuple[datetime, datetime]:
-        local = datetime.combine(day, send_at, tzinfo=sub_tz)
-        real = local.astimezone(UTC)
-        return real, real + (local.dst() or timedelta(0))
-
-    for k in range(-2, 4):
-        real, std = at_day(period_date + timedelta(days=k))
-        if std >= built_std:
-            return real
-    return at_day(period_date + timedelta(days=4))[0]  # unreachable for real timezones
-
-
-def next_poll_at(
-    source: SourceConfig,
-    fetch: FetchConfig,
-    report: SourceReport,
-    previous: SourceState | None,
-    *,
-    now: datetime,
-    max_backoff: timedelta,
-) -> datetime:
-    """When to poll ``source`` again after ``report`` (aware UTC).
-
-    The source's ``poll_interval_minutes`` (else ``fetch.poll_interval_minutes``); after
-    consecutive failures it doubles per failure, capped at ``max_backoff``; a ``Retry-After``
-    (RFC 9110 section 10.2.3) the report carries as ``retry_after`` (seconds or an aware
-    time) is honoured when longer.
-    """
-    interval = timedelta(minutes=source.poll_interval_minutes or fetch.poll_interval_minutes)
-    delay = interval
-    if report.status == "failed":
-        failures = (previous.error_count if previous else 0) + 1
-        delay = min(interval * (2 ** min(failures - 1, 16)), max(max_backoff, interval))
-    retry_after = getattr(report, "retry_after", None)
-    if isinstance(retry_after, int | float) and retry_after > 0:
-        delay = max(delay, timedelta(seconds=float(retry_after)))
-    elif isinstance(retry_after, datetime) and retry_after.tzinfo is not None:
-        delay = max(delay, retry_after - now)
-    return now + delay
+    def __str__(self) -> str:
+        return f"schedule[{self.cron!r} {self.timezone}]"
 
 
 # -- decisions (pure) --------------------------------------------------------------------
@@ -252,10 +167,10 @@ class Decider:
         publishes: list[Publish] = []
         wanted: set[str] = set()
         for list_config in self.config.lists:
-            scheduled = latest_fire(list_config, now)
-            if scheduled is None:
+            owed = schedule.due(list_config.schedule, now, self.settings.grace)
+            if owed is None:
                 continue
-            period = period_key(list_config, scheduled)
+            scheduled, period = owed.fire.at, owed.fire.period
             key = (list_config.name, period)
             if period in snapshot.editions.get(list_config.name, frozenset()):
                 continue
@@ -264,9 +179,8 @@ class Decider:
             retry = snapshot.retry_at.get(key)
             if retry is not None and retry > now:
                 continue
-            late = now - scheduled
-            if late > self.settings.grace:
-                missed.append(Missed(list_config.name, scheduled, period, late))
+            if owed.missed:
+                missed.append(Missed(list_config.name, scheduled, period, owed.late))
                 continue
             publishes.append(Publish(list_config.name, scheduled, period))
             for source in self.config.list_sources(list_config):
@@ -312,13 +226,12 @@ class Jobs(Protocol):
         *,
         at: datetime,
         now: datetime,
-        not_before: Callable[[Subscriber], datetime | None] | None = None,
         stop: threading.Event | None = None,
     ) -> ListReport:
-        """Build, store and deliver the edition due at ``at``. ``not_before`` gives each
-        subscriber's earliest delivery time (``send_at`` lists): rows are queued with it and
-        only delivered when it has come. Delivery pauses between batches once ``stop`` is
-        set (the rest stays queued for :meth:`resume`)."""
+        """Build, store and deliver the edition due at ``at``. A ``send_at`` list queues each
+        subscriber's row for their local time (the pipeline does it, as under cron).
+        Delivery pauses between batches once ``stop`` is set (the rest stays queued for
+        :meth:`resume`)."""
         ...
 
     def resume(self, *, now: datetime, stop: threading.Event) -> list[ListReport]:
@@ -348,7 +261,6 @@ class PipelineJobs:
         *,
         at: datetime,
         now: datetime,
-        not_before: Callable[[Subscriber], datetime | None] | None = None,
         stop: threading.Event | None = None,
     ) -> ListReport:
         from digest import pipeline
@@ -360,7 +272,6 @@ class PipelineJobs:
             at=at,
             now=now,
             clock=self.clock,
-            not_before=not_before,
             should_stop=stop.is_set if stop is not None else None,
         )
 
@@ -438,7 +349,6 @@ class Service:
         *,
         jobs: Jobs | None = None,
         settings: SchedulerSettings | None = None,
-        timings: Mapping[str, ListTiming] | None = None,
         clock: Callable[[], datetime] = utcnow,
         holder: str | None = None,
     ) -> None:
@@ -446,7 +356,6 @@ class Service:
         self.store = store
         self.jobs: Jobs = jobs if jobs is not None else PipelineJobs(config, store, clock)
         self.settings = settings or settings_of(config)
-        self.timings = dict(timings) if timings is not None else timings_of(config)
         self.clock = clock
         self.decider = Decider(config, self.settings)
         self.lease = Lease(
@@ -555,23 +464,7 @@ class Service:
 
     def _poll(self, action: Poll, now: datetime) -> Outcome:
         sources = [self.config.source(name) for name in action.sources]
-        before = self.store.source_states()
-        reports = self.jobs.poll(sources, now=now)
-        max_backoff = timedelta(minutes=self.settings.max_backoff_minutes)
-        for report in reports:
-            try:
-                source = self.config.source(report.source)
-            except KeyError:
-                continue
-            when = next_poll_at(
-                source,
-                self.config.fetch,
-                report,
-                before.get(source.name),
-                now=now,
-                max_backoff=max_backoff,
-            )
-            self.store.record_source(source.name, next_poll_at=when)
+        reports = self.jobs.poll(sources, now=now)  # each poll writes its own next poll time
         counts: dict[str, int] = {}
         for report in reports:
             counts[report.status] = counts.get(report.status, 0) + 1
@@ -592,24 +485,7 @@ class Service:
 
     def _publish(self, action: Publish, now: datetime) -> Outcome:
         list_config = self.config.list(action.list_name)
-        timing = self.timings.get(action.list_name, ListTiming())
-        not_before = None
-        send_at = timing.local_time
-        if send_at is not None:
-            list_tz = list_config.schedule.timezone
-            scheduled = action.at
-
-            def not_before(subscriber: Subscriber) -> datetime | None:
-                return local_send_time(
-                    scheduled=scheduled,
-                    list_timezone=list_tz,
-                    subscriber_timezone=subscriber.timezone or "UTC",
-                    send_at=send_at,
-                )
-
-        report = self.jobs.publish(
-            list_config, at=action.at, now=now, not_before=not_before, stop=self._halt
-        )
+        report = self.jobs.publish(list_config, at=action.at, now=now, stop=self._halt)
         key = (action.list_name, action.period)
         if report.status in ("empty", "not-due"):
             self._settled.add(key)
@@ -737,7 +613,7 @@ class Service:
             wanted.add(job_id)
             timer.add_job(
                 "digest.scheduler:run_job",
-                cron_trigger(list_config.schedule.cron, list_config.schedule.timezone),
+                ScheduleTrigger(list_config.schedule.cron, list_config.schedule.timezone),
                 id=job_id,
                 name=f"build and deliver {list_config.name}",
                 args=[job_id],
@@ -774,19 +650,31 @@ def next_runs(
     settings = settings or settings_of(config)
     jobs: list[JobInfo] = []
     for list_config in config.lists:
-        latest = latest_fire(list_config, now)
-        if latest is not None and now - latest <= settings.grace:
-            period = period_key(list_config, latest)
-            if period not in store.edition_periods(list_config.name):
-                jobs.append(
-                    JobInfo(
-                        f"send:{list_config.name}", "send", latest, f"due now (period {period})"
-                    )
-                )
+        owed = schedule.due(list_config.schedule, now, settings.grace)
+        if owed is not None and owed.fire.period not in store.edition_periods(list_config.name):
+            fire = owed.fire
+            note = (
+                f"missed: period {fire.period} is {int(owed.late.total_seconds())}s late, more "
+                f"than the misfire grace (send it with `digest send {list_config.name} --at "
+                f"{fire.at:%Y-%m-%dT%H:%MZ}`)"
+                if owed.missed
+                else f"due now (period {fire.period})"
+            )
+            if not owed.missed:
+                jobs.append(JobInfo(f"send:{list_config.name}", "send", fire.at, note))
                 continue
-        upcoming = next_fire(list_config, now)
-        note = f"period {period_key(list_config, upcoming)}" if upcoming else "never"
-        jobs.append(JobInfo(f"send:{list_config.name}", "send", upcoming, note))
+        else:
+            note = ""
+        upcoming = schedule.next_after(list_config.schedule, now)
+        upcoming_note = f"period {upcoming.period}" if upcoming else "never"
+        jobs.append(
+            JobInfo(
+                f"send:{list_config.name}",
+                "send",
+                upcoming.at if upcoming else None,
+                "; ".join(filter(None, [upcoming_note, note])),
+            )
+        )
     states = store.source_states()
     for source in config.sources:
         if not source.enabled:
@@ -834,26 +722,19 @@ __all__ = [
     "Decider",
     "JobInfo",
     "Jobs",
-    "ListTiming",
     "Missed",
     "Outcome",
     "PipelineJobs",
     "Poll",
     "Publish",
     "Resume",
+    "ScheduleTrigger",
     "SchedulerSettings",
     "Service",
     "Snapshot",
-    "fire_times",
     "install_signal_handlers",
     "jobs_from_env",
-    "latest_fire",
-    "local_send_time",
-    "next_fire",
-    "next_poll_at",
     "next_runs",
-    "period_key",
     "run_job",
     "settings_of",
-    "timings_of",
 ]

@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.config import Config
 from digest.exceptions import DigestError
 from digest.lease import LeaseInfo, current_lease
+from digest.ledger_state import edition_phase
 from digest.scheduler import JOBS_TABLE, JobInfo, SchedulerSettings, next_runs, settings_of
 from digest.store import Store
 
@@ -39,7 +40,8 @@ from digest.store import Store
 class ListStatus:
     """One list: when it sends next, its latest edition, and its last send run.
 
-    ``last_edition`` holds ``period``, ``status``, ``created_at``, ``stories`` and
+    ``last_edition`` holds ``period``, ``status`` (``delivered`` or ``sending``, derived
+    from the rows by :func:`~digest.ledger_state.edition_phase`), ``created_at``, ``stories`` and
     ``deliveries`` (ledger rows per state); ``last_run`` holds ``at``, ``ok``, ``status``,
     ``period`` and ``message`` of the newest run report naming the list.
     """
@@ -266,12 +268,13 @@ def gather(
         edition = None
         if latest:
             row = latest[0]
+            counts = store.delivery_counts(row.id)
             edition = {
                 "period": row.period,
-                "status": row.status,
+                "status": edition_phase(counts),  # derived from the rows (ledger_state)
                 "created_at": row.created_at,
                 "stories": row.story_count,
-                "deliveries": store.delivery_counts(row.id),
+                "deliveries": counts,
             }
         job = sends.get(f"send:{list_config.name}")
         lists.append(

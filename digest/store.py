@@ -31,8 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -62,7 +61,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.adjust import Adjustment
 from digest.exceptions import EditionExists, StoreError
+from digest.ledger_state import OPEN_STATES, RowUpdate, edition_phase
 from digest.types import Entry, Image, RenderedEdition, Subscriber, SubscriberStatus
+
+if TYPE_CHECKING:
+    from digest.polling import SourceUpdate
 
 log = logging.getLogger("digest.store")
 
@@ -269,6 +272,15 @@ class SourceState:
 
 
 @dataclass(frozen=True)
+class Claim:
+    """A ledger row a run claimed: its id, the subscriber, and ``attempts`` counting this one."""
+
+    delivery_id: int
+    subscriber: Subscriber
+    attempts: int
+
+
+@dataclass(frozen=True)
 class EditionRow:
     """An edition as stored (without its HTML and text)."""
 
@@ -472,6 +484,10 @@ class Store:
                         }
                     )
                 )
+
+    def apply_source_update(self, name: str, update: SourceUpdate) -> None:
+        """Write the state :func:`digest.polling.decide` computed for source ``name``."""
+        self.record_source(name, **update.columns())
 
     # -- entries -------------------------------------------------------------------------
 
@@ -705,10 +721,16 @@ class Store:
         }
 
     def unfinished_editions(self) -> list[EditionRow]:
-        """Editions whose delivery has not completed (status ``built`` or ``sending``)."""
+        """Editions that are not complete: some ledger row is open
+        (:data:`digest.ledger_state.OPEN_STATES`), derived from the rows each time; by id."""
+        open_ids = (
+            select(deliveries.c.edition_id)
+            .where(deliveries.c.state.in_(sorted(OPEN_STATES)))
+            .distinct()
+        )
         with self.begin() as conn:
             rows = conn.execute(
-                select(editions).where(editions.c.status.in_(["built", "sending"])).order_by(editions.c.id)
+                select(editions).where(editions.c.id.in_(open_ids)).order_by(editions.c.id)
             ).all()
         return [_edition_row(r) for r in rows]
 
@@ -886,15 +908,24 @@ class Store:
                     added += len(rows)
         return added
 
-    def recover_sending(self, edition_id: int, *, now: datetime) -> list[int]:
-        """Rows of an edition left in ``sending`` (a run died between claim and record) become
-        ``unknown``: whether the provider took them cannot be known. Returns their ids."""
+    def recover_sending(self, edition_id: int | None, *, now: datetime) -> list[int]:
+        """Rows of an edition (of every edition when None) left in ``sending`` (a run died
+        between handing them to the provider and recording the answer) become ``unknown``:
+        whether the provider took them cannot be known. Rows left ``claimed`` (never handed
+        over) go back to ``queued`` with their attempt uncounted. Returns the ids that became
+        ``unknown``. Only call it when no run of the edition is alive."""
+        def of_edition(stmt: Any) -> Any:
+            return stmt if edition_id is None else stmt.where(deliveries.c.edition_id == edition_id)
+
         with self.begin() as conn:
+            conn.execute(
+                of_edition(update(deliveries))
+                .where(deliveries.c.state == "claimed")
+                .values(state="queued", attempts=deliveries.c.attempts - 1, updated_at=now)
+            )
             ids = list(
                 conn.scalars(
-                    select(deliveries.c.id)
-                    .where(deliveries.c.edition_id == edition_id)
-                    .where(deliveries.c.state == "sending")
+                    of_edition(select(deliveries.c.id)).where(deliveries.c.state == "sending")
                 )
             )
             if ids:
@@ -908,18 +939,23 @@ class Store:
 
     def claim_deliveries(
         self, edition_id: int, *, list_name: str, limit: int, now: datetime
-    ) -> list[tuple[int, Subscriber]]:
+    ) -> list[Claim]:
         """Claim up to ``limit`` due ``queued`` rows of an edition, oldest first, in one
         transaction: rows whose subscriber is no longer active or whose address is suppressed
-        (globally or for ``list_name``) become ``skipped``; the others become ``sending``
-        (attempts + 1) and are returned as ``(delivery_id, subscriber)``.
+        (globally or for ``list_name``) become ``skipped``; the others become ``claimed``
+        (attempts + 1; :meth:`mark_sending` makes them ``sending`` when they are handed to
+        the provider) and are returned as :class:`Claim`.
 
         On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
         can claim side by side.
         """
         due = or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now)
         query = (
-            select(deliveries.c.id.label("delivery_id"), subscribers)
+            select(
+                deliveries.c.id.label("delivery_id"),
+                deliveries.c.attempts.label("delivery_attempts"),
+                subscribers,
+            )
             .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
             .where(deliveries.c.edition_id == edition_id)
             .where(deliveries.c.state == "queued")
@@ -941,7 +977,7 @@ class Store:
                     .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
                 )
             )
-            claimed: list[tuple[int, Subscriber]] = []
+            claimed: list[Claim] = []
             skipped: dict[str, list[int]] = {}
             for row in rows:
                 if row.status != "active":
@@ -949,7 +985,9 @@ class Store:
                 elif row.email_lower in suppressed:
                     skipped.setdefault("address suppressed", []).append(row.delivery_id)
                 else:
-                    claimed.append((row.delivery_id, _row_subscriber(row)))
+                    claimed.append(
+                        Claim(row.delivery_id, _row_subscriber(row), row.delivery_attempts + 1)
+                    )
             for reason, ids in skipped.items():
                 conn.execute(
                     update(deliveries)
@@ -959,19 +997,28 @@ class Store:
             if claimed:
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_([d for d, _ in claimed]))
+                    .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
                     .where(deliveries.c.state == "queued")
-                    .values(state="sending", attempts=deliveries.c.attempts + 1, updated_at=now)
+                    .values(state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now)
                 )
         return claimed
 
-    def record_outcomes(
-        self, outcomes: Sequence[tuple[int, str, str | None, str | None]], *, now: datetime,
-        retry_at: datetime,
-    ) -> None:
-        """Record ``(delivery_id, state, provider_id, error)`` for claimed rows in one
-        transaction. ``queued`` rows get ``not_before = retry_at``. Only rows in ``sending``
-        or ``unknown`` change (an answer that arrives late still upgrades ``unknown``)."""
+    def mark_sending(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
+        """``claimed`` rows are about to be handed to the provider: they become ``sending``
+        (a kill from here on leaves their outcome unknown)."""
+        with self.begin() as conn:
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(delivery_ids)))
+                .where(deliveries.c.state == "claimed")
+                .values(state="sending", updated_at=now)
+            )
+
+    def record_outcomes(self, updates: Sequence[RowUpdate], *, now: datetime) -> None:
+        """Record each :class:`~digest.ledger_state.RowUpdate` (state, provider id, error,
+        ``not_before``) in one transaction. Only rows in ``claimed``, ``sending`` or
+        ``unknown`` change (an answer that arrives late still upgrades ``unknown``)."""
+        outcomes = updates
         if not outcomes:
             return
         from sqlalchemy import bindparam
@@ -979,7 +1026,13 @@ class Store:
         stmt = (
             update(deliveries)
             .where(deliveries.c.id == bindparam("b_id"))
-            .where(or_(deliveries.c.state == "sending", deliveries.c.state == "unknown"))
+            .where(
+                or_(
+                    deliveries.c.state == "claimed",
+                    deliveries.c.state == "sending",
+                    deliveries.c.state == "unknown",
+                )
+            )
             .values(
                 state=bindparam("b_state"),
                 provider_id=func.coalesce(bindparam("b_provider"), deliveries.c.provider_id),
@@ -990,29 +1043,54 @@ class Store:
         )
         params = [
             {
-                "b_id": d,
-                "b_state": state,
-                "b_provider": provider,
-                "b_error": error,
-                "b_not_before": retry_at if state == "queued" else None,
+                "b_id": u.delivery_id,
+                "b_state": str(u.state),
+                "b_provider": u.provider_id,
+                "b_error": u.error,
+                "b_not_before": u.not_before,
             }
-            for d, state, provider, error in outcomes
+            for u in outcomes
         ]
         with self.begin() as conn:
             conn.execute(stmt, params)
 
-    def requeue_unknown(self, edition_id: int | None, *, now: datetime) -> int:
-        """Move ``unknown`` rows (of one edition, or of all when None) back to ``queued``.
-        Returns how many moved."""
-        stmt = (
+    def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
+        """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
+        None) back to ``queued``, due now, with a fresh retry budget (attempts 0). Rows
+        waiting for a retry (``queued`` with attempts and a future ``not_before``) become due
+        now as well: the operator says the provider is back. Rows waiting for a local send
+        time (never attempted) keep it. Returns how many rows moved from ``state``."""
+        moved = update(deliveries).where(deliveries.c.state == state).values(
+            state="queued", not_before=None, attempts=0, updated_at=now
+        )
+        waiting = (
             update(deliveries)
-            .where(deliveries.c.state == "unknown")
-            .values(state="queued", not_before=None, updated_at=now)
+            .where(deliveries.c.state == "queued")
+            .where(deliveries.c.attempts > 0)
+            .where(deliveries.c.not_before > now)
+            .values(not_before=None, updated_at=now)
         )
         if edition_id is not None:
-            stmt = stmt.where(deliveries.c.edition_id == edition_id)
+            moved = moved.where(deliveries.c.edition_id == edition_id)
+            waiting = waiting.where(deliveries.c.edition_id == edition_id)
         with self.begin() as conn:
-            return int(conn.execute(stmt).rowcount or 0)
+            conn.execute(waiting)
+            return int(conn.execute(moved).rowcount or 0)
+
+    def waiting_retries(self, edition_id: int | None, *, now: datetime) -> int:
+        """Rows (of one edition, or of all when None) waiting for a retry: ``queued`` after
+        an attempt, with ``not_before`` still in the future."""
+        query = (
+            select(func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.state == "queued")
+            .where(deliveries.c.attempts > 0)
+            .where(deliveries.c.not_before > now)
+        )
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        with self.begin() as conn:
+            return int(conn.scalar(query) or 0)
 
     def deliveries_in(
         self, edition_id: int | None, states: Sequence[str], *, limit: int | None = None
@@ -1039,7 +1117,9 @@ class Store:
 
     def delivery_overview(self, limit: int = 20) -> list[dict[str, Any]]:
         """Per edition with ledger rows (newest first): ``edition_id, list_name, period,
-        status`` and ``counts`` (state -> rows)."""
+        status`` (:func:`~digest.ledger_state.edition_phase`, derived from the rows) and
+        ``counts`` (state -> rows)."""
+
         with self.begin() as conn:
             eds = conn.execute(
                 select(editions.c.id, editions.c.list_name, editions.c.period, editions.c.status)
@@ -1054,10 +1134,11 @@ class Store:
                     .where(deliveries.c.edition_id == ed.id)
                     .group_by(deliveries.c.state)
                 ).all()
+                by_state = {s: int(n) for s, n in counts}
                 out.append(
                     {
                         "edition_id": ed.id, "list_name": ed.list_name, "period": ed.period,
-                        "status": ed.status, "counts": {s: int(n) for s, n in counts},
+                        "status": edition_phase(by_state), "counts": by_state,
                     }
                 )
         return out

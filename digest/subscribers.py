@@ -93,9 +93,10 @@ def normalise_email(raw: str) -> str:
 
 def list_topics(config: Config, list_config: ListConfig) -> frozenset[str]:
     """The topic names a subscriber of ``list_config`` may choose: the list's sections (all
-    configured topics when it names none) and its fallback section."""
+    configured topics when it names none) and its fallback section, if it has one."""
     names = list_config.topics or tuple(t.name for t in config.topics)
-    return frozenset(names) | {list_config.fallback.name}
+    fallback = {list_config.fallback.name} if list_config.fallback is not None else set()
+    return frozenset(names) | fallback
 
 
 def parse_row(

@@ -1,30 +1,45 @@
 """Assign ranked stories to the sections of an edition.
 
-Order in which the rules apply to each story (the first that claims it decides):
+Order in which the rules apply to each story (the first that decides wins):
 
-1. **Keywords and patterns** of the list's topics, in the list's topic order. Keywords match
-   whole words (``\\b`` boundaries, any script); a keyword written ALL IN CAPITALS (``US``,
-   ``EU``, ``NATO``) matches case-sensitively, every other keyword case-insensitively, so
-   ``US`` never matches the pronoun "us". Patterns are regular expressions, case-insensitive.
-   Text searched: the lead entry's title and summary.
+1. **Weighed evidence of the lead** (title and summary) for each section of the list:
+   - the topic's ``keywords`` and ``patterns``: keywords match whole words (``\\b``
+     boundaries, any script); a keyword written ALL IN CAPITALS (``US``, ``EU``, ``NATO``)
+     matches case-sensitively, every other keyword case-insensitively, so ``US`` never
+     matches the pronoun "us"; patterns are regular expressions, case-insensitive. In the
+     title a keyword of a topic without ``places`` weighs :data:`KEYWORD_TITLE`, in the
+     summary :data:`KEYWORD_SUMMARY`; a keyword of a topic with places weighs as a place;
+   - the **places** named (:func:`digest.places.locate`: countries, capitals, cities and
+     demonyms of the shipped gazetteer, weighed so that where the news happens outweighs
+     who is named), for the topic whose ``places`` hold their region. A name that is also
+     one of the list's keywords counts for that keyword's topic only. A region no topic of
+     the list covers (Africa in a list without an Africa section) is a candidate too: when
+     it wins, the story is the fallback's (or left out). Places count only for a list with
+     at least one topic that has ``places``.
+   Per section the strongest mention counts fully and each other one half, title and
+   summary added. The heaviest candidate decides (ties: the list's topic order) when it
+   reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
+   more, none by far the most, is a world story: the fallback's.
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``.
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
    default topic (``SourceConfig.topic``, given as ``source_topics``).
 4. **Classifier** learned from labelled examples (``digest topics fit``), when a model is
-   given: its label if it is one of the list's topics and its margin reaches ``min_margin``.
+   given: its label if it is one of the list's topics and its margin reaches ``min_margin``
+   (only for stories rules 1-3 left undecided).
 5. **Fallback** section (``ListConfig.fallback``). Stories that land here get a readable
    label from their top terms in ``section_reason`` (``"about: jackson, civil, rights"``).
+   A list without a fallback leaves them out; a list without topics has one section for
+   everything.
 
 Then: sections keep the list's topic order with the fallback last; each keeps the ranked
 order of its stories and at most ``TopicConfig.max_stories`` of them (the rest are left out);
-a section with fewer than ``ListConfig.min_section_stories`` stories folds into the fallback.
-Empty sections are not returned.
+a section with fewer than ``ListConfig.min_section_stories`` stories folds into the fallback
+(when there is one). Empty sections are not returned.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -34,8 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from digest.config import ListConfig, TopicConfig
+from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
+from digest.overrides import keyword_pattern
+from digest.places import locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -46,24 +63,11 @@ __all__ = [
     "keyword_pattern",
     "load_model",
     "save_model",
+    "section_of",
     "top_terms",
 ]
 
 log = logging.getLogger("digest.topics")
-
-
-@functools.lru_cache(maxsize=1024)
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """The compiled whole-word pattern for an editor keyword.
-
-    ``keyword`` may hold several words (``"climate change"``: any run of spaces between them).
-    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive.
-    """
-    words = keyword.split()
-    body = r"\s+".join(re.escape(w) for w in words)
-    caps = any(c.isalpha() for c in keyword) and keyword == keyword.upper()
-    flags = 0 if caps else re.IGNORECASE
-    return re.compile(rf"(?<!\w){body}(?!\w)", flags)
 
 
 def example_text(title: str, text: str = "") -> str:
@@ -203,20 +207,124 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
     return result
 
 
+KEYWORD_TITLE, KEYWORD_SUMMARY = 7.0, 1.5
+"""Weight of a keyword or pattern of a topic without ``places`` in the lead's title /
+summary. Such a topic's own words name its subject ("Ukraine", "tariffs", "prices"): in the
+title they outweigh one place named there, even "in Russia" (3 × 2)."""
+PLACE_KEYWORD_TITLE, PLACE_KEYWORD_SUMMARY = 3.0, 1.0
+"""Weight of a keyword of a topic that has ``places``: it names who or what (``Jesse
+Jackson``), weighed as a place named without a cue."""
+EVENT_CUE = 3.0
+"""Factor for the gazetteer's ``world`` names (the Olympics, the UN): an event of the whole
+world settles where a story belongs over the countries taking part."""
+MIN_EVIDENCE = 0.5
+"""Least total weight for the rules to decide (one demonym in the summary, "the Canadian
+author", is enough when nothing else speaks); below it the classifier may."""
+MANY_REGIONS = 3
+"""A lead that speaks for this many sections or more, none of them by far the most (the best
+under :data:`DOMINANT` × the third), is a world story."""
+DOMINANT = 1.5
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the lead of a story says for one candidate: a topic ``name`` of the list, or
+    ``None`` for a region no topic of the list covers (``region`` says which); the summed
+    ``weight`` and the strongest ``reason``; ``in_title`` when the title carries it."""
+
+    name: str | None
+    region: str
+    weight: float
+    reason: str
+    in_title: bool
+
+
+def _field_score(weights: Sequence[float]) -> float:
+    """The strongest mention counts fully, each other one half (a second name of the same
+    region confirms it but does not double it)."""
+    ordered = sorted(weights, reverse=True)
+    return ordered[0] + 0.5 * sum(ordered[1:]) if ordered else 0.0
+
+
+def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
+    """Keyword, pattern and place evidence for each candidate section, best first (ties:
+    the list's topic order, regions no topic covers last)."""
+    title, summary = story.lead.title or "", story.lead.summary_text or ""
+    found: dict[tuple[str | None, str], dict[str, list[tuple[float, str]]]] = {}
+
+    def add(key: tuple[str | None, str], field: str, weight: float, reason: str) -> None:
+        found.setdefault(key, {"title": [], "summary": []})[field].append((weight, reason))
+
+    for topic in topics:
+        title_w, summary_w = (
+            (PLACE_KEYWORD_TITLE, PLACE_KEYWORD_SUMMARY)
+            if topic.places
+            else (KEYWORD_TITLE, KEYWORD_SUMMARY)
+        )
+        for word in topic.keywords:
+            pattern = keyword_pattern(word)
+            if pattern.search(title):
+                add((topic.name, ""), "title", title_w, f"keyword {word!r}")
+            elif pattern.search(summary):
+                add((topic.name, ""), "summary", summary_w, f"keyword {word!r} in the summary")
+        for expression in topic.patterns:
+            if re.search(expression, title, re.IGNORECASE):
+                add((topic.name, ""), "title", title_w, f"pattern {expression!r}")
+            elif re.search(expression, summary, re.IGNORECASE):
+                add((topic.name, ""), "summary", summary_w, f"pattern {expression!r} in the summary")
+    region_topic: dict[str, str] = {}
+    for topic in topics:
+        for region in topic.places:
+            region_topic.setdefault(region, topic.name)
+    claimed = [keyword_pattern(w) for t in topics for w in t.keywords]
+    # places are evidence only for a list that has sections by region
+    for mention in locate(title, summary) if region_topic else ():
+        if any(p.fullmatch(mention.place.name) for p in claimed):
+            continue  # the editor's keyword claims this name for its topic
+        region = mention.place.region
+        weight = mention.weight * (EVENT_CUE if region == "world" else 1.0)
+        cue = f", {mention.cue}" if mention.cue else ""
+        where = "" if mention.field == "title" else " in the summary"
+        reason = f"place {mention.place.name!r} ({region}{cue}){where}"
+        add((region_topic.get(region), region if region not in region_topic else ""),
+            mention.field, weight, reason)
+
+    # a topic's keywords and its regions' places add up to one candidate
+    merged: dict[tuple[str | None, str], Evidence] = {}
+    order = {t.name: i for i, t in enumerate(topics)}
+    for key, fields in found.items():
+        title_hits = fields["title"]
+        weight = _field_score([w for w, _ in title_hits]) + _field_score(
+            [w for w, _ in fields["summary"]]
+        )
+        best = max(title_hits or fields["summary"], key=lambda pair: pair[0])
+        merged[key] = Evidence(
+            name=key[0], region=key[1], weight=weight, reason=best[1], in_title=bool(title_hits)
+        )
+    return sorted(
+        merged.values(),
+        key=lambda e: (-e.weight, order.get(e.name or "", len(order)), e.region),
+    )
+
+
 def _rule_topic(
     story: Story,
     topics: Sequence[TopicConfig],
     source_topics: Mapping[str, str],
-) -> tuple[str, str] | None:
-    """(topic name, reason) from the editor rules 1-3, or ``None``."""
-    text = f"{story.lead.title}\n{story.lead.summary_text}"
-    for topic in topics:
-        for word in topic.keywords:
-            if keyword_pattern(word).search(text):
-                return topic.name, f"keyword {word!r}"
-        for pattern in topic.patterns:
-            if re.search(pattern, text, re.IGNORECASE):
-                return topic.name, f"pattern {pattern!r}"
+) -> tuple[str | None, str] | None:
+    """(topic name, reason) from the editor rules 1-3, or ``None`` when no rule decides.
+    The name is ``None`` (with a reason) when the news happens in a region no topic of the
+    list covers, or across many regions: the fallback's, if the list has one."""
+    evidence = [e for e in _evidence(story, topics) if e.weight > 0]
+    if evidence and evidence[0].weight >= MIN_EVIDENCE:
+        strong = [e for e in evidence if e.weight >= MIN_EVIDENCE]
+        if len(strong) >= MANY_REGIONS and strong[0].weight < DOMINANT * strong[2].weight:
+            listed = ", ".join(e.name or e.region for e in strong)
+            return None, f"several regions named ({listed})"
+        best = evidence[0]
+        if best.name is None:
+            return None, f"{best.reason}: not a section of this list"
+        return best.name, best.reason
     labels = {c.casefold() for e in story.entries for c in e.categories}
     for topic in topics:
         for category in topic.categories:
@@ -253,13 +361,14 @@ def assign_sections(
     wanted = list_config.topics or tuple(by_name)
     active = [by_name[name] for name in wanted if name in by_name]
     names = {t.name for t in active}
-    fallback = list_config.fallback
+    # a list without topics has one section for everything, fallback or not
+    fallback = list_config.fallback or (None if active else FallbackConfig())
 
     chosen: list[tuple[str | None, str]] = [
         _rule_topic(s, active, source_topics) or (None, "") for s in stories
     ]
     if model is not None:
-        pending = [i for i, (name, _) in enumerate(chosen) if name is None]
+        pending = [i for i, (name, why) in enumerate(chosen) if name is None and not why]
         guesses = model.classify([_story_text(stories[i]) for i in pending]) if pending else []
         for i, (label, margin) in zip(pending, guesses, strict=True):
             if label in names and margin >= min_margin:
@@ -269,7 +378,7 @@ def assign_sections(
     spill: list[Story] = []
     for story, (name, reason) in zip(stories, chosen, strict=True):
         if name is None:
-            spill.append(story)
+            spill.append(replace(story, section=None, section_reason=reason))
             continue
         bucket = buckets[name]
         if len(bucket) < by_name[name].max_stories:
@@ -277,27 +386,32 @@ def assign_sections(
         else:
             log.debug("topics.cap section=%s story=%s", name, story.key)
 
+    if fallback is None:  # off-topic stories are left out; a thin section cannot fold
+        for story in spill:
+            log.debug("topics.off_topic story=%s reason=%s", story.key, story.section_reason)
+        return tuple(
+            Section(name=t.name, title=t.title, stories=tuple(buckets[t.name]))
+            for t in active
+            if buckets[t.name]
+        )
     for name, bucket in buckets.items():
         if bucket and len(bucket) < list_config.min_section_stories:
-            spill.extend(bucket)
+            spill.extend(
+                replace(s, section_reason=f"{s.section_reason}; folded: thin section")
+                for s in bucket
+            )
             buckets[name] = []
     # the fallback keeps the ranked order of the stories it receives
     position = {s.key: i for i, s in enumerate(stories)}
     spill.sort(key=lambda s: position.get(s.key, 0))
     # terms weighed against every story of the edition: a larger batch gives a better IDF
     terms_of = dict(zip((s.key for s in stories), top_terms(stories), strict=True)) if spill else {}
-    labels = [terms_of.get(story.key, ()) for story in spill]
-    folded = [
-        replace(
-            story,
-            section=fallback.name,
-            section_reason=(
-                f"{story.section_reason}; folded: thin section" if story.section else ""
-            )
-            + (("; " if story.section else "") + f"about: {', '.join(terms)}" if terms else ""),
-        )
-        for story, terms in zip(spill, labels, strict=True)
-    ]
+    folded = []
+    for story in spill:
+        terms = terms_of.get(story.key, ())
+        about = f"about: {', '.join(terms)}" if terms else ""
+        reason = "; ".join(part for part in (story.section_reason, about) if part)
+        folded.append(replace(story, section=fallback.name, section_reason=reason))
     sections = [
         Section(name=t.name, title=t.title, stories=tuple(buckets[t.name]))
         for t in active
@@ -306,3 +420,24 @@ def assign_sections(
     if folded:
         sections.append(Section(name=fallback.name, title=fallback.title, stories=tuple(folded)))
     return tuple(sections)
+
+
+def section_of(
+    story: Story,
+    *,
+    topics: Sequence[TopicConfig],
+    list_config: ListConfig,
+    source_topics: Mapping[str, str],
+    model: Any | None = None,
+) -> tuple[str, str] | None:
+    """``(section name, reason)`` that the list's rules give one ``story`` alone (the rules
+    of :func:`assign_sections`, without caps or folding), or ``None`` when the list has no
+    fallback and no rule claims it. For a story an editor split off."""
+    single = list_config.model_copy(update={"min_section_stories": 1})
+    sections = assign_sections(
+        [story], topics=topics, list_config=single, source_topics=source_topics, model=model
+    )
+    for section in sections:
+        for placed in section.stories:
+            return section.name, placed.section_reason
+    return None

@@ -55,6 +55,17 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A copy of an entry that deduplication dropped (a wire story another outlet ran too):
+    its ``source``, ``entry_id`` and link. Kept on the entry (``Entry.also_in``) so that
+    outlet still counts for the story and shows in "also reported by"."""
+
+    source: str
+    entry_id: str
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Entry:
     """One normalised feed item.
 
@@ -71,6 +82,8 @@ class Entry:
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
     - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
       text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
+    - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
+      copies of the same item); empty for an entry as parsed or stored.
     """
 
     source: str
@@ -87,6 +100,7 @@ class Entry:
     language: str | None = None
     content_hash: str = ""
     flags: tuple[str, ...] = ()
+    also_in: tuple[Copy, ...] = ()
 
     @property
     def direction(self) -> str:
@@ -160,6 +174,13 @@ class Story:
         """Distinct source names, lead's first, in entry order."""
         return tuple(dict.fromkeys(e.source for e in self.entries))
 
+    @property
+    def outlets(self) -> tuple[str, ...]:
+        """Distinct outlets that carried the story: :attr:`sources`, then the sources of the
+        copies deduplication dropped (``Entry.also_in``) that are not among them."""
+        copies = (c.source for e in self.entries for c in e.also_in)
+        return tuple(dict.fromkeys((*self.sources, *copies)))
+
 
 @dataclass(frozen=True)
 class Section:
@@ -181,6 +202,17 @@ class SourceInfo:
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """An entry of the window left out of an edition as not news (:mod:`digest.noise`):
+    ``kind`` (``archive``, ``roundup``, ``programme``, ``quiz``, ``service``) and the
+    ``reason`` shown by ``digest build --explain``."""
+
+    entry: Entry
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Edition:
     """The digest of one list for one period.
 
@@ -188,7 +220,8 @@ class Edition:
     unique per list. ``window_start``/``window_end`` bound the entries considered (UTC);
     ``window_end`` is the edition time. ``sections`` are in config order, empty ones removed.
     ``sources`` maps source name to its display facts. ``topics`` is the subscriber topic
-    choice this edition was assembled for (empty: the whole list).
+    choice this edition was assembled for (empty: the whole list). ``left_out`` are the
+    window's entries recognised as not news, with the reason.
     """
 
     list_name: str
@@ -199,6 +232,7 @@ class Edition:
     sections: tuple[Section, ...]
     sources: dict[str, SourceInfo] = field(default_factory=dict)
     topics: tuple[str, ...] = ()
+    left_out: tuple[LeftOut, ...] = ()
 
     @property
     def stories(self) -> tuple[Story, ...]:
@@ -224,8 +258,9 @@ class RenderedEdition:
 
     ``html`` is the final email HTML (doctype, inlined CSS, ``@media`` rules kept), ``text``
     the plain-text part, ``subject`` and ``preheader`` single-line text. ``omitted`` counts
-    the lowest-ranked stories left out to keep ``html`` under the size budget (bytes).
-    ``web_url`` is where the edition can be read in a browser.
+    the lowest-ranked stories left out to keep ``html`` under the size budget (bytes);
+    ``left_out`` are their story keys. ``web_url`` is where the edition can be read in a
+    browser.
     """
 
     list_name: str
@@ -236,6 +271,7 @@ class RenderedEdition:
     preheader: str
     omitted: int = 0
     web_url: str | None = None
+    left_out: tuple[str, ...] = ()
 
 
 class SubscriberStatus(StrEnum):
@@ -268,6 +304,7 @@ class DeliveryState(StrEnum):
     """Ledger states of one (edition, subscriber) delivery. See DESIGN.md, "Delivery semantics"."""
 
     QUEUED = "queued"
+    CLAIMED = "claimed"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
@@ -281,20 +318,25 @@ class SendOutcome:
 
     ``state`` is ``SENT``, ``FAILED`` (permanent, with ``error``), ``UNKNOWN`` (the provider's
     answer never came) or ``QUEUED`` (temporary failure: try again later).
-    ``provider_id`` is the provider's message id when it gave one.
+    ``provider_id`` is the provider's message id when it gave one. ``bounced`` marks a
+    ``FAILED`` that refuses the address itself for good (SMTP 5xx on RCPT or DATA): the
+    ledger suppresses the address so no later edition tries it again.
     """
 
     delivery_id: int
     state: DeliveryState
     provider_id: str | None = None
     error: str | None = None
+    bounced: bool = False
 
 
 SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
 """Every value of ``SourceReport.status``: fetched and parsed (``ok``), HTTP 304
 (``not-modified``), not polled this time (``skipped``: disabled, or not due), ``failed``."""
 
-ListStatus = Literal["sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "failed"]
+ListStatus = Literal[
+    "sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "missed", "failed"
+]
 """Every value of ``ListReport.status`` (each is explained by :func:`digest.pipeline.publish`).
 The CLI prints each of them; its test renders every value listed here."""
 
@@ -310,14 +352,16 @@ class SourceReport:
     http_status: int | None = None
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    next_poll_at: datetime | None = None
+    retry_after: float | None = None
 
 
 @dataclass
 class ListReport:
     """Outcome of building and delivering one list's edition.
 
-    ``status`` is one of :data:`ListStatus`; ``message`` says why in words; ``deliveries``
-    counts ledger rows per state.
+    ``status`` is one of :data:`ListStatus` (``missed``: later than the misfire grace, not
+    started); ``message`` says why in words; ``deliveries`` counts ledger rows per state.
     """
 
     list_name: str

@@ -13,9 +13,11 @@ from apscheduler.triggers.cron import CronTrigger
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from digest.adjust import apply_adjustments
 from digest.config import Config, ListConfig, parse_config
 from digest.web.editor import editor_routes
 from digest.web.headers import SecurityHeadersMiddleware
+from digest.pipeline import Build, finish_build
 from digest.store import Store
 from digest.transports import Transport
 from digest.transports.outbox import OutboxTransport
@@ -68,10 +70,12 @@ class SampleBackend:
         self.builds = 0
 
     def build(self, config: Config, store: Store, list_config: ListConfig, *, at: datetime,
-              now: datetime) -> tuple[Edition, datetime] | None:  # fmt: skip
+              now: datetime, topics: Sequence[str] = ()) -> Build | None:  # fmt: skip
         self.builds += 1
-        scheduled = self.edition.window_end
-        return self.edition, scheduled
+        base = self.edition
+        edition = apply_adjustments(base, store.adjustments(list_config.name, base.period))
+        return finish_build(config, list_config, base=base, edition=edition,
+                            scheduled=base.window_end, choices=[topics] if topics else (), now=now)  # fmt: skip
 
     def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None:
         trigger = CronTrigger.from_crontab(list_config.schedule.cron, timezone="UTC")

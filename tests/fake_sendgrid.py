@@ -5,12 +5,18 @@ Modes (``server.mode`` is the default; ``server.script`` holds modes for the nex
 - ``"ok"``: 202 with an ``X-Message-Id``; the recipients go to ``server.accepted``;
 - ``"429"``: 429 with ``X-RateLimit-Reset`` one second ahead (nothing accepted);
 - ``"retry-after"``: 429 with ``Retry-After: 2`` only;
-- ``"500"``: 500 (nothing accepted);
+- ``"500"``: 500 with SendGrid's JSON error document (nothing accepted: a refusal);
+- ``"502"``: logs the recipients as accepted, then a gateway's 502 HTML page (the request
+  may have been taken: unknown);
 - ``"hang"``: reads the body, logs the recipients as accepted, then never answers
   (until the server stops) -- the client times out not knowing;
 - ``"reset"``: reads the body, logs the recipients as accepted, then resets the connection;
 - ``"400"``: 400 with an error naming personalization 1 (``bad_index``) and nothing accepted;
 - ``"401"``: 401 with a general error.
+
+``choose()``, when set, picks the mode of each request not in ``script`` (random faults);
+``on_request(n)``, when set, is called as request ``n`` arrives, before it is answered (a test
+kills the sender there: the request is still processed, the answer never read).
 
 ``accepted`` is a list of ``(email, digest_delivery ref, substitutions)``; ``requests``
 counts every request; ``bodies`` keeps the JSON bodies when ``keep_bodies`` is set.
@@ -23,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -56,8 +63,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length)
         with srv.lock:
             srv.requests += 1
-            mode = srv.script.pop(0) if srv.script else srv.mode
+            mode = srv.script.pop(0) if srv.script else (srv.choose() if srv.choose else srv.mode)
             srv.auth_seen.append(self.headers.get("Authorization", ""))
+            number = srv.requests
+        if srv.on_request is not None:
+            srv.on_request(number)
         if self.path != "/v3/mail/send":
             self._reply(404, b'{"errors":[{"message":"not found"}]}')
             return
@@ -85,6 +95,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(429, b'{"errors":[{"message":"too many requests"}]}', {"Retry-After": "2"})
         elif mode == "500":
             self._reply(500, b'{"errors":[{"message":"internal error"}]}')
+        elif mode == "502":
+            accept()
+            self._reply(502, b"<html><body>Bad Gateway</body></html>", {"Content-Type": "text/html"})
         elif mode == "400":
             err = {"errors": [{"message": "Does not contain a valid address.",
                                "field": f"personalizations.{srv.bad_index}.to.0.email"}]}
@@ -119,6 +132,8 @@ class FakeSendgrid(ThreadingHTTPServer):
         self.requests = 0
         self.auth_seen: list[str] = []
         self.bad_index = 1
+        self.choose: Callable[[], str] | None = None
+        self.on_request: Callable[[int], None] | None = None
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.clock = time.time

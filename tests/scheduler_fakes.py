@@ -16,15 +16,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import and_, insert, or_, select, update
 
+from digest import polling
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import EditionExists
 from digest.store import Store, deliveries, editions
-from digest.types import ListReport, SourceReport, Subscriber
+from digest.types import ListReport, SourceReport
 
 
 @dataclass
@@ -43,9 +44,17 @@ class FakeJobs:
 
     def poll(self, sources: Sequence[SourceConfig], *, now: datetime) -> list[SourceReport]:
         self.polled.append((now, tuple(s.name for s in sources)))
-        for source in sources:
-            self.store.record_source(source.name, last_status="ok", last_fetch_at=now, last_ok_at=now)
-        return [SourceReport(source=s.name, status="ok", new_entries=1) for s in sources]
+        reports = []
+        for source in sources:  # the pipeline's own rule for the next poll, as a real poll
+            policy = polling.Policy(interval=timedelta(minutes=source.poll_interval_minutes or 30))
+            update = polling.decide(
+                self.store.source_state(source.name), polling.Fetched(new_entries=1), now, policy
+            )
+            self.store.apply_source_update(source.name, update)
+            reports.append(
+                SourceReport(source=source.name, status="ok", new_entries=1, next_poll_at=update.next_poll_at)
+            )
+        return reports
 
     def publish(
         self,
@@ -53,12 +62,13 @@ class FakeJobs:
         *,
         at: datetime,
         now: datetime,
-        not_before: Callable[[Subscriber], datetime | None] | None = None,
         stop: threading.Event | None = None,
     ) -> ListReport:
         from digest.edition import period_of
+        from digest.pipeline import local_send_times
 
         period = period_of(list_config, at)
+        not_before = local_send_times(list_config, at)
         report = ListReport(list_name=list_config.name, status="failed", period=period)
         try:
             edition_id = self.store.create_edition(

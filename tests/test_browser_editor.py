@@ -200,6 +200,37 @@ def test_why_here_shows_scores_and_entries(site: Site) -> None:
     site.shot("why-here", full=False)
 
 
+def test_split_an_entry_off_then_merge_it_back_on_the_why_page(site: Site) -> None:
+    page = site.page
+    page.goto(site.base + "/editor/lists/world/why")
+    stories = page.locator("article.why-story").count()
+    talks = page.locator("article.why-story[data-key='s-talks']")
+    titles = talks.locator("table.entries tbody tr td:nth-child(2)")
+    click_and_wait(page, "article.why-story[data-key='s-talks'] tr:has-text('end Geneva talks') button[name='split']")
+    assert "Split off" in page.locator(".notice").inner_text()
+    assert page.locator("article.why-story").count() == stories + 1
+    alone = page.locator("article.why-story", has=page.locator("h3", has_text="end Geneva talks"))
+    assert alone.locator("table.entries tbody tr").count() == 1
+    assert talks.locator("table.entries tbody tr").count() == 2
+    assert not any("end Geneva talks" in t for t in titles.all_inner_texts())
+    assert "Reshaped by an editor" in page.locator("section.reshapes").inner_text()
+    site.shot("split", full=False)
+    # the email shows it as a story of its own
+    page.goto(site.base + "/editor/lists/world/preview")
+    assert any("end Geneva talks" in t for t in frame_titles(page))
+    # merge it back into the talks story
+    page.goto(site.base + "/editor/lists/world/why")
+    form = alone.locator("form.merge")
+    options = form.locator("select[name='into'] option").all_inner_texts()
+    form.locator("select[name='into']").select_option(index=next(i for i, t in enumerate(options) if t.startswith("Trump Said")))
+    with page.expect_navigation(wait_until="load"):
+        form.locator("button[type=submit]").click()
+    assert "Merged" in page.locator(".notice").inner_text()
+    assert page.locator("article.why-story").count() == stories
+    assert talks.locator("table.entries tbody tr").count() == 3
+    assert any("end Geneva talks" in t for t in titles.all_inner_texts())
+
+
 def test_archive_page_and_its_feed(site: Site) -> None:
     config, store = site.config, site.store
     lst = config.list("world")

@@ -434,14 +434,9 @@ def test_atom_feed_drops_characters_xml_cannot_hold(env) -> None:
 
 
 def test_stories_left_out_for_size_are_marked_in_the_story_list(tmp_path) -> None:
-    from digest.web.editor import left_out_for_size
     from tests.sample_edition import huge_edition
 
     edition = huge_edition(200)
-    left = left_out_for_size(edition, 3)
-    worst = sorted(edition.stories, key=lambda s: s.score)[:3]
-    assert left == {s.key for s in worst}
-    assert left_out_for_size(edition, 0) == frozenset()
     app, store, _ = make_app(tmp_path / "h", backend=SampleBackend(edition))
     with TestClient(app) as client:
         login(client)

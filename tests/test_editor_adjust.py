@@ -7,12 +7,20 @@ from datetime import timedelta
 
 from digest.adjust import (
     Adjustment,
+    EditionSent,
+    Rules,
     apply_adjustments,
     boost_factor,
     clean_summary,
     dropped_stories,
+    entry_ref,
+    merge,
+    move,
+    refuse_if_sent,
+    split,
 )
 from digest.store import Store
+from digest.types import Reason
 from tests.sample_edition import NOW, sample_edition
 
 
@@ -120,3 +128,121 @@ def test_publish_hooks_read_the_store(tmp_path) -> None:
     assert may_send("world", edition.period, require_approval=True, store=store)
     assert not may_send("world", "2026-02-19", require_approval=True, store=store)
     store.close()
+
+
+# -- reshaping: split, move, merge --------------------------------------------------------
+
+
+
+def _story(edition, key):
+    return next(s for s in edition.stories if s.key == key)
+
+
+def _section_of(edition, key) -> str:
+    return next(sec.name for sec in edition.sections for s in sec.stories if s.key == key)
+
+
+def test_split_takes_an_entry_into_a_story_of_its_own_and_scores_both_again() -> None:
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    key_events = talks.others[1]
+    after = apply_adjustments(edition, [split(key_events)])
+    left = _story(after, "s-talks")
+    assert key_events not in left.entries and len(left.entries) == 2
+    alone = next(s for s in after.stories if s.lead == key_events)
+    assert alone.others == () and alone.key not in {s.key for s in edition.stories}
+    # re-scored from its own outlets: one outlet now, fewer than the three it had
+    assert alone.score < talks.score and left.score != talks.score
+    assert any(r.name == "editor" for r in alone.reasons)
+    assert _section_of(after, alone.key) == "ukraine"  # no list rules given: its story's section
+    assert len(after.stories) == len(edition.stories) + 1
+
+
+def test_split_is_sectioned_by_the_rules_it_is_given() -> None:
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    rules = Rules(
+        score=lambda story: (0.5, (Reason("score", 0.5),)),
+        section=lambda story: ("europe", "keyword 'test'"),
+        sections=(("ukraine", "U"), ("middle-east", "M"), ("americas", "A"), ("europe", "Europe"),
+                  ("more", "Elsewhere")),
+    )  # fmt: skip
+    after = apply_adjustments(edition, [split(talks.others[0])], rules)
+    alone = next(s for s in after.stories if s.lead == talks.others[0])
+    assert _section_of(after, alone.key) == "europe" and alone.section_reason == "keyword 'test'"
+    # a section the edition did not have takes its place in the list's order
+    assert [sec.name for sec in after.sections] == ["ukraine", "middle-east", "americas", "europe", "more"]
+    assert titles(after, "middle-east") == titles(edition, "middle-east")  # untouched
+
+
+def test_move_puts_an_entry_into_another_story() -> None:
+    edition = sample_edition()
+    talks, drones = _story(edition, "s-talks"), _story(edition, "s-drones")
+    geneva = talks.others[0]
+    after = apply_adjustments(edition, [move(geneva, into=drones)])
+    assert geneva in _story(after, "s-drones").entries
+    assert geneva not in _story(after, "s-talks").entries
+    assert _story(after, "s-drones").lead == drones.lead  # the target keeps its lead
+    # moving an entry into the story it is already in changes nothing
+    assert apply_adjustments(edition, [move(geneva, into=talks)]) is edition
+
+
+def test_merge_joins_two_stories_and_pins_still_find_the_result() -> None:
+    edition = sample_edition()
+    talks, drones = _story(edition, "s-talks"), _story(edition, "s-drones")
+    after = apply_adjustments(edition, [merge(drones, into=talks), Adjustment("s-talks", "pin")])
+    merged = _story(after, "s-talks")
+    assert drones.lead in merged.entries and merged.pinned
+    assert "s-drones" not in {s.key for s in after.stories}
+    assert len(after.stories) == len(edition.stories) - 1
+
+
+def test_reshaping_follows_entries_not_keys_and_ignores_what_left_the_window() -> None:
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    renamed = dataclasses.replace(
+        edition,
+        sections=(
+            dataclasses.replace(
+                edition.sections[0],
+                stories=(dataclasses.replace(talks, key="another-key"), *edition.sections[0].stories[1:]),
+            ),
+            *edition.sections[1:],
+        ),
+    )
+    after = apply_adjustments(renamed, [split(talks.others[1])])
+    assert talks.others[1] not in _story(after, "another-key").entries
+    gone = Adjustment("x/y", "split", lead_source="x", lead_entry_id="y")
+    assert apply_adjustments(edition, [gone]) is edition
+    only = _story(edition, "s-drones")
+    assert apply_adjustments(edition, [split(only.lead)]) is edition  # a story's only entry
+    assert entry_ref(only.lead) == "npr-world/npr-world:drones"
+
+
+def test_refuse_if_sent_names_the_edition(tmp_path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+    refuse_if_sent(store, "world", "2026-02-18")  # nothing stored yet: allowed
+    store.create_edition(
+        list_name="world", period="2026-02-18", window_start=NOW - timedelta(days=1),
+        window_end=NOW, now=NOW, subject="s", preheader="p", html="<p>x</p>", text="x",
+        carried=[], variants={}, recipients=[],
+    )  # fmt: skip
+    try:
+        refuse_if_sent(store, "world", "2026-02-18")
+    except EditionSent as exc:
+        assert "world/2026-02-18" in str(exc) and "not yet sent" in str(exc)
+    else:
+        raise AssertionError("a stored edition was not refused")
+    finally:
+        store.close()
+
+
+def test_an_entry_split_off_can_be_merged_back() -> None:
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    geneva = talks.others[0]
+    once = apply_adjustments(edition, [split(geneva)])
+    alone = next(s for s in once.stories if s.lead == geneva)
+    back = apply_adjustments(edition, [split(geneva), merge(alone, into=talks)])
+    assert set(_story(back, "s-talks").entries) == set(talks.entries)
+    assert len(back.stories) == len(edition.stories)

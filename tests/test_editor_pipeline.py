@@ -98,3 +98,104 @@ def test_send_a_test_through_the_pipelines_transport(world) -> None:
                                                       "address": "desk@example.net"})  # fmt: skip
     assert "Test sent to desk@example.net." in r.text, r.text[:2000]
     assert list((config.delivery.outbox_dir / "world" / "tests").glob("*-desk_at_example.net.eml"))
+
+
+# -- reshaping on the real pipeline: the same build for preview and send; refused once sent
+
+
+def _cli_config(tmp) -> tuple[object, object]:
+    """The shipped config with its files made absolute and the store under ``tmp``: a file
+    the ``digest`` command can be run on."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp / 'digest.db'}"}
+    data.setdefault("delivery", {})["outbox_dir"] = str(tmp / "outbox")
+    for source in data["sources"]:
+        if source.get("path"):
+            source["path"] = str((REPO / source["path"]).resolve())
+    for lst in data["lists"]:
+        lst["subscribers"] = str((REPO / lst["subscribers"]).resolve())
+    path = tmp / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path, parse_config(data, tmp)
+
+
+def _digest(config_path, *args: str):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), *args],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(tmp_path) -> None:
+    from digest.adjust import entry_ref
+
+    config_path, config = _cli_config(tmp_path)
+    store = Store.open(config.database.url)
+    pipeline.poll(config, store, now=POLLED)
+    lst = config.list("world")
+    before = pipeline.build(config, store, lst, at=AT, now=POLLED)
+    stories = before.edition.stories
+    multi = [s for s in stories if len(s.entries) >= 2]
+    single = [s for s in stories if len(s.entries) == 1]
+    assert len(multi) >= 2 and len(single) >= 3
+    split_entry = multi[0].others[-1]
+    move_entry, move_into = multi[1].others[-1], single[0]
+    merge_story, merge_into = single[1], single[2]
+
+    app = Starlette(routes=editor_routes(config, store, clock=lambda: POLLED, token=TOKEN))
+    with TestClient(app) as client:
+        client.post("/editor/login", data={"token": TOKEN})
+        why = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+        assert "Split off" in why and "Merge into" in why
+        token = re.search(r'name="csrf" value="([0-9a-f]+)"', why).group(1)
+        common = {"csrf": token, "at": "2026-02-18T07:00:00Z", "period": before.edition.period, "back": "why"}
+        r = client.post("/editor/lists/world/adjust", data={**common, "action": "split", "story": multi[0].key, "entry": entry_ref(split_entry)})
+        assert r.status_code == 200 and "Split off: the entry" in r.text
+        r = client.post("/editor/lists/world/adjust", data={**common, "action": "move", "story": multi[1].key, "entry": entry_ref(move_entry), "into": entry_ref(move_into.lead)})
+        assert r.status_code == 200 and "Reshaped by an editor" in r.text
+        # the same adjustments through the command line, as an operator would
+        done = _digest(config_path, "adjust", "world", "merge", merge_story.key, "--into", merge_into.key, "--at", "2026-02-18T07:00:00Z")
+        assert done.returncode == 0, done.stderr
+        assert [a.action for a in store.adjustments("world", before.edition.period)] == ["split", "move", "merge"]
+        shown = _digest(config_path, "adjust", "world", "show", "--at", "2026-02-18T07:00:00Z")
+        assert shown.returncode == 0 and f"      {entry_ref(split_entry)}" in shown.stdout
+        assert "adjustment merge " + merge_story.key in shown.stdout
+
+        built = pipeline.build(config, store, lst, at=AT, now=POLLED)
+        by_lead = {s.lead: s for s in built.edition.stories}
+        assert split_entry in by_lead and by_lead[split_entry].others == ()
+        target = next(s for s in built.edition.stories if move_into.lead in s.entries)
+        assert move_entry in target.entries
+        merged = next(s for s in built.edition.stories if merge_into.lead in s.entries)
+        assert merge_story.lead in merged.entries
+        assert built.base.stories == before.edition.stories  # the base is what clustering made
+        frame = client.get("/editor/lists/world/preview/email?at=2026-02-18T07:00:00Z").text
+        assert frame == personalise(built.main.html, preview_values(config), html=True)
+
+        report = pipeline.publish(config, store, lst, at=AT, now=POLLED, clock=lambda: POLLED)
+        assert report.status == "sent", report
+        stored = store.edition("world", before.edition.period)
+        assert store.variants(stored.id)[()].html == built.main.html  # what the preview showed
+
+        r = client.post("/editor/lists/world/adjust", data={**common, "action": "pin", "story": stories[0].key})
+        assert r.status_code == 409 and "was sent" in r.text and "world/2026-02-18" in r.text
+    refused = _digest(config_path, "adjust", "world", "pin", stories[0].key, "--at", "2026-02-18T07:00:00Z")
+    assert refused.returncode == 1 and "world/2026-02-18 was sent" in refused.stderr
+    assert [a.action for a in store.adjustments("world", before.edition.period)] == ["split", "move", "merge"]
+    store.close()
+
+
+def test_build_returns_what_the_email_left_out_for_size(world) -> None:
+    """The world edition is over the budget: the build says which stories the email left
+    out, from the one rendering (the archive and the editor need no second render)."""
+    config, store, _ = world
+    built = pipeline.build(config, store, config.list("world"), at=AT, now=POLLED)
+    assert built.main.omitted == len(built.left_out_for_size) > 0
+    assert {s.key for s in built.left_out_for_size} == set(built.main.left_out)
+    for story in built.left_out_for_size:
+        assert story in built.edition.stories and story.lead.title not in built.main.text
+    lowest = sorted(built.edition.stories, key=lambda s: (not s.pinned, -s.score))[-len(built.left_out_for_size):]
+    assert {s.key for s in lowest} == {s.key for s in built.left_out_for_size}

@@ -9,7 +9,7 @@ import gzip
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -21,9 +21,7 @@ from digest.fetch import (
     RETRY_AFTER_MAX,
     RETRY_AFTER_MIN,
     RetryLater,
-    backoff,
     fetch,
-    next_poll,
     parse_retry_after,
 )
 from tests import feedserver
@@ -209,26 +207,6 @@ def test_429_without_retry_after_has_none(feed_server: FeedServer) -> None:
 )
 def test_parse_retry_after(value: str | None, expected: float | None) -> None:
     assert parse_retry_after(value, NOW) == expected
-
-
-def test_backoff_doubles_and_is_capped() -> None:
-    base = timedelta(minutes=30)
-    assert backoff(0, interval=base) == base
-    assert backoff(1, interval=base) == timedelta(hours=1)
-    assert backoff(3, interval=base) == timedelta(hours=4)
-    assert backoff(10, interval=base) == timedelta(hours=24)
-    assert backoff(10_000, interval=base) == timedelta(hours=24)
-    assert backoff(5, interval=base, cap=timedelta(hours=2)) == timedelta(hours=2)
-
-
-def test_next_poll_respects_retry_after_and_backoff() -> None:
-    base = timedelta(minutes=30)
-    assert next_poll(NOW, interval=base) == NOW + base
-    assert next_poll(NOW, interval=base, error_count=2) == NOW + timedelta(hours=2)
-    assert next_poll(NOW, interval=base, error_count=1, retry_after=3 * 3600) == NOW + timedelta(
-        hours=3
-    )
-    assert next_poll(NOW, interval=base, error_count=3, retry_after=60) == NOW + timedelta(hours=4)
 
 
 # -- shared hostile feeds served as described -------------------------------------------------

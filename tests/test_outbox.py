@@ -70,11 +70,12 @@ def test_resend_rewrites_the_same_file(tmp_path: Path, rendered: RenderedEdition
     assert len(list(tmp_path.glob("*.eml"))) == 1
 
 
-def test_write_error_becomes_failed_outcome(tmp_path: Path, rendered: RenderedEdition) -> None:
+def test_write_error_is_a_transient_refusal(tmp_path: Path, rendered: RenderedEdition) -> None:
+    # a write error (full disk, bad folder) is retried by the ledger, not failed at once
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     outcomes = OutboxTransport(blocker / "sub").send([outgoing(rendered, 1, "ada@example.com")])
-    assert outcomes[0].state is DeliveryState.FAILED
+    assert outcomes[0].state is DeliveryState.QUEUED
     assert outcomes[0].error and "Error" in outcomes[0].error
 
 
@@ -83,7 +84,7 @@ def test_failed_item_does_not_stop_batch(tmp_path: Path, rendered: RenderedEditi
     (tmp_path / "0002-bob_at_example.com.eml").mkdir()  # a folder where the file should go
     bad = outgoing(rendered, 2, "bob@example.com")
     outcomes = OutboxTransport(tmp_path).send([bad, good])
-    assert [o.state for o in outcomes] == [DeliveryState.FAILED, DeliveryState.SENT]
+    assert [o.state for o in outcomes] == [DeliveryState.QUEUED, DeliveryState.SENT]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp-")]
 
 

@@ -209,7 +209,7 @@ def test_a_dtd_on_a_loopback_listener_is_never_fetched(feed_server: FeedServer, 
 
 
 def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
-    from digest.pipeline import MOVE_AFTER_REDIRECTS
+    from digest.polling import MOVE_AFTER_REDIRECTS
 
     body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
     new_url = feed_server.serve("/new", body, headers={"Content-Type": "application/rss+xml"})
@@ -227,7 +227,7 @@ def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(feed_server: FeedSe
 
 
 def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
-    from digest.pipeline import UNCONDITIONAL_AFTER_304S
+    from digest.polling import UNCONDITIONAL_AFTER_304S
 
     body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
     url = feed_server.conditional("/c", body, etag='"v1"')

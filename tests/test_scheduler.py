@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.config import Config, FetchConfig, parse_config
+from digest.config import Config, parse_config
+from digest.exceptions import ConfigError
 from digest.lease import Lease, current_lease
 from digest.scheduler import (
     Decider,
-    ListTiming,
     Missed,
     Poll,
     Publish,
@@ -25,15 +25,11 @@ from digest.scheduler import (
     SchedulerSettings,
     Service,
     Snapshot,
-    fire_times,
-    latest_fire,
-    local_send_time,
-    next_fire,
-    next_poll_at,
     next_runs,
 )
+from digest.schedule import fires, latest, local_send_time, next_after
 from digest.store import SourceState, Store
-from digest.types import SourceReport, Subscriber
+from digest.types import Subscriber
 from tests.scheduler_fakes import FakeJobs, edition_count
 
 SETTINGS = SchedulerSettings()
@@ -116,6 +112,10 @@ def test_no_send_when_down_longer_than_the_grace(
     run = store.last_runs("send", limit=1)[0]
     assert not run["ok"] and run["report"]["status"] == "missed"
     assert "digest send daily --at 2026-02-18T06:00Z" in run["report"]["message"]
+    # digest status: the send job names the next period and the missed one
+    job = {j.id: j for j in next_runs(config, store, now=berlin(2026, 2, 18, 8, 30).astimezone(UTC))}["send:daily"]
+    assert job.next_run == berlin(2026, 2, 19, 7).astimezone(UTC)
+    assert job.note.startswith("period 2026-02-19; missed: period 2026-02-18 is 5400s late")
     # later ticks neither send nor repeat the warning; the next day sends on time
     for hour in range(9, 24):
         svc.tick(berlin(2026, 2, 18, hour).astimezone(UTC))
@@ -161,6 +161,11 @@ DST_CASES = [
     ("Europe/Berlin", "30 2 * * *", date(2026, 3, 28)),  # 02:30 does not exist on 03-29
     ("Europe/Berlin", "0 7 * * *", date(2026, 10, 24)),
     ("Europe/Berlin", "30 2 * * *", date(2026, 10, 24)),  # 02:30 happens twice on 10-25
+    # midnight the day after a change: APScheduler's cron trigger lost these (issue 10.1)
+    ("America/New_York", "0 0 * * *", date(2026, 3, 7)),  # 03-09
+    ("Europe/Berlin", "0 0 * * *", date(2026, 3, 28)),  # 03-30
+    ("America/Santiago", "0 0 * * *", date(2026, 9, 4)),  # 09-06: midnight does not exist
+    ("Australia/Sydney", "0 0 * * *", date(2026, 10, 3)),  # 10-05
 ]
 
 
@@ -172,8 +177,9 @@ def test_exactly_one_edition_per_day_across_dst(
     svc, jobs = service(config, store)
     tz = ZoneInfo(zone)
     start = datetime.combine(first, time(0), tz).astimezone(UTC)
+    end = start + timedelta(days=4) - timedelta(hours=2)  # before day 5's midnight
     now = start
-    while now < start + timedelta(days=4):
+    while now < end:
         svc.tick(now)
         now += timedelta(minutes=30)
     periods = [p[2] for p in jobs.published]
@@ -186,9 +192,9 @@ def test_exactly_one_edition_per_day_across_dst(
         # the wall time is the cron's, or an hour later on the spring day it does not exist
         assert (local.hour, local.minute) in {(hour, minute), (hour + 1, minute)}
     # the timer firing twice in the repeated hour changes nothing: tick at both instants again
-    for fire in fire_times(config.lists[0], start, start + timedelta(days=4)):
-        svc.tick(fire)
-        svc.tick(fire + timedelta(seconds=1))
+    for fire in fires(config.lists[0].schedule, start, end):
+        svc.tick(fire.at)
+        svc.tick(fire.at + timedelta(seconds=1))
     assert [p[2] for p in jobs.published] == expected
 
 
@@ -200,11 +206,12 @@ def test_schedule_arithmetic_in_the_repeated_hour() -> None:
         schedule=ScheduleConfig(cron="30 1 * * *", timezone="America/New_York"),
     )
     day = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
-    fires = fire_times(lc, day, day + timedelta(days=1))
-    # 01:30 EDT and 01:30 EST: both instants, one hour apart, same local date
-    assert fires == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)]
-    assert latest_fire(lc, datetime(2026, 11, 1, 6, 0, tzinfo=UTC)) == fires[0]
-    assert next_fire(lc, fires[1]) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
+    found = fires(lc.schedule, day, day + timedelta(days=1))
+    # 01:30 happens twice (EDT, then EST): it fires once, at the first
+    assert [f.at for f in found] == [datetime(2026, 11, 1, 5, 30, tzinfo=UTC)]
+    assert found[0].period == "2026-11-01"
+    assert latest(lc.schedule, datetime(2026, 11, 1, 6, 30, tzinfo=UTC)) == found[0]
+    assert next_after(lc.schedule, found[0].at).at == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)
 
 
 # -- local-time delivery ----------------------------------------------------------------
@@ -218,7 +225,11 @@ ZONES = ("America/New_York", "Europe/Berlin", "Asia/Tokyo")
 def test_local_time_delivery_in_three_timezones(tmp_path: Path, store: Store, first: date) -> None:
     """One edition a day (built 04:00 UTC); each subscriber gets it at 07:00 on their own
     clock, one per local day, across the DST changes of New York and Berlin."""
-    config = make_config(tmp_path, [{"name": "morning", "schedule": {"cron": "0 4 * * *", "timezone": "UTC"}}], sources=1)
+    config = make_config(
+        tmp_path,
+        [{"name": "morning", "schedule": {"cron": "0 4 * * *", "timezone": "UTC"}, "send_at": "07:00"}],
+        sources=1,
+    )
     start = datetime.combine(first, time(0), UTC)
     subs = {}
     for zone in ZONES:
@@ -227,7 +238,7 @@ def test_local_time_delivery_in_three_timezones(tmp_path: Path, store: Store, fi
             now=start,
         )
         subs[sub.id] = zone
-    svc, jobs = service(config, store, timings={"morning": ListTiming(send_at="07:00")})
+    svc, jobs = service(config, store)
     days = 4
     now = start
     while now < start + timedelta(days=days):
@@ -277,37 +288,15 @@ def test_local_send_time_for_a_reader_ahead_of_the_list() -> None:
     assert la == datetime(2026, 2, 18, 7, 0, tzinfo=ZoneInfo("America/Los_Angeles"))
 
 
-def test_send_at_must_be_a_clock_time() -> None:
-    assert ListTiming(send_at="07:00").local_time == time(7)
-    with pytest.raises(ValueError):
-        ListTiming(send_at="7am")
+def test_send_at_must_be_a_clock_time(tmp_path: Path) -> None:
+    assert make_config(tmp_path, [{"name": "m", "send_at": "07:00"}]).lists[0].send_at == "07:00"
+    with pytest.raises(ConfigError):
+        make_config(tmp_path, [{"name": "m", "send_at": "7am"}])
     with pytest.raises(ValueError):
         SchedulerSettings(lease_seconds=30, renew_seconds=20)
 
 
 # -- polling -----------------------------------------------------------------------------
-
-
-def test_next_poll_interval_backoff_and_retry_after() -> None:
-    from digest.config import SourceConfig
-
-    now = datetime(2026, 2, 18, 12, tzinfo=UTC)
-    source = SourceConfig(name="a", title="A", url="https://example.org/feed")
-    fetch = FetchConfig(poll_interval_minutes=30)
-    cap = timedelta(hours=24)
-    ok = SourceReport(source="a", status="ok")
-    failed = SourceReport(source="a", status="failed", http_status=500)
-    assert next_poll_at(source, fetch, ok, None, now=now, max_backoff=cap) == now + timedelta(minutes=30)
-    quick = source.model_copy(update={"poll_interval_minutes": 10})
-    assert next_poll_at(quick, fetch, ok, None, now=now, max_backoff=cap) == now + timedelta(minutes=10)
-    # after the 1st, 2nd, 3rd failure: 30, 60, 120 minutes
-    for errors, minutes in ((0, 30), (1, 60), (2, 120)):
-        state = SourceState(name="a", error_count=errors)
-        assert next_poll_at(source, fetch, failed, state, now=now, max_backoff=cap) == now + timedelta(minutes=minutes)
-    assert next_poll_at(source, fetch, failed, SourceState(name="a", error_count=40), now=now, max_backoff=cap) == now + cap
-    throttled = SourceReport(source="a", status="failed", http_status=429)
-    throttled.retry_after = 7200  # type: ignore[attr-defined]
-    assert next_poll_at(source, fetch, throttled, None, now=now, max_backoff=cap) == now + timedelta(hours=2)
 
 
 def test_decider_polls_due_sources_and_skips_backing_off_ones(tmp_path: Path) -> None:
@@ -429,7 +418,12 @@ def test_serve_registers_timer_jobs_and_releases_the_lease_on_stop(tmp_path: Pat
     for job in stored.values():
         assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time == 1800
         assert job.func_ref == "digest.scheduler:run_job"
-    assert str(stored["send:daily"].trigger.timezone) == "Europe/Berlin"
+    trigger = stored["send:daily"].trigger
+    assert (trigger.cron, trigger.timezone) == ("0 7 * * *", "Europe/Berlin")
+    # its fire times are digest.schedule's, which APScheduler's CronTrigger gets wrong:
+    ny = type(trigger)("0 0 * * *", "America/New_York")
+    after = datetime(2026, 3, 8, 5, 0, tzinfo=UTC)  # midnight of 03-08 in New York
+    assert ny.get_next_fire_time(after, after) == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)
 
 
 def test_a_second_service_waits_and_names_the_holder(tmp_path: Path, store: Store) -> None:
@@ -468,7 +462,7 @@ def test_a_crashing_action_is_reported_and_the_tick_goes_on(
 def test_pipeline_jobs_forward_the_local_time_and_stop_hooks(
     tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The default wiring hands not_before and the stop flag to digest.pipeline."""
+    """The default wiring hands the stop flag to digest.pipeline (which applies send_at)."""
     from digest import pipeline
     from digest.scheduler import PipelineJobs
     from digest.types import ListReport
@@ -489,8 +483,8 @@ def test_pipeline_jobs_forward_the_local_time_and_stop_hooks(
     jobs = PipelineJobs(config, store)
     at = datetime(2026, 2, 18, 7, tzinfo=UTC)
     stop = threading.Event()
-    assert jobs.publish(config.lists[0], at=at, now=at, not_before=lambda s: at, stop=stop).status == "sent"
-    assert calls[0]["not_before"](None) == at
+    assert jobs.publish(config.lists[0], at=at, now=at, stop=stop).status == "sent"
+    assert "not_before" not in calls[0]
     assert calls[0]["should_stop"]() is False
     stop.set()
     assert calls[0]["should_stop"]() is True

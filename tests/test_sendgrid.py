@@ -137,12 +137,20 @@ def test_429_for_too_long_leaves_rows_queued(fake: FakeSendgrid) -> None:
     assert fake.accepted == []
 
 
-@pytest.mark.parametrize("mode", ["500", "reset"])
-def test_5xx_and_reset_are_unknown(fake: FakeSendgrid, mode: str) -> None:
+@pytest.mark.parametrize("mode", ["502", "reset"])
+def test_gateway_5xx_and_reset_are_unknown(fake: FakeSendgrid, mode: str) -> None:
     fake.mode = mode
     outcomes = transport(fake).send(outgoing(3))
     assert {o.state for o in outcomes} == {DeliveryState.UNKNOWN}
     assert all(o.error for o in outcomes)
+
+
+def test_5xx_with_sendgrids_error_document_is_a_refusal_to_retry(fake: FakeSendgrid) -> None:
+    fake.mode = "500"
+    outcomes = transport(fake).send(outgoing(3))
+    assert {o.state for o in outcomes} == {DeliveryState.QUEUED}
+    assert all(o.error and "SendGrid 500: internal error" in o.error for o in outcomes)
+    assert fake.accepted == []
 
 
 def test_no_answer_times_out_as_unknown(fake: FakeSendgrid) -> None:

@@ -6,6 +6,10 @@ per-recipient problem. A failure of the whole batch is reported as outcomes too:
 for a permanent refusal, ``QUEUED`` for "try later" (rate limit, 4xx SMTP reply) and
 ``UNKNOWN`` when the provider's answer never came (timeout, reset connection), so the ledger
 can decide without guessing.
+
+A transport with ``reports_each = True`` also accepts ``send(batch, progress=...)`` and calls
+the :class:`Progress` for each message as it goes (SMTP, the outbox); the others are recorded
+per batch (SendGrid: one API request carries the whole batch).
 """
 
 from __future__ import annotations
@@ -25,6 +29,17 @@ class Outgoing:
     delivery_id: int
     recipient: str
     message: EmailMessage
+
+
+class Progress(Protocol):
+    """Told by a transport that sends message by message (``reports_each = True``) about
+    each message as it goes, so the ledger records it at once: ``attempting(id)`` just
+    before the message is handed over, ``settled(outcome)`` as soon as its answer is known.
+    A kill then leaves at most the message in flight in doubt."""
+
+    def attempting(self, delivery_id: int) -> None: ...
+
+    def settled(self, outcome: SendOutcome) -> None: ...
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from digest.message import POLICY
-from digest.transports import Outgoing
+from digest.transports import Outgoing, Progress
 from digest.types import DeliveryState, RenderedEdition, SendOutcome
 
 log = logging.getLogger("digest.transports.outbox")
@@ -52,11 +52,15 @@ class OutboxTransport:
     """Writes each message as ``<folder>/<delivery id, 4+ digits>-<safe recipient>.eml``.
 
     ``folder`` is ``outbox/<list>/<period>/``; it is created on first send. ``send`` returns
-    ``SENT`` with ``provider_id`` = the file name, or ``FAILED`` with the error text when the
-    file cannot be written (one bad item never stops the batch).
+    ``SENT`` with ``provider_id`` = the file name; ``QUEUED`` (try later) when the file
+    cannot be written (``OSError``: a full disk, ``ENOSPC``; a read-only or missing folder),
+    with the error text; ``FAILED`` when the message itself cannot be serialised. One bad
+    item never stops the batch. It reports each message as it is written
+    (``reports_each``, :class:`~digest.transports.Progress`).
     """
 
     name = "outbox"
+    reports_each = True
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -65,29 +69,36 @@ class OutboxTransport:
         """The file an item is written to, e.g. ``0001-ada_at_example.com.eml``."""
         return f"{item.delivery_id:04d}-{safe_file_part(item.recipient)}.eml"
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendOutcome]:
+    def send(self, batch: Sequence[Outgoing], progress: Progress | None = None) -> list[SendOutcome]:
         """Write one ``.eml`` per item; one :class:`SendOutcome` per item, in order."""
         outcomes = []
         for item in batch:
-            name = self.file_name(item)
-            try:
-                data = item.message.as_bytes(policy=POLICY)
-                _write_atomic(self.folder / name, data)
-            except Exception as exc:  # noqa: BLE001 -- any per-item failure becomes a value
-                log.warning(
-                    "outbox.failed delivery=%s file=%s error=%s", item.delivery_id, name, exc
-                )
-                outcomes.append(
-                    SendOutcome(
-                        item.delivery_id, DeliveryState.FAILED, error=f"{type(exc).__name__}: {exc}"
-                    )
-                )
-            else:
-                log.debug(
-                    "outbox.written delivery=%s file=%s bytes=%d", item.delivery_id, name, len(data)
-                )
-                outcomes.append(SendOutcome(item.delivery_id, DeliveryState.SENT, provider_id=name))
+            if progress is not None:
+                progress.attempting(item.delivery_id)
+            outcome = self._write(item)
+            if progress is not None:
+                progress.settled(outcome)
+            outcomes.append(outcome)
         return outcomes
+
+    def _write(self, item: Outgoing) -> SendOutcome:
+        name = self.file_name(item)
+        try:
+            data = item.message.as_bytes(policy=POLICY)
+        except Exception as exc:  # noqa: BLE001 -- a malformed message fails itself only
+            log.warning("outbox.bad_message delivery=%s error=%s", item.delivery_id, exc)
+            return SendOutcome(
+                item.delivery_id, DeliveryState.FAILED, error=f"message: {type(exc).__name__}: {exc}"
+            )
+        try:
+            _write_atomic(self.folder / name, data)
+        except OSError as exc:
+            log.warning("outbox.failed delivery=%s file=%s error=%s", item.delivery_id, name, exc)
+            return SendOutcome(
+                item.delivery_id, DeliveryState.QUEUED, error=f"{type(exc).__name__}: {exc}"
+            )
+        log.debug("outbox.written delivery=%s file=%s bytes=%d", item.delivery_id, name, len(data))
+        return SendOutcome(item.delivery_id, DeliveryState.SENT, provider_id=name)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -27,8 +27,10 @@ Outcomes per request:
 - 400 naming personalizations (``field: personalizations.N...``): those recipients
   ``failed`` with SendGrid's message, the others re-sent once without them; other 4xx:
   every recipient of the request ``failed`` with the reason;
-- 5xx, timeout, reset connection, a body that is not an answer: ``unknown`` (the request may
-  have been taken);
+- 5xx with SendGrid's own JSON error document (``{"errors": [...]}``): a confirmed refusal,
+  ``queued`` (the ledger retries it with back-off);
+- any other 5xx (a gateway's page, no body), timeout, reset connection, a body that is not an
+  answer: ``unknown`` (the request may have been taken);
 - connection refused: ``queued`` (nothing reached SendGrid).
 
 The API key comes from the environment variable the config names and is never logged: the
@@ -312,6 +314,9 @@ class SendgridTransport:
             status = int(getattr(exc, "status_code", 0) or 0)
             if 400 <= status < 500:
                 return "bad", exc
+            if status >= 500 and _sendgrid_errors(exc):
+                # SendGrid answered with its own error document: the request was refused
+                return "refused", f"SendGrid {status}: {'; '.join(_sendgrid_errors(exc))[:300]}"
             return "unknown", f"HTTP {status}"
         except urllib.error.URLError as exc:
             reason = exc.reason
@@ -407,6 +412,20 @@ def _header_text(msg: EmailMessage, name: str, value: Any) -> str:
 def _address(raw: str) -> dict[str, str]:
     name, addr = parseaddr(raw)
     return {"email": addr, "name": name} if name else {"email": addr}
+
+
+def _sendgrid_errors(exc: Any) -> list[str]:
+    """The messages of SendGrid's JSON error document (``{"errors": [{"message": ...}]}``)
+    in an HTTP error's body, or ``[]`` when the body is not one (a proxy's page, nothing)."""
+    raw = getattr(exc, "body", b"") or b""
+    try:
+        data = json.loads(raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw)
+    except ValueError:
+        return []
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [str(e.get("message") or "error") for e in errors if isinstance(e, dict)]
 
 
 def _errors(exc: Any) -> tuple[int, list[dict[str, Any]]]:

@@ -10,7 +10,8 @@ Each message is sent as MAIL FROM / RCPT TO / DATA with the replies checked step
 
 - 2xx after DATA: ``sent`` (``provider_id`` = the server's reply text, often a queue id);
 - a 4xx reply at any step: ``queued`` (try later), the transaction reset with RSET;
-- a 5xx reply: ``failed`` with the reply code and text;
+- a 5xx reply: ``failed`` with the reply code and text; to RCPT or DATA also ``bounced``
+  (the ledger suppresses the address, so no later edition tries it);
 - the connection lost *before* DATA finished: ``queued`` (the server cannot have taken it),
   then one reconnection for the rest of the batch;
 - the connection lost *during* DATA (the message went out, the reply never came):
@@ -33,7 +34,7 @@ from email.utils import parseaddr
 
 from digest.config import SmtpConfig
 from digest.message import POLICY, apply_substitutions
-from digest.transports import Outgoing
+from digest.transports import Outgoing, Progress
 from digest.types import DeliveryState, SendOutcome
 
 log = logging.getLogger("digest.transports.smtp")
@@ -54,6 +55,7 @@ class SmtpTransport:
     """
 
     name = "smtp"
+    reports_each = True
 
     def __init__(
         self,
@@ -99,10 +101,18 @@ class SmtpTransport:
             raise
         return conn
 
-    def send(self, batch: Sequence[Outgoing]) -> list[SendOutcome]:
+    def send(self, batch: Sequence[Outgoing], progress: Progress | None = None) -> list[SendOutcome]:
         """Send ``batch`` over one connection (reconnecting once if it drops between
-        messages); exactly one outcome per message; never raises for SMTP or network errors."""
+        messages); exactly one outcome per message; never raises for SMTP or network errors.
+        ``progress`` hears of each message as it goes (``attempting`` before MAIL FROM,
+        ``settled`` as soon as its reply is in), so the ledger records it at once."""
         outcomes: list[SendOutcome] = []
+
+        def settled(outcome: SendOutcome) -> None:
+            outcomes.append(outcome)
+            if progress is not None:
+                progress.settled(outcome)
+
         pending = list(batch)
         reconnects = 0
         while pending:
@@ -120,25 +130,27 @@ class SmtpTransport:
             try:
                 while pending:
                     item = pending[0]
+                    if progress is not None:
+                        progress.attempting(item.delivery_id)
                     try:
                         outcome = self._send_one(conn, item)
                     except _Lost as lost:
                         pending.pop(0)
                         if isinstance(lost, _Closing):
-                            outcomes.append(lost.outcome)
+                            settled(lost.outcome)
                         elif lost.during_data:
-                            outcomes.append(
+                            settled(
                                 SendOutcome(item.delivery_id, DeliveryState.UNKNOWN,
                                             error=f"connection lost during DATA: {lost}")
                             )
                         else:
-                            outcomes.append(
+                            settled(
                                 SendOutcome(item.delivery_id, DeliveryState.QUEUED,
                                             error=f"connection lost: {lost}")
                             )
                         raise
                     pending.pop(0)
-                    outcomes.append(outcome)
+                    settled(outcome)
             except _Lost:
                 reconnects += 1
                 if reconnects > 1:
@@ -188,7 +200,12 @@ class SmtpTransport:
             raise _Closing(SendOutcome(item.delivery_id, DeliveryState.QUEUED, error=detail))
         if 400 <= code < 500:
             return SendOutcome(item.delivery_id, DeliveryState.QUEUED, error=detail)
-        return SendOutcome(item.delivery_id, DeliveryState.FAILED, error=detail)
+        # 5xx on RCPT or DATA refuses this recipient (or this message to it) for good: the
+        # ledger suppresses the address; a 5xx to MAIL FROM is about the sender, not them
+        return SendOutcome(
+            item.delivery_id, DeliveryState.FAILED, error=detail,
+            bounced=stage in ("RCPT TO", "DATA"),
+        )
 
 
 class _Closing(_Lost):

@@ -10,7 +10,8 @@ unsubscribe and preferences pages. Paths (GET unless marked)::
     /editor/lists/{list}/preview         the edition due at ?at= (default: the next send)
     /editor/lists/{list}/preview/email   that email's HTML alone, for the sandboxed frame
     /editor/lists/{list}/why             every story's score, reasons, entries and sources
-    /editor/lists/{list}/adjust          POST pin / boost / drop / rewrite summary (or clear)
+    /editor/lists/{list}/adjust          POST split / move / merge / pin / boost / drop /
+                                         rewrite summary (or clear); 409 once sent
     /editor/lists/{list}/test            POST send a test of the previewed edition
     /editor/lists/{list}/approve         POST approve (or withdraw approval of) an edition
     /archive/{list}/                     sent editions of a list             (public)
@@ -37,8 +38,9 @@ Security rules this module keeps:
 - Error pages escape what they echo.
 
 The build step is reached through an :class:`EditorBackend` (by default the pipeline's
-``build``), so the preview is the exact email ``publish`` would send: the same assembly, the
-same :func:`digest.adjust.apply_adjustments`, the same :func:`digest.render.render_edition`.
+``build``), so the preview is the exact email ``publish`` would send: the preview shows the
+one :class:`~digest.pipeline.Build` that ``publish`` makes (base edition, adjusted edition,
+its renderings, what was left out for size), nothing rendered a second time.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
@@ -69,17 +71,20 @@ from starlette.routing import BaseRoute, Route
 
 from digest.adjust import (
     ACTIONS,
+    RESHAPE,
     Adjustment,
-    apply_adjustments,
+    EditionSent,
     boost_factor,
     clean_summary,
     dropped_stories,
+    entry_ref,
+    refuse_if_sent,
 )
 from digest.attime import at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import ConfigError, DigestError
 from digest.message import apply_substitutions, build_message, personalise, with_substitutions
-from digest.render import _rank_order, is_http_url, render_edition
+from digest.render import is_http_url
 from digest.status import source_health
 from digest.store import Store
 from digest.transports import Outgoing, Transport
@@ -88,6 +93,9 @@ from digest.web.checks import EDITOR_TOKEN_ENV, short_secret
 from digest.web.headers import EMAIL_CSP, FRAME_SANDBOX, security_headers
 from digest.web.sessions import EditorSessions
 from digest.web.throttle import LoginThrottle, ThrottlePolicy
+
+if TYPE_CHECKING:
+    from digest.pipeline import Build
 
 log = logging.getLogger("digest.editor")
 
@@ -127,16 +135,19 @@ def utcnow() -> datetime:
 class EditorBackend(Protocol):
     """What the editor needs from the pipeline.
 
-    - ``build``: the assembled (not yet adjusted) edition of ``list_config`` due at ``at``
-      and its scheduled time, or ``None`` when the schedule never fired before ``at``.
+    - ``build``: the :class:`~digest.pipeline.Build` of ``list_config`` due at ``at`` (the
+      base edition, the adjusted one, its rendering for the whole list and for ``topics``,
+      what was left out for size), exactly as ``publish`` would send it; ``None`` when the
+      schedule never fired before ``at``.
     - ``next_send``: the list's first scheduled time after ``after``.
     - ``narrow``: the edition as a subscriber with topic choice ``topics`` receives it.
     - ``transport``: the list's configured transport; the outbox writes into ``folder``.
     """
 
     def build(
-        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
-    ) -> tuple[Edition, datetime] | None: ...
+        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime,
+        now: datetime, topics: Sequence[str] = (),
+    ) -> Build | None: ...  # fmt: skip
 
     def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None: ...
 
@@ -151,14 +162,13 @@ class PipelineBackend:
     """The real :class:`EditorBackend`: ``digest.pipeline.build`` and ``digest.edition``."""
 
     def build(
-        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime, now: datetime
-    ) -> tuple[Edition, datetime] | None:
+        self, config: Config, store: Store, list_config: ListConfig, *, at: datetime,
+        now: datetime, topics: Sequence[str] = (),
+    ) -> Build | None:  # fmt: skip
         from digest.pipeline import build
 
-        # The edition before the stored adjustments: the editor applies them itself, so it
-        # can also list what they dropped.
-        built = build(config, store, list_config, at=at, now=now, adjust=False)
-        return None if built is None else (built.edition, built.scheduled)
+        # the one build publish makes: base, adjusted edition and renderings
+        return build(config, store, list_config, at=at, now=now, choices=[topics] if topics else ())
 
     def next_send(self, list_config: ListConfig, after: datetime) -> datetime | None:
         from digest.edition import next_edition_time
@@ -275,16 +285,6 @@ def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) ->
             "all stories shown" if omitted == 0 else f"{omitted} left out for size (linked on the web)",
         ),
     )
-
-
-def left_out_for_size(edition: Edition, omitted: int) -> frozenset[str]:
-    """Keys of the ``omitted`` stories the renderer left out to stay under the size budget:
-    the last ones in its rank order (pinned first, then by score, then reading order)."""
-    if omitted <= 0:
-        return frozenset()
-    stories = edition.stories
-    order = _rank_order(stories)
-    return frozenset(stories[i].key for i in order[len(stories) - omitted :])
 
 
 def preview_values(config: Config) -> dict[str, str]:
@@ -405,6 +405,12 @@ NOTICES = {
     "undrop": "Story restored.",
     "summary": "Summary rewritten for this edition.",
     "unsummary": "The original summary is back.",
+    "split": "Split off: the entry is a story of its own in this edition.",
+    "unsplit": "The entry is back in its story.",
+    "move": "Moved: the entry is part of the other story in this edition.",
+    "unmove": "The entry is back where clustering put it.",
+    "merge": "Merged: one story in this edition.",
+    "unmerge": "The stories are apart again.",
     "test-sent": "Test sent to {to}.",
     "test-failed": "The test to {to} failed: {error}",
     "no-subscriber": "No subscriber {to} on this list: showing the whole edition.",
@@ -443,7 +449,8 @@ def editor_routes(
     throttle = LoginThrottle(
         ThrottlePolicy(config.web.login_attempts, timedelta(minutes=config.web.login_window_minutes))
     )
-    builds: dict[tuple[str, str], tuple[float, tuple[Edition, datetime]]] = {}
+    builds: dict[tuple[Any, ...], tuple[float, Build]] = {}
+    period_of_at: dict[tuple[str, str], str] = {}
 
     def page(request: Request, name: str, code: int = 200, **context: Any) -> HTMLResponse:
         session = sessions.csrf(request)
@@ -499,7 +506,7 @@ def editor_routes(
 
     def topic_choice(request: Request, list_config: ListConfig) -> tuple[tuple[str, ...], str]:
         """``(topics, notice)`` from ``?topics=`` or ``?subscriber=``."""
-        known = set(list_config.topics) | {list_config.fallback.name}
+        known = set(list_config.section_names)
         chosen = [t for t in request.query_params.getlist("topics") if t in known]
         email = (request.query_params.get("subscriber") or "").strip()
         if email and not chosen:
@@ -523,29 +530,37 @@ def editor_routes(
 
     def make_preview(list_config: ListConfig, at: datetime, topics: tuple[str, ...]) -> Preview:
         now = clock()
-        key = (list_config.name, _iso(at))
+        # a build carries the adjustments it was made with: any change makes a new one
+        period_key = (list_config.name, _iso(at))
+        known = period_of_at.get(period_key)
+        stamp = tuple(store.adjustments(list_config.name, known)) if known else None
+        key = (list_config.name, _iso(at), topics, stamp)
         hit = builds.get(key)
         if hit is not None and time.monotonic() - hit[0] < BUILD_CACHE_SECONDS:
-            base, scheduled = hit[1]
+            built = hit[1]
         else:
-            fresh = backend.build(config, store, list_config, at=at, now=now)
+            fresh = backend.build(config, store, list_config, at=at, now=now, topics=topics)
             if fresh is None:
                 raise _Http(404, f"The schedule of {list_config.name} has no send time before {_iso(at)}.")
             if len(builds) > 16:
                 builds.clear()
+                period_of_at.clear()
+            built = fresh
+            if known is None:  # now the period is known: key the cache by its adjustments
+                period_of_at[period_key] = built.base.period
+                key = (*key[:3], tuple(store.adjustments(list_config.name, built.base.period)))
             builds[key] = (time.monotonic(), fresh)
-            base, scheduled = fresh
+        base = built.base
         adjustments = tuple(store.adjustments(list_config.name, base.period))
-        adjusted = apply_adjustments(base, adjustments)
-        edition = backend.narrow(adjusted, topics) if topics else adjusted
-        rendered = render_edition(edition, config=config, list_config=list_config, now=now)
+        edition = backend.narrow(built.edition, topics) if topics else built.edition
+        rendered = built.variants.get(tuple(sorted(set(topics))), built.main)
         values = preview_values(config)
         html = personalise(rendered.html, values, html=True)
         text = personalise(rendered.text, values, html=False)
         return Preview(
             list_config=list_config,
             at=at,
-            scheduled=scheduled,
+            scheduled=built.scheduled,
             base=base,
             edition=edition,
             rendered=rendered,
@@ -555,15 +570,15 @@ def editor_routes(
             dropped=dropped_stories(base, adjustments),
             topics=topics,
             checks=email_checks(html, text, edition, omitted=rendered.omitted),
-            left_out=left_out_for_size(edition, rendered.omitted),
+            left_out=frozenset(rendered.left_out),
         )
 
     def story_state(preview: Preview) -> dict[str, dict[str, str]]:
         """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``)."""
         state: dict[str, dict[str, str]] = {}
-        for story in preview.base.stories:
+        for story in (*preview.base.stories, *preview.edition.stories):
             for adj in preview.adjustments:
-                if adj.matches(story):
+                if adj.action not in RESHAPE and adj.matches(story):
                     state.setdefault(story.key, {})[adj.action] = adj.value
         return state
 
@@ -721,6 +736,9 @@ def editor_routes(
             state=story_state(preview),
             notice=NOTICES.get(request.query_params.get("notice", ""), ""),
             notice_bad=False,
+            targets=preview.edition.stories,
+            entry_ref=entry_ref,
+            reshapes=[a for a in preview.adjustments if a.action in RESHAPE],
         )
 
     async def adjust(request: Request) -> Response:
@@ -735,8 +753,19 @@ def editor_routes(
         story_key = _field(form, "story", 500)
         if not story_key:
             raise _Http(400, "Which story? The form named none.")
+        try:
+            refuse_if_sent(store, lst.name, period)
+        except EditionSent as exc:
+            raise _Http(409, f"{exc}.") from None
+        lead_source = _field(form, "lead_source", 64)
+        lead_entry_id = _field(form, "lead_entry_id", 2000)
+        anchor = story_key
         value = ""
-        if action == "boost":
+        if action in RESHAPE:
+            story_key, lead_source, lead_entry_id, value = _reshape_fields(
+                form, action, story_key, lead_source, lead_entry_id
+            )
+        elif action == "boost":
             value = _field(form, "value", 20) or "2"
             if boost_factor(value) is None:
                 raise _Http(400, f"A boost is a number between 0.01 and 100, not {value!r}.")
@@ -753,8 +782,8 @@ def editor_routes(
                     story_key=story_key,
                     action=action,
                     value=value,
-                    lead_source=_field(form, "lead_source", 64),
-                    lead_entry_id=_field(form, "lead_entry_id", 2000),
+                    lead_source=lead_source,
+                    lead_entry_id=lead_entry_id,
                 ),
                 now=clock(),
             )
@@ -768,7 +797,7 @@ def editor_routes(
         at = _form_at(form, lst)
         topics = [str(t) for t in form.getlist("topics")][:20]
         target = f"/editor/lists/{quote(lst.name)}/{back}" + _query(at, topics, notice=notice)
-        return security_headers(RedirectResponse(target + f"#story-{_anchor(story_key)}", status_code=303))
+        return security_headers(RedirectResponse(target + f"#story-{_anchor(anchor)}", status_code=303))
 
     async def approve(request: Request) -> Response:
         lst = list_or_404(request.path_params["list"])
@@ -794,7 +823,7 @@ def editor_routes(
         at = _form_at(form, lst)
         if at is None:
             raise _Http(400, "The form named no edition time.")
-        topics = tuple(sorted({str(t) for t in form.getlist("topics")} & (set(lst.topics) | {lst.fallback.name})))
+        topics = tuple(sorted({str(t) for t in form.getlist("topics")} & set(lst.section_names)))
         address = _field(form, "address", 320)
         try:
             address = validate_email(address, check_deliverability=False).normalized
@@ -919,8 +948,31 @@ def _topic_names(config: Config, lst: ListConfig) -> list[tuple[str, str]]:
             names.append((name, config.topic(name).title))
         except KeyError:
             names.append((name, name))
-    names.append((lst.fallback.name, lst.fallback.title))
+    if lst.fallback is not None:
+        names.append((lst.fallback.name, lst.fallback.title))
     return names
+
+
+def _reshape_fields(
+    form: FormData, action: str, story_key: str, lead_source: str, lead_entry_id: str
+) -> tuple[str, str, str, str]:
+    """``(story_key, lead_source, lead_entry_id, value)`` of a split, move or merge posted by
+    the why page: ``entry`` names the entry split off or moved (``source/entry_id``),
+    ``into`` the target story by one of its entries. Raises :class:`_Http` 400 otherwise."""
+    value = ""
+    if action in ("move", "merge") and form.get("clear") != "1":
+        value = _field(form, "into", 2100)
+        if "/" not in value:
+            raise _Http(400, "Into which story? Choose one from the list.")
+    if action == "merge":
+        if f"{lead_source}/{lead_entry_id}" == value:
+            raise _Http(400, "A story cannot be merged into itself.")
+        return story_key, lead_source, lead_entry_id, value
+    entry = _field(form, "entry", 2100)
+    source, _, entry_id = entry.partition("/")
+    if not source or not entry_id:
+        raise _Http(400, "Which entry? The form named none.")
+    return entry, source, entry_id, value
 
 
 def _field(form: FormData, name: str, limit: int) -> str:

@@ -1,0 +1,129 @@
+"""The delivery state machine, as pure decisions: one definition read everywhere.
+
+Row states (``deliveries.state``, :class:`~digest.types.DeliveryState`)::
+
+    queued ──claim──▶ claimed ──attempt──▶ sending ──▶ sent | failed | unknown
+       ▲                 │ (kill: back to queued,          │ transient: queued again with
+       │                 ▼  nothing was attempted)         ▼ not_before (back-off), until
+       └──── retry-unknown / retry-failed ◀── unknown, failed   max_attempts, then failed
+
+- ``queued``: waits to be sent; ``not_before`` (local send time, or a retry's back-off) may
+  hold it back. A queued row with ``attempts > 0`` is a *retry*.
+- ``claimed``: taken by a run, not yet handed to the provider. A kill leaves it to go back
+  to ``queued`` (nothing was attempted).
+- ``sending``: handed to the provider (the whole batch for SendGrid, one message at a time
+  for SMTP and the outbox); the answer is not recorded yet. The next run, or
+  ``retry-unknown``, makes such a row left over by a dead run ``unknown``.
+- ``sent``, ``failed`` (permanent refusal, or transient ones beyond ``max_attempts``),
+  ``unknown`` (the provider may have taken it) and ``skipped`` (unsubscribed or suppressed
+  when claimed) are settled.
+
+An edition is **complete** when none of its rows is open (:data:`OPEN_STATES`: queued --
+retries included -- claimed or sending). Nothing stores "this edition was delivered": ``run``,
+``send``, ``schedule``, ``status`` and ``deliveries`` all call :func:`edition_complete` (or
+query :data:`OPEN_STATES`) on the rows as they are now, so re-queuing rows re-opens the
+edition and the next run sends them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from digest.types import DeliveryState, SendOutcome
+
+#: Row states that keep an edition open: the next run (or the scheduler) has work there.
+OPEN_STATES: frozenset[str] = frozenset(
+    {DeliveryState.QUEUED, DeliveryState.CLAIMED, DeliveryState.SENDING}
+)
+
+
+def edition_complete(counts: Mapping[str, int]) -> bool:
+    """True when an edition's ledger ``counts`` (state -> rows) have no open row
+    (:data:`OPEN_STATES`). An edition without rows is complete (nothing to deliver)."""
+    return not any(counts.get(state, 0) for state in OPEN_STATES)
+
+
+def edition_phase(counts: Mapping[str, int]) -> str:
+    """What ``digest status`` and ``digest deliveries`` print for an edition: ``delivered``
+    when :func:`edition_complete`, else ``sending``. Derived from ``counts`` each time."""
+    return "delivered" if edition_complete(counts) else "sending"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient refusals are retried: the n-th attempt's refusal waits
+    ``base_delay * 2**(n-1)`` (at most ``max_delay``); a refusal of attempt ``max_attempts``
+    fails the row with the reason."""
+
+    max_attempts: int = 5
+    base_delay: timedelta = timedelta(minutes=5)
+    max_delay: timedelta = timedelta(hours=2)
+
+    def delay(self, attempts: int) -> timedelta:
+        """The back-off after ``attempts`` (>= 1) tries."""
+        factor = 2 ** max(0, min(attempts - 1, 30))
+        return min(self.base_delay * factor, self.max_delay)
+
+
+@dataclass(frozen=True)
+class RowUpdate:
+    """What to record for one row after a provider outcome: its new ``state``, the
+    provider's id, the error text and, for a retry, when it may go again (aware UTC)."""
+
+    delivery_id: int
+    state: DeliveryState
+    provider_id: str | None = None
+    error: str | None = None
+    not_before: datetime | None = None
+
+
+def settle(outcome: SendOutcome, attempts: int, policy: RetryPolicy, now: datetime) -> RowUpdate:
+    """The row update for a transport's ``outcome`` of a row tried ``attempts`` times
+    (counting this one). ``QUEUED`` (a transient refusal) becomes a retry after
+    :meth:`RetryPolicy.delay`, or ``FAILED`` ("gave up after N attempts: reason") once
+    ``attempts >= policy.max_attempts``; other states are recorded as they are."""
+    if outcome.state == DeliveryState.QUEUED:
+        reason = outcome.error or "temporary failure"
+        if attempts >= policy.max_attempts:
+            return RowUpdate(
+                outcome.delivery_id, DeliveryState.FAILED,
+                error=f"gave up after {attempts} attempts: {reason}",
+            )
+        return RowUpdate(
+            outcome.delivery_id, DeliveryState.QUEUED, error=reason,
+            not_before=now + policy.delay(attempts),
+        )
+    return RowUpdate(outcome.delivery_id, outcome.state, outcome.provider_id, outcome.error)
+
+
+@dataclass(frozen=True)
+class LedgerRun:
+    """What one :meth:`digest.deliver.Ledger.deliver` did: ``counts`` (the edition's rows per
+    state afterwards), ``calls`` (messages handed to the provider in this run), ``accepted``
+    (of those, ``sent``), ``interrupted`` (rows a dead run left in flight, now ``unknown``)
+    and ``first_error`` (the first provider error of the run, for the report)."""
+
+    counts: Mapping[str, int]
+    calls: int = 0
+    accepted: int = 0
+    interrupted: int = 0
+    first_error: str | None = None
+
+    @property
+    def provider_down(self) -> bool:
+        """True when the run handed messages to the provider and none was accepted: the
+        run failed as a whole (``digest run``/``send`` exit 1)."""
+        return self.calls > 0 and self.accepted == 0
+
+
+__all__ = [
+    "OPEN_STATES",
+    "LedgerRun",
+    "RetryPolicy",
+    "RowUpdate",
+    "edition_complete",
+    "edition_phase",
+    "settle",
+]

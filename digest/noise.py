@@ -1,0 +1,132 @@
+"""Entries that are not news: newsletters, roundups, quizzes, service pages, archive items,
+programme videos. Pure decisions; the pipeline leaves such entries out before clustering and
+``digest build --explain`` lists them with the rule that matched.
+
+Rules, checked in this order (the first that matches gives the reason):
+
+1. **archive** (dates): the entry was published more than :data:`ARCHIVE_DAYS` days before it
+   was first seen, or the date in its link's path (``/2019/01/31/``) is that much older than
+   its publication; old-style obituary headlines of a feed's archive series
+   (``"Fania Fénelon, 74; Memoirs …"``, ``"… Is Dead"``).
+2. **roundup / newsletter** (words a reader can check): the title or link names a
+   newsletter, brief, key-events list or "what to know" page (``Up First``,
+   ``World Brief``, ``List of key events``, ``/newsletter/``); a title that strings two
+   stories together (``"X has died. And, Y"``).
+3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
+   or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
+4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
+   "contact us", corrections, podcast episodes.
+
+News videos and opinion pieces are *not* noise: they belong to the story they are about.
+The patterns are module constants so that a user can read (and a test can show) exactly what
+each one catches; :func:`classify` never raises on odd input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from digest.types import Entry
+
+__all__ = ["ARCHIVE_DAYS", "NoiseVerdict", "classify", "split_noise"]
+
+#: An entry published this many days before it was first seen is an archive item.
+ARCHIVE_DAYS = 365
+
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/")
+
+# Headlines of a feed's archive series: "Name, 74; What They Did" and "Name, Role, Is Dead".
+_OLD_OBITUARY = re.compile(r"^[^,;]{3,60}, \d{2,3}; |,\s[^,]+,\s+Is Dead$|^\S.{2,80} Is Dead$")
+
+_ROUNDUP_TITLE = re.compile(
+    r"\b(up first|world brief|morning brief(?:ing)?|evening brief(?:ing)?|daily brief(?:ing)?"
+    r"|newsletter|list of key events|key events(?: from| of)? day|what to know (?:today|this week)"
+    r"|the week in (?:review|pictures)|news (?:in brief|roundup|round-up)|headlines of the day)\b",
+    re.IGNORECASE,
+)
+# "Jesse Jackson has died. And, U.S. and Iran set for talks": two stories in one title.
+_TWO_STORIES = re.compile(r"[.?!]\s+(?:And|Plus|Also),\s+\S", re.UNICODE)
+_ROUNDUP_URL = re.compile(
+    r"(newsletter|/briefing/|/brief/|list-of-key-events|/live-updates-summary|/quiz/)",
+    re.IGNORECASE,
+)
+_PROGRAMME_CATEGORY = re.compile(
+    r"\b(brief|briefing|newsletter|podcasts?|tv shows?|programmes?|quiz(?:zes)?|roundup)\b",
+    re.IGNORECASE,
+)
+_SERVICE_TITLE = re.compile(
+    r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
+    r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
+    r"\bpodcast\b|\bepisode \d+\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class NoiseVerdict:
+    """Why an entry is not news: ``kind`` is ``archive``, ``roundup``, ``programme``,
+    ``quiz`` or ``service``; ``reason`` is the human-readable rule that matched."""
+
+    kind: str
+    reason: str
+
+
+def _url_date(url: str | None) -> datetime | None:
+    match = _URL_DATE.search(url or "")
+    if not match:
+        return None
+    try:
+        return datetime(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def classify(entry: Entry) -> NoiseVerdict | None:
+    """The :class:`NoiseVerdict` for ``entry``, or ``None`` when it reads as news.
+
+    Uses the title, link, feed categories, ``published`` and ``first_seen`` (UTC); rules in
+    the order of the module docstring. Pure; never raises.
+    """
+    title = (entry.title or "").strip()
+    archive = timedelta(days=ARCHIVE_DAYS)
+    if entry.published and entry.first_seen and entry.first_seen - entry.published > archive:
+        return NoiseVerdict(
+            "archive", f"published {entry.published:%Y-%m-%d}, first seen {entry.first_seen:%Y-%m-%d}"
+        )
+    linked = _url_date(entry.url)
+    when = entry.published or entry.first_seen
+    if linked and when and when.replace(tzinfo=None) - linked > archive:
+        return NoiseVerdict("archive", f"link dated {linked:%Y-%m-%d}, published {when:%Y-%m-%d}")
+    if _OLD_OBITUARY.search(title):
+        return NoiseVerdict("archive", "archive obituary headline (\"Name, 74; …\", \"… Is Dead\")")
+    match = _ROUNDUP_TITLE.search(title) or _ROUNDUP_URL.search(entry.url or "")
+    if match:
+        return NoiseVerdict("roundup", f"newsletter or roundup: {match.group(0).strip()!r}")
+    if _TWO_STORIES.search(title):
+        return NoiseVerdict("roundup", "title strings two stories together (\". And, …\")")
+    for category in entry.categories:
+        found = _PROGRAMME_CATEGORY.search(category)
+        if found:
+            return NoiseVerdict("programme", f"feed category {category!r}")
+    found = _SERVICE_TITLE.search(title)
+    if found:
+        word = found.group(0).strip().lower()
+        kind = "quiz" if word in ("quiz", "crossword") else "service"
+        return NoiseVerdict(kind, f"title: {found.group(0).strip()!r}")
+    return None
+
+
+def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
+    """Split ``entries`` into (news, noise with its verdict), keeping input order. Pure."""
+    news: list[Entry] = []
+    noise: list[tuple[Entry, NoiseVerdict]] = []
+    for entry in entries:
+        verdict = classify(entry)
+        if verdict is None:
+            news.append(entry)
+        else:
+            noise.append((entry, verdict))
+    return news, noise

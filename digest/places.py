@@ -1,0 +1,190 @@
+"""Where a piece of news happens: place names in a lead, weighed, mapped to world regions.
+
+The gazetteer (``digest/data/places.txt``) lists countries, capitals, main cities, regions of
+large countries and demonyms, each under one region (``americas``, ``europe``, ``asia``,
+``middle-east``, ``africa``, ``world``). :func:`locate` finds them in a story's title and
+summary and weighs each mention by where it is and how it is used, so that *where the event
+happens* outweighs *who is named*:
+
+- field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
+- use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
+  ("LONDON: ...") × :data:`PLACE_CUE`; a demonym ("US soldiers" is written ``US`` but a
+  demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
+  Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
+  × :data:`VENUE_CUE`;
+- "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too;
+- the first words of a title name its subject ("Pakistan, Austria agree ...",
+  "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
+  subject ("US and Iran reach ...").
+
+Pure: no I/O after the gazetteer is read once (it ships inside the package).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+__all__ = ["Mention", "Place", "gazetteer", "locate", "regions"]
+
+TITLE_WEIGHT = 3.0
+PLACE_CUE = 2.0
+ACTOR_CUE = 0.5
+VENUE_CUE = 0.25
+SUBJECT_CUE = 1.5
+
+_PREPOSITIONS = frozenset(
+    (
+        "in", "at", "to", "from", "into", "inside", "near", "across", "throughout", "outside",
+        "off", "around", "within",
+    )
+)  # fmt: skip
+_PLAIN, _DEMONYM, _VENUE = "place", "demonym", "venue"
+
+
+@dataclass(frozen=True)
+class Place:
+    """One gazetteer name: its ``region`` and ``kind`` (``place``, ``demonym`` or ``venue``)."""
+
+    name: str
+    region: str
+    kind: str = _PLAIN
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A place named in a lead: the gazetteer ``place``, in ``field`` (``title``/``summary``),
+    its ``weight`` after the rules of the module docstring and the ``cue`` that set it."""
+
+    place: Place
+    field: str
+    weight: float
+    cue: str = ""
+
+
+def _parse(lines: Iterable[str]) -> tuple[Place, ...]:
+    places: list[Place] = []
+    for raw in lines:
+        line = raw.strip()
+        if not line or line.startswith("#") or ":" not in line:
+            continue
+        region, _, names = line.partition(":")
+        for item in names.split("|"):
+            name = item.strip()
+            kind = _PLAIN
+            if name.startswith("~"):
+                name, kind = name[1:].strip(), _DEMONYM
+            elif name.startswith("@"):
+                name, kind = name[1:].strip(), _VENUE
+            if name:
+                places.append(Place(name=name, region=region.strip(), kind=kind))
+    return tuple(places)
+
+
+@functools.cache
+def gazetteer() -> tuple[Place, ...]:
+    """Every place of the shipped gazetteer, in file order."""
+    text = resources.files("digest").joinpath("data/places.txt").read_text(encoding="utf-8")
+    return _parse(text.splitlines())
+
+
+def regions() -> tuple[str, ...]:
+    """The region names of the gazetteer, in file order (what ``TopicConfig.places`` takes)."""
+    return tuple(dict.fromkeys(p.region for p in gazetteer()))
+
+
+@functools.cache
+def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict[str, Place]]:
+    """One alternation for case-sensitive names (all capitals) and one for the others; the
+    longest names first so "South Africa" wins over "Africa"."""
+    exact: dict[str, Place] = {}
+    folded: dict[str, Place] = {}
+    for place in gazetteer():
+        caps = place.name == place.name.upper() and any(c.isalpha() for c in place.name)
+        if caps:
+            exact.setdefault(place.name, place)
+        else:
+            folded.setdefault(place.name.casefold(), place)
+
+    def alternation(names: Iterable[str], flags: int) -> re.Pattern[str]:
+        ordered = sorted(names, key=len, reverse=True)
+        body = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in ordered)
+        return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
+
+    return (
+        alternation(exact, 0),
+        alternation([p.name for p in folded.values()], re.IGNORECASE),
+        exact,
+        folded,
+    )
+
+
+_WORD_BEFORE = re.compile(r"(\w+)(?:\W+the)?\W*$", re.IGNORECASE)
+_NEXT_WORD = re.compile(r"^\s+(?:the\s+)?([A-Za-z][\w-]*)")
+_US_NAMES = frozenset({"US", "U.S.", "USA", "U.S.A.", "America"})
+_VERBS_AFTER_US = frozenset(
+    (
+        "says", "said", "and", "or", "is", "was", "has", "had", "will", "would", "to", "warns",
+        "plans", "kills", "strikes", "sends",
+    )
+)  # "US plans ..." is a subject; "US soldiers ..." an adjective: who, not where
+
+
+def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[float, str]:
+    if place.kind == _VENUE:
+        return VENUE_CUE, "venue"
+    if place.kind == _DEMONYM:
+        return ACTOR_CUE, "demonym"
+    before = _WORD_BEFORE.search(text[max(0, start - 30) : start])
+    if before and before.group(1).lower() in _PREPOSITIONS:
+        return PLACE_CUE, f"{before.group(1).lower()} …"
+    if token.endswith(("'s", "’s")):
+        return ACTOR_CUE, "possessive"
+    if start == 0 or text[:start].strip() == "":
+        after = text[end : end + 2]
+        if after.startswith(":") and token.upper() == token:  # dateline "LONDON: ..."
+            return PLACE_CUE, "dateline"
+    if place.name in _US_NAMES:
+        following = _NEXT_WORD.match(text[end : end + 40])
+        if following and following.group(1).lower() not in _VERBS_AFTER_US:
+            return ACTOR_CUE, "adjective"
+    if start == 0 and not re.match(r"\s*(?:,|and\b|&)", text[end:]):  # "X and Y ...": both
+        return SUBJECT_CUE, "subject"
+    return 1.0, ""
+
+
+def _mentions(text: str, field: str, scale: float) -> list[Mention]:
+    exact_re, folded_re, exact, folded = _matcher()
+    found: dict[tuple[int, int], Mention] = {}
+    for pattern, table, fold in ((exact_re, exact, False), (folded_re, folded, True)):
+        for match in pattern.finditer(text):
+            token = match.group(0)
+            name = re.sub(r"['’]s$", "", token)
+            key = " ".join(name.split())
+            place = table.get(key.casefold() if fold else key)
+            if place is None:
+                continue
+            span = (match.start(), match.end())
+            if any(a < span[1] and span[0] < b for a, b in found):
+                continue  # inside a longer name already found
+            factor, cue = _cue(text, match.start(), match.end(), token, place)
+            found[span] = Mention(place=place, field=field, weight=scale * factor, cue=cue)
+    return [found[k] for k in sorted(found)]
+
+
+def locate(title: str, summary: str = "") -> tuple[Mention, ...]:
+    """Every gazetteer place named in ``title`` and ``summary``, title first, each weighed
+    as the module docstring says. A name repeated in one field counts once there (its
+    strongest use). Never raises."""
+    result: list[Mention] = []
+    for text, field, scale in ((title or "", "title", TITLE_WEIGHT), (summary or "", "summary", 1.0)):
+        best: dict[str, Mention] = {}
+        for mention in _mentions(text, field, scale):
+            key = mention.place.name.casefold()
+            if key not in best or mention.weight > best[key].weight:
+                best[key] = mention
+        result.extend(best.values())
+    return tuple(result)

@@ -1,0 +1,122 @@
+"""A tiny installation for driving the public CLI as cron would: one local feed that gains an
+item before every run, lists in one zone, an outbox, a few subscribers. Used by
+tests/test_cron_dst.py (in-process `digest run --at`, and real `faketime` subprocesses)."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from click.testing import CliRunner
+
+from digest.cli import cli
+
+WORDS = (  # noqa: SIM905 -- one word list, read as text
+    "harbour vote storm bridge market council river election drought festival vaccine strike "
+    "satellite railway glacier budget summit museum wildfire treaty orchestra harvest tunnel "
+    "volcano court airline reservoir parliament telescope marathon factory border pipeline "
+    "earthquake library stadium ferry university hospital canal forest mine port census"
+).split()
+
+
+@dataclass
+class Install:
+    """One installation under ``root``: ``config`` is its config.yaml."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.yaml"
+
+    @property
+    def feed(self) -> Path:
+        return self.root / "feed.xml"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "digest.db"
+
+    def add_item(self, at: datetime) -> None:
+        """Rewrite the feed with one more item, published at ``at`` (the run's clock)."""
+        stamp = at.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+        seed = int(hashlib.sha256(stamp.encode()).hexdigest(), 16)
+        title = " ".join(WORDS[(seed >> (8 * k)) % len(WORDS)] for k in range(6))
+        items = self.feed.read_text().split("<!--items-->")[1] if self.feed.exists() else ""
+        item = (
+            f"<item><title>{title.capitalize()}</title><link>https://news.example.org/{stamp}</link>"
+            f"<guid>https://news.example.org/{stamp}</guid>"
+            f"<pubDate>{format_datetime(at.astimezone(UTC))}</pubDate>"
+            f"<description>{title} ({stamp}).</description></item>"
+        )
+        items = (item + items)[: 40 * len(item)]  # the feed keeps its latest items
+        self.feed.write_text(
+            '<?xml version="1.0"?><rss version="2.0"><channel><title>Local</title>'
+            f"<link>https://news.example.org/</link><!--items-->{items}<!--items--></channel></rss>"
+        )
+
+    def cli(self, *args: str, at: datetime | None = None) -> Any:
+        """``digest -c config.yaml ARGS`` in this process (``--at`` appended when given)."""
+        argv = ["-c", str(self.config), *args]
+        if at is not None:
+            argv += ["--at", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
+        return CliRunner().invoke(cli, argv)
+
+    def editions(self) -> list[tuple[str, str]]:
+        """``(list, period)`` of every stored edition, oldest first."""
+        with sqlite3.connect(self.db) as conn:
+            return [tuple(r) for r in conn.execute("SELECT list_name, period FROM editions ORDER BY id")]
+
+    def sent(self) -> list[tuple[str, str, str, str]]:
+        """``(list, period, email, updated_at)`` of every delivery marked sent."""
+        with sqlite3.connect(self.db) as conn:
+            rows = conn.execute(
+                "SELECT e.list_name, e.period, s.email, d.updated_at FROM deliveries d "
+                "JOIN editions e ON e.id = d.edition_id JOIN subscribers s ON s.id = d.subscriber_id "
+                "WHERE d.state = 'sent' ORDER BY d.id"
+            )
+            return [tuple(r) for r in rows]
+
+
+def install(
+    root: Path,
+    lists: dict[str, tuple[str, str]],
+    *,
+    send_at: str | None = None,
+    subscribers: list[tuple[str, str]] = (("ada@example.org", "UTC"),),
+    grace_seconds: int = 3600,
+) -> Install:
+    """An installation with ``lists`` (name -> (cron, zone)) and ``subscribers``
+    ((email, timezone)) on each list."""
+    root.mkdir(parents=True, exist_ok=True)
+    csv = root / "subscribers.csv"
+    csv.write_text("email,name,topics,timezone,status\n" + "".join(f"{e},,,{tz},active\n" for e, tz in subscribers))
+    data = {
+        "site": {"postal_address": "1 Example Street, Springfield", "base_url": "https://digest.example.org"},
+        "database": {"url": f"sqlite:///{root / 'digest.db'}"},
+        "sources": [{"name": "local", "title": "Local news", "path": str(root / "feed.xml")}],
+        "lists": [
+            {
+                "name": name,
+                "title": name.title(),
+                "sender": "News <news@example.org>",
+                "schedule": {"cron": cron, "timezone": zone},
+                "subscribers": str(csv),
+                "max_age_hours": 30,
+                **({"send_at": send_at} if send_at else {}),
+            }
+            for name, (cron, zone) in lists.items()
+        ],
+        "delivery": {"outbox_dir": str(root / "outbox")},
+        "scheduler": {"misfire_grace_seconds": grace_seconds},
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(data))
+    result = Install(root)
+    result.add_item(datetime(2026, 1, 1, tzinfo=UTC))
+    return result

@@ -1,0 +1,222 @@
+"""`digest run` as cron runs it, through the public CLI: every 30 minutes around each list's
+send time on the nights of the 2026 DST changes in eight zones, lists at 00:00, 01:30 and
+02:30 local: each local day gets exactly one edition (issue 10, point 1). The clock is the
+command's ``--at`` (many instants in one process); a few real runs under Debian's
+``faketime`` check the same without ``--at``. Also: a run long after the send time reports
+the edition missed and sends nothing (point 2), ``digest send --at`` sends it on purpose,
+and ``send_at`` delivers each subscriber at their local time under cron (point 3).
+
+docs/operations.md ("DST nights and missed mornings") is exercised sentence by sentence by
+the tests named there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import REPO
+from tests.cron_support import install
+
+LISTS = {"midnight": "0 0 * * *", "half": "30 1 * * *", "early": "30 2 * * *"}
+# the local dates of each zone's 2026 offset changes
+CHANGES = {
+    "America/New_York": (date(2026, 3, 8), date(2026, 11, 1)),
+    "America/Los_Angeles": (date(2026, 3, 8), date(2026, 11, 1)),
+    "America/Santiago": (date(2026, 4, 5), date(2026, 9, 6)),
+    "Europe/Berlin": (date(2026, 3, 29), date(2026, 10, 25)),
+    "Europe/London": (date(2026, 3, 29), date(2026, 10, 25)),
+    "Australia/Sydney": (date(2026, 4, 5), date(2026, 10, 4)),
+    "Australia/Lord_Howe": (date(2026, 4, 5), date(2026, 10, 4)),
+    "Pacific/Chatham": (date(2026, 4, 5), date(2026, 9, 27)),
+}
+CRON_EVERY = timedelta(minutes=30)
+
+
+def _cron_instants(zone: str, day: date) -> list[datetime]:
+    """`*/30 * * * *` from 23:30 local the evening before ``day`` to 04:00 local on it."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(day - timedelta(days=1), time(23, 30), tz).astimezone(UTC)
+    end = datetime.combine(day, time(4, 0), tz).astimezone(UTC)
+    out, at = [], start
+    while at <= end:
+        out.append(at)
+        at += CRON_EVERY
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("zone", sorted(CHANGES))
+def test_cron_every_30_minutes_gives_one_edition_per_local_day(tmp_path: Path, zone: str) -> None:
+    inst = install(tmp_path, {name: (cron, zone) for name, cron in LISTS.items()})
+    days = [d + timedelta(days=k) for d in CHANGES[zone] for k in (0, 1)]
+    for day in days:
+        for at in _cron_instants(zone, day):
+            inst.add_item(at - timedelta(minutes=1))
+            result = inst.cli("run", at=at)
+            assert result.exit_code == 0, (at, result.output)
+    editions = inst.editions()
+    for name in LISTS:
+        periods = [p for n, p in editions if n == name]
+        assert periods == [d.isoformat() for d in days], (zone, name, periods)
+
+
+def test_digest_run_at_22_does_not_send_the_07_edition(tmp_path: Path) -> None:
+    """Issue 10.2: one lateness rule. At 22:00 the 07:00 edition is 15 h late, more than the
+    misfire grace: `digest run` records it missed (run report, `digest status`) and sends
+    nothing; `digest send LIST --at 07:00` sends it on purpose."""
+    inst = install(tmp_path, {"morning": ("0 7 * * *", "Europe/Berlin")})
+    evening = datetime(2026, 2, 18, 21, 0, tzinfo=UTC)  # 22:00 in Berlin
+    inst.add_item(datetime(2026, 2, 18, 5, 0, tzinfo=UTC))
+    result = inst.cli("run", at=evening)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "morning edition 2026-02-18: missed" in said
+    assert "digest send morning --at 2026-02-18T06:00Z" in said
+    assert inst.editions() == []
+    assert not (tmp_path / "outbox").exists()
+    status = inst.cli("status", "--json")
+    last = json.loads(status.output)["lists"][0]["last_run"]
+    assert (last["status"], last["period"], last["ok"]) == ("missed", "2026-02-18", False)
+    # a second cron run the same evening still sends nothing
+    assert inst.cli("run", at=evening + timedelta(minutes=30)).exit_code == 0
+    assert inst.editions() == []
+    sent = inst.cli("send", "morning", at=datetime(2026, 2, 18, 6, 0, tzinfo=UTC))
+    assert sent.exit_code == 0, sent.output
+    assert inst.editions() == [("morning", "2026-02-18")]
+    assert [row[:3] for row in inst.sent()] == [("morning", "2026-02-18", "ada@example.org")]
+    # within the grace the cron run sends as usual
+    inst.add_item(datetime(2026, 2, 19, 5, 0, tzinfo=UTC))
+    assert inst.cli("run", at=datetime(2026, 2, 19, 6, 50, tzinfo=UTC)).exit_code == 0
+    assert inst.editions()[-1] == ("morning", "2026-02-19")
+
+
+def test_send_at_is_the_clock_of_every_decision(tmp_path: Path) -> None:
+    """`digest send --at T` builds the edition due at T with T as the clock: the ledger
+    and the run's timestamps say T, not the wall clock."""
+    inst = install(tmp_path, {"morning": ("0 7 * * *", "UTC")})
+    at = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+    inst.add_item(at - timedelta(hours=1))
+    assert inst.cli("poll").exit_code == 0
+    assert inst.cli("send", "morning", at=at).exit_code == 0
+    (_name, period, _email, updated) = inst.sent()[0]
+    assert period == "2026-02-18" and updated.startswith("2026-02-18 07:00")
+
+
+def test_an_edition_already_started_is_finished_however_late(tmp_path: Path) -> None:
+    """A run that finds an unfinished edition of a period past the grace finishes it."""
+    inst = install(
+        tmp_path,
+        {"morning": ("0 7 * * *", "UTC")},
+        send_at="07:00",
+        subscribers=[("ada@example.org", "UTC"), ("kim@example.org", "Asia/Tokyo")],
+    )
+    at = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+    inst.add_item(at - timedelta(hours=1))
+    assert inst.cli("run", at=at).exit_code == 0
+    assert [r[2] for r in inst.sent()] == ["ada@example.org"]  # Tokyo waits for its morning
+    late = datetime(2026, 2, 18, 23, 0, tzinfo=UTC)  # 08:00 on 02-19 in Tokyo; 16 h late
+    result = inst.cli("run", at=late)
+    assert result.exit_code == 0, result.output
+    assert sorted(r[2] for r in inst.sent()) == ["ada@example.org", "kim@example.org"]
+
+
+SUBSCRIBERS = [
+    ("ada@example.org", "Europe/London"),
+    ("grace@example.org", "America/New_York"),
+    ("kim@example.org", "Asia/Tokyo"),
+    ("ana@example.org", "America/Santiago"),
+]
+
+
+def _around_the_mornings(first: date, last: date, zones: list[str]) -> list[datetime]:
+    """`*/10 * * * *` instants from ``first`` to ``last`` (UTC days) within 40 minutes of the
+    04:00 UTC build or of 07:00 in one of ``zones``: the runs where anything can happen
+    (a row sent early would go out at the first of them, and be caught)."""
+    centres = []
+    day = first - timedelta(days=1)
+    while day <= last + timedelta(days=1):
+        centres.append(datetime.combine(day, time(4, 0), UTC))
+        centres += [datetime.combine(day, time(7, 0), ZoneInfo(z)).astimezone(UTC) for z in zones]
+        day += timedelta(days=1)
+    start, end = datetime.combine(first, time(3, 50), UTC), datetime.combine(last, time(23, 50), UTC)
+    out = set()
+    for centre in centres:
+        for k in range(-4, 5):
+            at = centre + timedelta(minutes=10 * k)
+            if start <= at <= end:
+                out.add(at)
+    return sorted(out)
+
+
+@pytest.mark.slow
+def test_cron_every_10_minutes_delivers_each_subscriber_at_their_local_time(tmp_path: Path) -> None:
+    """Issue 10.3: `send_at` under cron. Built at 04:00 UTC; each subscriber gets it at
+    07:00 on their own clock (within one cron interval), one per local day, across the
+    change of 2026-03-08 in New York."""
+    inst = install(
+        tmp_path, {"morning": ("0 4 * * *", "UTC")}, send_at="07:00", subscribers=SUBSCRIBERS
+    )
+    for at in _around_the_mornings(date(2026, 3, 7), date(2026, 3, 9), [tz for _, tz in SUBSCRIBERS]):
+        if (at.hour, at.minute) == (3, 50):
+            inst.add_item(at)
+        result = inst.cli("run", at=at)
+        assert result.exit_code == 0, (at, result.output)
+    sent = inst.sent()
+    zones = dict(SUBSCRIBERS)
+    by_email: dict[str, list[datetime]] = {}
+    for _name, _period, email, updated in sent:
+        when = datetime.fromisoformat(updated).replace(tzinfo=UTC)
+        by_email.setdefault(email, []).append(when)
+    assert set(by_email) == set(zones)
+    for email, times in by_email.items():
+        local = [t.astimezone(ZoneInfo(zones[email])) for t in times]
+        for t in local:  # 07:00 local, delivered by the first run at or after it
+            minutes = t.hour * 60 + t.minute - 7 * 60
+            assert 0 <= minutes < 10, (email, local)
+        dates = [t.date() for t in local]
+        assert len(dates) == len(set(dates)), (email, dates)  # never twice a local day
+        assert len(dates) >= 2 and dates == [dates[0] + timedelta(days=i) for i in range(len(dates))]
+
+
+# -- real runs under Debian's faketime (no --at) ---------------------------------------------
+
+FAKETIME = shutil.which("faketime")
+
+
+def _faketime_run(config: Path, at: datetime) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TZ": "UTC", "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [FAKETIME or "faketime", "-f", f"@{at:%Y-%m-%d %H:%M:%S}", sys.executable, "-m", "digest",
+         "-c", str(config), "run"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=REPO, check=False,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(FAKETIME is None, reason="Debian's faketime is not installed (.ci/run installs it)")
+def test_cron_under_faketime_builds_the_day_after_the_change(tmp_path: Path) -> None:
+    """The days APScheduler's cron trigger lost (issue 10.1): 2026-03-09 at 00:00 in New
+    York and 2026-09-06 at 00:00 in Santiago, with the process clock faked."""
+    inst = install(
+        tmp_path, {"ny": ("0 0 * * *", "America/New_York"), "scl": ("0 0 * * *", "America/Santiago")}
+    )
+    for at in (
+        datetime(2026, 3, 8, 5, 10, tzinfo=UTC),  # 00:10 EST on 03-08
+        datetime(2026, 3, 9, 4, 10, tzinfo=UTC),  # 00:10 EDT on 03-09
+        datetime(2026, 9, 6, 4, 10, tzinfo=UTC),  # 01:10 -03 on 09-06 (00:00 did not exist)
+    ):
+        inst.add_item(at - timedelta(minutes=15))  # before the edition time
+        result = _faketime_run(inst.config, at)
+        assert result.returncode == 0, result.stdout + result.stderr
+    editions = inst.editions()
+    assert [p for n, p in editions if n == "ny"][:2] == ["2026-03-08", "2026-03-09"]
+    assert [p for n, p in editions if n == "scl"] == ["2026-09-06"]

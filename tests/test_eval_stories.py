@@ -1,0 +1,88 @@
+"""`digest eval stories` and `digest eval clusters` on small labelled files, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import REPO
+
+T0 = "2026-02-17T08:00:00Z"
+
+
+def row(i: int, story: str, section: str, title: str, text: str, source: str, published: str = T0, kind: str = "news") -> dict:
+    return {
+        "id": f"{source}:{i}",
+        "source": source,
+        "url": f"https://{source}.example/{i}",
+        "title": title,
+        "text": text,
+        "published": published,
+        "story": story,
+        "section": section,
+        "kind": kind,
+    }
+
+
+ROWS = [
+    row(0, "peru", "americas", "Peru's Congress removes interim President José Jerí",
+        "Lawmakers in Peru voted to remove President José Jerí after a corruption scandal.", "a"),
+    row(1, "peru", "americas", "Peru Votes to Impeach President José Jerí",
+        "Peru's Congress impeached President José Jerí on Tuesday over a corruption scandal.", "b"),
+    row(2, "kosovo", "europe", "Thousands in Kosovo march on independence anniversary",
+        "Thousands marched in Pristina, Kosovo, to mark the anniversary of independence.", "c"),
+    row(3, "noise-1", "more", "Up First: the news you need to start your day",
+        "Peru's president is removed. And, Kosovo marks independence.", "d", kind="roundup"),
+]
+
+
+def _digest(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "-c", str(REPO / "config.yaml"), *args],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _figures(line: str) -> list[float]:
+    return [float(x) for x in re.findall(r"\d+\.\d+", line)]
+
+
+def test_eval_stories_prints_clustering_sections_and_noise(tmp_path: Path) -> None:
+    result = _digest("eval", "stories", str(_write(tmp_path / "set.jsonl", ROWS)), "--list", "world")
+    assert result.returncode == 0, result.stderr
+    b3 = next(line for line in result.stdout.splitlines() if line.startswith("B-cubed P"))
+    pw = next(line for line in result.stdout.splitlines() if line.startswith("pairwise P"))
+    sec = next(line for line in result.stdout.splitlines() if line.startswith("sections macro-F1"))
+    noise = next(line for line in result.stdout.splitlines() if line.startswith("noise P"))
+    assert _figures(b3) == [1.0, 1.0, 1.0]
+    assert _figures(pw) == [1.0, 1.0, 1.0]
+    assert _figures(sec)[0] == 1.0  # Peru → americas, Kosovo → europe by the list's rules
+    assert _figures(noise)[:2] == [1.0, 1.0]  # the newsletter is left out, nothing else is
+
+
+def test_eval_stories_needs_gold_sections(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in r.items() if k != "section"} for r in ROWS]
+    result = _digest("eval", "stories", str(_write(tmp_path / "bad.jsonl", rows)))
+    assert result.returncode != 0 and "section" in result.stderr
+
+
+def test_eval_clusters_uses_source_and_published(tmp_path: Path) -> None:
+    """The same headline a week apart is two stories when the file gives the dates."""
+    rows = [
+        row(0, "s1", "europe", "Storm Amy floods villages in northern Spain", "Floods in Spain.", "a"),
+        row(1, "s2", "europe", "Storm Amy floods villages in northern Spain", "Floods in Spain.", "b",
+            published="2026-02-24T08:00:00Z"),
+    ]
+    result = _digest("eval", "clusters", str(_write(tmp_path / "dated.jsonl", rows)))
+    assert result.returncode == 0, result.stderr
+    pairwise = next(line for line in result.stdout.splitlines() if line.startswith("pairwise"))
+    assert "clusters 2" in result.stdout, result.stdout
+    assert _figures(pairwise)[0] == 1.0

@@ -1,0 +1,120 @@
+"""What the ledger learns from SMTP and the outbox, message by message: which 5xx refuse the
+address for good (RCPT, DATA) and which do not (MAIL FROM); each outcome reported as it
+happens, so a kill in the middle of a batch leaves only the message in flight in doubt."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from digest.config import SmtpConfig
+from digest.deliver import Ledger
+from digest.transports import Outgoing
+from digest.transports import outbox as outbox_module
+from digest.transports.outbox import OutboxTransport
+from digest.transports.smtp import SmtpTransport
+from digest.types import DeliveryState, SendOutcome
+from tests.deliver_helpers import NOW, add_subscribers, compose, make_edition, make_store
+
+
+class Refusing:
+    """RCPT ``gone*``: 550 5.1.1; DATA to ``spam*``: 554 5.7.1; MAIL FROM ``blocked*``: 553."""
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
+        if address.startswith("blocked"):
+            return "553 5.7.1 Sender address rejected"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address.startswith("gone"):
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if any(r.startswith("spam") for r in envelope.rcpt_tos):
+            return "554 5.7.1 Message rejected as spam"
+        return "250 2.0.0 Ok: queued"
+
+
+@pytest.fixture()
+def port() -> Iterator[int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=free)
+    controller.start()
+    yield free
+    controller.stop()
+
+
+def item(n: int, to: str, sender: str = "world@digest.example.org") -> Outgoing:
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = to
+    m["Subject"] = "World news"
+    m.set_content("Hello\n")
+    return Outgoing(n, to, m)
+
+
+class Heard:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int]] = []
+
+    def attempting(self, delivery_id: int) -> None:
+        self.events.append(("attempting", delivery_id))
+
+    def settled(self, outcome: SendOutcome) -> None:
+        self.events.append(("settled", outcome.delivery_id))
+
+
+def test_5xx_to_rcpt_or_data_bounces_the_address_5xx_to_mail_from_does_not(port: int) -> None:
+    t = SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, security="none"))
+    heard = Heard()
+    out = {o.delivery_id: o for o in t.send(
+        [item(1, "a@example.com"), item(2, "gone@example.com"), item(3, "spam@example.com"),
+         item(4, "b@example.com", sender="blocked@digest.example.org")],
+        progress=heard,
+    )}
+    assert out[1].state == DeliveryState.SENT and not out[1].bounced
+    assert out[2].state == DeliveryState.FAILED and out[2].bounced and "RCPT TO: 550 5.1.1" in (out[2].error or "")
+    assert out[3].state == DeliveryState.FAILED and out[3].bounced and "DATA: 554 5.7.1" in (out[3].error or "")
+    assert out[4].state == DeliveryState.FAILED and not out[4].bounced  # the sender, not them
+    # each message reported before the next one starts
+    assert heard.events == [(kind, n) for n in (1, 2, 3, 4) for kind in ("attempting", "settled")]
+
+
+class Killed(BaseException):
+    pass
+
+
+def test_outbox_killed_mid_batch_leaves_only_the_file_in_flight_in_doubt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(tmp_path / "d.db")
+    ed = make_edition(store)
+    led = Ledger(store, clock=lambda: NOW)
+    led.queue(ed, add_subscribers(store, 6))
+    real = outbox_module._write_atomic
+    written: list[Path] = []
+
+    def dies_on_the_fourth(path: Path, data: bytes) -> None:
+        if len(written) == 3:
+            raise Killed  # the power goes while the fourth file is written
+        real(path, data)
+        written.append(path)
+
+    monkeypatch.setattr(outbox_module, "_write_atomic", dies_on_the_fourth)
+    with pytest.raises(Killed):
+        led.run(ed, list_name="world", transport=OutboxTransport(tmp_path / "out"), compose=compose)
+    assert store.delivery_counts(ed) == {"sent": 3, "sending": 1, "claimed": 2}
+    monkeypatch.setattr(outbox_module, "_write_atomic", real)
+    counts = led.run(ed, list_name="world", transport=OutboxTransport(tmp_path / "out"), compose=compose)
+    assert counts == {"sent": 5, "unknown": 1}
+    store.close()

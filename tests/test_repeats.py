@@ -1,0 +1,64 @@
+"""A story an earlier edition carried comes back only with new reporting (digest.repeats)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from digest.rank import rank
+from digest.repeats import developments, is_copy
+from digest.types import Entry, Story
+
+NOW = datetime(2026, 2, 19, 7, tzinfo=UTC)
+TEXT = (
+    "Russian and Ukrainian negotiators ended a first day of US-brokered talks in Geneva on "
+    "Tuesday without a breakthrough, officials on both sides said."
+)
+
+
+def e(source: str, n: int, title: str, text: str = TEXT, url: str | None = None) -> Entry:
+    return Entry(
+        source=source,
+        entry_id=f"{source}-{n}",
+        title=title,
+        url=url or f"https://{source}.example/{n}",
+        summary_text=text,
+        published=NOW - timedelta(hours=30 - n),
+    )
+
+
+SENT_ENTRIES = [
+    e("bbc", 1, "First day of Russia-Ukraine peace talks ends in Geneva"),
+    e("nyt", 2, "Ukraine and Russia hold new round of peace talks", "Talks opened in Geneva."),
+]
+SENT = {(x.source, x.entry_id): "2026-02-18" for x in SENT_ENTRIES}
+
+
+def test_a_retitled_copy_from_a_new_outlet_does_not_bring_the_story_back() -> None:
+    copy = e("wire", 3, "[UPDATE] First day of Russia-Ukraine peace talks ends without breakthrough")
+    story = Story(key="k", lead=SENT_ENTRIES[0], others=(SENT_ENTRIES[1], copy))
+    assert is_copy(copy, SENT_ENTRIES)
+    assert developments(story.entries, SENT) == []
+    assert rank([story], weights={}, now=NOW, sent=SENT) == []
+
+
+def test_new_reporting_from_a_new_outlet_comes_back_as_an_update() -> None:
+    news = e(
+        "abc",
+        4,
+        "Second day of Geneva talks brings prisoner exchange deal",
+        "Russia and Ukraine agreed on Wednesday to exchange 300 prisoners each, negotiators "
+        "said after a second day of talks.",
+    )
+    story = Story(key="k", lead=SENT_ENTRIES[0], others=(SENT_ENTRIES[1], news))
+    [again] = rank([story], weights={}, now=NOW, sent=SENT)
+    assert again.update
+    assert any(r.name == "update" and "abc" in r.note for r in again.reasons)
+
+
+def test_same_link_or_same_headline_is_a_copy_short_texts_are_not() -> None:
+    same_link = e("other", 5, "Totally new words here", "x", url="https://bbc.example/1?utm_source=rss")
+    same_head = e("other", 6, "First day of Russia-Ukraine peace talks ends in Geneva - Wire", "y")
+    short = e("other", 7, "Talks", "Talks opened.")
+    assert is_copy(same_link, SENT_ENTRIES)
+    assert is_copy(same_head, SENT_ENTRIES)
+    assert not is_copy(short, SENT_ENTRIES)

@@ -1,0 +1,95 @@
+"""An operator's two days: a story sent on day one does not come back on day two as a
+re-titled copy, and does come back, marked as an update, with new reporting.
+
+Local RSS files stand in for three outlets; ``digest poll`` and ``digest run`` send day one
+to the outbox; the files change; ``digest poll`` and ``digest build --json`` show day two.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from .conftest import REPO
+
+BODY = (
+    "Russian and Ukrainian negotiators ended a first day of US-brokered peace talks in Geneva "
+    "on Tuesday without a breakthrough, officials on both sides said, as fighting went on."
+)
+DAY1 = "Tue, 17 Feb 2026 18:00:00 +0000"
+DAY2 = "Wed, 18 Feb 2026 15:00:00 +0000"
+
+
+def _feed(path: Path, items: list[tuple[str, str, str, str]]) -> None:
+    body = "".join(
+        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<description>{d}</description><pubDate>{when}</pubDate></item>"
+        for t, link, d, when in items
+    )
+    path.write_text(
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{path.stem}</title>'
+        f"<link>https://{path.stem}.example/</link><description>x</description>{body}"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+
+
+def _setup(tmp: Path) -> Path:
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp / 'digest.db'}"}
+    data.setdefault("delivery", {})["outbox_dir"] = str(tmp / "outbox")
+    data["sources"] = [
+        {"name": n, "title": n, "path": str(tmp / f"{n}.xml"), "language": "en"}
+        for n in ("bbc", "nyt", "wire")
+    ]
+    data["lists"][0]["subscribers"] = str(REPO / "subscribers" / "world.csv")
+    config = tmp / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    _feed(tmp / "bbc.xml", [("First day of Russia-Ukraine peace talks ends in Geneva",
+                             "https://bbc.example/1", BODY, DAY1)])
+    _feed(tmp / "nyt.xml", [("Ukraine and Russia hold new round of peace talks in Geneva",
+                             "https://nyt.example/1", BODY.replace("officials", "diplomats"), DAY1)])
+    _feed(tmp / "wire.xml", [])
+    return config
+
+
+def _digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "digest", "-c", str(config), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def _day_two(config: Path) -> dict:
+    assert _digest(config, "poll").returncode == 0
+    result = _digest(config, "build", "world", "--at", "2026-02-19T07:00:00Z", "--json")
+    return json.loads(result.stdout)
+
+
+def test_a_sent_story_does_not_come_back_as_a_retitled_copy(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    assert _digest(config, "poll").returncode == 0
+    sent = _digest(config, "run", "--at", "2026-02-18T07:00:00Z")
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    _feed(tmp_path / "wire.xml", [("[UPDATE] First day of Russia-Ukraine peace talks ends without a deal",
+                                   "https://wire.example/1", BODY, DAY2)])
+    day2 = _day_two(config)
+    assert not any("peace talks" in e["title"] for s in day2["stories"] for e in s["entries"])
+
+
+def test_a_sent_story_comes_back_marked_as_an_update_with_new_reporting(tmp_path: Path) -> None:
+    config = _setup(tmp_path)
+    assert _digest(config, "poll").returncode == 0
+    assert _digest(config, "run", "--at", "2026-02-18T07:00:00Z").returncode == 0
+    _feed(tmp_path / "wire.xml", [(
+        "Second day of Russia-Ukraine peace talks in Geneva brings prisoner exchange",
+        "https://wire.example/2",
+        "Russia and Ukraine agreed in Geneva on Wednesday to exchange 300 prisoners each after "
+        "a second day of US-brokered peace talks, negotiators said.",
+        DAY2,
+    )])
+    day2 = _day_two(config)
+    [story] = [s for s in day2["stories"] if any("peace talks" in e["title"] for e in s["entries"])]
+    assert story["update"] and "wire" in story["outlets"]
