@@ -78,10 +78,6 @@ IMAGE_WIDTH = CONTENT_WIDTH - 48
 IMAGE_MIN_WIDTH = 100
 """Images known to be narrower than this are not shown (icons, tracking pixels)."""
 
-RTL_LANGUAGES = frozenset(
-    {"ar", "arc", "ckb", "dv", "fa", "he", "iw", "ks", "ku", "ps", "sd", "ug", "ur", "yi"}
-)
-"""Primary language subtags written right to left."""
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS_LONG = (
@@ -225,38 +221,6 @@ def format_date(when: datetime, timezone: str | tzinfo | None = None) -> str:
     return f"{_DAYS[when.weekday()]} {when.day} {_MONTHS_LONG[when.month - 1]} {when.year}"
 
 
-def text_direction(language: str | None) -> str:
-    """``"rtl"`` when the BCP 47 tag's primary language is written right to left, else ``"ltr"``."""
-    if not language:
-        return "ltr"
-    return "rtl" if language.split("-")[0].split("_")[0].lower() in RTL_LANGUAGES else "ltr"
-
-
-def script_direction(text: str) -> str | None:
-    """The direction of ``text`` from its letters: ``"rtl"`` when more of its strongly
-    directional characters are right-to-left (Unicode bidi classes R and AL: Hebrew, Arabic,
-    Urdu, Persian ...) than left-to-right (class L), ``"ltr"`` when fewer, ``None`` when it
-    has none (digits and punctuation only). A count, not the first strong character, so a
-    Hebrew headline that starts with "iPhone" is still right to left."""
-    rtl = ltr = 0
-    for ch in text:
-        kind = unicodedata.bidirectional(ch)
-        if kind in ("R", "AL"):
-            rtl += 1
-        elif kind == "L":
-            ltr += 1
-    if not rtl and not ltr:
-        return None
-    return "rtl" if rtl > ltr else "ltr"
-
-
-def entry_direction(entry: Entry) -> str:
-    """``"rtl"`` or ``"ltr"`` for one entry: from the letters of its title and summary
-    (:func:`script_direction`), else from its language tag (:func:`text_direction`). The one
-    place that decides a story's ``dir``."""
-    return script_direction(f"{entry.title} {entry.summary_text}") or text_direction(entry.language)
-
-
 def _entry_time(entry: Entry) -> datetime | None:
     return entry.published or entry.first_seen
 
@@ -301,7 +265,7 @@ def story_card(story: Story, edition: Edition, timezone: str | tzinfo | None = N
         image=_card_image(story),
         also=tuple(also),
         update=story.update,
-        dir=entry_direction(lead),
+        dir=lead.direction,  # digest.textdir: language, else the letters
         lang=clean_text(lead.language) or "",
         story=story,
     )
@@ -655,15 +619,12 @@ __all__ = [
     "StoryCard",
     "clean_text",
     "compile_mjml",
-    "entry_direction",
     "format_date",
     "format_time",
     "inline_css",
     "is_http_url",
     "render_edition",
-    "script_direction",
     "story_card",
     "template_environment",
-    "text_direction",
     "truncate",
 ]

@@ -15,7 +15,7 @@ import pytest
 from digest.config import Config, ListConfig, ScheduleConfig
 from digest.lint import MAX_HTML_BYTES, MAX_STYLE_BYTES, lint_bytes, lint_html
 from digest.message import build_message
-from digest.render import entry_direction, render_edition, script_direction
+from digest.render import render_edition
 from digest.types import Edition, Entry, RenderedEdition, Section, Story
 from tests.sample_edition import (
     NOW,
@@ -140,19 +140,12 @@ def _entry(title: str, language: str | None = None, summary: str = "") -> Entry:
     ],
 )
 def test_right_to_left_text_without_a_language_is_rtl(title: str) -> None:
-    assert entry_direction(_entry(title)) == "rtl"
+    assert _entry(title).direction == "rtl"
     rendered = _render(one_story(title))
     assert re.search(r'<div dir="rtl"[^>]*style="text-align:right"', rendered.html)
     # the text part starts each line of the story with a RIGHT-TO-LEFT MARK
     line = next(x for x in rendered.text.splitlines() if title[:5] in x)
     assert line.startswith("\u200f")
-
-
-def test_direction_comes_from_the_letters_then_the_language() -> None:
-    assert entry_direction(_entry("Talks resume in Geneva")) == "ltr"
-    assert entry_direction(_entry("Talks resume", language="ur")) == "ltr"  # letters decide
-    assert entry_direction(_entry("2026 — 17:05", language="he")) == "rtl"  # no letters: language
-    assert script_direction("12:30 ...") is None
 
 
 def one_story(title: str) -> Edition:

@@ -12,7 +12,8 @@ import pytest
 
 from digest.exceptions import RenderError
 from digest.message import personalise
-from digest.render import format_time, inline_css, render_edition, text_direction, truncate
+from digest.render import format_time, inline_css, render_edition, truncate
+from digest.textdir import text_direction
 from digest.types import Edition, Entry, Image, RenderedEdition, Section, Story
 from tests.sample_edition import NOW, huge_edition, sample_config, sample_edition, sample_list
 
@@ -231,9 +232,9 @@ def test_placeholder_survives_in_href_and_personalises_escaped(rendered: Rendere
 def test_rtl_story_gets_dir_rtl(rendered: RenderedEdition) -> None:
     assert re.search(r'<div dir="rtl" lang="ur"', rendered.html)
     assert (
-        text_direction("ar-EG") == "rtl"
-        and text_direction("he") == "rtl"
-        and text_direction("en-GB") == "ltr"
+        text_direction(language="ar-EG") == "rtl"
+        and text_direction(language="he") == "rtl"
+        and text_direction(language="en-GB") == "ltr"
     )
 
 
