@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from digest.attime import at_for_list, parse_at_value
 from digest.cli import cli
 from digest.config_warnings import config_warnings
-from digest.editor import parse_at
+from digest.web.editor import parse_at
 from digest.topics import fit_classifier, save_model
 from tests.conftest import REAL_FEEDS, REPO
 from tests.sample_edition import sample_config
