@@ -44,6 +44,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from digest.exceptions import DigestError
+from digest.ledger_state import edition_complete
 from digest.types import Edition, Entry, Reason, Section, Story
 
 Action = Literal["split", "move", "merge", "pin", "boost", "drop", "summary"]
@@ -377,6 +378,8 @@ class SentEditions(Protocol):
 
     def edition(self, list_name: str, period: str) -> Any: ...
 
+    def delivery_counts(self, edition_id: int) -> dict[str, int]: ...
+
 
 def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
     """Raise :class:`EditionSent` when edition ``list_name``/``period`` is already stored:
@@ -385,7 +388,8 @@ def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
     row = store.edition(list_name, period)
     if row is None:
         return
-    state = "was sent" if row.status == "sent" else "is being sent"
+    # derived from the ledger rows (digest.ledger_state), never from a stored flag
+    state = "was sent" if edition_complete(store.delivery_counts(row.id)) else "is being sent"
     raise EditionSent(
         f"edition {list_name}/{period} {state} (built {row.created_at:%Y-%m-%d %H:%M} UTC): "
         "adjustments change only editions not yet sent; adjust the next one instead"
