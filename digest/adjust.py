@@ -384,7 +384,10 @@ class SentEditions(Protocol):
 def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
     """Raise :class:`EditionSent` when edition ``list_name``/``period`` is already stored:
     its emails were rendered and queued, so an adjustment could change nothing that readers
-    get. The message names the edition, when it was built and what can still be done."""
+    get. The message names the edition, whether its delivery is complete (the ledger's rows,
+    :func:`digest.ledger_state.edition_complete`), when it was built and what can still be
+    done."""
+
     row = store.edition(list_name, period)
     if row is None:
         return

@@ -80,8 +80,8 @@ class Entry:
     - ``categories``: the feed's own category labels; ``language``: BCP 47 tag if known.
     - ``content_hash``: hash of normalised title and summary text, to notice edits and dupes.
     - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
-    - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from ``language`` and the
-      text (:func:`digest.textdir.text_direction`), for ``dir`` on the story in the email.
+    - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from the text, else
+      ``language`` (:func:`digest.textdir.text_direction`), for ``dir`` on the story.
     - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
       copies of the same item); empty for an entry as parsed or stored.
     """

@@ -287,17 +287,18 @@ def evil_backend() -> SampleBackend:
 
 
 def _inject_into_html(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bypass the renderer's own guard too: put raw script into the rendered email HTML."""
-    from digest.web import editor
+    """Bypass the renderer's own guard too: put raw script into the rendered email HTML
+    (the preview shows the pipeline's one build, so the script goes in where it renders)."""
+    from digest import pipeline
 
-    real = editor.render_edition
+    real = pipeline.render_edition
 
     def render_with_script(*args, **kwargs):
         rendered = real(*args, **kwargs)
         return dataclasses.replace(rendered, html=rendered.html.replace("<body", EVIL_SCRIPT + "<body", 1)
                                    .replace("</body>", EVIL_SCRIPT + "</body>"))  # fmt: skip
 
-    monkeypatch.setattr(editor, "render_edition", render_with_script)
+    monkeypatch.setattr(pipeline, "render_edition", render_with_script)
 
 
 CONTROL_HTML = "<!doctype html><html><body><p>control</p>" + EVIL_SCRIPT + "</body></html>"

@@ -19,10 +19,10 @@ from starlette.applications import Starlette
 from digest import pipeline
 from digest.adjust import Adjustment, apply_adjustments
 from digest.config import parse_config
-from digest.web.editor import editor_routes, preview_values
 from digest.message import personalise
 from digest.render import render_edition
 from digest.store import Store
+from digest.web.editor import editor_routes, preview_values
 from tests.conftest import REPO
 from tests.editor_support import TOKEN
 
@@ -188,14 +188,20 @@ def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(
     store.close()
 
 
-def test_build_returns_what_the_email_left_out_for_size(world) -> None:
-    """The world edition is over the budget: the build says which stories the email left
-    out, from the one rendering (the archive and the editor need no second render)."""
+def test_build_returns_what_the_email_left_out_for_size(world, monkeypatch) -> None:
+    """With a tight size budget the build says which stories the email left out, from the
+    one rendering (the archive and the editor need no second render to find out)."""
+    import functools
+
     config, store, _ = world
+    monkeypatch.setattr(
+        pipeline, "render_edition", functools.partial(pipeline.render_edition, budget_bytes=60_000)
+    )
     built = pipeline.build(config, store, config.list("world"), at=AT, now=POLLED)
-    assert built.main.omitted == len(built.left_out_for_size) > 0
-    assert {s.key for s in built.left_out_for_size} == set(built.main.left_out)
-    for story in built.left_out_for_size:
+    left = built.left_out_for_size
+    assert built.main.omitted == len(left) > 0
+    assert {s.key for s in left} == set(built.main.left_out)
+    for story in left:
         assert story in built.edition.stories and story.lead.title not in built.main.text
-    lowest = sorted(built.edition.stories, key=lambda s: (not s.pinned, -s.score))[-len(built.left_out_for_size):]
-    assert {s.key for s in lowest} == {s.key for s in built.left_out_for_size}
+    lowest = sorted(built.edition.stories, key=lambda s: (not s.pinned, -s.score))[-len(left):]
+    assert {s.key for s in lowest} == {s.key for s in left}

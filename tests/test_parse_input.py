@@ -491,6 +491,17 @@ def test_encoded_word_title_through_render_and_message_reads_the_same_everywhere
     assert "ACCOUNT SUSPENDED" not in text and WORD in text.replace("\u2060", "")
 
 
+def _inspect(tmp_path: Path, path: Path):  # type: ignore[no-untyped-def]
+    """``digest inspect PATH`` in-process (the subprocess form is tested above)."""
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    return CliRunner().invoke(
+        cli, ["-c", str(tmp_path / "none.yaml"), "inspect", str(path)], terminal_width=200
+    )
+
+
 def test_json_feed_microblog_item_gets_a_title_from_its_first_sentence() -> None:
     doc = json.dumps(
         {
@@ -514,18 +525,9 @@ def test_inspect_shows_the_utf8_reading_and_the_wrong_declaration_warning(tmp_pa
     path = tmp_path / "wrong.xml"
     doc = rss_item(f"<title>{CAFE}</title><link>https://e.org/1</link>")
     path.write_bytes(doc.replace('encoding="utf-8"', 'encoding="us-ascii"').encode("utf-8"))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "digest", "-c", str(tmp_path / "none.yaml"), "inspect", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    result = _inspect(tmp_path, path)
+    out = result.output
+    assert result.exit_code == 0, out
     assert CAFE in out and "CafÃ" not in out
     assert "declared us-ascii but the bytes are UTF-8" in out
 
@@ -537,16 +539,32 @@ def test_inspect_a_feed_of_unusable_items_succeeds_with_its_title(tmp_path: Path
         "<link>https://e.org/</link><item><title><![CD",
         encoding="utf-8",
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "digest", "-c", str(tmp_path / "none.yaml"), "inspect", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-        check=False,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    result = _inspect(tmp_path, path)
+    out = result.output
+    assert result.exit_code == 0, out
     assert "Can we read this" in out and "no usable entries" in out
+
+
+def test_direction_follows_the_text_over_the_feed_language() -> None:
+    e = only(
+        rss_item("<title>English item in an Arabic feed</title><link>https://e.org/1</link>",
+                 "<language>ar</language>")
+    )  # fmt: skip
+    assert e.language == "ar" and e.direction == "ltr"
+    e = only(rss_item("<title>iPhone חדש הושק היום בישראל</title><link>https://e.org/1</link>"))
+    assert e.direction == "rtl"
+
+
+def test_entry_direction_agrees_with_the_renderers_dir() -> None:
+    from digest import render
+
+    if not hasattr(render, "entry_direction"):
+        pytest.skip("render decides dir elsewhere")
+    for doc in (
+        rss_item("<title>חדשות היום</title><link>https://e.org/1</link>"),
+        rss_item("<title>News</title><link>https://e.org/1</link>", "<language>ur</language>"),
+        rss_item("<title>2026</title><link>https://e.org/1</link>", "<language>fa</language>"),
+        rss_item("<title>2026</title><link>https://e.org/1</link>"),
+    ):
+        e = only(doc)
+        assert e.direction == render.entry_direction(e)

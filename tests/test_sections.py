@@ -213,3 +213,12 @@ def test_a_list_without_topics_or_fallback_still_shows_every_story() -> None:
         topics=[], list_config=plain, source_topics={},
     )  # fmt: skip
     assert [len(s.stories) for s in sections] == [2]
+
+
+def test_subscriber_topics_of_a_list_without_fallback() -> None:
+    from digest.subscribers import list_topics
+
+    config = _config(fallback=None, topics=["asia", "middle-east"])
+    assert list_topics(config, config.list("world")) == {"asia", "middle-east"}
+    shipped = _config()
+    assert "more" in list_topics(shipped, shipped.list("world"))
