@@ -44,6 +44,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from digest.exceptions import DigestError
+from digest.ledger_state import edition_complete
 from digest.types import Edition, Entry, Reason, Section, Story
 
 Action = Literal["split", "move", "merge", "pin", "boost", "drop", "summary"]
@@ -386,11 +387,11 @@ def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
     get. The message names the edition, whether its delivery is complete (the ledger's rows,
     :func:`digest.ledger_state.edition_complete`), when it was built and what can still be
     done."""
-    from digest.ledger_state import edition_complete
 
     row = store.edition(list_name, period)
     if row is None:
         return
+    # derived from the ledger rows (digest.ledger_state), never from a stored flag
     state = "was sent" if edition_complete(store.delivery_counts(row.id)) else "is being sent"
     raise EditionSent(
         f"edition {list_name}/{period} {state} (built {row.created_at:%Y-%m-%d %H:%M} UTC): "

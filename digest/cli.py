@@ -1158,7 +1158,7 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
-        waiting = store.waiting_retries(edition_id, now=_now())
+        waiting = store.waiting_retries(edition_id)
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
     _echo_requeued(n, waiting)
 
@@ -1179,7 +1179,7 @@ def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
     from digest.deliver import Ledger
 
     with _store(ctx, _config(ctx.find_root())) as store:
-        waiting = store.waiting_retries(edition_id, now=_now())
+        waiting = store.waiting_retries(edition_id)
         n = Ledger(store, clock=_now).retry_failed(edition_id)
     _echo_requeued(n, waiting)
 

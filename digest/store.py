@@ -1057,9 +1057,11 @@ class Store:
     def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
         None) back to ``queued``, due now, with a fresh retry budget (attempts 0). Rows
-        waiting for a retry (``queued`` with attempts and a future ``not_before``) become due
-        now as well: the operator says the provider is back. Rows waiting for a local send
-        time (never attempted) keep it. Returns how many rows moved from ``state``."""
+        waiting for a retry (``queued`` with attempts and a ``not_before``) become due now as
+        well: the operator says the provider is back. Rows waiting for a local send time
+        (never attempted) keep it. ``not_before`` is compared with no clock here, since a
+        command run with ``--at`` records retries on its own clock. Returns how many rows
+        moved from ``state``."""
         moved = update(deliveries).where(deliveries.c.state == state).values(
             state="queued", not_before=None, attempts=0, updated_at=now
         )
@@ -1067,7 +1069,7 @@ class Store:
             update(deliveries)
             .where(deliveries.c.state == "queued")
             .where(deliveries.c.attempts > 0)
-            .where(deliveries.c.not_before > now)
+            .where(deliveries.c.not_before.is_not(None))
             .values(not_before=None, updated_at=now)
         )
         if edition_id is not None:
@@ -1077,15 +1079,15 @@ class Store:
             conn.execute(waiting)
             return int(conn.execute(moved).rowcount or 0)
 
-    def waiting_retries(self, edition_id: int | None, *, now: datetime) -> int:
+    def waiting_retries(self, edition_id: int | None) -> int:
         """Rows (of one edition, or of all when None) waiting for a retry: ``queued`` after
-        an attempt, with ``not_before`` still in the future."""
+        an attempt, with a ``not_before`` (what :meth:`requeue` makes due now)."""
         query = (
             select(func.count())
             .select_from(deliveries)
             .where(deliveries.c.state == "queued")
             .where(deliveries.c.attempts > 0)
-            .where(deliveries.c.not_before > now)
+            .where(deliveries.c.not_before.is_not(None))
         )
         if edition_id is not None:
             query = query.where(deliveries.c.edition_id == edition_id)
