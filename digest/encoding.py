@@ -30,6 +30,7 @@ __all__ = [
     "MIXED",
     "EncodingDecision",
     "codec_name",
+    "is_utf8",
     "decide_encoding",
     "declared_encoding",
     "decode",
@@ -126,7 +127,8 @@ _UTF8_MULTI = re.compile(
 )
 
 
-def _is_utf8(content: bytes) -> bool:
+def is_utf8(content: bytes) -> bool:
+    """Whether ``content`` decodes as strict UTF-8."""
     try:
         content.decode("utf-8")
     except UnicodeDecodeError:
@@ -185,7 +187,7 @@ def decide_encoding(
     ``Content-Type`` (``None`` if absent). Unknown labels are ignored. Never raises.
     """
     if content.startswith(codecs.BOM_UTF8):
-        if _is_utf8(content[3:]):
+        if is_utf8(content[3:]):
             return EncodingDecision("utf-8", "bom", skip=3)
         return EncodingDecision(
             MIXED, "bom", skip=3, warning="UTF-8 with invalid bytes; those read as windows-1252"
@@ -203,7 +205,7 @@ def decide_encoding(
             if name in _SEVEN_BIT:
                 return EncodingDecision(name, src)
         return EncodingDecision("utf-8", "utf-8")
-    if _is_utf8(content):
+    if is_utf8(content):
         wrong = [lab for _src, lab, name in known if name not in ("utf-8", "utf-8-sig")]
         warning = f"declared {wrong[0]} but the bytes are UTF-8; read as UTF-8" if wrong else None
         return EncodingDecision("utf-8", "utf-8", warning=warning)

@@ -50,7 +50,7 @@ from typing import Any
 
 import feedparser
 
-from digest.encoding import codec_name, decide_encoding, decode
+from digest.encoding import codec_name, decide_encoding, decode, is_utf8
 from digest.exceptions import ParseError
 from digest.sanitize import (
     clean_text,
@@ -836,14 +836,6 @@ def _not_a_feed_reason(content: bytes, d: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _is_utf8(content: bytes) -> bool:
-    try:
-        content.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _looks_json(content: bytes) -> bool:
     head = content[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"{"):
@@ -863,7 +855,7 @@ def _parse_json(
     """Read JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
         enc: str = json.detect_encoding(content)
-        if enc == "utf-8" and not _is_utf8(content):
+        if enc == "utf-8" and not is_utf8(content):
             enc = codec_name(_header_charset(headers)) or "cp1252"
         text = content.decode(enc, errors="replace").lstrip("\ufeff")
         doc = json.loads(text, strict=False)
