@@ -222,11 +222,14 @@ def build(
     at: datetime,
     now: datetime,
     choices: Iterable[Sequence[str]] = (),
+    readers: Iterable[tuple[Sequence[str], str]] = (),
 ) -> Build | None:
     """Assemble and render the edition of ``list_config`` due at ``at`` from stored entries.
 
     Returns ``None`` when the list's schedule has no send time at or before ``at``.
-    ``choices`` are subscribers' topic choices to render variants for. The editor's stored
+    ``choices`` are subscribers' topic choices to render variants for; ``readers`` their
+    (topic choice, IANA timezone) pairs, rendered in that timezone when the list has
+    ``send_at`` (see :func:`finish_build`). The editor's stored
     adjustments for this edition (split, move, merge, pin, boost, drop, summary) are applied
     to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
     The editor's preview shows this same build. Nothing is stored.
@@ -267,7 +270,8 @@ def build(
     base = edition
     edition = adjusted(edition, store, _list_rules(config, list_config, edition, model))
     return finish_build(
-        config, list_config, base=base, edition=edition, scheduled=scheduled, choices=choices, now=now
+        config, list_config, base=base, edition=edition, scheduled=scheduled, choices=choices,
+        readers=readers, now=now,
     )
 
 
@@ -279,14 +283,19 @@ def finish_build(
     edition: Edition,
     scheduled: datetime,
     choices: Iterable[Sequence[str]] = (),
+    readers: Iterable[tuple[Sequence[str], str]] = (),
     now: datetime,
 ) -> Build:
     """Render ``edition`` once per distinct topic choice (``()``, the whole edition, first)
     into a :class:`Build`, with the stories the whole edition's email left out for size.
-    Raises :class:`~digest.exceptions.RenderError` when rendering fails."""
+
+    For a list with ``send_at``, each distinct (topic choice, timezone) of ``readers`` is
+    rendered once more in that timezone, dated by the reader's own delivery day
+    (:func:`digest.schedule.local_send_time`), keyed by :func:`variant_key`. Raises
+    :class:`~digest.exceptions.RenderError` when rendering fails."""
     variants: dict[tuple[str, ...], RenderedEdition] = {}
     for choice in [(), *choices]:
-        key = tuple(sorted(set(choice)))
+        key = variant_key(choice)
         if key in variants:
             continue
         narrowed = editions.for_topics(edition, key)
@@ -294,6 +303,18 @@ def finish_build(
             variants[key] = variants[()]
             continue
         variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
+    local = local_send_times(list_config, scheduled)
+    for choice, timezone in readers:
+        if local is None:
+            break
+        key = variant_key(choice, timezone)
+        if key in variants:
+            continue
+        topics = variant_key(choice)
+        variants[key] = render_edition(
+            editions.for_topics(edition, topics), config=config, list_config=list_config,
+            now=now, timezone=timezone, delivered_at=local(timezone),
+        )
     omitted = set(variants[()].left_out)
     return Build(
         edition=edition,
@@ -383,7 +404,9 @@ def deliver_edition(
     mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
-        rendered = variants.get(tuple(sorted(set(subscriber.topics))), whole)
+        rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
+            variant_key(subscriber.topics, reader_timezone(subscriber))
+        ) or variants.get(variant_key(subscriber.topics), whole)
         token = make_token(secret, subscriber.id or 0)
         return build_message(
             rendered,
@@ -521,11 +544,13 @@ def publish(
         if imported.problems:
             notes.append(rejected_rows_note(imported.problems))
     subscribers = store.subscribers_of(list_config.name)
-    if not_before is None:
-        not_before = local_send_times(list_config, scheduled)
+    local = local_send_times(list_config, scheduled)
+    if not_before is None and local is not None:
+        not_before = lambda subscriber: local(reader_timezone(subscriber))  # noqa: E731
 
     built = build(
-        config, store, list_config, at=at, now=now, choices=[s.topics for s in subscribers]
+        config, store, list_config, at=at, now=now, choices=[s.topics for s in subscribers],
+        readers=[(s.topics, reader_timezone(s)) for s in subscribers] if local else (),
     )
     assert built is not None  # scheduled is not None
     edition = built.edition
@@ -605,22 +630,36 @@ def publish(
 
 def local_send_times(
     list_config: ListConfig, scheduled: datetime
-) -> Callable[[Subscriber], datetime | None] | None:
-    """Each subscriber's delivery time for the edition scheduled at ``scheduled`` when the
-    list has ``send_at`` (aware UTC, :func:`digest.schedule.local_send_time`), else None."""
+) -> Callable[[str], datetime] | None:
+    """When a reader in an IANA timezone receives the edition scheduled at ``scheduled``,
+    when the list has ``send_at`` (aware UTC, :func:`digest.schedule.local_send_time`);
+    None without ``send_at``."""
     if list_config.send_at is None:
         return None
     hour, minute = (int(part) for part in list_config.send_at.split(":"))
 
-    def not_before(subscriber: Subscriber) -> datetime | None:
+    def send_time(timezone: str) -> datetime:
         return schedules.local_send_time(
             scheduled=scheduled,
             list_timezone=list_config.schedule.timezone,
-            subscriber_timezone=subscriber.timezone or "UTC",
+            subscriber_timezone=timezone,
             send_at=time(hour, minute),
         )
 
-    return not_before
+    return send_time
+
+
+def reader_timezone(subscriber: Subscriber) -> str:
+    """The IANA timezone a subscriber reads in (``UTC`` when they gave none)."""
+    return subscriber.timezone or "UTC"
+
+
+def variant_key(topics: Iterable[str], timezone: str | None = None) -> tuple[str, ...]:
+    """The key of one stored rendering: the sorted topic choice (``()``: the whole edition),
+    then ``"@<timezone>"`` for a rendering in a ``send_at`` reader's own timezone (topic
+    names cannot start with ``@``)."""
+    key = tuple(sorted({t for t in topics if not t.startswith("@")}))
+    return (*key, f"@{timezone}") if timezone else key
 
 
 def resume(

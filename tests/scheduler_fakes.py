@@ -96,7 +96,7 @@ class FakeJobs:
                 "attempts": 0,
                 "created_at": now,
                 "updated_at": now,
-                "not_before": not_before(s) if not_before else None,
+                "not_before": not_before(s.timezone or "UTC") if not_before else None,
             }
             for s in subs
         ]
