@@ -490,6 +490,60 @@ def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None
 
 
 @cli.command()
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes sharing the work (more than 1 needs PostgreSQL).")
+@click.pass_context
+def deliver(ctx: click.Context, workers: int) -> None:
+    """Deliver every stored edition that is not complete, building nothing: the queued rows,
+    and a dead worker's rows once its lease has expired. With --workers N, N processes
+    claim batches side by side (SELECT ... FOR UPDATE SKIP LOCKED) until all are done."""
+    from digest.workers import WorkersRefused, check_workers, spawn
+
+    config = _config(ctx)
+    try:
+        check_workers(config.database.url, workers)
+    except WorkersRefused as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        ctx.exit(2)
+    if workers == 1:
+        ctx.invoke(worker, until_idle=True)
+        return
+    root = ctx.find_root().params
+    extra = ("-v",) * int(root.get("verbose") or 0) + (("--log-json",) if root.get("log_json") else ())
+    ctx.exit(spawn(ctx.obj["config_path"], workers, extra=extra))
+
+
+@cli.command()
+@click.option("--until-idle", is_flag=True, help="Exit once nothing is left to deliver (default: run until SIGTERM).")
+@click.option("--idle-seconds", type=float, default=5.0, show_default=True,
+              help="How long to sleep when there is nothing to do (or another worker's lease runs).")
+@click.pass_context
+def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> None:
+    """Deliver queued editions as one of several workers (on other machines too): claim
+    batches, send, record; take over a dead worker's rows when its lease expires. SIGTERM
+    finishes the batch in flight, then exits."""
+    import threading
+
+    from digest.scheduler import install_signal_handlers
+    from digest.workers import work
+
+    config = _config(ctx)
+    with _store(ctx, config) as store:
+        clock = _clock(None)
+        report = RunReport(started_at=clock())
+        stop = threading.Event()
+        install_signal_handlers(stop.set)
+        try:
+            summary = work(config, store, clock=clock, until_idle=until_idle, stop=stop,
+                           idle_seconds=idle_seconds)
+        except DigestError as exc:
+            err_console.print(f"[bold red]worker failed:[/] {escape(str(exc))}", highlight=False)
+            ctx.exit(1)
+        report.lists.extend(r for r in summary.reports if r.deliveries or r.status == "failed")
+    _finish(ctx, report)
+
+
+@cli.command()
 @click.option("--at", type=TIME, help="Run as if the clock said this time (default: now).")
 @click.option("--list", "lists", multiple=True, help="Only this list (repeatable).")
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")

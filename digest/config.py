@@ -339,6 +339,8 @@ class DeliveryConfig(Strict):
     max_attempts: int = Field(default=5, ge=1, le=50)
     retry_delay_seconds: float = Field(default=300, ge=0)
     max_retry_delay_seconds: float = Field(default=7200, ge=0)
+    #: how long a worker's claimed batch is its own; a dead worker's rows come back after it
+    lease_seconds: float = Field(default=300, ge=1)
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
 

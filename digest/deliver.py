@@ -34,19 +34,24 @@ After ``max_consecutive_failures`` batches in a row with no message accepted, th
 and leaves the remaining rows ``queued``. A run that handed messages to the provider and had
 none accepted is a failed run (:attr:`~digest.ledger_state.LedgerRun.provider_down`).
 
-One run per edition at a time (the pipeline/scheduler guarantees it); on PostgreSQL several
-workers may run side by side since claims use ``SKIP LOCKED``, but a *restart* turns every
-``sending`` row of the edition into ``unknown``, so start them together, not over a live one.
+On PostgreSQL several workers (``digest worker``, ``digest deliver --workers N``, the
+scheduler) may deliver one edition side by side: claims use ``SKIP LOCKED`` and a claimed
+batch carries a lease (``lease_holder``, ``lease_expires_at``: claimed for ``lease``, renewed
+when handed to the provider). A run takes over only the rows whose lease expired
+(:func:`digest.ledger_state.reclaim`), so a live worker's batch is never marked ``unknown``
+under it, and a dead one's rows come back after the lease, marked as a restart would mark
+them. On SQLite one process sends at a time, and a run takes over every row in flight.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from digest.exceptions import DigestError
+from digest.lease import holder_id
 from digest.ledger_state import LedgerRun, RetryPolicy, RowUpdate, settle
 from digest.store import Claim, Store
 from digest.transports import Outgoing, Transport
@@ -70,6 +75,9 @@ class Ledger:
     ``clock`` returns the current aware UTC time (the only clock read). ``retry`` is the
     back-off and attempt limit for transient refusals. ``resend_unknown`` is the policy for rows whose outcome is unknown: False
     (default) leaves them for the operator; True re-queues them at the start of each run.
+    ``holder`` names this worker in the rows it claims (``host:pid:random`` by default) and
+    ``lease`` is how long a claimed batch is its own before others may take it over: longer
+    than one provider request can take (its timeout) and the composing of one batch.
     ``_hook`` is for tests only: called with one of :data:`HOOK_POINTS` and the batch's
     delivery ids.
     """
@@ -81,9 +89,13 @@ class Ledger:
         clock: Callable[[], datetime],
         retry: RetryPolicy | None = None,
         resend_unknown: bool = False,
+        holder: str | None = None,
+        lease: timedelta = timedelta(seconds=300),
         _hook: Callable[[str, list[int]], None] | None = None,
     ) -> None:
         self.store = store
+        self.holder = holder or holder_id()
+        self.lease = lease
         self.clock = clock
         self.retry = retry or RetryPolicy()
         self.resend_unknown = resend_unknown
@@ -220,8 +232,10 @@ class Ledger:
             if should_stop is not None and should_stop():
                 log.info("deliver.stopped edition=%s batches=%d", edition_id, batches)
                 break
+            now = self.clock()
             claimed = self.store.claim_deliveries(
-                edition_id, list_name=list_name, limit=batch_size, now=self.clock()
+                edition_id, list_name=list_name, limit=batch_size, now=now,
+                holder=self.holder, lease_until=now + self.lease,
             )
             if not claimed:
                 break
@@ -310,11 +324,15 @@ class Ledger:
         record: Callable[[Sequence[SendOutcome]], None],
     ) -> list[SendOutcome]:
         """Hand ``items`` to the transport; exactly one checked outcome per item."""
-        store, clock = self.store, self.clock
+        store, clock, lease, holder = self.store, self.clock, self.lease, self.holder
+        batch = [o.delivery_id for o in items]
 
         class _Progress:
             def attempting(self, delivery_id: int) -> None:
-                store.mark_sending([delivery_id], now=clock())
+                now = clock()
+                # one message at a time: the rest of the batch keeps its lease meanwhile
+                store.renew_delivery_lease(batch, holder=holder, lease_until=now + lease)
+                store.mark_sending([delivery_id], now=now, lease_until=now + lease, holder=holder)
 
             def settled(self, outcome: SendOutcome) -> None:
                 record([_checked(outcome)])
@@ -323,7 +341,8 @@ class Ledger:
             if streaming:
                 answers = transport.send(items, progress=_Progress())  # type: ignore[call-arg]
             else:
-                store.mark_sending([o.delivery_id for o in items], now=clock())
+                now = clock()
+                store.mark_sending(batch, now=now, lease_until=now + lease, holder=holder)
                 answers = transport.send(items)
         except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"

@@ -23,6 +23,15 @@ retries included -- claimed or sending). Nothing stores "this edition was delive
 ``send``, ``schedule``, ``status`` and ``deliveries`` all call :func:`edition_complete` (or
 query :data:`OPEN_STATES`) on the rows as they are now, so re-queuing rows re-opens the
 edition and the next run sends them.
+
+**Leases (several workers).** A claimed batch carries a lease: ``lease_holder`` (the worker,
+``host:pid:random``) and ``lease_expires_at``, set when the rows are claimed and pushed
+forward when they are handed to the provider. While a lease runs, no other worker touches the
+rows. When it has expired, the worker is presumed dead and :func:`reclaim` says what its rows
+become, exactly as a restart of the single process would mark them: ``claimed`` back to
+``queued`` (attempt uncounted), ``sending`` to ``unknown``. On SQLite only one process sends
+at a time (one writer), so a run reclaims every row in flight at once, leases or not
+(``exclusive``). :func:`worker_step` is what a ``digest worker`` does next.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from digest.types import DeliveryState, SendOutcome
 
@@ -49,6 +59,75 @@ def edition_phase(counts: Mapping[str, int]) -> str:
     """What ``digest status`` and ``digest deliveries`` print for an edition: ``delivered``
     when :func:`edition_complete`, else ``sending``. Derived from ``counts`` each time."""
     return "delivered" if edition_complete(counts) else "sending"
+
+
+#: Row states a worker holds under a lease while it works on them.
+IN_FLIGHT_STATES: frozenset[str] = frozenset({DeliveryState.CLAIMED, DeliveryState.SENDING})
+
+
+def lease_expired(expires_at: datetime | None, now: datetime) -> bool:
+    """True when a row's lease (aware UTC ``expires_at``) is over at ``now``: its holder is
+    presumed dead. A row without a lease (written before leases existed) counts as expired."""
+    return expires_at is None or expires_at <= now
+
+
+def reclaim(
+    state: str, expires_at: datetime | None, now: datetime, *, exclusive: bool
+) -> DeliveryState | None:
+    """What an in-flight row becomes when a worker finds it: ``QUEUED`` for a ``claimed`` row
+    (never handed to the provider), ``UNKNOWN`` for a ``sending`` one (the provider may have
+    taken it), or ``None`` to leave it to the worker that holds its lease.
+
+    A row is taken over only when its lease has expired (:func:`lease_expired`), or at once
+    when ``exclusive`` (the caller is the only sender, as on SQLite). Rows in other states are
+    never reclaimed (``None``)."""
+    if state not in IN_FLIGHT_STATES:
+        return None
+    if not exclusive and not lease_expired(expires_at, now):
+        return None
+    return DeliveryState.QUEUED if state == DeliveryState.CLAIMED else DeliveryState.UNKNOWN
+
+
+def may_claim(state: str, not_before: datetime | None, now: datetime) -> bool:
+    """True when a row may be claimed at ``now``: ``queued`` and due (no ``not_before`` or one
+    at or before ``now``). The store's claim query is this predicate in SQL."""
+    return state == DeliveryState.QUEUED and (not_before is None or not_before <= now)
+
+
+@dataclass(frozen=True)
+class WorkerStep:
+    """What a ``digest worker`` does next: ``deliver`` (due rows, or rows to reclaim, wait),
+    ``wait`` until ``until`` (aware UTC: another worker's lease may expire then, or a row's
+    ``not_before`` comes due) or ``idle`` (nothing open that this worker could ever take)."""
+
+    action: Literal["deliver", "wait", "idle"]
+    until: datetime | None = None
+
+
+def worker_step(
+    *,
+    due: int,
+    reclaimable: int,
+    held_until: datetime | None,
+    next_due: datetime | None,
+    now: datetime,
+    until_idle: bool,
+) -> WorkerStep:
+    """The next step of a worker from the ledger as it is: ``due`` queued rows claimable now,
+    ``reclaimable`` in-flight rows whose lease expired, ``held_until`` the earliest expiry of a live lease
+    of another worker's rows (None: none in flight), ``next_due`` the earliest future
+    ``not_before`` of a queued row.
+
+    Work first; then wait for live leases (their rows may come back, so a worker started
+    with ``--until-idle`` does not leave while another one's batch is in doubt); a
+    long-running worker also waits for the next ``not_before``; else it is idle."""
+    if due or reclaimable:
+        return WorkerStep("deliver")
+    if held_until is not None:
+        return WorkerStep("wait", held_until)
+    if next_due is not None and not until_idle:
+        return WorkerStep("wait", next_due)
+    return WorkerStep("idle")
 
 
 @dataclass(frozen=True)
@@ -119,7 +198,13 @@ class LedgerRun:
 
 
 __all__ = [
+    "IN_FLIGHT_STATES",
     "OPEN_STATES",
+    "WorkerStep",
+    "lease_expired",
+    "may_claim",
+    "reclaim",
+    "worker_step",
     "LedgerRun",
     "RetryPolicy",
     "RowUpdate",

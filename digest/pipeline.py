@@ -426,6 +426,7 @@ def deliver_edition(
     ledger = Ledger(
         store, clock=clock, retry=config.delivery.retry_policy(),
         resend_unknown=config.delivery.resend_unknown,
+        lease=timedelta(seconds=config.delivery.lease_seconds),
     )
     try:
         return ledger.deliver(
@@ -446,9 +447,12 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
     the ledger ``done``. A run whose every provider call failed is ``failed``."""
     counts = dict(done.counts)
     report.deliveries = counts
-    queued = sum(counts.get(state, 0) for state in OPEN_STATES)
+    queued = counts.get("queued", 0)
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
+    due = min(due, queued)  # queued_deliveries counts every edition
     waiting = queued - due
+    # rows another worker holds under a live lease (PostgreSQL, several workers)
+    elsewhere = sum(counts.get(state, 0) for state in OPEN_STATES) - queued
     notes = []
     if done.provider_down:
         notes.append(
@@ -465,9 +469,12 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
         report.status = "scheduled"
         notes.append(
             f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+            if next_at is not None else f"{waiting} wait for a retry or their local send time"
         )
     else:
         report.status = "sent"
+    if elsewhere:
+        notes.append(f"{elsewhere} in flight with another worker")
     if counts.get("failed"):
         notes.append("failed deliveries are listed by `digest deliveries`; retry-failed re-sends them")
     if counts.get("unknown"):

@@ -61,7 +61,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from digest.adjust import Adjustment
 from digest.exceptions import EditionExists, StoreError
-from digest.ledger_state import OPEN_STATES, RowUpdate, edition_phase
+from digest.ledger_state import IN_FLIGHT_STATES, OPEN_STATES, RowUpdate, edition_phase, reclaim
 from digest.types import Entry, Image, RenderedEdition, Subscriber, SubscriberStatus
 
 if TYPE_CHECKING:
@@ -205,6 +205,8 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("not_before", UTCDateTime, nullable=True),
+    Column("lease_holder", Text, nullable=True),  # the worker holding a claimed/sending row
+    Column("lease_expires_at", UTCDateTime, nullable=True),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_state", "edition_id", "state"),
 )
@@ -908,37 +910,89 @@ class Store:
                     added += len(rows)
         return added
 
-    def recover_sending(self, edition_id: int | None, *, now: datetime) -> list[int]:
-        """Rows of an edition (of every edition when None) left in ``sending`` (a run died
-        between handing them to the provider and recording the answer) become ``unknown``:
-        whether the provider took them cannot be known. Rows left ``claimed`` (never handed
-        over) go back to ``queued`` with their attempt uncounted. Returns the ids that became
-        ``unknown``. Only call it when no run of the edition is alive."""
-        def of_edition(stmt: Any) -> Any:
-            return stmt if edition_id is None else stmt.where(deliveries.c.edition_id == edition_id)
-
+    def recover_sending(
+        self, edition_id: int | None, *, now: datetime, exclusive: bool | None = None
+    ) -> list[int]:
+        """Take over rows in flight (``claimed``/``sending``) of an edition (of every edition
+        when None) whose worker is gone, as :func:`digest.ledger_state.reclaim` decides:
+        ``sending`` rows (handed to the provider, answer never recorded) become ``unknown``;
+        ``claimed`` rows (never handed over) go back to ``queued`` with their attempt
+        uncounted. A row whose lease has not expired is left to its worker, unless
+        ``exclusive`` (default: on SQLite, where one process sends at a time). On PostgreSQL
+        the rows are locked with ``SKIP LOCKED``. Returns the ids that became ``unknown``."""
+        if exclusive is None:
+            exclusive = self.engine.dialect.name != "postgresql"
+        query = select(
+            deliveries.c.id, deliveries.c.state, deliveries.c.lease_expires_at
+        ).where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        if self.engine.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        unknown: list[int] = []
         with self.begin() as conn:
-            conn.execute(
-                of_edition(update(deliveries))
-                .where(deliveries.c.state == "claimed")
-                .values(state="queued", attempts=deliveries.c.attempts - 1, updated_at=now)
-            )
-            ids = list(
-                conn.scalars(
-                    of_edition(select(deliveries.c.id)).where(deliveries.c.state == "sending")
-                )
-            )
-            if ids:
+            back: list[int] = []
+            for row in conn.execute(query).all():
+                verdict = reclaim(row.state, row.lease_expires_at, now, exclusive=exclusive)
+                if verdict == "queued":
+                    back.append(row.id)
+                elif verdict == "unknown":
+                    unknown.append(row.id)
+            released = {"lease_holder": None, "lease_expires_at": None, "updated_at": now}
+            for start in range(0, len(back), 1000):
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(ids))
-                    .where(deliveries.c.state == "sending")
-                    .values(state="unknown", last_error="interrupted while sending", updated_at=now)
+                    .where(deliveries.c.id.in_(back[start : start + 1000]))
+                    .where(deliveries.c.state == "claimed")
+                    .values(state="queued", attempts=deliveries.c.attempts - 1, **released)
                 )
-        return ids
+            for start in range(0, len(unknown), 1000):
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(unknown[start : start + 1000]))
+                    .where(deliveries.c.state == "sending")
+                    .values(state="unknown", last_error="interrupted while sending", **released)
+                )
+        return unknown
+
+    def ledger_activity(
+        self, now: datetime, *, exclusive: bool | None = None
+    ) -> dict[str, Any]:
+        """What the ledger holds for a worker (:func:`digest.ledger_state.worker_step`), over
+        every edition: ``due`` (queued rows claimable at ``now``), ``reclaimable`` (rows in
+        flight whose lease expired, or all of them when ``exclusive``, default on SQLite),
+        ``held_until`` (the earliest expiry of a live lease, or None) and ``next_due`` (the
+        earliest future ``not_before`` of a queued row, or None)."""
+        if exclusive is None:
+            exclusive = self.engine.dialect.name != "postgresql"
+        due, next_due = self.queued_deliveries(now)
+        query = (
+            select(deliveries.c.state, deliveries.c.lease_expires_at, func.count())
+            .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+            .group_by(deliveries.c.state, deliveries.c.lease_expires_at)
+        )
+        reclaimable = 0
+        held: list[datetime] = []
+        with self.begin() as conn:
+            for state, expires_at, n in conn.execute(query).all():
+                if reclaim(state, expires_at, now, exclusive=exclusive) is not None:
+                    reclaimable += int(n)
+                elif expires_at is not None:
+                    held.append(expires_at)
+        return {
+            "due": due, "reclaimable": reclaimable,
+            "held_until": min(held) if held else None, "next_due": next_due,
+        }
 
     def claim_deliveries(
-        self, edition_id: int, *, list_name: str, limit: int, now: datetime
+        self,
+        edition_id: int,
+        *,
+        list_name: str,
+        limit: int,
+        now: datetime,
+        holder: str | None = None,
+        lease_until: datetime | None = None,
     ) -> list[Claim]:
         """Claim up to ``limit`` due ``queued`` rows of an edition, oldest first, in one
         transaction: rows whose subscriber is no longer active or whose address is suppressed
@@ -947,7 +1001,8 @@ class Store:
         the provider) and are returned as :class:`Claim`.
 
         On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
-        can claim side by side.
+        can claim side by side. The claimed rows carry the lease ``holder`` until
+        ``lease_until`` (aware UTC): :meth:`recover_sending` leaves them alone until then.
         """
         due = or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now)
         query = (
@@ -999,20 +1054,53 @@ class Store:
                     update(deliveries)
                     .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
                     .where(deliveries.c.state == "queued")
-                    .values(state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now)
+                    .values(
+                        state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now,
+                        lease_holder=holder, lease_expires_at=lease_until,
+                    )
                 )
         return claimed
 
-    def mark_sending(self, delivery_ids: Sequence[int], *, now: datetime) -> None:
+    def mark_sending(
+        self,
+        delivery_ids: Sequence[int],
+        *,
+        now: datetime,
+        lease_until: datetime | None = None,
+        holder: str | None = None,
+    ) -> int:
         """``claimed`` rows are about to be handed to the provider: they become ``sending``
-        (a kill from here on leaves their outcome unknown)."""
+        (a kill from here on leaves their outcome unknown); ``lease_until`` renews their
+        lease for the request (kept as it is when None). With ``holder``, only rows whose
+        lease is still that worker's change (another worker may have taken over an expired
+        one). Returns how many rows became ``sending``."""
+        values: dict[str, Any] = {"state": "sending", "updated_at": now}
+        if lease_until is not None:
+            values["lease_expires_at"] = lease_until
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(list(delivery_ids)))
+            .where(deliveries.c.state == "claimed")
+        )
+        if holder is not None:
+            stmt = stmt.where(deliveries.c.lease_holder == holder)
         with self.begin() as conn:
-            conn.execute(
+            return int(conn.execute(stmt.values(**values)).rowcount or 0)
+
+    def renew_delivery_lease(
+        self, delivery_ids: Sequence[int], *, holder: str, lease_until: datetime
+    ) -> int:
+        """Push the lease of ``holder``'s rows among ``delivery_ids`` still in flight to
+        ``lease_until`` (a slow batch keeps its rows). Returns how many rows were renewed."""
+        with self.begin() as conn:
+            done = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id.in_(list(delivery_ids)))
-                .where(deliveries.c.state == "claimed")
-                .values(state="sending", updated_at=now)
+                .where(deliveries.c.lease_holder == holder)
+                .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+                .values(lease_expires_at=lease_until)
             )
+        return int(done.rowcount or 0)
 
     def record_outcomes(self, updates: Sequence[RowUpdate], *, now: datetime) -> None:
         """Record each :class:`~digest.ledger_state.RowUpdate` (state, provider id, error,
@@ -1039,6 +1127,8 @@ class Store:
                 last_error=bindparam("b_error"),
                 not_before=bindparam("b_not_before"),
                 updated_at=now,
+                lease_holder=None,
+                lease_expires_at=None,
             )
         )
         params = [

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import and_, insert, or_, select, update
@@ -37,6 +37,8 @@ class FakeJobs:
     send_delay: float = 0.0
     log_path: Path | None = None
     holder: str = ""
+    lease_seconds: float = 300.0
+    resend_unknown: bool = False
     polled: list[tuple[datetime, tuple[str, ...]]] = field(default_factory=list)
     published: list[tuple[str, datetime, str]] = field(default_factory=list)
     sent: list[tuple[int, int, datetime]] = field(default_factory=list)  # edition, subscriber, at
@@ -115,9 +117,13 @@ class FakeJobs:
         return [ListReport(list_name="*", status="sent", message=f"{done} sent")] if done else []
 
     def _deliver(self, now: datetime, stop: threading.Event) -> int:
-        """Send due queued rows one by one (claim, "send", mark sent), stopping between rows
-        once ``stop`` is set, like the ledger pauses between batches."""
+        """Send due queued rows one by one (claim under a lease, "send", mark sent), stopping
+        between rows once ``stop`` is set, like the ledger pauses between batches. Rows a dead
+        process left ``sending`` are taken over as the ledger does (once their lease expired,
+        on PostgreSQL) and, with ``resend_unknown``, sent again."""
         done = 0
+        if self.store.recover_sending(None, now=datetime.now(UTC)) and self.resend_unknown:
+            self.store.requeue(None, "unknown", now=now)
         while not stop.is_set():
             with self.store.begin() as conn:
                 row = conn.execute(
@@ -132,7 +138,10 @@ class FakeJobs:
                 claimed = conn.execute(
                     update(deliveries)
                     .where(and_(deliveries.c.id == row.id, deliveries.c.state == "queued"))
-                    .values(state="sending", updated_at=now)
+                    .values(
+                        state="sending", updated_at=now, lease_holder=self.holder or "fake",
+                        lease_expires_at=datetime.now(UTC) + timedelta(seconds=self.lease_seconds),
+                    )
                 ).rowcount
             if not claimed:
                 continue
@@ -155,14 +164,18 @@ class FakeJobs:
 
 
 def make_jobs(config: Config, store: Store) -> FakeJobs:
-    """Factory for ``DIGEST_SCHEDULER_JOBS``: reads ``DIGEST_FAKE_LOG`` and
-    ``DIGEST_FAKE_SEND_DELAY`` (seconds per delivery)."""
+    """Factory for ``DIGEST_SCHEDULER_JOBS``: reads ``DIGEST_FAKE_LOG``,
+    ``DIGEST_FAKE_SEND_DELAY`` (seconds per delivery), ``DIGEST_FAKE_LEASE`` (seconds a
+    row in flight is the process's own) and ``DIGEST_FAKE_RESEND_UNKNOWN`` (``1``: re-send
+    rows a dead process left in doubt)."""
     log_path = os.environ.get("DIGEST_FAKE_LOG")
     return FakeJobs(
         store=store,
         send_delay=float(os.environ.get("DIGEST_FAKE_SEND_DELAY", "0")),
         log_path=Path(log_path) if log_path else None,
         holder=os.environ.get("DIGEST_FAKE_NAME", ""),
+        lease_seconds=float(os.environ.get("DIGEST_FAKE_LEASE", "300")),
+        resend_unknown=os.environ.get("DIGEST_FAKE_RESEND_UNKNOWN") == "1",
     )
 
 

@@ -1,0 +1,237 @@
+"""Several delivery workers: the lease decisions (pure), the store's lease-aware claim and
+take-over on SQLite and PostgreSQL, `digest deliver --workers N` refused on SQLite, and the
+failover proof: real `digest worker` processes on PostgreSQL, one SIGKILLed mid-batch."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from digest.cli import cli
+from digest.ledger_state import lease_expired, may_claim, reclaim, worker_step
+from digest.store import Store, deliveries
+from digest.types import DeliveryState
+from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
+from tests.fake_sendgrid import FakeSendgrid
+from tests.worker_support import pg_available, pg_database, seed, write_config
+
+REPO = Path(__file__).resolve().parent.parent
+needs_pg = pytest.mark.skipif(not pg_available(), reason="PostgreSQL is not running on 127.0.0.1:5432")
+LEASE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (dropped after)."""
+    if not pg_available():
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    with pg_database("workers_t") as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'w.db'}"
+        return
+    yield request.getfixturevalue("pg_url")
+
+
+# -- the pure decisions ----------------------------------------------------------------
+
+
+def test_reclaim_marks_a_dead_workers_rows_as_a_restart_would() -> None:
+    live, dead = NOW + timedelta(seconds=1), NOW - timedelta(seconds=1)
+    assert reclaim("claimed", dead, NOW, exclusive=False) == DeliveryState.QUEUED
+    assert reclaim("sending", dead, NOW, exclusive=False) == DeliveryState.UNKNOWN
+    assert reclaim("claimed", live, NOW, exclusive=False) is None  # its worker is alive
+    assert reclaim("sending", live, NOW, exclusive=False) is None
+    assert reclaim("sending", live, NOW, exclusive=True) == DeliveryState.UNKNOWN  # SQLite
+    assert reclaim("sending", None, NOW, exclusive=False) == DeliveryState.UNKNOWN  # no lease
+    for settled in ("queued", "sent", "failed", "unknown", "skipped"):
+        assert reclaim(settled, dead, NOW, exclusive=True) is None
+    assert lease_expired(NOW, NOW) and not lease_expired(live, NOW)
+    assert may_claim("queued", None, NOW) and may_claim("queued", NOW, NOW)
+    assert not may_claim("queued", live, NOW) and not may_claim("claimed", None, NOW)
+
+
+def test_worker_step_waits_for_a_live_lease_before_it_calls_itself_idle() -> None:
+    later = NOW + timedelta(minutes=5)
+    step = dict(now=NOW, until_idle=True)
+    assert worker_step(due=3, reclaimable=0, held_until=None, next_due=None, **step).action == "deliver"
+    assert worker_step(due=0, reclaimable=2, held_until=later, next_due=None, **step).action == "deliver"
+    waiting = worker_step(due=0, reclaimable=0, held_until=later, next_due=None, **step)
+    assert (waiting.action, waiting.until) == ("wait", later)
+    # rows waiting for a local send time: --until-idle leaves, a long-running worker waits
+    assert worker_step(due=0, reclaimable=0, held_until=None, next_due=later, **step).action == "idle"
+    assert worker_step(
+        due=0, reclaimable=0, held_until=None, next_due=later, now=NOW, until_idle=False
+    ) == type(waiting)("wait", later)
+
+
+# -- the store: claims carry a lease; only expired ones are taken over ------------------
+
+
+def _row_states(store: Store, ids: list[int]) -> dict[int, tuple[str, int, str | None]]:
+    with store.begin() as conn:
+        rows = conn.execute(
+            select(deliveries.c.id, deliveries.c.state, deliveries.c.attempts,
+                   deliveries.c.lease_holder).where(deliveries.c.id.in_(ids))
+        ).all()
+    return {r.id: (r.state, r.attempts, r.lease_holder) for r in rows}
+
+
+def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(any_url: str) -> None:
+    with Store.open(any_url) as store:
+        edition = make_edition(store)
+        subs = bulk_subscribers(store, 6)
+        store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
+        claimed = store.claim_deliveries(
+            edition, list_name="world", limit=4, now=NOW, holder="w1", lease_until=NOW + LEASE
+        )
+        ids = [c.delivery_id for c in claimed]
+        assert store.mark_sending(ids[:2], now=NOW, lease_until=NOW + LEASE, holder="w1") == 2
+        assert store.mark_sending(ids[2:], now=NOW, holder="someone-else") == 0
+        states = _row_states(store, ids)
+        assert [states[i][0] for i in ids] == ["sending", "sending", "claimed", "claimed"]
+        assert {states[i][2] for i in ids} == {"w1"}
+        # another worker claims the rest, never the rows w1 holds
+        other = store.claim_deliveries(
+            edition, list_name="world", limit=10, now=NOW, holder="w2", lease_until=NOW + LEASE
+        )
+        assert len(other) == 2 and not {c.delivery_id for c in other} & set(ids)
+
+        soon = NOW + timedelta(seconds=30)
+        reclaimed = store.recover_sending(edition, now=soon)
+        activity = store.ledger_activity(soon)
+        if store.engine.dialect.name == "postgresql":
+            assert reclaimed == []  # both workers are alive: nothing is touched
+            assert activity["reclaimable"] == 0 and activity["held_until"] == NOW + LEASE
+        else:
+            # SQLite: one sender at a time, so a run takes over every row in flight at once
+            assert sorted(reclaimed) == sorted(ids[:2])
+            return
+        late = NOW + LEASE + timedelta(seconds=1)
+        assert store.ledger_activity(late)["reclaimable"] == 6
+        assert sorted(store.recover_sending(edition, now=late)) == sorted(ids[:2])
+        states = _row_states(store, ids)
+        assert [states[i] for i in ids] == [
+            ("unknown", 1, None), ("unknown", 1, None), ("queued", 0, None), ("queued", 0, None)
+        ]
+        assert store.delivery_counts(edition) == {"unknown": 2, "queued": 4}
+
+
+@needs_pg
+def test_concurrent_claims_on_postgresql_never_take_a_row_twice(pg_url: str) -> None:
+    with Store.open(pg_url) as store:
+        edition = make_edition(store)
+        subs = bulk_subscribers(store, 400)
+        store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
+    taken: list[list[int]] = [[], [], [], []]
+
+    def claimer(k: int) -> None:
+        with Store.open(pg_url) as own:
+            while batch := own.claim_deliveries(
+                edition, list_name="world", limit=7, now=NOW, holder=f"w{k}",
+                lease_until=NOW + LEASE,
+            ):
+                taken[k].extend(c.delivery_id for c in batch)
+
+    threads = [threading.Thread(target=claimer, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [i for part in taken for i in part]
+    assert len(every) == len(set(every)) == 400
+    assert sum(1 for part in taken if part) >= 2  # the claims really ran side by side
+
+
+def test_several_workers_on_sqlite_are_refused_with_the_way_out(tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", "http://127.0.0.1:9")
+    result = CliRunner().invoke(cli, ["-c", str(config), "deliver", "--workers", "3"])
+    assert result.exit_code == 2
+    assert "needs PostgreSQL" in result.output and "one writer" in result.output
+
+
+def test_one_worker_delivers_every_open_edition_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.test")
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    edition = seed(url, 30, html_size=200)
+    with FakeSendgrid() as fake:
+        config = write_config(tmp_path, url, fake.url, batch_size=10)
+        result = CliRunner().invoke(cli, ["-c", str(config), "deliver"])
+        assert result.exit_code == 0, result.output
+        assert len(set(fake.accepted_emails())) == 30 and fake.requests == 3
+    with Store.open(url) as store:
+        assert store.delivery_counts(edition) == {"sent": 30}
+
+
+# -- failover: real processes, SIGKILL mid-batch ----------------------------------------
+
+
+@pytest.mark.slow
+@needs_pg
+def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_others(pg_url: str, tmp_path: Path) -> None:
+    """Three `digest worker --until-idle` on PostgreSQL; the worker whose request the fake
+    SendGrid is answering is SIGKILLed; the other two finish the edition, take over the dead
+    one's rows once its lease expires (sending -> unknown, re-sent by resend_unknown):
+    nobody is missing, and only that one request's recipients get a second copy."""
+    n, batch, lease = 1000, 50, 3.0
+    edition = seed(pg_url, n, html_size=500)
+    victim: dict[str, object] = {}
+    with FakeSendgrid() as fake, Store.open(pg_url) as store:
+        def on_request(number: int) -> None:
+            if number != 4 or victim:
+                return
+            with store.begin() as conn:
+                rows = conn.execute(
+                    select(deliveries.c.lease_holder, deliveries.c.subscriber_id)
+                    .where(deliveries.c.state == "sending")
+                ).all()
+            holders = collections.Counter(r.lease_holder for r in rows)
+            holder = holders.most_common(1)[0][0]
+            pid = int(holder.split(":")[1])
+            victim.update(holder=holder, pid=pid, in_flight={
+                r.subscriber_id for r in rows if r.lease_holder == holder})
+            os.kill(pid, signal.SIGKILL)
+
+        fake.on_request = on_request
+        config = write_config(tmp_path, pg_url, fake.url, lease_seconds=lease,
+                              batch_size=batch, resend_unknown=True)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "SENDGRID_API_KEY": "SG.test"}
+        cmd = [sys.executable, "-m", "digest", "-c", str(config), "worker", "--until-idle",
+               "--idle-seconds", "0.5"]
+        procs = [subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        try:
+            codes = {p.pid: p.wait(timeout=120) for p in procs}
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.kill()
+        assert victim, "the kill never happened"
+        assert codes.pop(victim["pid"]) == -signal.SIGKILL  # type: ignore[call-overload]
+        assert set(codes.values()) == {0}, [p.stderr.read() for p in procs if p.stderr]
+        got = collections.Counter(fake.accepted_emails())
+        counts = store.delivery_counts(edition)
+        emails = {
+            s.id: s.email for s in store.subscribers_of("world")
+        }
+    assert len(got) == n  # 0 missing
+    twice = {email for email, k in got.items() if k > 1}
+    in_flight = {emails[i] for i in victim["in_flight"]}  # type: ignore[attr-defined]
+    assert 0 < len(in_flight) <= batch
+    assert twice <= in_flight  # duplicates only from the killed worker's request in flight
+    assert counts == {"sent": n}
