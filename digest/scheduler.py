@@ -119,7 +119,8 @@ class Missed:
 
 @dataclass(frozen=True)
 class Resume:
-    """Deliver the ``due`` queued ledger rows whose time has come."""
+    """Deliver the ``due`` queued ledger rows whose time has come (with the rows a dead
+    worker or scheduler left in flight once their lease expired, taken over first)."""
 
     due: int
 
@@ -371,7 +372,10 @@ class Service:
 
     def snapshot(self, now: datetime) -> Snapshot:
         """The store's state the decider needs at ``now``."""
-        due, _next = self.store.queued_deliveries(now)
+        # due rows, and rows a dead worker or scheduler left in flight once their lease
+        # expired (leases only, even on SQLite: this process's own delivery may be running)
+        activity = self.store.ledger_activity(now, exclusive=False)
+        due = activity["due"] + activity["reclaimable"]
         return Snapshot(
             editions={lst.name: self.store.edition_periods(lst.name) for lst in self.config.lists},
             sources=self.store.source_states(),
