@@ -1,16 +1,30 @@
-"""Benchmark: deliver one edition to 100,000 subscribers through the fake SendGrid on loopback.
+"""Benchmark: deliver one edition through the fake SendGrid on loopback.
 
     python bench/send.py [--subscribers 100000] [--baseline-sample 5000] [--batch-size 1000]
+    python bench/send.py --db postgresql --workers 4 --subscribers 1000000 [--kill-one]
+                         [--threads] [--baseline 100000]
 
-Prints, for the ledger + SendGrid transport as shipped (up to 1000 personalisations per
-request, per-recipient substitutions) and for the baseline of one API request per recipient
-(every message personalised in full, so nothing can be shared):
-wall time, API requests, peak memory (max RSS of the measuring process). The fake server runs
-in its own process so its memory is not counted. The baseline is measured on a sample
+SQLite (default): for the ledger + SendGrid transport as shipped (up to 1000 personalisations
+per request, per-recipient substitutions) and for the baseline of one API request per
+recipient (every message personalised in full, so nothing can be shared): wall time, API
+requests, peak memory (max RSS of the measuring process). The fake server runs in its own
+process so its memory is not counted. The baseline is measured on a sample
 (``--baseline-sample``) and extrapolated linearly to the full list -- it says so when it does.
-
 Targets (issue 4): under 60 s and under 500 MB for 100,000 subscribers; at least 20x fewer
 requests than the baseline. Set up (creating subscribers) is not timed; queueing is.
+
+PostgreSQL (``--db postgresql``, issue 13): a database of its own on 127.0.0.1:5432 with
+``--subscribers`` queued rows (set up by bulk SQL, not timed), delivered by ``--workers``
+worker processes (``digest.workers.work``: SKIP LOCKED claims under a lease; ``--threads``
+runs them as threads of one process instead, to measure the GIL); the wall time from start
+to the last worker's exit, the peak RSS of each worker, and beside it the single-process
+SQLite run of ``--baseline`` subscribers (queue + deliver, as above) in the same run.
+``--kill-one`` SIGKILLs one worker at a random moment (seeded): the others take over its rows
+once its lease (``--lease``) expires and re-send the ones in doubt; the run then checks that
+nobody is missing and that the only duplicates are the killed worker's request in flight.
+Targets: under 120 s and under 500 MB per worker for 1,000,000.
+Both modes compose with ``tests.deliver_helpers.SharedCompose`` (parts shared per edition,
+as the SendGrid path sends them), not the pipeline's full ``message.build_message``.
 """
 
 from __future__ import annotations
@@ -18,7 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
+import signal
+import threading
 import subprocess
 import sys
 import tempfile
@@ -102,13 +119,202 @@ def child(args: list[str]) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# -- PostgreSQL, several workers ----------------------------------------------------------
+
+
+def pg_worker(db_url: str, url: str, batch: int, lease: float, threads: int, name: str) -> dict[str, float]:
+    """One worker process (or ``threads`` workers as threads of it): deliver until idle."""
+    from digest.config import SendgridConfig
+    from digest.deliver import Ledger
+    from digest.ledger_state import LedgerRun
+    from digest.store import Store
+    from digest.transports.sendgrid import SendgridTransport
+    from digest.types import ListReport
+    from digest.workers import work
+    from tests.deliver_helpers import SharedCompose
+
+    compose = SharedCompose(html_size=30_000)
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    totals = {"calls": 0, "accepted": 0}
+    lock = threading.Lock()
+
+    def one(k: int) -> None:
+        store = Store.open(db_url)
+        transport = SendgridTransport(SendgridConfig(host=url, timeout=60), secret="bench",
+                                      api_key="SG.bench")
+        ledger = Ledger(store, clock=clock, resend_unknown=True,
+                        holder=f"{name}-{k}:{os.getpid()}:{k}", lease=timedelta(seconds=lease))
+
+        def deliver(now: datetime, stop: threading.Event) -> list[ListReport]:
+            out = []
+            for row in store.unfinished_editions():
+                done: LedgerRun = ledger.deliver(row.id, list_name="world", transport=transport,
+                                                 compose=compose, batch_size=batch,
+                                                 should_stop=stop.is_set)
+                with lock:
+                    totals["calls"] += done.calls
+                    totals["accepted"] += done.accepted
+                out.append(ListReport(list_name="world", status="sent", deliveries=dict(done.counts)))
+            return out
+
+        work(None, store, clock=clock, until_idle=True, idle_seconds=0.5, deliver=deliver)  # type: ignore[arg-type]
+        store.close()
+
+    pool = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"peak_mb": rss_kb / 1024, **totals}
+
+
+def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
+    """Set up a PostgreSQL database, run the workers, check the outcome."""
+    from sqlalchemy import select
+
+    from digest.store import Store, deliveries, subscribers
+    from tests.worker_support import pg_database, seed
+
+    n = ns.subscribers
+    with pg_database("bench_send") as db:
+        t0 = time.perf_counter()
+        edition = seed(db, n, html_size=30_000)
+        setup_s = time.perf_counter() - t0
+        before = stats(url)
+        procs = ns.workers if not ns.threads else 1
+        per = 1 if not ns.threads else ns.workers
+        start = time.perf_counter()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, __file__, "--pg-worker", db, url, str(ns.batch_size),
+                 str(ns.lease), str(per), f"w{k}"],
+                cwd=REPO, stdout=subprocess.PIPE, text=True,
+            )
+            for k in range(procs)
+        ]
+        victim: dict[str, object] = {}
+        if ns.kill_one:
+            rng = random.Random(ns.seed)
+            at = rng.uniform(0.2, 0.7) * n
+            target = rng.randrange(procs)
+            while workers[target].poll() is None:
+                if stats(url)["accepted"] - before["accepted"] >= at:
+                    workers[target].send_signal(signal.SIGKILL)
+                    workers[target].wait()
+                    victim.update(worker=target, at_accepted=int(at), at_s=time.perf_counter() - start)
+                    break
+                time.sleep(0.05)
+            store = Store.open(db)
+            with store.begin() as conn:
+                rows = conn.execute(
+                    select(subscribers.c.email, deliveries.c.state)
+                    .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                    .where(deliveries.c.lease_holder.like(f"w{target}-%"))
+                    .where(deliveries.c.state.in_(["claimed", "sending"]))
+                ).all()
+            store.close()
+            victim["in_flight"] = {r.email for r in rows if r.state == "sending"}
+            victim["claimed"] = sum(1 for r in rows if r.state == "claimed")
+        results = []
+        for proc in workers:
+            out, _ = proc.communicate()
+            if proc.returncode == 0:
+                results.append(json.loads(out.strip().splitlines()[-1]))
+            elif proc.returncode != -signal.SIGKILL:
+                raise SystemExit(f"worker failed with {proc.returncode}")
+        wall = time.perf_counter() - start
+        after = stats(url)
+        dup = duplicates(url)
+        with Store.open(db) as store:
+            counts = store.delivery_counts(edition)
+    return {
+        "wall_s": wall, "setup_s": setup_s, "requests": after["requests"] - before["requests"],
+        "accepted": after["accepted"] - before["accepted"], "counts": counts,
+        "peaks": [r["peak_mb"] for r in results], "victim": victim, "dup": dup,
+    }
+
+
+def duplicates(url: str) -> dict[str, object]:
+    with urllib.request.urlopen(f"{url}/duplicates", timeout=60) as r:
+        return json.loads(r.read())
+
+
+def main_pg(ns: argparse.Namespace) -> int:
+    fake = subprocess.Popen([sys.executable, "-m", "tests.fake_sendgrid"], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert fake.stdout is not None
+        url = fake.stdout.readline().strip()
+        ours = run_pg(ns, url)
+        base = None
+        if ns.baseline:
+            with tempfile.TemporaryDirectory() as tmp:
+                db_base = f"sqlite:///{tmp}/base.db"
+                ed = setup(db_base, ns.baseline, "base")
+                base = child([db_base, url, str(ed), str(ns.batch_size), "0"])
+    finally:
+        fake.terminate()
+        fake.wait()
+
+    n = ns.subscribers
+    kind = f"{ns.workers} threads in 1 process" if ns.threads else f"{ns.workers} worker processes"
+    counts = ours["counts"]
+    print(f"digest send benchmark, PostgreSQL: batch size {ns.batch_size}, lease {ns.lease:g} s, "
+          f"fake SendGrid on loopback, SharedCompose (~30 KB HTML)")
+    print(f"  postgresql, {kind}: {n:,} subscribers in {ours['wall_s']:.1f} s "
+          f"({n / ours['wall_s']:,.0f}/s)  {ours['requests']:,} requests  "
+          f"peak per worker {max(ours['peaks'] or [0]):.0f} MB  "
+          f"(set-up {ours['setup_s']:.0f} s, not timed)")
+    if base is not None:
+        rate = base["sent"] / base["wall_s"]
+        print(f"  baseline, sqlite, 1 process: {ns.baseline:,} subscribers in {base['wall_s']:.1f} s "
+              f"({rate:,.0f}/s)  {base['requests']:,} requests  peak {base['peak_mb']:.0f} MB"
+              f"  -> speed-up {n / ours['wall_s'] / rate:.2f}x")
+    dup = ours["dup"]
+    twice = set(dup["twice"])
+    print(f"  ledger after: {dict(sorted(counts.items()))}; provider got {dup['distinct']:,} distinct "
+          f"addresses, {len(twice):,} twice")
+    ok = counts == {"sent": n} and dup["distinct"] == n
+    victim = ours["victim"]
+    if ns.kill_one:
+        in_flight = victim.get("in_flight", set())
+        print(f"  killed worker {victim.get('worker')} at {victim.get('at_s', 0):.1f} s "
+              f"(~{victim.get('at_accepted', 0):,} accepted); its request in flight: "
+              f"{len(in_flight):,} rows, {victim.get('claimed', 0):,} claimed rows went back")
+        only = twice <= in_flight
+        print(f"  0 missing: {dup['distinct'] == n}; duplicates only from its request in flight: {only}")
+        ok = ok and only and bool(victim)
+    else:
+        ok = ok and not twice
+    targets = ours["wall_s"] < 120 and max(ours["peaks"] or [0]) < 500
+    print(f"  targets (<120 s, <500 MB per worker): {'met' if targets else 'NOT met'}; "
+          f"outcome checks: {'passed' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--baseline-sample", type=int, default=5_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--child", nargs=5, metavar=("DB", "URL", "EDITION", "BATCH", "BASELINE"))
+    parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", action="store_true", help="workers as threads of one process")
+    parser.add_argument("--kill-one", action="store_true")
+    parser.add_argument("--lease", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--baseline", type=int, default=100_000,
+                        help="PostgreSQL mode: the single-process SQLite run beside it (0: none)")
+    parser.add_argument("--pg-worker", nargs=6, help=argparse.SUPPRESS)
     ns = parser.parse_args()
+    if ns.pg_worker:
+        db, url, batch, lease, threads, name = ns.pg_worker
+        print(json.dumps(pg_worker(db, url, int(batch), float(lease), int(threads), name)))
+        return 0
+    if ns.db == "postgresql":
+        return main_pg(ns)
     if ns.child:
         db, url, edition, batch, base = ns.child
         print(json.dumps(measure(db, url, int(edition), int(batch), base == "1")))

@@ -74,6 +74,7 @@ def work(
     until_idle: bool = True,
     stop: threading.Event | None = None,
     idle_seconds: float = 5.0,
+    deliver: Callable[[datetime, threading.Event], list[ListReport]] | None = None,
 ) -> WorkSummary:
     """Deliver open editions until idle (``until_idle``) or until ``stop`` is set.
 
@@ -81,12 +82,18 @@ def work(
     what to do: deliver, wait (at most ``idle_seconds`` at a time, for another worker's
     lease to expire or a ``not_before`` to come), or stop. A pass that moved nothing
     (for example a list no longer configured, or a provider outage that paused the run)
-    ends an ``until_idle`` worker instead of looping. Raises
-    :class:`~digest.exceptions.StoreError` when the database fails.
+    ends an ``until_idle`` worker instead of looping. ``deliver(now, stop)`` is one pass
+    over the open editions (default: :func:`digest.pipeline.resume`; the benchmark passes
+    its own compose). Raises :class:`~digest.exceptions.StoreError` when the database fails.
     """
     from digest.pipeline import resume
 
     stop = stop or threading.Event()
+    halt = stop
+    if deliver is None:
+        def deliver(now: datetime, stop: threading.Event) -> list[ListReport]:
+            return resume(config, store, now=now, clock=clock, should_stop=stop.is_set)
+
     summary = WorkSummary()
     while not stop.is_set():
         now = clock()
@@ -104,7 +111,7 @@ def work(
             stop.wait(max(0.05, min(pause, idle_seconds)))
             continue
         before = store.delivery_states()
-        reports = resume(config, store, now=now, clock=clock, should_stop=stop.is_set)
+        reports = deliver(now, halt)
         summary.reports.extend(reports)
         if store.delivery_states() == before:
             # nothing moved: another worker may have taken the last rows, or nothing can

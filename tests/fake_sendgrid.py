@@ -51,10 +51,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self) -> None:
-        """``GET /stats``: ``{"requests": n, "accepted": n}`` (for the benchmark)."""
+        """``GET /stats``: ``{"requests": n, "accepted": n}``; ``GET /duplicates``:
+        ``{"distinct": n, "twice": [emails accepted more than once]}`` (for the benchmark)."""
         srv = self.server
         with srv.lock:
-            stats = {"requests": srv.requests, "accepted": len(srv.accepted)}
+            if self.path == "/duplicates":
+                seen: dict[str, int] = {}
+                for email, _ref, _subs in srv.accepted:
+                    seen[email] = seen.get(email, 0) + 1
+                stats = {"distinct": len(seen), "twice": sorted(e for e, n in seen.items() if n > 1)}
+            else:
+                stats = {"requests": srv.requests, "accepted": len(srv.accepted)}
         self._reply(200, json.dumps(stats).encode(), {"Content-Type": "application/json"})
 
     def do_POST(self) -> None:
