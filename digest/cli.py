@@ -277,20 +277,44 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
 @cli.command()
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.option("--source", "only", multiple=True, help="Poll only this source (repeatable).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes sharing the sources by host (more than 1 needs PostgreSQL).")
+@click.option("--round", "round_start", hidden=True, help="ISO time: poll as one worker of this round (set by --workers).")
 @click.pass_context
-def poll(ctx: click.Context, live: bool, only: tuple[str, ...]) -> None:
-    """Fetch every source and store new entries."""
+def poll(ctx: click.Context, live: bool, only: tuple[str, ...], workers: int, round_start: str | None) -> None:
+    """Fetch every source and store new entries. With --workers N, N processes share the
+    sources: each claims a few hosts at a time (SKIP LOCKED), so one host is fetched by one
+    worker at a time and fetch.max_per_host holds across them."""
     from digest.pipeline import poll as poll_sources
+    from digest.pipeline import poll_shared
 
     config = _config(ctx)
     for name in only:
         _source_config(ctx, config, name)
     sources = [s for s in config.sources if not only or s.name in only]
+    if workers > 1:
+        from digest.workers import WorkersRefused, check_workers, spawn_pollers
+
+        try:
+            check_workers(config.database.url, workers)
+        except WorkersRefused as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+            ctx.exit(2)
+        args = [a for name in only for a in ("--source", name)] + (["--live"] if live else [])
+        ctx.exit(spawn_pollers(ctx.obj["config_path"], workers, _now(), args))
     with _store(ctx, config) as store:
         now = _now()
         report = RunReport(started_at=now)
         with _progress(len([s for s in sources if s.enabled])) as advance:
-            report.sources = poll_sources(config, store, now=now, sources=sources, live=live, progress=advance)
+            if round_start is not None:
+                from digest.lease import holder_id
+
+                report.sources = poll_shared(
+                    config, store, now=now, round_start=datetime.fromisoformat(round_start),
+                    holder=holder_id(), sources=sources, live=live, progress=advance,
+                )
+            else:
+                report.sources = poll_sources(config, store, now=now, sources=sources, live=live, progress=advance)
     _finish(ctx, report)
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "backoff",
     "conditional",
     "decide",
+    "host_key",
+    "polled_in_round",
     "skip_reason",
 ]
 
@@ -230,3 +232,16 @@ def decide(state: SourceState, outcome: FetchOutcome, now: datetime, policy: Pol
         failure=outcome,
         delay=delay,
     )
+
+
+def host_key(name: str, host: str | None) -> str:
+    """The unit several polling workers claim: a source's host (so one worker at a time
+    fetches from a host and the per-host limit holds across workers), or ``file:NAME`` for
+    a local file (no host to be polite to)."""
+    return f"host:{host.lower()}" if host else f"file:{name}"
+
+
+def polled_in_round(state: SourceState | None, round_start: datetime) -> bool:
+    """True when a source was fetched at or after ``round_start`` (aware UTC): another
+    worker of the same round already polled it, so it is not polled again."""
+    return state is not None and state.last_fetch_at is not None and state.last_fetch_at >= round_start

@@ -1359,6 +1359,62 @@ class Store:
             )
         return bool(done.rowcount)
 
+    def claim_poll_hosts(
+        self, keys: Sequence[str], *, holder: str, now: datetime, until: datetime, limit: int
+    ) -> list[str]:
+        """Claim up to ``limit`` of the polling units ``keys`` (:func:`digest.polling.host_key`)
+        that no live worker holds, for ``holder`` until ``until``; returns the keys won.
+
+        Each key is a row ``poll:KEY`` of ``leases``, created when first seen; on PostgreSQL
+        the free rows are locked with ``FOR UPDATE SKIP LOCKED``, so workers claiming side by
+        side take different hosts and never wait for each other."""
+        if not keys or limit < 1:
+            return []
+        names = [f"poll:{k}" for k in keys]
+        free_since = datetime(1970, 1, 1, tzinfo=UTC)
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+        with self.begin() as conn:
+            for start in range(0, len(names), 1000):
+                conn.execute(
+                    upsert(leases).on_conflict_do_nothing(index_elements=["name"]),
+                    [{"name": n, "holder": "", "acquired_at": free_since, "expires_at": free_since}
+                     for n in names[start : start + 1000]],
+                )
+        query = (
+            select(leases.c.name)
+            .where(leases.c.name.in_(names))
+            .where(leases.c.expires_at < now)
+            .order_by(leases.c.name)
+            .limit(limit)
+        )
+        if dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        with self.begin() as conn:
+            won = list(conn.scalars(query))
+            if won:
+                conn.execute(
+                    update(leases)
+                    .where(leases.c.name.in_(won))
+                    .where(leases.c.expires_at < now)
+                    .values(holder=holder, acquired_at=now, expires_at=until)
+                )
+        return [n.removeprefix("poll:") for n in won]
+
+    def release_poll_hosts(self, keys: Sequence[str], *, holder: str) -> None:
+        """Give back ``holder``'s claims on the polling units ``keys`` at once."""
+        free_since = datetime(1970, 1, 1, tzinfo=UTC)
+        with self.begin() as conn:
+            conn.execute(
+                update(leases)
+                .where(leases.c.name.in_([f"poll:{k}" for k in keys]))
+                .where(leases.c.holder == holder)
+                .values(holder="", expires_at=free_since)
+            )
+
     def lease(self, name: str) -> dict[str, Any] | None:
         """The lease row ``{name, holder, acquired_at, expires_at}``, or None when free."""
         with self.begin() as conn:

@@ -127,6 +127,11 @@ def spawn(config_path: str | Path, workers: int, *, extra: tuple[str, ...] = ())
     ``config_path`` and wait for all; SIGTERM/SIGINT are passed on (each finishes its batch
     in flight). Returns the worst exit code (0 when all delivered)."""
     cmd = [sys.executable, "-m", "digest", "-c", str(config_path), *extra, "worker", "--until-idle"]
+    return _run_all(cmd, workers)
+
+
+def _run_all(cmd: list[str], workers: int) -> int:
+    """Start ``workers`` copies of ``cmd``, pass SIGTERM/SIGINT on, return the worst code."""
     procs = [subprocess.Popen(cmd, env=os.environ.copy()) for _ in range(workers)]
     log.info("workers.started n=%d pids=%s", workers, [p.pid for p in procs])
 
@@ -145,4 +150,15 @@ def spawn(config_path: str | Path, workers: int, *, extra: tuple[str, ...] = ())
     return max((c if c >= 0 else 1) for c in codes)
 
 
-__all__ = ["WorkSummary", "WorkersRefused", "check_workers", "spawn", "work"]
+def spawn_pollers(config_path: str | Path, workers: int, round_start: datetime, args: list[str]) -> int:
+    """Run ``workers`` ``digest poll --round ROUND_START`` processes (one polling round
+    shared by host, :func:`digest.pipeline.poll_shared`) and wait for all; returns the
+    worst exit code."""
+    return _run_all(
+        [sys.executable, "-m", "digest", "-c", str(config_path), "poll",
+         "--round", round_start.isoformat(), *args],
+        workers,
+    )
+
+
+__all__ = ["WorkSummary", "WorkersRefused", "check_workers", "spawn", "spawn_pollers", "work"]
