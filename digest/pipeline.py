@@ -199,39 +199,56 @@ def poll_shared(
     lease: timedelta = timedelta(minutes=5),
     sources: Iterable[SourceConfig] | None = None,
     live: bool = False,
-    hosts_per_claim: int = 16,
     progress: Callable[[SourceReport], None] | None = None,
 ) -> list[SourceReport]:
     """Poll ``sources`` as one of several workers of a round that started at
-    ``round_start``: claim a few hosts at a time (:meth:`Store.claim_poll_hosts`, ``SKIP
-    LOCKED`` on PostgreSQL; a local file is a host of its own), poll the sources of each
-    that no worker of this round fetched yet (:func:`digest.polling.polled_in_round`) with
-    :func:`poll`, give the hosts back, until every host was claimed here or is held by
-    another worker. One worker at a time fetches from a host, so ``fetch.max_per_host``
-    holds across workers. Returns the reports of the sources this worker polled."""
+    ``round_start``. A few slots (``MAX_PARALLEL_FETCHES // fetch.max_per_host``) each claim
+    one host at a time (:meth:`Store.claim_poll_hosts`, ``SKIP LOCKED`` on PostgreSQL; a
+    local file is a unit of its own), poll the sources of it that no worker of this round
+    fetched yet (:func:`digest.polling.polled_in_round`) with :func:`poll`, give it back and
+    claim the next, until every host was claimed here or is held by another worker. One
+    worker at a time fetches from a host, so ``fetch.max_per_host`` holds across workers.
+    Returns the reports of the sources this worker polled."""
     chosen = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     groups: dict[str, list[SourceConfig]] = {}
     for source in chosen:
         groups.setdefault(polling.host_key(source.name, _host_of(source, live)), []).append(source)
     pending = set(groups)
+    lock = threading.Lock()
     reports: list[SourceReport] = []
-    while pending:
-        at = clock()
-        keys = store.claim_poll_hosts(
-            sorted(pending), holder=holder, now=at, until=at + lease, limit=hosts_per_claim
-        )
-        if not keys:
-            break  # the rest are being polled by other workers
-        pending.difference_update(keys)
-        try:
-            states = store.source_states()
-            batch = [
-                s for k in keys for s in groups[k]
-                if not polling.polled_in_round(states.get(s.name), round_start)
-            ]
-            reports.extend(poll(config, store, now=now, sources=batch, live=live, progress=progress))
-        finally:
-            store.release_poll_hosts(keys, holder=holder)
+
+    def slot() -> None:
+        while True:
+            with lock:
+                candidates = sorted(pending)
+            if not candidates:
+                return
+            at = clock()
+            keys = store.claim_poll_hosts(
+                candidates, holder=holder, now=at, until=at + lease, limit=1
+            )
+            if not keys:
+                return  # the rest are being polled by other workers
+            with lock:
+                pending.difference_update(keys)
+            try:
+                states = store.source_states()
+                batch = [
+                    s for k in keys for s in groups[k]
+                    if not polling.polled_in_round(states.get(s.name), round_start)
+                ]
+                done = poll(config, store, now=now, sources=batch, live=live, progress=progress)
+                with lock:
+                    reports.extend(done)
+            finally:
+                store.release_poll_hosts(keys, holder=holder)
+
+    slots = max(1, MAX_PARALLEL_FETCHES // config.fetch.max_per_host)
+    threads = [threading.Thread(target=slot, name=f"digest-poll-{k}") for k in range(slots)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
     return reports
 
 

@@ -85,7 +85,7 @@ def test_three_workers_share_a_round_and_hold_the_per_host_limit(pg_url: str, tm
         def worker(name: str) -> None:
             with Store.open(pg_url) as store:
                 reports = poll_shared(config, store, now=datetime.now(UTC), round_start=round_start,
-                                      holder=name, hosts_per_claim=1)
+                                      holder=name)
             polled[name] = [r.source for r in reports]
 
         Store.open(pg_url).close()  # migrate once, before the workers race
