@@ -26,7 +26,19 @@ from digest.store.editions import EditionsStore
 from digest.store.engine import StoreBase, UTCDateTime, make_engine, migrate
 from digest.store.ledger import LedgerStore
 from digest.store.ops import OpsStore
-from digest.store.rows import Claim, EditionRow, SourceState
+from digest.store.rows import (
+    Claim,
+    DeliveryRow,
+    EditionOverview,
+    EditionParts,
+    EditionRow,
+    LeaseRow,
+    ListOutcome,
+    RunRecord,
+    SourceState,
+    StateCounts,
+    SubscriberCounts,
+)
 from digest.store.sources import SourcesStore
 from digest.store.subscribers import SubscribersStore
 from digest.store.tables import (
@@ -64,10 +76,18 @@ class Store(SourcesStore, EditionsStore, SubscribersStore, LedgerStore, OpsStore
 
 __all__ = [
     "Claim",
+    "DeliveryRow",
+    "EditionOverview",
+    "EditionParts",
     "EditionRow",
+    "LeaseRow",
+    "ListOutcome",
+    "RunRecord",
     "SourceState",
+    "StateCounts",
     "Store",
     "StoreBase",
+    "SubscriberCounts",
     "UTCDateTime",
     "deliveries",
     "edition_adjustments",

@@ -15,7 +15,7 @@ from digest.exceptions import EditionExists, StoreError
 from digest.ledger_state import OPEN_STATES
 from digest.store.engine import StoreBase
 from digest.store.ledger import _queued_rows
-from digest.store.rows import EditionRow
+from digest.store.rows import EditionParts, EditionRow
 from digest.store.tables import (
     deliveries,
     edition_adjustments,
@@ -84,7 +84,7 @@ class EditionsStore(StoreBase):
             ).first()
         return _edition_row(row) if row else None
 
-    def edition_parts(self, edition_id: int) -> dict[str, str]:
+    def edition_parts(self, edition_id: int) -> EditionParts:
         """The stored ``subject``, ``preheader``, ``html`` and ``text`` of an edition."""
         with self.begin() as conn:
             row = conn.execute(
@@ -93,7 +93,7 @@ class EditionsStore(StoreBase):
             ).first()
         if row is None:
             raise StoreError(f"no edition with id {edition_id}")
-        return dict(row._mapping)
+        return EditionParts(**row._mapping)
 
     def editions_of(self, list_name: str, limit: int = 50) -> list[EditionRow]:
         """The latest editions of a list, newest first."""

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 
-from digest.ledger_state import RowUpdate, edition_phase
+from digest.ledger_state import RowUpdate
 from digest.store.engine import StoreBase
-from digest.store.rows import Claim
+from digest.store.rows import Claim, DeliveryRow, EditionOverview, StateCounts
 from digest.store.subscribers import _row_subscriber
 from digest.store.tables import deliveries, editions, subscribers, suppressions
 from digest.types import Subscriber
@@ -262,10 +262,9 @@ class LedgerStore(StoreBase):
 
     def deliveries_in(
         self, edition_id: int | None, states: Sequence[str], *, limit: int | None = None
-    ) -> list[dict[str, Any]]:
-        """Ledger rows in ``states`` (of one edition or all), with the address: dicts with
-        ``id, edition_id, subscriber_id, email, state, attempts, provider_id, last_error,
-        updated_at``; by id."""
+    ) -> list[DeliveryRow]:
+        """Ledger rows in ``states`` (of one edition or all), with the address
+        (:class:`~digest.store.rows.DeliveryRow`); by id."""
         query = (
             select(
                 deliveries.c.id, deliveries.c.edition_id, deliveries.c.subscriber_id,
@@ -281,23 +280,22 @@ class LedgerStore(StoreBase):
         if limit is not None:
             query = query.limit(limit)
         with self.begin() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [DeliveryRow(**r._mapping) for r in conn.execute(query)]
 
-    def delivery_counts(self, edition_id: int) -> dict[str, int]:
-        """Ledger rows of an edition per state, e.g. ``{"sent": 5}``."""
+    def delivery_counts(self, edition_id: int) -> StateCounts:
+        """Ledger rows of an edition per state (``counts.sent``; as a mapping ``{"sent": 5}``)."""
         with self.begin() as conn:
             rows = conn.execute(
                 select(deliveries.c.state, func.count())
                 .where(deliveries.c.edition_id == edition_id)
                 .group_by(deliveries.c.state)
             ).all()
-        return {state: int(n) for state, n in rows}
+        return StateCounts.of((state, int(n)) for state, n in rows)
 
-    def delivery_overview(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Per edition with ledger rows (newest first): ``edition_id, list_name, period,
-        status`` (:func:`~digest.ledger_state.edition_phase`, derived from the rows) and
-        ``counts`` (state -> rows)."""
-
+    def delivery_overview(self, limit: int = 20) -> list[EditionOverview]:
+        """Per edition with ledger rows (newest first): its list, period and rows per
+        state; its ``status`` (:func:`~digest.ledger_state.edition_phase`) is derived
+        from those rows."""
         with self.begin() as conn:
             eds = conn.execute(
                 select(editions.c.id, editions.c.list_name, editions.c.period, editions.c.status)
@@ -312,22 +310,21 @@ class LedgerStore(StoreBase):
                     .where(deliveries.c.edition_id == ed.id)
                     .group_by(deliveries.c.state)
                 ).all()
-                by_state = {s: int(n) for s, n in counts}
                 out.append(
-                    {
-                        "edition_id": ed.id, "list_name": ed.list_name, "period": ed.period,
-                        "status": edition_phase(by_state), "counts": by_state,
-                    }
+                    EditionOverview(
+                        edition_id=ed.id, list_name=ed.list_name, period=ed.period,
+                        counts=StateCounts.of((s, int(n)) for s, n in counts),
+                    )
                 )
         return out
 
-    def delivery_states(self, since: datetime | None = None) -> dict[str, int]:
+    def delivery_states(self, since: datetime | None = None) -> StateCounts:
         """Ledger rows per state over every edition (created at or after ``since``)."""
         query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
         if since is not None:
             query = query.where(deliveries.c.created_at >= since)
         with self.begin() as conn:
-            return {state: int(n) for state, n in conn.execute(query).all()}
+            return StateCounts.of((state, int(n)) for state, n in conn.execute(query).all())
 
     def queued_deliveries(self, now: datetime) -> tuple[int, datetime | None]:
         """``(due, next_at)``: queued ledger rows whose ``not_before`` is unset or at or

@@ -12,6 +12,7 @@ from sqlalchemy import Integer, String, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store.engine import StoreBase
+from digest.store.rows import LeaseRow, RunRecord
 from digest.store.tables import leases, runs, settings
 
 
@@ -55,13 +56,19 @@ class OpsStore(StoreBase):
             ).inserted_primary_key[0]  # type: ignore[index]
         return int(run_id)
 
-    def last_runs(self, kind: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
+    def last_runs(self, kind: str | None = None, limit: int = 10) -> list[RunRecord]:
         """The latest run reports, newest first."""
         query = select(runs).order_by(runs.c.id.desc()).limit(limit)
         if kind is not None:
             query = query.where(runs.c.kind == kind)
         with self.begin() as conn:
-            return [dict(r._mapping) for r in conn.execute(query)]
+            return [
+                RunRecord(
+                    id=r.id, kind=r.kind, started_at=r.started_at, finished_at=r.finished_at,
+                    ok=bool(r.ok), report=r.report if isinstance(r.report, dict) else {},
+                )
+                for r in conn.execute(query)
+            ]
 
     def mark_once(self, key: str, value: str = "1") -> bool:
         """Remember ``key`` (at most 64 characters) in ``settings``; True the first time only.
@@ -149,8 +156,8 @@ class OpsStore(StoreBase):
             )
         return bool(done.rowcount)
 
-    def lease(self, name: str) -> dict[str, Any] | None:
-        """The lease row ``{name, holder, acquired_at, expires_at}``, or None when free."""
+    def lease(self, name: str) -> LeaseRow | None:
+        """The lease ``name`` as stored, or None when free."""
         with self.begin() as conn:
             row = conn.execute(select(leases).where(leases.c.name == name)).first()
-        return dict(row._mapping) if row else None
+        return LeaseRow(**row._mapping) if row else None

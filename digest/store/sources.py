@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -80,8 +81,9 @@ class SourcesStore(StoreBase):
             rows = conn.execute(select(sources)).all()
         return {row.name: SourceState(**row._mapping) for row in rows}
 
-    def record_source(self, name: str, **values: Any) -> None:
-        """Create or update source ``name`` with column ``values`` (see the ``sources`` table)."""
+    def _write_source(self, name: str, values: Mapping[str, Any]) -> None:
+        """Create or update the ``sources`` row ``name`` with column ``values`` (only the
+        named methods below call it: callers never write raw columns)."""
         with self.begin() as conn:
             done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
             if done.rowcount == 0:
@@ -99,7 +101,18 @@ class SourcesStore(StoreBase):
 
     def apply_source_update(self, name: str, update: SourceUpdate) -> None:
         """Write the state :func:`digest.polling.decide` computed for source ``name``."""
-        self.record_source(name, **update.columns())
+        self._write_source(name, update.columns())
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Store ``state`` as the whole remembered state of source ``state.name`` (every
+        field, defaults included), creating the source when it is new."""
+        values = {f.name: getattr(state, f.name) for f in fields(state) if f.name != "name"}
+        self._write_source(state.name, values)
+
+    def enable_source(self, name: str) -> None:
+        """Re-enable source ``name`` (``digest sources enable``): clear its disabled reason
+        and error streak and make it due at the next poll. Creates the row when unknown."""
+        self._write_source(name, {"disabled_reason": None, "error_count": 0, "next_poll_at": None})
 
     def upsert_entries(self, items: Sequence[Entry], *, now: datetime) -> tuple[int, int]:
         """Store ``items``: new ones are inserted; known ones are updated in place when their

@@ -10,6 +10,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store.engine import StoreBase
+from digest.store.rows import SubscriberCounts
 from digest.store.tables import subscribers, suppressions
 from digest.types import Subscriber, SubscriberStatus
 
@@ -117,15 +118,15 @@ class SubscribersStore(StoreBase):
                 .values(topics=list(topics), updated_at=now)
             )
 
-    def subscriber_counts(self, list_name: str) -> dict[str, int]:
-        """Subscribers of ``list_name`` per status, e.g. ``{"active": 3, "unsubscribed": 1}``."""
+    def subscriber_counts(self, list_name: str) -> SubscriberCounts:
+        """Subscribers of ``list_name`` per status (``counts.active``)."""
         with self.begin() as conn:
             rows = conn.execute(
                 select(subscribers.c.status, func.count())
                 .where(subscribers.c.list_name == list_name)
                 .group_by(subscribers.c.status)
             ).all()
-        return {status: int(n) for status, n in rows}
+        return SubscriberCounts.of((status, int(n)) for status, n in rows)
 
     def is_suppressed(self, email: str, list_name: str) -> bool:
         """True when ``email`` is on the suppression list globally or for ``list_name``."""
