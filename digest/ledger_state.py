@@ -104,29 +104,31 @@ class WorkerStep:
     until: datetime | None = None
 
 
-def worker_step(
-    *,
-    due: int,
-    reclaimable: int,
-    held_until: datetime | None,
-    next_due: datetime | None,
-    now: datetime,
-    until_idle: bool,
-) -> WorkerStep:
-    """The next step of a worker from the ledger as it is: ``due`` queued rows claimable now,
-    ``reclaimable`` in-flight rows whose lease expired, ``held_until`` the earliest expiry of a live lease
-    of another worker's rows (None: none in flight), ``next_due`` the earliest future
-    ``not_before`` of a queued row.
+@dataclass(frozen=True)
+class LedgerActivity:
+    """The ledger as a worker sees it (every edition): ``due`` queued rows claimable now,
+    ``reclaimable`` rows in flight that :func:`reclaim` would take over, ``held_until`` the
+    earliest expiry of a live lease (None: nothing held), ``next_due`` the earliest future
+    ``not_before`` of a queued row (aware UTC times)."""
+
+    due: int = 0
+    reclaimable: int = 0
+    held_until: datetime | None = None
+    next_due: datetime | None = None
+
+
+def worker_step(activity: LedgerActivity, *, now: datetime, until_idle: bool) -> WorkerStep:
+    """The next step of a worker from the ledger as it is (:class:`LedgerActivity`).
 
     Work first; then wait for live leases (their rows may come back, so a worker started
     with ``--until-idle`` does not leave while another one's batch is in doubt); a
     long-running worker also waits for the next ``not_before``; else it is idle."""
-    if due or reclaimable:
+    if activity.due or activity.reclaimable:
         return WorkerStep("deliver")
-    if held_until is not None:
-        return WorkerStep("wait", held_until)
-    if next_due is not None and not until_idle:
-        return WorkerStep("wait", next_due)
+    if activity.held_until is not None:
+        return WorkerStep("wait", activity.held_until)
+    if activity.next_due is not None and not until_idle:
+        return WorkerStep("wait", activity.next_due)
     return WorkerStep("idle")
 
 
@@ -200,6 +202,7 @@ class LedgerRun:
 __all__ = [
     "IN_FLIGHT_STATES",
     "OPEN_STATES",
+    "LedgerActivity",
     "WorkerStep",
     "lease_expired",
     "may_claim",

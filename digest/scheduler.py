@@ -375,7 +375,7 @@ class Service:
         # due rows, and rows a dead worker or scheduler left in flight once their lease
         # expired (leases only, even on SQLite: this process's own delivery may be running)
         activity = self.store.ledger_activity(now, exclusive=False)
-        due = activity["due"] + activity["reclaimable"]
+        due = activity.due + activity.reclaimable
         return Snapshot(
             editions={lst.name: self.store.edition_periods(lst.name) for lst in self.config.lists},
             sources=self.store.source_states(),

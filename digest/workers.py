@@ -98,7 +98,7 @@ def work(
     while not stop.is_set():
         now = clock()
         activity = store.ledger_activity(now)
-        step = worker_step(**activity, now=now, until_idle=until_idle)
+        step = worker_step(activity, now=now, until_idle=until_idle)
         if step.action == "idle":
             if until_idle:
                 break
@@ -116,7 +116,7 @@ def work(
         if store.delivery_states() == before:
             # nothing moved: another worker may have taken the last rows, or nothing can
             # be sent now; do not spin
-            if until_idle and not store.ledger_activity(clock())["held_until"]:
+            if until_idle and store.ledger_activity(clock()).held_until is None:
                 break
             stop.wait(idle_seconds)
     return summary

@@ -19,7 +19,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from digest.cli import cli
-from digest.ledger_state import lease_expired, may_claim, reclaim, worker_step
+from digest.ledger_state import (
+    LedgerActivity,
+    WorkerStep,
+    lease_expired,
+    may_claim,
+    reclaim,
+    worker_step,
+)
 from digest.store import Store, deliveries
 from digest.types import DeliveryState
 from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
@@ -68,16 +75,16 @@ def test_reclaim_marks_a_dead_workers_rows_as_a_restart_would() -> None:
 
 def test_worker_step_waits_for_a_live_lease_before_it_calls_itself_idle() -> None:
     later = NOW + timedelta(minutes=5)
-    step = dict(now=NOW, until_idle=True)
-    assert worker_step(due=3, reclaimable=0, held_until=None, next_due=None, **step).action == "deliver"
-    assert worker_step(due=0, reclaimable=2, held_until=later, next_due=None, **step).action == "deliver"
-    waiting = worker_step(due=0, reclaimable=0, held_until=later, next_due=None, **step)
-    assert (waiting.action, waiting.until) == ("wait", later)
+    def step(until_idle: bool = True, **seen: object) -> WorkerStep:
+        return worker_step(LedgerActivity(**seen), now=NOW, until_idle=until_idle)  # type: ignore[arg-type]
+
+    assert step(due=3).action == "deliver"
+    assert step(reclaimable=2, held_until=later).action == "deliver"
+    assert step(held_until=later) == WorkerStep("wait", later)
     # rows waiting for a local send time: --until-idle leaves, a long-running worker waits
-    assert worker_step(due=0, reclaimable=0, held_until=None, next_due=later, **step).action == "idle"
-    assert worker_step(
-        due=0, reclaimable=0, held_until=None, next_due=later, now=NOW, until_idle=False
-    ) == type(waiting)("wait", later)
+    assert step(next_due=later).action == "idle"
+    assert step(False, next_due=later) == WorkerStep("wait", later)
+    assert step() == WorkerStep("idle")
 
 
 # -- the store: claims carry a lease; only expired ones are taken over ------------------
@@ -117,13 +124,13 @@ def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(any_url: str) -
         activity = store.ledger_activity(soon)
         if store.engine.dialect.name == "postgresql":
             assert reclaimed == []  # both workers are alive: nothing is touched
-            assert activity["reclaimable"] == 0 and activity["held_until"] == NOW + LEASE
+            assert activity.reclaimable == 0 and activity.held_until == NOW + LEASE
         else:
             # SQLite: one sender at a time, so a run takes over every row in flight at once
             assert sorted(reclaimed) == sorted(ids[:2])
             return
         late = NOW + LEASE + timedelta(seconds=1)
-        assert store.ledger_activity(late)["reclaimable"] == 6
+        assert store.ledger_activity(late).reclaimable == 6
         assert sorted(store.recover_sending(edition, now=late)) == sorted(ids[:2])
         states = _row_states(store, ids)
         assert [states[i] for i in ids] == [
