@@ -165,6 +165,8 @@ deliveries = Table(
     Column("lease_expires_at", UTCDateTime, nullable=True),
     UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_edition_subscriber"),
     Index("ix_deliveries_state", "edition_id", "state"),
+    # a claim takes the oldest queued rows of an edition: read in id order, stop at the batch
+    Index("ix_deliveries_claim", "edition_id", "state", "id"),
 )
 
 
