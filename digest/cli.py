@@ -115,7 +115,10 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     from digest.store import Store
 
     try:
-        store = Store.open(config.database.url)
+        db = config.database
+        store = Store.open(
+            db.url, pool_size=db.pool_size, max_overflow=db.max_overflow, pool_timeout=db.pool_timeout
+        )
     except DigestError as exc:
         err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
