@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -82,10 +81,9 @@ DIALECTS = databases.DIALECTS
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Drop the session's template database."""
-    if databases.SERVER is not None and databases.SERVER.template is not None:
-        with suppress(Exception):
-            databases.SERVER.drop(databases.SERVER.template)
+    """Drop the session's PostgreSQL test databases."""
+    if databases.SERVER is not None:
+        databases.SERVER.close()
 
 
 _DB_FIXTURES = ("db_url", "empty_db_url", "dialect")  # "dialect": for module-scoped fixtures
