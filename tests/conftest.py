@@ -115,6 +115,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module", params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` or ``"postgresql"``, for module-scoped fixtures that build a database once
+    per dialect with :func:`tests.databases.database`."""
+    return request.param
+
+
 @pytest.fixture
 def pg_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A new PostgreSQL database at the head revision (``postgresql+psycopg://``), dropped
