@@ -94,8 +94,8 @@ def test_killed_at_the_first_create_of_0004_the_next_command_works(tmp_path: Pat
 
 
 @pytest.mark.parametrize("start", schema.revisions()[:-1])
-def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(tmp_path: Path, start: str) -> None:
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(empty_db_url: str, start: str) -> None:
+    url = empty_db_url
     engine = make_engine(url)
     schema.upgrade(engine, start)
     with engine.begin() as conn:
@@ -107,8 +107,8 @@ def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(tmp_path
             assert schema.current(conn) == schema.head()
 
 
-def test_opening_a_database_at_head_writes_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+def test_opening_a_database_at_head_writes_nothing(db_url: str) -> None:
+    url = db_url
     Store.open(url).close()
     statements: list[str] = []
     from sqlalchemy import event
@@ -181,12 +181,12 @@ def test_a_missing_database_file_is_created_on_the_first_run(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("start", ["base", *schema.revisions()[:-1]])
-def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path, start: str) -> None:
+def test_processes_opening_an_old_database_at_once_upgrade_it_once(empty_db_url: str, start: str) -> None:
     """A scheduler, a cron run and the web app started together after an upgrade: the first
     migrates, the others wait for its transaction and find the database at head."""
     import threading
 
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    url = empty_db_url
     if start != "base":
         engine = make_engine(url)
         schema.upgrade(engine, start)
