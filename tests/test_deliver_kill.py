@@ -53,7 +53,7 @@ def test_killed_at_each_point_nobody_gets_it_twice(db_url: str, point: str) -> N
 
         got = collections.Counter(fake.accepted_emails())
         assert max(got.values()) == 1, "someone got the edition twice"
-        unknown = {r["email"] for r in store.deliveries_in(edition, ["unknown"])}
+        unknown = {r.email for r in store.deliveries_in(edition, ["unknown"])}
         counts = store.delivery_counts(edition)
         if point == "committed":
             assert killed_after == 3 * BATCH
