@@ -5,30 +5,19 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 
 from digest.config import parse_config
 from digest.pipeline import poll_shared
 from digest.polling import host_key, polled_in_round
 from digest.store import SourceState, Store
 from tests.feedserver import FeedServer, RecordedRequest, Reply
-from tests.worker_support import pg_available, pg_database
 
 RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
        b"<item><title>One</title><link>https://example.org/1</link><guid>1</guid></item>"
        b"</channel></rss>")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if not pg_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    with pg_database("workers_poll") as url:
-        yield url
 
 
 def test_host_keys_and_rounds() -> None:

@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,19 +20,9 @@ from digest.store import Store
 from digest.types import Subscriber
 from tests.scheduler_fakes import edition_count
 from tests.test_scheduler_process import sends, start, stderr_of, stop, wait_for
-from tests.worker_support import pg_available, pg_database
 
-pytestmark = [
-    pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals"),
-    pytest.mark.skipif(not pg_available(), reason="PostgreSQL is not running on 127.0.0.1:5432"),
-]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 LEASE = 2.0
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    with pg_database("workers_sched") as url:
-        yield url
 
 
 def setup(tmp_path: Path, url: str, subscribers: int) -> Path:

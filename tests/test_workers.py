@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,28 +30,10 @@ from digest.store import Store, deliveries
 from digest.types import DeliveryState
 from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
 from tests.fake_sendgrid import FakeSendgrid
-from tests.worker_support import pg_available, pg_database, seed, write_config
+from tests.worker_support import seed, write_config
 
 REPO = Path(__file__).resolve().parent.parent
-needs_pg = pytest.mark.skipif(not pg_available(), reason="PostgreSQL is not running on 127.0.0.1:5432")
 LEASE = timedelta(seconds=60)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A PostgreSQL database of this test's own (dropped after)."""
-    if not pg_available():
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    with pg_database("workers_t") as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'w.db'}"
-        return
-    yield request.getfixturevalue("pg_url")
 
 
 # -- the pure decisions ----------------------------------------------------------------
@@ -99,8 +80,8 @@ def _row_states(store: Store, ids: list[int]) -> dict[int, tuple[str, int, str |
     return {r.id: (r.state, r.attempts, r.lease_holder) for r in rows}
 
 
-def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(any_url: str) -> None:
-    with Store.open(any_url) as store:
+def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(db_url: str) -> None:
+    with Store.open(db_url) as store:
         edition = make_edition(store)
         subs = bulk_subscribers(store, 6)
         store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
@@ -139,7 +120,6 @@ def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(any_url: str) -
         assert store.delivery_counts(edition) == {"unknown": 2, "queued": 4}
 
 
-@needs_pg
 def test_concurrent_claims_on_postgresql_never_take_a_row_twice(pg_url: str) -> None:
     with Store.open(pg_url) as store:
         edition = make_edition(store)
@@ -189,7 +169,6 @@ def test_one_worker_delivers_every_open_edition_on_sqlite(tmp_path: Path, monkey
 
 
 @pytest.mark.slow
-@needs_pg
 def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_others(pg_url: str, tmp_path: Path) -> None:
     """Three `digest worker --until-idle` on PostgreSQL; the worker whose request the fake
     SendGrid is answering is SIGKILLed; the other two finish the edition, take over the dead
