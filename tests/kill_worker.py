@@ -3,7 +3,8 @@
 Runs the ledger for one edition through the SendGrid transport at ``SENDGRID_URL``. When the
 environment variable ``DIGEST_KILL_AT`` is ``point:n`` (``point`` one of
 ``digest.deliver.HOOK_POINTS``), the process SIGKILLs itself at that point of its n-th batch
--- no cleanup, no flush, exactly like a power cut or an OOM kill.
+-- no cleanup, no flush, exactly like a power cut or an OOM kill. ``DIGEST_LEASE_SECONDS``
+is the lease of its claimed batches (default 300).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from digest.config import DeliveryConfig, SendgridConfig
 from digest.deliver import HOOK_POINTS, Ledger
@@ -36,7 +37,8 @@ def main(argv: list[str]) -> int:
             os.kill(os.getpid(), signal.SIGKILL)
 
     store = Store.open(db_url)
-    ledger = Ledger(store, clock=lambda: datetime.now(UTC), _hook=hook)
+    lease = timedelta(seconds=float(os.environ.get("DIGEST_LEASE_SECONDS", "300")))
+    ledger = Ledger(store, clock=lambda: datetime.now(UTC), lease=lease, _hook=hook)
     transport = SendgridTransport(
         SendgridConfig(host=sendgrid_url, timeout=10), secret="kill-test", api_key="SG.kill-test"
     )
