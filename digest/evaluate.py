@@ -418,12 +418,38 @@ class StoryScores:
     seconds: float
 
 
+def _feed_details(sources: Sequence[Any], now: datetime) -> dict[tuple[str, str], Entry]:
+    """What a real build knows of each entry beyond the JSONL fields (feed categories, lead
+    image, author), read from the local ``path`` of each configured source:
+    ``(source name, guid or link) -> Entry``. A file that is missing or does not parse adds
+    nothing (the row then has only its JSONL fields)."""
+    from digest.exceptions import DigestError as _Error
+    from digest.parse import parse_feed
+
+    found: dict[tuple[str, str], Entry] = {}
+    for source in sources:
+        if source.path is None:
+            continue
+        try:
+            content = Path(str(source.path)).read_bytes()
+            parsed = parse_feed(content, source=source.name, now=now, language=source.language)
+        except (OSError, _Error, ValueError):
+            continue
+        for entry in parsed.entries:
+            for key in (entry.entry_id, entry.url):
+                if key:
+                    found.setdefault((source.name, key), entry)
+    return found
+
+
 def _config_source(row: dict[str, Any], by_file: dict[str, str]) -> str:
     feed = str(row.get("feed") or "")
     return by_file.get(feed) or str(row.get("source") or "dataset")
 
 
-def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: Any) -> StoryScores:
+def evaluate_stories(
+    rows: Sequence[dict[str, Any]], config: Any, list_config: Any, *, feeds: bool = True
+) -> StoryScores:
     """Run the list's whole build path on ``rows`` and score it against their labels.
 
     ``rows`` need ``story``, ``section`` (and ``title``; ``source``, ``feed``, ``url``,
@@ -432,8 +458,11 @@ def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: A
     the config source whose ``path``/``url`` ends with it, so source weights and topics apply
     as in a real build. The path is :func:`digest.edition.assemble` (noise filter, dedupe,
     cluster, rank, sections with the list's rules and ``topic_model``) over a window holding
-    every row, with the list's and each section's story cap lifted to hold them all. Raises :class:`DigestError` when a row
-    lacks ``story`` or ``section``.
+    every row, with the list's and each section's story cap lifted to hold them all. With
+    ``feeds`` (the default), a row found by ``guid`` or ``url`` in its source's local feed
+    file (the source's ``path``) gets that item's feed categories, lead image and author, which
+    the JSONL does not carry and noise and section rules read. Raises :class:`DigestError`
+    when a row lacks ``story`` or ``section``.
     """
     from dataclasses import replace as _replace
 
@@ -455,6 +484,17 @@ def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: A
         _replace(e, source=_config_source(r, by_file))
         for e, r in zip(rows_to_entries(rows), rows, strict=True)
     ]
+    if feeds:
+        # the feed's categories, image and author, as the real build would have them
+        latest = max((e.time for e in entries if e.time is not None), default=_EPOCH)
+        details = _feed_details(config.list_sources(list_config), latest + timedelta(days=1))
+        for i, (entry, row) in enumerate(zip(entries, rows, strict=True)):
+            keys = (str(row.get("guid") or ""), str(row.get("url") or ""))
+            parsed = next((details[(entry.source, k)] for k in keys if (entry.source, k) in details), None)
+            if parsed is not None:
+                entries[i] = _replace(
+                    entry, categories=parsed.categories, image=parsed.image, author=parsed.author
+                )
     index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
     times = [e.time for e in entries if e.time is not None]
     start, end = min(times), max(times) + timedelta(seconds=1)
