@@ -246,10 +246,33 @@ def _field_score(weights: Sequence[float]) -> float:
     return ordered[0] + 0.5 * sum(ordered[1:]) if ordered else 0.0
 
 
+LEAD_SENTENCES = 2
+"""How much of the summary the rules read: its first sentences, the *lede* that says what
+happened and where. A feed that carries the whole article in its summary would otherwise let
+every country the body mentions in passing outweigh where the news happens."""
+LEAD_WORDS = 80
+"""A cap on those sentences, in words, for summaries without sentence punctuation."""
+
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+
+
+def lead_text(summary: str, *, sentences: int = LEAD_SENTENCES, words: int = LEAD_WORDS) -> str:
+    """The first ``sentences`` sentences of ``summary`` (plain text), at most ``words`` words.
+
+    A sentence ends at ``.``, ``?``, ``!`` or ``…`` (closing quotes and brackets kept) followed
+    by white space and a capital letter or digit, so "U.S." and "3.5" do not end one."""
+    text = " ".join((summary or "").split())
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    lead = text[: ends[sentences - 1]] if len(ends) >= sentences else text
+    cut = lead.split()
+    return " ".join(cut[:words]) if len(cut) > words else lead
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
-    the list's topic order, regions no topic covers last)."""
-    title, summary = story.lead.title or "", story.lead.summary_text or ""
+    the list's topic order, regions no topic covers last). Reads the lead's title and the
+    first sentences of its summary (:func:`lead_text`)."""
+    title, summary = story.lead.title or "", lead_text(story.lead.summary_text or "")
     found: dict[tuple[str | None, str], dict[str, list[tuple[float, str]]]] = {}
 
     def add(key: tuple[str | None, str], field: str, weight: float, reason: str) -> None:
