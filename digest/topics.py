@@ -2,7 +2,8 @@
 
 Order in which the rules apply to each story (the first that decides wins):
 
-1. **Weighed evidence of the lead** (title and summary) for each section of the list:
+1. **Weighed evidence of the lede** (the lead's title and the first :data:`LEAD_SENTENCES`
+   sentences of its summary, :func:`lead_text`) for each section of the list:
    - the topic's ``keywords`` and ``patterns``: keywords match whole words (``\\b``
      boundaries, any script); a keyword written ALL IN CAPITALS (``US``, ``EU``, ``NATO``)
      matches case-sensitively, every other keyword case-insensitively, so ``US`` never
