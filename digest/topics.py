@@ -16,7 +16,8 @@ Order in which the rules apply to each story (the first that decides wins):
      one of the list's keywords counts for that keyword's topic only. A region no topic of
      the list covers (Africa in a list without an Africa section) is a candidate too: when
      it wins, the story is the fallback's (or left out). Places count only for a list with
-     at least one topic that has ``places``.
+     at least one topic that has ``places``. A feed category that is exactly a place name
+     counts as that place named in the summary (:data:`CATEGORY_PLACE`).
    Per section the strongest mention counts fully and each other one half, title and
    summary added. The heaviest candidate decides (ties: the list's topic order) when it
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
@@ -218,6 +219,9 @@ Jackson``), weighed as a place named without a cue."""
 EVENT_CUE = 3.0
 """Factor for the gazetteer's ``world`` names (the Olympics, the UN): an event of the whole
 world settles where a story belongs over the countries taking part."""
+CATEGORY_PLACE = 1.0
+"""Weight of a feed category that is exactly a gazetteer name (the NYT's ``China``, ``Iran``):
+the outlet's own label for where, weighed as a place named in the summary without a cue."""
 MIN_EVIDENCE = 0.5
 """Least total weight for the rules to decide (one demonym in the summary, "the Canadian
 author", is enough when nothing else speaks); below it the classifier may."""
@@ -312,6 +316,14 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         reason = f"place {mention.place.name!r} ({region}{cue}){where}"
         add((region_topic.get(region), region if region not in region_topic else ""),
             mention.field, weight, reason)
+    # a feed category that is a place name ("China", "Iran") is the outlet's own word for where
+    for category in story.lead.categories if region_topic and CATEGORY_PLACE else ():
+        for mention in locate("", category):
+            if mention.place.name.casefold() != category.strip().casefold():
+                continue
+            region = mention.place.region
+            add((region_topic.get(region), region if region not in region_topic else ""),
+                "summary", CATEGORY_PLACE, f"feed category {category!r} ({region})")
 
     # a topic's keywords and its regions' places add up to one candidate
     merged: dict[tuple[str | None, str], Evidence] = {}

@@ -240,3 +240,13 @@ def test_the_rules_read_the_lede_not_the_whole_article() -> None:
     assert lead_text("The U.S. Senate voted. It passed.", sentences=1) == "The U.S. Senate voted."
     placed = _placed([_story("f", "Floods hit the capital", text)])
     assert placed["f"][0] == "asia", placed["f"]
+
+
+def test_a_feed_category_that_names_a_place_is_evidence_of_where() -> None:
+    lead = Entry(source="nyt", entry_id="v", title="A diplomat and spy who served with style dies at 98",
+                 summary_text="He had an upbringing suited to his duties.", published=NOW,
+                 categories=("Deaths (Obituaries)", "Morocco"))  # fmt: skip
+    placed = _placed([Story(key="v", lead=lead)])
+    assert "Morocco" in placed["v"][1] and "africa" in placed["v"][1]
+    plain = dataclasses.replace(lead, categories=("Deaths (Obituaries)",))
+    assert "Morocco" not in _placed([Story(key="v", lead=plain)])["v"][1]
