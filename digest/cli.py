@@ -805,8 +805,9 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
 @click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.option("--no-feeds", is_flag=True, help="Do not read feed categories from the sources' local files.")
 @click.pass_context
-def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int, no_feeds: bool) -> None:
     """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
     print macro-F1, per-section F1 and the confusion matrix."""
     from digest.evaluate import evaluate_sections, load_jsonl
@@ -815,7 +816,8 @@ def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: i
     config = _config(ctx)
     try:
         s = evaluate_sections(
-            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name,
+            folds=folds, feeds=not no_feeds,
         )
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
