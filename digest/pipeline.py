@@ -31,7 +31,7 @@ from digest.deliver import Ledger
 from digest.ledger_state import OPEN_STATES, LedgerRun, edition_complete
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
 from digest.fetch import RetryLater, fetch
-from digest.message import build_message, public_copy
+from digest.message import EncodedBody, build_message, public_copy
 from digest.parse import parse_feed
 from digest.rank import story_score
 from digest.render import archive_url, render_edition
@@ -403,10 +403,15 @@ def deliver_edition(
     server_side = config.transport_for(list_config) == "sendgrid"
     mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
+    bodies: dict[int, EncodedBody] = {}  # each variant's body, encoded once (issue 14)
+
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
             variant_key(subscriber.topics, reader_timezone(subscriber))
         ) or variants.get(variant_key(subscriber.topics), whole)
+        body = bodies.get(id(rendered))
+        if body is None:
+            body = bodies[id(rendered)] = EncodedBody.of(rendered)
         token = make_token(secret, subscriber.id or 0)
         return build_message(
             rendered,
@@ -419,6 +424,7 @@ def deliver_edition(
             now=now,
             message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
             substitute=not server_side,
+            body=body,
         )
 
     folder = config.delivery.outbox_dir / list_config.name / period
