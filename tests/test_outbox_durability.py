@@ -9,7 +9,7 @@ from pathlib import Path
 from unittest import mock
 
 from digest.deliver import Ledger
-from digest.transports import Outgoing
+from digest.transports import Outgoing, outbox
 from digest.transports.outbox import OutboxTransport
 from digest.types import DeliveryState
 from tests import deliver_helpers as h
@@ -44,7 +44,14 @@ def test_rows_are_sent_only_after_files_and_folder_are_synced(tmp_path: Path) ->
         events.append(("record", ",".join(str(u.state) for u in updates)))
         return recorded(updates, **kw)
 
+    real_syncfs = outbox._syncfs
+
+    def syncfs(fd: int) -> bool:
+        events.append(("syncfs", _path(fd)))
+        return real_syncfs(fd)
+
     with mock.patch("os.fsync", fsync), mock.patch("os.replace", replace), \
+            mock.patch.object(outbox, "_syncfs", syncfs), \
             mock.patch.object(store, "record_outcomes", record):  # fmt: skip
         counts = ledger.run(edition, list_name="world", transport=OutboxTransport(folder),
                             compose=h.compose, batch_size=3)  # fmt: skip
@@ -59,12 +66,17 @@ def test_rows_are_sent_only_after_files_and_folder_are_synced(tmp_path: Path) ->
         renamed = [Path(p).name for kind, p in batch if kind == "rename"]
         assert renamed and events[at][1].split(",") == ["sent"] * len(renamed)
         file_syncs = [i for i, (kind, p) in enumerate(batch) if kind == "fsync" and ".tmp-" in p]
+        whole = [i for i, (kind, _) in enumerate(batch) if kind == "syncfs"]
         renames = [i for i, (kind, _) in enumerate(batch) if kind == "rename"]
         folder_syncs = [i for i, (kind, p) in enumerate(batch)
                         if kind == "fsync" and Path(p) == folder.resolve()]  # fmt: skip
-        # every file synced before any rename; the folder once, after the renames, before
-        # the outcomes are recorded
-        assert len(file_syncs) == len(renamed) and max(file_syncs) < min(renames)
+        # every file synced (one syncfs for the batch, or an fsync each where it is not
+        # available) before any rename; the folder once, after the renames, before the
+        # outcomes are recorded
+        if outbox._SYNCFS is not None:
+            assert len(whole) == 1 and not file_syncs and whole[0] < min(renames)
+        else:
+            assert len(file_syncs) == len(renamed) and max(file_syncs) < min(renames)
         assert len(folder_syncs) == 1 and folder_syncs[0] > max(renames)
         start = at + 1
 
@@ -96,7 +108,21 @@ def test_full_disk_refuses_that_message_for_now_and_leaves_no_temporary_file(
     ]
 
 
+def test_without_syncfs_each_file_is_fsynced(tmp_path: Path) -> None:
+    synced: list[str] = []
+
+    def fsync(fd: int) -> None:
+        synced.append(_path(fd))
+        REAL_FSYNC(fd)
+
+    with mock.patch.object(outbox, "_SYNCFS", None), mock.patch("os.fsync", fsync):
+        outcomes = OutboxTransport(tmp_path).send(_items(3))
+    assert all(o.state is DeliveryState.SENT for o in outcomes)
+    assert sum(p.endswith(".part") for p in synced) == 3 and synced[-1] == str(tmp_path)
+
+
 def test_a_failed_fsync_is_not_sent(tmp_path: Path) -> None:
+    # a failing syncfs falls back to an fsync per file, which tells which one failed
     failed: list[str] = []
 
     def fsync(fd: int) -> None:
@@ -105,7 +131,7 @@ def test_a_failed_fsync_is_not_sent(tmp_path: Path) -> None:
             raise OSError(errno.EIO, "Input/output error")
         REAL_FSYNC(fd)
 
-    with mock.patch("os.fsync", fsync):
+    with mock.patch("os.fsync", fsync), mock.patch.object(outbox, "_SYNCFS", lambda fd: -1):
         outcomes = OutboxTransport(tmp_path).send(_items(2))
     assert [o.state for o in outcomes] == [DeliveryState.QUEUED, DeliveryState.SENT]
     assert [p.name for p in tmp_path.iterdir()] == ["0002-r1_at_example.com.eml"]
