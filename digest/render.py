@@ -588,6 +588,7 @@ def render_edition(
     # Binary search on predicted sizes for the largest number of top stories that fits
     # (size grows with count); inline it; where the prediction erred (an element never
     # measured, like the "more on the web" block), search again with what it taught.
+    fit: int | None = None  # the largest number known (inlined) to fit
     lo, hi = 0, n
     while True:
         keep = _largest(lo, hi, fits)
@@ -595,10 +596,13 @@ def render_edition(
             if keep == lo:
                 break
             hi = keep - 1
-        elif keep < hi and fits(keep + 1):
-            lo = keep + 1
         else:
-            break
+            fit = keep
+            if keep < hi and fits(keep + 1):
+                lo = keep + 1
+            else:
+                break
+    keep = fit if fit is not None else 0
     best = inlined(keep)
     if _size(best) > limit or not best.omitted:
         _check_size(best, limit, edition)

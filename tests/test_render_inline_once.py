@@ -123,3 +123,18 @@ def test_size_model_predicts_what_premailer_gives() -> None:
     model.learn(fewer.html, render._finish(fewer).html)  # now has seen the "more" block
     predicted, exact = model.predict(draft(5).html)
     assert exact and predicted == len(render._finish(draft(5)).html.encode())
+
+
+@pytest.mark.parametrize("error", [-2_500, 2_500])
+def test_a_wrong_prediction_is_corrected_by_inlining(error: int) -> None:
+    edition = huge_edition(16)
+    config = sample_config()
+    lst = sample_list(config)
+    model = SizeModel()
+    render_edition(edition, config=config, list_config=lst, now=NOW, sizes=model)  # calibrates
+    assert model.constant is not None
+    model.constant += error  # predictions about one story too small, or too large
+    ours = render_edition(edition, config=config, list_config=lst, now=NOW, budget_bytes=40_000,
+                          sizes=model)  # fmt: skip
+    expected = _by_inlining_every_candidate(edition, 40_000)
+    assert ours.omitted == expected.omitted and ours.html == expected.html
