@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import re
 import textwrap
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
@@ -166,6 +165,8 @@ def is_http_url(url: str | None) -> bool:
 
 
 _DROP = frozenset("\u202a\u202b\u202c\u202d\u202e\ufeff")  # bidi embeddings/overrides, BOM
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff" + "".join(sorted(_DROP)) + "]")
+"""Exactly the characters of Unicode categories Cc, Cs, Zl and Zp, and :data:`_DROP`."""
 
 
 def clean_text(text: str | None) -> str:
@@ -175,10 +176,7 @@ def clean_text(text: str | None) -> str:
     matter in Persian, Urdu and emoji. ``None`` gives ``""``."""
     if not text:
         return ""
-    text = "".join(
-        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
-        for ch in text
-    )
+    text = _UNSAFE.sub(" ", text)
     text = _WS.sub(" ", text).strip()
     return _PLACEHOLDER_IN_DATA.sub("%\u200b%", text)
 
@@ -549,6 +547,7 @@ def render_edition(
     limit = max(0, (budget_bytes or 0) - PERSONAL_RESERVE)
     zone = ZoneInfo(timezone or list_config.schedule.timezone)
     model = sizes if sizes is not None else SizeModel()
+    cards: dict[int, StoryCard] = {}  # by id(story): the same for every candidate
     drafts: dict[int, _Draft] = {}
     done: dict[int, RenderedEdition] = {}
 
@@ -558,7 +557,7 @@ def render_edition(
             drafts[keep] = _compose(
                 edition, env, config=config, list_config=list_config, now=now,
                 web_url=web_url, kept=kept, omitted=len(stories) - len(kept), zone=zone,
-                delivered_at=delivered_at or edition.window_end,
+                delivered_at=delivered_at or edition.window_end, cards=cards,
             )  # fmt: skip
         return drafts[keep]
 
@@ -679,17 +678,22 @@ def _compose(
     omitted: int,
     zone: tzinfo,
     delivered_at: datetime,
+    cards: dict[int, StoryCard] | None = None,
 ) -> _Draft:
+    known = {} if cards is None else cards
     index = 0
     sections: list[SectionView] = []
     for section in edition.sections:
-        cards = []
+        shown = []
         for story in section.stories:
             if index in kept:
-                cards.append(story_card(story, edition, zone))
+                card = known.get(id(story))
+                if card is None:
+                    card = known[id(story)] = story_card(story, edition, zone)
+                shown.append(card)
             index += 1
-        if cards:
-            sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
+        if shown:
+            sections.append(SectionView(section.name, clean_text(section.title), tuple(shown)))
     all_cards = [c for s in sections for c in s.cards]
     # the subject names the best story of the list's own sections (or one an editor
     # pinned); the fallback's only when the edition has nothing else
