@@ -115,7 +115,10 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     from digest.store import Store
 
     try:
-        store = Store.open(config.database.url)
+        db = config.database
+        store = Store.open(
+            db.url, pool_size=db.pool_size, max_overflow=db.max_overflow, pool_timeout=db.pool_timeout
+        )
     except DigestError as exc:
         err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
@@ -640,7 +643,7 @@ def sources_enable(ctx: click.Context, name: str) -> None:
     config = _config(ctx.find_root())
     _source_config(ctx, config, name, hint="NAME")
     with _store(ctx, config) as store:
-        store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
+        store.enable_source(name)
     console.print(f"{name}: enabled; it is polled on the next run")
 
 
@@ -1015,6 +1018,67 @@ def _print_status(state: Any) -> None:
                 Text(run["summary"]),
             )
         console.print(table)
+# -- db ---------------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance: move an installation to another database."""
+
+
+@db_group.command("copy")
+@click.argument("source_url")
+@click.argument("target_url")
+@click.option("--force", is_flag=True, help="Delete the rows the target already holds first.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows read and written at a time (bounds memory).")
+@click.pass_context
+def db_copy(ctx: click.Context, source_url: str, target_url: str, force: bool, batch_size: int) -> None:
+    """Copy every table from SOURCE_URL to TARGET_URL (e.g. sqlite:///var/digest.db to
+    postgresql+psycopg://digest@db/digest): migrate both to head, refuse a target that holds
+    rows (unless --force), copy in dependency order in batches, reset PostgreSQL sequences,
+    then count the rows of each table on both sides. Exit 1 when any count differs."""
+    from digest import dbfile
+    from digest.dbcopy import copy_database
+    from digest.store import make_engine, metadata, migrate, normalize_url
+
+    path = dbfile.sqlite_path(normalize_url(source_url))
+    if path is not None and not path.exists():
+        err_console.print(f"[bold red]database error:[/] no database file {escape(str(path))}", highlight=False)
+        ctx.exit(1)
+    engines = []
+    try:
+        for url in (source_url, target_url):
+            engines.append(make_engine(url))
+            migrate(engines[-1])
+        report = copy_database(engines[0], engines[1], list(metadata.sorted_tables), force=force,
+                               batch_size=batch_size)
+    except DigestError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        ctx.exit(1)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    table = Table(title="rows copied")
+    table.add_column("table")
+    table.add_column("source", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("")
+    for count in report.counts:
+        same = count.source == count.target
+        table.add_row(count.table, str(count.source), str(count.target),
+                      Text("ok") if same else Text("MISMATCH", style="bold red"))
+    console.print(table)
+    if report.unknown_tables:
+        console.print(f"not copied (not digest's): {', '.join(report.unknown_tables)}",
+                      markup=False, highlight=False)
+    if not report.ok:
+        err_console.print("[bold red]the row counts differ: the copy is not complete[/]")
+        ctx.exit(1)
+    console.print(f"copied {sum(c.source for c in report.counts)} rows in {len(report.counts)} tables",
+                  markup=False, highlight=False)
+
+
 # -- subscribers, deliveries, web ------------------------------------------------------------
 
 
@@ -1124,13 +1188,13 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         # rows left "sending" are in doubt too when no run is alive (a killed run left them)
         unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
         failed = store.deliveries_in(edition_id, ["failed"])
-        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
+        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
     for ed in overview:
-        if edition_id is not None and ed["edition_id"] != edition_id:
+        if edition_id is not None and ed.edition_id != edition_id:
             continue
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
-        click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
-                   f"[{ed['status']}]: {counts}")
+        counts = ", ".join(f"{k} {v}" for k, v in ed.counts.nonzero())
+        click.echo(f"edition {ed.edition_id} {ed.list_name}/{ed.period} "
+                   f"[{ed.status}]: {counts}")
     for rows, title in (
         (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
         (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
@@ -1140,10 +1204,10 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
             continue
         click.echo(title.format(n=len(rows)) + ":")
         for row in rows[:20]:
-            reason = row["last_error"] or ""
-            if row["state"] == "sending":
+            reason = row.last_error or ""
+            if row.state == "sending":
                 reason = "in flight: a running send has it, or a killed one left it"
-            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: {reason}")
+            click.echo(f"  edition {row.edition_id} delivery {row.id} {row.email}: {reason}")
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
 

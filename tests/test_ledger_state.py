@@ -19,13 +19,12 @@ from tests.deliver_helpers import (
     add_subscribers,
     compose,
     make_edition,
-    make_store,
 )
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = make_store(tmp_path / "d.db")
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
     yield s
     s.close()
 
@@ -73,7 +72,7 @@ def test_ledger_retries_up_to_the_limit_then_retry_failed_sends(store: Store) ->
     clock[0] += timedelta(minutes=2)
     done = led.deliver(ed, list_name="world", transport=down, compose=compose)
     assert done.counts == {"failed": 4}
-    assert {r["last_error"] for r in store.deliveries_in(ed, ["failed"])} == {
+    assert {r.last_error for r in store.deliveries_in(ed, ["failed"])} == {
         "gave up after 2 attempts: scripted queued"
     }
     assert edition_complete(done.counts) and store.unfinished_editions() == []
