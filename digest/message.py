@@ -28,7 +28,6 @@ import sys
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from datetime import UTC, datetime
 from email import policy as email_policy
 from email import quoprimime
@@ -37,6 +36,7 @@ from email.generator import BytesGenerator
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
 from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
@@ -381,7 +381,10 @@ class _BytesGenerator(BytesGenerator):
         payload = msg._payload
         if isinstance(payload, str) and payload.isascii() and not self._mangle_from_:
             nl = self._NL  # type: ignore[attr-defined]
-            text = payload.replace("\n", nl) if "\r" not in payload else self._LINE_ENDS.sub(nl, payload)
+            if "\r" in payload:
+                text = self._LINE_ENDS.sub(nl, payload)
+            else:
+                text = payload.replace("\n", nl)
             self._fp.write(text.encode("ascii"))  # type: ignore[attr-defined]
             return
         super()._handle_text(msg)  # type: ignore[misc]
@@ -487,9 +490,8 @@ def build_message(
     msg = EmailMessage(policy=POLICY)
     _set_shared(msg, "From", clean_header_value(list_config.sender))
     msg["To"] = _recipient(subscriber)
-    _set_shared(
-        msg, "Subject", clean_header_value(rendered.subject) or clean_header_value(list_config.title)
-    )
+    subject = clean_header_value(rendered.subject) or clean_header_value(list_config.title)
+    _set_shared(msg, "Subject", subject)
     when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
     _set_shared(msg, "Date", format_datetime(when))
     if message_id:

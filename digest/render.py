@@ -474,7 +474,10 @@ def _elements(html: str) -> tuple[int, list[tuple[tuple[Any, ...], int]]]:
     from lxml import etree
 
     root = etree.fromstring(html.strip(), etree.HTMLParser())
-    size = len(etree.tostring(root.getroottree(), method="html", encoding="utf-8", pretty_print=True))
+    serialised = etree.tostring(  # as premailer writes it (pretty_print: its default)
+        root.getroottree(), method="html", encoding="utf-8", pretty_print=True
+    )
+    size = len(serialised)
     out: list[tuple[tuple[Any, ...], int]] = []
 
     def walk(element: Any, parent: tuple[Any, ...]) -> None:
