@@ -74,9 +74,8 @@ def load_labelled(labels: Path = W0_LABELS, feeds: Path = REAL_FEEDS) -> list[di
     for label in wanted:
         feed = label["id"].rsplit(":", 1)[0]
         if feed not in by_feed:
-            path = next(
-                p for p in sorted(feeds.iterdir()) if p.name.split(".")[0].removesuffix("-rss") == feed
-            )
+            names = {p.name.split(".")[0].removesuffix("-rss"): p for p in feeds.iterdir()}
+            path = names[feed]
             by_feed[feed] = _feed_rows(path)
         out.append({**by_feed[feed][label["id"]], **label})
     return out
