@@ -17,12 +17,14 @@ Two steps, in the order the pipeline calls them:
    is cut with a size-dependent limit: two single entries join only when clearly close,
    large groups (whose average distance is naturally larger) up to a looser limit; groups of
    ten or more whose centroids agree are joined (halves of one broad story). Finally every
-   member of a small story must be close to at least one other member. Entries
-   further apart in time than ``window_hours`` are kept apart.
+   member of a small story must be close to at least one other member, by the combined
+   similarity and by the meaning model on its own. Entries further apart in time than
+   ``window_hours`` are kept apart. Large batches go in time-ordered chunks overlapping by
+   the window (:func:`chunks`), memory linear in the number of entries.
 
-The defaults were chosen by cross-validation on ``../shared/datasets`` (GoogleNews split by
-story into folds, the real-feed window in two halves by story; see ``DESIGN.md`` and
-``bench/cluster.py``).
+The defaults were chosen by cross-validation across real-feed windows and data sets (tuned on
+the demo window and half of GoogleNews, scored on a held-out window and the other half; see
+``DESIGN.md`` and ``bench/cluster_cv.py``).
 """
 
 from __future__ import annotations
