@@ -69,7 +69,8 @@ def window_entries(copies: int) -> list:
     out = []
     for k in range(copies):
         for e in base:
-            out.append(e if k == 0 else replace(e, source=f"{e.source}~{k}", entry_id=f"{e.entry_id}~{k}"))
+            copy = replace(e, source=f"{e.source}~{k}", entry_id=f"{e.entry_id}~{k}")
+            out.append(e if k == 0 else copy)
     return out
 
 
@@ -193,7 +194,8 @@ def main() -> None:
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         if method.startswith("window"):
-            same = "" if r["chunked_equal"] is None else f"  chunked == unchunked: {r['chunked_equal']}"
+            same = r["chunked_equal"]
+            same = "" if same is None else f"  chunked == unchunked: {same}"
             print(
                 f"{r['method']:<10} {r['items']:>6} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} "
                 f"{r['peak_mib']:>9.0f} {r['clusters']:>9}{same}"

@@ -54,7 +54,8 @@ class Params:
     story of at most ``core_max_size`` entries every member must be at least this similar to
     another member whose sentence embedding also has a cosine of at least ``core_meaning``
     with its own (two independent signals must agree: words and names together, and the
-    meaning model on its own; with the model unavailable only the first applies); groups of at least ``merge_min_size`` entries whose centroids have a
+    meaning model on its own; with the model unavailable only the first applies); groups of
+    at least ``merge_min_size`` entries whose centroids have a
     cosine of at least ``merge_similarity`` are joined (halves of one broad story).
     """
 
