@@ -12,7 +12,10 @@ transaction is opened explicitly with ``BEGIN IMMEDIATE`` -- the recipe of SQLAl
 SQLite dialect documentation, "Enabling Non-Legacy SQLite Transactional Modes" (formerly
 "Serializable isolation / Savepoints / Transactional DDL"). ``IMMEDIATE`` takes the write
 lock first, so two processes opening an old database one after the other upgrade it once:
-the second waits (busy timeout), then finds it at head and does nothing.
+the second waits (busy timeout), then finds it at head and does nothing. On PostgreSQL the
+same order comes from a transaction-level advisory lock (``pg_advisory_xact_lock``, key
+:data:`MIGRATION_LOCK`) taken before alembic reads the version: without it, two processes
+would both create the same tables and one would fail (or wait on the other's locks).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.exceptions import StoreError
 
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x64696765  # "dige": the PostgreSQL advisory lock key of migrations
 
 
 def _alembic_config(conn: Connection) -> object:
@@ -66,6 +71,8 @@ def _transaction(conn: Connection) -> Iterator[None]:
     and rolled back when it raises."""
     if conn.dialect.name != "sqlite":
         with conn.begin():
+            if conn.dialect.name == "postgresql":  # one migrating process at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             yield
         return
     dbapi = conn.connection.dbapi_connection
