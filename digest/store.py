@@ -108,6 +108,7 @@ sources = Table(
     Column("redirect_count", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),
+    Column("body_hash", Text, nullable=True),  # of the last body parsed: unchanged, not parsed again
 )
 
 entries = Table(
@@ -269,6 +270,7 @@ class SourceState:
     redirect_count: int = 0
     next_poll_at: datetime | None = None
     disabled_reason: str | None = None
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -406,9 +408,13 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``."""
+        """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``; a database
+        already at head is opened without alembic (:func:`digest.schema.at_head`)."""
+        from digest.schema import at_head
+
         engine = make_engine(url)
-        migrate(engine)
+        if not at_head(engine):
+            migrate(engine)
         return cls(engine)
 
     def close(self) -> None:
