@@ -136,6 +136,66 @@ def baseline(files: list[str]) -> dict[str, int]:
     return {"items": items}
 
 
+def stages(config_path: str) -> dict[str, float]:
+    """Where one ``digest run`` (fresh database) spends its CPU time, in seconds: the imports of
+    each stage first (timed one after another), then each step of the run, timed by
+    wrapping the pipeline's functions. Printed with ``--stages``; not part of the ratio."""
+    import importlib
+
+    sys.path.insert(0, str(REPO))
+    times: dict[str, float] = {}
+
+    def clock(name: str, fn, *args, **kwargs):
+        start = time.process_time()  # CPU seconds: these machines are shared and noisy
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            times[name] = times.get(name, 0.0) + time.process_time() - start
+
+    for name, modules in {
+        "import cli, config, store, pipeline": ["digest.cli", "digest.pipeline"],
+        "import fetch, parse (feedparser, httpx)": ["digest.fetch", "digest.parse"],
+        "import cluster (numpy, scipy, scikit-learn)": ["digest.cluster", "sklearn.feature_extraction.text", "scipy.cluster.hierarchy"],
+        "import rank, topics": ["digest.rank", "digest.topics"],
+        "import render (jinja2, mjml, premailer)": ["digest.render", "premailer"],
+        "import message, deliver, outbox": ["digest.message", "digest.deliver", "digest.transports.outbox", "digest.subscribers"],
+    }.items():
+        clock(name, lambda ms: [importlib.import_module(m) for m in ms], modules)
+    from digest import cluster, edition, embed, noise, parse, pipeline, rank, render, topics
+    from digest.config import load_config
+    from digest.store import Store
+
+    real_embed = embed.embed
+    wrap = [
+        (parse, "parse_feed", "poll: parse_feed"),
+        (pipeline.Store, "upsert_entries", "poll: store entries"),
+        (noise, "split_noise", "build: noise"),
+        (cluster, "dedupe", "build: dedupe"),
+        (cluster, "cluster", "build: cluster (incl. embeddings)"),
+        (embed, "embed", "build: embeddings (wordllama)"),
+        (rank, "rank", "build: rank"),
+        (topics, "assign_sections", "build: sections"),
+        (render, "render_edition", "render: render_edition"),
+        (render, "inline_css", "render: premailer (inline_css)"),
+        (pipeline, "deliver_edition", "deliver: outbox"),
+    ]
+    for owner, attr, label in wrap:
+        real = getattr(owner, attr)
+
+        def wrapped(*a, _real=real, _label=label, **k):
+            return clock(_label, _real, *a, **k)
+
+        setattr(owner, attr, wrapped)
+    del real_embed
+    from datetime import datetime
+
+    config = clock("load config", load_config, config_path)
+    at = datetime.fromisoformat(AT.replace("Z", "+00:00"))
+    with clock("open store (new database: migrations)", Store.open, config.database.url) as store:
+        clock("run (total)", pipeline.run, config, store, now=at, at=at, clock=lambda: at)
+    return times
+
+
 def child(cmd: list[str], pin: bool) -> dict[str, float]:
     """Run ``cmd`` and measure it with ``os.wait4`` (this child's own ``ru_maxrss``)."""
     if pin:
@@ -197,6 +257,8 @@ def _summary(out: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", metavar="FILES_JSON", help=argparse.SUPPRESS)
+    parser.add_argument("--stages", action="store_true", help="print where one run's time goes")
+    parser.add_argument("--stages-child", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scale", type=int, action="append")
     parser.add_argument("--cores", choices=["one", "all", "both"], default="both")
@@ -204,6 +266,19 @@ def main() -> None:
     args = parser.parse_args()
     if args.baseline:
         print(json.dumps(baseline(json.loads(Path(args.baseline).read_text()))))
+        return
+    if args.stages_child:
+        print(json.dumps(stages(args.stages_child)))
+        return
+    if args.stages:
+        with tempfile.TemporaryDirectory(prefix="digest-bench-") as name:
+            config = write_config(feed_files(), Path(name))
+            got = child([sys.executable, __file__, "--stages-child", str(config)], False)
+            times = json.loads(got["out"].strip().splitlines()[-1])
+        print(f"one digest run, 1x, fresh database, in-process: {got['seconds']:.2f} s wall, "
+              f"cpu {got['cpu']:.2f} s")
+        for label, seconds in times.items():
+            print(f"  {label:45s} {seconds:6.2f} s")
         return
     scales = args.scale or [1]
     modes = {"one": [True], "all": [False], "both": [True, False]}[args.cores]
@@ -226,12 +301,13 @@ def main() -> None:
                 print(f"  digest run (whole pipeline)                    : {p:6.2f} s  "
                       f"cpu {_median(ours, 'cpu'):.2f} s  peak RSS {_median(ours, 'rss_mb'):.0f} MB"
                       f"  [{_summary(ours[0]['out'])}]")
-                print(f"  ratio pipeline / baseline: {p / b:.2f}x "
+                cpu_ratio = _median(ours, "cpu") / _median(base, "cpu")
+                print(f"  ratio pipeline / baseline: {p / b:.2f}x wall, {cpu_ratio:.2f}x cpu "
                       f"(runs: {_list(ours)} vs {_list(base)})")
                 if runs["noop"]:
                     n = _median(runs["noop"], "seconds")
-                    print(f"  second digest run, nothing new: {n:.2f} s  "
-                          f"({n / b:.2f}x the baseline)")
+                    print(f"  second digest run, nothing new: {n:.2f} s wall, "
+                          f"cpu {_median(runs['noop'], 'cpu'):.2f} s ({n / b:.2f}x the baseline)")
                 ref = first.setdefault(pin, {"b": b, "p": p, "rss": _median(ours, "rss_mb"), "scale": scale})
                 if ref["scale"] != scale:
                     grow = scale / ref["scale"]

@@ -217,13 +217,16 @@ def html_to_text(fragment: str) -> str:
     as single blank-line-free line breaks, spaces collapsed within lines, controls removed."""
     if not fragment:
         return ""
-    parser = _TextExtractor()
-    try:
-        parser.feed(remove_controls(fragment))
-        parser.close()
-    except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
-        return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
-    text = remove_controls("".join(parser.parts))
+    if "<" in fragment or "&" in fragment:
+        parser = _TextExtractor()
+        try:
+            parser.feed(remove_controls(fragment))
+            parser.close()
+        except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
+            return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+        text = remove_controls("".join(parser.parts))
+    else:  # no tag, no entity: the parser would hand the text back as it is (issue 14)
+        text = remove_controls(fragment)
     lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -237,10 +240,14 @@ def text_from_html_fragment(fragment: str) -> str:
     """Single-line plain text of a title-like HTML fragment (``<b>A</b> &amp; B`` -> ``A & B``).
 
     Markup is stripped (script/style content dropped), entities decoded exactly once,
-    CDATA wrappers unwrapped, whitespace collapsed, control characters removed.
+    CDATA wrappers unwrapped, whitespace collapsed, control characters removed. Text
+    without ``<``, ``&`` or ``]]>`` only has its whitespace and controls cleaned (the same
+    result, without an HTML parser).
     """
     if not fragment:
         return ""
+    if "<" not in fragment and "&" not in fragment and "]]>" not in fragment:
+        return clean_text(fragment)  # plain text already (most titles and categories)
     text = drop_comments(unwrap_cdata(remove_controls(fragment)))
     return clean_text(html_to_text(text).replace("\n", " "))
 
