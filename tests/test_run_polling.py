@@ -237,3 +237,21 @@ def test_the_plain_text_fast_path_gives_what_the_html_parser_gives(text: str) ->
     if "]]>" not in text:
         wrapped = sanitize.drop_comments(sanitize.unwrap_cdata(sanitize.remove_controls(text)))
         assert text_from_html_fragment(text) == sanitize.clean_text(html_to_text(wrapped).replace("\n", " "))
+
+
+_HTMLISH = st.lists(
+    st.sampled_from(
+        ["<p>", "</p>", "<br>", "<td>", "</td>", "<b>", "</b>", "<a href='x>y'>", "</a>",
+         "<script>", "</script>", "&amp;", "&lt;", "&#x27;", "a b", "\n", " ", "é", "<li>",
+         "<img src=\"https://e.org/i.png\" alt=\"a>b\">", "x", "<!-- c -->", "&", "<"]
+    ),
+    max_size=30,
+).map("".join)  # fmt: skip
+
+
+@given(_HTMLISH)
+def test_the_text_of_sanitised_html_is_what_the_html_parser_reads(fragment: str) -> None:
+    from digest.sanitize import sanitize_html, sanitized_html_to_text
+
+    clean = sanitize_html(fragment)
+    assert sanitized_html_to_text(clean) == html_to_text(clean)
