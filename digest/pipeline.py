@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 # Import hygiene (issue 14): a ``digest run`` with nothing to do needs only the modules
 # above. Fetching, parsing, clustering, ranking, rendering (Jinja2, MJML, premailer) and
 # sending are imported where they are first used, so a cron run that finds every source not
-# due and every edition sent never loads them (``tests/test_imports.py`` checks it).
+# due and every edition sent never loads them (``tests/test_run_polling.py`` checks it).
 
 log = logging.getLogger("digest.pipeline")
 
