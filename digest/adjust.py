@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -378,7 +378,7 @@ class SentEditions(Protocol):
 
     def edition(self, list_name: str, period: str) -> Any: ...
 
-    def delivery_counts(self, edition_id: int) -> dict[str, int]: ...
+    def delivery_counts(self, edition_id: int) -> Mapping[str, int]: ...
 
 
 def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:

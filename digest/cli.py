@@ -643,7 +643,7 @@ def sources_enable(ctx: click.Context, name: str) -> None:
     config = _config(ctx.find_root())
     _source_config(ctx, config, name, hint="NAME")
     with _store(ctx, config) as store:
-        store.record_source(name, disabled_reason=None, error_count=0, next_poll_at=None)
+        store.enable_source(name)
     console.print(f"{name}: enabled; it is polled on the next run")
 
 
@@ -1127,13 +1127,13 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         # rows left "sending" are in doubt too when no run is alive (a killed run left them)
         unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
         failed = store.deliveries_in(edition_id, ["failed"])
-        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r["attempts"]]
+        retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
     for ed in overview:
-        if edition_id is not None and ed["edition_id"] != edition_id:
+        if edition_id is not None and ed.edition_id != edition_id:
             continue
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(ed["counts"].items()))
-        click.echo(f"edition {ed['edition_id']} {ed['list_name']}/{ed['period']} "
-                   f"[{ed['status']}]: {counts}")
+        counts = ", ".join(f"{k} {v}" for k, v in ed.counts.nonzero())
+        click.echo(f"edition {ed.edition_id} {ed.list_name}/{ed.period} "
+                   f"[{ed.status}]: {counts}")
     for rows, title in (
         (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
         (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
@@ -1143,10 +1143,10 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
             continue
         click.echo(title.format(n=len(rows)) + ":")
         for row in rows[:20]:
-            reason = row["last_error"] or ""
-            if row["state"] == "sending":
+            reason = row.last_error or ""
+            if row.state == "sending":
                 reason = "in flight: a running send has it, or a killed one left it"
-            click.echo(f"  edition {row['edition_id']} delivery {row['id']} {row['email']}: {reason}")
+            click.echo(f"  edition {row.edition_id} delivery {row.id} {row.email}: {reason}")
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
 

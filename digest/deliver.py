@@ -48,7 +48,7 @@ from email.message import EmailMessage
 
 from digest.exceptions import DigestError
 from digest.ledger_state import LedgerRun, RetryPolicy, RowUpdate, settle
-from digest.store import Claim, Store
+from digest.store import Claim, DeliveryRow, Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, SendOutcome, Subscriber, SubscriberStatus
 
@@ -145,7 +145,7 @@ class Ledger:
         log.info("deliver.retry_failed edition=%s requeued=%d", edition_id, n)
         return n
 
-    def unknown(self, edition_id: int | None = None) -> list[dict[str, object]]:
+    def unknown(self, edition_id: int | None = None) -> list[DeliveryRow]:
         """The ``unknown`` rows (with ``email`` and ``last_error``), for the operator to see."""
         return self.store.deliveries_in(edition_id, ["unknown"])
 
@@ -206,7 +206,7 @@ class Ledger:
         if self.resend_unknown:
             self.retry_unknown(edition_id)
         if (
-            self.store.delivery_counts(edition_id).get("queued")
+            self.store.delivery_counts(edition_id).queued
             and self.store.edition_status(edition_id) == "built"
         ):
             # "sending" here means "delivery has started" (the archive shows it); whether the

@@ -18,11 +18,10 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from digest.exceptions import DigestError
-from digest.store import Store
+from digest.store import LeaseRow, Store
 
 log = logging.getLogger("digest.lease")
 
@@ -40,18 +39,8 @@ def holder_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-@dataclass(frozen=True)
-class LeaseInfo:
-    """Who holds a lease and until when (aware UTC times)."""
-
-    name: str
-    holder: str
-    acquired_at: datetime
-    expires_at: datetime
-
-    def expired(self, now: datetime) -> bool:
-        """True when the holder stopped renewing before ``now``: anyone may take it over."""
-        return self.expires_at < now
+#: Who holds a lease and until when: the store's typed row (kept under its old name).
+LeaseInfo = LeaseRow
 
 
 class Lease:
@@ -114,8 +103,7 @@ class Lease:
 
 def current_lease(store: Store, name: str = SCHEDULER_LEASE) -> LeaseInfo | None:
     """The lease ``name`` as stored, or None when nobody holds it."""
-    row = store.lease(name)
-    return LeaseInfo(**row) if row else None
+    return store.lease(name)
 
 
 class LeaseKeeper(threading.Thread):

@@ -30,8 +30,8 @@ from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
-from digest.ledger_state import OPEN_STATES, LedgerRun, edition_complete
-from digest.store import Store
+from digest.ledger_state import LedgerRun, edition_complete
+from digest.store import StateCounts, Store
 from digest.types import (
     Edition,
     FetchResult,
@@ -541,9 +541,9 @@ def deliver_edition(
 def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
     """Set ``report``'s status, and a message for whatever is not plainly sent, from what
     the ledger ``done``. A run whose every provider call failed is ``failed``."""
-    counts = dict(done.counts)
-    report.deliveries = counts
-    queued = sum(counts.get(state, 0) for state in OPEN_STATES)
+    counts = StateCounts.of(done.counts.items())
+    report.deliveries = dict(counts)
+    queued = counts.open
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     waiting = queued - due
     notes = []
@@ -552,7 +552,7 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
             f"every provider call of this run failed ({done.calls} messages), e.g. "
             f"{done.first_error}; see docs/operations.md, after a provider outage"
         )
-    if counts.get("failed") or due or done.provider_down:
+    if counts.failed or due or done.provider_down:
         report.status = "failed"
         if due:
             notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
@@ -565,9 +565,9 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
         )
     else:
         report.status = "sent"
-    if counts.get("failed"):
+    if counts.failed:
         notes.append("failed deliveries are listed by `digest deliveries`; retry-failed re-sends them")
-    if counts.get("unknown"):
+    if counts.unknown:
         notes.append("outcome unknown for some: see `digest deliveries`, then retry-unknown if you decide")
     report.message = "; ".join(notes)
 

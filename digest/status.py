@@ -18,7 +18,7 @@ Pure apart from the store reads; ``now`` is an argument. :meth:`Status.to_dict` 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.config import Config
 from digest.exceptions import DigestError
 from digest.lease import LeaseInfo, current_lease
-from digest.ledger_state import edition_phase
 from digest.scheduler import JOBS_TABLE, JobInfo, SchedulerSettings, next_runs, settings_of
 from digest.store import Store
 
@@ -207,24 +206,16 @@ def source_health(
 def _last_runs_by_list(store: Store) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for run in store.last_runs(limit=200):
-        report = run["report"] or {}
-        if run["kind"] == "send" and report.get("list_name"):
-            items = [report]
-        elif run["kind"] == "run":
-            items = list(report.get("lists") or [])
-        else:
-            continue
-        for item in items:
-            name = item.get("list_name")
-            if not name or name in found:
+        for item in run.list_outcomes():
+            if item.list_name in found:
                 continue
-            found[name] = {
-                "at": run["finished_at"] or run["started_at"],
-                "ok": item.get("status") != "failed" and item.get("status") != "missed",
-                "status": item.get("status"),
-                "period": item.get("period"),
-                "message": item.get("message", ""),
-                "deliveries": item.get("deliveries", {}),
+            found[item.list_name] = {
+                "at": run.at,
+                "ok": item.ok,
+                "status": item.status,
+                "period": item.period,
+                "message": item.message,
+                "deliveries": dict(item.deliveries),
             }
     return found
 
@@ -271,10 +262,10 @@ def gather(
             counts = store.delivery_counts(row.id)
             edition = {
                 "period": row.period,
-                "status": edition_phase(counts),  # derived from the rows (ledger_state)
+                "status": counts.phase,  # derived from the rows (ledger_state)
                 "created_at": row.created_at,
                 "stories": row.story_count,
-                "deliveries": counts,
+                "deliveries": dict(counts),
             }
         job = sends.get(f"send:{list_config.name}")
         lists.append(
@@ -288,12 +279,12 @@ def gather(
         )
     runs = [
         {
-            "id": run["id"],
-            "kind": run["kind"],
-            "started_at": run["started_at"],
-            "finished_at": run["finished_at"],
-            "ok": run["ok"],
-            "summary": _summary(run["kind"], run["report"] or {}),
+            "id": run.id,
+            "kind": run.kind,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "ok": run.ok,
+            "summary": _summary(run.kind, run.report),
         }
         for run in store.last_runs(limit=10)
     ]
@@ -302,14 +293,14 @@ def gather(
         lease=current_lease(store),
         jobs=jobs,
         lists=lists,
-        deliveries=store.delivery_states(),
+        deliveries=dict(store.delivery_states()),
         sources=source_health(config, store, now, settings),
         runs=runs,
         timer=_timer_jobs(store),
     )
 
 
-def _summary(kind: str, report: dict[str, Any]) -> str:
+def _summary(kind: str, report: Mapping[str, Any]) -> str:
     if kind == "poll":
         counts = report.get("counts") or {}
         return f"{sum(counts.values())} sources ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))}), {report.get('new_entries', 0)} new entries"

@@ -67,7 +67,7 @@ def test_unsubscribe_and_suppression_are_rechecked_at_claim(store: Store) -> Non
     assert counts == {"sent": 28, "skipped": 2}
     assert subs[15].email not in t.accepted and subs[25].email not in t.accepted
     skipped = store.deliveries_in(ed, ["skipped"])
-    assert {r["last_error"] for r in skipped} == {"subscriber unsubscribed", "address suppressed"}
+    assert {r.last_error for r in skipped} == {"subscriber unsubscribed", "address suppressed"}
 
 
 def test_unknown_is_not_resent_until_the_operator_asks(store: Store) -> None:
@@ -143,7 +143,7 @@ def test_compose_failure_fails_one_row_only(store: Store) -> None:
     counts = led.run(ed, list_name="world", transport=MemoryTransport(), compose=bad_compose)
     assert counts == {"sent": 4, "failed": 1}
     (row,) = store.deliveries_in(ed, ["failed"])
-    assert row["email"] == subs[2].email and "compose" in row["last_error"]
+    assert row.email == subs[2].email and "compose" in row.last_error
 
 
 def test_a_transport_that_raises_makes_rows_unknown(store: Store) -> None:
@@ -170,4 +170,4 @@ def test_rows_left_sending_by_a_crash_become_unknown(store: Store) -> None:
     t = MemoryTransport()
     counts = led.run(ed, list_name="world", transport=t, compose=compose)
     assert counts == {"sent": 6, "unknown": 4}
-    assert {r["last_error"] for r in led.unknown(ed)} == {"interrupted while sending"}
+    assert {r.last_error for r in led.unknown(ed)} == {"interrupted while sending"}

@@ -54,7 +54,7 @@ def test_killed_at_each_point_nobody_gets_it_twice(tmp_path: Path, point: str) -
 
         got = collections.Counter(fake.accepted_emails())
         assert max(got.values()) == 1, "someone got the edition twice"
-        unknown = {r["email"] for r in store.deliveries_in(edition, ["unknown"])}
+        unknown = {r.email for r in store.deliveries_in(edition, ["unknown"])}
         counts = store.delivery_counts(edition)
         if point == "committed":
             assert killed_after == 3 * BATCH

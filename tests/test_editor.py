@@ -19,6 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from digest.store import EditionParts, SourceState
 from digest.web.editor import atom_feed, email_checks, parse_at
 from digest.web.headers import EMAIL_CSP, PAGE_CSP
 from digest.types import Entry, Section
@@ -329,10 +330,10 @@ def test_overview_shows_schedule_next_send_counts_and_failing_sources(env) -> No
 
     store.add_subscriber(Subscriber("world", "a@example.com"), now=NOW)
     store.add_subscriber(Subscriber("world", "b@example.com", status=SubscriberStatus.UNSUBSCRIBED), now=NOW)
-    store.record_source("dawn", last_status="failed", last_http_status=503, last_error="HTTP 503 <Service Unavailable>",
-                        last_fetch_at=NOW, error_count=2)  # fmt: skip
+    store.save_source_state(SourceState("dawn", last_status="failed", last_http_status=503,
+                                        last_error="HTTP 503 <Service Unavailable>", last_fetch_at=NOW, error_count=2))
     # NPR was fine four days ago and has had nothing new since, though it usually posts hourly
-    store.record_source("npr-world", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(days=4))
+    store.save_source_state(SourceState("npr-world", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(days=4)))
     store.upsert_entries(
         [Entry("npr-world", f"n{i}", f"N{i}", url=f"https://n/{i}", published=NOW - timedelta(days=4, hours=i))
          for i in range(6)],
@@ -351,10 +352,10 @@ def test_overview_shows_schedule_next_send_counts_and_failing_sources(env) -> No
 
 def test_sources_page_shows_status_error_entries_per_day_and_silence(env) -> None:
     client, store, _ = env
-    store.record_source("dawn", last_status="ok")
-    store.record_source("dawn", last_status="failed", last_http_status=404, last_error="<b>gone</b>",
-                        last_fetch_at=NOW - timedelta(minutes=30), error_count=3)  # fmt: skip
-    store.record_source("bbc-world", last_status="ok", last_http_status=200, last_fetch_at=NOW - timedelta(hours=2))
+    store.save_source_state(SourceState("dawn", last_status="failed", last_http_status=404, last_error="<b>gone</b>",
+                                        last_fetch_at=NOW - timedelta(minutes=30), error_count=3))
+    store.save_source_state(SourceState("bbc-world", last_status="ok", last_http_status=200,
+                                        last_fetch_at=NOW - timedelta(hours=2)))
     store.upsert_entries(
         [Entry("bbc-world", f"e{i}", f"T{i}", url=f"https://b/{i}", published=NOW - timedelta(hours=1 + 24 * (i % 2)))
          for i in range(5)]
@@ -427,7 +428,7 @@ def test_atom_feed_drops_characters_xml_cannot_hold(env) -> None:
     _, store, config = env
     edition_id = store_sent_edition(store)
     row = store.edition("world", "2026-02-18")
-    parts = {edition_id: {"preheader": "bell\x07 here", "text": "x\x00y"}}
+    parts = {edition_id: EditionParts(subject="", preheader="bell\x07 here", html="", text="x\x00y")}
     body = atom_feed(config, config.list("world"), [row], parts, now=NOW)
     feed = ET.fromstring(body)
     assert feed.find(f"{ATOM}entry/{ATOM}summary").text == "bell here"

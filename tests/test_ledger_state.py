@@ -73,7 +73,7 @@ def test_ledger_retries_up_to_the_limit_then_retry_failed_sends(store: Store) ->
     clock[0] += timedelta(minutes=2)
     done = led.deliver(ed, list_name="world", transport=down, compose=compose)
     assert done.counts == {"failed": 4}
-    assert {r["last_error"] for r in store.deliveries_in(ed, ["failed"])} == {
+    assert {r.last_error for r in store.deliveries_in(ed, ["failed"])} == {
         "gave up after 2 attempts: scripted queued"
     }
     assert edition_complete(done.counts) and store.unfinished_editions() == []

@@ -144,7 +144,7 @@ class LedgerMachine(RuleBasedStateMachine):
             raise Killed
 
     def _deliver(self, batch_size: int) -> None:
-        before = {r["email"] for r in self.store.deliveries_in(self.edition, ["failed"])}
+        before = {r.email for r in self.store.deliveries_in(self.edition, ["failed"])}
         try:
             self.ledger.deliver(
                 self.edition, list_name=self.list_name, transport=self.provider, compose=compose,
@@ -157,8 +157,8 @@ class LedgerMachine(RuleBasedStateMachine):
             self.provider.kill_at = None
         failed = self.store.deliveries_in(self.edition, ["failed"])
         for row in failed:
-            if row["email"] not in before and self.store.is_suppressed(row["email"], self.list_name):
-                self.bounced.add(row["email"])
+            if row.email not in before and self.store.is_suppressed(row.email, self.list_name):
+                self.bounced.add(row.email)
 
     @rule(script=st.lists(st.sampled_from(ANSWERS), min_size=1, max_size=4),
           batch_size=st.integers(1, 4))
@@ -186,7 +186,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def retry_unknown(self) -> None:
         # rows a killed run left in flight count as unknown: retry-unknown re-queues them too
         for row in self.store.deliveries_in(self.edition, ["unknown", "sending"]):
-            self.requeued_unknown[row["email"]] += 1
+            self.requeued_unknown[row.email] += 1
         self.ledger.retry_unknown(self.edition)
 
     @rule()

@@ -87,7 +87,7 @@ def test_the_service_keeps_a_retry_after_of_two_hours(feed_server: FeedServer, t
         state = store.source_state("busy")
         assert state.next_poll_at == NOW + timedelta(hours=2)
         assert state.error_count == 1 and state.last_http_status == 503
-        report = store.last_runs("poll", limit=1)[0]["report"]["sources"][0]
+        report = store.last_runs("poll", limit=1)[0].report["sources"][0]
         assert report["retry_after"] == 7200
         # ticks inside the two hours do not poll it again
         service.tick(NOW + timedelta(minutes=31))

@@ -84,7 +84,7 @@ def test_one_catch_up_send_after_downtime_across_the_send_time(tmp_path: Path, s
     assert [p[2] for p in jobs.published] == ["2026-02-17", "2026-02-18"]
     assert edition_count(store) == 2
     run = store.last_runs("send", limit=1)[0]
-    assert run["ok"] and run["report"]["period"] == "2026-02-18" and run["report"]["status"] == "sent"
+    assert run.ok and run.report["period"] == "2026-02-18" and run.report["status"] == "sent"
 
 
 def test_days_of_downtime_coalesce_into_one_send(tmp_path: Path, store: Store) -> None:
@@ -110,8 +110,8 @@ def test_no_send_when_down_longer_than_the_grace(
     assert "list=daily period=2026-02-18" in lines[0]
     assert "late_seconds=5400 grace_seconds=3600: not sent" in lines[0]
     run = store.last_runs("send", limit=1)[0]
-    assert not run["ok"] and run["report"]["status"] == "missed"
-    assert "digest send daily --at 2026-02-18T06:00Z" in run["report"]["message"]
+    assert not run.ok and run.report["status"] == "missed"
+    assert "digest send daily --at 2026-02-18T06:00Z" in run.report["message"]
     # digest status: the send job names the next period and the missed one
     job = {j.id: j for j in next_runs(config, store, now=berlin(2026, 2, 18, 8, 30).astimezone(UTC))}["send:daily"]
     assert job.next_run == berlin(2026, 2, 19, 7).astimezone(UTC)
@@ -340,7 +340,7 @@ def test_service_records_next_poll_and_a_poll_run(tmp_path: Path, store: Store) 
     svc.tick(now + timedelta(minutes=30))
     assert len(jobs.polled) == 2
     run = store.last_runs("poll", limit=1)[0]
-    assert run["ok"] and run["report"]["counts"] == {"ok": 2}
+    assert run.ok and run.report["counts"] == {"ok": 2}
     jobs_now = {j.id: j for j in next_runs(config, store, now=now + timedelta(minutes=31))}
     assert jobs_now["poll:s0"].next_run == now + timedelta(minutes=60)
     assert jobs_now["send:daily"].next_run == datetime(2026, 2, 19, 7, tzinfo=UTC)
@@ -456,7 +456,7 @@ def test_a_crashing_action_is_reported_and_the_tick_goes_on(
     outcomes = svc.tick(datetime(2026, 2, 18, 7, 5, tzinfo=UTC))
     assert [(type(o.action), o.status) for o in outcomes] == [(Poll, "failed"), (Publish, "sent")]
     assert "action_crashed action=poll" in caplog.text
-    assert not store.last_runs("poll", limit=1)[0]["ok"]
+    assert not store.last_runs("poll", limit=1)[0].ok
 
 
 def test_pipeline_jobs_forward_the_local_time_and_stop_hooks(

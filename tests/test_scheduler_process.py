@@ -145,7 +145,7 @@ def test_sigterm_during_delivery_then_restart_no_duplicate_nothing_lost(tmp_path
     with Store.open(url) as store:
         assert current_lease(store) is None
         runs = store.last_runs("send", limit=5)
-        assert runs and runs[0]["report"]["list_name"] == "daily"  # the run was recorded
+        assert runs and runs[0].report["list_name"] == "daily"  # the run was recorded
         assert store.queued_deliveries(datetime.now(UTC))[0] == 6 - interrupted
     again = start(config, "after", log)
     try:

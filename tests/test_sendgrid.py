@@ -87,8 +87,8 @@ def test_one_request_per_batch_with_personalisations_matching_the_ledger(
     assert fake.requests == 1 == t.requests
     # the fake's log and the ledger agree, and the refs decode to the ledger's ids
     sent = store.deliveries_in(ed, ["sent"])
-    assert sorted(fake.accepted_emails()) == sorted(r["email"] for r in sent)
-    by_email = {r["email"]: r["id"] for r in sent}
+    assert sorted(fake.accepted_emails()) == sorted(r.email for r in sent)
+    by_email = {r.email: r.id for r in sent}
     for email, ref, _ in fake.accepted:
         assert ref is not None and str(by_email[email]) != ref
         assert read_delivery_ref(SECRET, ref) == by_email[email]

@@ -16,7 +16,7 @@ from digest.cli import cli
 from digest.config import Config, load_config
 from digest.lease import Lease
 from digest.status import gather, silent_for, usual_gap
-from digest.store import Store, deliveries
+from digest.store import SourceState, Store, deliveries
 from digest.types import Entry, Subscriber
 
 NOW = datetime(2026, 2, 18, 9, 30, tzinfo=UTC)
@@ -56,16 +56,15 @@ def populated(tmp_path: Path) -> tuple[Config, Store]:
     store = Store.open(config.database.url)
     # steady: an entry every hour, the last one 30 minutes ago
     store.upsert_entries([entry("steady", i, NOW - timedelta(minutes=30) - timedelta(hours=i)) for i in range(20)], now=NOW)
-    store.record_source("steady", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(minutes=30),
-                        next_poll_at=NOW + timedelta(minutes=20))
+    store.save_source_state(SourceState("steady", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(minutes=30),
+                                        next_poll_at=NOW + timedelta(minutes=20)))
     # quiet: usually every two hours, nothing new for three days
     store.upsert_entries([entry("quiet", i, NOW - timedelta(days=3) - timedelta(hours=2 * i)) for i in range(10)], now=NOW - timedelta(days=3))
-    store.record_source("quiet", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(days=3),
-                        next_poll_at=NOW + timedelta(minutes=5))
-    # broken: four failures in a row (created first: record_source cannot insert error_count)
-    store.record_source("broken", last_status="ok")
-    store.record_source("broken", last_status="failed", last_error="HTTP 503", error_count=4,
-                        last_ok_at=NOW - timedelta(hours=5), next_poll_at=NOW + timedelta(hours=4))
+    store.save_source_state(SourceState("quiet", last_status="ok", last_ok_at=NOW, last_new_at=NOW - timedelta(days=3),
+                                        next_poll_at=NOW + timedelta(minutes=5)))
+    # broken: four failures in a row
+    store.save_source_state(SourceState("broken", last_status="failed", last_error="HTTP 503", error_count=4,
+                                        last_ok_at=NOW - timedelta(hours=5), next_poll_at=NOW + timedelta(hours=4)))
     # today's daily edition: 3 sent, 1 failed, 1 queued for later (local-time delivery)
     edition_id = store.create_edition(list_name="daily", period="2026-02-18", window_start=NOW - timedelta(days=1),
                                       window_end=NOW - timedelta(hours=3, minutes=30), now=NOW - timedelta(hours=3),

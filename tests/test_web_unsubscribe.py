@@ -195,7 +195,7 @@ def test_webhook_applies_signed_events_once(env, key) -> None:  # type: ignore[n
     ed = make_edition(store)
     Ledger(store, clock=lambda: NOW).queue(ed, [sub])
     (row,) = store.deliveries_in(ed, ["queued"])
-    ref = delivery_ref(store.secret(), row["id"])
+    ref = delivery_ref(store.secret(), row.id)
     events = [
         {"event": "bounce", "type": "bounce", "email": "ada@example.com", "sg_event_id": "e1",
          "digest_delivery": ref, "reason": "550 no such user"},
@@ -226,7 +226,7 @@ def test_webhook_unsubscribe_is_for_the_list_of_the_delivery(env, key) -> None: 
     Ledger(store, clock=lambda: NOW).queue(ed, [sub])
     (row,) = store.deliveries_in(ed, ["queued"])
     events = [{"event": "unsubscribe", "email": "ada@example.com", "sg_event_id": "u9",
-               "digest_delivery": delivery_ref(store.secret(), row["id"])}]
+               "digest_delivery": delivery_ref(store.secret(), row.id)}]
     body, headers = signed(key, events, int(NOW.timestamp()))
     assert client.post("/webhooks/sendgrid", content=body, headers=headers).status_code == 200
     assert store.is_suppressed("ada@example.com", "world")

@@ -53,7 +53,7 @@ import os
 import re
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
@@ -86,7 +86,7 @@ from digest.exceptions import ConfigError, DigestError
 from digest.message import apply_substitutions, build_message, personalise, with_substitutions
 from digest.render import is_http_url
 from digest.status import source_health
-from digest.store import Store
+from digest.store import EditionParts, EditionRow, StateCounts, Store
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
 from digest.web.checks import EDITOR_TOKEN_ENV, short_secret
@@ -638,7 +638,7 @@ def editor_routes(
                     "next": _when(upcoming, lst.schedule.timezone) if upcoming else "none",
                     "last": last,
                     "last_when": _when(last.window_end, lst.schedule.timezone) if last else "",
-                    "deliveries": store.delivery_counts(last.id) if last else {},
+                    "deliveries": store.delivery_counts(last.id) if last else StateCounts(),
                     "subscribers": store.subscriber_counts(lst.name),
                     "failing": failing,
                     "silent": silent,
@@ -895,7 +895,7 @@ def editor_routes(
         if row is None or row.status not in ("sending", "sent"):
             raise _Http(404, f"{lst.title} has no edition {period!r} in its archive.")
         parts = store.edition_parts(row.id)
-        html = personalise(parts["html"], archive_values(config, lst.name), html=True)
+        html = personalise(parts.html, archive_values(config, lst.name), html=True)
         return security_headers(HTMLResponse(html, headers={"cache-control": "public, max-age=300"}), EMAIL_CSP)
 
     async def archive_feed(request: Request) -> Response:
@@ -1011,14 +1011,15 @@ def _xml_text(text: str) -> str:
 def atom_feed(
     config: Config,
     lst: ListConfig,
-    rows: Sequence[Any],
-    parts: dict[int, dict[str, str]],
+    rows: Sequence[EditionRow],
+    parts: Mapping[int, EditionParts],
     *,
     now: datetime,
 ) -> bytes:
     """The Atom feed (RFC 4287) of a list's archived editions, newest first, as UTF-8 bytes.
 
-    ``rows`` are :class:`digest.store.EditionRow` values; ``parts`` their stored parts by id.
+    ``rows`` are :class:`digest.store.EditionRow` values; ``parts`` their stored
+    :class:`digest.store.EditionParts` by id.
     Each entry's ``id`` and ``link`` are the edition's archive URL, ``updated`` its send time
     (``completed_at`` is not kept on the row, so the window end), ``summary`` the preheader
     and ``content`` the plain-text part as a reader on the web sees it. The feed's
@@ -1050,17 +1051,17 @@ def atom_feed(
     values = archive_values(config, lst.name)
     for row in rows:
         url = f"{archive}{quote(row.period)}"
-        item = parts.get(row.id, {})
+        item = parts.get(row.id)
         entry = sub(feed, "entry")
         sub(entry, "id", url)
         sub(entry, "title", row.subject or f"{lst.title} {row.period}")
         sub(entry, "updated", _iso(row.window_end))
         sub(entry, "published", _iso(row.window_end))
         sub(entry, "link", rel="alternate", type="text/html", href=url)
-        if item.get("preheader"):
-            sub(entry, "summary", item["preheader"], type="text")
-        if item.get("text"):
-            sub(entry, "content", personalise(item["text"], values, html=False), type="text")
+        if item is not None and item.preheader:
+            sub(entry, "summary", item.preheader, type="text")
+        if item is not None and item.text:
+            sub(entry, "content", personalise(item.text, values, html=False), type="text")
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="utf-8", xml_declaration=False)
 
 
