@@ -115,7 +115,10 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     from digest.store import Store
 
     try:
-        store = Store.open(config.database.url)
+        db = config.database
+        store = Store.open(
+            db.url, pool_size=db.pool_size, max_overflow=db.max_overflow, pool_timeout=db.pool_timeout
+        )
     except DigestError as exc:
         err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
@@ -765,9 +768,12 @@ def eval_clusters(file: str, title_only: bool) -> None:
 @eval_group.command("stories")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--list", "list_name", help="Use this list's sources, topics and model (default: the first list).")
+@click.option("--no-feeds", is_flag=True, help="Do not read feed categories from the sources' local files.")
 @click.pass_context
-def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
-    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE."""
+def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds: bool) -> None:
+    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE.
+
+    Rows found in their source's local feed file (``path``) get its categories, as a build would."""
     from digest.evaluate import evaluate_stories, load_jsonl
 
     config = _config(ctx)
@@ -775,7 +781,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
         raise click.ClickException("the configuration has no list")
     list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
     try:
-        s = evaluate_stories(load_jsonl(file), config, list_config)
+        s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
@@ -805,8 +811,9 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
 @click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.option("--no-feeds", is_flag=True, help="Do not read feed categories from the sources' local files.")
 @click.pass_context
-def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int, no_feeds: bool) -> None:
     """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
     print macro-F1, per-section F1 and the confusion matrix."""
     from digest.evaluate import evaluate_sections, load_jsonl
@@ -815,7 +822,8 @@ def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: i
     config = _config(ctx)
     try:
         s = evaluate_sections(
-            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name,
+            folds=folds, feeds=not no_feeds,
         )
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
@@ -988,12 +996,12 @@ def _print_status(state: Any) -> None:
             Text(item.name),
             Text(item.schedule),
             _when(item.next_send),
-            f"{edition['period']} {edition['status']}, {edition['stories']} stories" if edition else "-",
-            ", ".join(f"{k} {v}" for k, v in sorted((edition or {}).get("deliveries", {}).items())) or "-",
-            Text(f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-"),
+            f"{edition.period} {edition.status}, {edition.stories} stories" if edition else "-",
+            (", ".join(f"{k} {v}" for k, v in edition.deliveries.nonzero()) if edition else "") or "-",
+            Text(f"{_when(run.at)} {run.status} {run.message}".strip() if run else "-"),
         )
     console.print(lists)
-    totals = ", ".join(f"{k} {v}" for k, v in sorted(state.deliveries.items())) or "none"
+    totals = ", ".join(f"{k} {v}" for k, v in state.deliveries.nonzero()) or "none"
     console.print(f"deliveries: {totals}", highlight=False)
     if state.sources:
         table = Table(title="Sources needing a look", title_justify="left")
@@ -1011,13 +1019,74 @@ def _print_status(state: Any) -> None:
             table.add_column(column, overflow="fold")
         for run in state.runs:
             table.add_row(
-                str(run["id"]),
-                Text(run["kind"]),
-                _when(run["finished_at"]),
-                Text("yes") if run["ok"] else Text("no", style="red"),
-                Text(run["summary"]),
+                str(run.id),
+                Text(run.kind),
+                _when(run.finished_at),
+                Text("yes") if run.ok else Text("no", style="red"),
+                Text(run.summary),
             )
         console.print(table)
+# -- db ---------------------------------------------------------------------------------------
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database maintenance: move an installation to another database."""
+
+
+@db_group.command("copy")
+@click.argument("source_url")
+@click.argument("target_url")
+@click.option("--force", is_flag=True, help="Delete the rows the target already holds first.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000),
+              help="Rows read and written at a time (bounds memory).")
+@click.pass_context
+def db_copy(ctx: click.Context, source_url: str, target_url: str, force: bool, batch_size: int) -> None:
+    """Copy every table from SOURCE_URL to TARGET_URL (e.g. sqlite:///var/digest.db to
+    postgresql+psycopg://digest@db/digest): migrate both to head, refuse a target that holds
+    rows (unless --force), copy in dependency order in batches, reset PostgreSQL sequences,
+    then count the rows of each table on both sides. Exit 1 when any count differs."""
+    from digest import dbfile
+    from digest.dbcopy import copy_database
+    from digest.store import make_engine, metadata, migrate, normalize_url
+
+    path = dbfile.sqlite_path(normalize_url(source_url))
+    if path is not None and not path.exists():
+        err_console.print(f"[bold red]database error:[/] no database file {escape(str(path))}", highlight=False)
+        ctx.exit(1)
+    engines = []
+    try:
+        for url in (source_url, target_url):
+            engines.append(make_engine(url))
+            migrate(engines[-1])
+        report = copy_database(engines[0], engines[1], list(metadata.sorted_tables), force=force,
+                               batch_size=batch_size)
+    except DigestError as exc:
+        err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        ctx.exit(1)
+    finally:
+        for engine in engines:
+            engine.dispose()
+    table = Table(title="rows copied")
+    table.add_column("table")
+    table.add_column("source", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("")
+    for count in report.counts:
+        same = count.source == count.target
+        table.add_row(count.table, str(count.source), str(count.target),
+                      Text("ok") if same else Text("MISMATCH", style="bold red"))
+    console.print(table)
+    if report.unknown_tables:
+        console.print(f"not copied (not digest's): {', '.join(report.unknown_tables)}",
+                      markup=False, highlight=False)
+    if not report.ok:
+        err_console.print("[bold red]the row counts differ: the copy is not complete[/]")
+        ctx.exit(1)
+    console.print(f"copied {sum(c.source for c in report.counts)} rows in {len(report.counts)} tables",
+                  markup=False, highlight=False)
+
+
 # -- subscribers, deliveries, web ------------------------------------------------------------
 
 

@@ -8,6 +8,9 @@ Rules (see README, "Configuration"):
   folder, template overrides) resolve against the folder of the config file.
 - Secrets never live in the file: the SMTP password and the SendGrid API key come from the
   environment variables the config names (``password_env``, ``api_key_env``).
+- ``$DIGEST_DATABASE_URL``, when set and not empty, replaces ``database.url`` (the
+  environment wins; a relative SQLite path in it resolves against the current directory), so
+  a PostgreSQL URL with its password need not be written in the file.
 """
 
 from __future__ import annotations
@@ -96,10 +99,24 @@ class SiteConfig(Strict):
         return str(self.base_url).rstrip("/")
 
 
+DATABASE_URL_ENV = "DIGEST_DATABASE_URL"
+
+
 class DatabaseConfig(Strict):
-    """Where the store lives: an SQLAlchemy URL. SQLite paths resolve against the config file."""
+    """Where the store lives: an SQLAlchemy URL (``sqlite:///path`` or
+    ``postgresql+psycopg://user:password@host:5432/name``). SQLite paths resolve against the
+    config file; ``$DIGEST_DATABASE_URL`` replaces ``url`` when set.
+
+    The pool settings apply to PostgreSQL only (SQLite opens a connection per thread): each
+    ``digest`` process keeps up to ``pool_size`` connections open and opens up to
+    ``max_overflow`` more under load, waiting at most ``pool_timeout`` seconds for one; every
+    connection is checked before use (``pool_pre_ping``), so a restarted server is not an error.
+    """
 
     url: str = "sqlite:///var/digest.db"
+    pool_size: int = Field(default=5, ge=1, le=1000)
+    max_overflow: int = Field(default=5, ge=0, le=1000)
+    pool_timeout: float = Field(default=30.0, gt=0)
 
 
 class FetchConfig(Strict):
@@ -520,8 +537,19 @@ def parse_config(data: Any, root: Path) -> Config:
     )
 
 
+def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
+    """``cfg`` with ``database.url`` replaced by ``env["DIGEST_DATABASE_URL"]`` when that is
+    set and not empty (a relative SQLite path resolving against ``cwd``); else ``cfg``."""
+    url = (env.get(DATABASE_URL_ENV) or "").strip()
+    if not url:
+        return cfg
+    database = cfg.database.model_copy(update={"url": _resolve_db_url(cwd, url)})
+    return cfg.model_copy(update={"database": database})
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Read, validate and resolve the YAML config at ``path``.
+    """Read, validate and resolve the YAML config at ``path``; ``$DIGEST_DATABASE_URL``
+    replaces ``database.url`` when set (:func:`with_env_database`).
 
     Raises :class:`ConfigError` when the file is missing, is not YAML, or is invalid.
     """
@@ -536,4 +564,4 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(data, path.resolve().parent)
+    return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())

@@ -283,7 +283,9 @@ class Build:
     assembled, before them (the editor lists what they changed against it). ``variants``
     maps a sorted tuple of topic names (``()`` = the whole edition) to its rendering;
     ``left_out_for_size`` are the stories of ``edition`` the whole edition's email left out
-    for size, from that rendering; ``scheduled`` is the edition time the period was derived from.
+    for size, from that rendering; ``scheduled`` is the edition time the period was derived from;
+    ``unbudgeted`` the whole edition with every story (the archive's copy) when the email left
+    some out and that rendering was made while choosing them, else ``None``.
     """
 
     edition: Edition
@@ -291,6 +293,7 @@ class Build:
     variants: dict[tuple[str, ...], RenderedEdition]
     base: Edition
     left_out_for_size: tuple[Story, ...] = ()
+    unbudgeted: RenderedEdition | None = None
 
     @property
     def main(self) -> RenderedEdition:
@@ -379,7 +382,10 @@ def finish_build(
     rendered once more in that timezone, dated by the reader's own delivery day
     (:func:`digest.schedule.local_send_time`), keyed by :func:`variant_key`. Raises
     :class:`~digest.exceptions.RenderError` when rendering fails."""
+    from digest.render import SizeModel
+
     variants: dict[tuple[str, ...], RenderedEdition] = {}
+    sizes = SizeModel()  # one premailer run per rendering: the budget is chosen before it
     for choice in [(), *choices]:
         key = variant_key(choice)
         if key in variants:
@@ -388,7 +394,9 @@ def finish_build(
         if key and narrowed is edition:
             variants[key] = variants[()]
             continue
-        variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
+        variants[key] = render_edition(
+            narrowed, config=config, list_config=list_config, now=now, sizes=sizes
+        )
     local = local_send_times(list_config, scheduled)
     for choice, timezone in readers:
         if local is None:
@@ -399,7 +407,7 @@ def finish_build(
         topics = variant_key(choice)
         variants[key] = render_edition(
             editions.for_topics(edition, topics), config=config, list_config=list_config,
-            now=now, timezone=timezone, delivered_at=local(timezone),
+            now=now, timezone=timezone, delivered_at=local(timezone), sizes=sizes,
         )
     omitted = set(variants[()].left_out)
     return Build(
@@ -408,6 +416,7 @@ def finish_build(
         variants=variants,
         base=base,
         left_out_for_size=tuple(s for s in edition.stories if s.key in omitted),
+        unbudgeted=sizes.unbudgeted.get(id(edition)) if omitted else None,
     )
 
 
@@ -486,7 +495,7 @@ def deliver_edition(
     Raises :class:`~digest.exceptions.DeliveryError` when the transport cannot be set up.
     """
     from digest.deliver import Ledger
-    from digest.message import build_message
+    from digest.message import EncodedBody, build_message
     from digest.render import archive_url
     from digest.tokens import make_token, preferences_url, unsubscribe_url
     from digest.unsubscribe import mailto_url
@@ -500,10 +509,15 @@ def deliver_edition(
     server_side = config.transport_for(list_config) == "sendgrid"
     mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
+    bodies: dict[int, EncodedBody] = {}  # each variant's body, encoded once (issue 14)
+
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
             variant_key(subscriber.topics, reader_timezone(subscriber))
         ) or variants.get(variant_key(subscriber.topics), whole)
+        body = bodies.get(id(rendered))
+        if body is None:
+            body = bodies[id(rendered)] = EncodedBody.of(rendered)
         token = make_token(secret, subscriber.id or 0)
         return build_message(
             rendered,
@@ -516,6 +530,7 @@ def deliver_edition(
             now=now,
             message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
             substitute=not server_side,
+            body=body,
         )
 
     folder = config.delivery.outbox_dir / list_config.name / period
@@ -677,9 +692,11 @@ def publish(
         return report
 
     main = public_copy(built.main, site=config.site)
-    # The archive page has room for every story, including those the email left out for size.
+    # The archive page has room for every story, including those the email left out for size
+    # (rendered while the budget was chosen: the same as rendering without a budget).
     archived = main if not built.main.omitted else public_copy(
-        render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
+        built.unbudgeted
+        or render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
         site=config.site,
     )
     carried = [  # with the copies dedupe dropped, so a later edition leaves them out too

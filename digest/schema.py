@@ -12,7 +12,10 @@ transaction is opened explicitly with ``BEGIN IMMEDIATE`` -- the recipe of SQLAl
 SQLite dialect documentation, "Enabling Non-Legacy SQLite Transactional Modes" (formerly
 "Serializable isolation / Savepoints / Transactional DDL"). ``IMMEDIATE`` takes the write
 lock first, so two processes opening an old database one after the other upgrade it once:
-the second waits (busy timeout), then finds it at head and does nothing.
+the second waits (busy timeout), then finds it at head and does nothing. On PostgreSQL the
+same order comes from a transaction-level advisory lock (``pg_advisory_xact_lock``, key
+:data:`MIGRATION_LOCK`) taken before alembic reads the version: without it, two processes
+would both create the same tables and one would fail (or wait on the other's locks).
 
 Opening a store first asks :func:`at_head` (one ``SELECT`` of ``alembic_version`` against
 the head read from the migration files' ``revision``/``down_revision`` lines), so a database
@@ -36,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.exceptions import StoreError
 
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x64696765  # "dige": the PostgreSQL advisory lock key of migrations
 
 
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
@@ -116,6 +120,8 @@ def _transaction(conn: Connection) -> Iterator[None]:
     and rolled back when it raises."""
     if conn.dialect.name != "sqlite":
         with conn.begin():
+            if conn.dialect.name == "postgresql":  # one migrating process at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             yield
         return
     dbapi = conn.connection.dbapi_connection

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests import databases
 
 REPO = Path(__file__).resolve().parent.parent
 # ../shared sits beside the repository (as in CI); DIGEST_SHARED points elsewhere if needed.
@@ -63,3 +67,96 @@ def golden(request: pytest.FixtureRequest):
         assert actual == expected, f"{path.name} changed; if intended, run pytest --update-golden"
 
     return check
+
+
+# -- databases: every store test runs on SQLite and on PostgreSQL -------------------------------
+#
+# ``db_url`` is parametrized ``["sqlite", "postgresql"]``, each case with a database of its own
+# (tests/databases.py says how, and which server: ``$DIGEST_TEST_PG``); ``pg_url`` is the
+# PostgreSQL case alone; ``empty_db_url``/``empty_pg_url`` have no migration applied. The
+# PostgreSQL cases are skipped, with the reason, when no server answers, and carry the
+# ``postgresql`` mark: ``-m "not postgresql"`` leaves them out.
+
+DIALECTS = databases.DIALECTS
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the session's PostgreSQL test databases."""
+    if databases.SERVER is not None:
+        databases.SERVER.close()
+
+
+_DB_FIXTURES = ("db_url", "empty_db_url", "dialect")  # "dialect": for module-scoped fixtures
+_PG_FIXTURES = ("pg_url", "empty_pg_url")
+_DIALECT_OF: dict[str, str] = {}  # test node id -> the dialect it runs on
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every PostgreSQL case ``postgresql`` (select or leave them out with ``-m``) and
+    remember each database test's dialect for the summary line."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        dialect = next((params[name] for name in _DB_FIXTURES if name in params), None)
+        if dialect is None and any(name in item.fixturenames for name in _PG_FIXTURES):
+            dialect = "postgresql"
+        if dialect is None:
+            continue
+        _DIALECT_OF[item.nodeid] = dialect
+        if dialect == "postgresql":
+            item.add_marker(pytest.mark.postgresql)
+
+
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database URL of the test's own, once per dialect: ``sqlite:///<tmp>/digest.db``
+    (not created yet) or a new PostgreSQL database already at the head revision, dropped
+    after the test. The PostgreSQL case is skipped when no server answers."""
+    with databases.database(request.param, tmp_path, at_head=True) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """``"sqlite"`` or ``"postgresql"``, for module-scoped fixtures that build a database once
+    per dialect with :func:`tests.databases.database`."""
+    return request.param
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new PostgreSQL database at the head revision (``postgresql+psycopg://``), dropped
+    after the test; skipped when no server answers."""
+    with databases.database("postgresql", tmp_path, at_head=True) as url:
+        yield url
+
+
+@pytest.fixture(params=DIALECTS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like :func:`db_url`, but the database has no migration applied (no tables at all)."""
+    with databases.database(request.param, tmp_path, at_head=False) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_pg_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like :func:`pg_url`, but the database has no migration applied."""
+    with databases.database("postgresql", tmp_path, at_head=False) as url:
+        yield url
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """One line: how many database tests passed on each dialect, and how many were skipped."""
+    passed = {dialect: 0 for dialect in DIALECTS}
+    skipped = {dialect: 0 for dialect in DIALECTS}
+    for outcome, counts in (("passed", passed), ("skipped", skipped)):
+        for report in terminalreporter.stats.get(outcome, []):
+            dialect = _DIALECT_OF.get(getattr(report, "nodeid", ""))
+            if dialect and (outcome == "skipped" or report.when == "call"):
+                counts[dialect] += 1
+    if any(passed.values()) or any(skipped.values()):
+        terminalreporter.write_line(
+            "databases: "
+            + ", ".join(
+                f"{dialect} {passed[dialect]} passed, {skipped[dialect]} skipped" for dialect in DIALECTS
+            )
+        )

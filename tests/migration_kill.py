@@ -8,7 +8,8 @@ statement is first written to ``$DIGEST_KILL_NOTE`` when that is set.
 ``python -m tests.migration_kill sweep CONFIG START`` does that for K = 1, 2, ... until the
 command gets through its migration: for each K the database is reset to revision START
 (``base``: no database file at all; else a copy of a database migrated to START holding a
-``settings`` row that must survive), a forked child runs ``digest deliveries`` killed at
+``settings`` row that must survive; on PostgreSQL the schema is emptied and migrated to
+START in place), a forked child runs ``digest deliveries`` killed at
 statement K, then another child runs ``digest deliveries`` normally. One JSON line per K:
 ``k``, ``statement`` (the statement the kill followed, or null when the run finished),
 ``killed`` (the child died of SIGKILL), ``unchanged_by_kill`` (after the kill the database
@@ -90,16 +91,26 @@ def _fork(fn: Any, out: Path) -> int:
     return status
 
 
-def _database(config: str) -> Path:
+def _database(config: str) -> str:
     from digest.config import load_config
 
-    url = load_config(config).database.url
-    return Path(url[len("sqlite:///") :])
+    return load_config(config).database.url
 
 
-def _template(db: Path, start: str) -> Path | None:
-    """A database at revision ``start`` with a row to keep, beside ``db`` (None for base)."""
-    if start == "base":
+def _path(url: str) -> Path | None:
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+
+
+def _keep_row(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO settings (key, value) VALUES ('kill-test', 'kept')"))
+
+
+def _template(url: str, start: str) -> Path | None:
+    """SQLite: a database file at revision ``start`` with a row to keep, beside the
+    database (None for base, and for PostgreSQL, which :func:`_reset` rebuilds in place)."""
+    db = _path(url)
+    if start == "base" or db is None:
         return None
     template = db.with_name("template-" + start + ".db")
     from digest import dbfile
@@ -107,25 +118,37 @@ def _template(db: Path, start: str) -> Path | None:
     dbfile.prepare(f"sqlite:///{template}")
     engine = store_module.make_engine(f"sqlite:///{template}")
     schema.upgrade(engine, start)
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO settings (key, value) VALUES ('kill-test', 'kept')"))
+    _keep_row(engine)
     engine.dispose()  # the last connection closing checkpoints the WAL into the file
     assert not Path(str(template) + "-wal").exists()
     return template
 
 
-def _reset(db: Path, template: Path | None) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db) + suffix).unlink(missing_ok=True)
-    if template is not None:
-        shutil.copyfile(template, db)
+def _reset(url: str, template: Path | None, start: str) -> None:
+    db = _path(url)
+    if db is not None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(db) + suffix).unlink(missing_ok=True)
+        if template is not None:
+            shutil.copyfile(template, db)
+        return
+    engine = create_engine(url)  # PostgreSQL: empty the schema, then migrate to start
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        if start != "base":
+            schema.upgrade(engine, start)
+            _keep_row(engine)
+    finally:
+        engine.dispose()
 
 
-def _check(db: Path, start: str) -> dict[str, Any]:
+def _check(url: str, start: str) -> dict[str, Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = create_engine(f"sqlite:///{db}")
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), store_module.metadata)
@@ -139,14 +162,19 @@ def _check(db: Path, start: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def _tables(db: Path) -> tuple[str | None, list[str]]:
-    """The revision and the table names of ``db`` as they are on disk."""
-    if not db.exists():
+def _tables(url: str) -> tuple[str | None, list[str]]:
+    """The revision and the table names of the database as they are on disk."""
+    db = _path(url)
+    if db is not None and not db.exists():
         return None, []
-    engine = create_engine(f"sqlite:///{db}")
+    engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            names = sorted(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'").scalars())
+            if db is not None:
+                query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+            else:
+                query = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            names = sorted(conn.exec_driver_sql(query).scalars())
             return (schema.current(conn) if "alembic_version" in names else None), names
     finally:
         engine.dispose()
@@ -157,15 +185,18 @@ def sweep(config: str, start: str) -> None:
     import alembic.command
     import alembic.config  # noqa: F401
 
-    db = _database(config)
-    template = _template(db, start)
-    before = _tables(template) if template is not None else (None, [])
-    note = db.with_name("kill-note.txt")
-    out = db.with_name("child-output.txt")
+    url = _database(config)
+    template = _template(url, start)
+    before: tuple[str | None, list[str]] | None = None
+    folder = Path(config).parent
+    note = folder / "kill-note.txt"
+    out = folder / "child-output.txt"
     k = 0
     while True:
         k += 1
-        _reset(db, template)
+        _reset(url, template, start)
+        if before is None:
+            before = _tables(url)
         note.unlink(missing_ok=True)
 
         def killed_run(k: int = k) -> int:
@@ -175,14 +206,14 @@ def sweep(config: str, start: str) -> None:
         status = _fork(killed_run, out)
         killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
         statement = note.read_text() if note.exists() else None
-        after_kill = _tables(db)
+        after_kill = _tables(url)
         status2 = _fork(lambda: _run_cli(["-c", config, "deliveries"]), out)
         code = os.WEXITSTATUS(status2) if os.WIFEXITED(status2) else -1
         row: dict[str, Any] = {
             "start": start, "k": k, "statement": statement, "killed": killed,
             "unchanged_by_kill": after_kill == before or not killed, "exit": code,
         }
-        row.update(_check(db, start))
+        row.update(_check(url, start))
         if code != 0:
             row["output"] = out.read_text()[-2000:]
         print(json.dumps(row), flush=True)

@@ -88,3 +88,26 @@ def test_user_agent_names_the_contact_url() -> None:
     config = parse_config(data, Path("/tmp"))
     assert config.fetch.user_agent.startswith("digest/")
     assert "(+https://example.org/contact)" in config.fetch.user_agent
+
+
+def test_database_url_from_the_environment_wins_over_the_file(tmp_path: Path) -> None:
+    from digest.config import with_env_database
+
+    cfg = load_config(REPO / "config.yaml")
+    pg = "postgresql+psycopg://digest:secret@db.example:5432/digest"
+    assert with_env_database(cfg, {"DIGEST_DATABASE_URL": pg}, tmp_path).database.url == pg
+    assert with_env_database(cfg, {"DIGEST_DATABASE_URL": ""}, tmp_path) is cfg
+    moved = with_env_database(cfg, {"DIGEST_DATABASE_URL": " sqlite:///other.db "}, tmp_path / "cwd")
+    assert moved.database.url == f"sqlite:///{(tmp_path / 'cwd' / 'other.db').resolve()}"
+    assert cfg.database.pool_size == 5 and cfg.database.max_overflow == 5
+
+
+def test_postgresql_pool_settings_reach_the_engine() -> None:
+    from digest.store import make_engine, normalize_url
+
+    assert normalize_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalize_url("sqlite:///x.db") == "sqlite:///x.db"
+    engine = make_engine("postgresql://u@127.0.0.1:1/d", pool_size=3, max_overflow=2, pool_timeout=7)
+    assert engine.dialect.driver == "psycopg"
+    assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._timeout) == (3, 2, 7)
+    assert engine.pool._pre_ping

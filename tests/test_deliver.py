@@ -17,13 +17,12 @@ from tests.deliver_helpers import (
     add_subscribers,
     compose,
     make_edition,
-    make_store,
 )
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = make_store(tmp_path / "d.db")
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
     yield s
     s.close()
 

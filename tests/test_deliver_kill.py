@@ -15,7 +15,7 @@ import pytest
 from digest.deliver import Ledger
 from digest.ledger_state import edition_complete
 from digest.store import Store
-from tests.deliver_helpers import NOW, bulk_subscribers, make_edition, make_store
+from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
 from tests.fake_sendgrid import FakeSendgrid
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,9 +39,8 @@ def worker(db_url: str, fake: FakeSendgrid, edition_id: int, kill_at: str | None
 
 @pytest.mark.slow
 @pytest.mark.parametrize("point", ["claimed", "before_send", "accepted", "committed"])
-def test_killed_at_each_point_nobody_gets_it_twice(tmp_path: Path, point: str) -> None:
-    db_url = f"sqlite:///{tmp_path / 'kill.db'}"
-    store: Store = make_store(tmp_path / "kill.db")
+def test_killed_at_each_point_nobody_gets_it_twice(db_url: str, point: str) -> None:
+    store: Store = Store.open(db_url)
     edition = make_edition(store)
     subs = bulk_subscribers(store, SUBSCRIBERS)
     Ledger(store, clock=lambda: NOW).queue(edition, subs)

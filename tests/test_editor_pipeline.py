@@ -23,6 +23,7 @@ from digest.message import personalise
 from digest.render import render_edition
 from digest.store import Store
 from digest.web.editor import editor_routes, preview_values
+from tests import databases
 from tests.conftest import REPO
 from tests.editor_support import TOKEN
 
@@ -31,21 +32,22 @@ POLLED = AT - timedelta(hours=1)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, dialect: str):
     tmp = tmp_path_factory.mktemp("editor-world")
-    data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp / 'digest.db'}"}
-    data.setdefault("delivery", {})["outbox_dir"] = str(tmp / "outbox")
-    config = parse_config(data, REPO)
-    store = Store.open(config.database.url)
-    pipeline.poll(config, store, now=POLLED)
-    app = Starlette(routes=editor_routes(config, store, clock=lambda: POLLED, token=TOKEN))
-    client = TestClient(app)
-    r = client.post("/editor/login", data={"token": TOKEN}, follow_redirects=False)
-    assert r.status_code == 303
-    yield config, store, client
-    client.close()
-    store.close()
+    with databases.database(dialect, tmp) as url:
+        data = yaml.safe_load((REPO / "config.yaml").read_text())
+        data["database"] = {"url": url}
+        data.setdefault("delivery", {})["outbox_dir"] = str(tmp / "outbox")
+        config = parse_config(data, REPO)
+        store = Store.open(config.database.url)
+        pipeline.poll(config, store, now=POLLED)
+        app = Starlette(routes=editor_routes(config, store, clock=lambda: POLLED, token=TOKEN))
+        client = TestClient(app)
+        r = client.post("/editor/login", data={"token": TOKEN}, follow_redirects=False)
+        assert r.status_code == 303
+        yield config, store, client
+        client.close()
+        store.close()
 
 
 def test_the_preview_is_exactly_the_email_publish_would_send(world) -> None:
@@ -103,11 +105,11 @@ def test_send_a_test_through_the_pipelines_transport(world) -> None:
 # -- reshaping on the real pipeline: the same build for preview and send; refused once sent
 
 
-def _cli_config(tmp) -> tuple[object, object]:
-    """The shipped config with its files made absolute and the store under ``tmp``: a file
-    the ``digest`` command can be run on."""
+def _cli_config(tmp, db_url: str | None = None) -> tuple[object, object]:
+    """The shipped config with its files made absolute and the store under ``tmp`` (or at
+    ``db_url``): a file the ``digest`` command can be run on."""
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp / 'digest.db'}"}
+    data["database"] = {"url": db_url or f"sqlite:///{tmp / 'digest.db'}"}
     data.setdefault("delivery", {})["outbox_dir"] = str(tmp / "outbox")
     for source in data["sources"]:
         if source.get("path"):
@@ -129,10 +131,12 @@ def _digest(config_path, *args: str):  # type: ignore[no-untyped-def]
     )  # fmt: skip
 
 
-def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(tmp_path) -> None:
+def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(
+    tmp_path, db_url: str
+) -> None:
     from digest.adjust import entry_ref
 
-    config_path, config = _cli_config(tmp_path)
+    config_path, config = _cli_config(tmp_path, db_url)
     store = Store.open(config.database.url)
     pipeline.poll(config, store, now=POLLED)
     lst = config.list("world")

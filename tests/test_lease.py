@@ -26,8 +26,8 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as s:
+def store(db_url: str) -> Store:
+    with Store.open(db_url) as s:
         yield s
 
 

@@ -19,7 +19,8 @@ from digest.transports import outbox as outbox_module
 from digest.transports.outbox import OutboxTransport
 from digest.transports.smtp import SmtpTransport
 from digest.types import DeliveryState, SendOutcome
-from tests.deliver_helpers import NOW, add_subscribers, compose, make_edition, make_store
+from digest.store import Store
+from tests.deliver_helpers import NOW, add_subscribers, compose, make_edition
 
 
 class Refusing:
@@ -95,9 +96,9 @@ class Killed(BaseException):
 
 
 def test_outbox_killed_mid_batch_leaves_only_the_file_in_flight_in_doubt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = make_store(tmp_path / "d.db")
+    store = Store.open(db_url)
     ed = make_edition(store)
     led = Ledger(store, clock=lambda: NOW)
     led.queue(ed, add_subscribers(store, 6))

@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from digest.config import parse_config
 from digest.deliver import Ledger
 from digest.types import DeliveryState, Subscriber
-from tests.deliver_helpers import NOW, MemoryTransport, compose, make_edition, make_store
+from digest.store import Store
+from tests.deliver_helpers import NOW, MemoryTransport, compose, make_edition
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -25,7 +26,7 @@ with warnings.catch_warnings():
 
 @pytest.mark.parametrize("event", ["bounce", "dropped", "spamreport"])
 def test_provider_refusal_events_suppress_the_address_for_every_later_send(
-    tmp_path: Path, event: str
+    tmp_path: Path, db_url: str, event: str
 ) -> None:
     from digest.web import create_app
 
@@ -41,7 +42,7 @@ def test_provider_refusal_events_suppress_the_address_for_every_later_send(
         },
         tmp_path,
     )
-    store = make_store(tmp_path / "w.db")
+    store = Store.open(db_url)
     ada, _ = store.add_subscriber(Subscriber("world", "ada@example.com"), now=NOW)
     bob, _ = store.add_subscriber(Subscriber("world", "bob@example.com"), now=NOW)
     led = Ledger(store, clock=lambda: NOW)

@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 DIGEST = Path(sys.executable).with_name("digest")
 
 
-def _config(tmp_path: Path) -> Path:
+def _config(tmp_path: Path, db_url: str | None = None) -> Path:
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url or f"sqlite:///{tmp_path / 'digest.db'}"}
     data.setdefault("delivery", {})["outbox_dir"] = str(tmp_path / "outbox")
     for source in data["sources"]:
         source["path"] = str((REPO / source["path"]).resolve())
@@ -40,19 +40,29 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(REPO)}
 
 
-def _sweep(tmp_path: Path, start: str) -> list[dict]:
+def _sweep(tmp_path: Path, start: str, db_url: str) -> list[dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.migration_kill", "sweep", str(_config(tmp_path)), start],
+        [sys.executable, "-m", "tests.migration_kill", "sweep", str(_config(tmp_path, db_url)), start],
         cwd=REPO, env=_env(), check=False, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-@pytest.mark.slow  # about 30 kills and restarts: 5-15 s on two busy cores
-@pytest.mark.parametrize("start", ["base", *schema.revisions()[:-1]])
-def test_a_kill_at_any_statement_of_any_migration_leaves_a_usable_database(tmp_path: Path, start: str) -> None:
-    rows = _sweep(tmp_path, start)
+# SQLite from every earlier revision; PostgreSQL from the one before head (the upgrade an
+# installation meets; from base it takes ~80 s on two busy cores). Plain upgrades from every
+# revision run on both dialects below.
+KILL_SWEEPS = [("sqlite", start) for start in ["base", *schema.revisions()[:-1]]] + [
+    ("postgresql", schema.revisions()[-2])
+]
+
+
+@pytest.mark.slow  # about 30 kills and restarts: 5-30 s on two busy cores
+@pytest.mark.parametrize(("empty_db_url", "start"), KILL_SWEEPS, indirect=["empty_db_url"])
+def test_a_kill_at_any_statement_of_any_migration_leaves_a_usable_database(
+    tmp_path: Path, empty_db_url: str, start: str
+) -> None:
+    rows = _sweep(tmp_path, start, empty_db_url)
     kills = [r for r in rows if r["killed"]]
     # every statement of the pending migrations was a kill point, then one run got through
     assert not rows[-1]["killed"] and len(kills) == len(rows) - 1
@@ -94,8 +104,8 @@ def test_killed_at_the_first_create_of_0004_the_next_command_works(tmp_path: Pat
 
 
 @pytest.mark.parametrize("start", schema.revisions()[:-1])
-def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(tmp_path: Path, start: str) -> None:
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(empty_db_url: str, start: str) -> None:
+    url = empty_db_url
     engine = make_engine(url)
     schema.upgrade(engine, start)
     with engine.begin() as conn:
@@ -107,8 +117,8 @@ def test_a_database_at_any_earlier_revision_upgrades_and_keeps_its_rows(tmp_path
             assert schema.current(conn) == schema.head()
 
 
-def test_opening_a_database_at_head_writes_nothing(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+def test_opening_a_database_at_head_writes_nothing(db_url: str) -> None:
+    url = db_url
     Store.open(url).close()
     statements: list[str] = []
     from sqlalchemy import event
@@ -181,12 +191,12 @@ def test_a_missing_database_file_is_created_on_the_first_run(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("start", ["base", *schema.revisions()[:-1]])
-def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path, start: str) -> None:
+def test_processes_opening_an_old_database_at_once_upgrade_it_once(empty_db_url: str, start: str) -> None:
     """A scheduler, a cron run and the web app started together after an upgrade: the first
     migrates, the others wait for its transaction and find the database at head."""
     import threading
 
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    url = empty_db_url
     if start != "base":
         engine = make_engine(url)
         schema.upgrade(engine, start)

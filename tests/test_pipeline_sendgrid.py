@@ -14,11 +14,13 @@ from tests.fake_sendgrid import FakeSendgrid
 from tests.test_world_edition import AT, NOW, world_config
 
 
-def test_world_edition_via_sendgrid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_world_edition_via_sendgrid(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.test-key")
     with FakeSendgrid(keep_bodies=True) as fake:
         config = world_config(
-            tmp_path, delivery={"transport": "sendgrid", "sendgrid": {"host": fake.url}}
+            tmp_path, db_url, delivery={"transport": "sendgrid", "sendgrid": {"host": fake.url}}
         )
         with Store.open(config.database.url) as store:
             report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)

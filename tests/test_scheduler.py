@@ -50,8 +50,8 @@ def make_config(tmp_path: Path, lists: list[dict[str, Any]], sources: int = 2) -
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as s:
+def store(db_url: str) -> Store:
+    with Store.open(db_url) as s:
         yield s
 
 

@@ -17,8 +17,8 @@ NOW = datetime(2026, 2, 18, 7, tzinfo=UTC)
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+def store(db_url: str) -> Store:
+    s = Store.open(db_url)
     yield s
     s.close()
 

@@ -22,6 +22,7 @@ from digest import pipeline
 from digest.config import Config, parse_config
 from digest.store import Store
 
+from . import databases
 from .conftest import REPO
 
 AT = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
@@ -37,9 +38,9 @@ KNOWN_STORIES = {
 }
 
 
-def world_config(tmp_path: Path, **changes) -> Config:
+def world_config(tmp_path: Path, db_url: str | None = None, **changes) -> Config:
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url or f"sqlite:///{tmp_path / 'digest.db'}"}
     data.setdefault("delivery", {})["outbox_dir"] = str(tmp_path / "outbox")
     for key, value in changes.items():
         data[key] = value
@@ -47,16 +48,17 @@ def world_config(tmp_path: Path, **changes) -> Config:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
+def world(tmp_path_factory: pytest.TempPathFactory, dialect: str):
     tmp = tmp_path_factory.mktemp("world")
-    config = world_config(tmp)
-    store = Store.open(config.database.url)
-    pipeline.poll(config, store, now=NOW)
-    # the preview an editor sees before the send is the edition that goes out
-    built = pipeline.build(config, store, config.list("world"), at=AT, now=NOW)
-    report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)
-    yield config, store, report, built, tmp
-    store.close()
+    with databases.database(dialect, tmp) as url:
+        config = world_config(tmp, url)
+        store = Store.open(config.database.url)
+        pipeline.poll(config, store, now=NOW)
+        # the preview an editor sees before the send is the edition that goes out
+        built = pipeline.build(config, store, config.list("world"), at=AT, now=NOW)
+        report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)
+        yield config, store, report, built, tmp
+        store.close()
 
 
 def _messages(folder: Path) -> list[email.message.EmailMessage]:
@@ -188,7 +190,9 @@ def test_golden_edition(world, golden) -> None:
     golden(GOLDEN / "world-2026-02-18.text.sha256", hashlib.sha256(text.encode()).hexdigest() + "\n")
 
 
-def test_a_failed_source_is_reported_and_the_edition_still_goes_out(tmp_path: Path) -> None:
+def test_a_failed_source_is_reported_and_the_edition_still_goes_out(
+    tmp_path: Path, db_url: str
+) -> None:
     data = yaml.safe_load((REPO / "config.yaml").read_text())
     html_page = tmp_path / "blocked.xml"
     html_page.write_text("<!DOCTYPE html><html><head><title>Just a moment...</title></head>"
@@ -197,7 +201,7 @@ def test_a_failed_source_is_reported_and_the_edition_still_goes_out(tmp_path: Pa
         {"name": "missing", "title": "Missing", "path": str(tmp_path / "nope.xml")},
         {"name": "blocked", "title": "Blocked", "path": str(html_page)},
     ]
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url}
     data.setdefault("delivery", {})["outbox_dir"] = str(tmp_path / "outbox")
     config = parse_config(data, REPO)
     with Store.open(config.database.url) as store:

@@ -23,7 +23,9 @@ all sharing one engine. All times are stored as UTC and come back timezone-aware
 from __future__ import annotations
 
 from digest.store.editions import EditionsStore
-from digest.store.engine import StoreBase, UTCDateTime, make_engine, migrate
+from typing import Any
+
+from digest.store.engine import StoreBase, UTCDateTime, make_engine, migrate, normalize_url
 from digest.store.ledger import LedgerStore
 from digest.store.ops import OpsStore
 from digest.store.rows import (
@@ -67,12 +69,13 @@ class Store(SourcesStore, EditionsStore, SubscribersStore, LedgerStore, OpsStore
     """
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``; a database
-        already at head is opened without alembic (:func:`digest.schema.at_head`)."""
+    def open(cls, url: str, **pool: Any) -> Store:
+        """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``; ``pool``:
+        the PostgreSQL pool settings of :func:`make_engine`. A database already at head is
+        opened without alembic (:func:`digest.schema.at_head`)."""
         from digest.schema import at_head
 
-        engine = make_engine(url)
+        engine = make_engine(url, **pool)
         if not at_head(engine):
             migrate(engine)  # looked up here, in digest.store, at call time
         return cls(engine)
@@ -104,6 +107,7 @@ __all__ = [
     "make_engine",
     "metadata",
     "migrate",
+    "normalize_url",
     "runs",
     "settings",
     "sources",

@@ -42,20 +42,54 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def make_engine(url: str) -> Engine:
+def normalize_url(url: str) -> str:
+    """``url`` with the PostgreSQL driver made explicit: ``postgresql://`` and ``postgres://``
+    become ``postgresql+psycopg://`` (psycopg 3, the driver digest installs); any other URL
+    is returned unchanged."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _shown(url: str) -> str:
+    """``url`` as it may be printed: its password replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (SQLAlchemyError, ValueError):
+        return url.split("@")[-1]
+
+
+def make_engine(
+    url: str, *, pool_size: int = 5, max_overflow: int = 5, pool_timeout: float = 30.0
+) -> Engine:
     """An engine for ``url``; for SQLite, creates the file on the first run (refusing an
     empty, unreadable or foreign one: :mod:`digest.dbfile`) and sets WAL + busy timeout.
+    For PostgreSQL (``postgresql+psycopg://``; a bare ``postgresql://`` means the same), a
+    pool of ``pool_size`` connections plus ``max_overflow`` under load, a wait of at most
+    ``pool_timeout`` seconds for one, and each checked before use (``pool_pre_ping``).
 
     Raises :class:`StoreError` when the URL is malformed, its driver is missing or the
     database file is damaged.
     """
     from digest import dbfile
 
+    url = normalize_url(url)
     dbfile.prepare(url)
+    options: dict[str, Any] = {}
+    if url.startswith("postgresql"):
+        options = {
+            "pool_pre_ping": True,
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+        }
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(url, future=True, **options)
     except (SQLAlchemyError, ImportError, OSError) as exc:
-        raise StoreError(f"cannot open database {url}: {exc}") from exc
+        raise StoreError(f"cannot open database {_shown(url)}: {exc}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
