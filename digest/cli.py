@@ -216,6 +216,8 @@ def _print_sources(reports: list[SourceReport]) -> None:
     for r in reports:
         style = {"ok": "green", "not-modified": "cyan", "failed": "bold red"}.get(r.status, "")
         note = r.error or ("; ".join(r.warnings[:2]) + (" …" if len(r.warnings) > 2 else ""))
+        if r.unchanged:
+            note = "unchanged since the last poll: not parsed again"
         table.add_row(
             Text(r.source),
             Text(r.status, style=style),
@@ -584,8 +586,9 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
         _list_config(ctx, config, name)
     with _store(ctx, config) as store:
         chosen = [lst for lst in config.lists if not lists or lst.name in lists]
-        clock = _clock(_clock_start(at, chosen))
-        now = clock()
+        start = _clock_start(at, chosen)
+        clock = _clock(start)
+        now = start or clock()  # with --at, every decision of the run is taken at that time
         with _progress(len([s for s in config.sources if s.enabled])) as advance:
             report = run_pipeline(
                 config, store, now=now, lists=lists, live=live, progress=advance, clock=clock

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from digest import cluster, noise, rank, schedule, topics
+from digest import schedule
 from digest.config import Config, ListConfig
 from digest.types import Edition, Entry, LeftOut, Section, SourceInfo
 
@@ -73,6 +73,8 @@ def assemble(
     grew since can come back as an update. The result holds at most
     ``max_stories`` stories, in config section order, empty sections removed.
     """
+    from digest import cluster, noise, rank, topics  # the heavy stages, only when assembling
+
     start, end = window
     sources = config.list_sources(list_config)
     weights = {s.name: s.weight for s in sources}

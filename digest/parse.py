@@ -55,9 +55,9 @@ from digest.exceptions import ParseError
 from digest.sanitize import (
     clean_text,
     drop_leading_text,
-    html_to_text,
     neutralise_encoded_words,
     sanitize_html,
+    sanitized_html_to_text,
     text_from_html_fragment,
     unwrap_cdata,
 )
@@ -1115,13 +1115,13 @@ def _make_entry(
         url = feed_link  # a podcast episode without a file: the show's page, not its identity
     content_base = item_base_src or url or feed_url or feed_link
     summary_html = _summary(r, content_base)
-    summary_text = html_to_text(summary_html)
+    summary_text = sanitized_html_to_text(summary_html)
     title = _title(r) or r.media_title[:MAX_TITLE]
     if not title and summary_text:  # microblogs: a title from the text, not the text twice
         title, repeated = _title_from_text(summary_text)
         if repeated:
             summary_html = drop_leading_text(summary_html, title)
-            summary_text = html_to_text(summary_html)
+            summary_text = sanitized_html_to_text(summary_html)
     image = _lead_image(r, summary_html, title, content_base)
     if not title and image is not None and image.alt:
         title = image.alt[:MAX_TITLE]  # an image-only post is called by its alt text

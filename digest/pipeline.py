@@ -10,15 +10,17 @@ The only clock reads are here and in the CLI: ``now`` is passed down to the pure
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
-from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from digest import edition as editions
@@ -27,22 +29,12 @@ from digest import schedule as schedules
 from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
-from digest.deliver import Ledger
-from digest.ledger_state import LedgerRun, edition_complete
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
-from digest.fetch import RetryLater, fetch
-from digest.message import EncodedBody, build_message, public_copy
-from digest.parse import parse_feed
-from digest.rank import story_score
-from digest.render import SizeModel, archive_url, render_edition
+from digest.ledger_state import LedgerRun, edition_complete
 from digest.store import StateCounts, Store
-from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
-from digest.tokens import make_token, preferences_url, unsubscribe_url
-from digest.topics import load_model, section_of
-from digest.transports import Transport
-from digest.transports.outbox import OutboxTransport, write_edition_files
 from digest.types import (
     Edition,
+    FetchResult,
     ListReport,
     RenderedEdition,
     RunReport,
@@ -50,11 +42,34 @@ from digest.types import (
     Story,
     Subscriber,
 )
-from digest.unsubscribe import mailto_url
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+    from digest.transports import Transport
+
+# Import hygiene (issue 14): a ``digest run`` with nothing to do needs only the modules
+# above. Fetching, parsing, clustering, ranking, rendering (Jinja2, MJML, premailer) and
+# sending are imported where they are first used, so a cron run that finds every source not
+# due and every edition sent never loads them (``tests/test_run_polling.py`` checks it).
 
 log = logging.getLogger("digest.pipeline")
 
 MAX_PARALLEL_FETCHES = 8
+
+
+def render_edition(edition: Edition, **kwargs: Any) -> RenderedEdition:
+    """:func:`digest.render.render_edition`, imported on first use (tests replace this name)."""
+    from digest.render import render_edition as render
+
+    return render(edition, **kwargs)
+
+
+def write_edition_files(folder: Path, rendered: RenderedEdition) -> None:
+    """:func:`digest.transports.outbox.write_edition_files`, imported on first use."""
+    from digest.transports.outbox import write_edition_files as write
+
+    write(folder, rendered)
 
 
 def utcnow() -> datetime:
@@ -66,24 +81,39 @@ def utcnow() -> datetime:
 
 
 def poll_source(
-    config: Config, store: Store, source: SourceConfig, *, now: datetime, live: bool = False
+    config: Config,
+    store: Store,
+    source: SourceConfig,
+    *,
+    now: datetime,
+    live: bool = False,
+    due_only: bool = False,
+    fresh_within: timedelta | None = None,
 ) -> SourceReport:
     """Fetch, parse and store one source; never raises for a feed's own failure.
 
     ``live`` ignores the source's local ``path`` and fetches its ``url``. What is fetched and
     what the source's state becomes is decided by :mod:`digest.polling` (back-off,
     ``Retry-After``, 304 streaks, permanent redirects, 410) and written by one store call.
-    A failure leaves the source's stored entries as they were; a disabled source, or one
-    whose back-off has not expired, is reported as ``skipped``.
+    A failure leaves the source's stored entries as they were; a disabled source, one whose
+    back-off has not expired, or with ``due_only`` one whose ``next_poll_at`` has not come
+    (:func:`digest.polling.not_due_reason`, ``fresh_within`` as there) is reported as
+    ``skipped``. A body identical to the last one parsed (:func:`body_hash`) is not parsed
+    again (``ok`` with ``unchanged``).
     """
     state = store.source_state(source.name)
     report = SourceReport(source=source.name, status="ok")
     is_local = source.path is not None and not live
     skip = polling.skip_reason(state, now, local=is_local)
+    if skip is None and due_only:
+        skip = polling.not_due_reason(state, now, fresh_within=fresh_within)
     if skip is not None:
         report.status, report.error = "skipped", skip
         report.next_poll_at = state.next_poll_at
         return report
+    from digest.fetch import RetryLater, fetch
+    from digest.parse import parse_feed
+
     location = source.location if is_local else (state.url or str(source.url))
     policy = polling.Policy(
         interval=timedelta(minutes=source.poll_interval_minutes or config.fetch.poll_interval_minutes),
@@ -102,17 +132,24 @@ def poll_source(
             allow_files=is_local,
         )
         report.http_status = result.status
-        feed = parse_feed(
-            result.content,
-            source=source.name,
-            now=now,
-            url=result.url,
-            headers=result.headers,
-            language=source.language,
-        )
-        new, seen = store.upsert_entries(feed.entries, now=now)
-        report.new_entries, report.seen_entries = new, seen
-        report.warnings = list(feed.warnings)
+        fingerprint = body_hash(result, source)
+        new = 0
+        if polling.unchanged(state, fingerprint):
+            report.unchanged = True
+            log.info("source_unchanged source=%s: same body as last time, not parsed", source.name)
+        else:
+            feed = parse_feed(
+                result.content,
+                source=source.name,
+                now=now,
+                url=result.url,
+                headers=result.headers,
+                language=source.language,
+            )
+            new, seen = store.upsert_entries(feed.entries, now=now)
+            report.new_entries, report.seen_entries = new, seen
+            report.warnings = list(feed.warnings)
+            log.info("source_parsed source=%s entries=%d new=%d", source.name, len(feed.entries), new)
         outcome = polling.Fetched(
             status=result.status,
             etag=result.etag,
@@ -120,6 +157,7 @@ def poll_source(
             permanent_redirect=result.permanent_redirect,
             new_entries=new,
             local=is_local,
+            body_hash=fingerprint,
         )
     except NotModified:
         report.status, report.http_status = "not-modified", 304
@@ -147,6 +185,31 @@ def poll_source(
     return report
 
 
+_PARSER_MODULES = ("parse.py", "sanitize.py", "encoding.py", "urls.py", "textdir.py", "types.py")
+
+
+@functools.lru_cache(maxsize=1)
+def _parser_fingerprint() -> bytes:
+    """The sha256 of the code that turns bytes into entries: a new digest re-parses once."""
+    digest = hashlib.sha256()
+    for name in _PARSER_MODULES:
+        with contextlib.suppress(OSError):
+            digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.digest()
+
+
+def body_hash(result: FetchResult, source: SourceConfig) -> str:
+    """The fingerprint of a fetched body and of everything its parse depends on (hex sha256):
+    the bytes, the final URL, the ``Content-Type`` header (its charset), the source's name and
+    language, and the parser's own code. Equal fingerprints give equal entries, so the body
+    is not parsed again (:func:`digest.polling.unchanged`)."""
+    digest = hashlib.sha256(_parser_fingerprint())
+    for part in (result.url, result.headers.get("content-type", ""), source.name, source.language or ""):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    digest.update(result.content)
+    return digest.hexdigest()
+
+
 def _host_of(source: SourceConfig, live: bool) -> str | None:
     """The host a source is fetched from, or ``None`` for a local file."""
     if source.path is not None and not live:
@@ -162,10 +225,19 @@ def poll(
     sources: Iterable[SourceConfig] | None = None,
     live: bool = False,
     progress: Callable[[SourceReport], None] | None = None,
+    due_only: bool = False,
+    fresh: Collection[str] = (),
 ) -> list[SourceReport]:
-    """Poll ``sources`` (default: every enabled source) concurrently, at most
-    ``fetch.max_per_host`` at once against any one host; one report each, in config order.
-    ``progress`` is called as each source finishes."""
+    """Poll ``sources`` (default: every enabled source); one report each, in config order.
+    ``progress`` is called as each source finishes.
+
+    Remote sources are fetched concurrently in threads (network I/O), at most
+    ``fetch.max_per_host`` at once against any one host; local files are read and parsed
+    one after another in this thread meanwhile (parsing holds the interpreter lock, so
+    threads would only contend for it). ``due_only`` (``digest run``) skips healthy sources
+    whose ``next_poll_at`` has not come, except those named in ``fresh`` that were fetched
+    more than :data:`digest.polling.FRESH_ENOUGH` ago (a list is about to be built from them).
+    """
     chosen = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     per_host: dict[str, threading.BoundedSemaphore] = {}
     for source in chosen:
@@ -175,17 +247,29 @@ def poll(
 
     def one(source: SourceConfig) -> SourceReport:
         gate = per_host.get(_host_of(source, live) or "") or contextlib.nullcontext()
+        within = polling.FRESH_ENOUGH if source.name in fresh else None
         try:
             with gate:
-                report = poll_source(config, store, source, now=now, live=live)
+                report = poll_source(
+                    config, store, source, now=now, live=live, due_only=due_only, fresh_within=within
+                )
         except DigestError as exc:  # the store failed for this source: report, go on
             report = SourceReport(source=source.name, status="failed", error=str(exc))
         if progress is not None:
             progress(report)
         return report
 
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL_FETCHES) as pool:
-        return list(pool.map(one, chosen))
+    remote = [s for s in chosen if _host_of(s, live) is not None]
+    local = [s for s in chosen if _host_of(s, live) is None]
+    done: dict[str, SourceReport] = {}
+    if not remote:
+        done.update((s.name, one(s)) for s in local)
+    else:
+        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, len(remote))) as pool:
+            futures = {s.name: pool.submit(one, s) for s in remote}
+            done.update((s.name, one(s)) for s in local)
+            done.update((name, future.result()) for name, future in futures.items())
+    return [done[s.name] for s in chosen]
 
 
 def poll_shared(
@@ -302,6 +386,8 @@ def build(
     The editor's preview shows this same build. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when rendering fails.
     """
+    from digest.topics import load_model
+
     scheduled = editions.edition_time(list_config, at)
     if scheduled is None:
         return None
@@ -360,6 +446,8 @@ def finish_build(
     rendered once more in that timezone, dated by the reader's own delivery day
     (:func:`digest.schedule.local_send_time`), keyed by :func:`variant_key`. Raises
     :class:`~digest.exceptions.RenderError` when rendering fails."""
+    from digest.render import SizeModel
+
     variants: dict[tuple[str, ...], RenderedEdition] = {}
     sizes = SizeModel()  # one premailer run per rendering: the budget is chosen before it
     for choice in [(), *choices]:
@@ -400,6 +488,9 @@ def _list_rules(
     config: Config, list_config: ListConfig, edition: Edition, model: object | None
 ) -> Rules:
     """The list's own scoring and sectioning, for stories an editor reshaped."""
+    from digest.rank import story_score
+    from digest.topics import section_of
+
     sources = config.list_sources(list_config)
     weights = {s.name: s.weight for s in sources}
     source_topics = {s.name: s.topic for s in sources if s.topic}
@@ -435,6 +526,8 @@ def make_transport(config: Config, list_config: ListConfig, folder: Path, *, sec
     """
     kind = config.transport_for(list_config)
     if kind == "outbox":
+        from digest.transports.outbox import OutboxTransport
+
         return OutboxTransport(folder)
     if kind == "smtp":
         from digest.transports.smtp import SmtpTransport
@@ -465,6 +558,12 @@ def deliver_edition(
     carries up to 1000 recipients; the other transports fill them in before sending.
     Raises :class:`~digest.exceptions.DeliveryError` when the transport cannot be set up.
     """
+    from digest.deliver import Ledger
+    from digest.message import EncodedBody, build_message
+    from digest.render import archive_url
+    from digest.tokens import make_token, preferences_url, unsubscribe_url
+    from digest.unsubscribe import mailto_url
+
     web_url = archive_url(config.site.base, list_config.name, period)
     variants = {k: replace(v, web_url=web_url) for k, v in store.variants(edition_id).items()}
     whole = variants[()]
@@ -611,6 +710,9 @@ def publish(
         _settle(report, done, store, clock())
         report.message = "; ".join(filter(None, ["resumed the unfinished edition", report.message]))
         return report
+
+    from digest.message import public_copy
+    from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 
     notes: list[str] = []
     if list_config.subscribers is not None:
@@ -796,16 +898,23 @@ def run(
     progress: Callable[[SourceReport], None] | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> RunReport:
-    """Poll every source, then build and deliver each list that is due at ``at`` (default
+    """Poll every source that is due, then build and deliver each list that is due at ``at`` (default
     ``now``; a date alone means that day's edition in each list's timezone, see
     :mod:`digest.attime`), by the one lateness rule of :func:`digest.schedule.due`: its latest
     scheduled time has passed by at most ``scheduler.misfire_grace_seconds`` and that period
     has no edition yet. A later edition is reported ``missed`` and not started (``digest send
     LIST --at T`` sends it on purpose); an edition already started is always finished; queued
-    rows whose local send time has come are delivered. The report is also kept in the store."""
+    rows whose local send time has come are delivered. The report is also kept in the store.
+
+    A healthy source is polled once its ``next_poll_at`` has come, or when a list about to be
+    built draws from it and it was fetched more than :data:`digest.polling.FRESH_ENOUGH`
+    ago (:func:`digest.polling.not_due_reason`); ``digest poll`` polls every source now."""
     at = at or now
     report = RunReport(started_at=now)
-    report.sources = poll(config, store, now=now, live=live, progress=progress)
+    report.sources = poll(
+        config, store, now=now, live=live, progress=progress, due_only=True,
+        fresh=_sources_to_build(config, store, at, lists),
+    )
     for list_config in config.lists:
         if lists and list_config.name not in lists:
             continue
@@ -827,6 +936,26 @@ def run(
         "run", started_at=now, finished_at=clock(), ok=report.ok, report=report_dict(report)
     )
     return report
+
+
+def _sources_to_build(
+    config: Config, store: Store, at: AtValue, lists: Sequence[str]
+) -> set[str]:
+    """The sources of the lists whose edition :func:`run` is about to build at ``at`` (due,
+    on time, not stored yet): they are polled even before their ``next_poll_at``."""
+    wanted: set[str] = set()
+    for list_config in config.lists:
+        if lists and list_config.name not in lists:
+            continue
+        try:
+            when = at_for_list(at, list_config.schedule.timezone)
+            owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
+            if owed is None or owed.missed or store.edition(list_config.name, owed.fire.period):
+                continue
+        except DigestError:  # publish reports it
+            continue
+        wanted.update(s.name for s in config.list_sources(list_config))
+    return wanted
 
 
 def missed_report(list_config: ListConfig, owed: schedules.Due) -> ListReport:

@@ -16,6 +16,12 @@ Rules, in order:
 4. Permanent redirects: the stored URL moves only after the same 301/308 target was seen on
    :data:`MOVE_AFTER_REDIRECTS` fetches in a row.
 5. HTTP 410 Gone disables the source (``disabled_reason``).
+6. ``digest run`` (:func:`not_due_reason`) polls a healthy source only once its
+   ``next_poll_at`` has come, unless a list about to be built wants it fresher than
+   ``fresh_within``, or the clock is before its last fetch (``--at`` in the past); ``digest
+   poll`` and the service's own poll decisions fetch what they are asked to.
+7. An unchanged body (:func:`unchanged`: the fingerprint of the bytes, the URL and the parse's
+   inputs equals the one stored after the last parse) is not parsed again.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 from digest.store import SourceState
 
 __all__ = [
+    "FRESH_ENOUGH",
     "MOVE_AFTER_REDIRECTS",
     "UNCONDITIONAL_AFTER_304S",
     "Failed",
@@ -39,14 +46,19 @@ __all__ = [
     "conditional",
     "decide",
     "host_key",
+    "not_due_reason",
     "polled_in_round",
     "skip_reason",
+    "unchanged",
 ]
 
 UNCONDITIONAL_AFTER_304S = 24
 """A source answered 304 this many times in a row is fetched once without validators."""
 MOVE_AFTER_REDIRECTS = 3
 """A feed URL moves after this many fetches in a row ended in the same permanent redirect."""
+FRESH_ENOUGH = timedelta(minutes=5)
+"""A source a list is about to be built from is polled by ``digest run`` when it was last
+fetched longer ago than this, even before its ``next_poll_at`` (rule 6)."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,7 @@ class Fetched:
     permanent_redirect: str | None = None
     new_entries: int = 0
     local: bool = False
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class SourceUpdate:
     redirect_count: int
     next_poll_at: datetime
     disabled_reason: str | None
+    body_hash: str | None = None
     failure: Failed | None = None
     delay: timedelta = timedelta(0)
 
@@ -150,6 +164,29 @@ def skip_reason(state: SourceState, now: datetime, *, local: bool) -> str | None
     ):
         return f"backing off after errors until {state.next_poll_at:%Y-%m-%d %H:%M} UTC"
     return None
+
+
+def not_due_reason(
+    state: SourceState, now: datetime, *, fresh_within: timedelta | None = None
+) -> str | None:
+    """Why ``digest run`` leaves a healthy source alone at ``now`` (rule 6), or None when it
+    polls it: its ``next_poll_at`` has not come. A source never polled, one whose last poll
+    failed (:func:`skip_reason` handles back-off), one last fetched after ``now`` (the clock
+    was set back, ``--at`` in the past) or, with ``fresh_within``, one last fetched longer
+    ago than that (a list is about to be built from it) is polled."""
+    if state.next_poll_at is None or state.last_fetch_at is None or state.last_status == "failed":
+        return None
+    if now < state.last_fetch_at or state.next_poll_at <= now:
+        return None
+    if fresh_within is not None and now - state.last_fetch_at > fresh_within:
+        return None
+    return f"not due until {state.next_poll_at:%Y-%m-%d %H:%M} UTC (digest poll fetches it now)"
+
+
+def unchanged(state: SourceState, body_hash: str) -> bool:
+    """True when ``body_hash`` (the fingerprint of a fetched body and what its parse depends
+    on) is the one stored after the source's last successful parse (rule 7)."""
+    return state.body_hash is not None and state.body_hash == body_hash
 
 
 def conditional(state: SourceState, *, local: bool) -> bool:
@@ -188,10 +225,11 @@ def decide(state: SourceState, outcome: FetchOutcome, now: datetime, policy: Pol
         redirect_count=state.redirect_count,
         next_poll_at=now + policy.interval,
         disabled_reason=state.disabled_reason,
+        body_hash=state.body_hash,
         delay=policy.interval,
     )
     if isinstance(outcome, Fetched):
-        update = replace(base, last_http_status=outcome.status)
+        update = replace(base, last_http_status=outcome.status, body_hash=outcome.body_hash)
         if outcome.new_entries:
             update = replace(update, last_new_at=now)
         if not outcome.local:

@@ -31,6 +31,7 @@ __all__ = [
     "drop_comments",
     "drop_leading_text",
     "html_to_text",
+    "sanitized_html_to_text",
     "neutralise_encoded_words",
     "sanitize_html",
     "text_from_html_fragment",
@@ -217,13 +218,47 @@ def html_to_text(fragment: str) -> str:
     as single blank-line-free line breaks, spaces collapsed within lines, controls removed."""
     if not fragment:
         return ""
-    parser = _TextExtractor()
-    try:
-        parser.feed(remove_controls(fragment))
-        parser.close()
-    except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
-        return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
-    text = remove_controls("".join(parser.parts))
+    if "<" in fragment or "&" in fragment:
+        parser = _TextExtractor()
+        try:
+            parser.feed(remove_controls(fragment))
+            parser.close()
+        except Exception:  # noqa: BLE001 - html.parser is lenient; this is a last resort
+            return clean_text(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+        text = remove_controls("".join(parser.parts))
+    else:  # no tag, no entity: the parser would hand the text back as it is (issue 14)
+        text = remove_controls(fragment)
+    lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+_SANITISED_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+
+
+def sanitized_html_to_text(fragment: str) -> str:
+    """:func:`html_to_text` of HTML that :func:`sanitize_html` produced, without
+    ``html.parser``: that HTML (html5ever's serialisation) has no comment, no raw ``<`` in
+    text and no partial entity, so its tags are found by one regular expression and its
+    text unescaped once. Same result, several times faster (issue 14); any other input
+    goes to :func:`html_to_text`."""
+    if "<" not in fragment:
+        return html_to_text(fragment)
+    parts: list[str] = []
+    pos = skip = 0
+    for m in _SANITISED_TAG.finditer(fragment):
+        if not skip:
+            parts.append(fragment[pos : m.start()])
+        pos = m.end()
+        tag, end = m[2].lower(), bool(m[1])
+        if tag in _DROP_WITH_CONTENT:
+            skip = max(0, skip - 1) if end else skip + 1
+        elif tag in _BLOCK:
+            parts.append("\n")
+        elif not end and tag in ("td", "th"):
+            parts.append(" ")
+    if not skip:
+        parts.append(fragment[pos:])
+    text = remove_controls(html.unescape("".join(parts)))
     lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -237,10 +272,14 @@ def text_from_html_fragment(fragment: str) -> str:
     """Single-line plain text of a title-like HTML fragment (``<b>A</b> &amp; B`` -> ``A & B``).
 
     Markup is stripped (script/style content dropped), entities decoded exactly once,
-    CDATA wrappers unwrapped, whitespace collapsed, control characters removed.
+    CDATA wrappers unwrapped, whitespace collapsed, control characters removed. Text
+    without ``<``, ``&`` or ``]]>`` only has its whitespace and controls cleaned (the same
+    result, without an HTML parser).
     """
     if not fragment:
         return ""
+    if "<" not in fragment and "&" not in fragment and "]]>" not in fragment:
+        return clean_text(fragment)  # plain text already (most titles and categories)
     text = drop_comments(unwrap_cdata(remove_controls(fragment)))
     return clean_text(html_to_text(text).replace("\n", " "))
 

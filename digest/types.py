@@ -343,7 +343,8 @@ The CLI prints each of them; its test renders every value listed here."""
 
 @dataclass
 class SourceReport:
-    """Outcome of polling one source: ``status`` is one of :data:`SourceStatus`."""
+    """Outcome of polling one source: ``status`` is one of :data:`SourceStatus`; ``unchanged``
+    (with ``ok``): the body fetched was the one parsed last time, so it was not parsed again."""
 
     source: str
     status: SourceStatus
@@ -354,6 +355,7 @@ class SourceReport:
     warnings: list[str] = field(default_factory=list)
     next_poll_at: datetime | None = None
     retry_after: float | None = None
+    unchanged: bool = False
 
 
 @dataclass

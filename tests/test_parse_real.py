@@ -218,9 +218,10 @@ def test_categories_and_authors() -> None:
 def test_large_feed_parses_fast_enough() -> None:
     import time
 
-    t = time.perf_counter()
+    # CPU seconds of this process, not wall time: the test machines are shared (issue 14)
+    t = time.process_time()
     parse_feed((REAL_FEEDS / "giantbomb-podcast-rss.xml").read_bytes(), source="gb", now=NOW)
-    assert time.perf_counter() - t < 5.0
+    assert time.process_time() - t < 5.0
 
 
 def test_media_description_is_image_alt_not_summary() -> None:

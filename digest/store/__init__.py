@@ -71,9 +71,13 @@ class Store(SourcesStore, EditionsStore, SubscribersStore, LedgerStore, OpsStore
     @classmethod
     def open(cls, url: str, **pool: Any) -> Store:
         """Open (creating or upgrading as needed) the store at SQLAlchemy ``url``; ``pool``:
-        the PostgreSQL pool settings of :func:`make_engine`."""
+        the PostgreSQL pool settings of :func:`make_engine`. A database already at head is
+        opened without alembic (:func:`digest.schema.at_head`)."""
+        from digest.schema import at_head
+
         engine = make_engine(url, **pool)
-        migrate(engine)  # looked up here, in digest.store, at call time
+        if not at_head(engine):
+            migrate(engine)  # looked up here, in digest.store, at call time
         return cls(engine)
 
 

@@ -34,6 +34,7 @@ class SourceState:
     redirect_count: int = 0
     next_poll_at: datetime | None = None
     disabled_reason: str | None = None
+    body_hash: str | None = None
 
 
 @dataclass(frozen=True)

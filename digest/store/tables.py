@@ -58,6 +58,7 @@ sources = Table(
     Column("redirect_count", Integer, nullable=False, default=0),
     Column("next_poll_at", UTCDateTime, nullable=True),
     Column("disabled_reason", Text, nullable=True),
+    Column("body_hash", Text, nullable=True),  # of the last body parsed: unchanged, not parsed again
 )
 
 

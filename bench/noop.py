@@ -1,0 +1,79 @@
+"""Benchmark: a cron ``digest run`` with nothing new, against ``python -c pass`` and parsing.
+
+Sets up the demo ``config.yaml`` in a temporary folder (its database, its outbox) and runs
+``digest run --at 2026-02-18T07:00:00Z`` once: every feed parsed, the edition built and sent.
+Then alternates ``--repeat`` times, each in a fresh interpreter: ``python -c pass``, the
+same ``digest run`` again (every source not due, the edition complete: nothing to do), and
+the demo's feed files parsed the way digest calls feedparser (the baseline of
+``bench/pipeline.py``). Prints the medians of wall and CPU time and the ratios; the issue-14
+target is a no-op run of at most 0.5 s wall.
+
+    python bench/noop.py [--repeat 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline import AT, REPO, child, digest_cmd  # noqa: E402
+
+
+def demo_config(folder: Path) -> tuple[Path, list[str]]:
+    """The demo config with its database and outbox in ``folder``; and its feed files."""
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["database"] = {"url": f"sqlite:///{folder}/digest.db"}
+    data["delivery"]["outbox_dir"] = str(folder / "outbox")
+    files = []
+    for source in data["sources"]:
+        source["path"] = str((REPO / source["path"]).resolve())
+        files.append(source["path"])
+    for lst in data["lists"]:
+        lst["subscribers"] = str(REPO / lst["subscribers"])
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path, files
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="digest-noop-") as name:
+        folder = Path(name)
+        config, files = demo_config(folder)
+        listing = folder / "files.json"
+        listing.write_text(json.dumps(files))
+        first = child(digest_cmd(config), False)
+        assert "edition 2026-02-18: sent" in first["out"], first["out"][-2000:]
+        runs: dict[str, list[dict]] = {"python -c pass": [], "digest run (no-op)": [], "parse baseline": []}
+        for _ in range(args.repeat):
+            runs["python -c pass"].append(child([sys.executable, "-c", "pass"], False))
+            got = child(digest_cmd(config), False)
+            assert "exists" in got["out"] and "not due until" in got["out"], got["out"][-2000:]
+            runs["digest run (no-op)"].append(got)
+            bench = str(Path(__file__).resolve().parent / "pipeline.py")
+            runs["parse baseline"].append(child([sys.executable, bench, "--baseline", str(listing)], False))
+    print(f"demo config ({len(files)} sources), digest run --at {AT} after a first full run; "
+          f"medians of {args.repeat} alternating runs")
+    med = {k: (statistics.median(r["seconds"] for r in v), statistics.median(r["cpu"] for r in v))
+           for k, v in runs.items()}
+    for label, (wall, cpu) in med.items():
+        print(f"  {label:22s} {wall:6.3f} s wall  {cpu:6.3f} s cpu")
+    wall, cpu = med["digest run (no-op)"]
+    print(f"  no-op / python -c pass: {wall / med['python -c pass'][0]:.1f}x wall; "
+          f"no-op / parse baseline: {wall / med['parse baseline'][0]:.2f}x wall, "
+          f"{cpu / med['parse baseline'][1]:.2f}x cpu; target <= 0.5 s wall: "
+          f"{'met' if wall <= 0.5 else 'not met'} ({wall:.3f} s)")
+
+
+if __name__ == "__main__":
+    main()
