@@ -765,9 +765,12 @@ def eval_clusters(file: str, title_only: bool) -> None:
 @eval_group.command("stories")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--list", "list_name", help="Use this list's sources, topics and model (default: the first list).")
+@click.option("--no-feeds", is_flag=True, help="Do not read feed categories from the sources' local files.")
 @click.pass_context
-def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
-    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE."""
+def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds: bool) -> None:
+    """The whole build path (noise, dedupe, cluster, rank, sections) scored on a labelled FILE.
+
+    Rows found in their source's local feed file (``path``) get its categories, as a build would."""
     from digest.evaluate import evaluate_stories, load_jsonl
 
     config = _config(ctx)
@@ -775,7 +778,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None) -> None:
         raise click.ClickException("the configuration has no list")
     list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
     try:
-        s = evaluate_stories(load_jsonl(file), config, list_config)
+        s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
@@ -805,8 +808,9 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--list", "list_name", default=None, help="The list whose rules section (default: the first).")
 @click.option("--folds", type=int, default=0, help="Train the classifier by k-fold on FILE (default: the list's model).")
+@click.option("--no-feeds", is_flag=True, help="Do not read feed categories from the sources' local files.")
 @click.pass_context
-def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int) -> None:
+def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: int, no_feeds: bool) -> None:
     """Section FILE's gold stories (JSONL with story, section) with a list's rules and model;
     print macro-F1, per-section F1 and the confusion matrix."""
     from digest.evaluate import evaluate_sections, load_jsonl
@@ -815,7 +819,8 @@ def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: i
     config = _config(ctx)
     try:
         s = evaluate_sections(
-            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name, folds=folds
+            load_jsonl(file), config=config, list_name=list_name or config.lists[0].name,
+            folds=folds, feeds=not no_feeds,
         )
     except DigestError as exc:
         raise click.ClickException(str(exc)) from None

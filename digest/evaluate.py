@@ -25,7 +25,7 @@ import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -290,6 +290,7 @@ def evaluate_sections(
     list_name: str,
     folds: int = 0,
     seed: int = 0,
+    feeds: bool = True,
 ) -> TopicScores:
     """Section each gold story of ``rows`` with the rules of list ``list_name`` of ``config``
     and score it against the gold ``section`` of its entries (macro-F1 over the gold labels
@@ -300,7 +301,9 @@ def evaluate_sections(
     classifier: with ``folds`` ≥ 2, one is trained per fold on the *other* folds' rows
     (title + text, label = ``section``) and settles the held-out fold's stories the rules
     leave undecided (stories, not entries, are split, so no story is in both); with
-    ``folds`` 0, the list's own ``topic_model`` if it has one. Raises :class:`DigestError`
+    ``folds`` 0, the list's own ``topic_model`` if it has one. Rows are matched to the
+    configured sources and, with ``feeds``, get their feed categories as in
+    :func:`evaluate_stories`. Raises :class:`DigestError`
     when a row has no ``section`` or the list is unknown.
     """
     import random
@@ -325,7 +328,12 @@ def evaluate_sections(
         for name in list_config.topics
     ]
     list_config = list_config.model_copy(update={"min_section_stories": 1})
-    entries = rows_to_entries(rows)
+    entries = [
+        replace(e, source=name)
+        for e, name in zip(rows_to_entries(rows), _source_names(rows, sources), strict=True)
+    ]
+    if feeds:
+        entries = _with_feed_details(entries, rows, sources)
     groups = _gold_stories(rows)
 
     def lead_first(i: int) -> tuple[float, int]:
@@ -418,12 +426,70 @@ class StoryScores:
     seconds: float
 
 
+def _feed_details(sources: Sequence[Any], now: datetime) -> dict[tuple[str, str], Entry]:
+    """What a real build knows of each entry beyond the JSONL fields (feed categories, lead
+    image, author), read from the local ``path`` of each configured source:
+    ``(source name, guid or link) -> Entry``. A file that is missing or does not parse adds
+    nothing (the row then has only its JSONL fields)."""
+    from digest.exceptions import DigestError as _Error
+    from digest.parse import parse_feed
+
+    found: dict[tuple[str, str], Entry] = {}
+    for source in sources:
+        if source.path is None:
+            continue
+        try:
+            content = Path(str(source.path)).read_bytes()
+            parsed = parse_feed(content, source=source.name, now=now, language=source.language)
+        except (OSError, _Error, ValueError):
+            continue
+        for entry in parsed.entries:
+            for key in (entry.entry_id, entry.url):
+                if key:
+                    found.setdefault((source.name, key), entry)
+    return found
+
+
+def _with_feed_details(
+    entries: Sequence[Entry], rows: Sequence[dict[str, Any]], sources: Sequence[Any]
+) -> list[Entry]:
+    """``entries`` (one per row, ``source`` a configured source's name) with the feed
+    categories, lead image and author of the item their row's ``guid`` or ``url`` finds in
+    that source's local feed file (:func:`_feed_details`); others unchanged."""
+    from dataclasses import replace as _replace
+
+    latest = max((e.time for e in entries if e.time is not None), default=_EPOCH)
+    details = _feed_details(sources, latest + timedelta(days=1))
+    result = list(entries)
+    for i, (entry, row) in enumerate(zip(entries, rows, strict=True)):
+        keys = (str(row.get("guid") or ""), str(row.get("url") or ""))
+        parsed = next((details[(entry.source, k)] for k in keys if (entry.source, k) in details), None)
+        if parsed is not None:
+            result[i] = _replace(
+                entry, categories=parsed.categories, image=parsed.image, author=parsed.author
+            )
+    return result
+
+
+def _source_names(rows: Sequence[dict[str, Any]], sources: Sequence[Any]) -> list[str]:
+    """Each row's configured source name: the source whose ``path``/``url`` ends with the
+    row's ``feed`` file name, else the row's ``source``."""
+    by_file: dict[str, str] = {}
+    for source in sources:
+        for where in (source.path, source.url):
+            if where is not None:
+                by_file.setdefault(Path(str(where)).name, source.name)
+    return [_config_source(row, by_file) for row in rows]
+
+
 def _config_source(row: dict[str, Any], by_file: dict[str, str]) -> str:
     feed = str(row.get("feed") or "")
     return by_file.get(feed) or str(row.get("source") or "dataset")
 
 
-def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: Any) -> StoryScores:
+def evaluate_stories(
+    rows: Sequence[dict[str, Any]], config: Any, list_config: Any, *, feeds: bool = True
+) -> StoryScores:
     """Run the list's whole build path on ``rows`` and score it against their labels.
 
     ``rows`` need ``story``, ``section`` (and ``title``; ``source``, ``feed``, ``url``,
@@ -432,8 +498,11 @@ def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: A
     the config source whose ``path``/``url`` ends with it, so source weights and topics apply
     as in a real build. The path is :func:`digest.edition.assemble` (noise filter, dedupe,
     cluster, rank, sections with the list's rules and ``topic_model``) over a window holding
-    every row, with the list's and each section's story cap lifted to hold them all. Raises :class:`DigestError` when a row
-    lacks ``story`` or ``section``.
+    every row, with the list's and each section's story cap lifted to hold them all. With
+    ``feeds`` (the default), a row found by ``guid`` or ``url`` in its source's local feed
+    file (the source's ``path``) gets that item's feed categories, lead image and author, which
+    the JSONL does not carry and noise and section rules read. Raises :class:`DigestError`
+    when a row lacks ``story`` or ``section``.
     """
     from dataclasses import replace as _replace
 
@@ -446,15 +515,13 @@ def evaluate_stories(rows: Sequence[dict[str, Any]], config: Any, list_config: A
 
     if any("story" not in r or "section" not in r for r in rows):
         raise DigestError("every row needs 'story' and 'section' fields for story evaluation")
-    by_file: dict[str, str] = {}
-    for source in config.list_sources(list_config):
-        for where in (source.path, source.url):
-            if where is not None:
-                by_file.setdefault(Path(str(where)).name, source.name)
+    sources = config.list_sources(list_config)
     entries = [
-        _replace(e, source=_config_source(r, by_file))
-        for e, r in zip(rows_to_entries(rows), rows, strict=True)
+        _replace(e, source=name)
+        for e, name in zip(rows_to_entries(rows), _source_names(rows, sources), strict=True)
     ]
+    if feeds:
+        entries = _with_feed_details(entries, rows, config.list_sources(list_config))
     index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
     times = [e.time for e in entries if e.time is not None]
     start, end = min(times), max(times) + timedelta(seconds=1)

@@ -11,7 +11,8 @@ Rules, checked in this order (the first that matches gives the reason):
 2. **roundup / newsletter** (words a reader can check): the title or link names a
    newsletter, brief, key-events list or "what to know" page (``Up First``,
    ``World Brief``, ``List of key events``, ``/newsletter/``); a title that strings two
-   stories together (``"X has died. And, Y"``).
+   stories together (``"X has died. And, Y"``), or a teaser summary (at most
+   :data:`TEASER_CHARS` characters) that lists several stories the same way.
 3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
    or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
@@ -31,7 +32,7 @@ from datetime import datetime, timedelta
 
 from digest.types import Entry
 
-__all__ = ["ARCHIVE_DAYS", "NoiseVerdict", "classify", "split_noise"]
+__all__ = ["ARCHIVE_DAYS", "TEASER_CHARS", "NoiseVerdict", "classify", "split_noise"]
 
 #: An entry published this many days before it was first seen is an archive item.
 ARCHIVE_DAYS = 365
@@ -49,6 +50,10 @@ _ROUNDUP_TITLE = re.compile(
 )
 # "Jesse Jackson has died. And, U.S. and Iran set for talks": two stories in one title.
 _TWO_STORIES = re.compile(r"[.?!]\s+(?:And|Plus|Also),\s+\S", re.UNICODE)
+#: A summary this short (characters) is a teaser; one that strings stories together with
+#: "And," / "Plus," lists several headlines. Longer summaries are article text, where a
+#: sentence may start so.
+TEASER_CHARS = 400
 _ROUNDUP_URL = re.compile(
     r"(newsletter|/briefing/|/brief/|list-of-key-events|/live-updates-summary|/quiz/)",
     re.IGNORECASE,
@@ -107,6 +112,9 @@ def classify(entry: Entry) -> NoiseVerdict | None:
         return NoiseVerdict("roundup", f"newsletter or roundup: {match.group(0).strip()!r}")
     if _TWO_STORIES.search(title):
         return NoiseVerdict("roundup", "title strings two stories together (\". And, …\")")
+    teaser = (entry.summary_text or "").strip()
+    if len(teaser) <= TEASER_CHARS and _TWO_STORIES.search(teaser):
+        return NoiseVerdict("roundup", "summary lists several stories (\". And, …\")")
     for category in entry.categories:
         found = _PROGRAMME_CATEGORY.search(category)
         if found:

@@ -11,7 +11,8 @@ happens* outweighs *who is named*:
   ("LONDON: ...") × :data:`PLACE_CUE`; a demonym ("US soldiers" is written ``US`` but a
   demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
   Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
-  × :data:`VENUE_CUE`;
+  × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
+  talked about, not where anything happens: × :data:`QUOTED_CUE`;
 - "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",
   "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
@@ -35,6 +36,7 @@ PLACE_CUE = 2.0
 ACTOR_CUE = 0.5
 VENUE_CUE = 0.25
 SUBJECT_CUE = 1.5
+QUOTED_CUE = 0.25
 
 _PREPOSITIONS = frozenset(
     (
@@ -133,7 +135,20 @@ _VERBS_AFTER_US = frozenset(
 )  # "US plans ..." is a subject; "US soldiers ..." an adjective: who, not where
 
 
+_OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
+
+
 def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[float, str]:
+    quoted = (
+        0 < start
+        and end < len(text)
+        and text[start - 1] in _OPEN_QUOTES
+        and text[end] in _CLOSE_QUOTES
+        and (start == 1 or not text[start - 2].isalnum())
+        and (end + 1 == len(text) or not text[end + 1].isalnum())
+    )
+    if quoted:
+        return QUOTED_CUE, "quoted word"  # removing the word 'Palestine': a word, not a where
     if place.kind == _VENUE:
         return VENUE_CUE, "venue"
     if place.kind == _DEMONYM:

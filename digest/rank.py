@@ -8,7 +8,9 @@ Order in which the rules apply (first match decides, top to bottom):
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
    new entries is left out too unless those are new reporting (not copies of the sent
    entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
-   not have; then it stays as an update (``Story.update = True``).
+   not have; then it stays as an update (``Story.update = True``). A story with no sent
+   entry whose every entry repeats a sent one that clustering kept apart
+   (:func:`digest.repeats.repeats_sent`) is left out too.
 3. **Score**::
 
        score = (1 + ln outlets) × weight × 2^(−age / half_life) × novelty × boost
@@ -158,6 +160,9 @@ def rank(
 
     kept: list[Story] = []
     pin_order: list[int | None] = []
+    sent_index = repeats.SentIndex(
+        [e for s in stories for e in s.entries if (e.source, e.entry_id) in sent]
+    )
     for story in stories:
         current: Story | None = story
         for rule in drops:
@@ -194,6 +199,9 @@ def rank(
                     f"sent in {', '.join(periods)}; new: {', '.join(new_outlets)}",
                 )
             )
+        elif sent_index.repeats(story.entries):
+            log.debug("rank.repeat story=%s", story.key)  # a copy clustering kept apart
+            continue
 
         boost = 1.0
         for rule in boosts:

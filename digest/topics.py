@@ -2,7 +2,8 @@
 
 Order in which the rules apply to each story (the first that decides wins):
 
-1. **Weighed evidence of the lead** (title and summary) for each section of the list:
+1. **Weighed evidence of the lede** (the lead's title and the first :data:`LEAD_SENTENCES`
+   sentences of its summary, :func:`lead_text`) for each section of the list:
    - the topic's ``keywords`` and ``patterns``: keywords match whole words (``\\b``
      boundaries, any script); a keyword written ALL IN CAPITALS (``US``, ``EU``, ``NATO``)
      matches case-sensitively, every other keyword case-insensitively, so ``US`` never
@@ -15,7 +16,8 @@ Order in which the rules apply to each story (the first that decides wins):
      one of the list's keywords counts for that keyword's topic only. A region no topic of
      the list covers (Africa in a list without an Africa section) is a candidate too: when
      it wins, the story is the fallback's (or left out). Places count only for a list with
-     at least one topic that has ``places``.
+     at least one topic that has ``places``. A feed category that is exactly a place name
+     counts as that place named in the summary (:data:`CATEGORY_PLACE`).
    Per section the strongest mention counts fully and each other one half, title and
    summary added. The heaviest candidate decides (ties: the list's topic order) when it
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
@@ -217,6 +219,9 @@ Jackson``), weighed as a place named without a cue."""
 EVENT_CUE = 3.0
 """Factor for the gazetteer's ``world`` names (the Olympics, the UN): an event of the whole
 world settles where a story belongs over the countries taking part."""
+CATEGORY_PLACE = 1.0
+"""Weight of a feed category that is exactly a gazetteer name (the NYT's ``China``, ``Iran``):
+the outlet's own label for where, weighed as a place named in the summary without a cue."""
 MIN_EVIDENCE = 0.5
 """Least total weight for the rules to decide (one demonym in the summary, "the Canadian
 author", is enough when nothing else speaks); below it the classifier may."""
@@ -246,10 +251,33 @@ def _field_score(weights: Sequence[float]) -> float:
     return ordered[0] + 0.5 * sum(ordered[1:]) if ordered else 0.0
 
 
+LEAD_SENTENCES = 2
+"""How much of the summary the rules read: its first sentences, the *lede* that says what
+happened and where. A feed that carries the whole article in its summary would otherwise let
+every country the body mentions in passing outweigh where the news happens."""
+LEAD_WORDS = 80
+"""A cap on those sentences, in words, for summaries without sentence punctuation."""
+
+_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+
+
+def lead_text(summary: str, *, sentences: int = LEAD_SENTENCES, words: int = LEAD_WORDS) -> str:
+    """The first ``sentences`` sentences of ``summary`` (plain text), at most ``words`` words.
+
+    A sentence ends at ``.``, ``?``, ``!`` or ``…`` (closing quotes and brackets kept) followed
+    by white space and a capital letter or digit, so "U.S." and "3.5" do not end one."""
+    text = " ".join((summary or "").split())
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    lead = text[: ends[sentences - 1]] if len(ends) >= sentences else text
+    cut = lead.split()
+    return " ".join(cut[:words]) if len(cut) > words else lead
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
-    the list's topic order, regions no topic covers last)."""
-    title, summary = story.lead.title or "", story.lead.summary_text or ""
+    the list's topic order, regions no topic covers last). Reads the lead's title and the
+    first sentences of its summary (:func:`lead_text`)."""
+    title, summary = story.lead.title or "", lead_text(story.lead.summary_text or "")
     found: dict[tuple[str | None, str], dict[str, list[tuple[float, str]]]] = {}
 
     def add(key: tuple[str | None, str], field: str, weight: float, reason: str) -> None:
@@ -288,6 +316,14 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         reason = f"place {mention.place.name!r} ({region}{cue}){where}"
         add((region_topic.get(region), region if region not in region_topic else ""),
             mention.field, weight, reason)
+    # a feed category that is a place name ("China", "Iran") is the outlet's own word for where
+    for category in story.lead.categories if region_topic and CATEGORY_PLACE else ():
+        for mention in locate("", category):
+            if mention.place.name.casefold() != category.strip().casefold():
+                continue
+            region = mention.place.region
+            add((region_topic.get(region), region if region not in region_topic else ""),
+                "summary", CATEGORY_PLACE, f"feed category {category!r} ({region})")
 
     # a topic's keywords and its regions' places add up to one candidate
     merged: dict[tuple[str | None, str], Evidence] = {}

@@ -67,3 +67,70 @@ def test_split_keeps_order() -> None:
     news, noise = split_noise(items)
     assert [e.title for e in news] == ["News one", "News two"]
     assert [(e.title, v.kind) for e, v in noise] == [("Up First: today", "roundup"), ("Weekly quiz", "quiz")]
+
+
+def test_a_teaser_that_lists_several_stories_is_a_roundup_an_article_is_not() -> None:
+    listing = Entry(
+        source="s", entry_id="t", title="Good morning", published=NOW, first_seen=NOW,
+        summary_text="A civil rights leader dies at 84. And, the U.S. and Iran are set for talks.",
+    )  # fmt: skip
+    verdict = classify(listing)
+    assert verdict is not None and verdict.kind == "roundup" and "summary" in verdict.reason
+    article = Entry(
+        source="s", entry_id="a", title="Delegates march in", published=NOW, first_seen=NOW,
+        summary_text="The parade began at dusk. " * 20 + "And, since the last Games, rules changed.",
+    )  # fmt: skip
+    assert classify(article) is None
+
+
+def test_eval_stories_sees_the_feed_categories_a_build_sees(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The JSONL has no categories; the row's own feed file has them (``World Brief``), so
+    ``digest eval stories`` leaves the newsletter out as a build would, and ``--no-feeds``
+    shows what the JSONL alone gives."""
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .conftest import REPO
+
+    items = [
+        ("https://fp.example/brief", "A Hectic Day for Negotiators", "World Brief",
+         "Washington is trying to tackle two wars at once."),
+        ("https://fp.example/peru", "Peru's Congress removes interim President Jeri", "Peru",
+         "Lawmakers in Lima voted on Tuesday to remove the president."),
+    ]  # fmt: skip
+    body = "".join(
+        f"<item><title>{t}</title><link>{u}</link><guid>{u}</guid><category>{c}</category>"
+        f"<description>{d}</description><pubDate>Tue, 17 Feb 2026 08:00:00 +0000</pubDate></item>"
+        for u, t, c, d in items
+    )
+    (tmp_path / "fp-rss.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>FP</title>'
+        f"<link>https://fp.example/</link><description>x</description>{body}</channel></rss>",
+        encoding="utf-8",
+    )
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["sources"] = [{"name": "fp", "title": "FP", "path": str(tmp_path / "fp-rss.xml")}]
+    data["lists"][0]["subscribers"] = str(REPO / "subscribers" / "world.csv")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    rows = [
+        {"id": f"foreignpolicy:{i}", "source": "foreignpolicy", "feed": "fp-rss.xml", "guid": u,
+         "url": u, "title": t, "text": d, "published": "2026-02-17T08:00:00Z",
+         "story": "noise-1" if i == 0 else "peru", "section": "more" if i == 0 else "americas",
+         "kind": "roundup" if i == 0 else "news"}
+        for i, (u, t, _c, d) in enumerate(items)
+    ]  # fmt: skip
+    (tmp_path / "set.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def noise_line(*extra: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", "-c", str(tmp_path / "config.yaml"), "eval",
+             "stories", str(tmp_path / "set.jsonl"), "--list", "world", *extra],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        return next(line for line in result.stdout.splitlines() if line.startswith("noise"))
+
+    assert noise_line().startswith("noise P 1.0000 R 1.0000")
+    assert "R 0.0000" in noise_line("--no-feeds")

@@ -62,3 +62,18 @@ def test_same_link_or_same_headline_is_a_copy_short_texts_are_not() -> None:
     assert is_copy(same_link, SENT_ENTRIES)
     assert is_copy(same_head, SENT_ENTRIES)
     assert not is_copy(short, SENT_ENTRIES)
+
+
+def test_a_copy_clustering_kept_apart_from_the_sent_story_is_left_out_too() -> None:
+    """Precise clustering may not join a re-titled copy with the story it repeats; it is still
+    a repeat, and a different story with a different headline is not."""
+    sent_story = Story(key="old", lead=SENT_ENTRIES[0], others=(SENT_ENTRIES[1],))
+    marked = e("wire", 8, "[UPDATE] First day of Russia-Ukraine peace talks ends in Geneva", "Short.")
+    retitled = e("abc", 9, "First day of Russia-Ukraine peace talks ends without breakthrough")
+    other = e("abc", 10, "Floods hit Jakarta as thousands flee their homes",
+              "Floods hit Jakarta on Tuesday and thousands fled, officials on both sides said.")
+    stories = [sent_story, Story(key="m", lead=marked), Story(key="r", lead=retitled),
+               Story(key="o", lead=other)]  # fmt: skip
+    kept = rank(stories, weights={}, now=NOW, sent=SENT)
+    assert [s.key for s in kept] == ["o"]
+    assert rank(stories[1:], weights={}, now=NOW, sent={}) != []  # nothing sent: all news

@@ -67,6 +67,9 @@ NAMED = [
     ("Kremlin rejects claim it poisoned an opposition leader", "Five European countries said so.",
      "europe"),
     ("LONDON: Britain needs to step up defence spending faster", "", "europe"),
+    ("Museum under fire after removing the word ‘Palestine’ from its maps",
+     "The London museum said the labels were outdated.", "europe"),
+    ("Warner Bros rejects the latest bid, citing its film industry rivals", "", "business"),
 ]
 
 
@@ -222,3 +225,28 @@ def test_subscriber_topics_of_a_list_without_fallback() -> None:
     assert list_topics(config, config.list("world")) == {"asia", "middle-east"}
     shipped = _config()
     assert "more" in list_topics(shipped, shipped.list("world"))
+
+
+def test_the_rules_read_the_lede_not_the_whole_article() -> None:
+    """A feed that carries the article in its summary: countries named after the first two
+    sentences do not outweigh where the news happens."""
+    from digest.topics import lead_text
+
+    text = (
+        "Floods hit Jakarta on Monday, officials said. Thousands fled their homes. Aid came "
+        "from France, Germany, Italy, Spain and Britain later in the week."
+    )
+    assert lead_text(text) == "Floods hit Jakarta on Monday, officials said. Thousands fled their homes."
+    assert lead_text("The U.S. Senate voted. It passed.", sentences=1) == "The U.S. Senate voted."
+    placed = _placed([_story("f", "Floods hit the capital", text)])
+    assert placed["f"][0] == "asia", placed["f"]
+
+
+def test_a_feed_category_that_names_a_place_is_evidence_of_where() -> None:
+    lead = Entry(source="nyt", entry_id="v", title="A diplomat and spy who served with style dies at 98",
+                 summary_text="He had an upbringing suited to his duties.", published=NOW,
+                 categories=("Deaths (Obituaries)", "Morocco"))  # fmt: skip
+    placed = _placed([Story(key="v", lead=lead)])
+    assert "Morocco" in placed["v"][1] and "africa" in placed["v"][1]
+    plain = dataclasses.replace(lead, categories=("Deaths (Obituaries)",))
+    assert "Morocco" not in _placed([Story(key="v", lead=plain)])["v"][1]
