@@ -379,7 +379,7 @@ class _BytesGenerator(BytesGenerator):
 
     def _handle_text(self, msg: Any) -> None:
         payload = msg._payload
-        if isinstance(payload, str) and payload.isascii() and not self._mangle_from_:
+        if isinstance(payload, str) and payload.isascii() and not self._mangle_from_:  # type: ignore[attr-defined]
             nl = self._NL  # type: ignore[attr-defined]
             if "\r" in payload:
                 text = self._LINE_ENDS.sub(nl, payload)
@@ -394,7 +394,7 @@ class _BytesGenerator(BytesGenerator):
         for name, value in msg.raw_items():
             folded = _FOLDED.get(id(value))
             if folded is None or folded[0] is not value or not _folds_like(self.policy, folded[1]):
-                self._fp.write(self.policy.fold_binary(name, value))  # type: ignore[attr-defined]
+                self._fp.write(self.policy.fold_binary(name, value))  # type: ignore[attr-defined,union-attr]
             else:
                 self._fp.write(folded[2])  # type: ignore[attr-defined]
         self.write(self._NL)  # type: ignore[attr-defined]
