@@ -1,9 +1,11 @@
-"""What the ledger learns from SMTP and the outbox, message by message: which 5xx refuse the
-address for good (RCPT, DATA) and which do not (MAIL FROM); each outcome reported as it
-happens, so a kill in the middle of a batch leaves only the message in flight in doubt."""
+"""What the ledger learns from SMTP, message by message, and from the outbox, batch by batch:
+which 5xx refuse the address for good (RCPT, DATA) and which do not (MAIL FROM); each SMTP
+outcome reported as it happens, so a kill in the middle of a batch leaves only the message in
+flight in doubt; an outbox kill leaves its batch in doubt, re-sent without duplicates."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,7 +18,6 @@ from aiosmtpd.controller import Controller
 from digest.config import SmtpConfig
 from digest.deliver import Ledger
 from digest.transports import Outgoing
-from digest.transports import outbox as outbox_module
 from digest.transports.outbox import OutboxTransport
 from digest.transports.smtp import SmtpTransport
 from digest.types import DeliveryState, SendOutcome
@@ -96,32 +97,39 @@ class Killed(BaseException):
     pass
 
 
-def test_outbox_killed_mid_batch_leaves_only_the_file_in_flight_in_doubt(
+def test_outbox_killed_mid_batch_leaves_the_batch_in_doubt_and_resending_it_duplicates_nothing(
     tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Issue 14: the outbox syncs once per batch, so it reports the batch at once: a kill
+    # while the fourth file is written leaves the whole batch in flight (none is "sent"
+    # before its file is on disk); re-sending it rewrites the same files, one per delivery.
     store = Store.open(db_url)
     ed = make_edition(store)
     led = Ledger(store, clock=lambda: NOW)
     led.queue(ed, add_subscribers(store, 6))
-    real = outbox_module._write_atomic
-    written: list[Path] = []
+    real = os.write
+    written: list[int] = []
 
-    def dies_on_the_fourth(path: Path, data: bytes) -> None:
+    def dies_on_the_fourth(fd: int, data: object) -> int:
         if len(written) == 3:
             raise Killed  # the power goes while the fourth file is written
-        real(path, data)
-        written.append(path)
+        written.append(fd)
+        return real(fd, data)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(outbox_module, "_write_atomic", dies_on_the_fourth)
+    out = tmp_path / "out"
+    monkeypatch.setattr(os, "write", dies_on_the_fourth)
     with pytest.raises(Killed):
-        led.run(ed, list_name="world", transport=OutboxTransport(tmp_path / "out"), compose=compose)
-    assert store.delivery_counts(ed) == {"sent": 3, "sending": 1, "claimed": 2}
-    monkeypatch.setattr(outbox_module, "_write_atomic", real)
+        led.run(ed, list_name="world", transport=OutboxTransport(out), compose=compose)
+    assert store.delivery_counts(ed) == {"sending": 6}
+    assert not list(out.glob("*.eml"))  # nothing renamed into place before the sync
+    monkeypatch.setattr(os, "write", real)
     # the restart, once the dead run's lease is over (on PostgreSQL a live worker's rows are
     # never taken over; on SQLite, one sender, they would be at once)
     restarted = Ledger(store, clock=lambda: NOW + led.lease + timedelta(seconds=1))
-    counts = restarted.run(
-        ed, list_name="world", transport=OutboxTransport(tmp_path / "out"), compose=compose
-    )
-    assert counts == {"sent": 5, "unknown": 1}
+    counts = restarted.run(ed, list_name="world", transport=OutboxTransport(out), compose=compose)
+    assert counts == {"unknown": 6}
+    restarted.retry_unknown(ed)
+    counts = restarted.run(ed, list_name="world", transport=OutboxTransport(out), compose=compose)
+    assert counts == {"sent": 6}
+    assert len(list(out.glob("*.eml"))) == 6  # one file per delivery, none twice
     store.close()

@@ -151,9 +151,11 @@ class OutboxTransport:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
-            except OSError as exc:
+            except BaseException as exc:
                 os.close(fd)
                 Path(tmp).unlink(missing_ok=True)
+                if not isinstance(exc, OSError):
+                    raise
                 outcomes[item.delivery_id] = self._refused(item, name, exc)
                 continue
             pending.append((item, name, fd, tmp))
