@@ -988,12 +988,12 @@ def _print_status(state: Any) -> None:
             Text(item.name),
             Text(item.schedule),
             _when(item.next_send),
-            f"{edition['period']} {edition['status']}, {edition['stories']} stories" if edition else "-",
-            ", ".join(f"{k} {v}" for k, v in sorted((edition or {}).get("deliveries", {}).items())) or "-",
-            Text(f"{_when(run['at'])} {run['status']} {run.get('message', '')}".strip() if run else "-"),
+            f"{edition.period} {edition.status}, {edition.stories} stories" if edition else "-",
+            (", ".join(f"{k} {v}" for k, v in edition.deliveries.nonzero()) if edition else "") or "-",
+            Text(f"{_when(run.at)} {run.status} {run.message}".strip() if run else "-"),
         )
     console.print(lists)
-    totals = ", ".join(f"{k} {v}" for k, v in sorted(state.deliveries.items())) or "none"
+    totals = ", ".join(f"{k} {v}" for k, v in state.deliveries.nonzero()) or "none"
     console.print(f"deliveries: {totals}", highlight=False)
     if state.sources:
         table = Table(title="Sources needing a look", title_justify="left")
@@ -1011,11 +1011,11 @@ def _print_status(state: Any) -> None:
             table.add_column(column, overflow="fold")
         for run in state.runs:
             table.add_row(
-                str(run["id"]),
-                Text(run["kind"]),
-                _when(run["finished_at"]),
-                Text("yes") if run["ok"] else Text("no", style="red"),
-                Text(run["summary"]),
+                str(run.id),
+                Text(run.kind),
+                _when(run.finished_at),
+                Text("yes") if run.ok else Text("no", style="red"),
+                Text(run.summary),
             )
         console.print(table)
 # -- db ---------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ complete edition are in :mod:`digest.ledger_state`. A run repeats, batch by batc
 2. **compose** each claimed row's message (a failure there fails that row only);
 3. **send** through the transport (the only step outside the database). Rows become
    ``sending`` just before they are handed over: the whole batch for a transport that takes
-   a batch at once (SendGrid); one by one for a transport that goes message by message
-   (SMTP, outbox), which also reports each outcome so it is recorded as soon as it is known;
+   a batch at once (SendGrid, the outbox); one by one for a transport that goes message by
+   message (SMTP), which also reports each outcome so it is recorded as soon as it is known;
 4. **record** (one transaction for what is left): each row becomes ``sent``, ``failed``
    (permanent, with the reason), ``unknown`` (the provider's answer never came) or, for a
    transient refusal (SMTP 4xx, SendGrid 429 or a 5xx refusal, an outbox write error such as

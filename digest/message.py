@@ -22,16 +22,23 @@ import copy
 import html as html_lib
 import json
 import logging
+import random
 import re
+import sys
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import policy as email_policy
+from email import quoprimime
 from email.errors import HeaderParseError as HeaderError
+from email.generator import BytesGenerator
 from email.headerregistry import Address, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from io import BytesIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from digest.config import ListConfig, SiteConfig
@@ -113,6 +120,8 @@ def clean_header_value(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
+    if text.isascii() and text.isprintable():  # no control characters; only " " is a space
+        return _SPACES.sub(" ", text).strip()
     out = []
     for ch in text:
         cat = unicodedata.category(ch)
@@ -202,6 +211,203 @@ def public_copy(rendered: RenderedEdition, *, site: SiteConfig) -> RenderedEditi
     )
 
 
+# ----------------------------------------------------------------------------------------
+# The body of one rendering, quoted-printable encoded once for all its recipients.
+
+
+@dataclass(frozen=True)
+class _EncodedPart:
+    """One text part of a rendering as ``email.contentmanager`` would encode it with
+    ``cte="quoted-printable"``: ``chunks`` are either a ``str`` (already encoded lines,
+    ending in a newline) or a ``(line,)`` tuple, a source line holding a placeholder that is
+    personalised and encoded per recipient."""
+
+    chunks: tuple[str | tuple[str], ...]
+    html: bool
+
+    @classmethod
+    def of(cls, text: str, *, html: bool, max_line_length: int) -> _EncodedPart:
+        # exactly contentmanager._encode_text: UTF-8 bytes split into lines (CR, LF, CRLF),
+        # each line encoded on its own by quoprimime.body_encode (it splits on the same line
+        # ends and never carries state from one line to the next), joined with LF
+        lines = text.encode("utf-8").splitlines() or [b""]
+        chunks: list[str | tuple[str]] = []
+        run: list[bytes] = []
+
+        def flush() -> None:
+            if run:
+                body = (b"\n".join(run) + b"\n").decode("latin-1")
+                chunks.append(quoprimime.body_encode(body, max_line_length))
+                run.clear()
+
+        for line in lines:
+            if b"%%" in line and _PLACEHOLDERS.search(line.decode("utf-8")):
+                flush()
+                chunks.append((line.decode("utf-8"),))
+            else:
+                run.append(line)
+        flush()
+        return cls(tuple(chunks), html)
+
+    def payload(self, values: Mapping[str, str] | None, max_line_length: int) -> str:
+        """The encoded payload, placeholders filled with ``values`` (kept when ``None``)."""
+        out = []
+        for chunk in self.chunks:
+            if isinstance(chunk, str):
+                out.append(chunk)
+                continue
+            line = chunk[0] if values is None else personalise(chunk[0], values, html=self.html)
+            body = (line.encode("utf-8") + b"\n").decode("latin-1")
+            out.append(quoprimime.body_encode(body, max_line_length))
+        return "".join(out)
+
+
+@dataclass(frozen=True)
+class EncodedBody:
+    """The text and HTML parts of one :class:`~digest.types.RenderedEdition` (one variant),
+    quoted-printable encoded once (RFC 2045 6.7, as ``email.contentmanager`` does it for
+    :data:`POLICY`: 78-column lines).
+
+    Only the lines that hold a per-recipient placeholder (``%%unsubscribe_url%%`` ...) are
+    personalised and encoded again for each recipient; every other line is shared. Quoted-
+    printable encodes each line on its own, so the result is byte for byte what
+    ``set_content(personalised, cte="quoted-printable")`` gives. Pass it to
+    :func:`build_message` as ``body`` for every recipient of that rendering.
+    """
+
+    text: _EncodedPart
+    html: _EncodedPart
+    source: RenderedEdition
+
+    @classmethod
+    def of(cls, rendered: RenderedEdition) -> EncodedBody:
+        """Encode ``rendered``'s ``text`` and ``html`` once."""
+        width = POLICY.max_line_length or 78
+        return cls(
+            _EncodedPart.of(rendered.text, html=False, max_line_length=width),
+            _EncodedPart.of(rendered.html, html=True, max_line_length=width),
+            rendered,
+        )
+
+    def attach_to(self, msg: EmailMessage, values: Mapping[str, str] | None) -> None:
+        """Give ``msg`` (a :data:`POLICY` message, headers set, no body yet) the
+        ``multipart/alternative`` body that ``set_content`` + ``add_alternative`` would, with
+        placeholders filled from ``values`` (left in place when ``None``)."""
+        top, parts = _skeleton()
+        width = POLICY.max_line_length or 78
+        for name, value in top:
+            msg.set_raw(name, value)
+        for headers, encoded in zip(parts, (self.text, self.html), strict=True):
+            part = EmailMessage(policy=POLICY)
+            for name, value in headers:
+                part.set_raw(name, value)
+            part.set_payload(encoded.payload(values, width))
+            msg.attach(part)
+
+
+@lru_cache(maxsize=1)
+def _skeleton() -> tuple[tuple[tuple[str, Any], ...], tuple[tuple[tuple[str, Any], ...], ...]]:
+    """The headers ``set_content(text, cte="quoted-printable")`` then ``add_alternative(html,
+    ...)`` give a :data:`POLICY` message (top level) and each of its two parts: the same for
+    every body, so parsed once (header values are immutable)."""
+    msg = EmailMessage(policy=POLICY)
+    msg.set_content("\n", subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative("\n", subtype="html", charset="utf-8", cte="quoted-printable")
+    parts = tuple(tuple(part.raw_items()) for part in msg.iter_parts())
+    for _, header in (*msg.raw_items(), *(item for part in parts for item in part)):
+        _remember_fold(header)
+    return tuple(msg.raw_items()), parts
+
+
+@lru_cache(maxsize=256)
+def _parsed_header(name: str, value: str) -> tuple[str, Any]:
+    """``POLICY.header_store_parse(name, value)``: what ``msg[name] = value`` stores, parsed
+    once for the values every recipient of a list shares (From, Subject, List-Id ...)."""
+    parsed = POLICY.header_store_parse(name, value)
+    _remember_fold(parsed[1])
+    return parsed  # type: ignore[no-any-return]
+
+
+_FOLDED: dict[int, tuple[Any, email_policy.Policy, bytes]] = {}
+"""Shared header objects (from :func:`_parsed_header` and :func:`_skeleton`) by ``id``, with
+the bytes :data:`POLICY` folds them to; the object is kept, so its ``id`` is not reused."""
+
+
+def _folds_like(policy: Any, other: Any) -> bool:
+    """Whether ``policy`` folds headers as ``other`` does (the generator clones the policy
+    for each part with the same settings)."""
+    return policy is other or all(
+        getattr(policy, name) == getattr(other, name)
+        for name in ("linesep", "max_line_length", "utf8", "cte_type", "refold_source",
+                     "header_factory")
+    )
+
+
+def _remember_fold(header: Any) -> None:
+    if len(_FOLDED) > 4096:
+        _FOLDED.clear()
+    _FOLDED[id(header)] = (header, POLICY, POLICY.fold_binary(header.name, header))
+
+
+def _set_shared(msg: EmailMessage, name: str, value: str) -> None:
+    """``msg[name] = value`` for a header value shared by many messages (parsed once)."""
+    if msg.policy is POLICY:
+        msg.set_raw(*_parsed_header(name, value))
+    else:
+        msg[name] = value
+
+
+_BOUNDARY_DIGITS = "%0" + str(len(repr(sys.maxsize - 1))) + "d"
+
+
+class _BytesGenerator(BytesGenerator):
+    """``email.generator.BytesGenerator`` that writes a plain-ASCII text payload (quoted-
+    printable, 7bit) in one piece instead of line by line; the bytes are the same (every
+    line end becomes the policy's ``linesep``)."""
+
+    _LINE_ENDS = re.compile(r"\r\n|\r|\n")
+
+    @classmethod
+    def _make_boundary(cls, text: Any = None) -> str:
+        # The standard boundary ("=" * 15, random digits, "==") must not occur in the text;
+        # the standard check compiles a new regular expression for every message. Text with
+        # no "==" at all (quoted-printable bodies never have one) cannot hold it: the same
+        # random draw gives the same boundary without the search.
+        if isinstance(text, bytes) and b"==" not in text:
+            return "=" * 15 + (_BOUNDARY_DIGITS % random.randrange(sys.maxsize)) + "=="
+        return super()._make_boundary(text)  # type: ignore[misc,no-any-return]
+
+    def _handle_text(self, msg: Any) -> None:
+        payload = msg._payload
+        if isinstance(payload, str) and payload.isascii() and not self._mangle_from_:
+            nl = self._NL  # type: ignore[attr-defined]
+            if "\r" in payload:
+                text = self._LINE_ENDS.sub(nl, payload)
+            else:
+                text = payload.replace("\n", nl)
+            self._fp.write(text.encode("ascii"))  # type: ignore[attr-defined]
+            return
+        super()._handle_text(msg)  # type: ignore[misc]
+
+    def _write_headers(self, msg: Any) -> None:
+        # as the standard one, but a header object shared by many messages is folded once
+        for name, value in msg.raw_items():
+            folded = _FOLDED.get(id(value))
+            if folded is None or folded[0] is not value or not _folds_like(self.policy, folded[1]):
+                self._fp.write(self.policy.fold_binary(name, value))  # type: ignore[attr-defined]
+            else:
+                self._fp.write(folded[2])  # type: ignore[attr-defined]
+        self.write(self._NL)  # type: ignore[attr-defined]
+
+
+def message_bytes(message: EmailMessage, policy: email_policy.Policy | None = None) -> bytes:
+    """``message.as_bytes(policy=policy or POLICY)``, the same bytes, faster for large
+    quoted-printable bodies (the transports write messages with this)."""
+    out = BytesIO()
+    _BytesGenerator(out, mangle_from_=False, policy=policy or POLICY).flatten(message)
+    return out.getvalue()
+
+
 def _list_id(list_name: str, title: str, site: SiteConfig) -> str:
     host = clean_header_value(urlsplit(site.base).hostname or "localhost")
     phrase = clean_header_value(title).replace("\\", "").replace('"', "")
@@ -259,6 +465,7 @@ def build_message(
     now: datetime,
     message_id: str | None = None,
     substitute: bool = True,
+    body: EncodedBody | None = None,
 ) -> EmailMessage:
     """The email for ``subscriber``: ``rendered`` personalised, with RFC 5322/2369/2919/8058
     headers (see the module docstring for the shape).
@@ -274,24 +481,27 @@ def build_message(
     - ``now`` becomes the Date header (naive means UTC). ``message_id`` (with or without
       angle brackets) is used when given, else one is made on the sender's domain.
     - In the personalised parts ``%%name%%`` is the subscriber's name, or ``"there"``.
+    - ``body`` is ``EncodedBody.of(rendered)``, made once per rendering and passed for each
+      of its recipients: the same message, without encoding the whole body again.
 
     Raises :class:`DeliveryError` (with the recipient) only when the subscriber's email
     address itself is unusable; a bad display name falls back to the bare address.
     """
     msg = EmailMessage(policy=POLICY)
-    msg["From"] = clean_header_value(list_config.sender)
+    _set_shared(msg, "From", clean_header_value(list_config.sender))
     msg["To"] = _recipient(subscriber)
-    msg["Subject"] = clean_header_value(rendered.subject) or clean_header_value(list_config.title)
+    subject = clean_header_value(rendered.subject) or clean_header_value(list_config.title)
+    _set_shared(msg, "Subject", subject)
     when = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    msg["Date"] = format_datetime(when)
+    _set_shared(msg, "Date", format_datetime(when))
     if message_id:
         mid = clean_header_value(message_id).replace(" ", "")
         msg["Message-ID"] = mid if mid.startswith("<") else f"<{mid.strip('<>')}>"
     else:
         msg["Message-ID"] = make_msgid(domain=_sender_domain(list_config.sender))
     if list_config.reply_to:
-        msg["Reply-To"] = clean_header_value(list_config.reply_to)
-    msg["List-Id"] = _list_id(list_config.name, list_config.title, site)
+        _set_shared(msg, "Reply-To", clean_header_value(list_config.reply_to))
+    _set_shared(msg, "List-Id", _list_id(list_config.name, list_config.title, site))
     web = _ascii_url(unsubscribe_url)
     targets = [f"<{u}>" for u in (web, _ascii_url(unsubscribe_mailto)) if u]
     if targets:
@@ -299,10 +509,10 @@ def build_message(
     if web and web.lower().startswith(("https://", "http://")):
         # RFC 8058 asks for an https URI; a plain-http base_url (local demo) still gets the
         # header because the web endpoint accepts the POST all the same.
-        msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        _set_shared(msg, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     archive = _ascii_url(rendered.web_url)
     if archive:
-        msg["List-Archive"] = f"<{archive}>"
+        _set_shared(msg, "List-Archive", f"<{archive}>")
 
     values = {
         "name": clean_header_value(subscriber.name) or "there",
@@ -310,6 +520,9 @@ def build_message(
         "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url or unsubscribe_url,
     }
+    if body is not None and body.source is rendered:
+        body.attach_to(msg, values if substitute else None)
+        return msg if substitute else with_substitutions(msg, values)
     text, html = rendered.text, rendered.html
     if substitute:
         text = personalise(text, values, html=False)
@@ -322,9 +535,11 @@ def build_message(
 __all__ = [
     "POLICY",
     "SUBSTITUTIONS_HEADER",
+    "EncodedBody",
     "apply_substitutions",
     "build_message",
     "clean_header_value",
+    "message_bytes",
     "personalise",
     "public_copy",
     "with_substitutions",

@@ -31,10 +31,10 @@ from digest.deliver import Ledger
 from digest.ledger_state import LedgerRun, edition_complete
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
 from digest.fetch import RetryLater, fetch
-from digest.message import build_message, public_copy
+from digest.message import EncodedBody, build_message, public_copy
 from digest.parse import parse_feed
 from digest.rank import story_score
-from digest.render import archive_url, render_edition
+from digest.render import SizeModel, archive_url, render_edition
 from digest.store import StateCounts, Store
 from digest.subscribers import SubscriberFileError, import_csv, list_topics, rejected_rows_note
 from digest.tokens import make_token, preferences_url, unsubscribe_url
@@ -199,7 +199,9 @@ class Build:
     assembled, before them (the editor lists what they changed against it). ``variants``
     maps a sorted tuple of topic names (``()`` = the whole edition) to its rendering;
     ``left_out_for_size`` are the stories of ``edition`` the whole edition's email left out
-    for size, from that rendering; ``scheduled`` is the edition time the period was derived from.
+    for size, from that rendering; ``scheduled`` is the edition time the period was derived from;
+    ``unbudgeted`` the whole edition with every story (the archive's copy) when the email left
+    some out and that rendering was made while choosing them, else ``None``.
     """
 
     edition: Edition
@@ -207,6 +209,7 @@ class Build:
     variants: dict[tuple[str, ...], RenderedEdition]
     base: Edition
     left_out_for_size: tuple[Story, ...] = ()
+    unbudgeted: RenderedEdition | None = None
 
     @property
     def main(self) -> RenderedEdition:
@@ -294,6 +297,7 @@ def finish_build(
     (:func:`digest.schedule.local_send_time`), keyed by :func:`variant_key`. Raises
     :class:`~digest.exceptions.RenderError` when rendering fails."""
     variants: dict[tuple[str, ...], RenderedEdition] = {}
+    sizes = SizeModel()  # one premailer run per rendering: the budget is chosen before it
     for choice in [(), *choices]:
         key = variant_key(choice)
         if key in variants:
@@ -302,7 +306,9 @@ def finish_build(
         if key and narrowed is edition:
             variants[key] = variants[()]
             continue
-        variants[key] = render_edition(narrowed, config=config, list_config=list_config, now=now)
+        variants[key] = render_edition(
+            narrowed, config=config, list_config=list_config, now=now, sizes=sizes
+        )
     local = local_send_times(list_config, scheduled)
     for choice, timezone in readers:
         if local is None:
@@ -313,7 +319,7 @@ def finish_build(
         topics = variant_key(choice)
         variants[key] = render_edition(
             editions.for_topics(edition, topics), config=config, list_config=list_config,
-            now=now, timezone=timezone, delivered_at=local(timezone),
+            now=now, timezone=timezone, delivered_at=local(timezone), sizes=sizes,
         )
     omitted = set(variants[()].left_out)
     return Build(
@@ -322,6 +328,7 @@ def finish_build(
         variants=variants,
         base=base,
         left_out_for_size=tuple(s for s in edition.stories if s.key in omitted),
+        unbudgeted=sizes.unbudgeted.get(id(edition)) if omitted else None,
     )
 
 
@@ -403,10 +410,15 @@ def deliver_edition(
     server_side = config.transport_for(list_config) == "sendgrid"
     mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
+    bodies: dict[int, EncodedBody] = {}  # each variant's body, encoded once (issue 14)
+
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
         rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
             variant_key(subscriber.topics, reader_timezone(subscriber))
         ) or variants.get(variant_key(subscriber.topics), whole)
+        body = bodies.get(id(rendered))
+        if body is None:
+            body = bodies[id(rendered)] = EncodedBody.of(rendered)
         token = make_token(secret, subscriber.id or 0)
         return build_message(
             rendered,
@@ -419,6 +431,7 @@ def deliver_edition(
             now=now,
             message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
             substitute=not server_side,
+            body=body,
         )
 
     folder = config.delivery.outbox_dir / list_config.name / period
@@ -577,9 +590,11 @@ def publish(
         return report
 
     main = public_copy(built.main, site=config.site)
-    # The archive page has room for every story, including those the email left out for size.
+    # The archive page has room for every story, including those the email left out for size
+    # (rendered while the budget was chosen: the same as rendering without a budget).
     archived = main if not built.main.omitted else public_copy(
-        render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
+        built.unbudgeted
+        or render_edition(edition, config=config, list_config=list_config, now=now, budget_bytes=None),
         site=config.site,
     )
     carried = [  # with the copies dedupe dropped, so a later edition leaves them out too

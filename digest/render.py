@@ -29,9 +29,8 @@ from __future__ import annotations
 import logging
 import re
 import textwrap
-import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -166,6 +165,8 @@ def is_http_url(url: str | None) -> bool:
 
 
 _DROP = frozenset("\u202a\u202b\u202c\u202d\u202e\ufeff")  # bidi embeddings/overrides, BOM
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff" + "".join(sorted(_DROP)) + "]")
+"""Exactly the characters of Unicode categories Cc, Cs, Zl and Zp, and :data:`_DROP`."""
 
 
 def clean_text(text: str | None) -> str:
@@ -175,10 +176,7 @@ def clean_text(text: str | None) -> str:
     matter in Persian, Urdu and emoji. ``None`` gives ``""``."""
     if not text:
         return ""
-    text = "".join(
-        " " if ch in _DROP or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") else ch
-        for ch in text
-    )
+    text = _UNSAFE.sub(" ", text)
     text = _WS.sub(" ", text).strip()
     return _PLACEHOLDER_IN_DATA.sub("%\u200b%", text)
 
@@ -393,6 +391,115 @@ def archive_url(site_base: str, list_name: str, period: str) -> str:
     return f"{site_base}/archive/{list_name}/{period}"
 
 
+class SizeModel:
+    """What CSS inlining adds to an email's size, measured on one premailer run and used to
+    choose how many stories fit the budget *before* inlining (issue 14: premailer at most
+    once per rendering, plus once for the whole edition).
+
+    Premailer changes only the attributes of the elements it styles (``style``, and the
+    ``align``/``bgcolor``... it derives), and what it adds to an element depends only on the
+    element and its ancestors (the theme's selectors are classes, tags and descendants). So
+    one inlined document gives the bytes added per element *signature* (tag, classes, id,
+    other attributes but links, own style, the same for every ancestor), plus a constant
+    for the rest (doctype, serialisation). The predicted inlined size of a new MJML output
+    is its lxml serialisation plus those per-element additions: exact when every element
+    was seen, and checked against the real inlining anyway (see :func:`render_edition`).
+
+    One model serves every rendering of a build (the variants share the theme and the CSS);
+    ``inlined`` counts the premailer calls made through it; ``unbudgeted`` keeps the whole
+    edition rendered without the budget when that run was made (the archive's copy).
+    """
+
+    def __init__(self) -> None:
+        self.added: dict[tuple[Any, ...], int] = {}
+        self.constant: int | None = None
+        self.inlined = 0
+        self.unbudgeted: dict[int, RenderedEdition] = {}
+
+    @property
+    def ready(self) -> bool:
+        """Whether a calibration was measured (a first inlined rendering)."""
+        return self.constant is not None
+
+    def learn(self, raw_html: str, inlined_html: str) -> None:
+        """Measure what inlining ``raw_html`` (MJML's output) into ``inlined_html`` (the
+        finished rendering, with :data:`COLOR_SCHEME_META`) added.
+        Leaves the model as it was when the two documents do not pair element by element."""
+        raw, elements = _elements(add_color_scheme_meta(raw_html))
+        _, inlined = _elements(inlined_html)
+        if len(elements) != len(inlined):
+            return
+        added = 0
+        kinds: dict[tuple[Any, ...], list[int]] = {}
+        for (sig, before), (_, after) in zip(elements, inlined, strict=True):
+            extra = after - before
+            self.added[sig] = self.added[sig[1]] = extra  # sig[1]: the element alone
+            for kind in _kinds(sig):
+                kinds.setdefault(kind, []).append(extra)
+            added += extra
+        for kind, values in kinds.items():  # for elements never seen: the mean of their kind
+            self.added[kind] = round(sum(values) / len(values))
+        self.constant = len(inlined_html.encode("utf-8")) - raw - added
+
+    def predict(self, raw_html: str) -> tuple[int, bool]:
+        """``(bytes, exact)``: the predicted UTF-8 size of ``raw_html`` once inlined, and
+        whether every element's signature had been measured."""
+        assert self.constant is not None
+        size, elements = _elements(add_color_scheme_meta(raw_html))
+        exact = True
+        for sig, _ in elements:
+            extra = self.added.get(sig)
+            if extra is None:  # never seen here: as the same element elsewhere, or its kind
+                exact = False
+                extra = next(
+                    (self.added[k] for k in (sig[1], *_kinds(sig)) if k in self.added), 0
+                )
+            size += extra
+        return size + self.constant, exact
+
+
+def _kinds(sig: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """Coarser keys of an element signature: (tag, class), then the tag alone."""
+    tag, attrs, _ = sig[1]
+    return (("kind", tag, dict(attrs).get("class")), ("kind", tag))
+
+
+_LINK_ATTRIBUTES = frozenset({"href", "src", "alt", "title", "style"})
+
+
+def _elements(html: str) -> tuple[int, list[tuple[tuple[Any, ...], int]]]:
+    """``(size, [(signature, attribute bytes), ...])`` of ``html`` parsed as premailer parses
+    it (lxml's HTML parser): the UTF-8 size of its lxml serialisation and, per element in
+    document order, its signature (see :class:`SizeModel`) and the bytes of its attributes."""
+    from lxml import etree
+
+    root = etree.fromstring(html.strip(), etree.HTMLParser())
+    serialised = etree.tostring(  # as premailer writes it (pretty_print: its default)
+        root.getroottree(), method="html", encoding="utf-8", pretty_print=True
+    )
+    size = len(serialised)
+    out: list[tuple[tuple[Any, ...], int]] = []
+
+    def walk(element: Any, parent: tuple[Any, ...]) -> None:
+        for child in element:
+            if not isinstance(child.tag, str):  # comments, processing instructions
+                continue
+            attrs = child.attrib
+            own = (
+                child.tag,
+                tuple(sorted((k, v) for k, v in attrs.items() if k not in _LINK_ATTRIBUTES)),
+                attrs.get("style"),
+            )
+            sig = (parent, own)
+            out.append((sig, sum(len(k) + len(v.encode("utf-8")) + 4 for k, v in attrs.items())))
+            walk(child, sig)
+
+    top = (root.tag, tuple(sorted(root.attrib.items())), None)
+    out.append(((None, top), sum(len(k) + len(v) + 4 for k, v in root.attrib.items())))
+    walk(root, (None, top))
+    return size, out
+
+
 def render_edition(
     edition: Edition,
     *,
@@ -402,6 +509,7 @@ def render_edition(
     budget_bytes: int | None = 100_000,
     timezone: str | None = None,
     delivered_at: datetime | None = None,
+    sizes: SizeModel | None = None,
 ) -> RenderedEdition:
     """Render ``edition`` once, with per-recipient placeholders, within ``budget_bytes``
     (``None``: no budget, every story; the archive's web page).
@@ -418,6 +526,15 @@ def render_edition(
     email links to ``web_url`` (``{site.base}/archive/{list}/{period}``) for the rest.
     ``now`` is the render time, available to templates as ``now``.
 
+    How many stories fit is decided before inlining: Jinja and MJML are cheap, premailer is
+    not. ``sizes`` (one :class:`SizeModel` per build, shared by its renderings) predicts the
+    inlined size of each candidate; without a calibration yet, the whole edition is inlined
+    first and measured (that rendering is also the unbudgeted one, kept in
+    ``sizes.unbudgeted`` by ``id(edition)``). The chosen rendering is inlined and checked;
+    only a wrong prediction (an element never measured) costs another premailer run. The
+    result is the largest number of top stories whose inlined HTML fits, as a search that
+    inlined every candidate would find.
+
     Raises :class:`RenderError` (with the list name) when a template is missing or invalid,
     uses an undefined variable, or produces MJML the compiler rejects.
     """
@@ -432,40 +549,83 @@ def render_edition(
     order = _rank_order(stories)
     limit = max(0, (budget_bytes or 0) - PERSONAL_RESERVE)
     zone = ZoneInfo(timezone or list_config.schedule.timezone)
+    model = sizes if sizes is not None else SizeModel()
+    cards: dict[int, StoryCard] = {}  # by id(story): the same for every candidate
+    drafts: dict[int, _Draft] = {}
+    done: dict[int, RenderedEdition] = {}
 
-    def attempt(keep: int) -> RenderedEdition:
-        kept = set(order[:keep])
-        return _render(
-            edition, env, config=config, list_config=list_config, now=now, web_url=web_url,
-            kept=kept, omitted=len(stories) - len(kept), zone=zone,
-            delivered_at=delivered_at or edition.window_end,
-        )  # fmt: skip
+    def draft(keep: int) -> _Draft:
+        if keep not in drafts:
+            kept = set(order[:keep])
+            drafts[keep] = _compose(
+                edition, env, config=config, list_config=list_config, now=now,
+                web_url=web_url, kept=kept, omitted=len(stories) - len(kept), zone=zone,
+                delivered_at=delivered_at or edition.window_end, cards=cards,
+            )  # fmt: skip
+        return drafts[keep]
 
-    best = attempt(len(stories))
+    def inlined(keep: int) -> RenderedEdition:
+        if keep not in done:
+            raw = draft(keep)
+            done[keep] = _finish(raw)
+            model.inlined += 1
+            model.learn(raw.html, done[keep].html)
+        return done[keep]
+
+    def fits(keep: int) -> bool:
+        if keep in done or not model.ready:  # no calibration: inline to know
+            return _size(inlined(keep)) <= limit
+        predicted, _ = model.predict(draft(keep).html)
+        return predicted <= limit
+
+    n = len(stories)
     if budget_bytes is None:
-        return best
-    if _size(best) <= limit or not stories:
-        _check_size(best, limit, edition)
-        return best
-    # Binary search for the largest number of top stories that fits (size grows with count).
-    # Invariant: ``best`` is ``attempt(lo)`` and fits; ``attempt(hi + 1)`` does not.
-    best = attempt(0)
-    if _size(best) > limit:
-        _check_size(best, limit, edition)
-        return best
-    lo, hi = 0, len(stories) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        candidate = attempt(mid)
-        if _size(candidate) <= limit:
-            lo, best = mid, candidate
+        return inlined(n)
+    if not model.ready or not stories:
+        best = inlined(n)  # measure on the whole edition (also the archive's rendering)
+        if _size(best) <= limit or not stories:
+            _check_size(best, limit, edition)
+            return best
+        model.unbudgeted[id(edition)] = best
+    # Binary search on predicted sizes for the largest number of top stories that fits
+    # (size grows with count); inline it; where the prediction erred (an element never
+    # measured, like the "more on the web" block), search again with what it taught.
+    fit: int | None = None  # the largest number known (inlined) to fit
+    lo, hi = 0, n
+    while True:
+        keep = _largest(lo, hi, fits)
+        if _size(inlined(keep)) > limit:
+            if keep == lo:
+                break
+            hi = keep - 1
         else:
-            hi = mid - 1
+            fit = keep
+            if keep < hi and fits(keep + 1):
+                lo = keep + 1
+            else:
+                break
+    keep = fit if fit is not None else 0
+    best = inlined(keep)
+    if _size(best) > limit or not best.omitted:
+        _check_size(best, limit, edition)
+        return best
     log.info(
-        "render.budget list=%s period=%s kept=%d omitted=%d bytes=%d budget=%d",
-        edition.list_name, edition.period, lo, best.omitted, _size(best), budget_bytes,
+        "render.budget list=%s period=%s kept=%d omitted=%d bytes=%d budget=%d inlined=%d",
+        edition.list_name, edition.period, keep, best.omitted, _size(best), budget_bytes,
+        len(done),
     )  # fmt: skip
     return best
+
+
+def _largest(lo: int, hi: int, fits: Callable[[int], bool]) -> int:
+    """The largest ``k`` in ``[lo, hi]`` with ``fits(k)`` (``fits`` monotone), else ``lo``."""
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(mid):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def _size(rendered: RenderedEdition) -> int:
@@ -487,7 +647,29 @@ def _top_card(cards: Sequence[StoryCard]) -> StoryCard | None:
     return cards[_rank_order(stories)[0]]
 
 
-def _render(
+@dataclass(frozen=True)
+class _Draft:
+    """A rendering before CSS inlining: ``html`` is MJML's output."""
+
+    name: str
+    html: str
+    rendered: RenderedEdition
+
+
+def _finish(draft: _Draft) -> RenderedEdition:
+    """Inline ``draft``'s CSS (premailer), add the colour-scheme meta, check the result."""
+    name = draft.name
+    try:
+        html = inline_css(draft.html)
+    except Exception as exc:  # premailer/lxml/cssutils raise assorted types
+        raise RenderError(name, f"CSS inlining failed: {type(exc).__name__}: {exc}") from exc
+    html = add_color_scheme_meta(html)
+    if "<mj-" in html or "<script" in html.lower():
+        raise RenderError(name, "rendered HTML still contains <mj-*> or <script> tags")
+    return replace(draft.rendered, html=html)
+
+
+def _compose(
     edition: Edition,
     env: jinja2.Environment,
     *,
@@ -499,17 +681,22 @@ def _render(
     omitted: int,
     zone: tzinfo,
     delivered_at: datetime,
-) -> RenderedEdition:
+    cards: dict[int, StoryCard] | None = None,
+) -> _Draft:
+    known = {} if cards is None else cards
     index = 0
     sections: list[SectionView] = []
     for section in edition.sections:
-        cards = []
+        shown = []
         for story in section.stories:
             if index in kept:
-                cards.append(story_card(story, edition, zone))
+                card = known.get(id(story))
+                if card is None:
+                    card = known[id(story)] = story_card(story, edition, zone)
+                shown.append(card)
             index += 1
-        if cards:
-            sections.append(SectionView(section.name, clean_text(section.title), tuple(cards)))
+        if shown:
+            sections.append(SectionView(section.name, clean_text(section.title), tuple(shown)))
     all_cards = [c for s in sections for c in s.cards]
     # the subject names the best story of the list's own sections (or one an editor
     # pinned); the fallback's only when the edition has nothing else
@@ -550,14 +737,7 @@ def _render(
         html = compile_mjml(mjml_source)
     except ValueError as exc:
         raise RenderError(name, f"MJML compile failed: {exc}") from exc
-    try:
-        html = inline_css(html)
-    except Exception as exc:  # premailer/lxml/cssutils raise assorted types
-        raise RenderError(name, f"CSS inlining failed: {type(exc).__name__}: {exc}") from exc
-    html = add_color_scheme_meta(html)
-    if "<mj-" in html or "<script" in html.lower():
-        raise RenderError(name, "rendered HTML still contains <mj-*> or <script> tags")
-    return RenderedEdition(
+    return _Draft(name, html, RenderedEdition(
         list_name=name,
         period=edition.period,
         html=html,
@@ -569,7 +749,7 @@ def _render(
         left_out=tuple(
             story.key for i, story in enumerate(edition.stories) if i not in kept
         ),
-    )
+    ))
 
 
 def _subject(
@@ -616,6 +796,7 @@ __all__ = [
     "CardImage",
     "Link",
     "SectionView",
+    "SizeModel",
     "StoryCard",
     "clean_text",
     "compile_mjml",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -32,24 +32,55 @@ from digest.config import Config
 from digest.exceptions import DigestError
 from digest.lease import LeaseInfo, current_lease
 from digest.scheduler import JOBS_TABLE, JobInfo, SchedulerSettings, next_runs, settings_of
-from digest.store import Store
+from digest.store import StateCounts, Store
+
+
+@dataclass(frozen=True)
+class LastEdition:
+    """A list's latest edition: ``status`` is ``delivered`` or ``sending``, derived from
+    its ledger rows (:func:`~digest.ledger_state.edition_phase`); ``deliveries`` those
+    rows per state."""
+
+    period: str
+    status: str
+    created_at: datetime
+    stories: int
+    deliveries: StateCounts
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """What the newest run report naming a list says of it (``at``: when the run ended)."""
+
+    at: datetime
+    ok: bool
+    status: str | None
+    period: str | None
+    message: str
+    deliveries: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """One recent run report, summarised in a line."""
+
+    id: int
+    kind: str
+    started_at: datetime
+    finished_at: datetime | None
+    ok: bool
+    summary: str
 
 
 @dataclass(frozen=True)
 class ListStatus:
-    """One list: when it sends next, its latest edition, and its last send run.
-
-    ``last_edition`` holds ``period``, ``status`` (``delivered`` or ``sending``, derived
-    from the rows by :func:`~digest.ledger_state.edition_phase`), ``created_at``, ``stories`` and
-    ``deliveries`` (ledger rows per state); ``last_run`` holds ``at``, ``ok``, ``status``,
-    ``period`` and ``message`` of the newest run report naming the list.
-    """
+    """One list: when it sends next, its latest edition, and its last send run."""
 
     name: str
     schedule: str
     next_send: datetime | None
-    last_edition: dict[str, Any] | None = None
-    last_run: dict[str, Any] | None = None
+    last_edition: LastEdition | None = None
+    last_run: LastRun | None = None
 
 
 @dataclass(frozen=True)
@@ -72,9 +103,9 @@ class Status:
     lease: LeaseInfo | None
     jobs: list[JobInfo]
     lists: list[ListStatus]
-    deliveries: dict[str, int]
+    deliveries: StateCounts
     sources: list[SourceHealth]
-    runs: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunLine] = field(default_factory=list)
     timer: dict[str, datetime | None] = field(default_factory=dict)
 
     @property
@@ -88,22 +119,26 @@ class Status:
             "now": self.now,
             "lease": None
             if self.lease is None
-            else {**asdict(self.lease), "expired": self.lease_expired},
-            "jobs": [asdict(j) for j in self.jobs],
+            else {**_plain(self.lease), "expired": self.lease_expired},
+            "jobs": self.jobs,
             "timer": self.timer,
-            "lists": [asdict(item) for item in self.lists],
+            "lists": self.lists,
             "deliveries": self.deliveries,
-            "sources": [asdict(s) for s in self.sources],
+            "sources": self.sources,
             "runs": self.runs,
         }
         return _plain(data)
 
 
 def _plain(value: Any) -> Any:
+    """JSON values: a tally or mapping as an object of its entries (a ``StateCounts`` of
+    the states with rows), a dataclass as an object of its fields, times as UTC strings."""
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
@@ -203,20 +238,16 @@ def source_health(
     return found
 
 
-def _last_runs_by_list(store: Store) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
+def _last_runs_by_list(store: Store) -> dict[str, LastRun]:
+    found: dict[str, LastRun] = {}
     for run in store.last_runs(limit=200):
         for item in run.list_outcomes():
             if item.list_name in found:
                 continue
-            found[item.list_name] = {
-                "at": run.at,
-                "ok": item.ok,
-                "status": item.status,
-                "period": item.period,
-                "message": item.message,
-                "deliveries": dict(item.deliveries),
-            }
+            found[item.list_name] = LastRun(
+                at=run.at, ok=item.ok, status=item.status, period=item.period,
+                message=item.message, deliveries=item.deliveries,
+            )
     return found
 
 
@@ -260,13 +291,13 @@ def gather(
         if latest:
             row = latest[0]
             counts = store.delivery_counts(row.id)
-            edition = {
-                "period": row.period,
-                "status": counts.phase,  # derived from the rows (ledger_state)
-                "created_at": row.created_at,
-                "stories": row.story_count,
-                "deliveries": dict(counts),
-            }
+            edition = LastEdition(
+                period=row.period,
+                status=counts.phase,  # derived from the rows (ledger_state)
+                created_at=row.created_at,
+                stories=row.story_count,
+                deliveries=counts,
+            )
         job = sends.get(f"send:{list_config.name}")
         lists.append(
             ListStatus(
@@ -278,14 +309,14 @@ def gather(
             )
         )
     runs = [
-        {
-            "id": run.id,
-            "kind": run.kind,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "ok": run.ok,
-            "summary": _summary(run.kind, run.report),
-        }
+        RunLine(
+            id=run.id,
+            kind=run.kind,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            ok=run.ok,
+            summary=_summary(run.kind, run.report),
+        )
         for run in store.last_runs(limit=10)
     ]
     return Status(
@@ -293,7 +324,7 @@ def gather(
         lease=current_lease(store),
         jobs=jobs,
         lists=lists,
-        deliveries=dict(store.delivery_states()),
+        deliveries=store.delivery_states(),
         sources=source_health(config, store, now, settings),
         runs=runs,
         timer=_timer_jobs(store),
@@ -317,4 +348,14 @@ def _summary(kind: str, report: Mapping[str, Any]) -> str:
     return ""
 
 
-__all__ = ["ListStatus", "SourceHealth", "Status", "gather", "silent_for", "usual_gap"]
+__all__ = [
+    "LastEdition",
+    "LastRun",
+    "ListStatus",
+    "RunLine",
+    "SourceHealth",
+    "Status",
+    "gather",
+    "silent_for",
+    "usual_gap",
+]

@@ -7,7 +7,7 @@ provider may or may not have taken it); kills (the process dies at a hook point 
 middle of the provider call, after or before the provider took the message); the operator's
 ``retry-unknown`` and ``retry-failed``; unsubscribes; the clock moving on. Both kinds of
 transport are exercised: one that takes a batch at once (SendGrid) and one that reports each
-message as it goes (SMTP, outbox).
+message as it goes (SMTP).
 
 After every step: nobody has received the edition more often than once plus the number of
 times their row was re-queued from ``unknown`` (duplicates only from unknown outcomes); no

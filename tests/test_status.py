@@ -104,18 +104,18 @@ def test_gather_reports_every_part(populated: tuple[Config, Store]) -> None:
     assert "backing off after 4 failures" in jobs["poll:broken"].note
     assert jobs["deliver"].next_run == NOW + timedelta(hours=2)
     daily, weekly = status.lists
-    assert daily.last_edition is not None and daily.last_edition["period"] == "2026-02-18"
-    assert daily.last_edition["deliveries"] == {"sent": 3, "failed": 1, "queued": 1}
-    assert daily.last_run is not None and daily.last_run["status"] == "failed" and not daily.last_run["ok"]
-    assert weekly.last_edition is None and weekly.last_run["status"] == "missed"  # type: ignore[index]
+    assert daily.last_edition is not None and daily.last_edition.period == "2026-02-18"
+    assert daily.last_edition.deliveries == {"sent": 3, "failed": 1, "queued": 1}
+    assert daily.last_run is not None and daily.last_run.status == "failed" and not daily.last_run.ok
+    assert weekly.last_edition is None and weekly.last_run.status == "missed"  # type: ignore[union-attr]
     assert status.deliveries == {"sent": 3, "failed": 1, "queued": 1}
     problems = {s.name: s for s in status.sources}
     assert set(problems) == {"broken", "quiet"}  # steady is fine
     assert problems["broken"].problem == "failing" and "HTTP 503" in problems["broken"].detail
     assert problems["quiet"].problem == "silent"
     assert "no new entry for 3d (usually every 2h)" == problems["quiet"].detail
-    assert [r["kind"] for r in status.runs] == ["poll", "send", "send"]
-    assert status.runs[0]["summary"] == "3 sources (failed 1, ok 2), 4 new entries"
+    assert [r.kind for r in status.runs] == ["poll", "send", "send"]
+    assert status.runs[0].summary == "3 sources (failed 1, ok 2), 4 new entries"
 
 
 def test_expired_lease_is_flagged(populated: tuple[Config, Store]) -> None:

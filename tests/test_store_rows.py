@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -49,8 +48,8 @@ def test_no_store_method_promises_a_dict_row() -> None:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+def store(db_url: str) -> Store:
+    s = Store.open(db_url)  # SQLite and PostgreSQL (tests/conftest.py)
     yield s
     s.close()
 

@@ -15,7 +15,7 @@ from digest.exceptions import EditionExists, StoreError
 from digest.ledger_state import OPEN_STATES
 from digest.store.engine import StoreBase
 from digest.store.ledger import _queued_rows
-from digest.store.rows import EditionParts, EditionRow
+from digest.store.rows import EditionParts, EditionRow, EditionStatus
 from digest.store.tables import (
     deliveries,
     edition_adjustments,
@@ -184,8 +184,9 @@ class EditionsStore(StoreBase):
             raise EditionExists(list_name, period) from exc
         return int(edition_id)
 
-    def set_edition_status(self, edition_id: int, status: str, *, now: datetime) -> None:
-        """Move an edition to ``status`` (``built``, ``sending``, ``sent``)."""
+    def set_edition_status(self, edition_id: int, status: EditionStatus, *, now: datetime) -> None:
+        """Move an edition to ``status`` (``built``, ``sending``, ``sent``; ``sent`` also
+        records ``completed_at``)."""
         values: dict[str, Any] = {"status": status}
         if status == "sent":
             values["completed_at"] = now

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from digest.ledger_state import OPEN_STATES, edition_complete, edition_phase
 from digest.types import Subscriber
+
+#: The stored status of an edition (``editions.status``): built, handed to the ledger, done.
+EditionStatus = Literal["built", "sending", "sent"]
 
 
 @dataclass(frozen=True)
