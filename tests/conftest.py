@@ -86,7 +86,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         databases.SERVER.close()
 
 
-_DB_FIXTURES = ("db_url", "empty_db_url", "dialect")  # "dialect": for module-scoped fixtures
 _PG_FIXTURES = ("pg_url", "empty_pg_url")
 _DIALECT_OF: dict[str, str] = {}  # test node id -> the dialect it runs on
 
@@ -96,7 +95,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     remember each database test's dialect for the summary line."""
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
-        dialect = next((params[name] for name in _DB_FIXTURES if name in params), None)
+        dialect = next((v for v in params.values() if isinstance(v, str) and v in DIALECTS), None)
         if dialect is None and any(name in item.fixturenames for name in _PG_FIXTURES):
             dialect = "postgresql"
         if dialect is None:

@@ -93,6 +93,11 @@ class PostgresServer:
         self._all.add(name)
         return name
 
+    def copy(self, template: str) -> str:
+        """A new database copied from ``template`` (which nobody may be connected to),
+        dropped when the session ends."""
+        return self._new(template)
+
     def drop(self, name: str) -> None:
         """Drop database ``name``, ending any connection a test left open."""
         with self._connect() as conn:

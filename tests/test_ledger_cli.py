@@ -9,7 +9,6 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
@@ -18,17 +17,19 @@ from typing import Any
 
 import pytest
 
+from tests.databases import DIALECTS
 from tests.fake_sendgrid import FakeSendgrid
-from tests.ledger_cli import AT, Install, fresh, install, shared_template
+from tests.ledger_cli import AT, Install, Template, fresh, install, shared_template
 
 SENDGRID_ENV = {"SENDGRID_API_KEY": "SG.ledger-test"}
 LATER = "2026-02-18T07:05:00Z"  # the same edition's period, five minutes on
 
 
 @pytest.fixture()
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due."""
-    return shared_template(tmp_path_factory)
+def template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Template:
+    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due; on
+    SQLite, or on the dialect a test names (``parametrize("template", DIALECTS, indirect=True)``)."""
+    return shared_template(tmp_path_factory, getattr(request, "param", "sqlite"))
 
 
 def sendgrid(fake: FakeSendgrid, **more: Any) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def everyone(inst: Install) -> set[str]:
 
 @pytest.mark.slow
 def test_crash_recovery_after_8_kills_with_random_provider_faults(
-    template: Path, tmp_path: Path
+    template: Template, tmp_path: Path
 ) -> None:
     """(a) 600 subscribers, random 429/500/502/reset/hang, the sender SIGKILLed 8 times in
     the middle of a request; then retry-unknown and run: nobody missing, and the only
@@ -114,7 +115,8 @@ def test_first_run_where_every_provider_call_fails_exits_1_then_recovers(tmp_pat
     assert set(inst.rows().values()) == {"sent"}
 
 
-def test_gateway_errors_are_unknown_and_the_run_exits_1(template: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("template", DIALECTS, indirect=True)
+def test_gateway_errors_are_unknown_and_the_run_exits_1(template: Template, tmp_path: Path) -> None:
     """(c) A run whose every call got a gateway's 502 (the request may have been taken):
     exit 1, the rows unknown; retry-unknown and run deliver, duplicates only for them."""
     with FakeSendgrid("502") as fake:
@@ -153,7 +155,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 @pytest.mark.slow
 def test_outbox_on_a_full_disk_is_retried_then_failed_then_retry_failed_delivers(
-    template: Path, tmp_path: Path, tmpfs: Path
+    template: Template, tmp_path: Path, tmpfs: Path
 ) -> None:
     """(b) The outbox on a full disk: writes fail with ENOSPC, are retried, then fail with
     the reason; with space freed, `retry-failed` and `run` deliver every one."""
@@ -215,13 +217,13 @@ class SmtpHandler:
 
 
 def _rename(inst: Install, old: str, new: str) -> None:
-    with sqlite3.connect(inst.db) as conn:
-        conn.execute("UPDATE subscribers SET email = ?, email_lower = ? WHERE email = ?", (new, new, old))
+    inst.sql("UPDATE subscribers SET email = :new, email_lower = :new WHERE email = :old", new=new, old=old)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("template", DIALECTS, indirect=True)
 def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_doubt(
-    template: Path, tmp_path: Path
+    template: Template, tmp_path: Path
 ) -> None:
     """(d) SMTP through aiosmtpd: `550 5.1.1` at RCPT suppresses the address, and neither a
     retry nor the next edition tries it again; a 451 is retried; a SIGKILL in the middle of
@@ -269,13 +271,12 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         assert states["busy00005@example.com"] == "sent" and handler.rcpt["busy00005@example.com"] == 2
         assert Counter(states.values()) == {"sent": 18, "failed": 1, "unknown": 1}
         assert "550 5.1.1" in (inst.errors()["gone00003@example.com"] or "")
-        with sqlite3.connect(inst.db) as conn:
-            assert conn.execute(
-                "SELECT reason FROM suppressions WHERE email_lower = 'gone00003@example.com'"
-            ).fetchall() == [("bounce",)]
-            assert conn.execute(
-                "SELECT status FROM subscribers WHERE email = 'gone00003@example.com'"
-            ).fetchall() == [("bounced",)]
+        assert inst.sql(
+            "SELECT reason FROM suppressions WHERE email_lower = 'gone00003@example.com'"
+        ) == [("bounce",)]
+        assert inst.sql("SELECT status FROM subscribers WHERE email = 'gone00003@example.com'") == [
+            ("bounced",)
+        ]
 
         # retry-failed does not try the bounced address again
         inst.digest("deliveries", "retry-failed")
@@ -300,7 +301,7 @@ def _second_edition(inst: Install) -> None:
     from digest.store import Store
 
     now = datetime.now(UTC)
-    with Store.open(f"sqlite:///{inst.db}") as store:
+    with Store.open(inst.url) as store:
         first = store.edition("world", "2026-02-18")
         assert first is not None
         store.create_edition(

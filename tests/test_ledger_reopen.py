@@ -14,8 +14,9 @@ from sqlalchemy import update
 from digest.deliver import Ledger
 from digest.scheduler import Service
 from digest.store import Store, deliveries, editions
+from tests.databases import DIALECTS
 from tests.fake_sendgrid import FakeSendgrid
-from tests.ledger_cli import AT, install, shared_template
+from tests.ledger_cli import AT, Template, install, shared_template
 from tests.test_ledger_cli import SENDGRID_ENV, sendgrid
 from tests.test_world_edition import world_config
 
@@ -23,13 +24,15 @@ SEND = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
 
 
 @pytest.fixture()
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due."""
-    return shared_template(tmp_path_factory)
+def template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Template:
+    """The World edition of 2026-02-18 stored with 600 subscribers' rows, not yet due; on
+    SQLite, or on the dialect a test names (``parametrize("template", DIALECTS, indirect=True)``)."""
+    return shared_template(tmp_path_factory, getattr(request, "param", "sqlite"))
 
 
+@pytest.mark.parametrize("template", DIALECTS, indirect=True)
 def test_send_after_retry_unknown_delivers_instead_of_saying_delivered(
-    template: Path, tmp_path: Path
+    template: Template, tmp_path: Path
 ) -> None:
     with FakeSendgrid() as fake:
         inst = install(template, tmp_path, sendgrid(fake, batch_size=5), keep=10, **SENDGRID_ENV)
@@ -49,8 +52,10 @@ def test_send_after_retry_unknown_delivers_instead_of_saying_delivered(
         assert '"status": "delivered"' in inst.digest("status", "--json").stdout
 
 
-def test_the_scheduler_resumes_an_edition_re_opened_by_retry_unknown(tmp_path: Path) -> None:
-    config = world_config(tmp_path)
+def test_the_scheduler_resumes_an_edition_re_opened_by_retry_unknown(
+    tmp_path: Path, db_url: str
+) -> None:
+    config = world_config(tmp_path, db_url)
     now = [SEND + timedelta(minutes=5)]
     with Store.open(config.database.url) as store:
         service = Service(config, store, clock=lambda: now[0], holder="test")
