@@ -17,12 +17,14 @@ Two steps, in the order the pipeline calls them:
    is cut with a size-dependent limit: two single entries join only when clearly close,
    large groups (whose average distance is naturally larger) up to a looser limit; groups of
    ten or more whose centroids agree are joined (halves of one broad story). Finally every
-   member of a small story must be close to at least one other member. Entries
-   further apart in time than ``window_hours`` are kept apart.
+   member of a small story must be close to at least one other member, by the combined
+   similarity and by the meaning model on its own. Entries further apart in time than
+   ``window_hours`` are kept apart. Large batches go in time-ordered chunks overlapping by
+   the window (:func:`chunks`), memory linear in the number of entries.
 
-The defaults were chosen by cross-validation on ``../shared/datasets`` (GoogleNews split by
-story into folds, the real-feed window in two halves by story; see ``DESIGN.md`` and
-``bench/cluster.py``).
+The defaults were chosen by cross-validation across real-feed windows and data sets (tuned on
+the demo window and half of GoogleNews, scored on a held-out window and the other half; see
+``DESIGN.md`` and ``bench/cluster_cv.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ __all__ = [
     "MAX_BATCH",
     "Params",
     "canonical_url",
+    "chunks",
     "cluster",
     "copy_groups",
     "dedupe",
@@ -53,7 +56,8 @@ __all__ = [
 
 log = logging.getLogger("digest.cluster")
 
-#: Largest batch clustered at once (the distance matrix grows with its square: ~400 MB here).
+#: Largest batch clustered at once; larger ones go in time-ordered overlapping chunks
+#: (the distance matrix grows with the square of the batch: ~400 MB at this size).
 MAX_BATCH = 10_000
 
 # Query parameters that only track the click, never select the content.
@@ -369,7 +373,9 @@ def _prune(labels: np.ndarray, sig: Signals, params: Params, window_seconds: flo
     """In stories of at most ``core_max_size`` entries, members whose best similarity to
     another member is under ``core_similarity`` leave and stand alone (repeated until all
     pass): average link admits an item that is only moderately close to everyone, which in a
-    small story is how a side story joins an event."""
+    small story is how a side story joins an event. Only members whose embeddings agree
+    (cosine ≥ ``core_meaning``) count as close: a link needs both the combined similarity
+    and the meaning model on its own."""
     labels = labels.copy()
     next_label = int(labels.max()) + 1
     for label in np.unique(labels):
@@ -378,6 +384,9 @@ def _prune(labels: np.ndarray, sig: Signals, params: Params, window_seconds: flo
             continue
         idx = np.array(members)
         sims = block(sig, idx, idx, params, window_seconds)
+        if params.core_meaning > 0 and sig.meaning is not None:
+            agree = sig.meaning[idx] @ sig.meaning[idx].T
+            sims[agree < params.core_meaning] = -np.inf
         np.fill_diagonal(sims, -np.inf)
         keep = list(range(len(members)))
         while len(keep) > 1:
@@ -450,16 +459,108 @@ def _merge_large(labels: np.ndarray, sig: Signals, params: Params, window_second
     return dense.astype(np.int64)
 
 
+def _subset(sig: Signals, idx: np.ndarray) -> Signals:
+    """The signals of entries ``idx`` of a batch (features computed on the whole batch, so a
+    chunk sees the same TF-IDF weights, names and embeddings as the unchunked batch)."""
+    return Signals(
+        text=sig.text[idx],
+        meaning=None if sig.meaning is None else sig.meaning[idx],
+        names=None if sig.names is None else sig.names[idx],
+        has_names=sig.has_names[idx],
+        times=sig.times[idx],
+        outlets=sig.outlets[idx],
+        several_outlets=sig.several_outlets,
+    )
+
+
+def _batch_labels(sig: Signals, params: Params, window_seconds: float) -> np.ndarray:
+    """Cluster ids of one batch: average link over the distances, the size-dependent cut
+    (:func:`_cut`), the join of large halves (:func:`_merge_large`) and the core check of
+    small stories (:func:`_prune`). Memory: the condensed distances, 8·n²/2 bytes, twice
+    while scipy's ``linkage`` works on its copy of them."""
+    from scipy.cluster.hierarchy import linkage
+
+    n = sig.text.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
+    dist = _condensed_distances(sig, params, window_seconds)
+    tree = linkage(dist, method="average")
+    del dist
+    labels = _cut(tree, n, params)
+    labels = _merge_large(labels, sig, params, window_seconds)
+    return _prune(labels, sig, params, window_seconds)
+
+
+def chunks(
+    times: np.ndarray, size: int, window_seconds: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Time-ordered chunks of a batch: ``(own, members)`` position arrays per chunk.
+
+    Dated entries are sorted by time and cut into consecutive runs of ``size // 2`` (the
+    chunk's *own* entries); a chunk's members are its own entries plus every dated entry
+    within ``window_seconds`` before its first or after its last own entry, so a story of
+    which any member is own is whole inside the chunk (members of one story are never
+    further apart than the window). Undated entries (NaN) form chunks of their own of at
+    most ``size`` entries, in input order. Pure; ``times`` in epoch seconds.
+    """
+    size = max(2, int(size))
+    dated = np.flatnonzero(~np.isnan(times))
+    order = dated[np.argsort(times[dated], kind="stable")]
+    sorted_times = times[order]
+    step = max(1, size // 2)
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    for start in range(0, order.size, step):
+        stop = min(start + step, order.size)
+        lo = int(np.searchsorted(sorted_times, sorted_times[start] - window_seconds, "left"))
+        hi = int(np.searchsorted(sorted_times, sorted_times[stop - 1] + window_seconds, "right"))
+        out.append((order[start:stop], order[lo:hi]))
+    undated = np.flatnonzero(np.isnan(times))
+    for start in range(0, undated.size, size):
+        part = undated[start : start + size]
+        out.append((part, part))
+    return out
+
+
+def _chunked_labels(sig: Signals, params: Params, window_seconds: float, size: int) -> np.ndarray:
+    """Cluster ids of a batch clustered chunk by chunk (:func:`chunks`), memory linear in
+    the number of entries for a given density of entries in time.
+
+    Each chunk (its own entries and the window around them) is clustered as a batch; from
+    it are kept the stories whose earliest member (by time, then position) is one of its own
+    entries, minus entries an earlier chunk already placed. A story inside the window of a
+    chunk boundary is therefore taken whole from one chunk, never split. An entry no kept
+    story holds (possible only when a story spans more than the window) stands alone."""
+    n = sig.text.shape[0]
+    labels = np.full(n, -1, dtype=np.int64)
+    times = np.where(np.isnan(sig.times), np.inf, sig.times)
+    next_label = 0
+    for own, members in chunks(sig.times, size, window_seconds):
+        local = _batch_labels(_subset(sig, members), params, window_seconds)
+        mine = np.zeros(n, dtype=bool)
+        mine[own] = True
+        for label in np.unique(local):
+            story = members[local == label]
+            first = story[np.lexsort((story, times[story]))[0]]
+            if not mine[first]:
+                continue
+            free = story[labels[story] < 0]
+            if free.size:
+                labels[free] = next_label
+                next_label += 1
+    alone = np.flatnonzero(labels < 0)
+    labels[alone] = next_label + np.arange(alone.size)
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)
+
+
 def _labels(
-    entries: Sequence[Entry], params: Params, window_hours: float
+    entries: Sequence[Entry], params: Params, window_hours: float, chunk_size: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ids and centrality (mean similarity to the rest of the own story), one each.
 
-    Signals (:mod:`digest.similarity`), then average link over the distances, the
-    size-dependent cut (:func:`_cut`), the join of large halves (:func:`_merge_large`) and the
-    core check of small stories (:func:`_prune`)."""
-    from scipy.cluster.hierarchy import linkage
-
+    Signals (:mod:`digest.similarity`) of the whole batch, then :func:`_batch_labels` on the
+    whole batch, or chunk by chunk (:func:`_chunked_labels`) when it has more than
+    ``chunk_size`` entries (default :data:`MAX_BATCH`)."""
     n = len(entries)
     if n == 1:
         return np.zeros(1, dtype=np.int64), np.ones(1)
@@ -467,11 +568,14 @@ def _labels(
     if x is None:
         return np.arange(n), np.ones(n)
     sig = signals(entries, x)
+    del x
     window = window_hours * 3600.0
-    dist = _condensed_distances(sig, params, window)
-    tree = linkage(dist, method="average")
-    del dist
-    labels = _prune(_merge_large(_cut(tree, n, params), sig, params, window), sig, params, window)
+    size = chunk_size or MAX_BATCH
+    if n <= size:
+        labels = _batch_labels(sig, params, window)
+    else:
+        log.info("cluster.chunked entries=%d chunk=%d", n, size)
+        labels = _chunked_labels(sig, params, window, size)
     centrality = np.ones(n)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
@@ -525,6 +629,7 @@ def cluster(
     weights: Mapping[str, float],
     window_hours: float = 48.0,
     params: Params | None = None,
+    chunk_size: int = 0,
 ) -> list[Story]:
     """Group entries about the same event into stories.
 
@@ -539,29 +644,16 @@ def cluster(
     reported by"). ``Story.key`` is :func:`story_key`. Stories
     are returned in order of their earliest input position; score and section are unset.
 
-    Cost: O(n²) time and 8·n²/2 bytes for the distance matrix (7,600 entries: about 230 MB).
-    Batches over :data:`MAX_BATCH` entries are cut, in time order, into chunks of that size
-    clustered one by one (a story across a cut is split; logged as ``cluster.chunked``).
-    Pure; never raises for odd entries (empty text, no date).
+    Cost: the signals are linear in n; the distances O(m²) time and 8·m²/2 bytes for a
+    batch of m entries (7,600: about 230 MB, twice that during linkage). Batches over
+    ``chunk_size`` entries (default :data:`MAX_BATCH`) are clustered in time-ordered chunks
+    that overlap by ``window_hours`` (:func:`chunks`), so memory grows linearly with the
+    number of entries and no story is split at a chunk boundary (logged as
+    ``cluster.chunked``). Pure; never raises for odd entries (empty text, no date).
     """
     if not entries:
         return []
-    if len(entries) > MAX_BATCH:
-        order = sorted(range(len(entries)), key=lambda i: _timestamp(entries[i]))
-        log.warning("cluster.chunked entries=%d chunk=%d", len(entries), MAX_BATCH)
-        chunked: list[Story] = []
-        for start in range(0, len(order), MAX_BATCH):
-            chunk = [entries[i] for i in order[start : start + MAX_BATCH]]
-            chunked.extend(
-                cluster(
-                    chunk,
-                    weights=weights,
-                    window_hours=window_hours,
-                    params=params,
-                )
-            )
-        return chunked
-    labels, centrality = _labels(entries, params or Params(), window_hours)
+    labels, centrality = _labels(entries, params or Params(), window_hours, chunk_size)
     groups: dict[int, list[int]] = {}
     for i, label in enumerate(labels.tolist()):
         groups.setdefault(int(label), []).append(i)

@@ -52,7 +52,10 @@ class Params:
     *a* and *b* entries is allowed up to
     ``group_distance − (group_distance − pair_distance) / √(a·b)``); ``core_similarity``: in a
     story of at most ``core_max_size`` entries every member must be at least this similar to
-    another member; groups of at least ``merge_min_size`` entries whose centroids have a
+    another member whose sentence embedding also has a cosine of at least ``core_meaning``
+    with its own (two independent signals must agree: words and names together, and the
+    meaning model on its own; with the model unavailable only the first applies); groups of
+    at least ``merge_min_size`` entries whose centroids have a
     cosine of at least ``merge_similarity`` are joined (halves of one broad story).
     """
 
@@ -60,9 +63,10 @@ class Params:
     names_weight: float = 0.3
     same_outlet_penalty: float = 0.1
     day_penalty: float = 0.1
-    pair_distance: float = 0.55
+    pair_distance: float = 0.6
     group_distance: float = 0.9
     core_similarity: float = 0.4
+    core_meaning: float = 0.45
     core_max_size: int = 20
     merge_min_size: int = 10
     merge_similarity: float = 0.3

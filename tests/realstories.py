@@ -1,0 +1,87 @@
+"""Hand-labelled real-feed story sets, joined at test time with the captured feeds in ../shared.
+
+The repository keeps only ids and labels (``tests/data/realstories_w0.labels.jsonl``: ``id``,
+``story``, ``section``, ``kind``; no publisher text). ``load_labelled`` rebuilds the rows that
+``digest eval stories`` reads (``../shared/datasets/realstories/README.md`` fields) from the feed
+files: ``id`` is ``<feed>:<n>``, n the 0-based position of the entry in feedparser's list.
+
+w0 is the held-out set: the 11 world feeds of the same-day capture in the windows before the demo
+window, [2026-02-12T07:00Z, 2026-02-16T19:00Z) (nothing of theirs is dated after it), plus the
+other same-day outlets (kottke, 404 Media) from 2026-02-12T07:00Z to the demo window's end. It is
+labelled by the README's rules and is never used to choose a clustering rule or threshold.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+
+from .conftest import REAL_FEEDS
+
+DATA = Path(__file__).resolve().parent / "data"
+W0_LABELS = DATA / "realstories_w0.labels.jsonl"
+
+_BLOCK = re.compile(
+    r"</?(p|li|br|div|ul|ol|h\d|tr|td|blockquote|figure|figcaption|img)\b[^>]*>", re.I
+)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _plain(markup: str) -> str:
+    """Summary as plain text: block tags become spaces, other tags go, entities decoded once."""
+    text = _TAG.sub("", _BLOCK.sub(" ", markup or ""))
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+
+
+def _feed_rows(path: Path) -> dict[str, dict]:
+    parsed = feedparser.parse(path.read_bytes())
+    source = path.name.split(".")[0].removesuffix("-rss")
+    rows: dict[str, dict] = {}
+    for n, entry in enumerate(parsed.entries):
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        published = (
+            datetime.fromtimestamp(calendar.timegm(stamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            if stamp
+            else None
+        )
+        rows[f"{source}:{n}"] = {
+            "id": f"{source}:{n}",
+            "source": source,
+            "feed": path.name,
+            "guid": entry.get("id"),
+            "url": entry.get("link"),
+            "title": entry.get("title"),
+            "text": _plain(entry.get("summary")),
+            "published": published,
+        }
+    return rows
+
+
+def load_labelled(labels: Path = W0_LABELS, feeds: Path = REAL_FEEDS) -> list[dict]:
+    """Rows of a labels file joined with their feed entries, in the labels file's order.
+
+    Raises KeyError if a labelled id is not in the feeds (a changed capture).
+    """
+    wanted = [json.loads(line) for line in labels.read_text().splitlines() if line.strip()]
+    by_feed: dict[str, dict[str, dict]] = {}
+    out = []
+    for label in wanted:
+        feed = label["id"].rsplit(":", 1)[0]
+        if feed not in by_feed:
+            names = {p.name.split(".")[0].removesuffix("-rss"): p for p in feeds.iterdir()}
+            path = names[feed]
+            by_feed[feed] = _feed_rows(path)
+        out.append({**by_feed[feed][label["id"]], **label})
+    return out
+
+
+def write_jsonl(rows: list[dict], path: Path) -> Path:
+    """Write rows as JSON lines (UTF-8) for ``digest eval`` commands; returns ``path``."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
