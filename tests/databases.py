@@ -72,11 +72,31 @@ class PostgresServer:
 
                 with psycopg.connect(self._conninfo(), connect_timeout=3):
                     pass
+                self._sweep_dead_sessions()
             except Exception as exc:  # noqa: BLE001  (any failure means: no PostgreSQL here)
                 where = self.url.render_as_string(hide_password=True)
                 words = " ".join(str(exc).split())
                 self._error = f"PostgreSQL not reachable at {where} (${PG_SETTING}): {words}"
         return self._error
+
+    def _sweep_dead_sessions(self) -> None:
+        """Drop the ``digest_t_<pid>_…`` databases of test sessions on this machine whose
+        process is gone (a pytest killed before its teardown cannot drop its own)."""
+        with self._connect() as conn:
+            names = [r[0] for r in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'digest\\_t\\_%'"
+            )]
+        for name in names:
+            pid = name.split("_")[2]
+            if not pid.isdigit() or int(pid) == os.getpid():
+                continue
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                with suppress(Exception):
+                    self.drop(name)
+            except PermissionError:  # alive, someone else's
+                continue
 
     def _connect(self, database: str | None = None) -> Any:
         import psycopg

@@ -242,6 +242,7 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         inst = install(
             template, tmp_path,
             {"transport": "smtp", "batch_size": 100, "retry_delay_seconds": 60,
+             "lease_seconds": 60,  # PostgreSQL: the run 5 min on takes over the killed rows
              "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 5}},
             keep=20,
         )
