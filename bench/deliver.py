@@ -143,7 +143,7 @@ def deliver(config, store, edition: int, period: str, baseline: bool) -> tuple[f
 
     from digest import message
 
-    saved = pipeline.make_transport, pipeline.build_message, message._set_shared
+    saved = pipeline.make_transport, message.build_message, message._set_shared
     if baseline:
         message._set_shared = lambda msg, name, value: msg.__setitem__(name, value)  # type: ignore[assignment]
         pipeline.make_transport = lambda config, lst, folder, secret: BaselineOutbox(folder)  # type: ignore[assignment]
@@ -153,13 +153,13 @@ def deliver(config, store, edition: int, period: str, baseline: bool) -> tuple[f
             kwargs.pop("body", None)  # no cached body: personalise and encode everything
             return original(*args, **kwargs)
 
-        pipeline.build_message = full_build  # type: ignore[assignment]
+        message.build_message = full_build  # type: ignore[assignment]  (pipeline imports it at use)
     try:
         start, cpu = time.perf_counter(), time.process_time()
         done = pipeline.deliver_edition(config, store, config.list("world"), edition, period, now=NOW)
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
-        pipeline.make_transport, pipeline.build_message, message._set_shared = saved
+        pipeline.make_transport, message.build_message, message._set_shared = saved
     assert done.counts.get("sent") == sum(done.counts.values()), done.counts
     return wall, cpu
 
