@@ -568,7 +568,7 @@ def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> N
         except DigestError as exc:
             err_console.print(f"[bold red]worker failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
-        report.lists.extend(r for r in summary.reports if r.deliveries or r.status == "failed")
+        report.lists.extend(r for r in summary.final if r.deliveries or r.status == "failed")
     _finish(ctx, report)
 
 

@@ -61,9 +61,22 @@ class WorkSummary:
     waits: int = 0
 
     @property
+    def final(self) -> list[ListReport]:
+        """The last report of each edition (``(list, period)``), in first-seen order.
+
+        An earlier pass may end while rows a dead worker held come back to the queue (its
+        report then says "still queued"); the worker's next pass sends them, so only the
+        last word on each edition says whether it failed."""
+        last: dict[tuple[str, str | None], ListReport] = {}
+        for report in self.reports:
+            last.pop((report.list_name, report.period), None)
+            last[(report.list_name, report.period)] = report
+        return list(last.values())
+
+    @property
     def ok(self) -> bool:
-        """False when any delivery report failed (the command exits 1)."""
-        return all(r.status != "failed" for r in self.reports)
+        """False when the last report of any edition failed (the command exits 1)."""
+        return all(r.status != "failed" for r in self.final)
 
 
 def work(

@@ -27,7 +27,8 @@ from digest.ledger_state import (
     worker_step,
 )
 from digest.store import Store, deliveries
-from digest.types import DeliveryState
+from digest.types import DeliveryState, ListReport
+from digest.workers import WorkSummary
 from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
 from tests.fake_sendgrid import FakeSendgrid
 from tests.worker_support import seed, write_config
@@ -143,6 +144,18 @@ def test_concurrent_claims_on_postgresql_never_take_a_row_twice(pg_url: str) -> 
     every = [i for part in taken for i in part]
     assert len(every) == len(set(every)) == 400
     assert sum(1 for part in taken if part) >= 2  # the claims really ran side by side
+
+
+def test_a_worker_is_judged_by_its_last_word_on_each_edition() -> None:
+    """A pass can end just as a dead worker's rows come back to the queue ("still queued":
+    failed); the next pass sends them. Only the last report per edition counts (CI saw a
+    worker exit 1 for an edition it had finished)."""
+    early = ListReport(list_name="world", status="failed", period="2026-02-18")
+    later = ListReport(list_name="world", status="sent", period="2026-02-18")
+    other = ListReport(list_name="asia", status="sent", period="2026-02-18")
+    summary = WorkSummary(reports=[early, other, later])
+    assert summary.ok and summary.final == [other, later]
+    assert not WorkSummary(reports=[later, early]).ok
 
 
 def test_several_workers_on_sqlite_are_refused_with_the_way_out(tmp_path: Path) -> None:
