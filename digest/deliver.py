@@ -134,6 +134,15 @@ class Ledger:
         log.info("deliver.queue edition=%s added=%d given=%d", edition_id, added, len(ids))
         return added
 
+    def queue_list(self, edition_id: int, list_name: str) -> int:
+        """Queue every active subscriber of ``list_name`` for ``edition_id``, due now, in one
+        ``INSERT … SELECT`` (:meth:`~digest.store.Store.queue_list_deliveries`: no subscriber
+        is loaded into Python). Idempotent like :meth:`queue`; returns how many rows were
+        added."""
+        added = self.store.queue_list_deliveries(edition_id, list_name, now=self.clock())
+        log.info("deliver.queue edition=%s list=%s added=%d", edition_id, list_name, added)
+        return added
+
     def retry_unknown(self, edition_id: int | None = None) -> int:
         """Re-queue ``unknown`` rows of ``edition_id`` (or of every edition when None), due
         now; rows waiting for a retry become due now too. The next :meth:`run` (``digest

@@ -160,6 +160,17 @@ class RowUpdate:
     not_before: datetime | None = None
 
 
+def skip_reason(status: str, suppressed: bool) -> str | None:
+    """Why a claimed row is ``skipped`` instead of sent, or ``None`` to send it: its
+    subscriber's ``status`` is no longer ``active`` ("subscriber unsubscribed"), or its
+    address is ``suppressed`` for the list or globally ("address suppressed")."""
+    if status != "active":
+        return f"subscriber {status}"
+    if suppressed:
+        return "address suppressed"
+    return None
+
+
 def settle(outcome: SendOutcome, attempts: int, policy: RetryPolicy, now: datetime) -> RowUpdate:
     """The row update for a transport's ``outcome`` of a row tried ``attempts`` times
     (counting this one). ``QUEUED`` (a transient refusal) becomes a retry after
@@ -214,4 +225,5 @@ __all__ = [
     "edition_complete",
     "edition_phase",
     "settle",
+    "skip_reason",
 ]

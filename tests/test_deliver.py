@@ -170,3 +170,20 @@ def test_rows_left_sending_by_a_crash_become_unknown(store: Store) -> None:
     counts = led.run(ed, list_name="world", transport=t, compose=compose)
     assert counts == {"sent": 6, "unknown": 4}
     assert {r.last_error for r in led.unknown(ed)} == {"interrupted while sending"}
+
+
+def test_queue_list_queues_active_subscribers_once_in_sql(db_url):
+    """Queueing a whole list is one INSERT … SELECT: active subscribers only, idempotent,
+    and a subscriber queued before keeps its row."""
+    from digest.types import SubscriberStatus
+
+    store = Store.open(db_url)
+    ed = make_edition(store)
+    subs = add_subscribers(store, 6)
+    store.set_subscriber_status(subs[5].id, SubscriberStatus.UNSUBSCRIBED, now=NOW)
+    led = Ledger(store, clock=lambda: NOW)
+    assert led.queue(ed, subs[:2]) == 2
+    assert led.queue_list(ed, "world") == 3
+    assert led.queue_list(ed, "world") == 0
+    assert store.delivery_counts(ed) == {"queued": 5}
+    assert led.run(ed, list_name="world", transport=MemoryTransport(), compose=compose) == {"sent": 5}

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 
-from digest.ledger_state import IN_FLIGHT_STATES, LedgerActivity, RowUpdate, reclaim
+from digest.ledger_state import IN_FLIGHT_STATES, LedgerActivity, RowUpdate, reclaim, skip_reason
 from digest.store.engine import StoreBase
 from digest.store.rows import Claim, DeliveryRow, EditionOverview, StateCounts
 from digest.store.subscribers import _row_subscriber
@@ -73,6 +73,34 @@ class LedgerStore(StoreBase):
                     conn.execute(insert(deliveries), rows)
                     added += len(rows)
         return added
+
+    def queue_list_deliveries(self, edition_id: int, list_name: str, *, now: datetime) -> int:
+        """Add a ``queued`` ledger row (due now) for every active subscriber of
+        ``list_name`` that has none for this edition, in one ``INSERT … SELECT`` (nobody is
+        loaded into Python, so a million subscribers cost one statement). Idempotent;
+        returns how many rows were added."""
+        known = (
+            select(deliveries.c.id)
+            .where(deliveries.c.edition_id == edition_id)
+            .where(deliveries.c.subscriber_id == subscribers.c.id)
+            .exists()
+        )
+        when = deliveries.c.created_at.type
+        rows = select(
+            literal(edition_id), subscribers.c.id, literal("queued"), literal(0),
+            literal(now, type_=when), literal(now, type_=when),
+        ).where(subscribers.c.list_name == list_name, subscribers.c.status == "active", ~known)
+        stmt = insert(deliveries).from_select(
+            ["edition_id", "subscriber_id", "state", "attempts", "created_at", "updated_at"], rows
+        )
+        count = (
+            select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == edition_id)
+        )
+        with self.begin() as conn:
+            # counted, not rowcount: SQLAlchemy reports -1 for INSERT … SELECT on psycopg
+            before = int(conn.scalar(count) or 0)
+            conn.execute(stmt)
+            return int(conn.scalar(count) or 0) - before
 
     def recover_sending(
         self, edition_id: int | None, *, now: datetime, exclusive: bool | None = None
@@ -155,23 +183,22 @@ class LedgerStore(StoreBase):
         lease_until: datetime | None = None,
     ) -> list[Claim]:
         """Claim up to ``limit`` due ``queued`` rows of an edition, oldest first, in one
-        transaction: rows whose subscriber is no longer active or whose address is suppressed
-        (globally or for ``list_name``) become ``skipped``; the others become ``claimed``
-        (attempts + 1; :meth:`mark_sending` makes them ``sending`` when they are handed to
-        the provider) and are returned as :class:`Claim`.
+        transaction of two statements in the usual case: ``UPDATE … SET state = 'claimed'
+        WHERE id IN (SELECT … ORDER BY id LIMIT n) RETURNING …`` (attempts + 1, the lease),
+        then one ``SELECT`` of those rows' subscribers. Rows whose subscriber is no longer
+        active or whose address is suppressed (globally or for ``list_name``) become
+        ``skipped`` instead (attempt uncounted, ``last_error`` says why). The claimed rows
+        are returned as :class:`Claim`, by id; :meth:`mark_sending` makes them ``sending``
+        when they are handed to the provider.
 
-        On PostgreSQL the rows are locked with ``FOR UPDATE SKIP LOCKED`` so several workers
-        can claim side by side. The claimed rows carry the lease ``holder`` until
-        ``lease_until`` (aware UTC): :meth:`recover_sending` leaves them alone until then.
+        On PostgreSQL the inner select locks the rows with ``FOR UPDATE SKIP LOCKED`` so
+        several workers can claim side by side. The claimed rows carry the lease ``holder``
+        until ``lease_until`` (aware UTC): :meth:`recover_sending` leaves them alone until
+        then.
         """
         due = or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now)
-        query = (
-            select(
-                deliveries.c.id.label("delivery_id"),
-                deliveries.c.attempts.label("delivery_attempts"),
-                subscribers,
-            )
-            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+        picked = (
+            select(deliveries.c.id)
             .where(deliveries.c.edition_id == edition_id)
             .where(deliveries.c.state == "queued")
             .where(due)
@@ -179,44 +206,51 @@ class LedgerStore(StoreBase):
             .limit(limit)
         )
         if self.engine.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=deliveries)
+            picked = picked.with_for_update(skip_locked=True)
+        claim = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(picked.scalar_subquery()))
+            .where(deliveries.c.state == "queued")
+            .values(
+                state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now,
+                lease_holder=holder, lease_expires_at=lease_until,
+            )
+            .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
+        )
+        suppressed = (
+            select(suppressions.c.id)
+            .where(suppressions.c.email_lower == subscribers.c.email_lower)
+            .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
+            .exists()
+            .label("suppressed")
+        )
         with self.begin() as conn:
-            rows = conn.execute(query).all()
+            rows = sorted(conn.execute(claim).all())
             if not rows:
                 return []
-            emails = list({r.email_lower for r in rows})
-            suppressed = set(
-                conn.scalars(
-                    select(suppressions.c.email_lower)
-                    .where(suppressions.c.email_lower.in_(emails))
-                    .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
-                )
-            )
+            people = {}
+            ids = list({r.subscriber_id for r in rows})
+            for start in range(0, len(ids), 1000):
+                for sub in conn.execute(
+                    select(subscribers, suppressed).where(subscribers.c.id.in_(ids[start : start + 1000]))
+                ):
+                    people[sub.id] = sub
             claimed: list[Claim] = []
             skipped: dict[str, list[int]] = {}
             for row in rows:
-                if row.status != "active":
-                    skipped.setdefault(f"subscriber {row.status}", []).append(row.delivery_id)
-                elif row.email_lower in suppressed:
-                    skipped.setdefault("address suppressed", []).append(row.delivery_id)
+                sub = people[row.subscriber_id]
+                reason = skip_reason(sub.status, bool(sub.suppressed))
+                if reason is not None:
+                    skipped.setdefault(reason, []).append(row.id)
                 else:
-                    claimed.append(
-                        Claim(row.delivery_id, _row_subscriber(row), row.delivery_attempts + 1)
-                    )
-            for reason, ids in skipped.items():
+                    claimed.append(Claim(row.id, _row_subscriber(sub), row.attempts))
+            for reason, skip in skipped.items():
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(ids))
-                    .values(state="skipped", last_error=reason, updated_at=now)
-                )
-            if claimed:
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_([c.delivery_id for c in claimed]))
-                    .where(deliveries.c.state == "queued")
+                    .where(deliveries.c.id.in_(skip))
                     .values(
-                        state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now,
-                        lease_holder=holder, lease_expires_at=lease_until,
+                        state="skipped", last_error=reason, attempts=deliveries.c.attempts - 1,
+                        lease_holder=None, lease_expires_at=None,
                     )
                 )
         return claimed
@@ -264,45 +298,34 @@ class LedgerStore(StoreBase):
 
     def record_outcomes(self, updates: Sequence[RowUpdate], *, now: datetime) -> None:
         """Record each :class:`~digest.ledger_state.RowUpdate` (state, provider id, error,
-        ``not_before``) in one transaction. Only rows in ``claimed``, ``sending`` or
-        ``unknown`` change (an answer that arrives late still upgrades ``unknown``)."""
-        outcomes = updates
-        if not outcomes:
+        ``not_before``) in one transaction, with one ``UPDATE … WHERE id IN (…)`` per
+        distinct outcome (a batch SendGrid accepted is one statement: every row has the
+        request's message id). Only rows in ``claimed``, ``sending`` or ``unknown`` change
+        (an answer that arrives late still upgrades ``unknown``); a row without a provider
+        id keeps the one it has."""
+        groups: dict[tuple[str, str | None, str | None, datetime | None], list[int]] = {}
+        for u in updates:
+            groups.setdefault((str(u.state), u.provider_id, u.error, u.not_before), []).append(
+                u.delivery_id
+            )
+        if not groups:
             return
-        from sqlalchemy import bindparam
-
-        stmt = (
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .where(
-                or_(
-                    deliveries.c.state == "claimed",
-                    deliveries.c.state == "sending",
-                    deliveries.c.state == "unknown",
-                )
-            )
-            .values(
-                state=bindparam("b_state"),
-                provider_id=func.coalesce(bindparam("b_provider"), deliveries.c.provider_id),
-                last_error=bindparam("b_error"),
-                not_before=bindparam("b_not_before"),
-                updated_at=now,
-                lease_holder=None,
-                lease_expires_at=None,
-            )
-        )
-        params = [
-            {
-                "b_id": u.delivery_id,
-                "b_state": str(u.state),
-                "b_provider": u.provider_id,
-                "b_error": u.error,
-                "b_not_before": u.not_before,
-            }
-            for u in outcomes
-        ]
+        open_states = deliveries.c.state.in_(("claimed", "sending", "unknown"))
         with self.begin() as conn:
-            conn.execute(stmt, params)
+            for (state, provider, error, not_before), ids in groups.items():
+                values: dict[str, Any] = {
+                    "state": state, "last_error": error, "not_before": not_before,
+                    "updated_at": now, "lease_holder": None, "lease_expires_at": None,
+                }
+                if provider is not None:
+                    values["provider_id"] = provider
+                for start in range(0, len(ids), 1000):
+                    conn.execute(
+                        update(deliveries)
+                        .where(deliveries.c.id.in_(ids[start : start + 1000]))
+                        .where(open_states)
+                        .values(**values)
+                    )
 
     def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
