@@ -15,16 +15,22 @@ requests than the baseline. Set up (creating subscribers) is not timed; queueing
 
 PostgreSQL (``--db postgresql``, issue 13): a database of its own on 127.0.0.1:5432 with
 ``--subscribers`` queued rows (set up by bulk SQL, not timed), delivered by ``--workers``
-worker processes (``digest.workers.work``: SKIP LOCKED claims under a lease; ``--threads``
-runs them as threads of one process instead, to measure the GIL); the wall time from start
-to the last worker's exit, the peak RSS of each worker, and beside it the single-process
-SQLite run of ``--baseline`` subscribers (queue + deliver, as above) in the same run.
-``--kill-one`` SIGKILLs one worker at a random moment (seeded): the others take over its rows
-once its lease (``--lease``) expires and re-send the ones in doubt; the run then checks that
-nobody is missing and that the only duplicates are the killed worker's request in flight.
-Targets: under 120 s and under 500 MB per worker for 1,000,000.
-Both modes compose with ``tests.deliver_helpers.SharedCompose`` (parts shared per edition,
-as the SendGrid path sends them), not the pipeline's full ``message.build_message``.
+worker processes running what ``digest worker --until-idle`` runs (``digest.workers.work``
+over ``digest.pipeline.resume``: the pipeline's own compose -- each rendering's shared parts
+made once, per recipient its token, address and List-Unsubscribe headers -- SKIP LOCKED claims
+under a lease, the SendGrid transport as shipped; ``--threads`` runs them as threads of one
+process instead, to measure the GIL); the wall time from start to the last worker's exit, the
+CPU time and peak RSS of each worker, the fake's CPU time, and beside it the single-process
+SQLite run of ``--baseline`` subscribers (queue by one INSERT … SELECT + deliver, the same
+pipeline path) in the same run. ``--kill-one`` SIGKILLs one worker at a random moment
+(seeded): the others take over its rows once its lease (``--lease``) expires and re-send the
+ones in doubt; the run then checks that nobody is missing and that the only duplicates are
+the killed worker's request in flight. Targets: under 120 s and under 500 MB per worker for
+1,000,000. The load average is printed: figures taken on a busy machine are inflated.
+
+The SQLite mode (issue 4) still composes with ``tests.deliver_helpers.SharedCompose`` (parts
+shared per edition, as the SendGrid path sends them), not the pipeline's compose, since its
+baseline needs every message personalised in full.
 """
 
 from __future__ import annotations
@@ -122,54 +128,72 @@ def child(args: list[str]) -> dict[str, float]:
 # -- PostgreSQL, several workers ----------------------------------------------------------
 
 
-def pg_worker(db_url: str, url: str, batch: int, lease: float, threads: int, name: str) -> dict[str, float]:
-    """One worker process (or ``threads`` workers as threads of it): deliver until idle."""
-    from digest.config import SendgridConfig
-    from digest.deliver import Ledger
-    from digest.ledger_state import LedgerRun
+def _config(db_url: str, url: str, batch: int, lease: float, folder: str) -> object:
+    """The configuration a worker runs with: one list ``world`` through the fake at ``url``."""
+    from digest.config import load_config
+    from tests.worker_support import write_config
+
+    os.environ.setdefault("SENDGRID_API_KEY", "SG.bench")
+    path = write_config(Path(folder), db_url, url, lease_seconds=lease, batch_size=batch,
+                        resend_unknown=True)
+    return load_config(path)
+
+
+def pg_worker(db_url: str, url: str, batch: int, lease: float, threads: int) -> dict[str, float]:
+    """One worker process (or ``threads`` workers as threads of it): ``digest worker
+    --until-idle`` as it ships (:func:`digest.workers.work` over :func:`digest.pipeline.resume`),
+    delivering until idle."""
     from digest.store import Store
-    from digest.transports.sendgrid import SendgridTransport
-    from digest.types import ListReport
     from digest.workers import work
-    from tests.deliver_helpers import SharedCompose
 
-    compose = SharedCompose(html_size=30_000)
     clock = lambda: datetime.now(UTC)  # noqa: E731
-    totals = {"calls": 0, "accepted": 0}
-    lock = threading.Lock()
+    with tempfile.TemporaryDirectory() as folder:
+        config = _config(db_url, url, batch, lease, folder)
 
-    def one(k: int) -> None:
-        store = Store.open(db_url)
-        transport = SendgridTransport(SendgridConfig(host=url, timeout=60), secret="bench",
-                                      api_key="SG.bench")
-        ledger = Ledger(store, clock=clock, resend_unknown=True,
-                        holder=f"{name}-{k}:{os.getpid()}:{k}", lease=timedelta(seconds=lease))
+        def one() -> None:
+            with Store.open(db_url) as store:
+                work(config, store, clock=clock, until_idle=True, idle_seconds=0.5)  # type: ignore[arg-type]
 
-        def deliver(now: datetime, stop: threading.Event) -> list[ListReport]:
-            out = []
-            for row in store.unfinished_editions():
-                done: LedgerRun = ledger.deliver(row.id, list_name="world", transport=transport,
-                                                 compose=compose, batch_size=batch,
-                                                 should_stop=stop.is_set)
-                with lock:
-                    totals["calls"] += done.calls
-                    totals["accepted"] += done.accepted
-                out.append(ListReport(list_name="world", status="sent", deliveries=dict(done.counts)))
-            return out
+        pool = [threading.Thread(target=one) for _ in range(threads)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"peak_mb": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime}
 
-        work(None, store, clock=clock, until_idle=True, idle_seconds=0.5, deliver=deliver)  # type: ignore[arg-type]
-        store.close()
 
-    pool = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+def sqlite_baseline(db_url: str, url: str, edition: int, batch: int) -> dict[str, float]:
+    """The single-process SQLite run: queue the list (one INSERT … SELECT) and deliver it
+    through the pipeline as it ships; runs in a fresh process so max RSS is its own."""
+    from digest.deliver import Ledger
+    from digest.store import Store
+    from digest.workers import work
+
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    with tempfile.TemporaryDirectory() as folder:
+        config = _config(db_url, url, batch, 300, folder)
+        start, cpu = time.perf_counter(), time.process_time()
+        with Store.open(db_url) as store:
+            Ledger(store, clock=clock).queue_list(edition, "world")
+            work(config, store, clock=clock, until_idle=True)  # type: ignore[arg-type]
+            counts = store.delivery_counts(edition)
+        wall = time.perf_counter() - start
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"peak_mb": rss_kb / 1024, **totals}
+    return {"wall_s": wall, "cpu_s": time.process_time() - cpu, "peak_mb": rss_kb / 1024,
+            "sent": counts.get("sent", 0)}
 
 
-def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
+def _cpu_of(pid: int) -> float:
+    """CPU seconds (user + sys) a running process has used so far (0 when unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_pg(ns: argparse.Namespace, url: str, fake_pid: int) -> dict[str, object]:
     """Set up a PostgreSQL database, run the workers, check the outcome."""
     from sqlalchemy import select
 
@@ -182,16 +206,17 @@ def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
         edition = seed(db, n, html_size=30_000)
         setup_s = time.perf_counter() - t0
         before = stats(url)
+        fake_cpu = _cpu_of(fake_pid)
         procs = ns.workers if not ns.threads else 1
         per = 1 if not ns.threads else ns.workers
         start = time.perf_counter()
         workers = [
             subprocess.Popen(
                 [sys.executable, __file__, "--pg-worker", db, url, str(ns.batch_size),
-                 str(ns.lease), str(per), f"w{k}"],
+                 str(ns.lease), str(per)],
                 cwd=REPO, stdout=subprocess.PIPE, text=True,
             )
-            for k in range(procs)
+            for _ in range(procs)
         ]
         victim: dict[str, object] = {}
         if ns.kill_one:
@@ -210,7 +235,7 @@ def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
                 rows = conn.execute(
                     select(subscribers.c.email, deliveries.c.state)
                     .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
-                    .where(deliveries.c.lease_holder.like(f"w{target}-%"))
+                    .where(deliveries.c.lease_holder.like(f"%:{workers[target].pid}:%"))
                     .where(deliveries.c.state.in_(["claimed", "sending"]))
                 ).all()
             store.close()
@@ -224,6 +249,7 @@ def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
             elif proc.returncode != -signal.SIGKILL:
                 raise SystemExit(f"worker failed with {proc.returncode}")
         wall = time.perf_counter() - start
+        fake_cpu = _cpu_of(fake_pid) - fake_cpu
         after = stats(url)
         dup = duplicates(url)
         with Store.open(db) as store:
@@ -231,7 +257,8 @@ def run_pg(ns: argparse.Namespace, url: str) -> dict[str, object]:
     return {
         "wall_s": wall, "setup_s": setup_s, "requests": after["requests"] - before["requests"],
         "accepted": after["accepted"] - before["accepted"], "counts": counts,
-        "peaks": [r["peak_mb"] for r in results], "victim": victim, "dup": dup,
+        "peaks": [r["peak_mb"] for r in results], "cpus": [r["cpu_s"] for r in results],
+        "fake_cpu_s": fake_cpu, "victim": victim, "dup": dup,
     }
 
 
@@ -243,34 +270,45 @@ def duplicates(url: str) -> dict[str, object]:
 def main_pg(ns: argparse.Namespace) -> int:
     fake = subprocess.Popen([sys.executable, "-m", "tests.fake_sendgrid"], cwd=REPO,
                             stdout=subprocess.PIPE, text=True)
+    load = os.getloadavg()
     try:
         assert fake.stdout is not None
         url = fake.stdout.readline().strip()
-        ours = run_pg(ns, url)
+        ours = run_pg(ns, url, fake.pid)
         base = None
         if ns.baseline:
             with tempfile.TemporaryDirectory() as tmp:
                 db_base = f"sqlite:///{tmp}/base.db"
-                ed = setup(db_base, ns.baseline, "base")
-                base = child([db_base, url, str(ed), str(ns.batch_size), "0"])
+                from tests.worker_support import seed
+
+                ed = seed(db_base, ns.baseline, html_size=30_000, queue=False)
+                before = stats(url)
+                base = child([db_base, url, str(ed), str(ns.batch_size), "pipeline"])
+                base["requests"] = stats(url)["requests"] - before["requests"]
     finally:
         fake.terminate()
         fake.wait()
+    load_after = os.getloadavg()
 
     n = ns.subscribers
     kind = f"{ns.workers} threads in 1 process" if ns.threads else f"{ns.workers} worker processes"
     counts = ours["counts"]
     print(f"digest send benchmark, PostgreSQL: batch size {ns.batch_size}, lease {ns.lease:g} s, "
-          f"fake SendGrid on loopback, SharedCompose (~30 KB HTML)")
+          f"fake SendGrid on loopback, the pipeline's compose (~30 KB HTML); load average "
+          f"{load[0]:.1f} before, {load_after[0]:.1f} after")
+    cpus = ours["cpus"]
     print(f"  postgresql, {kind}: {n:,} subscribers in {ours['wall_s']:.1f} s "
           f"({n / ours['wall_s']:,.0f}/s)  {ours['requests']:,} requests  "
           f"peak per worker {max(ours['peaks'] or [0]):.0f} MB  "
           f"(set-up {ours['setup_s']:.0f} s, not timed)")
+    print(f"    CPU (user+sys): workers {sum(cpus):.1f} s ({sum(cpus) / n * 1e6:.0f} us per "
+          f"recipient; each {', '.join(f'{c:.1f}' for c in cpus)}), fake SendGrid "
+          f"{ours['fake_cpu_s']:.1f} s; PostgreSQL's own not counted")
     if base is not None:
         rate = base["sent"] / base["wall_s"]
         print(f"  baseline, sqlite, 1 process: {ns.baseline:,} subscribers in {base['wall_s']:.1f} s "
-              f"({rate:,.0f}/s)  {base['requests']:,} requests  peak {base['peak_mb']:.0f} MB"
-              f"  -> speed-up {n / ours['wall_s'] / rate:.2f}x")
+              f"({rate:,.0f}/s, CPU {base['cpu_s']:.1f} s)  {base['requests']:,} requests  "
+              f"peak {base['peak_mb']:.0f} MB  -> speed-up {n / ours['wall_s'] / rate:.2f}x")
     dup = ours["dup"]
     twice = set(dup["twice"])
     print(f"  ledger after: {dict(sorted(counts.items()))}; provider got {dup['distinct']:,} distinct "
@@ -307,17 +345,20 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--baseline", type=int, default=100_000,
                         help="PostgreSQL mode: the single-process SQLite run beside it (0: none)")
-    parser.add_argument("--pg-worker", nargs=6, help=argparse.SUPPRESS)
+    parser.add_argument("--pg-worker", nargs=5, help=argparse.SUPPRESS)
     ns = parser.parse_args()
     if ns.pg_worker:
-        db, url, batch, lease, threads, name = ns.pg_worker
-        print(json.dumps(pg_worker(db, url, int(batch), float(lease), int(threads), name)))
+        db, url, batch, lease, threads = ns.pg_worker
+        print(json.dumps(pg_worker(db, url, int(batch), float(lease), int(threads))))
         return 0
     if ns.db == "postgresql":
         return main_pg(ns)
     if ns.child:
         db, url, edition, batch, base = ns.child
-        print(json.dumps(measure(db, url, int(edition), int(batch), base == "1")))
+        if base == "pipeline":
+            print(json.dumps(sqlite_baseline(db, url, int(edition), int(batch))))
+        else:
+            print(json.dumps(measure(db, url, int(edition), int(batch), base == "1")))
         return 0
 
     fake = subprocess.Popen([sys.executable, "-m", "tests.fake_sendgrid"], cwd=REPO,

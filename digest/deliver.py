@@ -54,6 +54,7 @@ from digest.exceptions import DigestError
 from digest.lease import holder_id
 from digest.ledger_state import LedgerRun, RetryPolicy, RowUpdate, settle
 from digest.store import Claim, DeliveryRow, Store
+from digest.templated import Templated
 from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, SendOutcome, Subscriber, SubscriberStatus
 
@@ -62,7 +63,9 @@ log = logging.getLogger("digest.deliver")
 #: Names of the points a test hook is called at, in order, once per batch.
 HOOK_POINTS = ("claimed", "before_send", "accepted", "committed")
 
-Compose = Callable[[Subscriber, int], EmailMessage]
+Compose = Callable[[Subscriber, int], EmailMessage | Templated]
+"""``compose(subscriber, delivery_id)``: the whole message, or a
+:class:`~digest.templated.Templated` one (shared parts plus the recipient's values)."""
 
 _KNOWN_STATES = (
     DeliveryState.SENT, DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.QUEUED,
@@ -210,7 +213,8 @@ class Ledger:
         and acceptances of this run).
 
         ``compose(subscriber, delivery_id)`` builds one message (RFC 5322
-        ``EmailMessage``); an exception there fails that row only. ``batch_size`` bounds the
+        ``EmailMessage``, or a :class:`~digest.templated.Templated` one for a transport
+        that personalises server-side); an exception there fails that row only. ``batch_size`` bounds the
         recipients in doubt after a crash. Rows refused for now stay ``queued`` with a
         back-off ``not_before`` and are left for a later run. ``should_stop()`` is asked
         between batches (a SIGTERM finishes the batch in flight, then returns with the rest

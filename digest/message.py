@@ -43,6 +43,7 @@ from urllib.parse import urlsplit
 
 from digest.config import ListConfig, SiteConfig
 from digest.exceptions import DeliveryError
+from digest.templated import SharedParts, Templated
 from digest.types import PERSONAL_FIELDS, RenderedEdition, Subscriber, placeholder
 
 log = logging.getLogger("digest.message")
@@ -419,7 +420,7 @@ def _list_id(list_name: str, title: str, site: SiteConfig) -> str:
 
 def _ascii_url(url: str | None) -> str | None:
     url = clean_header_value(url).replace(" ", "%20")
-    if not url or not url.isascii() or any(ch in url for ch in "<>,"):
+    if not url or not url.isascii() or "<" in url or ">" in url or "," in url:
         return None
     return url
 
@@ -447,10 +448,50 @@ def _recipient(subscriber: Subscriber) -> Address:
         return bare
 
 
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+
+
+def _recipient_parts(subscriber: Subscriber) -> tuple[str, str]:
+    """``(addr_spec, display_name)`` of :func:`_recipient` without building the header
+    object when the address is a plain ASCII dot-atom and the name plain ASCII (parsing
+    then cannot change or refuse either). Raises :class:`DeliveryError` as it does."""
+    email = clean_header_value(subscriber.email)
+    name = clean_header_value(subscriber.name)
+    if _PLAIN_ADDRESS.fullmatch(email) and name.isascii():
+        return email, name
+    address = _recipient(subscriber)
+    return address.addr_spec, address.display_name
+
+
 def _sender_domain(sender: str) -> str:
     _, addr = parseaddr(sender)
     domain = addr.rpartition("@")[2]
     return domain or "localhost"
+
+
+def _unsubscribe_headers(
+    unsubscribe_url: str, unsubscribe_mailto: str | None
+) -> list[tuple[str, str]]:
+    """The recipient's RFC 2369 List-Unsubscribe and RFC 8058 List-Unsubscribe-Post."""
+    web = _ascii_url(unsubscribe_url)
+    targets = [f"<{u}>" for u in (web, _ascii_url(unsubscribe_mailto)) if u]
+    out = [("List-Unsubscribe", ", ".join(targets))] if targets else []
+    if web and web.lower().startswith(("https://", "http://")):
+        # RFC 8058 asks for an https URI; a plain-http base_url (local demo) still gets the
+        # header because the web endpoint accepts the POST all the same.
+        out.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return out
+
+
+def _values(subscriber: Subscriber, unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
+    """The placeholder values of ``subscriber`` (see :func:`personalise`)."""
+    return {
+        "name": clean_header_value(subscriber.name) or "there",
+        "email": clean_header_value(subscriber.email),
+        "unsubscribe_url": unsubscribe_url,
+        "preferences_url": preferences_url or unsubscribe_url,
+    }
 
 
 def build_message(
@@ -502,24 +543,16 @@ def build_message(
     if list_config.reply_to:
         _set_shared(msg, "Reply-To", clean_header_value(list_config.reply_to))
     _set_shared(msg, "List-Id", _list_id(list_config.name, list_config.title, site))
-    web = _ascii_url(unsubscribe_url)
-    targets = [f"<{u}>" for u in (web, _ascii_url(unsubscribe_mailto)) if u]
-    if targets:
-        msg["List-Unsubscribe"] = ", ".join(targets)
-    if web and web.lower().startswith(("https://", "http://")):
-        # RFC 8058 asks for an https URI; a plain-http base_url (local demo) still gets the
-        # header because the web endpoint accepts the POST all the same.
-        _set_shared(msg, "List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+    for name, value in _unsubscribe_headers(unsubscribe_url, unsubscribe_mailto):
+        if name == "List-Unsubscribe":
+            msg[name] = value
+        else:
+            _set_shared(msg, name, value)
     archive = _ascii_url(rendered.web_url)
     if archive:
         _set_shared(msg, "List-Archive", f"<{archive}>")
 
-    values = {
-        "name": clean_header_value(subscriber.name) or "there",
-        "email": clean_header_value(subscriber.email),
-        "unsubscribe_url": unsubscribe_url,
-        "preferences_url": preferences_url or unsubscribe_url,
-    }
+    values = _values(subscriber, unsubscribe_url, preferences_url)
     if body is not None and body.source is rendered:
         body.attach_to(msg, values if substitute else None)
         return msg if substitute else with_substitutions(msg, values)
@@ -532,6 +565,81 @@ def build_message(
     return msg if substitute else with_substitutions(msg, values)
 
 
+def shared_parts(
+    rendered: RenderedEdition,
+    *,
+    list_config: ListConfig,
+    site: SiteConfig,
+    body: EncodedBody | None = None,
+) -> SharedParts:
+    """What every recipient of ``rendered`` shares, made once per rendering for
+    :func:`templated_message`: the values a transport would read back out of each message
+    :func:`build_message` composes with ``substitute=False`` (header text of From,
+    Reply-To, Subject, List-Id and List-Archive; the decoded text and HTML with their
+    placeholders). ``body`` is ``EncodedBody.of(rendered)`` when the caller has it."""
+    msg = EmailMessage(policy=POLICY)
+    _set_shared(msg, "From", clean_header_value(list_config.sender))
+    subject = clean_header_value(rendered.subject) or clean_header_value(list_config.title)
+    _set_shared(msg, "Subject", subject)
+    if list_config.reply_to:
+        _set_shared(msg, "Reply-To", clean_header_value(list_config.reply_to))
+    _set_shared(msg, "List-Id", _list_id(list_config.name, list_config.title, site))
+    archive = _ascii_url(rendered.web_url)
+    if archive:
+        _set_shared(msg, "List-Archive", f"<{archive}>")
+    (body if body is not None and body.source is rendered else EncodedBody.of(rendered)).attach_to(
+        msg, None
+    )
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    shown = {name: str(value) for name, value in msg.raw_items()}
+    return SharedParts(
+        sender=shown["From"],
+        reply_to=shown.get("Reply-To"),
+        subject=shown["Subject"],
+        headers=tuple((n, shown[n]) for n in ("List-Id", "List-Archive") if n in shown),
+        text=None if text is None else text.get_content(),  # type: ignore[attr-defined]
+        html=None if html is None else html.get_content(),  # type: ignore[attr-defined]
+    )
+
+
+def templated_message(
+    rendered: RenderedEdition,
+    subscriber: Subscriber,
+    *,
+    shared: SharedParts,
+    list_config: ListConfig,
+    site: SiteConfig,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None,
+    preferences_url: str | None,
+    now: datetime,
+    message_id: str | None = None,
+    body: EncodedBody | None = None,
+) -> Templated:
+    """:func:`build_message` for a transport that personalises server-side, without
+    writing the message: ``shared`` (:func:`shared_parts` of ``rendered``) plus this
+    recipient's address, display name, List-Unsubscribe headers and placeholder values.
+    Its ``full()`` is ``build_message(...)`` with the same arguments (personalised), for a
+    transport that needs the whole message. Raises :class:`DeliveryError` (with the
+    recipient) when the address is unusable, as :func:`build_message` does."""
+    addr_spec, display = _recipient_parts(subscriber)
+    name = display if addr_spec.lower() == subscriber.email.lower() else ""
+
+    def full() -> EmailMessage:
+        return build_message(
+            rendered, subscriber, list_config=list_config, site=site,
+            unsubscribe_url=unsubscribe_url, unsubscribe_mailto=unsubscribe_mailto,
+            preferences_url=preferences_url, now=now, message_id=message_id, body=body,
+        )
+
+    return Templated(
+        shared=shared, email=subscriber.email, name=name,
+        headers=tuple(_unsubscribe_headers(unsubscribe_url, unsubscribe_mailto)),
+        values=_values(subscriber, unsubscribe_url, preferences_url), full=full,
+    )
+
+
 __all__ = [
     "POLICY",
     "SUBSTITUTIONS_HEADER",
@@ -542,5 +650,7 @@ __all__ = [
     "message_bytes",
     "personalise",
     "public_copy",
+    "shared_parts",
+    "templated_message",
     "with_substitutions",
 ]

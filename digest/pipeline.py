@@ -554,12 +554,15 @@ def deliver_edition(
 
     Messages are composed from the renderings stored with the edition (never rebuilt, so a
     restart sends exactly what was built): the subscriber's topic choice, else the whole
-    edition. For SendGrid the per-recipient parts travel as substitutions so one request
-    carries up to 1000 recipients; the other transports fill them in before sending.
+    edition. For SendGrid each rendering's shared parts are made once and each recipient
+    gets only its own values (:func:`~digest.message.templated_message`), sent as
+    substitutions so one request carries up to 1000 recipients; the other transports get
+    whole personalised messages (:func:`~digest.message.build_message`).
     Raises :class:`~digest.exceptions.DeliveryError` when the transport cannot be set up.
     """
     from digest.deliver import Ledger
-    from digest.message import EncodedBody, build_message
+    from digest.message import EncodedBody, build_message, shared_parts, templated_message
+    from digest.templated import SharedParts, Templated
     from digest.render import archive_url
     from digest.tokens import make_token, preferences_url, unsubscribe_url
     from digest.unsubscribe import mailto_url
@@ -574,8 +577,9 @@ def deliver_edition(
     mailbox = config.unsubscribe_mailto(list_config)  # None: no mailto is advertised
 
     bodies: dict[int, EncodedBody] = {}  # each variant's body, encoded once (issue 14)
+    shared: dict[int, SharedParts] = {}  # and, for SendGrid, its shared parts (issue 13)
 
-    def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage:
+    def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage | Templated:
         rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
             variant_key(subscriber.topics, reader_timezone(subscriber))
         ) or variants.get(variant_key(subscriber.topics), whole)
@@ -583,19 +587,22 @@ def deliver_edition(
         if body is None:
             body = bodies[id(rendered)] = EncodedBody.of(rendered)
         token = make_token(secret, subscriber.id or 0)
-        return build_message(
-            rendered,
-            subscriber,
-            list_config=list_config,
-            site=site,
-            unsubscribe_url=unsubscribe_url(site.base, token),
-            unsubscribe_mailto=mailto_url(mailbox, token),
-            preferences_url=preferences_url(site.base, token),
-            now=now,
-            message_id=f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
-            substitute=not server_side,
-            body=body,
-        )
+        args = {
+            "list_config": list_config, "site": site,
+            "unsubscribe_url": unsubscribe_url(site.base, token),
+            "unsubscribe_mailto": mailto_url(mailbox, token),
+            "preferences_url": preferences_url(site.base, token),
+            "now": now, "message_id": f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
+            "body": body,
+        }
+        if not server_side:
+            return build_message(rendered, subscriber, **args)  # type: ignore[arg-type]
+        parts = shared.get(id(rendered))
+        if parts is None:
+            parts = shared[id(rendered)] = shared_parts(
+                rendered, list_config=list_config, site=site, body=body
+            )
+        return templated_message(rendered, subscriber, shared=parts, **args)  # type: ignore[arg-type]
 
     folder = config.delivery.outbox_dir / list_config.name / period
     transport = make_transport(config, list_config, folder, secret=secret)

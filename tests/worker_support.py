@@ -80,10 +80,12 @@ def write_config(
     return path
 
 
-def seed(db_url: str, n: int, *, html_size: int = 30_000, period: str = "2026-02-18") -> int:
+def seed(
+    db_url: str, n: int, *, html_size: int = 30_000, period: str = "2026-02-18", queue: bool = True
+) -> int:
     """Migrate ``db_url``; add ``n`` active subscribers of ``world``, an edition with one
-    rendering (about ``html_size`` bytes of HTML with the per-recipient placeholders) and a
-    queued ledger row per subscriber. Returns the edition id."""
+    rendering (about ``html_size`` bytes of HTML with the per-recipient placeholders) and,
+    when ``queue``, a queued ledger row per subscriber. Returns the edition id."""
     from digest.store import Store, deliveries, subscribers
     from digest.types import RenderedEdition
 
@@ -119,6 +121,8 @@ def seed(db_url: str, n: int, *, html_size: int = 30_000, period: str = "2026-02
             window_end=NOW, now=NOW, subject="World news", preheader="Today", html=html,
             text="hi", carried=[], variants={(): rendering},
         )
+        if not queue:
+            return edition
         with store.begin() as conn:
             conn.execute(
                 insert(deliveries).from_select(

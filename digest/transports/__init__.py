@@ -15,20 +15,40 @@ per batch (SendGrid: one API request carries the whole batch).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol, runtime_checkable
 
+from digest.templated import Templated
 from digest.types import SendOutcome
 
 
-@dataclass(frozen=True)
 class Outgoing:
-    """One message for one recipient, tied to its ledger row ``delivery_id``."""
+    """One message for one recipient, tied to its ledger row ``delivery_id``.
 
-    delivery_id: int
-    recipient: str
-    message: EmailMessage
+    ``message`` is given either whole (an ``EmailMessage``) or as a
+    :class:`~digest.templated.Templated` (shared parts plus the recipient's values, what
+    the pipeline composes for SendGrid); :attr:`templated` is the latter or ``None``, and
+    :attr:`message` is always the whole message, built from the template on first use.
+    """
+
+    __slots__ = ("_message", "delivery_id", "recipient", "templated")
+
+    def __init__(self, delivery_id: int, recipient: str, message: EmailMessage | Templated) -> None:
+        self.delivery_id = delivery_id
+        self.recipient = recipient
+        self.templated: Templated | None = message if isinstance(message, Templated) else None
+        self._message: EmailMessage | None = None if self.templated else message  # type: ignore[assignment]
+
+    @property
+    def message(self) -> EmailMessage:
+        """The whole RFC 5322 message (built from the template once, when there is one)."""
+        if self._message is None:
+            assert self.templated is not None
+            self._message = self.templated.full()
+        return self._message
+
+    def __repr__(self) -> str:
+        return f"Outgoing({self.delivery_id!r}, {self.recipient!r})"
 
 
 class Progress(Protocol):

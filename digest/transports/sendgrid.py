@@ -40,7 +40,10 @@ filter that removes the key and the payload from its records.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import html
 import json
 import logging
@@ -60,6 +63,7 @@ from sendgrid import SendGridAPIClient
 from digest.config import SendgridConfig
 from digest.exceptions import DeliveryError
 from digest.message import SUBSTITUTIONS_HEADER, with_substitutions
+from digest.templated import SharedParts, Templated
 from digest.transports import Outgoing
 from digest.types import DeliveryState, SendOutcome
 
@@ -75,6 +79,7 @@ _DROPPED_HEADERS = {
 _FIELD_RE = re.compile(r"^personalizations\.(\d+)")
 _PLACEHOLDER_RE = re.compile(r"%%([a-z_]+)%%")
 _REF_SALT = "digest-delivery-ref"
+_JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -82,9 +87,28 @@ def _ref_serializer(secret: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=_REF_SALT)
 
 
+@functools.lru_cache(maxsize=8)
+def _ref_mac(secret: str) -> Any:
+    """HMAC-SHA1 keyed as itsdangerous' ``Signer`` derives it (``django-concat``:
+    ``sha1(salt + b"signer" + secret)``), ready to be copied per reference."""
+    key = hashlib.sha1(_REF_SALT.encode() + b"signer" + secret.encode()).digest()
+    return hmac.new(key, digestmod=hashlib.sha1)
+
+
 def delivery_ref(secret: str, delivery_id: int) -> str:
-    """The opaque, signed reference to a ledger row sent in ``custom_args``."""
-    return str(_ref_serializer(secret).dumps(delivery_id))
+    """The opaque, signed reference to a ledger row sent in ``custom_args``: exactly
+    ``URLSafeSerializer(secret, salt=...).dumps(delivery_id)`` (base64url of the JSON
+    number, ``.``, base64url of its HMAC-SHA1), written directly since it is made once per
+    recipient; :func:`read_delivery_ref` reads it with itsdangerous."""
+    if type(delivery_id) is not int or not 0 <= delivery_id < 10**9:
+        # itsdangerous compresses a payload when that makes it shorter (never below 10
+        # characters: zlib's own overhead is more)
+        return str(_ref_serializer(secret).dumps(delivery_id))
+    payload = base64.urlsafe_b64encode(str(delivery_id).encode()).rstrip(b"=")
+    mac = _ref_mac(secret).copy()
+    mac.update(payload)
+    signature = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=")
+    return (payload + b"." + signature).decode("ascii")
 
 
 def read_delivery_ref(secret: str, ref: str) -> int | None:
@@ -127,15 +151,16 @@ def _guard_logs(api_key: str) -> None:
 
 
 class _Item:
-    """One outgoing message split into what it shares with others and what is its own."""
+    """One outgoing message split into what it shares with others (``common``, and
+    ``common_json``: it serialised, without the braces) and what is its own."""
 
-    __slots__ = ("common", "key", "outgoing", "personal")
+    __slots__ = ("common_json", "key", "outgoing", "personal")
 
-    def __init__(self, outgoing: Outgoing, key: tuple[Any, ...], common: dict[str, Any],
+    def __init__(self, outgoing: Outgoing, key: Any, common_json: str,
                  personal: dict[str, Any]) -> None:
         self.outgoing = outgoing
         self.key = key
-        self.common = common
+        self.common_json = common_json
         self.personal = personal
 
 
@@ -174,16 +199,79 @@ class SendgridTransport:
         self.max_wait = max_wait
         self.requests = 0
         self._client = SendGridAPIClient(api_key=key, host=str(config.host).rstrip("/"))
+        # shared request JSON per rendering (templated messages), kept across batches
+        self._shared: dict[Any, tuple[SharedParts, str]] = {}
 
     def close(self) -> None:
         """Nothing to release (one HTTP connection per request); safe to call twice."""
 
     # -- building requests ------------------------------------------------------------------
 
+    def _common(self, sender_raw: str, reply_raw: str | None, subject: str,
+                shared_headers: tuple[tuple[str, str], ...], text: str | None,
+                html_body: str | None) -> str:
+        """The request's shared fields (from, subject, content, reply_to, headers and the
+        configured categories and sandbox setting) as JSON without the outer braces."""
+        content = []
+        if text is not None:
+            content.append({"type": "text/plain", "value": text})
+        if html_body is not None:
+            content.append({"type": "text/html", "value": html_body})
+        common: dict[str, Any] = {"from": _address(sender_raw), "subject": subject,
+                                  "content": content}
+        if reply_raw:
+            common["reply_to"] = _address(reply_raw)
+        if shared_headers:
+            common["headers"] = dict(shared_headers)
+        if self.config.categories:
+            common["categories"] = list(self.config.categories)
+        if self.config.sandbox:
+            common["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return json.dumps(common)[1:-1]
+
+    def _personal(self, out: Outgoing, name: str, own_headers: dict[str, str],
+                  values: dict[str, str]) -> dict[str, Any]:
+        to: dict[str, str] = {"email": out.recipient}
+        if name:
+            to["name"] = name
+        personal: dict[str, Any] = {
+            "to": [to],
+            "custom_args": {"digest_delivery": delivery_ref(self.secret, out.delivery_id)},
+        }
+        if own_headers:
+            personal["headers"] = own_headers
+        if values:
+            subst = {}
+            for k, v in values.items():
+                subst[f"%%{k}%%"] = html.escape(v, quote=True)
+                subst[f"%%{k}|text%%"] = v
+            personal["substitutions"] = subst
+        return personal
+
+    def _templated(self, out: Outgoing, message: Templated) -> _Item:
+        """Split a :class:`~digest.templated.Templated` message: its shared parts are
+        turned into request JSON once per rendering (and set of placeholder fields) for
+        the transport's life; per recipient only the personalization is built."""
+        shared = message.shared
+        values = {str(k): str(v) for k, v in message.values.items()}
+        names = tuple(sorted(values))
+        key = (id(shared), names)
+        entry = self._shared.get(key)
+        if entry is None or entry[0] is not shared:
+            subject, text = shared.subject, shared.text
+            if values:
+                subject, text = _text_variants(subject, text, values)
+            if len(self._shared) >= 64:
+                self._shared.clear()
+            common_json = self._common(shared.sender, shared.reply_to, subject, shared.headers,
+                                       text, shared.html)
+            entry = self._shared[key] = (shared, common_json)
+        return _Item(out, key, entry[1], self._personal(out, message.name, dict(message.headers), values))
+
     def _split(self, out: Outgoing, cache: dict[Any, Any]) -> _Item:
-        """Split one message; ``cache`` (one per :meth:`send`) shares decoded parts and
-        parsed senders between messages that share them (the usual case: one rendered edition,
-        many recipients), so a batch costs little more than its per-recipient headers."""
+        """Split one whole message; ``cache`` (one per :meth:`send`) shares decoded parts and
+        parsed senders between messages that share them (one rendered edition, many
+        recipients), so a batch costs little more than its per-recipient headers."""
         msg = out.message
         headers: list[tuple[str, str]] = [
             (name, _header_text(msg, name, value)) for name, value in msg.raw_items()
@@ -216,18 +304,10 @@ class SendgridTransport:
         text, html_body = parts
         subject = lower.get("subject", "")
         if values:
-            names = tuple(sorted(values))
-            variant_key = ("variant", names, subject, text)
+            variant_key = ("variant", tuple(sorted(values)), subject, text)
             variant = cache.get(variant_key)
             if variant is None:
-                def text_variant(s: str) -> str:
-                    return _PLACEHOLDER_RE.sub(
-                        lambda m: f"%%{m.group(1)}|text%%" if m.group(1) in values else m.group(0),
-                        s,
-                    )
-
-                variant = (text_variant(subject), None if text is None else text_variant(text))
-                cache[variant_key] = variant
+                variant = cache[variant_key] = _text_variants(subject, text, values)
             subject, text = variant
         sender_raw = lower.get("from", "")
         reply_raw = lower.get("reply-to")
@@ -235,46 +315,24 @@ class SendgridTransport:
             (k, v) for k, v in headers if k.lower() not in _DROPPED_HEADERS
         )
         key = (sender_raw, reply_raw, subject, shared_headers, text, html_body)
-        common = cache.get(("common", key))
-        if common is None:
-            content = []
-            if text is not None:
-                content.append({"type": "text/plain", "value": text})
-            if html_body is not None:
-                content.append({"type": "text/html", "value": html_body})
-            common = {"from": _address(sender_raw), "subject": subject, "content": content}
-            if reply_raw:
-                common["reply_to"] = _address(reply_raw)
-            if shared_headers:
-                common["headers"] = dict(shared_headers)
-            cache[("common", key)] = common
-        to: dict[str, str] = {"email": out.recipient}
-        for name, addr in getaddresses([v for k, v in headers if k.lower() == "to"]):
-            if name and addr.lower() == out.recipient.lower():
-                to["name"] = name
-        personal: dict[str, Any] = {
-            "to": [to],
-            "custom_args": {"digest_delivery": delivery_ref(self.secret, out.delivery_id)},
-        }
+        common_json = cache.get(("common", key))
+        if common_json is None:
+            common_json = cache[("common", key)] = self._common(
+                sender_raw, reply_raw, subject, shared_headers, text, html_body
+            )
+        name = ""
+        for display, addr in getaddresses([v for k, v in headers if k.lower() == "to"]):
+            if display and addr.lower() == out.recipient.lower():
+                name = display
         own_headers = {k: v for k, v in headers if k.lower() in _PER_RECIPIENT_HEADERS}
-        if own_headers:
-            personal["headers"] = own_headers
-        if values:
-            subst = {}
-            for k, v in values.items():
-                subst[f"%%{k}%%"] = html.escape(v, quote=True)
-                subst[f"%%{k}|text%%"] = v
-            personal["substitutions"] = subst
-        return _Item(out, key, common, personal)
+        return _Item(out, key, common_json, self._personal(out, name, own_headers, values))
 
-    def _body(self, items: Sequence[_Item]) -> dict[str, Any]:
-        body: dict[str, Any] = dict(items[0].common)
-        body["personalizations"] = [it.personal for it in items]
-        if self.config.categories:
-            body["categories"] = list(self.config.categories)
-        if self.config.sandbox:
-            body["mail_settings"] = {"sandbox_mode": {"enable": True}}
-        return body
+    @staticmethod
+    def _body(items: Sequence[_Item]) -> str:
+        """The request body (JSON text): the shared part as serialised once, then the
+        personalizations of ``items``."""
+        personalizations = json.dumps([it.personal for it in items])
+        return f'{{{items[0].common_json},"personalizations":{personalizations}}}'
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -289,7 +347,8 @@ class SendgridTransport:
         cache: dict[Any, Any] = {}
         for out in batch:
             try:
-                item = self._split(out, cache)
+                templated = out.templated
+                item = self._templated(out, templated) if templated else self._split(out, cache)
             except Exception as exc:  # noqa: BLE001 - a malformed message fails itself only
                 outcomes.append(
                     SendOutcome(out.delivery_id, DeliveryState.FAILED, error=f"message: {exc}")
@@ -301,12 +360,15 @@ class SendgridTransport:
                 outcomes.extend(self._send_chunk(items[start : start + MAX_PERSONALIZATIONS]))
         return outcomes
 
-    def _post(self, body: dict[str, Any]) -> tuple[str, Any]:
-        """One request; returns ``(kind, detail)`` with kind in ok/rate/bad/fail/unknown/refused."""
+    def _post(self, body: str) -> tuple[str, Any]:
+        """One request of JSON text ``body``; returns ``(kind, detail)`` with kind in
+        ok/rate/bad/fail/unknown/refused."""
         self.requests += 1
         try:
+            # a Content-Type other than exactly "application/json" makes python_http_client
+            # send the text as it is instead of serialising the body again
             response = self._client.client.mail.send.post(
-                request_body=body, timeout=self.config.timeout
+                request_body=body, request_headers=_JSON_UTF8, timeout=self.config.timeout
             )
         except http_errors.TooManyRequestsError as exc:
             return "rate", exc
@@ -399,6 +461,18 @@ class SendgridTransport:
         return [
             SendOutcome(d, DeliveryState.FAILED, error=f"SendGrid {status}: {reason}") for d in ids
         ]
+
+
+def _text_variants(subject: str, text: str | None, values: dict[str, str]) -> tuple[str, str | None]:
+    """Subject and text with ``%%field%%`` rewritten to ``%%field|text%%`` for the fields
+    in ``values`` (their substitutions are not HTML-escaped)."""
+
+    def variant(s: str) -> str:
+        return _PLACEHOLDER_RE.sub(
+            lambda m: f"%%{m.group(1)}|text%%" if m.group(1) in values else m.group(0), s
+        )
+
+    return variant(subject), None if text is None else variant(text)
 
 
 def _header_text(msg: EmailMessage, name: str, value: Any) -> str:
