@@ -579,10 +579,16 @@ def deliver_edition(
     bodies: dict[int, EncodedBody] = {}  # each variant's body, encoded once (issue 14)
     shared: dict[int, SharedParts] = {}  # and, for SendGrid, its shared parts (issue 13)
 
+    picks: dict[tuple[tuple[str, ...], str], RenderedEdition] = {}
+
     def compose(subscriber: Subscriber, delivery_id: int) -> EmailMessage | Templated:
-        rendered = variants.get(  # the reader's own timezone (send_at), else the topic choice
-            variant_key(subscriber.topics, reader_timezone(subscriber))
-        ) or variants.get(variant_key(subscriber.topics), whole)
+        zone = reader_timezone(subscriber)
+        choice = (tuple(subscriber.topics), zone)
+        rendered = picks.get(choice)
+        if rendered is None:
+            rendered = picks[choice] = variants.get(
+                variant_key(subscriber.topics, zone)  # the reader's own timezone (send_at)
+            ) or variants.get(variant_key(subscriber.topics), whole)  # else the topic choice
         body = bodies.get(id(rendered))
         if body is None:
             body = bodies[id(rendered)] = EncodedBody.of(rendered)

@@ -18,7 +18,9 @@ Modes (``server.mode`` is the default; ``server.script`` holds modes for the nex
 ``on_request(n)``, when set, is called as request ``n`` arrives, before it is answered (a test
 kills the sender there: the request is still processed, the answer never read).
 
-``accepted`` is a list of ``(email, digest_delivery ref, substitutions)``; ``requests``
+``accepted`` is a list of ``(email, digest_delivery ref, substitutions)`` (``{}`` for the
+substitutions unless ``keep_substitutions``, on by default and off when run as a program for
+the benchmark, so a million recipients stay small); ``requests``
 counts every request; ``bodies`` keeps the JSON bodies when ``keep_bodies`` is set.
 """
 
@@ -83,12 +85,13 @@ class _Handler(BaseHTTPRequestHandler):
             srv.bodies.append(body)
 
         def accept() -> None:
+            keep = srv.keep_substitutions
             with srv.lock:
                 for p in body["personalizations"]:
                     for to in p["to"]:
                         srv.accepted.append(
                             (to["email"], p.get("custom_args", {}).get("digest_delivery"),
-                             p.get("substitutions", {}))
+                             p.get("substitutions", {}) if keep else {})
                         )
 
         if mode == "ok":
@@ -136,6 +139,7 @@ class FakeSendgrid(ThreadingHTTPServer):
         self.accepted: list[tuple[str, str | None, dict[str, str]]] = []
         self.bodies: list[dict[str, Any]] = []
         self.keep_bodies = keep_bodies
+        self.keep_substitutions = True
         self.requests = 0
         self.auth_seen: list[str] = []
         self.bad_index = 1
@@ -170,6 +174,7 @@ class FakeSendgrid(ThreadingHTTPServer):
 def main() -> None:  # pragma: no cover - manual use
     """Run the fake in the foreground: ``python -m tests.fake_sendgrid``."""
     with FakeSendgrid() as fake:
+        fake.keep_substitutions = False  # the benchmark's million recipients: keep it lean
         print(fake.url, flush=True)
         threading.Event().wait()
 

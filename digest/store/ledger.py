@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, literal, or_, select, update
 
 from digest.ledger_state import IN_FLIGHT_STATES, LedgerActivity, RowUpdate, reclaim, skip_reason
 from digest.store.engine import StoreBase
@@ -36,6 +36,17 @@ def _queued_rows(
         }
         for sid in subscriber_ids
     ]
+
+
+def _id_chunks(dialect: str, column: Any, ids: Sequence[int]) -> list[Any]:
+    """Conditions "``column`` is one of ``ids``" covering all of ``ids``: on PostgreSQL one
+    ``column = ANY(:array)`` (a single parameter, nothing to expand or parse per id); on
+    SQLite ``IN`` lists of at most 1000 (its parameter limit)."""
+    if not ids:
+        return []
+    if dialect == "postgresql":
+        return [column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))]
+    return [column.in_(list(ids[start : start + 1000])) for start in range(0, len(ids), 1000)]
 
 
 class LedgerStore(StoreBase):
@@ -131,17 +142,18 @@ class LedgerStore(StoreBase):
                 elif verdict == "unknown":
                     unknown.append(row.id)
             released = {"lease_holder": None, "lease_expires_at": None, "updated_at": now}
-            for start in range(0, len(back), 1000):
+            dialect = self.engine.dialect.name
+            for among in _id_chunks(dialect, deliveries.c.id, back):
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(back[start : start + 1000]))
+                    .where(among)
                     .where(deliveries.c.state == "claimed")
                     .values(state="queued", attempts=deliveries.c.attempts - 1, **released)
                 )
-            for start in range(0, len(unknown), 1000):
+            for among in _id_chunks(dialect, deliveries.c.id, unknown):
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id.in_(unknown[start : start + 1000]))
+                    .where(among)
                     .where(deliveries.c.state == "sending")
                     .values(state="unknown", last_error="interrupted while sending", **released)
                 )
@@ -229,11 +241,9 @@ class LedgerStore(StoreBase):
             if not rows:
                 return []
             people = {}
-            ids = list({r.subscriber_id for r in rows})
-            for start in range(0, len(ids), 1000):
-                for sub in conn.execute(
-                    select(subscribers, suppressed).where(subscribers.c.id.in_(ids[start : start + 1000]))
-                ):
+            dialect = self.engine.dialect.name
+            for among in _id_chunks(dialect, subscribers.c.id, [r.subscriber_id for r in rows]):
+                for sub in conn.execute(select(subscribers, suppressed).where(among)):
                     people[sub.id] = sub
             claimed: list[Claim] = []
             skipped: dict[str, list[int]] = {}
@@ -245,14 +255,16 @@ class LedgerStore(StoreBase):
                 else:
                     claimed.append(Claim(row.id, _row_subscriber(sub), row.attempts))
             for reason, skip in skipped.items():
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_(skip))
-                    .values(
-                        state="skipped", last_error=reason, attempts=deliveries.c.attempts - 1,
-                        lease_holder=None, lease_expires_at=None,
+                for among in _id_chunks(dialect, deliveries.c.id, skip):
+                    conn.execute(
+                        update(deliveries)
+                        .where(among)
+                        .values(
+                            state="skipped", last_error=reason,
+                            attempts=deliveries.c.attempts - 1, lease_holder=None,
+                            lease_expires_at=None,
+                        )
                     )
-                )
         return claimed
 
     def mark_sending(
@@ -271,30 +283,31 @@ class LedgerStore(StoreBase):
         values: dict[str, Any] = {"state": "sending", "updated_at": now}
         if lease_until is not None:
             values["lease_expires_at"] = lease_until
-        stmt = (
-            update(deliveries)
-            .where(deliveries.c.id.in_(list(delivery_ids)))
-            .where(deliveries.c.state == "claimed")
-        )
+        stmt = update(deliveries).where(deliveries.c.state == "claimed")
         if holder is not None:
             stmt = stmt.where(deliveries.c.lease_holder == holder)
+        done = 0
         with self.begin() as conn:
-            return int(conn.execute(stmt.values(**values)).rowcount or 0)
+            for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
+                done += int(conn.execute(stmt.where(among).values(**values)).rowcount or 0)
+        return done
 
     def renew_delivery_lease(
         self, delivery_ids: Sequence[int], *, holder: str, lease_until: datetime
     ) -> int:
         """Push the lease of ``holder``'s rows among ``delivery_ids`` still in flight to
         ``lease_until`` (a slow batch keeps its rows). Returns how many rows were renewed."""
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.lease_holder == holder)
+            .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+            .values(lease_expires_at=lease_until)
+        )
+        done = 0
         with self.begin() as conn:
-            done = conn.execute(
-                update(deliveries)
-                .where(deliveries.c.id.in_(list(delivery_ids)))
-                .where(deliveries.c.lease_holder == holder)
-                .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
-                .values(lease_expires_at=lease_until)
-            )
-        return int(done.rowcount or 0)
+            for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
+                done += int(conn.execute(stmt.where(among)).rowcount or 0)
+        return done
 
     def record_outcomes(self, updates: Sequence[RowUpdate], *, now: datetime) -> None:
         """Record each :class:`~digest.ledger_state.RowUpdate` (state, provider id, error,
@@ -319,13 +332,8 @@ class LedgerStore(StoreBase):
                 }
                 if provider is not None:
                     values["provider_id"] = provider
-                for start in range(0, len(ids), 1000):
-                    conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id.in_(ids[start : start + 1000]))
-                        .where(open_states)
-                        .values(**values)
-                    )
+                for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, ids):
+                    conn.execute(update(deliveries).where(among).where(open_states).values(**values))
 
     def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
