@@ -104,7 +104,7 @@ def measure(db_url: str, url: str, edition: int, batch_size: int, baseline: bool
                                   api_key="SG.bench")
     start = time.perf_counter()
     ledger = Ledger(store, clock=lambda: datetime.now(UTC))
-    ledger.queue(edition, store.subscribers_of("world"))
+    ledger.queue_list(edition, "world")
     counts = ledger.run(edition, list_name="world", transport=transport, compose=compose,
                         batch_size=batch_size)
     wall = time.perf_counter() - start

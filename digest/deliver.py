@@ -241,6 +241,7 @@ class Ledger:
         stats = _Stats()
         failures = 0
         batches = 0
+        last: int | None = None  # the last id claimed: the next claim's scan starts there
         while True:
             if should_stop is not None and should_stop():
                 log.info("deliver.stopped edition=%s batches=%d", edition_id, batches)
@@ -248,10 +249,14 @@ class Ledger:
             now = self.clock()
             claimed = self.store.claim_deliveries(
                 edition_id, list_name=list_name, limit=batch_size, now=now,
-                holder=self.holder, lease_until=now + self.lease,
+                holder=self.holder, lease_until=now + self.lease, after=last,
             )
+            if not claimed and last is not None:  # rows back in the queue behind us
+                last = None
+                continue
             if not claimed:
                 break
+            last = claimed[-1].delivery_id
             batches += 1
             ids = [c.delivery_id for c in claimed]
             self._call_hook("claimed", ids)

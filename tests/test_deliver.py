@@ -15,6 +15,7 @@ from tests.deliver_helpers import (
     NOW,
     MemoryTransport,
     add_subscribers,
+    bulk_subscribers,
     compose,
     make_edition,
 )
@@ -187,3 +188,35 @@ def test_queue_list_queues_active_subscribers_once_in_sql(db_url):
     assert led.queue_list(ed, "world") == 0
     assert store.delivery_counts(ed) == {"queued": 5}
     assert led.run(ed, list_name="world", transport=MemoryTransport(), compose=compose) == {"sent": 5}
+
+
+def test_a_batch_is_claimed_and_recorded_in_a_few_statements(store: Store) -> None:
+    """Issue 13: claiming 1500 rows is one UPDATE … RETURNING plus the subscribers' select
+    (in chunks of 1000 on SQLite), and recording them, all accepted in one request, one
+    UPDATE (two on SQLite): not a statement per row."""
+    from sqlalchemy import event
+
+    from digest.ledger_state import RowUpdate
+
+    ed = make_edition(store)
+    bulk_subscribers(store, 1500)
+    Ledger(store, clock=lambda: NOW).queue_list(ed, "world")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
+        if "deliveries" in statement or "subscribers" in statement:  # not the pool's pings
+            statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", count)
+    claimed = store.claim_deliveries(ed, list_name="world", limit=1500, now=NOW, holder="h",
+                                     lease_until=NOW)
+    claim_statements, statements[:] = len(statements), []
+    store.record_outcomes(
+        [RowUpdate(c.delivery_id, DeliveryState.SENT, "msg-1") for c in claimed], now=NOW
+    )
+    event.remove(store.engine, "before_cursor_execute", count)
+    chunks = 1 if store.engine.dialect.name == "postgresql" else 2
+    assert len(claimed) == 1500 and [c.delivery_id for c in claimed] == sorted(c.delivery_id for c in claimed)
+    assert claim_statements == 1 + chunks
+    assert len(statements) == chunks
+    assert store.delivery_counts(ed) == {"sent": 1500}

@@ -193,8 +193,10 @@ class LedgerStore(StoreBase):
         now: datetime,
         holder: str | None = None,
         lease_until: datetime | None = None,
+        after: int | None = None,
     ) -> list[Claim]:
-        """Claim up to ``limit`` due ``queued`` rows of an edition, oldest first, in one
+        """Claim up to ``limit`` due ``queued`` rows of an edition (with an id above
+        ``after`` when given), oldest first, in one
         transaction of two statements in the usual case: ``UPDATE … SET state = 'claimed'
         WHERE id IN (SELECT … ORDER BY id LIMIT n) RETURNING …`` (attempts + 1, the lease),
         then one ``SELECT`` of those rows' subscribers. Rows whose subscriber is no longer
@@ -202,6 +204,12 @@ class LedgerStore(StoreBase):
         ``skipped`` instead (attempt uncounted, ``last_error`` says why). The claimed rows
         are returned as :class:`Claim`, by id; :meth:`mark_sending` makes them ``sending``
         when they are handed to the provider.
+
+        ``after`` (the last id this run claimed) lets the scan start there: PostgreSQL
+        reads queued rows in primary-key order and would otherwise walk past every row
+        already sent, so that each claim read the whole edition (6.8 s per claim with
+        900,000 rows sent). A caller that gets nothing above ``after`` asks once more
+        without it, for rows that came back to the queue behind it.
 
         On PostgreSQL the inner select locks the rows with ``FOR UPDATE SKIP LOCKED`` so
         several workers can claim side by side. The claimed rows carry the lease ``holder``
@@ -217,6 +225,8 @@ class LedgerStore(StoreBase):
             .order_by(deliveries.c.id)
             .limit(limit)
         )
+        if after is not None:
+            picked = picked.where(deliveries.c.id > after)
         if self.engine.dialect.name == "postgresql":
             picked = picked.with_for_update(skip_locked=True)
         claim = (

@@ -50,7 +50,7 @@ import logging
 import re
 import time
 import urllib.error
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from http.client import HTTPException
@@ -230,7 +230,7 @@ class SendgridTransport:
         return json.dumps(common)[1:-1]
 
     def _personal(self, out: Outgoing, name: str, own_headers: dict[str, str],
-                  values: dict[str, str]) -> dict[str, Any]:
+                  values: Mapping[str, str]) -> dict[str, Any]:
         to: dict[str, str] = {"email": out.recipient}
         if name:
             to["name"] = name
@@ -253,7 +253,7 @@ class SendgridTransport:
         turned into request JSON once per rendering (and set of placeholder fields) for
         the transport's life; per recipient only the personalization is built."""
         shared = message.shared
-        values = {str(k): str(v) for k, v in message.values.items()}
+        values = message.values
         names = tuple(sorted(values))
         key = (id(shared), names)
         entry = self._shared.get(key)
@@ -463,7 +463,9 @@ class SendgridTransport:
         ]
 
 
-def _text_variants(subject: str, text: str | None, values: dict[str, str]) -> tuple[str, str | None]:
+def _text_variants(
+    subject: str, text: str | None, values: Mapping[str, str]
+) -> tuple[str, str | None]:
     """Subject and text with ``%%field%%`` rewritten to ``%%field|text%%`` for the fields
     in ``values`` (their substitutions are not HTML-escaped)."""
 
