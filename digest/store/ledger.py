@@ -38,6 +38,14 @@ def _queued_rows(
     ]
 
 
+#: What a claim reads of each subscriber (what :func:`_row_subscriber` needs; not the
+#: timestamps, whose conversion is a Python call per row).
+_CLAIM_COLUMNS = (
+    subscribers.c.id, subscribers.c.list_name, subscribers.c.email, subscribers.c.email_lower,
+    subscribers.c.name, subscribers.c.topics, subscribers.c.timezone, subscribers.c.status,
+)
+
+
 def _id_chunks(dialect: str, column: Any, ids: Sequence[int]) -> list[Any]:
     """Conditions "``column`` is one of ``ids``" covering all of ``ids``: on PostgreSQL one
     ``column = ANY(:array)`` (a single parameter, nothing to expand or parse per id); on
@@ -253,7 +261,7 @@ class LedgerStore(StoreBase):
             people = {}
             dialect = self.engine.dialect.name
             for among in _id_chunks(dialect, subscribers.c.id, [r.subscriber_id for r in rows]):
-                for sub in conn.execute(select(subscribers, suppressed).where(among)):
+                for sub in conn.execute(select(*_CLAIM_COLUMNS, suppressed).where(among)):
                     people[sub.id] = sub
             claimed: list[Claim] = []
             skipped: dict[str, list[int]] = {}
