@@ -135,6 +135,9 @@ _VERBS_AFTER_US = frozenset(
 )  # "US plans ..." is a subject; "US soldiers ..." an adjective: who, not where
 
 
+_IDIOMS = {"guinea": re.compile(r"\s+pigs?\b", re.IGNORECASE)}
+"""Names that the words after them make a common noun: "guinea pigs" are not in Guinea."""
+
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
 
@@ -182,6 +185,9 @@ def _mentions(text: str, field: str, scale: float) -> list[Mention]:
             place = table.get(key.casefold() if fold else key)
             if place is None:
                 continue
+            idiom = _IDIOMS.get(place.name.casefold())
+            if idiom is not None and idiom.match(text, match.end()):
+                continue  # "guinea pigs", not Guinea
             span = (match.start(), match.end())
             if any(a < span[1] and span[0] < b for a, b in found):
                 continue  # inside a longer name already found

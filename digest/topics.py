@@ -316,8 +316,10 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         reason = f"place {mention.place.name!r} ({region}{cue}){where}"
         add((region_topic.get(region), region if region not in region_topic else ""),
             mention.field, weight, reason)
-    # a feed category that is a place name ("China", "Iran") is the outlet's own word for where
-    for category in story.lead.categories if region_topic and CATEGORY_PLACE else ():
+    # a feed category that is a place name ("China", "Iran") is the outlet's tag for a place
+    # the article names somewhere: it speaks only when the lede itself names nothing
+    silent = not any(hit for fields in found.values() for hit in fields.values())
+    for category in story.lead.categories if region_topic and CATEGORY_PLACE and silent else ():
         for mention in locate("", category):
             if mention.place.name.casefold() != category.strip().casefold():
                 continue

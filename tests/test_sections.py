@@ -70,6 +70,11 @@ NAMED = [
     ("Museum under fire after removing the word ‘Palestine’ from its maps",
      "The London museum said the labels were outdated.", "europe"),
     ("Warner Bros rejects the latest bid, citing its film industry rivals", "", "business"),
+    # Russia's war where Ukraine is not named: its peace deal, its front
+    ("Russia 'Not Serious' About Peace Deal, Senator Says", "The senator spoke in Munich.",
+     "ukraine"),
+    ("A Russian village waits for its reward", "Dozens of its men left for the front.", "ukraine"),
+    ("How France skated to ice dance gold", "The French pair beat the Americans.", "more"),
 ]
 
 
@@ -250,3 +255,19 @@ def test_a_feed_category_that_names_a_place_is_evidence_of_where() -> None:
     assert "Morocco" in placed["v"][1] and "africa" in placed["v"][1]
     plain = dataclasses.replace(lead, categories=("Deaths (Obituaries)",))
     assert "Morocco" not in _placed([Story(key="v", lead=plain)])["v"][1]
+
+
+def test_feed_category_places_speak_only_when_the_lede_names_nothing() -> None:
+    """An outlet's place tags list every country its article names (the NYT tags a piece on
+    Russia's war with "Europe" and "Russia"); where the lede names a place, they do not count."""
+    lead = Entry(source="nyt", entry_id="w", title="Crowds mourn slain protesters",
+                 summary_text="Iranian families gathered at the cemetery.", published=NOW,
+                 categories=("France", "Germany", "Italy", "Spain"))  # fmt: skip
+    placed = _placed([Story(key="w", lead=lead)])
+    assert placed["w"][0] == "middle-east" and "category" not in placed["w"][1], placed
+
+
+def test_idioms_and_plural_demonyms_in_the_gazetteer() -> None:
+    assert not locate("Students Are Being Treated Like Guinea Pigs")
+    assert [m.place.name for m in locate("A coup in Guinea")] == ["Guinea"]
+    assert [m.place.region for m in locate("The Swedes searching for their mothers")] == ["europe"]
