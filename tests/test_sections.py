@@ -17,7 +17,7 @@ import yaml
 from digest.config import parse_config
 from digest.evaluate import evaluate_sections
 from digest.exceptions import DigestError
-from digest.places import locate
+from digest.places import desks, locate
 from digest.topics import assign_sections
 from digest.types import Entry, Story
 
@@ -271,3 +271,19 @@ def test_idioms_and_plural_demonyms_in_the_gazetteer() -> None:
     assert not locate("Students Are Being Treated Like Guinea Pigs")
     assert [m.place.name for m in locate("A coup in Guinea")] == ["Guinea"]
     assert [m.place.region for m in locate("The Swedes searching for their mothers")] == ["europe"]
+
+
+def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
+    assert desks("https://www.nytimes.com/2026/02/17/world/europe/x-dead.html") == (
+        ("europe", "/europe/"),)
+    assert desks("https://www.theguardian.com/us-news/2018/jan/31/x", ["US news", "Iran"]) == (
+        ("americas", "/us-news/"),)
+    assert desks("https://foreignpolicy.com/2026/02/17/x/", ["homepage_regional_asia"]) == (
+        ("asia", "homepage_regional_asia"),)
+    assert desks("https://www.bbc.com/news/articles/x") == desks(None) == ()
+    lead = Entry(source="g", entry_id="d", title="So, how did conservatives like the speech?",
+                 summary_text="Reactions were mixed.", published=NOW,
+                 url="https://www.theguardian.com/us-news/2018/jan/31/x")
+    assert _placed([Story(key="d", lead=lead)])["d"][0] == "americas"
+    named = dataclasses.replace(lead, title="So, how did conservatives in Paris like the speech?")
+    assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
