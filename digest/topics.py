@@ -24,7 +24,9 @@ Order in which the rules apply to each story (the first that decides wins):
    Per section the strongest mention counts fully and each other one half, title and
    summary added. The heaviest candidate decides (ties: the list's topic order) when it
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
-   more, none by far the most, is a world story: the fallback's.
+   more, none by far the most, is a world story: the fallback's; so is a lead whose title
+   speaks for no section and whose summary speaks for two or more, none by far the most
+   ("… at the center of the Iran and Ukraine negotiations").
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``.
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
@@ -375,6 +377,13 @@ def _rule_topic(
         if len(strong) >= MANY_REGIONS and strong[0].weight < DOMINANT * strong[2].weight:
             listed = ", ".join(e.name or e.region for e in strong)
             return None, f"several regions named ({listed})"
+        if (
+            len(strong) >= 2
+            and not any(e.in_title for e in strong)
+            and strong[0].weight <= DOMINANT * strong[1].weight
+        ):
+            listed = ", ".join(e.name or e.region for e in strong)
+            return None, f"several regions named in the summary only ({listed})"
         best = evidence[0]
         if best.name is None:
             return None, f"{best.reason}: not a section of this list"

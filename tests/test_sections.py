@@ -75,6 +75,9 @@ NAMED = [
      "ukraine"),
     ("A Russian village waits for its reward", "Dozens of its men left for the front.", "ukraine"),
     ("How France skated to ice dance gold", "The French pair beat the Americans.", "more"),
+    # a title that names no section over a summary that names two alike: a world story
+    ("Trump Bets on Diplomacy Without Diplomats",
+     "His envoys are at the center of the Iran and Ukraine negotiations.", "more"),
 ]
 
 
