@@ -290,3 +290,14 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=lead)])["d"][0] == "americas"
     named = dataclasses.replace(lead, title="So, how did conservatives in Paris like the speech?")
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
+
+
+def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
+    """The lead names two leaders alike; the other outlet's headline says where they met."""
+    lead = Entry(source="abc", entry_id="l", published=NOW, summary_text="",
+                 title="France's Macron holds bilateral talks with Japan's Takaichi")  # fmt: skip
+    other = Entry(source="dawn", entry_id="o", published=NOW, summary_text="",
+                  title="Macron eyes fighter jet deal in Japan")  # fmt: skip
+    assert _placed([Story(key="s", lead=lead)])["s"][0] == "europe"
+    together = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
+    assert together[0] == "asia", together
