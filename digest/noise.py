@@ -91,7 +91,7 @@ _PROGRAMME_CATEGORY = re.compile(
 _SERVICE_TITLE = re.compile(
     r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
-    r"\bpodcast\b|\bepisode \d+\b|^\s*(?:programming note|a note to (?:our )?readers|site news)\b|"
+    r"\bpodcast\b|\bepisode \d+\b|^\s*(?:programming note|a note to (?:our )?readers|(?:some )?site (?:news|updates?|goings-on))\b|"
     r"^\s*comments (?:are|is) (?:back|closed|open|off)\b)",
     re.IGNORECASE,
 )

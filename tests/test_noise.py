@@ -41,6 +41,7 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("The week's news quiz"), "quiz"),
         (entry("Subscribe to our daily email"), "service"),
         (entry("Comments Are Back On"), "service"),
+        (entry("Some Site Goings-On"), "service"),
         (entry("Programming note: no posts on Monday"), "service"),
     ],
 )
