@@ -14,7 +14,7 @@ import functools
 import hashlib
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -336,7 +336,10 @@ def poll(
         if not remote:
             done.update(_poll_local(local, steps, guarded, pool))
         else:
-            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, len(remote))) as threads:
+            hosts = Counter(_host_of(s, live) for s in remote)
+            useful = sum(min(n, config.fetch.max_per_host) for n in hosts.values())
+            # a thread beyond what the per-host limits let fetch at once would only wait
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, useful)) as threads:
                 futures = {s.name: threads.submit(one, s) for s in remote}
                 done.update(_poll_local(local, steps, guarded, pool))
                 done.update((name, future.result()) for name, future in futures.items())
@@ -366,7 +369,7 @@ def _to_fetch(
     fresh: Collection[str],
 ) -> list[SourceConfig]:
     """The local ``sources`` :func:`poll_steps` will read (not skipped), to size the pool."""
-    states = store.source_states()
+    states = store.source_states(s.name for s in sources)
     wanted = []
     for source in sources:
         state = states.get(source.name)
@@ -492,10 +495,10 @@ def poll_shared(
             with lock:
                 pending.difference_update(keys)
             try:
-                states = store.source_states()
+                claimed = [s for k in keys for s in groups[k]]
+                states = store.source_states(s.name for s in claimed)
                 batch = [
-                    s for k in keys for s in groups[k]
-                    if not polling.polled_in_round(states.get(s.name), round_start)
+                    s for s in claimed if not polling.polled_in_round(states.get(s.name), round_start)
                 ]
                 done = poll(config, store, now=now, sources=batch, live=live, progress=progress)
                 with lock:
