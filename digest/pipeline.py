@@ -15,7 +15,7 @@ import hashlib
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Generator, Iterable, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -32,7 +32,7 @@ from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
 from digest.ledger_state import LedgerRun, edition_complete
-from digest.store import StateCounts, Store
+from digest.store import SourceState, StateCounts, Store
 from digest.types import (
     Edition,
     FetchResult,
@@ -156,12 +156,14 @@ def poll_steps(
     live: bool = False,
     due_only: bool = False,
     fresh_within: timedelta | None = None,
+    state: SourceState | None = None,
 ) -> Generator[ParseJob, Any, SourceReport]:
     """:func:`poll_source` as steps: yields at most one :class:`ParseJob` and is sent the
     :class:`~digest.types.ParsedFeed` (or thrown the :class:`~digest.exceptions.ParseError`)
     back; returns the report. The parse may so run elsewhere (a process pool, see
-    :func:`poll`) while this process stores another source's entries."""
-    state = store.source_state(source.name)
+    :func:`poll`) while this process stores another source's entries. ``state``: the
+    source's stored state when the caller has just read it (else it is read here)."""
+    state = state if state is not None else store.source_state(source.name)
     report = SourceReport(source=source.name, status="ok")
     is_local = source.path is not None and not live
     skip = polling.skip_reason(state, now, local=is_local)
@@ -288,9 +290,12 @@ def poll(
     progress: Callable[[SourceReport], None] | None = None,
     due_only: bool = False,
     fresh: Collection[str] = (),
+    states: Mapping[str, SourceState] | None = None,
 ) -> list[SourceReport]:
     """Poll ``sources`` (default: every enabled source); one report each, in config order.
-    ``progress`` is called as each source finishes.
+    ``progress`` is called as each source finishes. The sources' stored states are read in
+    one query at the start (``states``: just read by the caller; a source absent from it was
+    never polled).
 
     Remote sources are fetched concurrently in threads (network I/O), at most
     ``fetch.max_per_host`` at once against any one host; local files are read and parsed
@@ -306,10 +311,13 @@ def poll(
         if host and host not in per_host:
             per_host[host] = threading.BoundedSemaphore(config.fetch.max_per_host)
 
+    known = states if states is not None else store.source_states(s.name for s in chosen)
+
     def steps(source: SourceConfig) -> Generator[ParseJob, Any, SourceReport]:
         within = polling.FRESH_ENOUGH if source.name in fresh else None
         return poll_steps(
-            config, store, source, now=now, live=live, due_only=due_only, fresh_within=within
+            config, store, source, now=now, live=live, due_only=due_only, fresh_within=within,
+            state=known.get(source.name) or SourceState(name=source.name),
         )
 
     def guarded(source: SourceConfig, run: Callable[[], SourceReport]) -> SourceReport:
@@ -323,7 +331,7 @@ def poll(
 
     remote = [s for s in chosen if _host_of(s, live) is not None]
     local = [s for s in chosen if _host_of(s, live) is None]
-    pool = _parse_pool(store, local, now=now, due_only=due_only, fresh=fresh)
+    pool = _parse_pool(known, local, now=now, due_only=due_only, fresh=fresh)
     parse = _parse_here if pool is None else functools.partial(_parse_in_pool, pool)
 
     def one(source: SourceConfig) -> SourceReport:
@@ -351,8 +359,8 @@ MIN_POOL_JOBS = 4
 
 
 def _parse_pool(
-    store: Store, local: Sequence[SourceConfig], *, now: datetime, due_only: bool,
-    fresh: Collection[str],
+    states: Mapping[str, SourceState], local: Sequence[SourceConfig], *, now: datetime,
+    due_only: bool, fresh: Collection[str],
 ) -> ParsePool | None:
     """Worker processes to parse the local files this poll reads, when there are enough of
     them and cores to spare (:func:`digest.parsepool.open_pool`), else ``None``."""
@@ -360,16 +368,15 @@ def _parse_pool(
         return None
     from digest.parsepool import open_pool
 
-    wanted = _to_fetch(store, local, now=now, due_only=due_only, fresh=fresh)
+    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
     return open_pool(len(wanted)) if len(wanted) >= MIN_POOL_JOBS else None
 
 
 def _to_fetch(
-    store: Store, sources: Sequence[SourceConfig], *, now: datetime, due_only: bool,
-    fresh: Collection[str],
+    states: Mapping[str, SourceState], sources: Sequence[SourceConfig], *, now: datetime,
+    due_only: bool, fresh: Collection[str],
 ) -> list[SourceConfig]:
     """The local ``sources`` :func:`poll_steps` will read (not skipped), to size the pool."""
-    states = store.source_states(s.name for s in sources)
     wanted = []
     for source in sources:
         state = states.get(source.name)
@@ -500,7 +507,10 @@ def poll_shared(
                 batch = [
                     s for s in claimed if not polling.polled_in_round(states.get(s.name), round_start)
                 ]
-                done = poll(config, store, now=now, sources=batch, live=live, progress=progress)
+                done = poll(
+                    config, store, now=now, sources=batch, live=live, progress=progress,
+                    states=states,
+                )
                 with lock:
                     reports.extend(done)
             finally:
