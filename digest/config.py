@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +39,11 @@ from digest.exceptions import ConfigError
 from digest.ledger_state import RetryPolicy
 from digest.overrides import Override
 from digest.schedule import validate_cron
+
+#: libyaml's safe loader when PyYAML was built with it (the same documents, ten times faster:
+#: a cron no-op reads config.yaml, and every worker a config of 5,000 sources), else the
+#: pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
@@ -215,14 +221,31 @@ class FallbackConfig(Strict):
     title: str = "More news"
 
 
-def _check_template(value: str) -> str:
+def template_problem(template: str) -> str | None:
+    """Why ``template`` (a list's ``subject``) is not a valid Jinja2 template -- ``"a Jinja2
+    template: <message> (line N)"`` -- or ``None`` when it parses.
+
+    Not a validator of :func:`load_config`: parsing needs Jinja2, whose import costs more
+    than the rest of a cron no-op's config load (issue 14). ``digest config check``
+    (:func:`template_problems`) and every build (:func:`digest.pipeline.build`, before any
+    work) check it instead, so a run with nothing to build never imports Jinja2."""
     import jinja2
 
     try:
-        jinja2.Environment().parse(value)
+        jinja2.Environment().parse(template)
     except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"a Jinja2 template: {exc.message} (line {exc.lineno})") from None
-    return value
+        return f"a Jinja2 template: {exc.message} (line {exc.lineno})"
+    return None
+
+
+def template_problems(config: Config) -> list[str]:
+    """Every list ``subject`` that is not a valid Jinja2 template, as ``"lists[i].subject:
+    <why>"`` (:func:`template_problem`); empty when all parse."""
+    return [
+        f"lists[{i}].subject: {problem}"
+        for i, lst in enumerate(config.lists)
+        if (problem := template_problem(lst.subject)) is not None
+    ]
 
 
 def _check_sender(value: str) -> str:
@@ -263,9 +286,7 @@ class ListConfig(Strict):
     max_age_hours: float = Field(default=36.0, gt=0)
     sender: Sender
     reply_to: Sender | None = None
-    subject: Annotated[str, AfterValidator(_check_template)] = (
-        "{{ list.title }}: {{ top_story.lead.title }}"
-    )
+    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"  # template_problems checks it
     subscribers: Path | None = None
     sources: tuple[Name, ...] = ()
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
@@ -404,8 +425,8 @@ class Config(Strict):
     @model_validator(mode="after")
     def _references(self) -> Config:
         for kind, items in (("sources", self.sources), ("topics", self.topics), ("lists", self.lists)):
-            names = [item.name for item in items]
-            dupes = sorted({n for n in names if names.count(n) > 1})
+            counts = Counter(item.name for item in items)
+            dupes = sorted(n for n, k in counts.items() if k > 1)
             if dupes:
                 raise ValueError(f"{kind}: duplicate name(s) {', '.join(dupes)}")
         topic_names = {t.name for t in self.topics}
@@ -549,6 +570,8 @@ def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     return cfg.model_copy(update={"database": database})
 
 
+
+
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read, validate and resolve the YAML config at ``path``; ``$DIGEST_DATABASE_URL``
     replaces ``database.url`` when set (:func:`with_env_database`).
@@ -563,7 +586,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())
