@@ -153,7 +153,8 @@ def pg_worker(db_url: str, url: str, batch: int, lease: float, threads: int) -> 
 
         def one() -> None:
             with Store.open(db_url) as store:
-                work(config, store, clock=clock, until_idle=True, idle_seconds=0.5)  # type: ignore[arg-type]
+                work(config, store, clock=clock, until_idle=True,  # type: ignore[arg-type]
+                     idle_seconds=0.5)
 
         pool = [threading.Thread(target=one) for _ in range(threads)]
         for t in pool:

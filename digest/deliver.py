@@ -213,8 +213,9 @@ class Ledger:
         and acceptances of this run).
 
         ``compose(subscriber, delivery_id)`` builds one message (RFC 5322
-        ``EmailMessage``, or a :class:`~digest.templated.Templated` one for a transport
-        that personalises server-side); an exception there fails that row only. ``batch_size`` bounds the
+        ``EmailMessage``, or a :class:`~digest.templated.Templated` one for a
+        transport that personalises server-side); an exception there fails that row
+        only. ``batch_size`` bounds the
         recipients in doubt after a crash. Rows refused for now stay ``queued`` with a
         back-off ``not_before`` and are left for a later run. ``should_stop()`` is asked
         between batches (a SIGTERM finishes the batch in flight, then returns with the rest

@@ -484,7 +484,9 @@ def _unsubscribe_headers(
     return out
 
 
-def _values(subscriber: Subscriber, unsubscribe_url: str, preferences_url: str | None) -> dict[str, str]:
+def _values(
+    subscriber: Subscriber, unsubscribe_url: str, preferences_url: str | None
+) -> dict[str, str]:
     """The placeholder values of ``subscriber`` (see :func:`personalise`)."""
     return {
         "name": clean_header_value(subscriber.name) or "there",

@@ -787,22 +787,26 @@ def deliver_edition(
         if body is None:
             body = bodies[id(rendered)] = EncodedBody.of(rendered)
         token = make_token(secret, subscriber.id or 0)
-        args = {
-            "list_config": list_config, "site": site,
-            "unsubscribe_url": unsubscribe_url(site.base, token),
-            "unsubscribe_mailto": mailto_url(mailbox, token),
-            "preferences_url": preferences_url(site.base, token),
-            "now": now, "message_id": f"<{period}.{list_config.name}.{delivery_id}@{domain}>",
-            "body": body,
-        }
+        unsubscribe = unsubscribe_url(site.base, token)
+        mailto = mailto_url(mailbox, token)
+        preferences = preferences_url(site.base, token)
+        message_id = f"<{period}.{list_config.name}.{delivery_id}@{domain}>"
         if not server_side:
-            return build_message(rendered, subscriber, **args)  # type: ignore[arg-type]
+            return build_message(
+                rendered, subscriber, list_config=list_config, site=site,
+                unsubscribe_url=unsubscribe, unsubscribe_mailto=mailto,
+                preferences_url=preferences, now=now, message_id=message_id, body=body,
+            )
         parts = shared.get(id(rendered))
         if parts is None:
             parts = shared[id(rendered)] = shared_parts(
                 rendered, list_config=list_config, site=site, body=body
             )
-        return templated_message(rendered, subscriber, shared=parts, **args)  # type: ignore[arg-type]
+        return templated_message(
+            rendered, subscriber, shared=parts, list_config=list_config, site=site,
+            unsubscribe_url=unsubscribe, unsubscribe_mailto=mailto,
+            preferences_url=preferences, now=now, message_id=message_id, body=body,
+        )
 
     folder = config.delivery.outbox_dir / list_config.name / period
     transport = make_transport(config, list_config, folder, secret=secret)

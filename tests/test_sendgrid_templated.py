@@ -7,12 +7,15 @@ import dataclasses
 import json
 import re
 
+from email.message import EmailMessage
+
 import pytest
 from itsdangerous import URLSafeSerializer
 
 from digest.config import SendgridConfig
 from digest.message import build_message, message_bytes, shared_parts, templated_message
 from digest.render import render_edition
+from digest.templated import SharedParts, Templated
 from digest.transports import Outgoing
 from digest.transports.sendgrid import SendgridTransport, delivery_ref, read_delivery_ref
 from digest.types import RenderedEdition, Subscriber
@@ -39,7 +42,9 @@ def _args(sub: Subscriber) -> dict[str, object]:
     config = sample_config()
     token = f"tok{sub.id}"
     return {
-        "list_config": sample_list(config).model_copy(update={"reply_to": "Desk <desk@example.org>"}),
+        "list_config": sample_list(config).model_copy(
+            update={"reply_to": "Desk <desk@example.org>"}
+        ),
         "site": config.site,
         "unsubscribe_url": f"https://digest.example.org/u/{token}",
         "unsubscribe_mailto": f"mailto:unsubscribe@digest.example.org?subject={token}",
@@ -47,6 +52,21 @@ def _args(sub: Subscriber) -> dict[str, object]:
         "now": NOW,
         "message_id": f"<2026-02-18.world.{sub.id}@digest.example.org>",
     }
+
+
+def _whole(rendered: RenderedEdition, sub: Subscriber, **kw: object) -> EmailMessage:
+    return build_message(rendered, sub, **_args(sub), **kw)  # type: ignore[arg-type]
+
+
+def _parts(rendered: RenderedEdition) -> SharedParts:
+    args = _args(PEOPLE[0])
+    return shared_parts(
+        rendered, list_config=args["list_config"], site=args["site"]  # type: ignore[arg-type]
+    )
+
+
+def _templated(rendered: RenderedEdition, sub: Subscriber, parts: SharedParts) -> Templated:
+    return templated_message(rendered, sub, shared=parts, **_args(sub))  # type: ignore[arg-type]
 
 
 class _Capture(SendgridTransport):
@@ -66,16 +86,15 @@ def _request(batch: list[Outgoing]) -> dict[str, object]:
     return body
 
 
-def test_templated_request_equals_the_one_built_from_whole_messages(rendered: RenderedEdition) -> None:
+def test_templated_request_equals_the_one_built_from_whole_messages(
+    rendered: RenderedEdition,
+) -> None:
     whole = [
-        Outgoing(s.id or 0, s.email, build_message(rendered, s, substitute=False, **_args(s)))  # type: ignore[arg-type]
-        for s in PEOPLE
+        Outgoing(s.id or 0, s.email, _whole(rendered, s, substitute=False)) for s in PEOPLE
     ]
-    args = _args(PEOPLE[0])
-    parts = shared_parts(rendered, list_config=args["list_config"], site=args["site"])  # type: ignore[arg-type]
+    parts = _parts(rendered)
     templated = [
-        Outgoing(s.id or 0, s.email, templated_message(rendered, s, shared=parts, **_args(s)))  # type: ignore[arg-type]
-        for s in PEOPLE
+        Outgoing(s.id or 0, s.email, _templated(rendered, s, parts)) for s in PEOPLE
     ]
     old, new = _request(whole), _request(templated)
     assert new == old
@@ -83,7 +102,8 @@ def test_templated_request_equals_the_one_built_from_whole_messages(rendered: Re
     zoe = new["personalizations"][2]  # type: ignore[index]
     assert zoe["to"] == [{"email": "zoe@example.com", "name": "Zoë Brontë-Ōta"}]
     assert zoe["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert new["categories"] == ["digest"] and new["reply_to"] == {"email": "desk@example.org", "name": "Desk"}
+    assert new["categories"] == ["digest"]
+    assert new["reply_to"] == {"email": "desk@example.org", "name": "Desk"}
 
 
 def _unbound(raw: bytes) -> bytes:
@@ -93,24 +113,23 @@ def _unbound(raw: bytes) -> bytes:
 
 def test_templated_full_message_is_build_message_byte_for_byte(rendered: RenderedEdition) -> None:
     """What an outbox or SMTP transport gets from a templated message is unchanged."""
-    args = _args(PEOPLE[0])
-    parts = shared_parts(rendered, list_config=args["list_config"], site=args["site"])  # type: ignore[arg-type]
+    parts = _parts(rendered)
     for sub in PEOPLE:
-        out = Outgoing(sub.id or 0, sub.email, templated_message(rendered, sub, shared=parts, **_args(sub)))  # type: ignore[arg-type]
-        expected = build_message(rendered, sub, **_args(sub))  # type: ignore[arg-type]
+        out = Outgoing(sub.id or 0, sub.email, _templated(rendered, sub, parts))
+        expected = _whole(rendered, sub)
         assert _unbound(message_bytes(out.message)) == _unbound(message_bytes(expected))
 
 
-def test_a_bad_address_fails_in_templated_compose_as_in_build_message(rendered: RenderedEdition) -> None:
+def test_a_bad_address_fails_in_templated_compose_as_in_build_message(
+    rendered: RenderedEdition,
+) -> None:
     from digest.exceptions import DeliveryError
 
     bad = sample_subscriber(email="not an address")
-    args = _args(bad)
-    parts = shared_parts(rendered, list_config=args["list_config"], site=args["site"])  # type: ignore[arg-type]
     with pytest.raises(DeliveryError):
-        build_message(rendered, bad, **args)  # type: ignore[arg-type]
+        _whole(rendered, bad)
     with pytest.raises(DeliveryError):
-        templated_message(rendered, bad, shared=parts, **args)  # type: ignore[arg-type]
+        _templated(rendered, bad, _parts(rendered))
 
 
 @pytest.mark.parametrize("delivery_id", [0, 1, 7, 999, 123_456, 2**31 - 1, 10**12])

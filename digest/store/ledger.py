@@ -113,7 +113,9 @@ class LedgerStore(StoreBase):
             ["edition_id", "subscriber_id", "state", "attempts", "created_at", "updated_at"], rows
         )
         count = (
-            select(func.count()).select_from(deliveries).where(deliveries.c.edition_id == edition_id)
+            select(func.count())
+            .select_from(deliveries)
+            .where(deliveries.c.edition_id == edition_id)
         )
         with self.begin() as conn:
             # counted, not rowcount: SQLAlchemy reports -1 for INSERT … SELECT on psycopg
@@ -351,7 +353,9 @@ class LedgerStore(StoreBase):
                 if provider is not None:
                     values["provider_id"] = provider
                 for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, ids):
-                    conn.execute(update(deliveries).where(among).where(open_states).values(**values))
+                    conn.execute(
+                        update(deliveries).where(among).where(open_states).values(**values)
+                    )
 
     def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when

@@ -37,7 +37,8 @@ class Outgoing:
         self.delivery_id = delivery_id
         self.recipient = recipient
         self.templated: Templated | None = message if isinstance(message, Templated) else None
-        self._message: EmailMessage | None = None if self.templated else message  # type: ignore[assignment]
+        whole = None if self.templated else message
+        self._message: EmailMessage | None = whole  # type: ignore[assignment]
 
     @property
     def message(self) -> EmailMessage:

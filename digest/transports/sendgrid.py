@@ -266,7 +266,8 @@ class SendgridTransport:
             common_json = self._common(shared.sender, shared.reply_to, subject, shared.headers,
                                        text, shared.html)
             entry = self._shared[key] = (shared, common_json)
-        return _Item(out, key, entry[1], self._personal(out, message.name, dict(message.headers), values))
+        personal = self._personal(out, message.name, dict(message.headers), values)
+        return _Item(out, key, entry[1], personal)
 
     def _split(self, out: Outgoing, cache: dict[Any, Any]) -> _Item:
         """Split one whole message; ``cache`` (one per :meth:`send`) shares decoded parts and
