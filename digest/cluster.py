@@ -574,9 +574,23 @@ def _labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ids and centrality (mean similarity to the rest of the own story), one each.
 
-    Entries with the same text in one story window are clustered as one (:func:`_distinct`)
-    and share its story and centrality; the distinct texts go to :func:`_distinct_labels`."""
+    Entries that are not news (:func:`digest.noise.classify`: roundups, newsletters, archive
+    items, quizzes, service pages) stand alone: a roundup names several stories and is none
+    of them. Entries with the same text in one story window are clustered as one
+    (:func:`_distinct`) and share its story and centrality; the distinct texts go to
+    :func:`_distinct_labels`."""
+    from digest.noise import classify
+
     window = window_hours * 3600.0
+    news = np.array([classify(e) is None for e in entries], dtype=bool)
+    if not news.all():  # not news is no story's member (the pipeline removed it already)
+        labels = np.arange(len(entries), dtype=np.int64) + len(entries)
+        centrality = np.ones(len(entries))
+        kept = np.flatnonzero(news)
+        if kept.size:
+            labels[kept], centrality[kept] = _labels([entries[i] for i in kept], params, window_hours, chunk_size)
+        _, dense = np.unique(labels, return_inverse=True)
+        return dense.astype(np.int64), centrality
     docs = [_document(e) for e in entries]
     reps, back = np.unique(_distinct(entries, docs, window), return_inverse=True)
     if reps.size < len(entries):

@@ -39,7 +39,7 @@ from digest.types import Entry
 
 __all__ = ["Params", "Signals", "names_of", "signals"]
 
-_WORD = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*\w)?", re.UNICODE)  # ends in a letter: no closing quote
 _NAME_TEXT_CHARS = 400
 
 
