@@ -11,12 +11,22 @@ import pytest
 from digest.evaluate import evaluate_clusters, load_jsonl
 from digest.similarity import Params
 from tests.conftest import DATASETS
-from tests.realstories import load_labelled
+from tests.realstories import W2_LABELS, load_labelled
 
 
 @pytest.fixture(scope="module")
 def w0() -> list[dict]:
     return load_labelled()
+
+
+@pytest.fixture(scope="module")
+def w2() -> list[dict]:
+    return load_labelled(W2_LABELS)
+
+
+def test_w2_loads_every_labelled_entry_with_its_feed_text(w2: list[dict]) -> None:
+    assert len(w2) == 159 and len({r["story"] for r in w2}) == 149
+    assert all(r["title"] and r["published"] and r["feed"] for r in w2)
 
 
 def test_w0_loads_every_labelled_entry_with_its_feed_text(w0: list[dict]) -> None:
