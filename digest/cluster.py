@@ -574,32 +574,30 @@ def _labels(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Cluster ids and centrality (mean similarity to the rest of the own story), one each.
 
-    Entries that are not news (:func:`digest.noise.classify`: roundups, newsletters, archive
-    items, quizzes, service pages) stand alone: a roundup names several stories and is none
-    of them. Entries with the same text in one story window are clustered as one
-    (:func:`_distinct`) and share its story and centrality; the distinct texts go to
+    Entries with the same text in one story window are clustered as one (:func:`_distinct`)
+    and share its story and centrality. Of the distinct texts, those that are not news
+    (:func:`digest.noise.classify`: roundups, newsletters, archive items, quizzes, service
+    pages) stand alone: a roundup names several stories and is none of them (the pipeline
+    has removed them already; labelled files keep them). The others go to
     :func:`_distinct_labels`."""
     from digest.noise import classify
 
+    n = len(entries)
     window = window_hours * 3600.0
-    news = np.array([classify(e) is None for e in entries], dtype=bool)
-    if not news.all():  # not news is no story's member (the pipeline removed it already)
-        labels = np.arange(len(entries), dtype=np.int64) + len(entries)
-        centrality = np.ones(len(entries))
-        kept = np.flatnonzero(news)
-        if kept.size:
-            labels[kept], centrality[kept] = _labels([entries[i] for i in kept], params, window_hours, chunk_size)
-        _, dense = np.unique(labels, return_inverse=True)
-        return dense.astype(np.int64), centrality
     docs = [_document(e) for e in entries]
     reps, back = np.unique(_distinct(entries, docs, window), return_inverse=True)
-    if reps.size < len(entries):
-        log.debug("cluster.copies entries=%d distinct=%d", len(entries), reps.size)
-        labels, centrality = _distinct_labels(
-            [entries[i] for i in reps], [docs[i] for i in reps], params, window, chunk_size
+    if reps.size < n:
+        log.debug("cluster.copies entries=%d distinct=%d", n, reps.size)
+    news = np.array([classify(entries[i]) is None for i in reps], dtype=bool)
+    labels = np.arange(reps.size, dtype=np.int64) + reps.size  # alone unless clustered
+    centrality = np.ones(reps.size)
+    kept = np.flatnonzero(news)
+    if kept.size:
+        labels[kept], centrality[kept] = _distinct_labels(
+            [entries[reps[k]] for k in kept], [docs[reps[k]] for k in kept], params, window, chunk_size
         )
-        return labels[back], centrality[back]
-    return _distinct_labels(entries, docs, params, window, chunk_size)
+    _, dense = np.unique(labels, return_inverse=True)
+    return dense.astype(np.int64)[back], centrality[back]
 
 
 def _distinct_labels(
