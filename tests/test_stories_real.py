@@ -81,9 +81,10 @@ def test_demo_edition_has_none_of_the_false_merges(demo, one: str, other: str) -
 @pytest.mark.parametrize(
     ("fragments", "outlets"),
     [
-        # US–Iran talks in Geneva (ABC's Strait of Hormuz item is still a story of its own)
+        # US–Iran talks in Geneva, with ABC's Strait of Hormuz item (drills during the talks)
         (
-            ("guiding principles", "second round of nuclear talks", "Good Progress"),
+            ("guiding principles", "second round of nuclear talks", "Good Progress",
+             "Strait of Hormuz"),
             {"bbc-world", "nyt-world", "aljazeera", "npr-world", "dawn", "japan-today"},
         ),
         (
