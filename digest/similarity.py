@@ -63,7 +63,7 @@ class Params:
     names_weight: float = 0.2
     same_outlet_penalty: float = 0.1
     day_penalty: float = 0.1
-    pair_distance: float = 0.55
+    pair_distance: float = 0.6
     group_distance: float = 0.9
     core_similarity: float = 0.35
     core_meaning: float = 0.45
