@@ -873,6 +873,12 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
     click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
     click.echo(f"sections macro-F1 {s.sections_macro_f1:.4f}  " + "  ".join(f"{k} {v:.2f}" for k, v in s.per_section_f1.items()))
     click.echo(f"noise P {s.noise_precision:.4f} R {s.noise_recall:.4f}  (left out {s.noise_found}, gold {s.noise_gold})")
+    if s.section_labels:
+        width = max(6, *(len(label) for label in s.section_labels))
+        click.echo("sections confusion (entries; rows: gold, columns: predicted)")
+        click.echo(" " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in s.section_labels))
+        for label, row in zip(s.section_labels, s.section_confusion, strict=True):
+            click.echo(f"{label:<{width}} " + " ".join(f"{n:>{width}}" for n in row))
 
 
 @eval_group.command("topics")

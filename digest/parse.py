@@ -45,7 +45,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_tz
 from html.entities import html5 as _HTML5_ENTITIES
-from html.parser import HTMLParser
 from typing import Any
 
 import feedparser
@@ -558,6 +557,51 @@ def parse_date(value: str | None) -> datetime | None:
     s = clean_text(str(value))
     if not s or len(s) > 120:
         return None
+    m = _RFC822_PLAIN.match(s)
+    dt = _rfc822_plain(m) if m else None
+    return _finish_date(dt) if dt is not None else _parse_date_general(s)
+
+
+# The shape nearly every RSS date has ("Wed, 18 Feb 2026 06:30:00 GMT", "... +0100"): read
+# directly, to the same value the general path below gives it (tests/test_parse_dates.py).
+_RFC822_PLAIN = re.compile(
+    r"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(\d{1,2}) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) "
+    r"(?:(GMT|UTC?|Z)|([+\-])(\d{2})(\d{2}))"
+)
+_MONTH_NUMBER = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+
+
+def _rfc822_plain(m: re.Match[str]) -> datetime | None:
+    if m.end() != len(m.string):
+        return None
+    offset = 0
+    if m[8]:
+        offset = (int(m[9]) * 3600 + int(m[10]) * 60) * (-1 if m[8] == "-" else 1)
+    try:
+        return datetime(
+            int(m[3]), _MONTH_NUMBER[m[2]], int(m[1]), int(m[4]), int(m[5]), min(int(m[6]), 59),
+            tzinfo=timezone(timedelta(seconds=offset)),
+        )
+    except (ValueError, OverflowError):
+        return None  # the general path decides what an impossible date is
+
+
+def _finish_date(dt: datetime) -> datetime | None:
+    """``dt`` in UTC (naive taken as UTC); ``None`` before :data:`_MIN_YEAR` or unusable."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        dt = dt.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    if dt.year < _MIN_YEAR:
+        return None
+    return dt
+
+
+def _parse_date_general(s: str) -> datetime | None:
+    """:func:`parse_date` of a cleaned string of any accepted shape."""
     dt: datetime | None = None
     iso_like = bool(_ISO_HINT.match(s))
     if iso_like and _ISO_STRICT.match(s):  # else feedparser's handlers below
@@ -602,17 +646,7 @@ def parse_date(value: str | None) -> datetime | None:
                 dt = datetime(st[0], st[1], st[2], st[3], st[4], st[5], tzinfo=UTC)
             except (ValueError, OverflowError, TypeError):
                 dt = None
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        dt = dt.astimezone(UTC)
-    except (ValueError, OverflowError):
-        return None
-    if dt.year < _MIN_YEAR:
-        return None
-    return dt
+    return _finish_date(dt) if dt is not None else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -954,14 +988,21 @@ def normalise_language(value: str | None) -> str | None:
     return tag if _LANG.match(tag) and len(tag) <= 35 else None
 
 
-class _ImgFinder(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.images: list[dict[str, str]] = []
+# html5ever serialises an element as <img name="value" ...> (names lower-case, values with
+# & and " escaped): in sanitised HTML one expression finds every image and its attributes.
+_SANITISED_IMG = re.compile(r"<img((?:\s+[^\s=>]+=\"[^\"]*\")*)\s*/?>", re.IGNORECASE)
+_SANITISED_ATTR = re.compile(r"([^\s=>]+)=\"([^\"]*)\"")
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "img" and len(self.images) < 50:
-            self.images.append({k: v or "" for k, v in attrs})
+
+def _images(summary_html: str) -> list[dict[str, str]]:
+    """The attributes of the first 50 ``<img>`` of sanitised HTML, in document order, values
+    unescaped (what ``html.parser`` reports for them, without running it: issue 14)."""
+    found = []
+    for m in _SANITISED_IMG.finditer(summary_html):
+        found.append({k.lower(): html.unescape(v) for k, v in _SANITISED_ATTR.findall(m[1])})
+        if len(found) == 50:
+            break
+    return found
 
 
 def _is_image(m: _Media) -> bool:
@@ -1007,12 +1048,7 @@ def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) ->
             if img:
                 return img
     if "<img" in summary_html:
-        finder = _ImgFinder()
-        try:
-            finder.feed(summary_html)
-        except Exception:  # noqa: BLE001 - html.parser on sanitised HTML; defensive
-            return None
-        for a in finder.images:
+        for a in _images(summary_html):
             w, h = _int(a.get("width")), _int(a.get("height"))
             src = a.get("src", "")
             if (w is not None and w <= 1) or (h is not None and h <= 1):

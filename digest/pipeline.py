@@ -14,7 +14,8 @@ import functools
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -31,7 +32,7 @@ from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
 from digest.exceptions import DigestError, EditionExists, NotModified, RenderError, SourceError
 from digest.ledger_state import LedgerRun, edition_complete
-from digest.store import StateCounts, Store
+from digest.store import SourceState, StateCounts, Store
 from digest.types import (
     Edition,
     FetchResult,
@@ -45,6 +46,8 @@ from digest.types import (
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
+
+    from digest.parsepool import ParsePool
 
     from digest.transports import Transport
 
@@ -80,6 +83,15 @@ def utcnow() -> datetime:
 # -- polling ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ParseJob:
+    """One body to parse: the arguments of :func:`digest.parse.parse_feed` (keyword
+    ``kwargs``: ``source``, ``now``, ``url``, ``headers``, ``language``)."""
+
+    content: bytes
+    kwargs: dict[str, Any]
+
+
 def poll_source(
     config: Config,
     store: Store,
@@ -101,7 +113,57 @@ def poll_source(
     ``skipped``. A body identical to the last one parsed (:func:`body_hash`) is not parsed
     again (``ok`` with ``unchanged``).
     """
-    state = store.source_state(source.name)
+    steps = poll_steps(
+        config, store, source, now=now, live=live, due_only=due_only, fresh_within=fresh_within
+    )
+    return _drive(steps, _parse_here)
+
+
+def _parse_here(job: ParseJob) -> Any:
+    from digest.parse import parse_feed
+
+    return parse_feed(job.content, **job.kwargs)
+
+
+def _drive(
+    steps: Generator[ParseJob, Any, SourceReport],
+    parse: Callable[[ParseJob], Any],
+    job: ParseJob | None = None,
+) -> SourceReport:
+    """Run :func:`poll_steps` to its report, parsing each body it asks for with ``parse``
+    (whose exception is raised inside the steps, where a failed parse is handled); ``job``:
+    the one the steps already asked for."""
+    try:
+        job = next(steps) if job is None else job
+        while True:
+            try:
+                feed = parse(job)
+            except Exception as exc:  # noqa: BLE001 - handed to the steps, which decide
+                job = steps.throw(exc)
+            else:
+                job = steps.send(feed)
+    except StopIteration as done:
+        report: SourceReport = done.value
+        return report
+
+
+def poll_steps(
+    config: Config,
+    store: Store,
+    source: SourceConfig,
+    *,
+    now: datetime,
+    live: bool = False,
+    due_only: bool = False,
+    fresh_within: timedelta | None = None,
+    state: SourceState | None = None,
+) -> Generator[ParseJob, Any, SourceReport]:
+    """:func:`poll_source` as steps: yields at most one :class:`ParseJob` and is sent the
+    :class:`~digest.types.ParsedFeed` (or thrown the :class:`~digest.exceptions.ParseError`)
+    back; returns the report. The parse may so run elsewhere (a process pool, see
+    :func:`poll`) while this process stores another source's entries. ``state``: the
+    source's stored state when the caller has just read it (else it is read here)."""
+    state = state if state is not None else store.source_state(source.name)
     report = SourceReport(source=source.name, status="ok")
     is_local = source.path is not None and not live
     skip = polling.skip_reason(state, now, local=is_local)
@@ -112,7 +174,6 @@ def poll_source(
         report.next_poll_at = state.next_poll_at
         return report
     from digest.fetch import RetryLater, fetch
-    from digest.parse import parse_feed
 
     location = source.location if is_local else (state.url or str(source.url))
     policy = polling.Policy(
@@ -138,13 +199,15 @@ def poll_source(
             report.unchanged = True
             log.info("source_unchanged source=%s: same body as last time, not parsed", source.name)
         else:
-            feed = parse_feed(
+            feed = yield ParseJob(
                 result.content,
-                source=source.name,
-                now=now,
-                url=result.url,
-                headers=result.headers,
-                language=source.language,
+                {
+                    "source": source.name,
+                    "now": now,
+                    "url": result.url,
+                    "headers": result.headers,
+                    "language": source.language,
+                },
             )
             new, seen = store.upsert_entries(feed.entries, now=now)
             report.new_entries, report.seen_entries = new, seen
@@ -227,9 +290,12 @@ def poll(
     progress: Callable[[SourceReport], None] | None = None,
     due_only: bool = False,
     fresh: Collection[str] = (),
+    states: Mapping[str, SourceState] | None = None,
 ) -> list[SourceReport]:
     """Poll ``sources`` (default: every enabled source); one report each, in config order.
-    ``progress`` is called as each source finishes.
+    ``progress`` is called as each source finishes. The sources' stored states are read in
+    one query at the start (``states``: just read by the caller; a source absent from it was
+    never polled).
 
     Remote sources are fetched concurrently in threads (network I/O), at most
     ``fetch.max_per_host`` at once against any one host; local files are read and parsed
@@ -245,14 +311,18 @@ def poll(
         if host and host not in per_host:
             per_host[host] = threading.BoundedSemaphore(config.fetch.max_per_host)
 
-    def one(source: SourceConfig) -> SourceReport:
-        gate = per_host.get(_host_of(source, live) or "") or contextlib.nullcontext()
+    known = states if states is not None else store.source_states(s.name for s in chosen)
+
+    def steps(source: SourceConfig) -> Generator[ParseJob, Any, SourceReport]:
         within = polling.FRESH_ENOUGH if source.name in fresh else None
+        return poll_steps(
+            config, store, source, now=now, live=live, due_only=due_only, fresh_within=within,
+            state=known.get(source.name) or SourceState(name=source.name),
+        )
+
+    def guarded(source: SourceConfig, run: Callable[[], SourceReport]) -> SourceReport:
         try:
-            with gate:
-                report = poll_source(
-                    config, store, source, now=now, live=live, due_only=due_only, fresh_within=within
-                )
+            report = run()
         except DigestError as exc:  # the store failed for this source: report, go on
             report = SourceReport(source=source.name, status="failed", error=str(exc))
         if progress is not None:
@@ -261,15 +331,131 @@ def poll(
 
     remote = [s for s in chosen if _host_of(s, live) is not None]
     local = [s for s in chosen if _host_of(s, live) is None]
+    pool = _parse_pool(known, local, now=now, due_only=due_only, fresh=fresh)
+    parse = _parse_here if pool is None else functools.partial(_parse_in_pool, pool)
+
+    def one(source: SourceConfig) -> SourceReport:
+        gate = per_host.get(_host_of(source, live) or "") or contextlib.nullcontext()
+        with gate:
+            return guarded(source, lambda: _drive(steps(source), parse))
+
     done: dict[str, SourceReport] = {}
-    if not remote:
-        done.update((s.name, one(s)) for s in local)
-    else:
-        with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, len(remote))) as pool:
-            futures = {s.name: pool.submit(one, s) for s in remote}
-            done.update((s.name, one(s)) for s in local)
-            done.update((name, future.result()) for name, future in futures.items())
+    with pool or contextlib.nullcontext():
+        if not remote:
+            done.update(_poll_local(local, steps, guarded, pool))
+        else:
+            hosts = Counter(_host_of(s, live) for s in remote)
+            useful = sum(min(n, config.fetch.max_per_host) for n in hosts.values())
+            # a thread beyond what the per-host limits let fetch at once would only wait
+            with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_FETCHES, useful)) as threads:
+                futures = {s.name: threads.submit(one, s) for s in remote}
+                done.update(_poll_local(local, steps, guarded, pool))
+                done.update((name, future.result()) for name, future in futures.items())
     return [done[s.name] for s in chosen]
+
+
+MIN_POOL_JOBS = 4
+"""Fewer local files to read than this are parsed in this process (no worker processes)."""
+
+
+def _parse_pool(
+    states: Mapping[str, SourceState], local: Sequence[SourceConfig], *, now: datetime,
+    due_only: bool, fresh: Collection[str],
+) -> ParsePool | None:
+    """Worker processes to parse the local files this poll reads, when there are enough of
+    them and cores to spare (:func:`digest.parsepool.open_pool`), else ``None``."""
+    if len(local) < MIN_POOL_JOBS:
+        return None
+    from digest.parsepool import open_pool
+
+    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
+    return open_pool(len(wanted)) if len(wanted) >= MIN_POOL_JOBS else None
+
+
+def _to_fetch(
+    states: Mapping[str, SourceState], sources: Sequence[SourceConfig], *, now: datetime,
+    due_only: bool, fresh: Collection[str],
+) -> list[SourceConfig]:
+    """The local ``sources`` :func:`poll_steps` will read (not skipped), to size the pool."""
+    wanted = []
+    for source in sources:
+        state = states.get(source.name)
+        if state is None:
+            wanted.append(source)
+            continue
+        skip = polling.skip_reason(state, now, local=True)
+        if skip is None and due_only:
+            within = polling.FRESH_ENOUGH if source.name in fresh else None
+            skip = polling.not_due_reason(state, now, fresh_within=within)
+        if skip is None:
+            wanted.append(source)
+    return wanted
+
+
+def _parse_in_pool(pool: ParsePool, job: ParseJob) -> Any:
+    future = pool.submit(job.content, job.kwargs)
+    return _parse_here(job) if future is None else pool.result(future, job.content, job.kwargs)
+
+
+def _poll_local(
+    local: Sequence[SourceConfig],
+    steps: Callable[[SourceConfig], Generator[ParseJob, Any, SourceReport]],
+    guarded: Callable[[SourceConfig, Callable[[], SourceReport]], SourceReport],
+    pool: ParsePool | None,
+) -> Iterable[tuple[str, SourceReport]]:
+    """Poll local files in this thread, one after another (reading a file is no network
+    wait). With a ``pool``, the next files' bodies are parsing in the workers while this
+    process stores the entries of the one before (at most ``pool.in_flight`` ahead, in
+    order, so entries are stored in config order as without a pool)."""
+    if pool is None:
+        for source in local:
+            yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
+        return
+    ahead: deque[tuple[SourceConfig, Callable[[], SourceReport]]] = deque()
+    for source in local:
+        started = _start(steps(source), pool)
+        if isinstance(started, SourceReport):  # skipped, unchanged or failed before a parse
+            yield source.name, guarded(source, functools.partial(_same, started))
+            continue
+        ahead.append((source, started))
+        while len(ahead) > pool.in_flight:
+            first, rest = ahead.popleft()
+            yield first.name, guarded(first, rest)
+    while ahead:
+        first, rest = ahead.popleft()
+        yield first.name, guarded(first, rest)
+
+
+def _start(
+    steps: Generator[ParseJob, Any, SourceReport], pool: ParsePool
+) -> SourceReport | Callable[[], SourceReport]:
+    """Run ``steps`` up to its parse and hand the body to ``pool``: what finishes it (waits
+    for the parse, stores), or the report when no parse was needed. A store failure of the
+    steps is raised when the returned callable is called, as :func:`_drive` would."""
+    try:
+        job = next(steps)
+    except StopIteration as stop:
+        report: SourceReport = stop.value
+        return report
+    except DigestError as exc:
+        return functools.partial(_raise, exc)
+    future = pool.submit(job.content, job.kwargs)
+    parse: Callable[[ParseJob], Any] = (
+        _parse_here if future is None else functools.partial(_pool_result, pool, future)
+    )
+    return functools.partial(_drive, steps, parse, job)
+
+
+def _pool_result(pool: ParsePool, future: Any, job: ParseJob) -> Any:
+    return pool.result(future, job.content, job.kwargs)
+
+
+def _same(report: SourceReport) -> SourceReport:
+    return report
+
+
+def _raise(exc: Exception) -> SourceReport:
+    raise exc
 
 
 def poll_shared(
@@ -316,12 +502,15 @@ def poll_shared(
             with lock:
                 pending.difference_update(keys)
             try:
-                states = store.source_states()
+                claimed = [s for k in keys for s in groups[k]]
+                states = store.source_states(s.name for s in claimed)
                 batch = [
-                    s for k in keys for s in groups[k]
-                    if not polling.polled_in_round(states.get(s.name), round_start)
+                    s for s in claimed if not polling.polled_in_round(states.get(s.name), round_start)
                 ]
-                done = poll(config, store, now=now, sources=batch, live=live, progress=progress)
+                done = poll(
+                    config, store, now=now, sources=batch, live=live, progress=progress,
+                    states=states,
+                )
                 with lock:
                     reports.extend(done)
             finally:

@@ -18,6 +18,7 @@ Rules (WHATWG URL Standard where it matters for safety, RFC 3986 for resolution)
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
@@ -128,10 +129,12 @@ def safe_http_url(raw: str | None, base: str | None = None) -> str | None:
     return _normalise(s, drop_tracking=True)
 
 
+@functools.lru_cache(maxsize=4096)  # a feed's base URL and each link come back several times
 def _normalise(
     url: str | None, *, drop_tracking: bool = False, drop_fragment: bool = False
 ) -> str | None:
-    """Split, check and rebuild an absolute http(s) URL in normal form; ``None`` if unsafe."""
+    """Split, check and rebuild an absolute http(s) URL in normal form; ``None`` if unsafe.
+    A pure function of its arguments, so its results are cached (issue 14)."""
     if not url:
         return None
     s = _clean(url)

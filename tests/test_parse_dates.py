@@ -120,3 +120,28 @@ def test_property_rfc822_and_iso_round_trip(when: datetime) -> None:
     when = when.replace(microsecond=0)
     assert parse_date(when.strftime("%a, %d %b %Y %H:%M:%S +0000")) == when
     assert parse_date(when.isoformat()) == when
+
+
+_DAYS = st.sampled_from(["", "Mon, ", "Sun, ", "Wed, "])
+_MONTHS = st.sampled_from("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+_ZONES = st.one_of(
+    st.sampled_from(["GMT", "UT", "UTC", "Z"]),
+    st.tuples(st.sampled_from("+-"), st.integers(0, 99), st.integers(0, 99)).map(
+        lambda t: f"{t[0]}{t[1]:02d}{t[2]:02d}"
+    ),
+)
+
+
+@given(
+    _DAYS, st.integers(0, 39), _MONTHS, st.integers(0, 9999), st.integers(0, 99),
+    st.integers(0, 99), st.integers(0, 99), _ZONES,
+)
+def test_the_common_rfc822_shape_is_read_as_the_general_reader_reads_it(
+    day: str, d: int, month: str, year: int, hh: int, mm: int, ss: int, zone: str
+) -> None:
+    """The fast path for "Wed, 18 Feb 2026 06:30:00 GMT" (issue 14) changes no value,
+    impossible dates and offsets included (they fall through to the general reader)."""
+    from digest.parse import _parse_date_general
+
+    raw = f"{day}{d} {month} {year:04d} {hh:02d}:{mm:02d}:{ss:02d} {zone}"
+    assert parse_date(raw) == _parse_date_general(raw)

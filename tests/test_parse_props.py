@@ -157,3 +157,38 @@ def test_wellformed_rss_with_hostile_text(items: list[tuple[str, str, str, str, 
 def test_json_feed_with_arbitrary_item_values(items: list[dict[str, object]]) -> None:
     doc = {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
     run(json.dumps(doc).encode())
+
+
+_PIECES = st.sampled_from([
+    "<img src=\"https://e.org/a.jpg\" alt=\"A &amp; B\">", "<IMG SRC='https://e.org/b.png' WIDTH=1>",
+    "<img src=x.gif height=\"2\" alt>", "<p>", "</p>", "<a href=\"https://e.org/\" title=\"<img>\">",
+    "</a>", "<img alt='say \"hi\"' src=https://e.org/c.webp>", "&nbsp;", " text ", "<br/>",
+    "<img src=\"https://e.org/d.jpg\"/>", "<!-- <img src=https://e.org/hidden.jpg> -->", "<",
+    "<script><img src=https://e.org/s.jpg></script>", "<img src=\"https://e.org/&#233;.jpg\">",
+])  # fmt: skip
+
+
+@given(st.lists(_PIECES, max_size=12))
+def test_images_of_sanitised_html_are_what_html_parser_finds(pieces: list[str]) -> None:
+    """The regular expression that finds the lead image's candidates (issue 14) reports, for
+    any sanitised HTML, the ``<img>`` attributes ``html.parser`` reports."""
+    from html.parser import HTMLParser
+
+    from digest.parse import _images
+    from digest.sanitize import sanitize_html
+
+    class Finder(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.images: list[dict[str, str]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "img" and len(self.images) < 50:
+                self.images.append({k: v or "" for k, v in attrs})
+
+    clean = sanitize_html("".join(pieces), "https://e.org/feed")
+    finder = Finder()
+    finder.feed(clean)
+    finder.close()
+    with_src = [a for a in finder.images if a.get("src")]
+    assert [a for a in _images(clean) if a.get("src")] == with_src

@@ -1,0 +1,101 @@
+"""Local files parsed in worker processes when cores are free (issue 14): the same entries
+and reports as parsing them one after another, and a worker that dies fails only the
+bodies it held."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from digest import parse, parsepool, pipeline
+from digest.config import parse_config
+from digest.store import Store
+from tests.conftest import REAL_FEEDS, REPO
+
+NOW = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+FEEDS = (
+    "lecerclepsy-fr-rss.xml", "uol-noticias-rss.xml", "qq-news-gb2312-rss.xml",
+    "npr-world-rss.xml", "aljazeera-all-rss.xml",
+)  # fmt: skip
+
+
+def _config(tmp_path: Path, name: str) -> object:
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp_path / name}.db"}
+    data["delivery"]["outbox_dir"] = str(tmp_path / "outbox")
+    data["sources"] = []
+    for feed in FEEDS:
+        shutil.copyfile(REAL_FEEDS / feed, tmp_path / feed)
+        data["sources"].append({"name": feed[:-4], "title": feed, "path": str(tmp_path / feed)})
+    data["lists"][0]["subscribers"] = str(REPO / "subscribers" / "world.csv")
+    return parse_config(data, REPO)
+
+
+def _poll(config: object) -> tuple[list[object], list[object]]:
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        reports = pipeline.poll(config, store, now=NOW)  # type: ignore[arg-type]
+        names = [s.name for s in config.sources]  # type: ignore[attr-defined]
+        return reports, store.entries_between(names, datetime(2000, 1, 1, tzinfo=UTC), NOW)
+
+
+@pytest.fixture
+def cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Two usable cores and no other thread, whatever the test machine has; the sizes of
+    the pools opened."""
+    opened: list[int] = []
+    real = parsepool.ParsePool.__init__
+
+    def spy(self: parsepool.ParsePool, workers: int) -> None:
+        opened.append(workers)
+        real(self, workers)
+
+    monkeypatch.setattr(parsepool, "usable_cores", lambda: 2)
+    monkeypatch.setattr(parsepool, "_other_threads", lambda: False)
+    monkeypatch.setattr(parsepool.ParsePool, "__init__", spy)
+    return opened
+
+
+def test_the_pool_stores_what_parsing_one_after_another_stores(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled = _poll(_config(tmp_path, "pooled"))
+    assert cores == [2]
+    monkeypatch.setenv("DIGEST_PARSE_PROCESSES", "0")
+    alone = _poll(_config(tmp_path, "alone"))
+    assert cores == [2]  # no second pool
+    assert pooled == alone
+    assert all(r.status == "ok" and r.new_entries > 0 for r in pooled[0])
+
+
+def test_a_worker_that_dies_loses_nothing(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = parse.parse_feed
+    parent = os.getpid()
+
+    def dies_in_a_worker(content: bytes, **kwargs: object) -> object:
+        if kwargs["source"] == "npr-world-rss" and os.getpid() != parent:
+            os._exit(1)  # a worker killed while parsing (out of memory, a signal)
+        return real(content, **kwargs)
+
+    monkeypatch.setattr(parse, "parse_feed", dies_in_a_worker)
+    broken = _poll(_config(tmp_path, "broken"))
+    assert cores == [2]
+    monkeypatch.setenv("DIGEST_PARSE_PROCESSES", "0")
+    assert broken == _poll(_config(tmp_path, "alone"))  # its bodies were parsed here instead
+    assert all(r.status == "ok" and r.new_entries > 0 for r in broken[0])
+
+
+def test_one_core_or_few_files_parse_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parsepool, "_other_threads", lambda: False)
+    monkeypatch.setattr(parsepool, "usable_cores", lambda: 1)
+    assert parsepool.open_pool(100) is None  # taskset -c 0
+    monkeypatch.setattr(parsepool, "usable_cores", lambda: 2)
+    assert parsepool.open_pool(1) is None
+    monkeypatch.setattr(parsepool, "_other_threads", lambda: True)
+    assert parsepool.open_pool(100) is None  # forking beside threads could copy a held lock
