@@ -366,10 +366,12 @@ def _parse_pool(
     them and cores to spare (:func:`digest.parsepool.open_pool`), else ``None``."""
     if len(local) < MIN_POOL_JOBS:
         return None
+    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
+    if len(wanted) < MIN_POOL_JOBS:
+        return None  # a cron no-op reads no file: multiprocessing is not even imported
     from digest.parsepool import open_pool
 
-    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
-    return open_pool(len(wanted)) if len(wanted) >= MIN_POOL_JOBS else None
+    return open_pool(len(wanted))
 
 
 def _to_fetch(

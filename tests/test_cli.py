@@ -138,6 +138,8 @@ def test_a_bad_subject_template_fails_config_check_and_the_list_not_the_run(tmp_
     check = runner.invoke(cli, ["-c", str(path), "config", "check"])
     assert check.exit_code == 1
     assert "lists[0].subject: a Jinja2 template:" in check.output
-    run = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"])
+    run = runner.invoke(
+        cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"]
+    )
     assert run.exit_code == 1, run.output
     assert "edition -: failed" in run.output and "subject: a Jinja2 template" in run.output
