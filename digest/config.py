@@ -40,6 +40,11 @@ from digest.ledger_state import RetryPolicy
 from digest.overrides import Override
 from digest.schedule import validate_cron
 
+#: libyaml's safe loader when PyYAML was built with it (the same documents, ten times faster:
+#: a cron no-op reads config.yaml, and every worker a config of 5,000 sources), else the
+#: pure-Python one.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
 
@@ -216,14 +221,31 @@ class FallbackConfig(Strict):
     title: str = "More news"
 
 
-def _check_template(value: str) -> str:
+def template_problem(template: str) -> str | None:
+    """Why ``template`` (a list's ``subject``) is not a valid Jinja2 template -- ``"a Jinja2
+    template: <message> (line N)"`` -- or ``None`` when it parses.
+
+    Not a validator of :func:`load_config`: parsing needs Jinja2, whose import costs more
+    than the rest of a cron no-op's config load (issue 14). ``digest config check``
+    (:func:`template_problems`) and every build (:func:`digest.pipeline.build`, before any
+    work) check it instead, so a run with nothing to build never imports Jinja2."""
     import jinja2
 
     try:
-        jinja2.Environment().parse(value)
+        jinja2.Environment().parse(template)
     except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"a Jinja2 template: {exc.message} (line {exc.lineno})") from None
-    return value
+        return f"a Jinja2 template: {exc.message} (line {exc.lineno})"
+    return None
+
+
+def template_problems(config: Config) -> list[str]:
+    """Every list ``subject`` that is not a valid Jinja2 template, as ``"lists[i].subject:
+    <why>"`` (:func:`template_problem`); empty when all parse."""
+    return [
+        f"lists[{i}].subject: {problem}"
+        for i, lst in enumerate(config.lists)
+        if (problem := template_problem(lst.subject)) is not None
+    ]
 
 
 def _check_sender(value: str) -> str:
@@ -264,9 +286,7 @@ class ListConfig(Strict):
     max_age_hours: float = Field(default=36.0, gt=0)
     sender: Sender
     reply_to: Sender | None = None
-    subject: Annotated[str, AfterValidator(_check_template)] = (
-        "{{ list.title }}: {{ top_story.lead.title }}"
-    )
+    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"  # template_problems checks it
     subscribers: Path | None = None
     sources: tuple[Name, ...] = ()
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None
@@ -550,9 +570,6 @@ def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     return cfg.model_copy(update={"database": database})
 
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML has it (the same documents, ten times faster: a config
-of 5,000 sources is read by every worker process), else the pure-Python one."""
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

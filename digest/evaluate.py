@@ -404,8 +404,10 @@ class StoryScores:
     Clustering (B-cubed and pairwise P/R/F1) is over every row; an entry left out as not news
     or dropped as off-topic is a story of its own. ``sections_macro_f1`` compares each
     non-noise entry's section (its story's, ``"(left out)"`` when the list dropped it) with its
-    gold ``section``; ``noise_precision``/``noise_recall`` compare the entries left out as not
-    news with the gold ``noise-`` stories (1.0 when there is nothing to find or nothing found).
+    gold ``section`` (``section_confusion``: rows gold, columns predicted, both in the order
+    of ``section_labels``, which holds the gold sections and whatever was predicted);
+    ``noise_precision``/``noise_recall`` compare the entries left out as not news with the
+    gold ``noise-`` stories (1.0 when there is nothing to find or nothing found).
     """
 
     items: int
@@ -424,6 +426,8 @@ class StoryScores:
     noise_found: int
     noise_gold: int
     seconds: float
+    section_labels: tuple[str, ...] = ()
+    section_confusion: tuple[tuple[int, ...], ...] = ()
 
 
 def _feed_details(sources: Sequence[Any], now: datetime) -> dict[tuple[str, str], Entry]:
@@ -575,6 +579,8 @@ def evaluate_stories(
     f1s = metrics.f1_score(
         gold_sections, pred_sections, labels=labels, average=None, zero_division=0
     )
+    shown = sorted(set(gold_sections) | set(pred_sections))
+    matrix = metrics.confusion_matrix(gold_sections, pred_sections, labels=shown) if scored else []
     return StoryScores(
         items=len(rows),
         gold_stories=len(set(gold)),
@@ -592,4 +598,6 @@ def evaluate_stories(
         noise_found=len(left_out),
         noise_gold=len(gold_noise),
         seconds=seconds,
+        section_labels=tuple(shown),
+        section_confusion=tuple(tuple(int(x) for x in row) for row in matrix),
     )

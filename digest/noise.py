@@ -7,7 +7,10 @@ Rules, checked in this order (the first that matches gives the reason):
 1. **archive** (dates): the entry was published more than :data:`ARCHIVE_DAYS` days before it
    was first seen, or the date in its link's path (``/2019/01/31/``) is that much older than
    its publication; old-style obituary headlines of a feed's archive series
-   (``"Fania Fénelon, 74; Memoirs …"``, ``"… Is Dead"``).
+   (``"Fania Fénelon, 74; Memoirs …"``, ``"… Is Dead"``); and, in a batch
+   (:func:`split_noise`), an obituary of the same feed published within
+   :data:`ARCHIVE_BURST` of such an archive item: a feed that republishes its archive does so
+   in a burst, and a modern headline ("Millvina Dean, … Dies at 97") does not say so itself.
 2. **roundup / newsletter** (words a reader can check): the title or link names a
    newsletter, brief, key-events list or "what to know" page (``Up First``,
    ``World Brief``, ``List of key events``, ``/newsletter/``); a title that strings two
@@ -16,7 +19,10 @@ Rules, checked in this order (the first that matches gives the reason):
 3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
    or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
-   "contact us", corrections, podcast episodes.
+   "contact us", corrections, podcast episodes, notes about the site itself ("Comments Are
+   Back On", "Programming note").
+
+A teaser summary that opens a weekly roundup ("This week, we discuss …") is a roundup too.
 
 News videos and opinion pieces are *not* noise: they belong to the story they are about.
 The patterns are module constants so that a user can read (and a test can show) exactly what
@@ -26,16 +32,32 @@ each one catches; :func:`classify` never raises on odd input.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from digest.types import Entry
 
-__all__ = ["ARCHIVE_DAYS", "TEASER_CHARS", "NoiseVerdict", "classify", "split_noise"]
+__all__ = [
+    "ARCHIVE_BURST",
+    "ARCHIVE_DAYS",
+    "TEASER_CHARS",
+    "NoiseVerdict",
+    "classify",
+    "split_noise",
+]
 
 #: An entry published this many days before it was first seen is an archive item.
 ARCHIVE_DAYS = 365
+
+#: An obituary published this close to an archive item of the same feed is one too.
+ARCHIVE_BURST = timedelta(minutes=10)
+
+# An obituary: "… Dies at 97", "… Is Dead", "Name, 74; …", or the feed's own label for one.
+_OBITUARY_TITLE = re.compile(
+    r"\b(?:dies|died|dead) (?:at|aged) \d{1,3}\b|\bIs Dead$|^[^,;]{3,60}, \d{2,3}; ", re.IGNORECASE
+)
+_OBITUARY_CATEGORY = re.compile(r"\bobituar(?:y|ies)\b", re.IGNORECASE)
 
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)/(0?[1-9]|1[0-2])/(0?[1-9]|[12]\d|3[01])/")
 
@@ -54,6 +76,10 @@ _TWO_STORIES = re.compile(r"[.?!]\s+(?:And|Plus|Also),\s+\S", re.UNICODE)
 #: "And," / "Plus," lists several headlines. Longer summaries are article text, where a
 #: sentence may start so.
 TEASER_CHARS = 400
+# "This week, we discuss …", "This week on the show …": a weekly roundup's teaser.
+_WEEKLY_TEASER = re.compile(
+    r"^this week,?\s+(?:we|on the (?:show|podcast|blog|newsletter))\b", re.IGNORECASE
+)
 _ROUNDUP_URL = re.compile(
     r"(newsletter|/briefing/|/brief/|list-of-key-events|/live-updates-summary|/quiz/)",
     re.IGNORECASE,
@@ -65,7 +91,8 @@ _PROGRAMME_CATEGORY = re.compile(
 _SERVICE_TITLE = re.compile(
     r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
-    r"\bpodcast\b|\bepisode \d+\b)",
+    r"\bpodcast\b|\bepisode \d+\b|^\s*(?:programming note|a note to (?:our )?readers|(?:some )?site (?:news|updates?|goings-on))\b|"
+    r"^\s*comments (?:are|is) (?:back|closed|open|off)\b)",
     re.IGNORECASE,
 )
 
@@ -115,6 +142,8 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     teaser = (entry.summary_text or "").strip()
     if len(teaser) <= TEASER_CHARS and _TWO_STORIES.search(teaser):
         return NoiseVerdict("roundup", "summary lists several stories (\". And, …\")")
+    if len(teaser) <= TEASER_CHARS and _WEEKLY_TEASER.match(teaser):
+        return NoiseVerdict("roundup", f"weekly roundup teaser: {teaser[:40]!r}")
     for category in entry.categories:
         found = _PROGRAMME_CATEGORY.search(category)
         if found:
@@ -127,12 +156,44 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     return None
 
 
+def is_obituary(entry: Entry) -> bool:
+    """True when the title reads as an obituary's or a feed category labels it one."""
+    return bool(_OBITUARY_TITLE.search((entry.title or "").strip())) or any(
+        _OBITUARY_CATEGORY.search(c) for c in entry.categories
+    )
+
+
+def _archive_burst(
+    entry: Entry, archive: Sequence[Entry]
+) -> NoiseVerdict | None:
+    """The verdict for an obituary published within :data:`ARCHIVE_BURST` of an archive item
+    of its own feed (``archive``), or ``None``."""
+    if entry.published is None or not is_obituary(entry):
+        return None
+    for old in archive:
+        if old.source == entry.source and old.published is not None and old is not entry:
+            gap = abs(entry.published - old.published)
+            if gap <= ARCHIVE_BURST:
+                minutes = int(gap.total_seconds() // 60)
+                return NoiseVerdict(
+                    "archive",
+                    f"obituary published {minutes} min from the archive item {old.title[:50]!r}",
+                )
+    return None
+
+
 def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
-    """Split ``entries`` into (news, noise with its verdict), keeping input order. Pure."""
+    """Split ``entries`` into (news, noise with its verdict), keeping input order: each entry
+    by :func:`classify`, then obituaries published in a burst with an archive item of their
+    feed (module docstring, rule 1). Pure."""
+    items = list(entries)
+    verdicts = [classify(entry) for entry in items]
+    archive = [e for e, v in zip(items, verdicts, strict=True) if v is not None and v.kind == "archive"]
+    if archive:
+        verdicts = [v or _archive_burst(e, archive) for e, v in zip(items, verdicts, strict=True)]
     news: list[Entry] = []
     noise: list[tuple[Entry, NoiseVerdict]] = []
-    for entry in entries:
-        verdict = classify(entry)
+    for entry, verdict in zip(items, verdicts, strict=True):
         if verdict is None:
             news.append(entry)
         else:

@@ -135,6 +135,9 @@ _VERBS_AFTER_US = frozenset(
 )  # "US plans ..." is a subject; "US soldiers ..." an adjective: who, not where
 
 
+_IDIOMS = {"guinea": re.compile(r"\s+pigs?\b", re.IGNORECASE)}
+"""Names that the words after them make a common noun: "guinea pigs" are not in Guinea."""
+
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
 
@@ -182,6 +185,9 @@ def _mentions(text: str, field: str, scale: float) -> list[Mention]:
             place = table.get(key.casefold() if fold else key)
             if place is None:
                 continue
+            idiom = _IDIOMS.get(place.name.casefold())
+            if idiom is not None and idiom.match(text, match.end()):
+                continue  # "guinea pigs", not Guinea
             span = (match.start(), match.end())
             if any(a < span[1] and span[0] < b for a, b in found):
                 continue  # inside a longer name already found
@@ -203,3 +209,60 @@ def locate(title: str, summary: str = "") -> tuple[Mention, ...]:
                 best[key] = mention
         result.extend(best.values())
     return tuple(result)
+
+
+# The outlet's own desk: a region named by a path segment of the link ("/world/europe/",
+# "/us-news/", "/usa/") or by a feed category in a desk's form ("US news",
+# "homepage_regional_asia"). Aliases for desk names the gazetteer does not hold as places.
+_DESK_ALIASES = {
+    "americas": "americas",
+    "us politics": "americas",
+    "latin america": "americas",
+    "middleeast": "middle-east",
+    "middle east and north africa": "middle-east",
+    "middle east africa": "middle-east",
+    "asia pacific": "asia",
+}
+_DESK_AFFIXES = re.compile(r"^(?:homepage regional|regional)\s+|\s+news$")
+
+
+def _desk_name(label: str) -> str | None:
+    """The region a desk label names (``"us-news"`` → ``americas``), or ``None``."""
+    words = " ".join(re.sub(r"[-_]+", " ", label).split()).casefold()
+    words = _DESK_AFFIXES.sub("", words).strip()
+    if not words or any(c.isdigit() for c in words) or len(words.split()) > 5:
+        return None
+    if words in _DESK_ALIASES:
+        return _DESK_ALIASES[words]
+    _, _, exact, folded = _matcher()
+    place = folded.get(words) or next(
+        (p for name, p in exact.items() if name.casefold() == words), None
+    )
+    return place.region if place is not None and place.kind == _PLAIN else None
+
+
+def desks(url: str | None, categories: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:
+    """The regions an outlet files an entry under: ``(region, label)`` for each path segment
+    of ``url`` before its last (the slug) that names a region or a country (``/world/europe/``,
+    ``/us-news/``, ``/usa/``), and each feed category that names one in a desk's form
+    (``"US news"``, ``"homepage_regional_asia"``; a category that is just a place name is a
+    place tag, not a desk). Each region once, link first. Never raises."""
+    from urllib.parse import urlsplit
+
+    found: dict[str, str] = {}
+    try:
+        path = urlsplit(url or "").path
+    except ValueError:
+        path = ""
+    for segment in [s for s in path.split("/") if s][:-1]:
+        region = _desk_name(segment)
+        if region:
+            found.setdefault(region, f"/{segment}/")
+    for category in categories:
+        text = " ".join(re.sub(r"[-_]+", " ", category).split()).casefold()
+        if not _DESK_AFFIXES.search(text) and text not in _DESK_ALIASES:
+            continue
+        region = _desk_name(category)
+        if region:
+            found.setdefault(region, category)
+    return tuple((region, label) for region, label in found.items())

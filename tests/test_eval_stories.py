@@ -66,6 +66,14 @@ def test_eval_stories_prints_clustering_sections_and_noise(tmp_path: Path) -> No
     assert _figures(pw) == [1.0, 1.0, 1.0]
     assert _figures(sec)[0] == 1.0  # Peru → americas, Kosovo → europe by the list's rules
     assert _figures(noise)[:2] == [1.0, 1.0]  # the newsletter is left out, nothing else is
+    lines = result.stdout.splitlines()
+    at = lines.index("sections confusion (entries; rows: gold, columns: predicted)")
+    header = lines[at + 1].split()
+    rows = {line.split()[0]: [int(n) for n in line.split()[1:]] for line in lines[at + 2 :]}
+    assert set(header) == set(rows) and {"americas", "europe"} <= set(header)
+    for gold, counts in rows.items():  # every entry on the diagonal: all sectioned as labelled
+        assert all(n == 0 for label, n in zip(header, counts, strict=True) if label != gold)
+    assert sum(map(sum, rows.values())) == sum(1 for r in ROWS if not r["story"].startswith("noise-"))
 
 
 def test_eval_stories_needs_gold_sections(tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("Who should control our digital world?", categories=["TV Shows"]), "programme"),
         (entry("The week's news quiz"), "quiz"),
         (entry("Subscribe to our daily email"), "service"),
+        (entry("Comments Are Back On"), "service"),
+        (entry("Some Site Goings-On"), "service"),
+        (entry("Programming note: no posts on Monday"), "service"),
     ],
 )
 def test_each_rule_recognises_its_kind(item: Entry, kind: str) -> None:
@@ -134,3 +137,29 @@ def test_eval_stories_sees_the_feed_categories_a_build_sees(tmp_path) -> None:  
 
     assert noise_line().startswith("noise P 1.0000 R 1.0000")
     assert "R 0.0000" in noise_line("--no-feeds")
+
+
+def test_an_obituary_in_a_burst_with_an_archive_item_of_its_feed_is_archive_too() -> None:
+    """The NYT republished Anna Akhmatova's 1966 obituary, then within minutes Millvina Dean's
+    (died 2009) under a modern headline: the burst, not the headline, shows it is archive."""
+    at = NOW - timedelta(hours=9)
+    old = entry("Anna Akhmatova, Leading Soviet Poet, Is Dead", published=at)
+    modern = entry("Millvina Dean, Titanic's Last Survivor, Dies at 97", published=at - timedelta(minutes=2))
+    later = entry("Frederick Vreeland, Diplomat, Dies at 98", published=at - timedelta(hours=4))
+    other_feed = Entry(**{**modern.__dict__, "source": "other", "entry_id": "o"})
+    news_beside = entry("Peru votes to impeach its president", published=at)
+    assert classify(modern) is None  # alone, its headline is a modern obituary's
+    kept, noise = split_noise([old, modern, later, other_feed, news_beside])
+    assert [e.title for e, _ in noise] == [old.title, modern.title]
+    assert "2 min" in noise[1][1].reason and noise[1][1].kind == "archive"
+    assert later in kept and other_feed in kept and news_beside in kept
+
+
+def test_a_weekly_roundup_teaser_is_a_roundup_a_story_about_this_week_is_not() -> None:
+    def teaser(text: str) -> Entry:
+        return Entry(source="s", entry_id=text, title="Behind the scenes", summary_text=text,
+                     published=NOW, first_seen=NOW)  # fmt: skip
+
+    verdict = classify(teaser("This week, we discuss support and saying goodbye to a database."))
+    assert verdict is not None and verdict.kind == "roundup"
+    assert classify(teaser("This week, the administration seeks deals on three fronts.")) is None

@@ -17,7 +17,7 @@ import yaml
 from digest.config import parse_config
 from digest.evaluate import evaluate_sections
 from digest.exceptions import DigestError
-from digest.places import locate
+from digest.places import desks, locate
 from digest.topics import assign_sections
 from digest.types import Entry, Story
 
@@ -70,6 +70,14 @@ NAMED = [
     ("Museum under fire after removing the word ‘Palestine’ from its maps",
      "The London museum said the labels were outdated.", "europe"),
     ("Warner Bros rejects the latest bid, citing its film industry rivals", "", "business"),
+    # Russia's war where Ukraine is not named: its peace deal, its front
+    ("Russia 'Not Serious' About Peace Deal, Senator Says", "The senator spoke in Munich.",
+     "ukraine"),
+    ("A Russian village waits for its reward", "Dozens of its men left for the front.", "ukraine"),
+    ("How France skated to ice dance gold", "The French pair beat the Americans.", "more"),
+    # a title that names no section over a summary that names two alike: a world story
+    ("Trump Bets on Diplomacy Without Diplomats",
+     "His envoys are at the center of the Iran and Ukraine negotiations.", "more"),
 ]
 
 
@@ -250,3 +258,47 @@ def test_a_feed_category_that_names_a_place_is_evidence_of_where() -> None:
     assert "Morocco" in placed["v"][1] and "africa" in placed["v"][1]
     plain = dataclasses.replace(lead, categories=("Deaths (Obituaries)",))
     assert "Morocco" not in _placed([Story(key="v", lead=plain)])["v"][1]
+
+
+def test_feed_category_places_speak_only_when_the_lede_names_nothing() -> None:
+    """An outlet's place tags list every country its article names (the NYT tags a piece on
+    Russia's war with "Europe" and "Russia"); where the lede names a place, they do not count."""
+    lead = Entry(source="nyt", entry_id="w", title="Crowds mourn slain protesters",
+                 summary_text="Iranian families gathered at the cemetery.", published=NOW,
+                 categories=("France", "Germany", "Italy", "Spain"))  # fmt: skip
+    placed = _placed([Story(key="w", lead=lead)])
+    assert placed["w"][0] == "middle-east" and "category" not in placed["w"][1], placed
+
+
+def test_idioms_and_plural_demonyms_in_the_gazetteer() -> None:
+    assert not locate("Students Are Being Treated Like Guinea Pigs")
+    assert [m.place.name for m in locate("A coup in Guinea")] == ["Guinea"]
+    assert [m.place.region for m in locate("The Swedes searching for their mothers")] == ["europe"]
+    assert {m.place.region for m in locate("The GOP plan for the post office in NYC")} == {"americas"}
+
+
+def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
+    assert desks("https://www.nytimes.com/2026/02/17/world/europe/x-dead.html") == (
+        ("europe", "/europe/"),)
+    assert desks("https://www.theguardian.com/us-news/2018/jan/31/x", ["US news", "Iran"]) == (
+        ("americas", "/us-news/"),)
+    assert desks("https://foreignpolicy.com/2026/02/17/x/", ["homepage_regional_asia"]) == (
+        ("asia", "homepage_regional_asia"),)
+    assert desks("https://www.bbc.com/news/articles/x") == desks(None) == ()
+    lead = Entry(source="g", entry_id="d", title="So, how did conservatives like the speech?",
+                 summary_text="Reactions were mixed.", published=NOW,
+                 url="https://www.theguardian.com/us-news/2018/jan/31/x")
+    assert _placed([Story(key="d", lead=lead)])["d"][0] == "americas"
+    named = dataclasses.replace(lead, title="So, how did conservatives in Paris like the speech?")
+    assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
+
+
+def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
+    """The lead names two leaders alike; the other outlet's headline says where they met."""
+    lead = Entry(source="abc", entry_id="l", published=NOW, summary_text="",
+                 title="France's Macron holds bilateral talks with Japan's Takaichi")  # fmt: skip
+    other = Entry(source="dawn", entry_id="o", published=NOW, summary_text="",
+                  title="Macron eyes fighter jet deal in Japan")  # fmt: skip
+    assert _placed([Story(key="s", lead=lead)])["s"][0] == "europe"
+    together = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
+    assert together[0] == "asia", together

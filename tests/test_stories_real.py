@@ -132,6 +132,7 @@ def test_noise_is_left_out_with_its_reason_in_explain(demo) -> None:
         ("A Hectic Day for U.S. Negotiators", "programme"),  # Foreign Policy's World Brief
         ("Anna Akhmatova, Leading Soviet Poet, Is Dead", "archive"),
         ("Fania Fénelon, 74;", "archive"),
+        ("Millvina Dean, Titanic", "archive"),  # died 2009, republished beside the two above
         ("Who should control our digital world?", "programme"),  # a TV show, not news
     ]:
         [title] = [t for t in left if fragment in t]
@@ -139,3 +140,4 @@ def test_noise_is_left_out_with_its_reason_in_explain(demo) -> None:
         assert not any(fragment in t for t in titles)
     assert "Left out as not news" in explained
     assert re.search(r"World Brief", explained)
+    assert re.search(r"obituary published \d+ min from the archive item", explained)
