@@ -876,7 +876,8 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
     if s.section_labels:
         width = max(6, *(len(label) for label in s.section_labels))
         click.echo("sections confusion (entries; rows: gold, columns: predicted)")
-        click.echo(" " * (width + 1) + " ".join(f"{label[:width]:>{width}}" for label in s.section_labels))
+        heads = " ".join(f"{label[:width]:>{width}}" for label in s.section_labels)
+        click.echo(" " * (width + 1) + heads)
         for label, row in zip(s.section_labels, s.section_confusion, strict=True):
             click.echo(f"{label:<{width}} " + " ".join(f"{n:>{width}}" for n in row))
 

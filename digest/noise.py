@@ -91,7 +91,9 @@ _PROGRAMME_CATEGORY = re.compile(
 _SERVICE_TITLE = re.compile(
     r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
-    r"\bpodcast\b|\bepisode \d+\b|^\s*(?:programming note|a note to (?:our )?readers|(?:some )?site (?:news|updates?|goings-on))\b|"
+    r"\bpodcast\b|\bepisode \d+\b|"
+    r"^\s*(?:programming note|a note to (?:our )?readers"
+    r"|(?:some )?site (?:news|updates?|goings-on))\b|"
     r"^\s*comments (?:are|is) (?:back|closed|open|off)\b)",
     re.IGNORECASE,
 )
@@ -188,7 +190,9 @@ def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry
     feed (module docstring, rule 1). Pure."""
     items = list(entries)
     verdicts = [classify(entry) for entry in items]
-    archive = [e for e, v in zip(items, verdicts, strict=True) if v is not None and v.kind == "archive"]
+    archive = [
+        e for e, v in zip(items, verdicts, strict=True) if v is not None and v.kind == "archive"
+    ]
     if archive:
         verdicts = [v or _archive_burst(e, archive) for e, v in zip(items, verdicts, strict=True)]
     news: list[Entry] = []

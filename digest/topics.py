@@ -337,8 +337,9 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             region = mention.place.region
             weight = OTHER_TITLES * mention.weight * (EVENT_CUE if region == "world" else 1.0)
             cue = f", {mention.cue}" if mention.cue else ""
+            reason = f"place {mention.place.name!r} ({region}{cue}) in {other.source}'s title"
             add((region_topic.get(region), region if region not in region_topic else ""),
-                "summary", weight, f"place {mention.place.name!r} ({region}{cue}) in {other.source}'s title")
+                "summary", weight, reason)
     # a feed category that is a place name ("China", "Iran") is the outlet's tag for a place
     # the article names somewhere: it speaks only when the lede itself names nothing
     silent = not any(hit for fields in found.values() for hit in fields.values())
@@ -351,7 +352,8 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
                 "summary", CATEGORY_PLACE, f"feed category {category!r} ({region})")
 
     # the outlet's desk (where its editors filed the lead) likewise settles a silent lede
-    for region, label in desks(story.lead.url, story.lead.categories) if region_topic and silent and DESK else ():
+    filed = desks(story.lead.url, story.lead.categories) if region_topic and silent else ()
+    for region, label in filed if DESK else ():
         add((region_topic.get(region), region if region not in region_topic else ""),
             "summary", DESK, f"desk {label!r} ({region})")
 

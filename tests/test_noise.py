@@ -144,7 +144,8 @@ def test_an_obituary_in_a_burst_with_an_archive_item_of_its_feed_is_archive_too(
     (died 2009) under a modern headline: the burst, not the headline, shows it is archive."""
     at = NOW - timedelta(hours=9)
     old = entry("Anna Akhmatova, Leading Soviet Poet, Is Dead", published=at)
-    modern = entry("Millvina Dean, Titanic's Last Survivor, Dies at 97", published=at - timedelta(minutes=2))
+    modern = entry("Millvina Dean, Titanic's Last Survivor, Dies at 97",
+                   published=at - timedelta(minutes=2))
     later = entry("Frederick Vreeland, Diplomat, Dies at 98", published=at - timedelta(hours=4))
     other_feed = Entry(**{**modern.__dict__, "source": "other", "entry_id": "o"})
     news_beside = entry("Peru votes to impeach its president", published=at)
