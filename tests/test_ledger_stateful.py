@@ -19,15 +19,19 @@ until complete) every active, unsuppressed subscriber has it.
 from __future__ import annotations
 
 import itertools
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from datetime import timedelta
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from digest.deliver import HOOK_POINTS, Ledger
 from digest.ledger_state import OPEN_STATES, RetryPolicy, edition_complete
@@ -37,17 +41,14 @@ from digest.types import DeliveryState, SendOutcome, SubscriberStatus
 from tests.deliver_helpers import NOW, compose, make_edition
 
 ANSWERS = ("sent", "transient", "bounce", "rejected", "unknown-taken", "unknown-lost")
-_DIR = tempfile.TemporaryDirectory(prefix="digest-ledger-stateful-")
 _STORE: Store | None = None
 _LISTS = itertools.count()
 
 
 def shared_store() -> Store:
-    """One store for every example (opening one runs the migrations); each example uses a
-    list and edition of its own."""
-    global _STORE
-    if _STORE is None:
-        _STORE = Store.open(f"sqlite:///{Path(_DIR.name) / 'ledger.db'}")
+    """The store of the running test (one per dialect, see the test at the end): every
+    example uses it, each with a list and edition of its own."""
+    assert _STORE is not None, "run through test_ledger_state_machine"
     return _STORE
 
 
@@ -246,8 +247,19 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert fresh.status != SubscriberStatus.ACTIVE
 
 
-LedgerMachine.TestCase.settings = settings(
+SETTINGS = settings(
     max_examples=80, stateful_step_count=20, deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_ledger_state_machine = LedgerMachine.TestCase
+
+
+def test_ledger_state_machine(db_url: str) -> None:
+    """The machine on each dialect: one database for all its examples (opening one per
+    example would cost a migration each)."""
+    global _STORE
+    with Store.open(db_url) as store:
+        _STORE = store
+        try:
+            run_state_machine_as_test(LedgerMachine, settings=SETTINGS)
+        finally:
+            _STORE = None
