@@ -175,20 +175,25 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(index=st.integers(0, 3), taken=st.booleans(), batch_size=st.integers(1, 4))
     def killed_in_provider_call(self, index: int, taken: bool, batch_size: int) -> None:
+        # on PostgreSQL an earlier killed run's rows stay in flight until their lease expires
+        earlier = {r.id for r in self.store.deliveries_in(self.edition, ["sending"])}
         self.provider.script = ["sent"]
         self.provider.kill_at = (index, taken)
         self._deliver(batch_size)
-        in_doubt = self.store.delivery_counts(self.edition).get("sending", 0)
+        in_doubt = [r for r in self.store.deliveries_in(self.edition, ["sending"]) if r.id not in earlier]
         if self.provider.reports_each:
             # outcomes are recorded as they happen: only the message in flight is in doubt
-            assert in_doubt <= 1
+            assert len(in_doubt) <= 1
 
     @rule()
     def retry_unknown(self) -> None:
         # rows a killed run left in flight count as unknown: retry-unknown re-queues them too
-        for row in self.store.deliveries_in(self.edition, ["unknown", "sending"]):
-            self.requeued_unknown[row.email] += 1
+        # (on PostgreSQL once their lease has expired); count what it did re-queue
+        before = {r.id: r.email for r in self.store.deliveries_in(self.edition, ["unknown", "sending"])}
         self.ledger.retry_unknown(self.edition)
+        for row in self.store.deliveries_in(self.edition, ["queued"]):
+            if row.id in before:
+                self.requeued_unknown[row.email] += 1
 
     @rule()
     def retry_failed(self) -> None:
@@ -224,7 +229,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         if not hasattr(self, "subs"):
             return
-        # the documented recovery: retry-unknown, retry-failed, the provider back, run
+        # the documented recovery: retry-unknown, retry-failed, the provider back, run; on
+        # PostgreSQL (other workers may be alive) once the killed runs' leases have expired
+        if self.store.engine.dialect.name == "postgresql":
+            self.now += self.ledger.lease
         self.retry_unknown()
         self.retry_failed()
         self.provider.script = ["sent"]
@@ -247,10 +255,9 @@ class LedgerMachine(RuleBasedStateMachine):
                 assert fresh.status != SubscriberStatus.ACTIVE
 
 
-SETTINGS = settings(
-    max_examples=80, stateful_step_count=20, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+# examples per dialect: PostgreSQL runs the same rules through the same store code with its
+# own SQL and lease path, at several times the cost of a step (a round trip per statement)
+EXAMPLES = {"sqlite": 80, "postgresql": 30}
 
 
 def test_ledger_state_machine(db_url: str) -> None:
@@ -260,6 +267,9 @@ def test_ledger_state_machine(db_url: str) -> None:
     with Store.open(db_url) as store:
         _STORE = store
         try:
-            run_state_machine_as_test(LedgerMachine, settings=SETTINGS)
+            run_state_machine_as_test(LedgerMachine, settings=settings(
+                max_examples=EXAMPLES[store.engine.dialect.name], stateful_step_count=20,
+                deadline=None, suppress_health_check=[HealthCheck.too_slow],
+            ))
         finally:
             _STORE = None
