@@ -113,7 +113,7 @@ def test_two_schedulers_one_acts_the_other_names_the_holder(db_url: str, tmp_pat
         holder = current_lease(store).holder  # type: ignore[union-attr]
     second = start(config, "second", log)
     try:
-        assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
+        assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second), timeout=30)
         assert wait_for(lambda: len(sends(log)) == 4)
         time.sleep(1.0)  # several ticks of both processes
     finally:
@@ -174,7 +174,7 @@ def test_a_killed_holder_is_taken_over_when_its_lease_expires(db_url: str, tmp_p
         assert wait_for(lambda: current_lease(store) is not None and len(sends(log)) == 1)
         second = start(config, "second", log, lease=2.0)
         try:
-            assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
+            assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second), timeout=30)
             first.send_signal(signal.SIGKILL)  # no release: the lease must expire
             first.wait(timeout=10)
             assert wait_for(lambda: (current_lease(store) or None) is not None
