@@ -79,7 +79,8 @@ class Install:
 
     def editions(self) -> list[tuple[str, str]]:
         """``(list, period)`` of every stored edition, oldest first."""
-        return [(r[0], r[1]) for r in self._query("SELECT list_name, period FROM editions ORDER BY id")]
+        rows = self._query("SELECT list_name, period FROM editions ORDER BY id")
+        return [(r[0], r[1]) for r in rows]
 
     def sent(self) -> list[tuple[str, str, str, str]]:
         """``(list, period, email, updated_at)`` of every delivery marked sent; ``updated_at``

@@ -51,7 +51,9 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["nosuchcommand"]).exit_code == 2
 
 
-def test_run_prints_the_report_and_second_run_says_the_edition_exists(db_url: str, tmp_path: Path) -> None:
+def test_run_prints_the_report_and_second_run_says_the_edition_exists(
+    db_url: str, tmp_path: Path
+) -> None:
     path = _write_config(tmp_path, db_url)
     runner = CliRunner()
     first = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z"])

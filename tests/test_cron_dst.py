@@ -176,7 +176,8 @@ def test_cron_every_10_minutes_delivers_each_subscriber_at_their_local_time(
     07:00 on their own clock (within one cron interval), one per local day, across the
     change of 2026-03-08 in New York."""
     inst = install(
-        tmp_path, db_url, {"morning": ("0 4 * * *", "UTC")}, send_at="07:00", subscribers=SUBSCRIBERS
+        tmp_path, db_url, {"morning": ("0 4 * * *", "UTC")}, send_at="07:00",
+        subscribers=SUBSCRIBERS,
     )
     for at in _around_the_mornings(date(2026, 3, 7), date(2026, 3, 9), [tz for _, tz in SUBSCRIBERS]):
         if (at.hour, at.minute) == (3, 50):

@@ -180,7 +180,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.provider.script = ["sent"]
         self.provider.kill_at = (index, taken)
         self._deliver(batch_size)
-        in_doubt = [r for r in self.store.deliveries_in(self.edition, ["sending"]) if r.id not in earlier]
+        sending = self.store.deliveries_in(self.edition, ["sending"])
+        in_doubt = [r for r in sending if r.id not in earlier]
         if self.provider.reports_each:
             # outcomes are recorded as they happen: only the message in flight is in doubt
             assert len(in_doubt) <= 1
@@ -189,7 +190,8 @@ class LedgerMachine(RuleBasedStateMachine):
     def retry_unknown(self) -> None:
         # rows a killed run left in flight count as unknown: retry-unknown re-queues them too
         # (on PostgreSQL once their lease has expired); count what it did re-queue
-        before = {r.id: r.email for r in self.store.deliveries_in(self.edition, ["unknown", "sending"])}
+        in_doubt = self.store.deliveries_in(self.edition, ["unknown", "sending"])
+        before = {r.id: r.email for r in in_doubt}
         self.ledger.retry_unknown(self.edition)
         for row in self.store.deliveries_in(self.edition, ["queued"]):
             if row.id in before:

@@ -69,7 +69,9 @@ def _run(config: object, store: Store, now: datetime) -> dict[str, object]:
     return {s.source: s for s in report.sources}
 
 
-def test_a_second_run_on_the_same_files_parses_nothing(db_url: str, tmp_path: Path, parses: list[str]) -> None:
+def test_a_second_run_on_the_same_files_parses_nothing(
+    db_url: str, tmp_path: Path, parses: list[str]
+) -> None:
     config, _ = _config(tmp_path, db_url)
     with Store.open(config.database.url) as store:
         first = _run(config, store, T)

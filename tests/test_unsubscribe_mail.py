@@ -140,7 +140,9 @@ def test_the_mailto_subject_carries_the_subscribers_signed_token() -> None:
 # -- digest unsubscribe-mail MAILDIR|MBOX -------------------------------------------------------
 
 
-def test_a_click_on_the_mailto_unsubscribes_through_a_maildir_once(db_url: str, tmp_path: Path) -> None:
+def test_a_click_on_the_mailto_unsubscribes_through_a_maildir_once(
+    db_url: str, tmp_path: Path
+) -> None:
     cfg = write_config(tmp_path, db_url)
     config = load_config(cfg)
     store = Store.open(config.database.url)
