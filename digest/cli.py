@@ -18,7 +18,6 @@ from typing import Any, TextIO
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -191,7 +190,13 @@ def _clock(at: datetime | None) -> Callable[[], datetime]:
 
 @contextmanager
 def _progress(total: int) -> Iterator[Any]:
-    """A progress bar on stderr (only on a terminal); yields the per-source callback."""
+    """A progress bar on stderr (only on a terminal); yields the per-source callback.
+    Off a terminal (cron, pipes) the callback does nothing and rich.progress is not imported."""
+    if not err_console.is_terminal:
+        yield lambda report: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("polling"),
         BarColumn(),
@@ -199,7 +204,6 @@ def _progress(total: int) -> Iterator[Any]:
         TextColumn("{task.description}"),
         console=err_console,
         transient=True,
-        disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task("", total=total)
 
@@ -768,8 +772,10 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
+    from digest.config import template_problems
     from digest.config_warnings import config_warnings
 
+    errors.extend(template_problems(config))
     warnings.extend(config_warnings(config))
     import os
 

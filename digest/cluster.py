@@ -274,7 +274,7 @@ def _document(entry: Entry) -> str:
     """The text an entry is clustered by: its title twice, then the lede of its summary.
 
     Function words are removed by document frequency for every language (see
-    :func:`_vectors`); for entries tagged English, scikit-learn's English stop words go too,
+    :func:`_vectors`); for entries tagged English, :data:`digest.tfidf.STOP_WORDS` go too,
     since small batches are too small for the frequency rule. Links in the text are dropped.
     """
     title = entry.title.strip()
@@ -284,9 +284,9 @@ def _document(entry: Entry) -> str:
     text = unicodedata.normalize("NFKC", f"{title} {title} {summary}")
     text = re.sub(r"\S*https?://\S+", " ", text)
     if (entry.language or "").lower().startswith("en"):
-        from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+        from digest.tfidf import STOP_WORDS
 
-        text = " ".join(t for t in _TOKEN.findall(text) if t.lower() not in ENGLISH_STOP_WORDS)
+        text = " ".join(t for t in _TOKEN.findall(text) if t.lower() not in STOP_WORDS)
     return _split_cjk(text)
 
 
@@ -298,21 +298,14 @@ def _vectors(docs: Sequence[str]) -> Any:
     list) and so are terms of a single document (they only dilute the norm). Smaller batches
     keep every term: there, dropping them would leave some documents with function words only.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from digest.tfidf import tfidf_rows, tokenize
 
     n = len(docs)
-    vectorizer = TfidfVectorizer(
-        lowercase=True,
-        token_pattern=r"(?u)\b\w\w+\b",
-        sublinear_tf=True,
+    return tfidf_rows(
+        [tokenize(doc) for doc in docs],
         min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
-        dtype=np.float64,
     )
-    try:
-        return vectorizer.fit_transform(docs)
-    except ValueError:  # empty vocabulary: nothing in common, every entry stands alone
-        return None
 
 
 _MAX_DF = 0.25
@@ -411,7 +404,8 @@ def _merge_large(labels: np.ndarray, sig: Signals, params: Params, window_second
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.sparse import csr_matrix, hstack
     from scipy.spatial.distance import squareform
-    from sklearn.preprocessing import normalize
+
+    from digest.tfidf import normalize_rows as normalize
 
     ids, sizes = np.unique(labels, return_counts=True)
     large = ids[sizes >= params.merge_min_size]

@@ -29,7 +29,7 @@ from digest import schedule as schedules
 from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
-from digest.exceptions import DigestError, EditionExists, NotModified, SourceError
+from digest.exceptions import DigestError, EditionExists, NotModified, RenderError, SourceError
 from digest.ledger_state import LedgerRun, edition_complete
 from digest.store import StateCounts, Store
 from digest.types import (
@@ -384,10 +384,15 @@ def build(
     adjustments for this edition (split, move, merge, pin, boost, drop, summary) are applied
     to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
     The editor's preview shows this same build. Nothing is stored.
-    Raises :class:`~digest.exceptions.RenderError` when rendering fails.
+    Raises :class:`~digest.exceptions.RenderError` when the list's ``subject`` is not a valid
+    template (:func:`digest.config.template_problem`) or rendering fails.
     """
+    from digest.config import template_problem
     from digest.topics import load_model
 
+    problem = template_problem(list_config.subject)
+    if problem is not None:
+        raise RenderError(list_config.name, f"subject: {problem}")
     scheduled = editions.edition_time(list_config, at)
     if scheduled is None:
         return None

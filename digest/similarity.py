@@ -105,7 +105,7 @@ def names_of(entries: Sequence[Entry]) -> list[list[str]]:
     """The names of each entry (lower-cased): capitalised words of its title and lede that
     the batch never writes in lower case, longer than one letter and not English function
     words. Numbers are not names (see the module docstring)."""
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from digest.tfidf import STOP_WORDS
 
     texts = [f"{e.title} {e.summary_text[:_NAME_TEXT_CHARS]}" for e in entries]
     lower: Counter[str] = Counter()
@@ -118,7 +118,7 @@ def names_of(entries: Sequence[Entry]) -> list[list[str]]:
             if not word[0].isupper():
                 continue
             key = re.sub(r"['’]s$", "", word.casefold())
-            if len(key) < 2 or key in ENGLISH_STOP_WORDS or lower[key]:
+            if len(key) < 2 or key in STOP_WORDS or lower[key]:
                 continue
             found.append(key)
         out.append(found)
@@ -127,9 +127,8 @@ def names_of(entries: Sequence[Entry]) -> list[list[str]]:
 
 def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) -> Signals:
     """Features of ``entries`` given their TF-IDF rows ``text`` (see module docstring)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     from digest.embed import embed
+    from digest.tfidf import tfidf_rows
 
     meaning = None
     if use_meaning:
@@ -138,11 +137,8 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
     has_names = np.array([bool(b) for b in bags])
     names = None
     if int(has_names.sum()) > 1:
-        vectorizer = TfidfVectorizer(analyzer=lambda bag: bag, sublinear_tf=True)
-        try:
-            names = vectorizer.fit_transform(bags).astype(np.float32).tocsr()
-        except ValueError:
-            names = None
+        rows = tfidf_rows(bags, sublinear_tf=True)
+        names = None if rows is None else rows.astype(np.float32).tocsr()
     times = np.array(
         [
             (e.published or e.first_seen).timestamp()  # type: ignore[union-attr]

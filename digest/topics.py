@@ -179,29 +179,22 @@ def top_terms(stories: Sequence[Story], *, count: int = 3) -> list[tuple[str, ..
     and for stories in English, English stop words.
     Returns ``()`` for a story with no usable word.
     """
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+    from digest.tfidf import STOP_WORDS, tfidf, tokenize
 
     if not stories:
         return []
-    docs = [_story_text(s) for s in stories]
-    vectorizer = TfidfVectorizer(
-        token_pattern=r"(?u)\b\w\w\w+\b",
-        sublinear_tf=True,
-        max_df=0.2 if len(docs) >= 20 else 1.0,
-    )
-    try:
-        matrix = vectorizer.fit_transform(docs).tocsr()
-    except ValueError:
+    docs = [tokenize(_story_text(s), min_chars=3) for s in stories]
+    fitted = tfidf(docs, sublinear_tf=True, max_df=0.2 if len(docs) >= 20 else 1.0)
+    if fitted is None:
         return [() for _ in docs]
-    vocab = vectorizer.get_feature_names_out()
-    analyse = vectorizer.build_analyzer()
+    matrix, vocab = fitted
     result = []
     for row, story in enumerate(stories):
         start, stop = matrix.indptr[row], matrix.indptr[row + 1]
         cols, vals = matrix.indices[start:stop], matrix.data[start:stop]
-        in_title = set(analyse(story.lead.title))
+        in_title = set(tokenize(story.lead.title, min_chars=3))
         if (story.lead.language or "").lower().startswith("en"):  # a label, not function words
-            keep = np.array([vocab[c] not in ENGLISH_STOP_WORDS for c in cols], dtype=bool)
+            keep = np.array([vocab[c] not in STOP_WORDS for c in cols], dtype=bool)
             cols, vals = cols[keep], vals[keep]
         not_title = np.array([vocab[c] not in in_title for c in cols], dtype=bool)
         order = np.lexsort((cols, -vals, not_title))[:count]

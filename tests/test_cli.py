@@ -130,3 +130,18 @@ def test_sources_lists_state_last_error_and_next_poll(db_url: str, tmp_path: Pat
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 3}
     assert "failed" in lines["gone"] and "ok" in lines["bbc-world"]
     assert "next poll" in result.output and "last error" in result.output
+
+
+def test_a_bad_subject_template_fails_config_check_and_the_list_not_the_run(tmp_path: Path) -> None:
+    path = _write_config(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["lists"][0]["subject"] = "{{ top_story.lead.title }"
+    data["sources"] = data["sources"][:1]  # polled before the list fails: one is enough
+    path.write_text(yaml.safe_dump(data))
+    runner = CliRunner()
+    check = runner.invoke(cli, ["-c", str(path), "config", "check"])
+    assert check.exit_code == 1
+    assert "lists[0].subject: a Jinja2 template:" in check.output
+    run = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"])
+    assert run.exit_code == 1, run.output
+    assert "edition -: failed" in run.output and "subject: a Jinja2 template" in run.output

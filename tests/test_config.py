@@ -111,3 +111,25 @@ def test_postgresql_pool_settings_reach_the_engine() -> None:
     assert engine.dialect.driver == "psycopg"
     assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._timeout) == (3, 2, 7)
     assert engine.pool._pre_ping
+
+
+def test_a_bad_subject_template_is_named_by_template_problems_not_at_load() -> None:
+    """The subject's Jinja2 syntax is checked by ``config check`` and each build, not by
+    every load (a cron no-op must not import Jinja2, issue 14)."""
+    from digest.config import template_problem, template_problems
+
+    data = _minimal()
+    data["lists"][0]["subject"] = "{{ list.title }: {% if %}"
+    config = parse_config(data, Path("/tmp"))
+    problems = template_problems(config)
+    assert len(problems) == 1 and problems[0].startswith("lists[0].subject: a Jinja2 template: ")
+    assert "(line 1)" in problems[0]
+    assert template_problem("{{ list.title }}: {{ top_story.lead.title }}") is None
+    assert template_problems(load_config(REPO / "config.yaml")) == []
+
+
+def test_the_yaml_loader_reads_the_shipped_config_as_pyyaml_safe_load_does() -> None:
+    from digest.config import _YAML_LOADER
+
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    assert yaml.load(text, Loader=_YAML_LOADER) == yaml.safe_load(text)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 
 STAGES = ("digest.edition", "digest.rank", "digest.topics", "digest.cluster", "digest.pipeline", "digest.render")
 
@@ -23,3 +26,68 @@ def test_config_imports_no_stage() -> None:
 def test_schedule_and_polling_are_pure_modules() -> None:
     assert _loaded_by("digest.schedule") == {"digest", "digest.schedule"}
     assert not _loaded_by("digest.polling") & set(STAGES)
+
+
+# -- issue 14: a cron ``digest run`` with nothing to do ------------------------------------
+
+#: What a no-op run must not import: the stages' libraries (clustering, topics, parsing,
+#: fetching, rendering, inlining, sending, migrating) and the CLI's terminal-only progress bar.
+NO_OP_HEAVY = (
+    "sklearn", "scipy", "numpy", "wordllama", "feedparser", "httpx", "nh3", "lxml", "jinja2",
+    "markupsafe", "mjml", "premailer", "cssutils", "sendgrid", "starlette", "alembic",
+    "rich.progress",
+)  # fmt: skip
+
+_NO_OP = """
+import json, sys
+from digest.cli import main
+sys.argv = ["digest", "-c", sys.argv[1], "run", "--at", sys.argv[2]]
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"exit": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_cron_run_with_nothing_to_do_imports_no_heavy_module(tmp_path: Path) -> None:
+    """The demo config at 10:00 (its 07:00 edition missed: reported, not built) with every
+    source polled at 09:55 and next due at 10:25: the run polls nothing, builds nothing, and
+    loads none of :data:`NO_OP_HEAVY` nor the stages (fetch, parse, cluster, topics, rank,
+    render)."""
+    import yaml
+
+    from digest.store import SourceState, Store
+    from tests.conftest import REPO
+
+    data = yaml.safe_load((REPO / "config.yaml").read_text(encoding="utf-8"))
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["delivery"]["outbox_dir"] = str(tmp_path / "outbox")
+    for source in data["sources"]:
+        source["path"] = str((REPO / source["path"]).resolve())
+    for lst in data["lists"]:
+        lst["subscribers"] = str(REPO / lst["subscribers"])
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    polled, due = datetime(2026, 2, 18, 9, 55, tzinfo=UTC), datetime(2026, 2, 18, 10, 25, tzinfo=UTC)
+    store = Store.open(data["database"]["url"])
+    for source in data["sources"]:
+        store.save_source_state(SourceState(
+            name=source["name"], last_status="ok", last_fetch_at=polled, last_ok_at=polled,
+            next_poll_at=due,
+        ))  # fmt: skip
+    store.close()
+    out = subprocess.run(
+        [sys.executable, "-c", _NO_OP, str(config), "2026-02-18T10:00:00Z"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    *printed, last = out.stdout.strip().splitlines()
+    got = json.loads(last)
+    assert got["exit"] == 0, "\n".join(printed)
+    assert "\n".join(printed).count("not due until") == len(data["sources"])
+    loaded = set(got["modules"])
+    heavy = {m for m in loaded if m in NO_OP_HEAVY or m.split(".")[0] in NO_OP_HEAVY}
+    assert not heavy, sorted(heavy)
+    stages = {"digest.cluster", "digest.tfidf", "digest.rank", "digest.topics", "digest.render", "digest.fetch", "digest.parse"}
+    assert not loaded & stages, sorted(loaded & stages)

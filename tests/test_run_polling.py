@@ -28,7 +28,7 @@ T = datetime(2026, 2, 18, 10, 0, tzinfo=UTC)
 FEEDS = ("npr-world-rss.xml", "bbc-world-rss.xml")
 HEAVY = (
     "sklearn", "scipy", "numpy", "alembic", "premailer", "wordllama", "sendgrid", "starlette",
-    "feedparser", "httpx", "mjml", "nh3", "cssutils", "lxml",
+    "feedparser", "httpx", "mjml", "nh3", "cssutils", "lxml", "jinja2",
 )  # fmt: skip
 
 

@@ -1,0 +1,108 @@
+"""digest.tfidf gives the cosines scikit-learn's TfidfVectorizer gave with the settings
+clustering used (issue 14: clustering no longer imports scikit-learn)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from digest.cluster import _STOPWORD_MIN_DOCS, _document, _MAX_DF, dedupe
+from digest.similarity import names_of
+from digest.tfidf import STOP_WORDS, normalize_rows, tfidf, tfidf_rows, tokenize
+from digest.types import Entry
+from tests.conftest import REAL_FEEDS
+from tests.realfeed_window import window_entries
+
+
+@pytest.fixture(scope="module")
+def real() -> list[Entry]:
+    """The demo window's entries of the real feeds, deduplicated (about 190)."""
+    return dedupe(window_entries(REAL_FEEDS))
+
+
+def _cosines(rows: object) -> np.ndarray:
+    return (rows @ rows.T).toarray()  # type: ignore[operator, attr-defined]
+
+
+def _sklearn_text(docs: list[str]) -> object:
+    """What digest.cluster._vectors computed before (scikit-learn, its settings)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    n = len(docs)
+    return TfidfVectorizer(
+        lowercase=True,
+        token_pattern=r"(?u)\b\w\w+\b",
+        sublinear_tf=True,
+        min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
+        max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
+        dtype=np.float64,
+    ).fit_transform(docs)
+
+
+@pytest.mark.parametrize("size", [None, 40])  # the whole window (df rules on), a small batch
+def test_text_rows_give_sklearns_cosines_on_real_entries(real: list[Entry], size: int | None) -> None:
+    docs = [_document(e) for e in real[:size]]
+    assert (len(docs) >= _STOPWORD_MIN_DOCS) == (size is None)
+    n = len(docs)
+    ours = tfidf_rows(
+        [tokenize(d) for d in docs],
+        min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
+        max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
+    )
+    theirs = _sklearn_text(docs)
+    assert ours.shape == theirs.shape  # the same vocabulary size
+    assert np.abs(_cosines(ours) - _cosines(theirs)).max() < 1e-6
+    assert np.abs(sp.linalg.norm(ours, axis=1) - sp.linalg.norm(theirs, axis=1)).max() < 1e-9
+
+
+def test_name_rows_give_sklearns_cosines_on_real_entries(real: list[Entry]) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    bags = names_of(real)
+    ours = tfidf_rows(bags, sublinear_tf=True).astype(np.float32)
+    theirs = TfidfVectorizer(analyzer=lambda bag: bag, sublinear_tf=True).fit_transform(bags)
+    assert np.abs(_cosines(ours) - _cosines(theirs.astype(np.float32))).max() < 1e-6
+
+
+def test_normalize_rows_is_sklearns_normalize() -> None:
+    from sklearn.preprocessing import normalize
+
+    rng = np.random.default_rng(14)
+    dense = rng.random((6, 5))
+    dense[2] = 0.0  # a zero row stays zero
+    sparse = sp.csr_matrix(np.where(dense > 0.5, dense, 0.0))
+    assert np.allclose(normalize_rows(dense), normalize(dense), atol=1e-12)
+    assert np.allclose(normalize_rows(sparse).toarray(), normalize(sparse).toarray(), atol=1e-12)
+    assert sp.issparse(normalize_rows(sparse)) and sparse.nnz == normalize_rows(sparse).nnz
+
+
+def test_no_term_left_is_none_and_empty_documents_are_zero_rows() -> None:
+    assert tfidf_rows([]) is None
+    assert tfidf_rows([[], []]) is None
+    assert tfidf_rows([["solo"], ["other"]], min_df=2) is None  # no term in two documents
+    rows = tfidf_rows([["storm", "coast"], [], ["storm"]])
+    assert rows.shape == (3, 2) and rows[1].nnz == 0
+    assert np.allclose(sp.linalg.norm(rows, axis=1), [1.0, 0.0, 1.0])
+
+
+def test_stop_words_are_lower_case_english_function_words() -> None:
+    assert {"the", "and", "of", "would", "however"} <= STOP_WORDS
+    assert all(w == w.lower() and w.isalpha() for w in STOP_WORDS)
+    assert not {"fire", "bill", "found", "back", "top"} & STOP_WORDS  # news words stay
+
+
+def test_terms_and_tokens_are_sklearns_for_top_terms(real: list[Entry]) -> None:
+    """What digest.topics.top_terms reads: three-letter tokens and the sorted vocabulary."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    docs = [f"{e.title} {e.summary_text}" for e in real]
+    vectorizer = TfidfVectorizer(token_pattern=r"(?u)\b\w\w\w+\b", sublinear_tf=True, max_df=0.2)
+    theirs = vectorizer.fit_transform(docs)
+    fitted = tfidf([tokenize(d, min_chars=3) for d in docs], sublinear_tf=True, max_df=0.2)
+    assert fitted is not None
+    ours, terms = fitted
+    assert terms == list(vectorizer.get_feature_names_out())
+    assert np.abs((ours - theirs).toarray()).max() < 1e-9
+    analyse = vectorizer.build_analyzer()
+    assert all(tokenize(d, min_chars=3) == analyse(d) for d in docs)
