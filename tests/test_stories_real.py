@@ -32,6 +32,8 @@ def _digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# SQLite only, for time (a poll and a build of the demo): these tests are about clustering and
+# sections; the same stored entries are read on both dialects in tests/test_world_edition.py
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     if not REAL_FEEDS.is_dir():
