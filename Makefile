@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+# bytecode, as a non-editable pip install writes it: a cron `digest run` reads it
+# instead of compiling every module it imports at each start (issue 14)
+	$(BIN)/python -m compileall -q digest
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -155,7 +155,9 @@ def stages(config_path: str) -> dict[str, float]:
     for name, modules in {
         "import cli, config, store, pipeline": ["digest.cli", "digest.pipeline"],
         "import fetch, parse (feedparser, httpx)": ["digest.fetch", "digest.parse"],
-        "import cluster (numpy, scipy, scikit-learn)": ["digest.cluster", "sklearn.feature_extraction.text", "scipy.cluster.hierarchy"],
+        "import cluster (numpy, scipy, tfidf)": [
+            "digest.cluster", "digest.tfidf", "scipy.cluster.hierarchy", "scipy.sparse",
+        ],
         "import rank, topics": ["digest.rank", "digest.topics"],
         "import render (jinja2, mjml, premailer)": ["digest.render", "premailer"],
         "import message, deliver, outbox": ["digest.message", "digest.deliver", "digest.transports.outbox", "digest.subscribers"],

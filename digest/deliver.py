@@ -151,8 +151,11 @@ class Ledger:
         now; rows waiting for a retry become due now too. The next :meth:`run` (``digest
         run``, ``send``, ``schedule``) sends them. Recipients the provider did take get a
         second copy: this is the operator's decision. Rows a killed run left in flight
-        (``sending``) are unknown too and re-queued with them, so call it when no send is
-        running, as after a crash. Returns how many rows were re-queued."""
+        (``sending``) are unknown too and re-queued with them: at once on SQLite (one
+        writer, so call it when no send is running, as after a crash); on PostgreSQL only
+        once their lease (``delivery.lease_seconds``) has expired, since another worker may
+        still be sending them (:meth:`~digest.store.Store.recover_sending`). Returns how
+        many rows were re-queued."""
         interrupted = self.store.recover_sending(edition_id, now=self.clock())
         if interrupted:
             log.warning("deliver.interrupted edition=%s unknown=%d", edition_id, len(interrupted))

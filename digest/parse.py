@@ -569,7 +569,9 @@ _RFC822_PLAIN = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) "
     r"(?:(GMT|UTC?|Z)|([+\-])(\d{2})(\d{2}))"
 )
-_MONTH_NUMBER = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
+_MONTH_NUMBER = {
+    m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)
+}
 
 
 def _rfc822_plain(m: re.Match[str]) -> datetime | None:

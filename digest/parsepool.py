@@ -5,9 +5,9 @@ can. :func:`open_pool` gives a :class:`ParsePool` only when it can help and is s
 than one core in this process's CPU affinity (``taskset -c 0`` gives one), the ``fork`` start
 method (the workers start as copies of this process, nothing imported again), no other
 thread running (forking a process with threads can copy a lock one of them holds), and at
-least two bodies to parse (the caller decides how many make a pool worth starting). Otherwise the caller parses in-process, one body
-after another; the entries are the same either way (:func:`digest.parse.parse_feed` is a
-pure function of its arguments).
+least two bodies to parse (the caller decides how many make a pool worth starting).
+Otherwise the caller parses in-process, one body after another; the entries are the same
+either way (:func:`digest.parse.parse_feed` is a pure function of its arguments).
 
 A worker that dies (killed by a signal, out of memory) breaks the pool: the bodies it and
 the others held, and every later one, are parsed in this process, as without a pool.

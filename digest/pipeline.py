@@ -298,9 +298,12 @@ def poll(
     never polled).
 
     Remote sources are fetched concurrently in threads (network I/O), at most
-    ``fetch.max_per_host`` at once against any one host; local files are read and parsed
-    one after another in this thread meanwhile (parsing holds the interpreter lock, so
-    threads would only contend for it). ``due_only`` (``digest run``) skips healthy sources
+    ``fetch.max_per_host`` at once against any one host (no more threads than those limits
+    let fetch); local files are read one after another in this thread meanwhile (parsing
+    holds the interpreter lock, so threads would only contend for it). With
+    :data:`MIN_POOL_JOBS` or more files to read and cores to spare, their bodies (and the
+    remote ones) are parsed in :mod:`digest.parsepool` worker processes while this thread
+    stores the entries of the one before; the entries are the same. ``due_only`` (``digest run``) skips healthy sources
     whose ``next_poll_at`` has not come, except those named in ``fresh`` that were fetched
     more than :data:`digest.polling.FRESH_ENOUGH` ago (a list is about to be built from them).
     """
@@ -366,10 +369,12 @@ def _parse_pool(
     them and cores to spare (:func:`digest.parsepool.open_pool`), else ``None``."""
     if len(local) < MIN_POOL_JOBS:
         return None
+    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
+    if len(wanted) < MIN_POOL_JOBS:
+        return None  # a cron no-op reads no file: multiprocessing is not even imported
     from digest.parsepool import open_pool
 
-    wanted = _to_fetch(states, local, now=now, due_only=due_only, fresh=fresh)
-    return open_pool(len(wanted)) if len(wanted) >= MIN_POOL_JOBS else None
+    return open_pool(len(wanted))
 
 
 def _to_fetch(

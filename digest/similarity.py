@@ -39,7 +39,7 @@ from digest.types import Entry
 
 __all__ = ["Params", "Signals", "names_of", "signals"]
 
-_WORD = re.compile(r"[^\W\d_][\w'’\-]*", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_](?:[\w'’\-]*\w)?", re.UNICODE)  # ends in a letter: no closing quote
 _NAME_TEXT_CHARS = 400
 
 
@@ -59,13 +59,13 @@ class Params:
     cosine of at least ``merge_similarity`` are joined (halves of one broad story).
     """
 
-    text_weight: float = 0.7
-    names_weight: float = 0.3
+    text_weight: float = 0.6
+    names_weight: float = 0.2
     same_outlet_penalty: float = 0.1
     day_penalty: float = 0.1
     pair_distance: float = 0.6
     group_distance: float = 0.9
-    core_similarity: float = 0.4
+    core_similarity: float = 0.35
     core_meaning: float = 0.45
     core_max_size: int = 20
     merge_min_size: int = 10

@@ -1,11 +1,12 @@
 """A tiny installation for driving the public CLI as cron would: one local feed that gains an
-item before every run, lists in one zone, an outbox, a few subscribers. Used by
-tests/test_cron_dst.py (in-process `digest run --at`, and real `faketime` subprocesses)."""
+item before every run, lists in one zone, an outbox, a few subscribers, on the database a
+test gives (its ``db_url``: SQLite or PostgreSQL). Used by tests/test_cron_dst.py
+(in-process `digest run --at`, and real `faketime` subprocesses) and
+tests/test_local_time_readers.py."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -27,9 +28,11 @@ WORDS = (  # noqa: SIM905 -- one word list, read as text
 
 @dataclass
 class Install:
-    """One installation under ``root``: ``config`` is its config.yaml."""
+    """One installation under ``root`` on the database at ``url``: ``config`` is its
+    config.yaml."""
 
     root: Path
+    url: str
 
     @property
     def config(self) -> Path:
@@ -38,10 +41,6 @@ class Install:
     @property
     def feed(self) -> Path:
         return self.root / "feed.xml"
-
-    @property
-    def db(self) -> Path:
-        return self.root / "digest.db"
 
     def add_item(self, at: datetime) -> None:
         """Rewrite the feed with one more item, published at ``at`` (the run's clock)."""
@@ -68,38 +67,57 @@ class Install:
             argv += ["--at", at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")]
         return CliRunner().invoke(cli, argv)
 
+    def _query(self, query: str) -> list[tuple[Any, ...]]:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(r) for r in conn.execute(text(query))]
+        finally:
+            engine.dispose()
+
     def editions(self) -> list[tuple[str, str]]:
         """``(list, period)`` of every stored edition, oldest first."""
-        with sqlite3.connect(self.db) as conn:
-            return [tuple(r) for r in conn.execute("SELECT list_name, period FROM editions ORDER BY id")]
+        rows = self._query("SELECT list_name, period FROM editions ORDER BY id")
+        return [(r[0], r[1]) for r in rows]
 
     def sent(self) -> list[tuple[str, str, str, str]]:
-        """``(list, period, email, updated_at)`` of every delivery marked sent."""
-        with sqlite3.connect(self.db) as conn:
-            rows = conn.execute(
-                "SELECT e.list_name, e.period, s.email, d.updated_at FROM deliveries d "
-                "JOIN editions e ON e.id = d.edition_id JOIN subscribers s ON s.id = d.subscriber_id "
-                "WHERE d.state = 'sent' ORDER BY d.id"
-            )
-            return [tuple(r) for r in rows]
+        """``(list, period, email, updated_at)`` of every delivery marked sent; ``updated_at``
+        as UTC text ``YYYY-MM-DD HH:MM:SS[.ffffff]`` on either dialect."""
+        rows = self._query(
+            "SELECT e.list_name, e.period, s.email, d.updated_at FROM deliveries d "
+            "JOIN editions e ON e.id = d.edition_id JOIN subscribers s ON s.id = d.subscriber_id "
+            "WHERE d.state = 'sent' ORDER BY d.id"
+        )
+        return [(r[0], r[1], r[2], _utc_text(r[3])) for r in rows]
+
+
+def _utc_text(value: datetime | str) -> str:
+    """A stored timestamp as UTC text: SQLite gives it as text already, PostgreSQL as an
+    aware datetime."""
+    if isinstance(value, datetime):
+        value = str(value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value)
+    return value
 
 
 def install(
     root: Path,
+    url: str,
     lists: dict[str, tuple[str, str]],
     *,
     send_at: str | None = None,
     subscribers: list[tuple[str, str]] = (("ada@example.org", "UTC"),),
     grace_seconds: int = 3600,
 ) -> Install:
-    """An installation with ``lists`` (name -> (cron, zone)) and ``subscribers``
-    ((email, timezone)) on each list."""
+    """An installation on the database at ``url`` with ``lists`` (name -> (cron, zone)) and
+    ``subscribers`` ((email, timezone)) on each list."""
     root.mkdir(parents=True, exist_ok=True)
     csv = root / "subscribers.csv"
     csv.write_text("email,name,topics,timezone,status\n" + "".join(f"{e},,,{tz},active\n" for e, tz in subscribers))
     data = {
         "site": {"postal_address": "1 Example Street, Springfield", "base_url": "https://digest.example.org"},
-        "database": {"url": f"sqlite:///{root / 'digest.db'}"},
+        "database": {"url": url},
         "sources": [{"name": "local", "title": "Local news", "path": str(root / "feed.xml")}],
         "lists": [
             {
@@ -117,6 +135,6 @@ def install(
         "scheduler": {"misfire_grace_seconds": grace_seconds},
     }
     (root / "config.yaml").write_text(yaml.safe_dump(data))
-    result = Install(root)
+    result = Install(root, url)
     result.add_item(datetime(2026, 1, 1, tzinfo=UTC))
     return result

@@ -6,17 +6,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 from digest.store import Store
 from digest.transports import Outgoing
 from digest.types import DeliveryState, SendOutcome, Subscriber
 
 NOW = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
-
-
-def make_store(path: Path) -> Store:
-    return Store.open(f"sqlite:///{path}")
 
 
 def make_edition(store: Store, list_name: str = "world", period: str = "2026-02-18") -> int:

@@ -27,10 +27,11 @@ from tests.sample_edition import NOW, SOURCES, sample_edition
 TOKEN = "test-editor-token-0123456789abcdef-xyz"
 
 
-def editor_config(root: Path, **list_changes: object) -> Config:
-    """The sample ``world`` list with the sample edition's topics, rooted at ``root``;
-    ``list_changes`` override keys of the list."""
-    data = {
+def editor_config(root: Path, db_url: str | None = None, **list_changes: object) -> Config:
+    """The sample ``world`` list with the sample edition's topics, rooted at ``root``, on the
+    database ``db_url`` (default: the config default under ``root``); ``list_changes``
+    override keys of the list."""
+    data: dict[str, object] = {
         "site": {
             "name": "digest",
             "base_url": "https://digest.example.org",
@@ -59,6 +60,8 @@ def editor_config(root: Path, **list_changes: object) -> Config:
             }
         ],
     }
+    if db_url is not None:
+        data["database"] = {"url": db_url}
     return parse_config(data, root)
 
 
@@ -99,11 +102,12 @@ def clock_at(when: datetime = NOW - timedelta(hours=1)) -> Callable[[], datetime
 
 def make_app(
     root: Path, *, backend: object | None = None, token: str | None = TOKEN,
-    clock: Callable[[], datetime] | None = None, **list_changes: object,
+    clock: Callable[[], datetime] | None = None, db_url: str | None = None,
+    **list_changes: object,
 ) -> tuple[Starlette, Store, Config]:  # fmt: skip
-    """A Starlette app with only the editor routes, a fresh store under ``root`` and the
-    security middleware, as ``digest.web.create_app`` would mount them."""
-    config = editor_config(root, **list_changes)
+    """A Starlette app with only the editor routes, a fresh store (on ``db_url``, else under
+    ``root``) and the security middleware, as ``digest.web.create_app`` would mount them."""
+    config = editor_config(root, db_url, **list_changes)
     store = Store.open(config.database.url)
     routes = editor_routes(
         config, store, clock=clock or clock_at(), backend=backend or SampleBackend(), token=token

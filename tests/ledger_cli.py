@@ -171,8 +171,11 @@ def install(
     return Install(folder, path, environ, url)
 
 
-def fresh(folder: Path, n: int, delivery: dict[str, Any], **env: str) -> Install:
-    """A new installation in ``folder`` (no database yet) with ``n`` subscribers."""
+def fresh(
+    folder: Path, n: int, delivery: dict[str, Any], *, url: str | None = None, **env: str
+) -> Install:
+    """A new installation in ``folder`` with ``n`` subscribers, on the database at ``url``
+    (a test's ``db_url``: nothing stored yet), else a ``digest.db`` not yet created."""
     folder.mkdir(parents=True, exist_ok=True)
     csv = folder / "subscribers.csv"
     csv.write_text(
@@ -181,8 +184,10 @@ def fresh(folder: Path, n: int, delivery: dict[str, Any], **env: str) -> Install
         encoding="utf-8",
     )
     path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(config_data(folder, csv, delivery)), encoding="utf-8")
-    return Install(folder, path, {**os.environ, "PYTHONPATH": str(REPO), **env})
+    path.write_text(yaml.safe_dump(config_data(folder, csv, delivery, url)), encoding="utf-8")
+    environ = {**os.environ, "PYTHONPATH": str(REPO), **env}
+    environ.pop("DIGEST_DATABASE_URL", None)
+    return Install(folder, path, environ, url or "")
 
 
 _TEMPLATES: dict[str, Template] = {}

@@ -9,6 +9,12 @@ w0 is the held-out set: the 11 world feeds of the same-day capture in the window
 window, [2026-02-12T07:00Z, 2026-02-16T19:00Z) (nothing of theirs is dated after it), plus the
 other same-day outlets (kottke, 404 Media) from 2026-02-12T07:00Z to the demo window's end. It is
 labelled by the README's rules and is never used to choose a clustering rule or threshold.
+
+w2 is a third window for cross-validation (``bench/cluster_cv.py``, leave one window out): the
+entries of time-world, economist-asia, elpais-english, kottke-atom and 404media published in
+[2026-01-14T00:00Z, 2026-02-12T07:00Z), 159 entries in 149 stories (8 of two or more entries,
+mostly one outlet's pieces on one event: TIME's Davos speech, a list and its method), labelled
+by the same rules. It holds ``story`` and ``kind`` only (no ``section``): a clustering set.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from .conftest import REAL_FEEDS
 
 DATA = Path(__file__).resolve().parent / "data"
 W0_LABELS = DATA / "realstories_w0.labels.jsonl"
+W2_LABELS = DATA / "realstories_w2.labels.jsonl"
 
 _BLOCK = re.compile(
     r"</?(p|li|br|div|ul|ol|h\d|tr|td|blockquote|figure|figcaption|img)\b[^>]*>", re.I

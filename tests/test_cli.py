@@ -9,12 +9,14 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 
-from .conftest import REPO
+from .conftest import REAL_FEEDS, REPO
 
 
-def _write_config(tmp_path: Path, **changes) -> Path:
+def _write_config(tmp_path: Path, db_url: str | None = None, **changes) -> Path:
+    """The shipped config in ``tmp_path`` on the database at ``db_url`` (a test's ``db_url``
+    fixture), else a ``digest.db`` there; ``changes`` replace top-level keys."""
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url or f"sqlite:///{tmp_path / 'digest.db'}"}
     data.setdefault("delivery", {})["outbox_dir"] = str(tmp_path / "outbox")
     for source in data["sources"]:
         source["path"] = str((REPO / source["path"]).resolve())
@@ -49,8 +51,10 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["nosuchcommand"]).exit_code == 2
 
 
-def test_run_prints_the_report_and_second_run_says_the_edition_exists(tmp_path: Path) -> None:
-    path = _write_config(tmp_path)
+def test_run_prints_the_report_and_second_run_says_the_edition_exists(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = _write_config(tmp_path, db_url)
     runner = CliRunner()
     first = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z"])
     assert first.exit_code == 0, first.output
@@ -60,8 +64,8 @@ def test_run_prints_the_report_and_second_run_says_the_edition_exists(tmp_path: 
     assert "already exists" in second.output
 
 
-def test_run_exits_1_when_a_source_fails(tmp_path: Path) -> None:
-    path = _write_config(tmp_path)
+def test_run_exits_1_when_a_source_fails(db_url: str, tmp_path: Path) -> None:
+    path = _write_config(tmp_path, db_url)
     data = yaml.safe_load(path.read_text())
     data["sources"].append({"name": "gone", "title": "Gone", "path": str(tmp_path / "missing.xml")})
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -70,8 +74,8 @@ def test_run_exits_1_when_a_source_fails(tmp_path: Path) -> None:
     assert "gone" in result.output and "failed" in result.output
 
 
-def test_build_explain_prints_scores_and_sends_nothing(tmp_path: Path) -> None:
-    path = _write_config(tmp_path)
+def test_build_explain_prints_scores_and_sends_nothing(db_url: str, tmp_path: Path) -> None:
+    path = _write_config(tmp_path, db_url)
     runner = CliRunner()
     assert runner.invoke(cli, ["-c", str(path), "poll"]).exit_code == 0
     out = tmp_path / "preview"
@@ -85,7 +89,7 @@ def test_build_explain_prints_scores_and_sends_nothing(tmp_path: Path) -> None:
 
 
 def test_inspect_any_file(tmp_path: Path) -> None:
-    feed = REPO.parent / "shared" / "feeds" / "real" / "daringfireball-jsonfeed.json"
+    feed = REAL_FEEDS / "daringfireball-jsonfeed.json"
     result = CliRunner().invoke(cli, ["-c", str(tmp_path / "none.yaml"), "inspect", str(feed), "--json"])
     assert result.exit_code == 0, result.output
     import json
@@ -114,8 +118,8 @@ def test_inspect_shows_entries_and_warnings_of_every_bad_feed(tmp_path: Path) ->
     assert "warning:" in warned.output
 
 
-def test_sources_lists_state_last_error_and_next_poll(tmp_path: Path) -> None:
-    path = _write_config(tmp_path)
+def test_sources_lists_state_last_error_and_next_poll(db_url: str, tmp_path: Path) -> None:
+    path = _write_config(tmp_path, db_url)
     data = yaml.safe_load(path.read_text())
     data["sources"].append({"name": "gone", "title": "Gone", "path": str(tmp_path / "missing.xml")})
     path.write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -138,6 +142,8 @@ def test_a_bad_subject_template_fails_config_check_and_the_list_not_the_run(tmp_
     check = runner.invoke(cli, ["-c", str(path), "config", "check"])
     assert check.exit_code == 1
     assert "lists[0].subject: a Jinja2 template:" in check.output
-    run = runner.invoke(cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"])
+    run = runner.invoke(
+        cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"]
+    )
     assert run.exit_code == 1, run.output
     assert "edition -: failed" in run.output and "subject: a Jinja2 template" in run.output

@@ -384,3 +384,26 @@ def test_batches_over_the_limit_are_chunked_in_time_order(monkeypatch: pytest.Mo
     es = [entry("s", str(i), f"Story number {i} about topic {i}", hours=-i) for i in range(7)]
     stories = cluster(es, weights={})
     assert sorted(e.entry_id for s in stories for e in s.entries) == [str(i) for i in range(7)]
+
+
+def test_a_roundup_joins_none_of_the_stories_it_lists() -> None:
+    """NPR's "Up First" strings two stories together; it is no story's member (the labels of
+    ../shared/datasets/realstories give it a noise story of its own), while the reports of
+    the death still join each other."""
+    es = [
+        entry("bbc", "1", "US civil rights leader Jesse Jackson dies aged 84",
+              "Jesse Jackson, the civil rights leader and two-time presidential candidate, has died."),
+        entry("elpais", "2", "Jesse Jackson, veteran US civil rights activist, dies at 84",
+              "Jesse Jackson, the civil rights activist and presidential candidate, died at 84.", hours=1),
+        entry("npr", "3", "Rev. Jesse Jackson has died. And, U.S. and Iran set for high-stakes talks",
+              "Civil rights leader Jesse Jackson has died at 84.", hours=2),
+    ]
+    stories = cluster(es, weights={})
+    assert sorted(sorted(e.entry_id for e in s.entries) for s in stories) == [["1", "2"], ["3"]]
+
+
+def test_names_end_in_a_letter_not_a_closing_quote() -> None:
+    from digest.similarity import names_of
+
+    found = names_of([Entry(source="s", entry_id="1", title="Iran and US Make ‘Good Progress’ in Geneva")])
+    assert "progress" in found[0] and "progress’" not in found[0]

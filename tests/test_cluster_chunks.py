@@ -110,3 +110,22 @@ def test_a_story_across_a_chunk_boundary_comes_out_whole() -> None:
     assert len(volcano) == 1 and len(volcano[0].entries) == 4
     assert _stories(chunked) == _stories(whole)
     assert len(chunks(_times(entries), 20, 12 * 3600.0)) == 5
+
+
+def test_the_same_text_from_many_outlets_counts_once() -> None:
+    """The demo window carried by ten times the outlets (each entry copied with a new source
+    and id) gives the stories of the window: copies are one report, so they neither loosen
+    the size-dependent cut nor make large groups for the join of broad halves (issue 14's
+    50x window over-merged 154 stories into 102)."""
+    from dataclasses import replace
+
+    base = dedupe(window_entries(REAL_FEEDS))
+    copies = [
+        e if k == 0 else replace(e, source=f"{e.source}~{k}", entry_id=f"{e.entry_id}~{k}")
+        for k in range(10)
+        for e in base
+    ]
+    alone = {frozenset(e.entry_id for e in s.entries) for s in cluster(base, weights={}, window_hours=48.0)}
+    many = cluster(copies, weights={}, window_hours=48.0)
+    assert len(many) == len(alone)
+    assert {frozenset(e.entry_id for e in s.entries if "~" not in e.entry_id) for s in many} == alone

@@ -14,7 +14,8 @@ from digest.types import DeliveryState
 from tests.deliver_helpers import NOW, MemoryTransport, compose, make_edition
 
 
-def setup(tmp_path: Path) -> Path:
+def setup(tmp_path: Path, url: str) -> Path:
+    """A config (with a subscriber file of three rows, one bad) on the database at ``url``."""
     (tmp_path / "world.csv").write_text(
         "email,name,topics,timezone,status\n"
         "ada@example.com,=cmd|' /C calc'!A0,,UTC,active\n"
@@ -24,7 +25,7 @@ def setup(tmp_path: Path) -> Path:
     )
     cfg = {
         "site": {"postal_address": "1 Example Street, London, UK"},
-        "database": {"url": "sqlite:///digest.db"},
+        "database": {"url": url},
         "sources": [{"name": "s", "title": "S", "url": "https://example.org/feed"}],
         "lists": [{"name": "world", "title": "World", "sender": "w@example.org",
                    "subscribers": "world.csv"}],
@@ -34,8 +35,8 @@ def setup(tmp_path: Path) -> Path:
     return path
 
 
-def test_subscriber_commands(tmp_path: Path) -> None:
-    cfg = str(setup(tmp_path))
+def test_subscriber_commands(db_url: str, tmp_path: Path) -> None:
+    cfg = str(setup(tmp_path, db_url))
     runner = CliRunner()
     r = runner.invoke(cli, ["-c", cfg, "subscribers", "import"])
     assert r.exit_code == 1  # one bad row
@@ -51,11 +52,11 @@ def test_subscriber_commands(tmp_path: Path) -> None:
     assert r.exit_code != 0
 
 
-def test_deliveries_lists_unknown_and_retry_requeues(tmp_path: Path) -> None:
-    cfg = str(setup(tmp_path))
+def test_deliveries_lists_unknown_and_retry_requeues(db_url: str, tmp_path: Path) -> None:
+    cfg = str(setup(tmp_path, db_url))
     runner = CliRunner()
     runner.invoke(cli, ["-c", cfg, "subscribers", "import"])
-    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    store = Store.open(db_url)
     ed = make_edition(store)
     led = Ledger(store, clock=lambda: NOW)
     led.queue(ed, store.subscribers_of("world"))

@@ -30,8 +30,8 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
-def env(tmp_path: Path):
-    app, store, config = make_app(tmp_path)
+def env(db_url: str, tmp_path: Path):
+    app, store, config = make_app(tmp_path, db_url=db_url)
     client = TestClient(app, base_url="http://127.0.0.1")
     yield client, store, config
     client.close()

@@ -99,8 +99,8 @@ def test_an_adjustment_follows_the_story_when_its_key_changes() -> None:
     assert "new-key" not in [s.key for s in apply_adjustments(renamed, [adj]).stories]
 
 
-def test_store_keeps_one_adjustment_per_story_and_action(tmp_path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path}/d.db")
+def test_store_keeps_one_adjustment_per_story_and_action(db_url: str) -> None:
+    store = Store.open(db_url)
     store.set_adjustment("world", "2026-02-18", Adjustment("k", "boost", "2"), now=NOW)
     store.set_adjustment("world", "2026-02-18", Adjustment("k", "boost", "3"), now=NOW)
     store.set_adjustment("world", "2026-02-18", Adjustment("k", "pin"), now=NOW + timedelta(seconds=1))
@@ -113,10 +113,10 @@ def test_store_keeps_one_adjustment_per_story_and_action(tmp_path) -> None:
     store.close()
 
 
-def test_publish_hooks_read_the_store(tmp_path) -> None:
+def test_publish_hooks_read_the_store(db_url: str) -> None:
     from digest.adjust import adjusted, may_send
 
-    store = Store.open(f"sqlite:///{tmp_path}/h.db")
+    store = Store.open(db_url)
     edition = sample_edition()
     assert adjusted(edition, store) is edition
     store.set_adjustment("world", edition.period, Adjustment("s-rio", "drop"), now=NOW)
@@ -219,8 +219,8 @@ def test_reshaping_follows_entries_not_keys_and_ignores_what_left_the_window() -
     assert entry_ref(only.lead) == "npr-world/npr-world:drones"
 
 
-def test_refuse_if_sent_names_the_edition(tmp_path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'd.db'}")
+def test_refuse_if_sent_names_the_edition(db_url: str) -> None:
+    store = Store.open(db_url)
     refuse_if_sent(store, "world", "2026-02-18")  # nothing stored yet: allowed
     store.create_edition(
         list_name="world", period="2026-02-18", window_start=NOW - timedelta(days=1),

@@ -31,11 +31,12 @@ def test_schedule_and_polling_are_pure_modules() -> None:
 # -- issue 14: a cron ``digest run`` with nothing to do ------------------------------------
 
 #: What a no-op run must not import: the stages' libraries (clustering, topics, parsing,
-#: fetching, rendering, inlining, sending, migrating) and the CLI's terminal-only progress bar.
+#: fetching, rendering, inlining, sending, migrating), the parse pool's worker processes and
+#: the CLI's terminal-only progress bar.
 NO_OP_HEAVY = (
     "sklearn", "scipy", "numpy", "wordllama", "feedparser", "httpx", "nh3", "lxml", "jinja2",
     "markupsafe", "mjml", "premailer", "cssutils", "sendgrid", "starlette", "alembic",
-    "rich.progress",
+    "rich.progress", "multiprocessing",
 )  # fmt: skip
 
 _NO_OP = """
@@ -69,7 +70,8 @@ def test_a_cron_run_with_nothing_to_do_imports_no_heavy_module(tmp_path: Path) -
         lst["subscribers"] = str(REPO / lst["subscribers"])
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    polled, due = datetime(2026, 2, 18, 9, 55, tzinfo=UTC), datetime(2026, 2, 18, 10, 25, tzinfo=UTC)
+    polled = datetime(2026, 2, 18, 9, 55, tzinfo=UTC)
+    due = datetime(2026, 2, 18, 10, 25, tzinfo=UTC)
     store = Store.open(data["database"]["url"])
     for source in data["sources"]:
         store.save_source_state(SourceState(
@@ -89,5 +91,8 @@ def test_a_cron_run_with_nothing_to_do_imports_no_heavy_module(tmp_path: Path) -
     loaded = set(got["modules"])
     heavy = {m for m in loaded if m in NO_OP_HEAVY or m.split(".")[0] in NO_OP_HEAVY}
     assert not heavy, sorted(heavy)
-    stages = {"digest.cluster", "digest.tfidf", "digest.rank", "digest.topics", "digest.render", "digest.fetch", "digest.parse"}
+    stages = {
+        "digest.cluster", "digest.tfidf", "digest.rank", "digest.topics", "digest.render",
+        "digest.fetch", "digest.parse", "digest.parsepool",
+    }  # fmt: skip
     assert not loaded & stages, sorted(loaded & stages)

@@ -41,6 +41,7 @@ def everyone(inst: Install) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("template", DIALECTS, indirect=True)
 def test_crash_recovery_after_8_kills_with_random_provider_faults(
     template: Template, tmp_path: Path
 ) -> None:
@@ -83,12 +84,14 @@ def test_crash_recovery_after_8_kills_with_random_provider_faults(
 
 
 @pytest.mark.slow
-def test_first_run_where_every_provider_call_fails_exits_1_then_recovers(tmp_path: Path) -> None:
+def test_first_run_where_every_provider_call_fails_exits_1_then_recovers(
+    db_url: str, tmp_path: Path
+) -> None:
     """(c) A first `digest run` whose every SendGrid call got HTTP 500 exits 1 and says so;
     after the outage, `digest deliveries retry-failed` and `digest run` deliver everyone
     once."""
     with FakeSendgrid("500") as fake:
-        inst = fresh(tmp_path, 30, sendgrid(fake, batch_size=10), **SENDGRID_ENV)
+        inst = fresh(tmp_path, 30, sendgrid(fake, batch_size=10), url=db_url, **SENDGRID_ENV)
         r = inst.digest("run", "--at", AT)
         assert r.returncode == 1, r.stdout + r.stderr
         assert "every provider call of this run failed" in r.stdout
@@ -154,6 +157,7 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("template", DIALECTS, indirect=True)
 def test_outbox_on_a_full_disk_is_retried_then_failed_then_retry_failed_delivers(
     template: Template, tmp_path: Path, tmpfs: Path
 ) -> None:

@@ -23,10 +23,12 @@ def _text_parts(outbox: Path) -> dict[str, str]:
     return texts
 
 
-def test_send_at_readers_get_their_own_date_and_times(tmp_path: Path) -> None:
+def test_send_at_readers_get_their_own_date_and_times(db_url: str, tmp_path: Path) -> None:
     # Built at 22:00 UTC on Wednesday 18 February: 07:00 on Thursday 19 in Tokyo (at once),
     # 07:00 on Thursday 19 in London (nine hours later).
-    inst = install(tmp_path, {"evening": ("0 22 * * *", "UTC")}, send_at="07:00", subscribers=READERS)
+    inst = install(
+        tmp_path, db_url, {"evening": ("0 22 * * *", "UTC")}, send_at="07:00", subscribers=READERS
+    )
     inst.add_item(datetime(2026, 2, 18, 21, 0, tzinfo=UTC))
     for at in (datetime(2026, 2, 18, 22, 0, tzinfo=UTC), datetime(2026, 2, 19, 7, 0, tzinfo=UTC)):
         result = inst.cli("run", at=at)
@@ -39,8 +41,10 @@ def test_send_at_readers_get_their_own_date_and_times(tmp_path: Path) -> None:
     assert "Thursday 19 February" in london
 
 
-def test_list_without_send_at_renders_in_the_list_timezone_only(tmp_path: Path) -> None:
-    inst = install(tmp_path, {"evening": ("0 22 * * *", "UTC")}, subscribers=READERS)
+def test_list_without_send_at_renders_in_the_list_timezone_only(
+    db_url: str, tmp_path: Path
+) -> None:
+    inst = install(tmp_path, db_url, {"evening": ("0 22 * * *", "UTC")}, subscribers=READERS)
     inst.add_item(datetime(2026, 2, 18, 21, 0, tzinfo=UTC))
     assert inst.cli("run", at=datetime(2026, 2, 18, 22, 0, tzinfo=UTC)).exit_code == 0
     for text in _text_parts(tmp_path / "outbox").values():

@@ -78,6 +78,7 @@ def test_a_kill_at_any_statement_of_any_migration_leaves_a_usable_database(
         assert row["kept"] in (None, True), where  # the data already there survives
 
 
+# SQLite only: the issue's case on a file; the kill-at-every-statement sweep above runs on both
 def test_killed_at_the_first_create_of_0004_the_next_command_works(tmp_path: Path) -> None:
     """The issue's case: killed right after the first statement of 0004, every later command
     failed with "table already exists"."""
@@ -139,6 +140,7 @@ def _digest(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+# SQLite only: a database file (digest/dbfile.py)
 @pytest.mark.parametrize(
     ("content", "words"),
     [(b"", "is empty (0 bytes)"), (b"not a database at all\n" * 10, "is not an SQLite database")],
@@ -158,6 +160,7 @@ def test_an_empty_or_foreign_database_file_is_refused_never_recreated(
     assert not Path(f"{db}-wal").exists()
 
 
+# SQLite only: file permissions (digest/dbfile.py)
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_database_file_is_refused(tmp_path: Path) -> None:
     config = _config(tmp_path)
@@ -172,6 +175,7 @@ def test_an_unreadable_database_file_is_refused(tmp_path: Path) -> None:
     assert f"{db} is not readable and writable" in result.stderr
 
 
+# SQLite only: a database path that is not a file (digest/dbfile.py)
 def test_an_unreadable_database_file_is_refused_even_for_root(tmp_path: Path) -> None:
     """A directory where the file should be cannot be read as a database by anyone."""
     config = _config(tmp_path)
@@ -181,6 +185,7 @@ def test_an_unreadable_database_file_is_refused_even_for_root(tmp_path: Path) ->
     assert "is not a regular file" in result.stderr and "Traceback" not in result.stderr
 
 
+# SQLite only: the database file is created (digest/dbfile.py)
 def test_a_missing_database_file_is_created_on_the_first_run(tmp_path: Path) -> None:
     config = _config(tmp_path)
     assert _digest(config, "deliveries").returncode == 0

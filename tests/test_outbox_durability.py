@@ -9,6 +9,7 @@ from pathlib import Path
 from unittest import mock
 
 from digest.deliver import Ledger
+from digest.store import Store
 from digest.transports import Outgoing, outbox
 from digest.transports.outbox import OutboxTransport
 from digest.types import DeliveryState
@@ -21,8 +22,8 @@ def _path(fd: int) -> str:
     return os.readlink(f"/proc/self/fd/{fd}")
 
 
-def test_rows_are_sent_only_after_files_and_folder_are_synced(tmp_path: Path) -> None:
-    store = h.make_store(tmp_path / "d.db")
+def test_rows_are_sent_only_after_files_and_folder_are_synced(db_url: str, tmp_path: Path) -> None:
+    store = Store.open(db_url)
     edition = h.make_edition(store)
     h.add_subscribers(store, 5)
     ledger = Ledger(store, clock=lambda: h.NOW)
@@ -55,6 +56,7 @@ def test_rows_are_sent_only_after_files_and_folder_are_synced(tmp_path: Path) ->
             mock.patch.object(store, "record_outcomes", record):  # fmt: skip
         counts = ledger.run(edition, list_name="world", transport=OutboxTransport(folder),
                             compose=h.compose, batch_size=3)  # fmt: skip
+    store.close()
     assert counts == {"sent": 5}
     files = sorted(p.name for p in folder.iterdir())
     assert len(files) == 5 and not [f for f in files if f.startswith(".tmp-")]

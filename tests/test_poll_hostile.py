@@ -21,11 +21,12 @@ UNSAFE_URL = re.compile(r"""(href|src)\s*=\s*["']?\s*(javascript|data|vbscript):
 CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _setup(tmp_path: Path, url: str):
+def _setup(db_url: str, url: str):
+    """A config with one source at ``url`` on the database ``db_url``, and its store."""
     config = parse_config(
         {
             "site": {"postal_address": "1 Example Street, Springfield"},
-            "database": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+            "database": {"url": db_url},
             "fetch": {"allow_private_addresses": True, "deadline": 5, "read_timeout": 2, "connect_timeout": 2},
             "sources": [{"name": "bad", "title": "Bad", "url": url}],
             "lists": [{"name": "l", "title": "L", "sender": "L <l@example.org>"}],
@@ -35,8 +36,8 @@ def _setup(tmp_path: Path, url: str):
     return config, Store.open(config.database.url)
 
 
-def _poll(tmp_path: Path, url: str, now: datetime = NOW):
-    config, store = _setup(tmp_path, url)
+def _poll(db_url: str, url: str, now: datetime = NOW):
+    config, store = _setup(db_url, url)
     report = poll_source(config, store, config.sources[0], now=now)
     return report, store.entries_of("bad", limit=1000), store, config
 
@@ -59,9 +60,9 @@ def _poll(tmp_path: Path, url: str, now: datetime = NOW):
         "B36-media-images.xml",
     ],
 )
-def test_each_bad_feed_keeps_its_items_clean(feed_server: FeedServer, tmp_path: Path, name: str) -> None:  # noqa: F811
+def test_each_bad_feed_keeps_its_items_clean(db_url: str, feed_server: FeedServer, name: str) -> None:  # noqa: F811
     urls = feed_server.serve_badfeeds()
-    report, entries, store, _config = _poll(tmp_path, urls[name])
+    report, entries, store, _config = _poll(db_url, urls[name])
     store.close()
     assert report.status == "ok", report
     assert entries and report.new_entries == len(entries)
@@ -92,7 +93,7 @@ def test_each_bad_feed_keeps_its_items_clean(feed_server: FeedServer, tmp_path: 
 
 @pytest.mark.parametrize("variant", ["", "B/"])
 def test_html_challenge_page_fails_and_keeps_earlier_entries(
-    feed_server: FeedServer, tmp_path: Path, variant: str  # noqa: F811
+    db_url: str, feed_server: FeedServer, variant: str  # noqa: F811
 ) -> None:
     challenge = (BAD_FEEDS / "B09-html-challenge-page.xml").read_bytes()
     good = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
@@ -104,7 +105,7 @@ def test_html_challenge_page_fails_and_keeps_earlier_entries(
             Reply(status, {"Content-Type": "text/html; charset=UTF-8"}, challenge),
         ],
     )
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     first = poll_source(config, store, config.sources[0], now=NOW)
     assert first.status == "ok" and first.new_entries > 0
     later = NOW + timedelta(hours=1)
@@ -118,9 +119,9 @@ def test_html_challenge_page_fails_and_keeps_earlier_entries(
     store.close()
 
 
-def test_undated_items_keep_their_first_seen_time(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_undated_items_keep_their_first_seen_time(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     urls = feed_server.serve_badfeeds()
-    config, store = _setup(tmp_path, urls["B17-no-dates.xml"])
+    config, store = _setup(db_url, urls["B17-no-dates.xml"])
     poll_source(config, store, config.sources[0], now=NOW)
     later = NOW + timedelta(days=1)
     poll_source(config, store, config.sources[0], now=later)
@@ -129,7 +130,7 @@ def test_undated_items_keep_their_first_seen_time(feed_server: FeedServer, tmp_p
     store.close()
 
 
-def test_items_without_guid_are_new_only_once(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_items_without_guid_are_new_only_once(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     url = feed_server.script(
         "/feed",
         [
@@ -137,7 +138,7 @@ def test_items_without_guid_are_new_only_once(feed_server: FeedServer, tmp_path:
             Reply(200, {"Content-Type": "application/rss+xml"}, (BAD_FEEDS / "B20-no-guid-fetch2.xml").read_bytes()),
         ],
     )
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     first = poll_source(config, store, config.sources[0], now=NOW)
     second = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=1))
     assert first.new_entries >= 1
@@ -146,20 +147,20 @@ def test_items_without_guid_are_new_only_once(feed_server: FeedServer, tmp_path:
     store.close()
 
 
-def test_billion_laughs_is_not_expanded(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_billion_laughs_is_not_expanded(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     urls = feed_server.serve_badfeeds()
     import time
 
     start = time.perf_counter()
-    report, entries, store, _ = _poll(tmp_path, urls["B29-billion-laughs.xml"])
+    report, entries, store, _ = _poll(db_url, urls["B29-billion-laughs.xml"])
     store.close()
     assert time.perf_counter() - start < 2.0
     assert all(len(e.title) < 1000 and "lol" * 50 not in e.summary_text for e in entries)
 
 
-def test_gone_feed_disables_the_source(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_gone_feed_disables_the_source(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     url = feed_server.serve("/gone", b"gone", status=410)
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     report = poll_source(config, store, config.sources[0], now=NOW)
     assert report.status == "failed" and report.http_status == 410
     assert "disabled" in report.error
@@ -169,9 +170,9 @@ def test_gone_feed_disables_the_source(feed_server: FeedServer, tmp_path: Path) 
     store.close()
 
 
-def test_retry_after_postpones_the_next_poll(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_retry_after_postpones_the_next_poll(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     url = feed_server.retry_after("/busy", status=429, value="3600")
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     report = poll_source(config, store, config.sources[0], now=NOW)
     assert report.status == "failed" and report.http_status == 429
     assert store.source_state("bad").next_poll_at >= NOW + timedelta(seconds=3600)
@@ -181,10 +182,10 @@ def test_retry_after_postpones_the_next_poll(feed_server: FeedServer, tmp_path: 
     store.close()
 
 
-def test_not_modified_changes_nothing(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_not_modified_changes_nothing(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
     url = feed_server.conditional("/c", body, etag='"v1"')
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     first = poll_source(config, store, config.sources[0], now=NOW)
     second = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=1))
     assert first.status == "ok" and second.status == "not-modified"
@@ -193,7 +194,7 @@ def test_not_modified_changes_nothing(feed_server: FeedServer, tmp_path: Path) -
     store.close()
 
 
-def test_a_dtd_on_a_loopback_listener_is_never_fetched(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_dtd_on_a_loopback_listener_is_never_fetched(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     dtd_url = feed_server.serve("/evil.dtd", b'<!ENTITY e "EXPANDED">', headers={"Content-Type": "application/xml-dtd"})
     feed = (
         f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{dtd_url}">'
@@ -201,20 +202,20 @@ def test_a_dtd_on_a_loopback_listener_is_never_fetched(feed_server: FeedServer, 
         "<link>https://example.org/1</link></item></channel></rss>"
     ).encode()
     url = feed_server.serve("/feed", feed, headers={"Content-Type": "application/rss+xml"})
-    report, entries, store, _ = _poll(tmp_path, url)
+    report, entries, store, _ = _poll(db_url, url)
     store.close()
     assert report.status == "ok" and entries
     assert "EXPANDED" not in entries[0].title
     assert feed_server.requests_for("/evil.dtd") == []
 
 
-def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     from digest.polling import MOVE_AFTER_REDIRECTS
 
     body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
     new_url = feed_server.serve("/new", body, headers={"Content-Type": "application/rss+xml"})
     old_url = feed_server.redirect("/old", new_url, status=301)
-    config, store = _setup(tmp_path, old_url)
+    config, store = _setup(db_url, old_url)
     for i in range(MOVE_AFTER_REDIRECTS):
         assert store.source_state("bad").url in (None, old_url), i
         report = poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=i))
@@ -226,12 +227,12 @@ def test_a_permanent_redirect_seen_repeatedly_moves_the_feed(feed_server: FeedSe
     store.close()
 
 
-def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     from digest.polling import UNCONDITIONAL_AFTER_304S
 
     body = (BAD_FEEDS / "B08-utf8-bom.xml").read_bytes()
     url = feed_server.conditional("/c", body, etag='"v1"')
-    config, store = _setup(tmp_path, url)
+    config, store = _setup(db_url, url)
     poll_source(config, store, config.sources[0], now=NOW)
     for i in range(UNCONDITIONAL_AFTER_304S):
         assert poll_source(config, store, config.sources[0], now=NOW + timedelta(hours=i + 1)).status == "not-modified"
@@ -242,7 +243,7 @@ def test_a_long_run_of_304s_ends_with_one_unconditional_fetch(feed_server: FeedS
     store.close()
 
 
-def test_at_most_max_per_host_fetches_at_once(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_at_most_max_per_host_fetches_at_once(db_url: str, feed_server: FeedServer) -> None:  # noqa: F811
     import threading
     import time
 
@@ -262,7 +263,7 @@ def test_at_most_max_per_host_fetches_at_once(feed_server: FeedServer, tmp_path:
         return Reply(200, {"Content-Type": "application/rss+xml"}, body)
 
     urls = [feed_server.route(f"/f{i}", slow) for i in range(4)]
-    config, store = _setup(tmp_path, urls[0])
+    config, store = _setup(db_url, urls[0])
     data = config.model_dump()
     data["sources"] = [{"name": f"s{i}", "title": f"S{i}", "url": u} for i, u in enumerate(urls)]
     data["fetch"]["max_per_host"] = 1

@@ -15,6 +15,7 @@ from digest.config import parse_config
 from digest.pipeline import poll_source
 from digest.scheduler import Service
 from digest.store import SourceState, Store
+from tests import databases
 from tests.conftest import REPO
 from tests.feedserver import FeedServer, feed_server  # noqa: F401
 
@@ -62,10 +63,12 @@ def test_decide_moves_a_feed_after_three_identical_permanent_redirects() -> None
     assert polling.decide(state, moved, NOW, POLICY).url == "https://new.example/feed"
 
 
-def _config(tmp_path: Path, url: str):
+def _config(tmp_path: Path, url: str, db_url: str):
+    """A config (also written to ``tmp_path/config.yaml``) with one source at ``url`` on the
+    database ``db_url``."""
     data = {
         "site": {"postal_address": "1 Example Street, Springfield"},
-        "database": {"url": f"sqlite:///{tmp_path / 'digest.db'}"},
+        "database": {"url": db_url},
         "fetch": {"allow_private_addresses": True, "deadline": 5, "read_timeout": 2, "connect_timeout": 2},
         "sources": [{"name": "busy", "title": "Busy", "url": url}],
         "lists": [{"name": "l", "title": "L", "sender": "L <l@example.org>", "schedule": {"cron": "0 7 * * *"}}],
@@ -75,11 +78,13 @@ def _config(tmp_path: Path, url: str):
     return parse_config(data, tmp_path)
 
 
-def test_the_service_keeps_a_retry_after_of_two_hours(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+def test_the_service_keeps_a_retry_after_of_two_hours(
+    db_url: str, feed_server: FeedServer, tmp_path: Path  # noqa: F811
+) -> None:
     """Issue 10.4: a 503 with Retry-After: 7200 through the service (the real pipeline as
     its jobs) polls again after 2 h, as `digest poll` does; it used to write +0:30."""
     url = feed_server.retry_after("/busy", status=503, value="7200")
-    config = _config(tmp_path, url)
+    config = _config(tmp_path, url, db_url)
     with Store.open(config.database.url) as store:
         service = Service(config, store, clock=lambda: NOW)
         outcomes = service.tick(NOW)
@@ -93,22 +98,28 @@ def test_the_service_keeps_a_retry_after_of_two_hours(feed_server: FeedServer, t
         service.tick(NOW + timedelta(minutes=31))
         service.tick(NOW + timedelta(minutes=90))
     assert len(feed_server.requests_for("/busy")) == 1
-    # the same rule through `digest poll` on a fresh store
-    (tmp_path / "digest.db").unlink()
-    cli = subprocess.run(
-        [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.yaml"), "poll"],
-        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
-    )
-    assert cli.returncode == 1, cli.stderr
-    with Store.open(config.database.url) as store:
-        state = store.source_state("busy")
-        assert state.last_fetch_at is not None
-        assert state.next_poll_at - state.last_fetch_at == timedelta(hours=2)
+    # the same rule through `digest poll` on a fresh store of the same dialect
+    dialect = "postgresql" if db_url.startswith("postgresql") else "sqlite"
+    with databases.database(dialect, tmp_path / "fresh") as fresh:
+        (tmp_path / "fresh").mkdir()
+        config = _config(tmp_path, url, fresh)
+        cli = subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.yaml"), "poll"],
+            capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+        )
+        assert cli.returncode == 1, cli.stderr
+        with Store.open(config.database.url) as store:
+            state = store.source_state("busy")
+            assert state.last_fetch_at is not None
+            assert state.next_poll_at - state.last_fetch_at == timedelta(hours=2)
 
 
-def test_poll_source_applies_one_update(feed_server: FeedServer, tmp_path: Path) -> None:  # noqa: F811
+
+def test_poll_source_applies_one_update(
+    db_url: str, feed_server: FeedServer, tmp_path: Path  # noqa: F811
+) -> None:
     url = feed_server.retry_after("/busy", status=429, value="3600")
-    config = _config(tmp_path, url)
+    config = _config(tmp_path, url, db_url)
     with Store.open(config.database.url) as store:
         calls: list[polling.SourceUpdate] = []
         apply = store.apply_source_update

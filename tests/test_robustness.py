@@ -3,11 +3,11 @@ rest of the run must go on, never a traceback or lost deliveries."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
+from sqlalchemy import text
 from click.testing import CliRunner
 
 from digest import pipeline
@@ -20,9 +20,9 @@ from tests.test_world_edition import AT, NOW, world_config
 
 
 def test_a_crash_after_the_edition_is_stored_never_loses_its_deliveries(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = world_config(tmp_path)
+    config = world_config(tmp_path, db_url)
     store = Store.open(config.database.url)
     pipeline.poll(config, store, now=NOW)
     real = pipeline.deliver_edition
@@ -41,9 +41,9 @@ def test_a_crash_after_the_edition_is_stored_never_loses_its_deliveries(
 
 
 def test_edition_files_that_cannot_be_written_do_not_stop_delivery(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = world_config(tmp_path)
+    config = world_config(tmp_path, db_url)
     store = Store.open(config.database.url)
 
     def refuse(folder, rendered):
@@ -112,7 +112,7 @@ def test_subject_template_errors_show_at_config_check_and_it_is_sandboxed(tmp_pa
             assert "<class" not in built.main.subject
 
 
-def test_unclosed_quote_huge_cell_and_non_ascii_local_part(tmp_path: Path) -> None:
+def test_unclosed_quote_huge_cell_and_non_ascii_local_part(db_url: str, tmp_path: Path) -> None:
     from digest.subscribers import import_csv
 
     csv_file = tmp_path / "subs.csv"
@@ -124,7 +124,7 @@ def test_unclosed_quote_huge_cell_and_non_ascii_local_part(tmp_path: Path) -> No
         "üser@example.com,U,,UTC,active\n"
         "s@example.com,\"Smith, S.\",,UTC,active\n"
     )
-    with Store.open(f"sqlite:///{tmp_path / 'd.db'}") as store:
+    with Store.open(db_url) as store:
         report = import_csv(store, "world", csv_file, now=NOW)
         emails = {s.email for s in store.subscribers_of("world")}
     assert emails == {"r@example.com", "s@example.com"}
@@ -150,12 +150,11 @@ def test_unwritable_build_folder(tmp_path: Path) -> None:
 
 
 def test_a_damaged_database_is_one_line_and_exit_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _write_config(tmp_path)
-    Store.open(f"sqlite:///{tmp_path / 'digest.db'}").close()
-    with sqlite3.connect(tmp_path / "digest.db") as db:
-        db.execute("UPDATE alembic_version SET version_num = 'zzzz'")
+    path = _write_config(tmp_path, db_url)
+    with Store.open(db_url) as store, store.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'zzzz'"))
     monkeypatch.setattr("sys.argv", ["digest", "-c", str(path), "deliveries"])
     with pytest.raises(SystemExit) as info:
         main()
@@ -211,13 +210,13 @@ def test_at_is_checked_for_range(tmp_path: Path) -> None:
 
 
 def test_bad_subscriber_rows_are_reported_and_the_edition_goes_out_a_missing_file_fails_the_list(
-    tmp_path: Path,
+    db_url: str, tmp_path: Path,
 ) -> None:
     subs = tmp_path / "subs.csv"
     subs.write_text("email,name\nok@example.com,Ok\nnot-an-address,Bad\n")
     data = yaml.safe_load((Path(__file__).parent.parent / "config.yaml").read_text())
     data["lists"][0]["subscribers"] = str(subs)
-    config = world_config(tmp_path, lists=data["lists"])
+    config = world_config(tmp_path, db_url, lists=data["lists"])
     with Store.open(config.database.url) as store:
         report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)
         [lst] = report.lists

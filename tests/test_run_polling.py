@@ -32,9 +32,11 @@ HEAVY = (
 )  # fmt: skip
 
 
-def _config(tmp_path: Path) -> tuple[object, dict[str, Path]]:
+def _config(tmp_path: Path, db_url: str) -> tuple[object, dict[str, Path]]:
+    """The shipped config on the database ``db_url``, its sources copies of two captured
+    feeds in ``tmp_path`` (name -> path)."""
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url}
     data["delivery"]["outbox_dir"] = str(tmp_path / "outbox")
     files = {}
     for name in FEEDS:
@@ -67,8 +69,10 @@ def _run(config: object, store: Store, now: datetime) -> dict[str, object]:
     return {s.source: s for s in report.sources}
 
 
-def test_a_second_run_on_the_same_files_parses_nothing(tmp_path: Path, parses: list[str]) -> None:
-    config, _ = _config(tmp_path)
+def test_a_second_run_on_the_same_files_parses_nothing(
+    db_url: str, tmp_path: Path, parses: list[str]
+) -> None:
+    config, _ = _config(tmp_path, db_url)
     with Store.open(config.database.url) as store:
         first = _run(config, store, T)
         assert sorted(parses) == sorted(p.removesuffix(".xml") for p in FEEDS)
@@ -86,8 +90,8 @@ def test_a_second_run_on_the_same_files_parses_nothing(tmp_path: Path, parses: l
         assert store.source_state("npr-world-rss").next_poll_at == T + timedelta(minutes=61)
 
 
-def test_a_changed_file_is_parsed_again(tmp_path: Path, parses: list[str]) -> None:
-    config, files = _config(tmp_path)
+def test_a_changed_file_is_parsed_again(db_url: str, tmp_path: Path, parses: list[str]) -> None:
+    config, files = _config(tmp_path, db_url)
     with Store.open(config.database.url) as store:
         _run(config, store, T)
         parses.clear()
@@ -102,9 +106,9 @@ def test_a_changed_file_is_parsed_again(tmp_path: Path, parses: list[str]) -> No
 
 
 def test_poll_fetches_every_source_now_and_run_with_a_later_at_polls_due_ones(
-    tmp_path: Path, parses: list[str]
+    db_url: str, tmp_path: Path, parses: list[str]
 ) -> None:
-    config, _ = _config(tmp_path)
+    config, _ = _config(tmp_path, db_url)
     with Store.open(config.database.url) as store:
         _run(config, store, T)
         # `digest poll` (no due_only) is how an operator forces a poll before next_poll_at
@@ -145,10 +149,10 @@ def test_a_body_hash_survives_a_failure_and_follows_a_new_fetch() -> None:
 
 
 def test_the_head_read_from_the_files_is_alembics_and_opening_at_head_skips_alembic(
-    tmp_path: Path,
+    empty_db_url: str,
 ) -> None:
     assert schema.head_revision() == schema.head()
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    url = empty_db_url
     from digest.store import make_engine
 
     engine = make_engine(url)
@@ -180,9 +184,10 @@ print(json.dumps({"exit": code, "modules": sorted({m.split(".")[0] for m in sys.
 """
 
 
-def _cli_config(tmp_path: Path) -> Path:
+def _cli_config(tmp_path: Path, db_url: str) -> Path:
+    """The shipped config, written to ``tmp_path``, on the database ``db_url``."""
     data = yaml.safe_load((REPO / "config.yaml").read_text())
-    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["database"] = {"url": db_url}
     data["delivery"]["outbox_dir"] = str(tmp_path / "outbox")
     for source in data["sources"]:
         source["path"] = str((REPO / source["path"]).resolve())
@@ -201,8 +206,8 @@ def _no_op(config: Path, at: str) -> tuple[dict[str, object], str]:
     return json.loads(lines[-1]), "\n".join(lines[:-1])
 
 
-def test_a_run_with_nothing_due_imports_no_stage(tmp_path: Path) -> None:
-    config = _cli_config(tmp_path)
+def test_a_run_with_nothing_due_imports_no_stage(db_url: str, tmp_path: Path) -> None:
+    config = _cli_config(tmp_path, db_url)
     first, _ = _no_op(config, "2026-02-18T10:00:00Z")  # polls and parses; the list is missed
     assert "feedparser" in first["modules"]
     second, printed = _no_op(config, "2026-02-18T10:05:00Z")
@@ -211,8 +216,10 @@ def test_a_run_with_nothing_due_imports_no_stage(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # the one end-to-end proof: builds and sends the demo edition, then a cron no-op
-def test_make_demo_twice_the_second_run_parses_nothing_and_imports_no_stage(tmp_path: Path) -> None:
-    config = _cli_config(tmp_path)
+def test_make_demo_twice_the_second_run_parses_nothing_and_imports_no_stage(
+    db_url: str, tmp_path: Path
+) -> None:
+    config = _cli_config(tmp_path, db_url)
     first, printed = _no_op(config, "2026-02-18T07:00:00Z")
     assert first["exit"] == 0 and "edition 2026-02-18: sent" in printed
     second, printed = _no_op(config, "2026-02-18T07:00:00Z")

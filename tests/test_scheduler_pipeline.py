@@ -39,14 +39,12 @@ def test_service_sends_the_morning_edition_once(tmp_path: Path, db_url: str) -> 
         assert len(_sent_by_email(store)) == 5
 
 
-def test_send_at_reaches_each_subscriber_at_their_local_seven(tmp_path: Path) -> None:
-    # SQLite only: 48 ticks of rendering take minutes (CPU, not the database); the test
-    # above runs the same service and pipeline on both dialects
+def test_send_at_reaches_each_subscriber_at_their_local_seven(tmp_path: Path, db_url: str) -> None:
     data_lists = [
         {**lst, "send_at": "07:00", "schedule": {"cron": "0 5 * * *", "timezone": "UTC"}}
         for lst in __import__("yaml").safe_load((Path(__file__).parent.parent / "config.yaml").read_text())["lists"]
     ]
-    config = world_config(tmp_path, lists=data_lists)
+    config = world_config(tmp_path, db_url, lists=data_lists)
     # subscribers/world.csv: London, New York, Los Angeles, Berlin, Tokyo
     local_seven_utc = {
         "ada@example.com": datetime(2026, 2, 18, 7, tzinfo=UTC),

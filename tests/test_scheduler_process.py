@@ -1,6 +1,7 @@
-"""`digest schedule` as real processes on one SQLite database: one acts, the other waits and
-names the holder; SIGTERM during a delivery finishes it, releases the lease and exits 0; a
-restart delivers the rest; a killed holder's lease is taken over once it expires.
+"""`digest schedule` as real processes on one database (each test on SQLite and on
+PostgreSQL): one acts, the other waits and names the holder; SIGTERM during a delivery
+finishes it, releases the lease and exits 0; a restart delivers the rest; a killed holder's
+lease is taken over once it expires.
 
 The pipeline is replaced by tests/scheduler_fakes.py (DIGEST_SCHEDULER_JOBS), which stores
 real editions and ledger rows and logs every send to a file.
@@ -30,14 +31,15 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
-def setup_db(tmp_path: Path, subscribers: int) -> Path:
-    """A config whose daily list was due a minute ago, a migrated database, subscribers."""
+def setup_db(tmp_path: Path, url: str, subscribers: int) -> Path:
+    """A config whose daily list was due a minute ago, on the database at ``url`` (migrated
+    here), with subscribers."""
     feed = tmp_path / "feed.xml"
     feed.write_text("<rss/>")
     due = datetime.now(UTC) - timedelta(minutes=1)
     data = {
         "site": {"postal_address": "1 Example Street, London"},
-        "database": {"url": "sqlite:///digest.db"},
+        "database": {"url": url},
         "sources": [{"name": "s0", "title": "S0", "path": "feed.xml"}],
         "lists": [
             {"name": "daily", "title": "Daily", "sender": "news@example.org",
@@ -46,7 +48,7 @@ def setup_db(tmp_path: Path, subscribers: int) -> Path:
     }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
-    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as store:
+    with Store.open(url) as store:
         for i in range(subscribers):
             store.add_subscriber(Subscriber(list_name="daily", email=f"r{i}@example.org"), now=due)
     return path
@@ -102,17 +104,16 @@ def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, s
 
 
 @pytest.mark.slow
-def test_two_schedulers_one_acts_the_other_names_the_holder(tmp_path: Path) -> None:
-    config = setup_db(tmp_path, subscribers=4)
+def test_two_schedulers_one_acts_the_other_names_the_holder(db_url: str, tmp_path: Path) -> None:
+    config = setup_db(tmp_path, db_url, subscribers=4)
     log = tmp_path / "sends.log"
     first = start(config, "first", log)
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert wait_for(lambda: current_lease(store) is not None)
         holder = current_lease(store).holder  # type: ignore[union-attr]
     second = start(config, "second", log)
     try:
-        assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
+        assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second), timeout=30)
         assert wait_for(lambda: len(sends(log)) == 4)
         time.sleep(1.0)  # several ticks of both processes
     finally:
@@ -125,16 +126,17 @@ def test_two_schedulers_one_acts_the_other_names_the_holder(tmp_path: Path) -> N
     assert len(lines) == 4
     assert {line[0] for line in lines} == {"first"}  # exactly one process acted
     assert Counter(line[3] for line in lines) == Counter({"1": 1, "2": 1, "3": 1, "4": 1})
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert edition_count(store) == 1
         assert current_lease(store) is None  # released on SIGTERM
 
 
 @pytest.mark.slow
-def test_sigterm_during_delivery_then_restart_no_duplicate_nothing_lost(tmp_path: Path) -> None:
-    config = setup_db(tmp_path, subscribers=6)
+def test_sigterm_during_delivery_then_restart_no_duplicate_nothing_lost(
+    db_url: str, tmp_path: Path
+) -> None:
+    config = setup_db(tmp_path, db_url, subscribers=6)
     log = tmp_path / "sends.log"
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
     proc = start(config, "before", log, delay=0.4)
     assert wait_for(lambda: len(sends(log)) >= 2)
     code, err = stop(proc)
@@ -142,7 +144,7 @@ def test_sigterm_during_delivery_then_restart_no_duplicate_nothing_lost(tmp_path
     assert "signal_received signal=SIGTERM" in err
     interrupted = len(sends(log))
     assert 2 <= interrupted < 6  # the send in flight finished; the rest waited
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert current_lease(store) is None
         runs = store.last_runs("send", limit=5)
         assert runs and runs[0].report["list_name"] == "daily"  # the run was recorded
@@ -158,22 +160,21 @@ def test_sigterm_during_delivery_then_restart_no_duplicate_nothing_lost(tmp_path
     assert len(lines) == 6
     assert sorted(int(line[3]) for line in lines) == [1, 2, 3, 4, 5, 6]  # each once
     assert {line[0] for line in lines[interrupted:]} == {"after"}
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert edition_count(store) == 1
         assert store.delivery_states() == {"sent": 6}
 
 
 @pytest.mark.slow
-def test_a_killed_holder_is_taken_over_when_its_lease_expires(tmp_path: Path) -> None:
-    config = setup_db(tmp_path, subscribers=1)
+def test_a_killed_holder_is_taken_over_when_its_lease_expires(db_url: str, tmp_path: Path) -> None:
+    config = setup_db(tmp_path, db_url, subscribers=1)
     log = tmp_path / "sends.log"
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
     first = start(config, "first", log, lease=2.0)
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert wait_for(lambda: current_lease(store) is not None and len(sends(log)) == 1)
         second = start(config, "second", log, lease=2.0)
         try:
-            assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second))
+            assert wait_for(lambda: "waiting: another scheduler" in stderr_of(second), timeout=30)
             first.send_signal(signal.SIGKILL)  # no release: the lease must expire
             first.wait(timeout=10)
             assert wait_for(lambda: (current_lease(store) or None) is not None
@@ -185,18 +186,17 @@ def test_a_killed_holder_is_taken_over_when_its_lease_expires(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_sigterm_while_the_timer_thread_delivers(tmp_path: Path) -> None:
+def test_sigterm_while_the_timer_thread_delivers(db_url: str, tmp_path: Path) -> None:
     """The delivery runs in an APScheduler worker thread (queued rows found by a timer tick),
     not in the start-up tick: SIGTERM still finishes the row in flight and exits 0."""
-    config = setup_db(tmp_path, subscribers=5)
+    config = setup_db(tmp_path, db_url, subscribers=5)
     data = yaml.safe_load(config.read_text())
     later = datetime.now(UTC) + timedelta(hours=12)  # nothing due while the test runs
     data["lists"][0]["schedule"]["cron"] = f"{later.minute} {later.hour} * * *"
     config.write_text(yaml.safe_dump(data))
     log = tmp_path / "sends.log"
-    url = f"sqlite:///{tmp_path / 'digest.db'}"
     proc = start(config, "timer", log, delay=0.4)
-    with Store.open(url) as store:
+    with Store.open(db_url) as store:
         assert wait_for(lambda: current_lease(store) is not None)
         time.sleep(0.5)  # past the start-up tick
         assert sends(log) == []

@@ -18,7 +18,7 @@ from digest.store import Store
 from digest.transports import Outgoing
 from digest.transports.sendgrid import SendgridTransport, read_delivery_ref, with_substitutions
 from digest.types import DeliveryState, Subscriber
-from tests.deliver_helpers import NOW, SharedCompose, add_subscribers, make_edition, make_store
+from tests.deliver_helpers import NOW, SharedCompose, add_subscribers, make_edition
 from tests.fake_sendgrid import FakeSendgrid
 
 KEY = "SG.test-key-that-must-never-be-logged"
@@ -32,10 +32,10 @@ def fake() -> Iterator[FakeSendgrid]:
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = make_store(tmp_path / "d.db")
-    yield s
-    s.close()
+def store(db_url: str) -> Iterator[Store]:
+    """A store on each dialect (the ledger's rows must match the requests on both)."""
+    with Store.open(db_url) as s:
+        yield s
 
 
 def transport(fake: FakeSendgrid, sleeps: list[float] | None = None, **cfg: object) -> SendgridTransport:

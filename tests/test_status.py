@@ -4,6 +4,7 @@ sources, the lease holder; as data, as JSON and as the printed command."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,12 +23,13 @@ from digest.types import Entry, Subscriber
 NOW = datetime(2026, 2, 18, 9, 30, tzinfo=UTC)
 
 
-def write_config(tmp_path: Path) -> Path:
+def write_config(tmp_path: Path, db_url: str) -> Path:
+    """A config with three sources and two lists on the database ``db_url``."""
     feed = tmp_path / "feed.xml"
     feed.write_text("<rss/>")
     data = {
         "site": {"postal_address": "1 Example Street, London"},
-        "database": {"url": "sqlite:///digest.db"},
+        "database": {"url": db_url},
         "sources": [
             {"name": "steady", "title": "Steady", "path": "feed.xml"},
             {"name": "broken", "title": "Broken", "path": "feed.xml"},
@@ -51,8 +53,8 @@ def entry(source: str, n: int, at: datetime) -> Entry:
 
 
 @pytest.fixture
-def populated(tmp_path: Path) -> tuple[Config, Store]:
-    config = load_config(write_config(tmp_path))
+def populated(db_url: str, tmp_path: Path) -> Iterator[tuple[Config, Store]]:
+    config = load_config(write_config(tmp_path, db_url))
     store = Store.open(config.database.url)
     # steady: an entry every hour, the last one 30 minutes ago
     store.upsert_entries([entry("steady", i, NOW - timedelta(minutes=30) - timedelta(hours=i)) for i in range(20)], now=NOW)

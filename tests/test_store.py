@@ -36,10 +36,15 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
     assert diff == []
 
 
-def test_reopening_is_idempotent(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'x' / 'digest.db'}"
-    Store.open(url).close()
-    Store.open(url).close()
+def test_reopening_is_idempotent(empty_db_url: str) -> None:
+    Store.open(empty_db_url).close()
+    Store.open(empty_db_url).close()
+
+
+def test_a_missing_folder_of_the_database_file_is_created(tmp_path: Path) -> None:
+    # SQLite only: a database file's folder
+    Store.open(f"sqlite:///{tmp_path / 'x' / 'digest.db'}").close()
+    assert (tmp_path / "x" / "digest.db").is_file()
 
 
 def test_first_seen_is_stored_once_and_edits_update_in_place(store: Store) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    with Store.open(f"sqlite:///{tmp_path / 'digest.db'}") as s:
+def store(db_url: str) -> Iterator[Store]:
+    with Store.open(db_url) as s:
         yield s
 
 

@@ -41,7 +41,9 @@ def _sklearn_text(docs: list[str]) -> object:
 
 
 @pytest.mark.parametrize("size", [None, 40])  # the whole window (df rules on), a small batch
-def test_text_rows_give_sklearns_cosines_on_real_entries(real: list[Entry], size: int | None) -> None:
+def test_text_rows_give_sklearns_cosines_on_real_entries(
+    real: list[Entry], size: int | None
+) -> None:
     docs = [_document(e) for e in real[:size]]
     assert (len(docs) >= _STOPWORD_MIN_DOCS) == (size is None)
     n = len(docs)

@@ -37,7 +37,12 @@ INBOUND = "inbound-secret-0123456789abcdef-0123456789"
 SITE_BOX = "unsubscribe@digest.example.org"
 
 
-def write_config(tmp_path: Path, *, site_box: str | None = SITE_BOX, list_box: str | None = None) -> Path:
+def write_config(
+    tmp_path: Path, db_url: str = "sqlite:///digest.db", *, site_box: str | None = SITE_BOX,
+    list_box: str | None = None,
+) -> Path:
+    """A config with lists ``world`` and ``tech`` and an outbox, on the database ``db_url``
+    (default: ``digest.db`` beside the config)."""
     site: dict[str, object] = {"postal_address": "1 Example Street, London, UK",
                                "base_url": "https://digest.example.org"}  # fmt: skip
     if site_box:
@@ -47,7 +52,7 @@ def write_config(tmp_path: Path, *, site_box: str | None = SITE_BOX, list_box: s
         lst["unsubscribe_mailto"] = list_box
     cfg = {
         "site": site,
-        "database": {"url": "sqlite:///digest.db"},
+        "database": {"url": db_url},
         "delivery": {"transport": "outbox", "outbox_dir": "outbox"},
         "sources": [{"name": "s", "title": "S", "url": "https://example.org/feed"}],
         "lists": [lst, {"name": "tech", "title": "Tech", "sender": "Tech <t@example.org>"}],
@@ -135,8 +140,10 @@ def test_the_mailto_subject_carries_the_subscribers_signed_token() -> None:
 # -- digest unsubscribe-mail MAILDIR|MBOX -------------------------------------------------------
 
 
-def test_a_click_on_the_mailto_unsubscribes_through_a_maildir_once(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path)
+def test_a_click_on_the_mailto_unsubscribes_through_a_maildir_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, db_url)
     config = load_config(cfg)
     store = Store.open(config.database.url)
     ada, grace = send_edition(config, store, "world", ["ada@example.com", "grace@example.com"])
@@ -160,8 +167,8 @@ def test_a_click_on_the_mailto_unsubscribes_through_a_maildir_once(tmp_path: Pat
     store.close()
 
 
-def test_an_mbox_and_a_plus_tag_recipient_unsubscribe_too(tmp_path: Path) -> None:
-    cfg = write_config(tmp_path)
+def test_an_mbox_and_a_plus_tag_recipient_unsubscribe_too(db_url: str, tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, db_url)
     config = load_config(cfg)
     store = Store.open(config.database.url)
     [ada] = send_edition(config, store, "world", ["ada@example.com"])
@@ -211,8 +218,8 @@ def inbound_fields(subject: str, to: str = SITE_BOX) -> dict[str, str]:
 
 
 @pytest.fixture
-def inbound(tmp_path: Path):
-    config = load_config(write_config(tmp_path))
+def inbound(db_url: str, tmp_path: Path):
+    config = load_config(write_config(tmp_path, db_url))
     store = Store.open(config.database.url)
     [ada] = send_edition(config, store, "world", ["ada@example.com"])
     app = create_app(config, store, inbound_secret=INBOUND, clock=lambda: NOW)
@@ -259,10 +266,12 @@ def test_inbound_parse_needs_its_secret_and_a_valid_token(inbound, tmp_path: Pat
         assert r.status_code == 404
 
 
-def test_an_unreadable_message_is_reported_and_tried_again_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_message_is_reported_and_tried_again_next_run(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from digest.unsubscribe_mailbox import process_mailbox
 
-    config = load_config(write_config(tmp_path))
+    config = load_config(write_config(tmp_path, db_url))
     store = Store.open(config.database.url)
     [ada] = send_edition(config, store, "world", ["ada@example.com"])
     box = mailbox.Maildir(str(tmp_path / "Maildir"), create=True)

@@ -24,7 +24,7 @@ from digest.tokens import make_token
 from digest.transports.sendgrid import delivery_ref
 from digest.types import Subscriber, SubscriberStatus
 from digest.web import create_app
-from tests.deliver_helpers import NOW, MemoryTransport, compose, make_edition, make_store
+from tests.deliver_helpers import NOW, MemoryTransport, compose, make_edition
 
 
 def config(tmp_path: Path) -> Config:
@@ -49,8 +49,10 @@ def key() -> ec.EllipticCurvePrivateKey:
 
 
 @pytest.fixture()
-def env(tmp_path: Path, key: ec.EllipticCurvePrivateKey) -> Iterator[tuple[TestClient, Store, Subscriber]]:
-    store = make_store(tmp_path / "w.db")
+def env(
+    db_url: str, tmp_path: Path, key: ec.EllipticCurvePrivateKey
+) -> Iterator[tuple[TestClient, Store, Subscriber]]:
+    store = Store.open(db_url)
     sub, _ = store.add_subscriber(
         Subscriber("world", "Ada@Example.com", name="<script>alert(1)</script>"), now=NOW
     )
@@ -125,10 +127,12 @@ def test_tampered_and_unknown_tokens_get_the_same_answer(env) -> None:  # type: 
     assert status(store, sub) == SubscriberStatus.ACTIVE
 
 
-def test_expired_token_gets_the_same_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_expired_token_gets_the_same_answer(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import time
 
-    store = make_store(tmp_path / "x.db")
+    store = Store.open(db_url)
     sub, _ = store.add_subscriber(Subscriber("world", "old@example.com"), now=NOW)
     app = create_app(config(tmp_path), store, clock=lambda: NOW, token_max_age=3600)
     tok = token(store, sub)

@@ -158,6 +158,7 @@ def test_a_worker_is_judged_by_its_last_word_on_each_edition() -> None:
     assert not WorkSummary(reports=[later, early]).ok
 
 
+# SQLite only: the refusal of --workers N > 1 on SQLite
 def test_several_workers_on_sqlite_are_refused_with_the_way_out(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", "http://127.0.0.1:9")
     result = CliRunner().invoke(cli, ["-c", str(config), "deliver", "--workers", "3"])
@@ -165,6 +166,7 @@ def test_several_workers_on_sqlite_are_refused_with_the_way_out(tmp_path: Path) 
     assert "needs PostgreSQL" in result.output and "one writer" in result.output
 
 
+# SQLite only: `digest deliver` where one process sends at a time (the rest run on PostgreSQL)
 def test_one_worker_delivers_every_open_edition_on_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.test")
     url = f"sqlite:///{tmp_path / 'd.db'}"

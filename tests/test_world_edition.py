@@ -215,6 +215,8 @@ def test_a_failed_source_is_reported_and_the_edition_still_goes_out(
     assert list((tmp_path / "outbox" / "world" / "2026-02-18").glob("*.eml"))
 
 
+# SQLite only, for time (a model fitted, the feeds polled): the classifier does not touch the
+# store; the module's edition above is built on both dialects
 def test_a_topic_model_named_in_the_config_places_unclaimed_stories(tmp_path: Path) -> None:
     """`digest topics fit` trains a model; a list that names it (`topic_model`) sends the
     stories its rules do not claim to the model's sections."""
