@@ -72,18 +72,25 @@ def lease_expired(expires_at: datetime | None, now: datetime) -> bool:
 
 
 def reclaim(
-    state: str, expires_at: datetime | None, now: datetime, *, exclusive: bool
+    state: str,
+    expires_at: datetime | None,
+    now: datetime,
+    *,
+    exclusive: bool,
+    holder_alive: bool | None = None,
 ) -> DeliveryState | None:
     """What an in-flight row becomes when a worker finds it: ``QUEUED`` for a ``claimed`` row
     (never handed to the provider), ``UNKNOWN`` for a ``sending`` one (the provider may have
     taken it), or ``None`` to leave it to the worker that holds its lease.
 
-    A row is taken over only when its lease has expired (:func:`lease_expired`), or at once
-    when ``exclusive`` (the caller is the only sender, as on SQLite). Rows in other states are
-    never reclaimed (``None``)."""
+    A row is taken over when its lease has expired (:func:`lease_expired`). Before that, only
+    when ``exclusive`` (one machine, as on SQLite) and its holder is not known to be running
+    (``holder_alive`` is not ``True``: :func:`digest.liveness.holder_alive`): a killed run's
+    rows come back at once, a live run's batch is left to it (two overlapping cron runs
+    never send one row twice). Rows in other states are never reclaimed (``None``)."""
     if state not in IN_FLIGHT_STATES:
         return None
-    if not exclusive and not lease_expired(expires_at, now):
+    if not lease_expired(expires_at, now) and (not exclusive or holder_alive is True):
         return None
     return DeliveryState.QUEUED if state == DeliveryState.CLAIMED else DeliveryState.UNKNOWN
 

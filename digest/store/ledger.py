@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, literal, or_, select, update
 
 from digest.ledger_state import IN_FLIGHT_STATES, LedgerActivity, RowUpdate, reclaim, skip_reason
+from digest.liveness import holder_alive
 from digest.store.engine import StoreBase
 from digest.store.rows import Claim, DeliveryRow, EditionOverview, StateCounts
 from digest.store.subscribers import _row_subscriber
@@ -44,6 +45,22 @@ _CLAIM_COLUMNS = (
     subscribers.c.id, subscribers.c.list_name, subscribers.c.email, subscribers.c.email_lower,
     subscribers.c.name, subscribers.c.topics, subscribers.c.timezone, subscribers.c.status,
 )
+
+
+class _Liveness:
+    """:func:`~digest.liveness.holder_alive` once per holder, asked only when ``exclusive``
+    (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`)."""
+
+    def __init__(self, exclusive: bool) -> None:
+        self.exclusive = exclusive
+        self.seen: dict[str, bool | None] = {}
+
+    def __call__(self, holder: str | None) -> bool | None:
+        if not self.exclusive or holder is None:
+            return None
+        if holder not in self.seen:
+            self.seen[holder] = holder_alive(holder)
+        return self.seen[holder]
 
 
 def _id_chunks(dialect: str, column: Any, ids: Sequence[int]) -> list[Any]:
@@ -131,12 +148,14 @@ class LedgerStore(StoreBase):
         ``sending`` rows (handed to the provider, answer never recorded) become ``unknown``;
         ``claimed`` rows (never handed over) go back to ``queued`` with their attempt
         uncounted. A row whose lease has not expired is left to its worker, unless
-        ``exclusive`` (default: on SQLite, where one process sends at a time). On PostgreSQL
+        ``exclusive`` (default: on SQLite, one machine) and its holder is not a running
+        process of this host (:func:`digest.liveness.holder_alive`). On PostgreSQL
         the rows are locked with ``SKIP LOCKED``. Returns the ids that became ``unknown``."""
         if exclusive is None:
             exclusive = self.engine.dialect.name != "postgresql"
         query = select(
-            deliveries.c.id, deliveries.c.state, deliveries.c.lease_expires_at
+            deliveries.c.id, deliveries.c.state, deliveries.c.lease_expires_at,
+            deliveries.c.lease_holder,
         ).where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
         if edition_id is not None:
             query = query.where(deliveries.c.edition_id == edition_id)
@@ -145,8 +164,12 @@ class LedgerStore(StoreBase):
         unknown: list[int] = []
         with self.begin() as conn:
             back: list[int] = []
+            alive = _Liveness(exclusive)
             for row in conn.execute(query).all():
-                verdict = reclaim(row.state, row.lease_expires_at, now, exclusive=exclusive)
+                verdict = reclaim(
+                    row.state, row.lease_expires_at, now, exclusive=exclusive,
+                    holder_alive=alive(row.lease_holder),
+                )
                 if verdict == "queued":
                     back.append(row.id)
                 elif verdict == "unknown":
@@ -177,15 +200,19 @@ class LedgerStore(StoreBase):
             exclusive = self.engine.dialect.name != "postgresql"
         due, next_due = self.queued_deliveries(now)
         query = (
-            select(deliveries.c.state, deliveries.c.lease_expires_at, func.count())
+            select(deliveries.c.state, deliveries.c.lease_expires_at, deliveries.c.lease_holder,
+                   func.count())
             .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
-            .group_by(deliveries.c.state, deliveries.c.lease_expires_at)
+            .group_by(deliveries.c.state, deliveries.c.lease_expires_at, deliveries.c.lease_holder)
         )
         reclaimable = 0
         held: list[datetime] = []
+        alive = _Liveness(exclusive)
         with self.begin() as conn:
-            for state, expires_at, n in conn.execute(query).all():
-                if reclaim(state, expires_at, now, exclusive=exclusive) is not None:
+            for state, expires_at, holder, n in conn.execute(query).all():
+                verdict = reclaim(state, expires_at, now, exclusive=exclusive,
+                                  holder_alive=alive(holder))
+                if verdict is not None:
                     reclaimable += int(n)
                 elif expires_at is not None:
                     held.append(expires_at)

@@ -1,0 +1,119 @@
+"""Two senders on one SQLite database (cron firing again before the last run ended; an
+operator's `digest deliver` beside a running scheduler): the second must leave the first's
+batch alone while that process lives, and take it over at once when it has been killed --
+the operator's recovery after a crash (`retry-unknown`, then `run`) does not wait out the
+lease. Found by an operator trying two overlapping `digest run`: 55 recipients got two
+copies while the ledger said each was sent once."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+from digest.ledger_state import DeliveryState, reclaim
+from digest.liveness import holder_alive
+from digest.store import Store
+from tests.fake_sendgrid import FakeSendgrid
+from tests.worker_support import seed, write_config
+
+REPO = Path(__file__).resolve().parent.parent
+SOON = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+
+# The holder: claims 10 rows, hands 4 to the "provider" (sending), says so, then waits to be
+# killed -- a `digest run` in the middle of its batch.
+HOLDER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import UTC, datetime, timedelta
+    from digest.lease import holder_id
+    from digest.store import Store
+    url, edition = sys.argv[1], int(sys.argv[2])
+    now = datetime.now(UTC)
+    me = holder_id()
+    with Store.open(url) as store:
+        claims = store.claim_deliveries(edition, list_name="world", limit=10, now=now,
+                                        holder=me, lease_until=now + timedelta(minutes=10))
+        store.mark_sending([c.delivery_id for c in claims[:4]], now=now, holder=me)
+    print("held", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_reclaim_leaves_a_live_holders_rows_and_takes_a_dead_ones_at_once() -> None:
+    live_lease = SOON + timedelta(minutes=5)
+    assert reclaim("claimed", live_lease, SOON, exclusive=True, holder_alive=True) is None
+    assert reclaim("sending", live_lease, SOON, exclusive=True, holder_alive=True) is None
+    assert reclaim("claimed", live_lease, SOON, exclusive=True, holder_alive=False) == DeliveryState.QUEUED
+    assert reclaim("sending", live_lease, SOON, exclusive=True, holder_alive=None) == DeliveryState.UNKNOWN
+    # an expired lease frees the rows even of a "live" pid (a pid reused by another program)
+    assert reclaim("sending", SOON, SOON, exclusive=True, holder_alive=True) == DeliveryState.UNKNOWN
+    # several machines (PostgreSQL): only the lease speaks
+    assert reclaim("claimed", live_lease, SOON, exclusive=False, holder_alive=False) is None
+
+
+def test_holder_alive_asks_only_this_hosts_other_processes() -> None:
+    import socket
+
+    host = socket.gethostname()
+    assert holder_alive(None) is None and holder_alive("w1") is None
+    assert holder_alive(f"elsewhere-{host}:1:abc") is None
+    assert holder_alive(f"{host}:{os.getpid()}:abc") is None  # this process: as after a crash
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert holder_alive(f"{host}:{child.pid}:abc") is True
+    finally:
+        child.kill()
+        child.wait()
+    assert holder_alive(f"{host}:{child.pid}:abc") is False
+
+
+@pytest.mark.slow
+def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_killed_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.test")
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    n = 60
+    edition = seed(url, n, html_size=200)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, url, str(edition)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with FakeSendgrid() as fake:
+            config = write_config(tmp_path, url, fake.url, batch_size=20)
+            second = CliRunner().invoke(cli, ["-c", str(config), "deliver"])
+            assert "in flight with another worker" in second.output, second.output
+            with Store.open(url) as store:
+                counts = store.delivery_counts(edition)
+            # the live run's batch is untouched: nobody of it sent twice, none marked unknown
+            assert counts == {"sent": n - 10, "claimed": 6, "sending": 4}, counts
+            assert len(fake.accepted_emails()) == n - 10
+
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=10)
+            # the documented recovery, at once (no lease to wait out): the killed run's
+            # unsent rows go back to the queue, the ones it handed over become unknown
+            retry = CliRunner().invoke(cli, ["-c", str(config), "deliveries", "retry-unknown"])
+            assert retry.exit_code == 0, retry.output
+            again = CliRunner().invoke(cli, ["-c", str(config), "deliver"])
+            assert again.exit_code == 0, again.output
+            with Store.open(url) as store:
+                assert store.delivery_counts(edition) == {"sent": n}
+            got = collections.Counter(fake.accepted_emails())
+            assert len(got) == n and max(got.values()) == 1
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
