@@ -45,6 +45,13 @@ from digest.schedule import validate_cron
 #: pure-Python one.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: Upper bounds of durations (a year; a day for leases and timer periods): a larger value is
+#: a typo, and past them date arithmetic overflows (``timedelta``/``datetime`` raise).
+YEAR_HOURS = 366 * 24
+YEAR_MINUTES = YEAR_HOURS * 60
+YEAR_SECONDS = YEAR_MINUTES * 60
+DAY_SECONDS = 24 * 3600
+
 NAME_RE = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_RE, max_length=64)]
 
@@ -74,7 +81,7 @@ Cron = Annotated[str, AfterValidator(_check_cron)]
 class Strict(BaseModel):
     """Base for every config section: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _check_mailbox(value: str) -> str:
@@ -122,20 +129,20 @@ class DatabaseConfig(Strict):
     url: str = "sqlite:///var/digest.db"
     pool_size: int = Field(default=5, ge=1, le=1000)
     max_overflow: int = Field(default=5, ge=0, le=1000)
-    pool_timeout: float = Field(default=30.0, gt=0)
+    pool_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
 
 
 class FetchConfig(Strict):
     """How feeds are fetched. Times in seconds, sizes in bytes; ``max_per_host`` is how many
     fetches may run at once against one host (politeness towards publishers)."""
 
-    connect_timeout: float = Field(default=10.0, gt=0)
-    read_timeout: float = Field(default=20.0, gt=0)
-    deadline: float = Field(default=60.0, gt=0)
+    connect_timeout: float = Field(default=10.0, gt=0, le=DAY_SECONDS)
+    read_timeout: float = Field(default=20.0, gt=0, le=DAY_SECONDS)
+    deadline: float = Field(default=60.0, gt=0, le=DAY_SECONDS)
     max_bytes: int = Field(default=10_000_000, gt=0)
     max_redirects: int = Field(default=5, ge=0, le=20)
     max_per_host: int = Field(default=2, ge=1, le=16)
-    poll_interval_minutes: int = Field(default=30, ge=1)
+    poll_interval_minutes: int = Field(default=30, ge=1, le=YEAR_MINUTES)
     allow_private_addresses: bool = False
     user_agent: str = "digest/0.1"
 
@@ -155,7 +162,7 @@ class SourceConfig(Strict):
     weight: float = Field(default=1.0, gt=0, le=10)
     topic: Name | None = None
     language: str | None = None
-    poll_interval_minutes: int | None = Field(default=None, ge=1)
+    poll_interval_minutes: int | None = Field(default=None, ge=1, le=YEAR_MINUTES)
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -283,7 +290,7 @@ class ListConfig(Strict):
     fallback: FallbackConfig | None = None
     max_stories: int = Field(default=30, ge=1, le=200)
     min_section_stories: int = Field(default=1, ge=1)
-    max_age_hours: float = Field(default=36.0, gt=0)
+    max_age_hours: float = Field(default=36.0, gt=0, le=YEAR_HOURS)
     sender: Sender
     reply_to: Sender | None = None
     subject: str = "{{ list.title }}: {{ top_story.lead.title }}"  # template_problems checks it
@@ -296,8 +303,8 @@ class ListConfig(Strict):
     send_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] | None = None
     overrides: tuple[Override, ...] = ()
     topic_model: Path | None = None
-    half_life_hours: float = Field(default=12.0, gt=0)
-    story_window_hours: float = Field(default=48.0, gt=0)
+    half_life_hours: float = Field(default=12.0, gt=0, le=YEAR_HOURS)
+    story_window_hours: float = Field(default=48.0, gt=0, le=YEAR_HOURS)
 
     @property
     def section_names(self) -> tuple[str, ...]:
@@ -320,14 +327,14 @@ class SchedulerSettings(Strict):
     ``silent_min_hours``.
     """
 
-    misfire_grace_seconds: int = Field(default=3600, ge=1)
-    lease_seconds: float = Field(default=90, gt=0)
-    renew_seconds: float = Field(default=30, gt=0)
-    wait_seconds: float = Field(default=30, gt=0)
-    tick_seconds: float = Field(default=60, gt=0)
-    max_backoff_minutes: int = Field(default=1440, ge=1)
-    silent_factor: float = Field(default=4.0, gt=1)
-    silent_min_hours: float = Field(default=24.0, gt=0)
+    misfire_grace_seconds: int = Field(default=3600, ge=1, le=YEAR_SECONDS)
+    lease_seconds: float = Field(default=90, gt=0, le=DAY_SECONDS)
+    renew_seconds: float = Field(default=30, gt=0, le=DAY_SECONDS)
+    wait_seconds: float = Field(default=30, gt=0, le=DAY_SECONDS)
+    tick_seconds: float = Field(default=60, gt=0, le=DAY_SECONDS)
+    max_backoff_minutes: int = Field(default=1440, ge=1, le=YEAR_MINUTES)
+    silent_factor: float = Field(default=4.0, gt=1, le=1000)
+    silent_min_hours: float = Field(default=24.0, gt=0, le=YEAR_HOURS)
 
     @model_validator(mode="after")
     def _renew_in_time(self) -> SchedulerSettings:
@@ -349,7 +356,7 @@ class SmtpConfig(Strict):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password_env: str = "DIGEST_SMTP_PASSWORD"
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
 
 
 class SendgridConfig(Strict):
@@ -358,7 +365,7 @@ class SendgridConfig(Strict):
     api_key_env: str = "SENDGRID_API_KEY"
     host: HttpUrl = HttpUrl("https://api.sendgrid.com")
     sandbox: bool = False
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
     categories: tuple[str, ...] = ("digest",)
     # the Event Webhook's verification key (base64 DER, as SendGrid shows it), from the env
     webhook_key_env: str = "SENDGRID_WEBHOOK_PUBLIC_KEY"
@@ -375,10 +382,10 @@ class DeliveryConfig(Strict):
     max_consecutive_failures: int = Field(default=5, ge=1)
     resend_unknown: bool = False
     max_attempts: int = Field(default=5, ge=1, le=50)
-    retry_delay_seconds: float = Field(default=300, ge=0)
-    max_retry_delay_seconds: float = Field(default=7200, ge=0)
+    retry_delay_seconds: float = Field(default=300, ge=0, le=YEAR_SECONDS)
+    max_retry_delay_seconds: float = Field(default=7200, ge=0, le=YEAR_SECONDS)
     #: how long a worker's claimed batch is its own; a dead worker's rows come back after it
-    lease_seconds: float = Field(default=300, ge=1)
+    lease_seconds: float = Field(default=300, ge=1, le=DAY_SECONDS)
     smtp: SmtpConfig = SmtpConfig()
     sendgrid: SendgridConfig = SendgridConfig()
 
@@ -405,7 +412,7 @@ class WebConfig(Strict):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_webhook_bytes: int = Field(default=5_242_880, ge=1024)
     login_attempts: int = Field(default=5, ge=1)
-    login_window_minutes: float = Field(default=15.0, gt=0)
+    login_window_minutes: float = Field(default=15.0, gt=0, le=YEAR_MINUTES)
 
 
 class Config(Strict):

@@ -133,3 +133,46 @@ def test_the_yaml_loader_reads_the_shipped_config_as_pyyaml_safe_load_does() -> 
 
     text = (REPO / "config.yaml").read_text(encoding="utf-8")
     assert yaml.load(text, Loader=_YAML_LOADER) == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("lists", "max_age_hours", float("inf")),
+        ("lists", "max_age_hours", 100_000_000_000),
+        ("lists", "max_age_hours", 10_000_000),
+        ("fetch", "poll_interval_minutes", 100_000_000_000),
+        ("scheduler", "misfire_grace_seconds", 100_000_000_000_000),
+        ("scheduler", "lease_seconds", float("inf")),
+        ("fetch", "read_timeout", 1e300),
+        ("delivery", "retry_delay_seconds", float("nan")),
+    ],
+)
+def test_durations_past_a_year_or_not_finite_are_config_errors(section: str, key: str, value: float) -> None:
+    """An operator found `.inf` and 1e11 accepted by `config check`, then `digest run` died
+    with OverflowError in date arithmetic; they are named errors now."""
+    data = _minimal()
+    if section == "lists":
+        data["lists"][0][key] = value
+        where = f"lists[0].{key}"
+    else:
+        data[section] = {key: value}
+        where = f"{section}.{key}"
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, Path("/tmp"))
+    assert where in str(info.value)
+
+
+def test_a_run_with_an_infinite_window_is_refused_with_the_key_not_a_traceback(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["lists"][0]["max_age_hours"] = float("inf")
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'd.db'}"}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(cli, ["-c", str(path), "run", "--at", "2026-02-19T07:00:00Z"])
+    assert result.exit_code == 2, result.output
+    assert "lists[0].max_age_hours" in result.output and "Traceback" not in result.output
