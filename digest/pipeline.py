@@ -834,6 +834,24 @@ def deliver_edition(
         transport.close()
 
 
+def resettle(report: ListReport, store: Store, now: datetime) -> ListReport:
+    """``report`` (of one edition) said again from the ledger as it is at ``now``: the same
+    rules as after a run (:func:`_settle`), with no provider calls of its own.
+
+    For a worker that stops because nothing is left (``digest worker --until-idle``): a pass
+    can end just as rows a dead worker held come back to the queue ("still queued", failed),
+    and another worker sends them; what the ledger says at the end is the outcome. Returns
+    ``report`` unchanged when its edition is not found."""
+    if report.period is None:
+        return report
+    row = store.edition(report.list_name, report.period)
+    if row is None:
+        return report
+    again = replace(report, message="")
+    _settle(again, LedgerRun(counts=store.delivery_counts(row.id)), store, now)
+    return again
+
+
 def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
     """Set ``report``'s status, and a message for whatever is not plainly sent, from what
     the ledger ``done``. A run whose every provider call failed is ``failed``."""

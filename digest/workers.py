@@ -99,7 +99,7 @@ def work(
     over the open editions (default: :func:`digest.pipeline.resume`; the benchmark passes
     its own compose). Raises :class:`~digest.exceptions.StoreError` when the database fails.
     """
-    from digest.pipeline import resume
+    from digest.pipeline import resettle, resume
 
     stop = stop or threading.Event()
     halt = stop
@@ -114,6 +114,8 @@ def work(
         step = worker_step(activity, now=now, until_idle=until_idle)
         if step.action == "idle":
             if until_idle:
+                # nothing due, in flight or held anywhere: the ledger has the last word
+                summary.reports.extend(resettle(r, store, now) for r in summary.final)
                 break
             stop.wait(idle_seconds)
             continue

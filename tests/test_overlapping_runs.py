@@ -93,7 +93,7 @@ def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_kille
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         with FakeSendgrid() as fake:
             config = write_config(tmp_path, url, fake.url, batch_size=20)
-            second = CliRunner().invoke(cli, ["-c", str(config), "deliver"])
+            second = CliRunner().invoke(cli, ["-c", str(config), "run"])
             assert "in flight with another worker" in second.output, second.output
             with Store.open(url) as store:
                 counts = store.delivery_counts(edition)
@@ -107,7 +107,7 @@ def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_kille
             # unsent rows go back to the queue, the ones it handed over become unknown
             retry = CliRunner().invoke(cli, ["-c", str(config), "deliveries", "retry-unknown"])
             assert retry.exit_code == 0, retry.output
-            again = CliRunner().invoke(cli, ["-c", str(config), "deliver"])
+            again = CliRunner().invoke(cli, ["-c", str(config), "run"])
             assert again.exit_code == 0, again.output
             with Store.open(url) as store:
                 assert store.delivery_counts(edition) == {"sent": n}

@@ -159,6 +159,31 @@ def test_a_worker_is_judged_by_its_last_word_on_each_edition() -> None:
 
 
 # SQLite only: the refusal of --workers N > 1 on SQLite
+def test_a_worker_that_stops_idle_reports_what_the_ledger_says(tmp_path: Path) -> None:
+    """The race CI hit twice: a pass ends as another worker's reclaim puts rows back in the
+    queue (its report: "still queued", failed); the other worker sends them; this worker
+    then finds nothing to do. Its outcome is the ledger's, not that stale report's."""
+    from sqlalchemy import update
+
+    from digest.config import load_config
+    from digest.workers import work
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    edition = seed(url, 3, html_size=200)
+    config = load_config(write_config(tmp_path, url, "http://127.0.0.1:9"))
+    with Store.open(url) as store:
+        def deliver(now: datetime, stop: threading.Event) -> list[ListReport]:
+            with store.begin() as conn:  # "another worker" sends every row meanwhile
+                conn.execute(update(deliveries).values(state="sent"))
+            return [ListReport(list_name="world", status="failed", period="2026-02-18",
+                               message="3 still queued")]
+
+        summary = work(config, store, clock=lambda: NOW, until_idle=True, deliver=deliver)
+        assert store.delivery_counts(edition) == {"sent": 3}
+    assert summary.ok, summary.final
+    assert [r.status for r in summary.final] == ["sent"]
+
+
 def test_several_workers_on_sqlite_are_refused_with_the_way_out(tmp_path: Path) -> None:
     config = write_config(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", "http://127.0.0.1:9")
     result = CliRunner().invoke(cli, ["-c", str(config), "deliver", "--workers", "3"])
