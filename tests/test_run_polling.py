@@ -21,6 +21,7 @@ from digest.config import parse_config
 from digest.sanitize import html_to_text, text_from_html_fragment
 from digest.store import SourceState, Store
 from tests.conftest import REAL_FEEDS, REPO
+from tests.test_imports import _NO_OP  # the one no-op run script: it prints the modules loaded
 
 # 10:00 is three hours after the list's 07:00 send: the list is "missed", so these runs poll
 # and report without building an edition (fast); the end-to-end test below builds one.
@@ -170,18 +171,6 @@ def test_the_head_read_from_the_files_is_alembics_and_opening_at_head_skips_alem
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-_NO_OP = """
-import json, sys
-from digest.cli import main
-sys.argv = ["digest", "-c", sys.argv[1], "run", "--at", sys.argv[2]]
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code
-print(json.dumps({"exit": code, "modules": sorted({m.split(".")[0] for m in sys.modules})}))
-"""
 
 
 def _cli_config(tmp_path: Path, db_url: str) -> Path:
