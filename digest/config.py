@@ -493,9 +493,21 @@ class Config(Strict):
         return os.environ.get(env_name) or None
 
 
+def _is_echo(err: Any) -> bool:
+    """Whether a pydantic error is only the echo of its items' errors: a ``too_short`` on a
+    list (``lists: Tuple should have at least 1 item after validation``) given enough items,
+    some of which failed; the items' own errors say what is wrong."""
+    if err["type"] != "too_short":
+        return False
+    given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
+    return isinstance(given, (list, tuple)) and isinstance(least, int) and len(given) >= least
+
+
 def _format_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
+        if _is_echo(err):
+            continue
         path = ""
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
