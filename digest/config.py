@@ -114,6 +114,34 @@ class SiteConfig(Strict):
 
 DATABASE_URL_ENV = "DIGEST_DATABASE_URL"
 
+#: The database URL schemes digest can open (SQLAlchemy's ``dialect+driver``): SQLite
+#: (Python's own driver) and PostgreSQL through psycopg 3, the driver digest installs
+#: (``postgresql://`` and ``postgres://`` mean ``postgresql+psycopg://``).
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*)://")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the database URL ``url`` for digest, or None when its scheme
+    (SQLAlchemy's ``dialect+driver``, compared case-insensitively) is one of
+    :data:`DATABASE_SCHEMES`. The text names the scheme, never the rest of the URL (it may
+    hold a password)."""
+    supported = "supported: sqlite:///PATH, postgresql://USER@HOST:PORT/NAME (psycopg 3)"
+    match = _URL_SCHEME.match(url.strip())
+    if match is None:
+        return f"not a database URL (no scheme://); {supported}"
+    scheme = match.group(1).lower()
+    if scheme not in DATABASE_SCHEMES:
+        return f"unsupported database URL scheme {scheme!r}; {supported}"
+    return None
+
+
+def _check_database_url(url: str) -> str:
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
 
 class DatabaseConfig(Strict):
     """Where the store lives: an SQLAlchemy URL (``sqlite:///path`` or
@@ -126,7 +154,7 @@ class DatabaseConfig(Strict):
     connection is checked before use (``pool_pre_ping``), so a restarted server is not an error.
     """
 
-    url: str = "sqlite:///var/digest.db"
+    url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     pool_size: int = Field(default=5, ge=1, le=1000)
     max_overflow: int = Field(default=5, ge=0, le=1000)
     pool_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
@@ -581,10 +609,15 @@ def parse_config(data: Any, root: Path) -> Config:
 
 def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     """``cfg`` with ``database.url`` replaced by ``env["DIGEST_DATABASE_URL"]`` when that is
-    set and not empty (a relative SQLite path resolving against ``cwd``); else ``cfg``."""
+    set and not empty (a relative SQLite path resolving against ``cwd``); else ``cfg``.
+    Raises :class:`ConfigError` when that URL's scheme is not supported
+    (:func:`database_url_problem`)."""
     url = (env.get(DATABASE_URL_ENV) or "").strip()
     if not url:
         return cfg
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"${DATABASE_URL_ENV}: {problem}")
     database = cfg.database.model_copy(update={"url": _resolve_db_url(cwd, url)})
     return cfg.model_copy(update={"database": database})
 
