@@ -40,10 +40,52 @@ from digest.ledger_state import RetryPolicy
 from digest.overrides import Override
 from digest.schedule import validate_cron
 
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping names the same key twice (YAML 1.2 requires keys to be unique; PyYAML
+    would keep the later value silently). ``key`` is the key, ``line`` the 1-based line of
+    its second appearance and ``first_line`` that of its first."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(f"line {line}: duplicate key {key!r} (first at line {first_line})")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _unique_keys(base: Any) -> Any:
+    """``base`` (a PyYAML safe loader class) refusing a mapping that names a key twice with
+    :class:`DuplicateKeyError`; keys brought in by a merge (``<<: *anchor``) may still be
+    overridden, as YAML merge keys intend."""
+
+    def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base loader says so
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(key, line, first)
+                seen[key] = line
+        return base.construct_mapping(self, node, deep=deep)
+
+    return type(f"Unique{base.__name__}", (base,), {"construct_mapping": construct_mapping})
+
+
+#: The pure-Python safe loader, refusing duplicate keys.
+_PY_YAML_LOADER = _unique_keys(yaml.SafeLoader)
+
 #: libyaml's safe loader when PyYAML was built with it (the same documents, ten times faster:
 #: a cron no-op reads config.yaml, and every worker a config of 5,000 sources), else the
-#: pure-Python one.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: pure-Python one; both refuse duplicate keys (:class:`DuplicateKeyError`).
+_YAML_LOADER = _unique_keys(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else _PY_YAML_LOADER
 
 #: Upper bounds of durations (a year; a day for leases and timer periods): a larger value is
 #: a typo, and past them date arithmetic overflows (``timedelta``/``datetime`` raise).
@@ -639,6 +681,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{path}, line {exc.line}: duplicate key {exc.key!r} (first at line "
+            f"{exc.first_line}); a key may appear once in a mapping"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())

@@ -74,3 +74,36 @@ def test_supported_database_urls_pass(url: str) -> None:
     from digest.config import database_url_problem
 
     assert database_url_problem(url) is None
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+@pytest.mark.parametrize("command", COMMANDS, ids=["check", "run"])
+def test_a_duplicate_key_is_refused_with_its_line(
+    tmp_path: Path, command: list[str], loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from digest import config
+
+    if loader == "python":
+        monkeypatch.setattr(config, "_YAML_LOADER", config._PY_YAML_LOADER)
+    else:
+        assert issubclass(config._YAML_LOADER, yaml.CSafeLoader)  # the fast path is the one used
+    lines = _write_config(tmp_path).read_text().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("max_stories:"))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at + 1, f"{indent}max_stories: 3")  # the later would win, silently
+    path = tmp_path / "config.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = _invoke(path, command)
+    assert result.exit_code == 2, result.output
+    assert f"line {at + 2}: duplicate key 'max_stories' (first at line {at + 1})" in result.output
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "python"])
+def test_merge_keys_may_still_be_overridden(loader: str) -> None:
+    from digest import config
+
+    chosen = config._PY_YAML_LOADER if loader == "python" else config._YAML_LOADER
+    doc = "base: &b {x: 1, y: 2}\nthis:\n  <<: *b\n  x: 5\n"
+    assert yaml.load(doc, Loader=chosen)["this"] == {"x": 5, "y": 2}  # noqa: S506
+    with pytest.raises(config.DuplicateKeyError):
+        yaml.load("{a: 1, b: 2, a: 3}", Loader=chosen)  # noqa: S506
