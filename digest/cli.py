@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from digest.config import Config, load_config
+from digest.config import Config, database_url_problem, load_config
 from digest.exceptions import ConfigError, DigestError
 from digest.types import ListReport, RunReport, SourceReport
 
@@ -1141,6 +1141,10 @@ def db_copy(ctx: click.Context, source_url: str, target_url: str, force: bool, b
     from digest.dbcopy import copy_database
     from digest.store import make_engine, metadata, migrate, normalize_url
 
+    for hint, given in (("SOURCE_URL", source_url), ("TARGET_URL", target_url)):
+        problem = database_url_problem(given)
+        if problem is not None:
+            raise click.BadParameter(problem, param_hint=hint)
     path = dbfile.sqlite_path(normalize_url(source_url))
     if path is not None and not path.exists():
         err_console.print(f"[bold red]database error:[/] no database file {escape(str(path))}", highlight=False)

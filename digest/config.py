@@ -40,10 +40,52 @@ from digest.ledger_state import RetryPolicy
 from digest.overrides import Override
 from digest.schedule import validate_cron
 
+
+class DuplicateKeyError(yaml.YAMLError):
+    """A YAML mapping names the same key twice (YAML 1.2 requires keys to be unique; PyYAML
+    would keep the later value silently). ``key`` is the key, ``line`` the 1-based line of
+    its second appearance and ``first_line`` that of its first."""
+
+    def __init__(self, key: object, line: int, first_line: int) -> None:
+        super().__init__(f"line {line}: duplicate key {key!r} (first at line {first_line})")
+        self.key, self.line, self.first_line = key, line, first_line
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _unique_keys(base: Any) -> Any:
+    """``base`` (a PyYAML safe loader class) refusing a mapping that names a key twice with
+    :class:`DuplicateKeyError`; keys brought in by a merge (``<<: *anchor``) may still be
+    overridden, as YAML merge keys intend."""
+
+    def construct_mapping(self: Any, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _value in node.value:
+                if key_node.tag == _MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base loader says so
+                    continue
+                if first is not None:
+                    raise DuplicateKeyError(key, line, first)
+                seen[key] = line
+        return base.construct_mapping(self, node, deep=deep)
+
+    return type(f"Unique{base.__name__}", (base,), {"construct_mapping": construct_mapping})
+
+
+#: The pure-Python safe loader, refusing duplicate keys.
+_PY_YAML_LOADER = _unique_keys(yaml.SafeLoader)
+
 #: libyaml's safe loader when PyYAML was built with it (the same documents, ten times faster:
 #: a cron no-op reads config.yaml, and every worker a config of 5,000 sources), else the
-#: pure-Python one.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: pure-Python one; both refuse duplicate keys (:class:`DuplicateKeyError`).
+_YAML_LOADER = _unique_keys(yaml.CSafeLoader) if hasattr(yaml, "CSafeLoader") else _PY_YAML_LOADER
 
 #: Upper bounds of durations (a year; a day for leases and timer periods): a larger value is
 #: a typo, and past them date arithmetic overflows (``timedelta``/``datetime`` raise).
@@ -114,6 +156,34 @@ class SiteConfig(Strict):
 
 DATABASE_URL_ENV = "DIGEST_DATABASE_URL"
 
+#: The database URL schemes digest can open (SQLAlchemy's ``dialect+driver``): SQLite
+#: (Python's own driver) and PostgreSQL through psycopg 3, the driver digest installs
+#: (``postgresql://`` and ``postgres://`` mean ``postgresql+psycopg://``).
+DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9_+.-]*)://")
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with the database URL ``url`` for digest, or None when its scheme
+    (SQLAlchemy's ``dialect+driver``, compared case-insensitively) is one of
+    :data:`DATABASE_SCHEMES`. The text names the scheme, never the rest of the URL (it may
+    hold a password)."""
+    supported = "supported: sqlite:///PATH, postgresql://USER@HOST:PORT/NAME (psycopg 3)"
+    match = _URL_SCHEME.match(url.strip())
+    if match is None:
+        return f"not a database URL (no scheme://); {supported}"
+    scheme = match.group(1).lower()
+    if scheme not in DATABASE_SCHEMES:
+        return f"unsupported database URL scheme {scheme!r}; {supported}"
+    return None
+
+
+def _check_database_url(url: str) -> str:
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url
+
 
 class DatabaseConfig(Strict):
     """Where the store lives: an SQLAlchemy URL (``sqlite:///path`` or
@@ -126,7 +196,7 @@ class DatabaseConfig(Strict):
     connection is checked before use (``pool_pre_ping``), so a restarted server is not an error.
     """
 
-    url: str = "sqlite:///var/digest.db"
+    url: Annotated[str, AfterValidator(_check_database_url)] = "sqlite:///var/digest.db"
     pool_size: int = Field(default=5, ge=1, le=1000)
     max_overflow: int = Field(default=5, ge=0, le=1000)
     pool_timeout: float = Field(default=30.0, gt=0, le=DAY_SECONDS)
@@ -493,9 +563,21 @@ class Config(Strict):
         return os.environ.get(env_name) or None
 
 
+def _is_echo(err: Any) -> bool:
+    """Whether a pydantic error is only the echo of its items' errors: a ``too_short`` on a
+    list (``lists: Tuple should have at least 1 item after validation``) given enough items,
+    some of which failed; the items' own errors say what is wrong."""
+    if err["type"] != "too_short":
+        return False
+    given, least = err.get("input"), (err.get("ctx") or {}).get("min_length")
+    return isinstance(given, (list, tuple)) and isinstance(least, int) and len(given) >= least
+
+
 def _format_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
+        if _is_echo(err):
+            continue
         path = ""
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
@@ -569,10 +651,15 @@ def parse_config(data: Any, root: Path) -> Config:
 
 def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     """``cfg`` with ``database.url`` replaced by ``env["DIGEST_DATABASE_URL"]`` when that is
-    set and not empty (a relative SQLite path resolving against ``cwd``); else ``cfg``."""
+    set and not empty (a relative SQLite path resolving against ``cwd``); else ``cfg``.
+    Raises :class:`ConfigError` when that URL's scheme is not supported
+    (:func:`database_url_problem`)."""
     url = (env.get(DATABASE_URL_ENV) or "").strip()
     if not url:
         return cfg
+    problem = database_url_problem(url)
+    if problem is not None:
+        raise ConfigError(f"${DATABASE_URL_ENV}: {problem}")
     database = cfg.database.model_copy(update={"url": _resolve_db_url(cwd, url)})
     return cfg.model_copy(update={"database": database})
 
@@ -594,6 +681,11 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+    except DuplicateKeyError as exc:
+        raise ConfigError(
+            f"{path}, line {exc.line}: duplicate key {exc.key!r} (first at line "
+            f"{exc.first_line}); a key may appear once in a mapping"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())

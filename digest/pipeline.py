@@ -68,6 +68,10 @@ def render_edition(edition: Edition, **kwargs: Any) -> RenderedEdition:
     return render(edition, **kwargs)
 
 
+#: The archive copies of an edition in its outbox folder (:func:`write_edition_files`).
+EDITION_FILES = ("edition.html", "edition.txt")
+
+
 def write_edition_files(folder: Path, rendered: RenderedEdition) -> None:
     """:func:`digest.transports.outbox.write_edition_files`, imported on first use."""
     from digest.transports.outbox import write_edition_files as write
@@ -747,9 +751,15 @@ def deliver_edition(
     now: datetime,
     clock: Callable[[], datetime] = utcnow,
     should_stop: Callable[[], bool] | None = None,
+    archive_copies: bool = True,
 ) -> LedgerRun:
     """Send the due queued deliveries of a stored edition; return what the ledger did
     (:class:`~digest.ledger_state.LedgerRun`: counts per state, provider calls, accepted).
+
+    With ``archive_copies`` (a resumed edition), ``edition.html``/``edition.txt`` are first
+    written into the edition's outbox folder when either is missing (a full disk when it
+    was built), from the stored whole-edition rendering: the bytes :func:`publish` writes;
+    a write that fails again is logged and delivery goes on.
 
     Messages are composed from the renderings stored with the edition (never rebuilt, so a
     restart sends exactly what was built): the subscriber's topic choice, else the whole
@@ -760,7 +770,13 @@ def deliver_edition(
     Raises :class:`~digest.exceptions.DeliveryError` when the transport cannot be set up.
     """
     from digest.deliver import Ledger
-    from digest.message import EncodedBody, build_message, shared_parts, templated_message
+    from digest.message import (
+        EncodedBody,
+        build_message,
+        public_copy,
+        shared_parts,
+        templated_message,
+    )
     from digest.templated import SharedParts, Templated
     from digest.render import archive_url
     from digest.tokens import make_token, preferences_url, unsubscribe_url
@@ -769,6 +785,15 @@ def deliver_edition(
     web_url = archive_url(config.site.base, list_config.name, period)
     variants = {k: replace(v, web_url=web_url) for k, v in store.variants(edition_id).items()}
     whole = variants[()]
+    folder = config.delivery.outbox_dir / list_config.name / period
+    if archive_copies and not all((folder / name).is_file() for name in EDITION_FILES):
+        try:
+            write_edition_files(folder, public_copy(whole, site=config.site))
+            log.info("edition_files_written list=%s folder=%s", list_config.name, folder)
+        except OSError as exc:
+            log.warning(
+                "edition_files_failed list=%s folder=%s error=%r", list_config.name, folder, str(exc)
+            )
     secret = store.secret()
     domain = _sender_domain(list_config.sender)
     site = config.site
@@ -813,7 +838,6 @@ def deliver_edition(
             preferences_url=preferences, now=now, message_id=message_id, body=body,
         )
 
-    folder = config.delivery.outbox_dir / list_config.name / period
     transport = make_transport(config, list_config, folder, secret=secret)
     ledger = Ledger(
         store, clock=clock, retry=config.delivery.retry_policy(),
@@ -1043,7 +1067,7 @@ def publish(
         log.warning("edition_files_failed list=%s folder=%s error=%r", list_config.name, folder, str(exc))
     done = deliver_edition(
         config, store, list_config, edition_id, edition.period,
-        now=now, clock=clock, should_stop=should_stop,
+        now=now, clock=clock, should_stop=should_stop, archive_copies=False,
     )
     _settle(report, done, store, clock())
     report.message = "; ".join(filter(None, [report.message, *notes]))

@@ -177,8 +177,17 @@ def silent_for(
 
 
 def _ago(delta: timedelta) -> str:
-    hours = delta.total_seconds() / 3600
-    return f"{hours:.0f}h" if hours < 72 else f"{hours / 24:.0f}d"
+    """``delta`` in the unit that shows it: ``40s``, ``20m``, ``5h`` (below three days),
+    else ``4d``; rounded to the unit, a value that rounds up to the next unit is shown in
+    it (59.8 minutes: ``1h``, never ``60m``)."""
+    seconds = delta.total_seconds()
+    if round(seconds) < 60:
+        return f"{max(round(seconds), 0)}s"
+    if round(seconds / 60) < 60:
+        return f"{round(seconds / 60)}m"
+    if round(seconds / 3600) < 72:
+        return f"{round(seconds / 3600)}h"
+    return f"{round(seconds / 86400)}d"
 
 
 def source_health(

@@ -190,6 +190,51 @@ def test_outbox_on_a_full_disk_is_retried_then_failed_then_retry_failed_delivers
     assert len(list(tmpfs.rglob("*.eml"))) == 12
 
 
+def _fill(disk: Path) -> Path:
+    """Fill the file system of ``disk`` to the last byte with one file; that file."""
+    ballast = disk / "ballast"
+    fd = os.open(ballast, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return ballast
+
+
+@pytest.mark.slow
+def test_a_run_resumed_after_a_full_disk_writes_the_missing_archive_copies(
+    tmp_path: Path, tmpfs: Path
+) -> None:
+    """An operator's find: after a full disk, ``edition.html``/``edition.txt`` were never
+    written again while the ``.eml`` files were. The resumed run writes them, with the bytes
+    of an uninterrupted run."""
+    delivery = {"transport": "outbox", "max_attempts": 2, "retry_delay_seconds": 0}
+    whole = fresh(tmp_path / "whole", 5, delivery)
+    r = whole.digest("run", "--at", AT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    expected = whole.folder / "outbox" / "world" / "2026-02-18"
+
+    inst = fresh(tmp_path / "inst", 5, {**delivery, "outbox_dir": str(tmpfs)})
+    ballast = _fill(tmpfs)
+    r = inst.digest("run", "--at", AT)
+    assert r.returncode == 1, r.stdout + r.stderr
+    folder = tmpfs / "world" / "2026-02-18"
+    assert not (folder / "edition.html").exists() and not list(folder.glob("*.eml"))
+    assert set(inst.rows().values()) == {"failed"}
+
+    ballast.unlink()  # the operator frees space
+    assert inst.digest("deliveries", "retry-failed").returncode == 0
+    r = inst.digest("run", "--at", AT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert set(inst.rows().values()) == {"sent"} and len(list(folder.glob("*.eml"))) == 5
+    for name in ("edition.html", "edition.txt"):
+        assert (folder / name).read_bytes() == (expected / name).read_bytes(), name
+    assert not [p for p in folder.iterdir() if p.name.endswith(".part")]
+
+
 class SmtpHandler:
     """aiosmtpd handler: ``gone*`` is refused with 550 5.1.1 at RCPT; ``busy*`` gets 451
     the first time; when ``kill`` is set, the sender process is SIGKILLed while the message

@@ -169,3 +169,20 @@ def test_status_command_json_and_text(populated: tuple[Config, Store], tmp_path:
     assert "expired" in out and "host-a:4242:abcdef" in out
     for text in ("send:daily", "poll:broken", "failing", "silent", "HTTP 503", "sent 3", "failed 1", "queued 1"):
         assert text in out, text
+
+
+def test_a_source_with_entries_more_often_than_hourly_shows_its_gap_in_minutes(
+    db_url: str, tmp_path: Path
+) -> None:
+    """An operator saw "usually every 0h" for a source that posts every 20 minutes."""
+    config = load_config(write_config(tmp_path, db_url))
+    now = datetime.now(UTC)
+    last = now - timedelta(days=3)
+    with Store.open(config.database.url) as store:
+        store.upsert_entries([entry("quiet", i, last - timedelta(minutes=20 * i)) for i in range(30)], now=last)
+        store.save_source_state(SourceState("quiet", last_status="ok", last_ok_at=now, last_new_at=last,
+                                            next_poll_at=now + timedelta(minutes=5)))
+    result = CliRunner().invoke(cli, ["-c", str(tmp_path / "config.yaml"), "status"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no new entry for 3d (usually every 20m)" in result.output, result.output
+    assert "every 0h" not in result.output

@@ -13,6 +13,11 @@ fsynced once; only then are the outcomes returned. So a row is ``sent`` only onc
 message is on disk under its final name, at the cost of two journal commits per batch
 instead of one per message. A kill in the middle leaves the batch ``sending``
 (``unknown``); sending it again rewrites the same files, so nobody gets two.
+
+Temporary files are named after their writer (``.tmp-<host>:<pid>:<random>.part``,
+:mod:`digest.tempnames`). Opening the transport on a folder removes the ones a killed
+writer left there (its process no longer runs, :func:`digest.liveness.holder_alive`), and
+never a running writer's (:func:`remove_left_over_temp_files`).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ import ctypes.util
 import logging
 import os
 import re
+import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from digest.liveness import holder_alive
 from digest.message import message_bytes
+from digest.tempnames import TEMP_SUFFIX, is_left_over, temp_prefix, writer_of
 from digest.transports import Outgoing, Progress
 from digest.types import DeliveryState, RenderedEdition, SendOutcome
 
@@ -44,9 +53,59 @@ def safe_file_part(recipient: str, limit: int = 80) -> str:
     return text[:limit] or "recipient"
 
 
+def _mkstemp(folder: Path) -> tuple[int, str]:
+    """A new temporary file in ``folder`` named after this process (:mod:`digest.tempnames`),
+    open for writing: ``(fd, path)``. Raises ``OSError``."""
+    return tempfile.mkstemp(
+        prefix=temp_prefix(socket.gethostname(), os.getpid()), suffix=TEMP_SUFFIX, dir=folder
+    )
+
+
+def remove_left_over_temp_files(folder: Path, *, now: float | None = None) -> list[str]:
+    """Remove the temporary files of ``folder`` (not its subfolders) that writers killed
+    mid-write left behind: those whose writer's process is gone, and those whose writer
+    cannot be told once older than :data:`digest.tempnames.UNKNOWN_WRITER_GRACE`
+    (:func:`digest.tempnames.is_left_over`); a running writer's files are never touched.
+    ``now`` is the clock in seconds since the epoch (file times are compared to it).
+    Returns the names removed. Never raises: a folder that is missing or unreadable, or a
+    file that cannot be removed, is skipped (logged)."""
+    removed: list[str] = []
+    clock = time.time() if now is None else now
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.warning("outbox.temp_scan_failed folder=%s error=%s", folder, exc)
+        return removed
+    alive: dict[str | None, bool | None] = {}
+    for entry in entries:
+        name = entry.name
+        if not name.endswith(TEMP_SUFFIX):
+            continue
+        writer = writer_of(name)
+        if writer not in alive:
+            alive[writer] = holder_alive(writer)
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            age = clock - entry.stat(follow_symlinks=False).st_mtime
+            if is_left_over(name, writer_alive=alive[writer], age_seconds=age):
+                os.unlink(entry.path)
+                removed.append(name)
+        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+            continue
+        except OSError as exc:
+            log.warning("outbox.temp_remove_failed file=%s error=%s", entry.path, exc)
+    if removed:
+        log.warning(
+            "outbox.left_over_temp_files_removed folder=%s count=%d", folder, len(removed)
+        )
+    return removed
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+    fd, tmp = _mkstemp(path.parent)
     try:
         os.fchmod(fd, 0o644)  # like any file the user writes, not mkstemp's private 0600
         with os.fdopen(fd, "wb") as handle:
@@ -106,7 +165,8 @@ class OutboxTransport:
     ``ENOSPC``; a read-only or missing folder), with the error text; ``FAILED`` when the
     message itself cannot be serialised. One bad item never stops the batch. The whole batch
     is reported at once (``reports_each = False``), after the one folder fsync: see the
-    module docstring.
+    module docstring. Opening it on a folder removes the temporary files writers killed
+    mid-write left there (:func:`remove_left_over_temp_files`).
     """
 
     name = "outbox"
@@ -114,6 +174,7 @@ class OutboxTransport:
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        remove_left_over_temp_files(self.folder)
 
     def file_name(self, item: Outgoing) -> str:
         """The file an item is written to, e.g. ``0001-ada_at_example.com.eml``."""
@@ -142,7 +203,7 @@ class OutboxTransport:
                 )
                 continue
             try:
-                fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=self.folder)
+                fd, tmp = _mkstemp(self.folder)
             except OSError as exc:
                 outcomes[item.delivery_id] = self._refused(item, name, exc)
                 continue
@@ -230,4 +291,10 @@ def write_edition_files(folder: Path, rendered: RenderedEdition) -> None:
     _write_atomic(folder / "edition.txt", rendered.text.encode("utf-8"))
 
 
-__all__ = ["OutboxTransport", "fsync_folder", "safe_file_part", "write_edition_files"]
+__all__ = [
+    "OutboxTransport",
+    "fsync_folder",
+    "remove_left_over_temp_files",
+    "safe_file_part",
+    "write_edition_files",
+]
