@@ -9,16 +9,23 @@ in turn (leave one window out), and the GoogleNews stories split in two halves b
   (``tests/data/realstories_w0.labels.jsonl``);
 - ``w2``: TIME, The Economist (Asia), EL PAÍS, kottke and 404 Media from 2026-01-14 to w0
   (``tests/data/realstories_w2.labels.jsonl``: story labels only);
+- ``w3``: The Economist (Asia) and EL PAÍS before w2, 278 entries, none the same story
+  (``tests/data/realstories_w3.labels.jsonl``): a guard against false merges;
 
 the label files hold ids and labels, joined with the feeds by ``tests/realstories.py``.
 
+The real windows are scored on the build path, as ``digest eval stories`` scores them (noise
+filter, dedupe, the config's 48-hour story window); ``--path clusters`` scores them as
+``digest eval clusters`` does (24-hour window), which is what this bench did before w3. The
+GoogleNews halves (undated) are scored as ``digest eval clusters`` does.
+
 Every setting of a small grid (:class:`digest.similarity.Params`) is scored on every set. For
-each held-out real window *H* and GoogleNews half *X*, the setting is chosen on the two other
+each held-out real window *H* and GoogleNews half *X*, the setting is chosen on the other
 real windows and half *X* — mean pairwise precision ≥ 0.9 on those windows first, then the
 mean of their B-cubed F1, *X*'s B-cubed F1 (title + text and titles only) plus a tenth of
 their mean pairwise recall — and reported on *H* and the other half, which it never saw.
 
-    python bench/cluster_cv.py            # 24 settings, about 5 minutes on 2 shared cores
+    python bench/cluster_cv.py            # 24 settings, about 10 minutes on 2 shared cores
     python bench/cluster_cv.py --results FILE   # choose and report from saved JSON lines
 """
 
@@ -40,7 +47,7 @@ import digest.cluster as cluster_module  # noqa: E402
 from digest.evaluate import bcubed, load_jsonl, pairwise, rows_to_entries  # noqa: E402
 from digest.similarity import Params  # noqa: E402
 from tests.conftest import DATASETS  # noqa: E402
-from tests.realstories import W0_LABELS, W2_LABELS, load_labelled  # noqa: E402
+from tests.realstories import W0_LABELS, W2_LABELS, W3_LABELS, load_labelled  # noqa: E402
 
 GRID: dict[str, tuple[Any, ...]] = {
     "text_weight": (0.5, 0.6, 0.7),
@@ -48,7 +55,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "pair_distance": (0.55, 0.6),
     "core_similarity": (0.35, 0.4),
 }
-REAL = ("w1", "w0", "w2")
+REAL = ("w1", "w0", "w2", "w3")
 HALVES = {"GA": "GB", "GB": "GA"}
 
 
@@ -66,6 +73,24 @@ def score(rows: list[dict], params: Params, title_only: bool) -> tuple[float, fl
     return round(bcubed(gold, pred)[2], 4), *(round(x, 3) for x in pairwise(gold, pred)[:2])
 
 
+def score_build(rows: list[dict], params: Params) -> tuple[float, float, float]:
+    """(B-cubed F1, pairwise precision, pairwise recall) of ``digest eval stories`` (the whole
+    build path with the repository's config and its first list) on ``rows``, with ``params``
+    as the clusterer's defaults. Rows without ``section`` (w2, w3) get one."""
+    from digest.config import load_config
+    from digest.evaluate import evaluate_stories
+
+    config = load_config(REPO / "config.yaml")
+    rows = [{**r, "section": r.get("section", "more")} for r in rows]
+    default = cluster_module.Params
+    cluster_module.Params = lambda: params  # type: ignore[assignment,misc]  # the build's defaults
+    try:
+        s = evaluate_stories(rows, config, config.lists[0])
+    finally:
+        cluster_module.Params = default  # type: ignore[misc]
+    return round(s.bcubed_f1, 4), round(s.pairwise_precision, 3), round(s.pairwise_recall, 3)
+
+
 def sets() -> dict[str, tuple[list[dict], bool]]:
     gn = load_jsonl(DATASETS / "clustering" / "googlenews_stories_shared.jsonl")
     stories = sorted({r["story"] for r in gn})
@@ -77,6 +102,7 @@ def sets() -> dict[str, tuple[list[dict], bool]]:
         "w1": (load_jsonl(DATASETS / "realstories" / "realfeeds_w1.jsonl"), False),
         "w0": (load_labelled(W0_LABELS), False),
         "w2": (load_labelled(W2_LABELS), False),
+        "w3": (load_labelled(W3_LABELS), False),
         "GA": (ga, False),
         "GB": (gb, False),
         "GAt": (ga, True),
@@ -124,6 +150,10 @@ def report(results: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, help="JSON lines of an earlier run")
+    parser.add_argument(
+        "--path", choices=("build", "clusters"), default="build",
+        help="score the real windows as 'digest eval stories' (build) or 'eval clusters' does",
+    )
     args = parser.parse_args()
     if args.results:
         report([json.loads(line) for line in args.results.read_text().splitlines() if line])
@@ -134,7 +164,12 @@ def main() -> None:
     for values in itertools.product(*GRID.values()):
         chosen = dict(zip(GRID, values, strict=True))
         params = Params(**chosen)
-        result = {name: score(rows, params, t) for name, (rows, t) in data.items()}
+        result = {
+            name: score_build(rows, params)
+            if name in REAL and args.path == "build"
+            else score(rows, params, t)
+            for name, (rows, t) in data.items()
+        }
         results.append({"params": chosen, **result})
         print(json.dumps(results[-1]), flush=True)
     report(results)

@@ -19,7 +19,9 @@ Two steps, in the order the pipeline calls them:
    large groups (whose average distance is naturally larger) up to a looser limit; groups of
    ten or more whose centroids agree are joined (halves of one broad story). Finally every
    member of a small story must be close to at least one other member, by the combined
-   similarity and by the meaning model on its own. Entries further apart in time than
+   similarity and by the meaning model on its own; then an entry left alone that carries a
+   story's own name (one most of its members carry and no other entry of the batch) joins it
+   when the meaning model agrees (:mod:`digest.anchors`). Entries further apart in time than
    ``window_hours`` are kept apart. Large batches go in time-ordered chunks overlapping by
    the window (:func:`chunks`), memory linear in the number of entries.
 
@@ -601,7 +603,10 @@ def _distinct_labels(
     """:func:`_labels` of entries whose texts ``docs`` all differ: signals
     (:mod:`digest.similarity`) of the batch, then :func:`_batch_labels` on the whole batch,
     or chunk by chunk (:func:`_chunked_labels`) when it has more than ``chunk_size`` entries
-    (default :data:`MAX_BATCH`); ``window`` in seconds."""
+    (default :data:`MAX_BATCH`), then entries left alone that carry a story's own name join it
+    (:func:`digest.anchors.join_by_anchor_names`); ``window`` in seconds."""
+    from digest.anchors import join_by_anchor_names
+
     n = len(entries)
     if n == 1:
         return np.zeros(1, dtype=np.int64), np.ones(1)
@@ -616,6 +621,7 @@ def _distinct_labels(
     else:
         log.info("cluster.chunked entries=%d chunk=%d", n, size)
         labels = _chunked_labels(sig, params, window, size)
+    labels = join_by_anchor_names(labels, sig, params, window)
     centrality = np.ones(n)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

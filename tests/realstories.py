@@ -15,6 +15,15 @@ entries of time-world, economist-asia, elpais-english, kottke-atom and 404media 
 [2026-01-14T00:00Z, 2026-02-12T07:00Z), 159 entries in 149 stories (8 of two or more entries,
 mostly one outlet's pieces on one event: TIME's Davos speech, a list and its method), labelled
 by the same rules. It holds ``story`` and ``kind`` only (no ``section``): a clustering set.
+
+w3 is a fourth window, a guard against false merges: the entries of economist-asia and
+elpais-english published before 2026-01-14 (2024-12-19 .. 2026-01-12), 278 entries, each its
+own story (8 ``noise-``: The Economist's newsletters, job advertisements, an EL PAÍS service
+page). Labelled by the README's rules from the titles, reading the ledes of every pair of
+entries within 48 hours that the similarity signals put close (shared names, embeddings):
+none reports the same news (the Myanmar earthquake pieces of 28 and 30 March 2025 are
+separate developments on different days; analyses of one week on one country are separate
+pieces). ``story`` and ``kind`` only.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from .conftest import REAL_FEEDS
 DATA = Path(__file__).resolve().parent / "data"
 W0_LABELS = DATA / "realstories_w0.labels.jsonl"
 W2_LABELS = DATA / "realstories_w2.labels.jsonl"
+W3_LABELS = DATA / "realstories_w3.labels.jsonl"
 
 _BLOCK = re.compile(
     r"</?(p|li|br|div|ul|ol|h\d|tr|td|blockquote|figure|figcaption|img)\b[^>]*>", re.I
