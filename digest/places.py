@@ -8,12 +8,14 @@ happens* outweighs *who is named*:
 
 - field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
-  ("LONDON: ...") × :data:`PLACE_CUE`; a demonym ("US soldiers" is written ``US`` but a
+  ("LONDON: ...") × :data:`PLACE_CUE`; "from" is not one: it names where people or things
+  come from ("won't repatriate 34 women from Syria"), not where the news happens; a demonym ("US soldiers" is written ``US`` but a
   demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
   Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
   × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
   talked about, not where anything happens: × :data:`QUOTED_CUE`;
-- "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too;
+- "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too; a demonym
+  before "Americans" ("Yemeni Americans", "African-American") is not counted: they are Americans;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",
   "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
   subject ("US and Iran reach ...").
@@ -40,7 +42,7 @@ QUOTED_CUE = 0.25
 
 _PREPOSITIONS = frozenset(
     (
-        "in", "at", "to", "from", "into", "inside", "near", "across", "throughout", "outside",
+        "in", "at", "to", "into", "inside", "near", "across", "throughout", "outside",
         "off", "around", "within",
     )
 )  # fmt: skip
@@ -138,6 +140,10 @@ _VERBS_AFTER_US = frozenset(
 _IDIOMS = {"guinea": re.compile(r"\s+pigs?\b", re.IGNORECASE)}
 """Names that the words after them make a common noun: "guinea pigs" are not in Guinea."""
 
+_HYPHENATED_AMERICAN = re.compile(r"(?:-|\s+)Americans?\b")
+"""After a demonym, "Americans" makes one people of the two: "Yemeni Americans", "Venezuelan-
+Americans" and "African Americans" are Americans (the ``American`` part is matched on its own)."""
+
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
 
@@ -188,6 +194,8 @@ def _mentions(text: str, field: str, scale: float) -> list[Mention]:
             idiom = _IDIOMS.get(place.name.casefold())
             if idiom is not None and idiom.match(text, match.end()):
                 continue  # "guinea pigs", not Guinea
+            if place.kind == _DEMONYM and _HYPHENATED_AMERICAN.match(text, match.end()):
+                continue  # "Yemeni Americans" live in America
             span = (match.start(), match.end())
             if any(a < span[1] and span[0] < b for a, b in found):
                 continue  # inside a longer name already found

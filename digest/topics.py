@@ -29,7 +29,8 @@ Order in which the rules apply to each story (the first that decides wins):
    speaks for no section and whose summary speaks for two or more, none by far the most
    ("… at the center of the Iran and Ukraine negotiations").
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
-   a topic's ``categories``.
+   a topic's ``categories``; then a folder of the lead's link named as one of them (the
+   outlet's desk: ``/economy/`` or ``/business/`` for a topic with ``categories: [Economy]``).
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
    default topic (``SourceConfig.topic``, given as ``source_topics``).
 4. **Classifier** learned from labelled examples (``digest topics fit``), when a model is
@@ -375,6 +376,19 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     )
 
 
+def _link_sections(url: str | None) -> frozenset[str]:
+    """The folders of a link's path before its last segment, lower case, ``-``/``_`` as
+    spaces: where the outlet filed it (``/economy/`` of ``/economy/2026/2/17/slug``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        path = urlsplit(url or "").path
+    except ValueError:
+        return frozenset()
+    parts = [p for p in path.split("/") if p][:-1]
+    return frozenset(" ".join(re.sub(r"[-_]+", " ", p).split()).casefold() for p in parts)
+
+
 def _rule_topic(
     story: Story,
     topics: Sequence[TopicConfig],
@@ -405,6 +419,11 @@ def _rule_topic(
         for category in topic.categories:
             if category.casefold() in labels:
                 return topic.name, f"feed category {category!r}"
+    filed = _link_sections(story.lead.url)
+    for topic in topics:
+        for category in topic.categories:
+            if category.casefold() in filed:
+                return topic.name, f"filed under /{category.casefold()}/"
     names = {t.name for t in topics}
     for topic in topics:
         if story.lead.source in topic.sources:

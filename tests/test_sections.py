@@ -78,6 +78,22 @@ NAMED = [
     # a title that names no section over a summary that names two alike: a world story
     ("Trump Bets on Diplomacy Without Diplomats",
      "His envoys are at the center of the Iran and Ukraine negotiations.", "more"),
+    # US stories that name no place: US institutions say where (as actors, weighed lightly)
+    ("Inside an AI-powered private school",
+     "Leaked documents reveal the inner workings of a school the Trump administration applauded.",
+     "americas"),
+    ("Justice Department opens an inquiry into the memo", "", "americas"),
+    # "Yemeni Americans" are Americans: the demonym before "Americans" is not counted
+    ("Yemeni Americans feel 'betrayed' as protections end", "", "americas"),
+    # "from" names where people come from, not where the news happens
+    ("Australia won't repatriate 34 women and children from Syria", "", "asia"),
+    # science belongs to no region
+    ("Ludovic Slimak on Neanderthals: 'Humans disappear when their values collapse'",
+     "The French paleoanthropologist discusses his book.", "more"),
+    # "shares" is a verb more often than stock; stock words and crypto are business
+    ("Polar explorer and scientist shares her beauty uniform", "", "more"),
+    ("Shares in Toyota fell sharply after the forecast", "", "business"),
+    ("Asia is turning stablecoins into banking infrastructure", "", "business"),
 ]
 
 
@@ -303,3 +319,15 @@ def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
     assert _placed([Story(key="s", lead=lead)])["s"][0] == "europe"
     together = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
     assert together[0] == "asia", together
+
+
+def test_a_link_filed_under_a_topics_desk_is_that_topics_category() -> None:
+    """Al Jazeera files company news under /economy/: the business topic's category, when the
+    lede names no place or keyword ("Warner Bros rejects latest Paramount bid")."""
+    lead = Entry(source="aj", entry_id="w", published=NOW, title="Warner Bros rejects latest Paramount bid",
+                 summary_text="The board says it remains committed to the Netflix deal.",
+                 url="https://www.aljazeera.com/economy/2026/2/17/warner-bros-rejects-bid")  # fmt: skip
+    placed = _placed([Story(key="w", lead=lead)])["w"]
+    assert placed == ("business", "filed under /economy/"), placed
+    elsewhere = dataclasses.replace(lead, url="https://www.aljazeera.com/news/2026/2/17/warner-bros")
+    assert _placed([Story(key="w", lead=elsewhere)])["w"][0] == "more"
