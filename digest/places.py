@@ -114,8 +114,7 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
             folded.setdefault(place.name.casefold(), place)
 
     def alternation(names: Iterable[str], flags: int) -> re.Pattern[str]:
-        ordered = sorted(names, key=len, reverse=True)
-        body = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in ordered)
+        body = _trie([n.lower() if flags & re.IGNORECASE else n for n in names])
         return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
 
     return (
@@ -124,6 +123,39 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
         exact,
         folded,
     )
+
+
+_SPACE = " "
+
+
+def _trie(names: Iterable[str]) -> str:
+    """One regular expression for ``names`` (the words of each joined by ``\\s+``) as a trie:
+    it matches what the alternation of the names, longest first, matches, at each position the
+    longest name that fits. An alternation of ~800 names is tried name by name at every
+    character of a text; the trie follows one branch (at most one child can match a character:
+    they differ in it, and a space never matches a letter)."""
+    root: dict[str, dict] = {}
+    end = ""  # the key that marks the end of a name (no character is empty)
+    for name in names:
+        node = root
+        tokens = _SPACE.join(name.split())
+        for char in tokens:
+            node = node.setdefault(char, {})
+        node[end] = {}
+
+    def render(node: dict[str, dict]) -> str:
+        branches = [
+            (r"\s+" if char == _SPACE else re.escape(char)) + render(child)
+            for char, child in sorted(node.items())
+            if char != end
+        ]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        # a name ends here too: the optional group tries the longer names first
+        return f"(?:{body})?" if end in node else body
+
+    return render(root)
 
 
 _WORD_BEFORE = re.compile(r"(\w+)(?:\W+the)?\W*$", re.IGNORECASE)

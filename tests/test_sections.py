@@ -331,3 +331,52 @@ def test_a_link_filed_under_a_topics_desk_is_that_topics_category() -> None:
     assert placed == ("business", "filed under /economy/"), placed
     elsewhere = dataclasses.replace(lead, url="https://www.aljazeera.com/news/2026/2/17/warner-bros")
     assert _placed([Story(key="w", lead=elsewhere)])["w"][0] == "more"
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real-feed set not present")
+def test_the_gazetteer_trie_matches_what_the_alternation_of_its_names_matches() -> None:
+    """places._matcher compiles the ~800 names as a trie (one branch tried per character, not
+    every name): the same matches as the plain alternation of the names, longest first, on
+    every title and summary of the demo window and on names that hold spaces and dots."""
+    import re
+
+    from digest import places
+
+    def alternation(names: list[str], flags: int) -> re.Pattern[str]:
+        ordered = sorted(names, key=len, reverse=True)
+        body = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in ordered)
+        return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
+
+    exact_re, folded_re, exact, folded = places._matcher()
+    reference = (
+        alternation(list(exact), 0),
+        alternation([p.name for p in folded.values()], re.IGNORECASE),
+    )
+    texts = [t for r in map(json.loads, REAL.open(encoding="utf-8")) for t in (r["title"], r["text"])]
+    texts.append("Washington  D.C., the USA's EU-US talks; Côte d'Ivoire; St. Petersburg; sub-Saharan")
+    for text in texts:
+        for ours, plain in zip((exact_re, folded_re), reference, strict=True):
+            assert [m.span() for m in ours.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    # each shared beginning is written once: "South" for "South", "South Sudan", "South Africa"
+    assert places._trie(["South", "South Sudan", "South Africa"]).count("outh") == 1
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real-feed set not present")
+def test_the_keyword_shortcut_never_skips_a_keyword_that_matches() -> None:
+    """topics._may_hold skips a keyword's search when a word of it is not in the lede; on every
+    lede of the demo window, for every keyword of the shipped topics, it never skips one that
+    the full search finds (and it does skip most)."""
+    from digest.overrides import keyword_pattern
+    from digest.topics import _may_hold, _words, lead_text
+
+    keywords = [w for t in _config().topics for w in t.keywords] + ["Russia-Ukraine", "São Paulo"]
+    skipped = 0
+    for row in map(json.loads, REAL.open(encoding="utf-8")):
+        for text in (row["title"], lead_text(row["text"]), "ſhares of Kyiv"):
+            words = _words(text)
+            for word in keywords:
+                if keyword_pattern(word).search(text):
+                    assert _may_hold(words, word), (word, text)
+                elif not _may_hold(words, word):
+                    skipped += 1
+    assert skipped > 0.9 * len(keywords) * 2 * 183
