@@ -8,7 +8,7 @@ in turn (leave one window out), and the GoogleNews stories split in two halves b
 - ``w0``: the windows before it and the other same-day outlets
   (``tests/data/realstories_w0.labels.jsonl``);
 - ``w2``: TIME, The Economist (Asia), EL PAÍS, kottke and 404 Media from 2026-01-14 to w0
-  (``tests/data/realstories_w2.labels.jsonl``: story labels only);
+  (``tests/data/realstories_w2.labels.jsonl``);
 - ``w3``: The Economist (Asia) and EL PAÍS before w2, 278 entries, none the same story
   (``tests/data/realstories_w3.labels.jsonl``): a guard against false merges;
 

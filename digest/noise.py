@@ -14,7 +14,9 @@ Rules, checked in this order (the first that matches gives the reason):
 2. **roundup / newsletter** (words a reader can check): the title or link names a
    newsletter, brief, key-events list or "what to know" page (``Up First``,
    ``World Brief``, ``List of key events``, ``/newsletter/``); a title that strings two
-   stories together (``"X has died. And, Y"``), or a teaser summary (at most
+   stories together (``"X has died. And, Y"``), a lead image the outlet named for a newsletter
+   (the NYT's ``…-theworld-promo…`` for The World; not an edition that is one interview), or a
+   teaser summary (at most
    :data:`TEASER_CHARS` characters) that lists several stories the same way.
 3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
    or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
@@ -84,6 +86,11 @@ _ROUNDUP_URL = re.compile(
     r"(newsletter|/briefing/|/brief/|list-of-key-events|/live-updates-summary|/quiz/)",
     re.IGNORECASE,
 )
+# The outlet's own name for a newsletter edition in its lead image's file path: the NYT
+# names The World's promo images "17int-theworld-promo-…"; "…/newsletter/…", "-briefing-".
+_NEWSLETTER_IMAGE = re.compile(r"(?<![a-z])(theworld|newsletters?|briefing)(?![a-z])", re.IGNORECASE)
+# An edition given over to one interview is one story (the labels call it news).
+_INTERVIEW_IMAGE = re.compile(r"(?<![a-z])interview(?![a-z])", re.IGNORECASE)
 _PROGRAMME_CATEGORY = re.compile(
     r"\b(brief|briefing|newsletter|podcasts?|tv shows?|programmes?|quiz(?:zes)?|roundup)\b",
     re.IGNORECASE,
@@ -118,6 +125,17 @@ def _url_date(url: str | None) -> datetime | None:
         return None
 
 
+def _image_path(entry: Entry) -> str:
+    """The path of the entry's lead image URL (``""`` without one)."""
+    from urllib.parse import urlsplit
+
+    url = entry.image.url if entry.image is not None else ""
+    try:
+        return urlsplit(url).path
+    except ValueError:
+        return ""
+
+
 def classify(entry: Entry) -> NoiseVerdict | None:
     """The :class:`NoiseVerdict` for ``entry``, or ``None`` when it reads as news.
 
@@ -139,6 +157,12 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     match = _ROUNDUP_TITLE.search(title) or _ROUNDUP_URL.search(entry.url or "")
     if match:
         return NoiseVerdict("roundup", f"newsletter or roundup: {match.group(0).strip()!r}")
+    image = _image_path(entry)
+    found_image = _NEWSLETTER_IMAGE.search(image)
+    if found_image and not _INTERVIEW_IMAGE.search(image):
+        return NoiseVerdict(
+            "roundup", f"newsletter edition: its image is named {found_image.group(0)!r}"
+        )
     if _TWO_STORIES.search(title):
         return NoiseVerdict("roundup", "title strings two stories together (\". And, …\")")
     teaser = (entry.summary_text or "").strip()

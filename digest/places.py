@@ -8,12 +8,14 @@ happens* outweighs *who is named*:
 
 - field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
-  ("LONDON: ...") × :data:`PLACE_CUE`; a demonym ("US soldiers" is written ``US`` but a
+  ("LONDON: ...") × :data:`PLACE_CUE`; "from" is not one: it names where people or things
+  come from ("won't repatriate 34 women from Syria"), not where the news happens; a demonym ("US soldiers" is written ``US`` but a
   demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
   Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
   × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
   talked about, not where anything happens: × :data:`QUOTED_CUE`;
-- "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too;
+- "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too; a demonym
+  before "Americans" ("Yemeni Americans", "African-American") is not counted: they are Americans;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",
   "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
   subject ("US and Iran reach ...").
@@ -40,7 +42,7 @@ QUOTED_CUE = 0.25
 
 _PREPOSITIONS = frozenset(
     (
-        "in", "at", "to", "from", "into", "inside", "near", "across", "throughout", "outside",
+        "in", "at", "to", "into", "inside", "near", "across", "throughout", "outside",
         "off", "around", "within",
     )
 )  # fmt: skip
@@ -112,8 +114,7 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
             folded.setdefault(place.name.casefold(), place)
 
     def alternation(names: Iterable[str], flags: int) -> re.Pattern[str]:
-        ordered = sorted(names, key=len, reverse=True)
-        body = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in ordered)
+        body = _trie([n.lower() if flags & re.IGNORECASE else n for n in names])
         return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
 
     return (
@@ -122,6 +123,39 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
         exact,
         folded,
     )
+
+
+_SPACE = " "
+
+
+def _trie(names: Iterable[str]) -> str:
+    """One regular expression for ``names`` (the words of each joined by ``\\s+``) as a trie:
+    it matches what the alternation of the names, longest first, matches, at each position the
+    longest name that fits. An alternation of ~800 names is tried name by name at every
+    character of a text; the trie follows one branch (at most one child can match a character:
+    they differ in it, and a space never matches a letter). Built from the sorted names by
+    index ranges rather than as a tree of dicts: no thousands of containers for the garbage
+    collector to walk in a process that holds a day of parsed feeds."""
+    ordered = sorted({_SPACE.join(name.split()) for name in names})
+
+    def branch(lo: int, hi: int, depth: int) -> str:
+        # ordered[lo:hi] share their first ``depth`` characters; a name that ends here sorts first
+        ends = lo < hi and len(ordered[lo]) == depth
+        i = lo + 1 if ends else lo
+        parts = []
+        while i < hi:
+            char, j = ordered[i][depth], i + 1
+            while j < hi and ordered[j][depth] == char:
+                j += 1
+            parts.append((r"\s+" if char == _SPACE else re.escape(char)) + branch(i, j, depth + 1))
+            i = j
+        if not parts:
+            return ""
+        body = parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+        # a name ends here too: the optional group tries the longer names first
+        return f"(?:{body})?" if ends else body
+
+    return branch(0, len(ordered), 0)
 
 
 _WORD_BEFORE = re.compile(r"(\w+)(?:\W+the)?\W*$", re.IGNORECASE)
@@ -137,6 +171,10 @@ _VERBS_AFTER_US = frozenset(
 
 _IDIOMS = {"guinea": re.compile(r"\s+pigs?\b", re.IGNORECASE)}
 """Names that the words after them make a common noun: "guinea pigs" are not in Guinea."""
+
+_HYPHENATED_AMERICAN = re.compile(r"(?:-|\s+)Americans?\b")
+"""After a demonym, "Americans" makes one people of the two: "Yemeni Americans", "Venezuelan-
+Americans" and "African Americans" are Americans (the ``American`` part is matched on its own)."""
 
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
@@ -188,6 +226,8 @@ def _mentions(text: str, field: str, scale: float) -> list[Mention]:
             idiom = _IDIOMS.get(place.name.casefold())
             if idiom is not None and idiom.match(text, match.end()):
                 continue  # "guinea pigs", not Guinea
+            if place.kind == _DEMONYM and _HYPHENATED_AMERICAN.match(text, match.end()):
+                continue  # "Yemeni Americans" live in America
             span = (match.start(), match.end())
             if any(a < span[1] and span[0] < b for a, b in found):
                 continue  # inside a longer name already found

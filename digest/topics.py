@@ -29,7 +29,8 @@ Order in which the rules apply to each story (the first that decides wins):
    speaks for no section and whose summary speaks for two or more, none by far the most
    ("… at the center of the Iran and Ukraine negotiations").
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
-   a topic's ``categories``.
+   a topic's ``categories``; then a folder of the lead's link named as one of them (the
+   outlet's desk: ``/economy/`` or ``/business/`` for a topic with ``categories: [Economy]``).
 3. **Source hints**: the lead's source listed in a topic's ``sources``, else the source's own
    default topic (``SourceConfig.topic``, given as ``source_topics``).
 4. **Classifier** learned from labelled examples (``digest topics fit``), when a model is
@@ -48,6 +49,7 @@ a section with fewer than ``ListConfig.min_section_stories`` stories folds into 
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -286,11 +288,43 @@ def lead_text(summary: str, *, sentences: int = LEAD_SENTENCES, words: int = LEA
     return " ".join(cut[:words]) if len(cut) > words else lead
 
 
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> frozenset[str] | None:
+    """The lower-cased words of ``text``, or ``None`` when it holds a letter outside ASCII
+    (where case-insensitive matching knows more than ``lower()``: "ſ" is an "s")."""
+    if not text.isascii() and any(c.isalpha() and not c.isascii() for c in text):
+        return None
+    return frozenset(_WORD.findall(text.lower()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyword_words(keyword: str) -> tuple[str, ...] | None:
+    """The lower-cased words a keyword's pattern needs in a text (``None``: not ASCII)."""
+    return tuple(_WORD.findall(keyword.lower())) if keyword.isascii() else None
+
+
+def _may_hold(words: frozenset[str] | None, keyword: str) -> bool:
+    """False only when ``keyword`` cannot match a text of these ``words``
+    (:func:`_words`): each word of a whole-word keyword is a word of the text it matches.
+    A shortcut for :func:`_evidence`, which otherwise runs ~70 patterns over each lede."""
+    needed = _keyword_words(keyword)
+    return words is None or needed is None or all(w in words for w in needed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _claimed(keywords: tuple[str, ...], name: str) -> bool:
+    """True when one of the list's ``keywords`` is exactly the place ``name``."""
+    return any(keyword_pattern(w).fullmatch(name) for w in keywords)
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
     the list's topic order, regions no topic covers last). Reads the lead's title and the
     first sentences of its summary (:func:`lead_text`)."""
     title, summary = story.lead.title or "", lead_text(story.lead.summary_text or "")
+    title_words, summary_words = _words(title), _words(summary)
     found: dict[tuple[str | None, str], dict[str, list[tuple[float, str]]]] = {}
 
     def add(key: tuple[str | None, str], field: str, weight: float, reason: str) -> None:
@@ -304,9 +338,9 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         )
         for word in topic.keywords:
             pattern = keyword_pattern(word)
-            if pattern.search(title):
+            if _may_hold(title_words, word) and pattern.search(title):
                 add((topic.name, ""), "title", title_w, f"keyword {word!r}")
-            elif pattern.search(summary):
+            elif _may_hold(summary_words, word) and pattern.search(summary):
                 add((topic.name, ""), "summary", summary_w, f"keyword {word!r} in the summary")
         for expression in topic.patterns:
             if re.search(expression, title, re.IGNORECASE):
@@ -317,10 +351,10 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     for topic in topics:
         for region in topic.places:
             region_topic.setdefault(region, topic.name)
-    claimed = [keyword_pattern(w) for t in topics for w in t.keywords]
+    keywords = tuple(w for t in topics for w in t.keywords)
     # places are evidence only for a list that has sections by region
     for mention in locate(title, summary) if region_topic else ():
-        if any(p.fullmatch(mention.place.name) for p in claimed):
+        if _claimed(keywords, mention.place.name):
             continue  # the editor's keyword claims this name for its topic
         region = mention.place.region
         weight = mention.weight * (EVENT_CUE if region == "world" else 1.0)
@@ -332,7 +366,7 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     # the other outlets' headlines: where they agree the news happens
     for other in story.entries[1:] if region_topic and OTHER_TITLES else ():
         for mention in locate(other.title or ""):
-            if any(p.fullmatch(mention.place.name) for p in claimed):
+            if _claimed(keywords, mention.place.name):
                 continue
             region = mention.place.region
             weight = OTHER_TITLES * mention.weight * (EVENT_CUE if region == "world" else 1.0)
@@ -375,6 +409,19 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     )
 
 
+def _link_sections(url: str | None) -> frozenset[str]:
+    """The folders of a link's path before its last segment, lower case, ``-``/``_`` as
+    spaces: where the outlet filed it (``/economy/`` of ``/economy/2026/2/17/slug``)."""
+    from urllib.parse import urlsplit
+
+    try:
+        path = urlsplit(url or "").path
+    except ValueError:
+        return frozenset()
+    parts = [p for p in path.split("/") if p][:-1]
+    return frozenset(" ".join(re.sub(r"[-_]+", " ", p).split()).casefold() for p in parts)
+
+
 def _rule_topic(
     story: Story,
     topics: Sequence[TopicConfig],
@@ -405,6 +452,11 @@ def _rule_topic(
         for category in topic.categories:
             if category.casefold() in labels:
                 return topic.name, f"feed category {category!r}"
+    filed = _link_sections(story.lead.url)
+    for topic in topics:
+        for category in topic.categories:
+            if category.casefold() in filed:
+                return topic.name, f"filed under /{category.casefold()}/"
     names = {t.name for t in topics}
     for topic in topics:
         if story.lead.source in topic.sources:

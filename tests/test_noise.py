@@ -164,3 +164,24 @@ def test_a_weekly_roundup_teaser_is_a_roundup_a_story_about_this_week_is_not() -
     verdict = classify(teaser("This week, we discuss support and saying goodbye to a database."))
     assert verdict is not None and verdict.kind == "roundup"
     assert classify(teaser("This week, the administration seeks deals on three fronts.")) is None
+
+
+def test_a_newsletter_edition_is_known_by_the_name_of_its_image() -> None:
+    """The NYT's The World newsletter reads like an article ("Labubu Diplomacy": one line on
+    China's soft power); only the outlet's name for its promo image says what it is. An
+    edition given over to one interview is one story and stays news."""
+    from dataclasses import replace
+
+    from digest.types import Image
+
+    base = "https://static01.nyt.com/images/2026/02/18/multimedia/"
+    teaser = replace(
+        entry("Labubu Diplomacy", url="https://www.nytimes.com/2026/02/17/world/labubu-diplomacy.html"),
+        image=Image(url=base + "18int-theworld-china-cool-promo/18int-theworld-china-cool-promo-mediumSquareAt3X.jpg"),
+    )  # fmt: skip
+    verdict = classify(teaser)
+    assert verdict is not None and verdict.kind == "roundup" and "theworld" in verdict.reason
+    interview = replace(teaser, image=Image(url=base + "16int-theworld-interview-pelicot-promo/x.jpg"))
+    assert classify(interview) is None
+    assert classify(replace(teaser, image=Image(url=base + "17-int-peru-impeachment/x.jpg"))) is None
+    assert classify(replace(teaser, image=Image(url=base + "worldwide-floods/x.jpg"))) is None

@@ -78,6 +78,22 @@ NAMED = [
     # a title that names no section over a summary that names two alike: a world story
     ("Trump Bets on Diplomacy Without Diplomats",
      "His envoys are at the center of the Iran and Ukraine negotiations.", "more"),
+    # US stories that name no place: US institutions say where (as actors, weighed lightly)
+    ("Inside an AI-powered private school",
+     "Leaked documents reveal the inner workings of a school the Trump administration applauded.",
+     "americas"),
+    ("Justice Department opens an inquiry into the memo", "", "americas"),
+    # "Yemeni Americans" are Americans: the demonym before "Americans" is not counted
+    ("Yemeni Americans feel 'betrayed' as protections end", "", "americas"),
+    # "from" names where people come from, not where the news happens
+    ("Australia won't repatriate 34 women and children from Syria", "", "asia"),
+    # science belongs to no region
+    ("Ludovic Slimak on Neanderthals: 'Humans disappear when their values collapse'",
+     "The French paleoanthropologist discusses his book.", "more"),
+    # "shares" is a verb more often than stock; stock words and crypto are business
+    ("Polar explorer and scientist shares her beauty uniform", "", "more"),
+    ("Shares in Toyota fell sharply after the forecast", "", "business"),
+    ("Asia is turning stablecoins into banking infrastructure", "", "business"),
 ]
 
 
@@ -303,3 +319,64 @@ def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
     assert _placed([Story(key="s", lead=lead)])["s"][0] == "europe"
     together = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
     assert together[0] == "asia", together
+
+
+def test_a_link_filed_under_a_topics_desk_is_that_topics_category() -> None:
+    """Al Jazeera files company news under /economy/: the business topic's category, when the
+    lede names no place or keyword ("Warner Bros rejects latest Paramount bid")."""
+    lead = Entry(source="aj", entry_id="w", published=NOW, title="Warner Bros rejects latest Paramount bid",
+                 summary_text="The board says it remains committed to the Netflix deal.",
+                 url="https://www.aljazeera.com/economy/2026/2/17/warner-bros-rejects-bid")  # fmt: skip
+    placed = _placed([Story(key="w", lead=lead)])["w"]
+    assert placed == ("business", "filed under /economy/"), placed
+    elsewhere = dataclasses.replace(lead, url="https://www.aljazeera.com/news/2026/2/17/warner-bros")
+    assert _placed([Story(key="w", lead=elsewhere)])["w"][0] == "more"
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real-feed set not present")
+def test_the_gazetteer_trie_matches_what_the_alternation_of_its_names_matches() -> None:
+    """places._matcher compiles the ~800 names as a trie (one branch tried per character, not
+    every name): the same matches as the plain alternation of the names, longest first, on
+    every title and summary of the demo window and on names that hold spaces and dots."""
+    import re
+
+    from digest import places
+
+    def alternation(names: list[str], flags: int) -> re.Pattern[str]:
+        ordered = sorted(names, key=len, reverse=True)
+        body = "|".join(r"\s+".join(re.escape(w) for w in n.split()) for n in ordered)
+        return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
+
+    exact_re, folded_re, exact, folded = places._matcher()
+    reference = (
+        alternation(list(exact), 0),
+        alternation([p.name for p in folded.values()], re.IGNORECASE),
+    )
+    texts = [t for r in map(json.loads, REAL.open(encoding="utf-8")) for t in (r["title"], r["text"])]
+    texts.append("Washington  D.C., the USA's EU-US talks; Côte d'Ivoire; St. Petersburg; sub-Saharan")
+    for text in texts:
+        for ours, plain in zip((exact_re, folded_re), reference, strict=True):
+            assert [m.span() for m in ours.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    # each shared beginning is written once: "South" for "South", "South Sudan", "South Africa"
+    assert places._trie(["South", "South Sudan", "South Africa"]).count("outh") == 1
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="shared real-feed set not present")
+def test_the_keyword_shortcut_never_skips_a_keyword_that_matches() -> None:
+    """topics._may_hold skips a keyword's search when a word of it is not in the lede; on every
+    lede of the demo window, for every keyword of the shipped topics, it never skips one that
+    the full search finds (and it does skip most)."""
+    from digest.overrides import keyword_pattern
+    from digest.topics import _may_hold, _words, lead_text
+
+    keywords = [w for t in _config().topics for w in t.keywords] + ["Russia-Ukraine", "São Paulo"]
+    skipped = 0
+    for row in map(json.loads, REAL.open(encoding="utf-8")):
+        for text in (row["title"], lead_text(row["text"]), "ſhares of Kyiv"):
+            words = _words(text)
+            for word in keywords:
+                if keyword_pattern(word).search(text):
+                    assert _may_hold(words, word), (word, text)
+                elif not _may_hold(words, word):
+                    skipped += 1
+    assert skipped > 0.9 * len(keywords) * 2 * 183

@@ -1,0 +1,59 @@
+"""Sections macro-F1 of the whole build path (``digest eval stories``) on the hand-labelled
+real sets, with the shipped world list's rules and no classifier.
+
+The section rules were chosen by reading the errors of w0 and w1 only; w2 (TIME, The
+Economist Asia, EL PAÍS, kottke, 404 Media, 2026-01-14 to 02-12) and g1 (the Guardian US
+feed, 2018) were labelled for sections before those rules were run on them and never
+tuned on: their figures are the held-out ones. Floors sit just under the measured figures
+(main before this change: w0 0.816, w1 0.855, w2 0.833, g1 0.730).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.config import load_config
+from digest.evaluate import evaluate_stories, load_jsonl
+from tests.conftest import DATASETS, REPO
+from tests.realstories import G1_LABELS, W0_LABELS, W2_LABELS, load_labelled
+
+W1 = DATASETS / "realstories" / "realfeeds_w1.jsonl"
+
+
+def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
+    config = load_config(REPO / "config.yaml")
+    return evaluate_stories(rows, config, config.list("world"))
+
+
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    [
+        ("w0", 0.84),  # tuning: measured 0.847
+        ("w1", 0.89),  # tuning: measured 0.898
+        ("w2", 0.82),  # held out: measured 0.830
+        ("g1", 0.81),  # held out: measured 0.826
+    ],
+)
+def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None:
+    rows = (
+        load_jsonl(W1)
+        if name == "w1"
+        else load_labelled({"w0": W0_LABELS, "w2": W2_LABELS, "g1": G1_LABELS}[name])
+    )
+    scores = _scores(rows)
+    assert scores.sections_macro_f1 >= floor, (name, scores.sections_macro_f1, scores.per_section_f1)
+
+
+def test_noise_on_the_demo_window_finds_every_newsletter() -> None:
+    """The NYT's The World newsletter editions, Up First, World Brief and key-event lists:
+    every gold noise entry of w1 is left out, and nothing else (main: recall 0.8)."""
+    scores = _scores(load_jsonl(W1))
+    assert (scores.noise_precision, scores.noise_recall) == (1.0, 1.0)
+
+
+def test_g1_loads_every_labelled_entry_with_its_feed_text() -> None:
+    rows = load_labelled(G1_LABELS)
+    assert len(rows) == 55 and all(r["title"] and r["section"] for r in rows)
+    assert {r["story"] for r in rows if r["story"].startswith("noise-")} and len(
+        {r["story"] for r in rows}
+    ) == 47
