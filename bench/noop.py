@@ -4,15 +4,19 @@ Sets up the demo ``config.yaml`` in a temporary folder (its database, its outbox
 ``digest run --at 2026-02-18T07:00:00Z`` once: every feed parsed, the edition built and sent.
 Then alternates ``--repeat`` times, each in a fresh interpreter: ``python -c pass``, the
 same ``digest run`` again (every source not due, the edition complete: nothing to do), that
-run again from a copy of the package without bytecode, and the demo's feed files parsed the
-way digest calls feedparser (the baseline of ``bench/pipeline.py``). Prints the medians of
-wall and CPU time and the ratios; the issue-14 target is a no-op run of at most 0.5 s wall.
+run through ``digest.cli.main`` directly (the CLI imported with the garbage collector on and
+nothing frozen, as before ``digest.__main__`` paused it), that run again from a copy of the
+package without bytecode, and the demo's feed files parsed the way digest calls feedparser
+(the baseline of ``bench/pipeline.py``). Prints the medians of wall and CPU time and the
+ratios; the issue-14 target is a no-op run of at most 0.5 s wall.
 
 Bytecode: ``pip install`` compiles a package's modules, and ``make install`` compiles
 ``digest/`` (``compileall``), so a cron job reads ``__pycache__``; this bench compiles them
 first too (``digest run (no-op)``). An editable install under ``PYTHONDONTWRITEBYTECODE``
 never writes them: each run then compiles every module it imports from source, which the
-``no bytecode`` line measures (a copy of ``digest/`` first on ``PYTHONPATH``).
+``no bytecode`` line measures (a copy of ``digest/`` first on ``PYTHONPATH``, run from the
+temporary folder: from the checkout, ``python -m`` puts the current folder, and so the
+checkout's own ``digest/`` and its bytecode, before ``PYTHONPATH``).
 
     python bench/noop.py [--repeat 10]
 """
@@ -34,6 +38,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pipeline import AT, REPO, child, digest_cmd  # noqa: E402
+
+
+#: ``digest ARGS`` without the console script's garbage-collector pause (``digest.__main__``):
+#: what a cron no-op cost before it.
+_COLLECTOR_ON = "import sys; from digest.cli import main; sys.argv[0] = 'digest'; main()"
 
 
 def demo_config(folder: Path) -> tuple[Path, list[str]]:
@@ -75,16 +84,27 @@ def main() -> None:
         listing = folder / "files.json"
         listing.write_text(json.dumps(files))
         compile_package()
-        plain = ["env", f"PYTHONPATH={source_copy(folder / 'src')}", "PYTHONDONTWRITEBYTECODE=1"]
+        copy = source_copy(folder / "src")
+        plain = ["env", f"--chdir={folder}", f"PYTHONPATH={copy}", "PYTHONDONTWRITEBYTECODE=1"]
+        which = [*plain, sys.executable, "-c", "import digest; print(digest.__file__)"]
+        where = child(which, False)["out"].strip()
+        assert where == str(copy / "digest" / "__init__.py"), where  # the copy, not the checkout
         first = child(digest_cmd(config), False)
         assert "edition 2026-02-18: sent" in first["out"], first["out"][-2000:]
         runs: dict[str, list[dict]] = {
-            "python -c pass": [], "digest run (no-op)": [], "no-op, no bytecode": [], "parse baseline": [],
+            "python -c pass": [], "digest run (no-op)": [], "no-op, collector on": [],
+            "no-op, no bytecode": [], "parse baseline": [],
         }  # fmt: skip
+        # digest.cli.main called directly: the CLI imported with the collector on, nothing frozen
+        collector_on = [sys.executable, "-c", _COLLECTOR_ON, *digest_cmd(config)[3:]]
         for _ in range(args.repeat):
             runs["python -c pass"].append(child([sys.executable, "-c", "pass"], False))
-            for label, prefix in (("digest run (no-op)", []), ("no-op, no bytecode", plain)):
-                got = child([*prefix, *digest_cmd(config)], False)
+            for label, cmd in (
+                ("digest run (no-op)", digest_cmd(config)),
+                ("no-op, collector on", collector_on),
+                ("no-op, no bytecode", [*plain, *digest_cmd(config)]),
+            ):
+                got = child(cmd, False)
                 assert "exists" in got["out"] and "not due until" in got["out"], got["out"][-2000:]
                 runs[label].append(got)
             bench = str(Path(__file__).resolve().parent / "pipeline.py")
@@ -101,6 +121,9 @@ def main() -> None:
           f"{cpu / med['parse baseline'][1]:.2f}x cpu; target <= 0.5 s wall: "
           f"{'met' if wall <= 0.5 else 'not met'} ({wall:.3f} s; without bytecode "
           f"{med['no-op, no bytecode'][0]:.3f} s)")
+    on_wall, on_cpu = med["no-op, collector on"]
+    print(f"  collector paused and frozen at start / collector on: {wall / on_wall:.3f}x wall, "
+          f"{cpu / on_cpu:.3f}x cpu")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ or configuration errors.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sys
@@ -96,7 +97,7 @@ class _JsonFormatter(logging.Formatter):
 def cli(ctx: click.Context, config_path: str, verbose: int, log_json: bool) -> None:
     """Build news digests from feeds and deliver them to subscriber lists."""
     _setup_logging(verbose, log_json)
-    ctx.obj = {"config_path": config_path}
+    ctx.obj = {**(ctx.obj or {}), "config_path": config_path}
 
 
 def _config(ctx: click.Context) -> Config:
@@ -107,6 +108,23 @@ def _config(ctx: click.Context) -> Config:
         err_console.print(str(exc), markup=False, highlight=False)
         ctx.exit(2)
         raise  # unreachable; keeps type checkers happy
+
+
+@contextmanager
+def _imports_paused(ctx: click.Context) -> Iterator[None]:
+    """Under the console script (``freeze_on_open``, see :mod:`digest.__main__`): the block's
+    imports run with the cyclic garbage collector paused and what they built is frozen after
+    (``gc.freeze``), as the CLI's own import is. Otherwise (tests, an embedding program, a
+    collector already off) the block runs as it is."""
+    if not ctx.obj.get("freeze_on_open") or not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 @contextmanager
@@ -121,6 +139,8 @@ def _store(ctx: click.Context, config: Config) -> Iterator[Any]:
     except DigestError as exc:
         err_console.print(f"[bold red]database error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         ctx.exit(1)
+    if ctx.obj.pop("freeze_on_open", False):  # once: the command's libraries are imported now
+        gc.freeze()  # see digest.__main__.main
     try:
         yield store
     finally:
@@ -583,7 +603,8 @@ def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> N
 @click.pass_context
 def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
     """Poll every source, then build and deliver every list that is due."""
-    from digest.pipeline import run as run_pipeline
+    with _imports_paused(ctx):  # SQLAlchemy and the store: the most of a cron no-op (issue 14)
+        from digest.pipeline import run as run_pipeline
 
     config = _config(ctx)
     for name in lists:
@@ -1406,11 +1427,14 @@ def unsubscribe_mail(ctx: click.Context, mailbox_path: Path) -> None:
     )
 
 
-def main() -> None:
-    """Console-script entry point. An error digest raises that no command handled (a damaged
-    database, say) is one line on stderr and exit 1, never a traceback."""
+def main(*, freeze_on_open: bool = False) -> None:
+    """Run the ``digest`` command (:mod:`digest.__main__` is the console script's entry point).
+    An error digest raises that no command handled (a damaged database, say) is one line on
+    stderr and exit 1, never a traceback. ``freeze_on_open``: move every object built so far
+    into the garbage collector's permanent generation (``gc.freeze``) once the command's store
+    is open, its libraries imported (SQLAlchemy and the store's tables among them)."""
     try:
-        cli(standalone_mode=True)
+        cli(standalone_mode=True, obj={"freeze_on_open": freeze_on_open})
     except DigestError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
