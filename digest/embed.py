@@ -9,11 +9,12 @@ batches and float32 operations, so the vectors are wordllama's bit for bit
 (``tests/test_embed.py`` compares them with ``WordLlama.load(...).embed`` on real feeds).
 
 Why not through wordllama itself: importing the package loads its training configuration and
-``requests`` (0.24 s of CPU), and its loader converts the whole 32,000-row matrix to float32
-(0.02 s) where a batch needs only its own tokens' rows. Here nothing is downloaded or
-imported from the network stack: the files are found with ``importlib`` without importing
-wordllama. Cost measured on this machine: load about 0.1 s (mostly the tokenizer's JSON),
-once per process; 7,600 short texts embedded in about 0.1 s.
+``requests`` (0.24 s of CPU). Here nothing is downloaded or imported from the network stack:
+the files are found with ``importlib`` without importing wordllama. Cost measured on this
+machine: load about 0.1 s (mostly the tokenizer's JSON), once per process; the 194 texts of
+the demo window embedded in 0.07 s, 9,700 (50 times the sources) in 1.5-2 s. The matrix is
+converted to float32 once, as wordllama does (0.02 s): gathering float16 rows and converting
+each batch was 25 % slower at 50 times the sources.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ def package_folder() -> Path:
 
 class Model:
     """wordllama's dense sentence embedding over its bundled files (``WordLlamaInference``
-    with ``binary=False``): ``embedding`` is the float16 token matrix (vocabulary × 256) as
-    stored, ``tokenizer`` a ``tokenizers.Tokenizer`` set to pad and never truncate."""
+    with ``binary=False``): ``embedding`` is the token matrix (vocabulary × 256, stored as
+    float16, held as float32), ``tokenizer`` a ``tokenizers.Tokenizer`` set to pad and never
+    truncate."""
 
     def __init__(self, embedding: np.ndarray, tokenizer: Any) -> None:
-        self.embedding = embedding
+        self.embedding = np.ascontiguousarray(embedding.astype(np.float32))
         self.tokenizer = tokenizer
         self.tokenizer.enable_padding()
         self.tokenizer.no_truncation()
@@ -86,9 +88,7 @@ class Model:
             ids = np.array([enc.ids for enc in encoded], dtype=np.int32)
             mask = np.array([enc.attention_mask for enc in encoded], dtype=np.float32)
             np.clip(ids, 0, last, out=ids)
-            # float16 → float32 is exact: converting the batch's rows gives the values of
-            # converting the whole matrix first
-            rows = self.embedding[ids].astype(np.float32)
+            rows = self.embedding[ids]
             count = np.maximum(mask.sum(axis=1, keepdims=True), 1.0).astype(np.float32)
             pooled = np.sum(rows * mask[..., np.newaxis], axis=1, dtype=np.float32) / count
             if norm:
