@@ -211,7 +211,7 @@ def main() -> None:
     print(
         "* B-cubed F1 over the original GoogleNews items inside the mixed batch (peak = process max RSS)."
     )
-    print("load s: wordllama import + load of its bundled weights, before the timed clustering.")
+    print("load s: loading the bundled wordllama model (digest.embed), before the timed clustering.")
 
 
 if __name__ == "__main__":

@@ -155,8 +155,8 @@ def stages(config_path: str) -> dict[str, float]:
     for name, modules in {
         "import cli, config, store, pipeline": ["digest.cli", "digest.pipeline"],
         "import fetch, parse (feedparser, httpx)": ["digest.fetch", "digest.parse"],
-        "import cluster (numpy, scipy, tfidf)": [
-            "digest.cluster", "digest.tfidf", "scipy.cluster.hierarchy", "scipy.sparse",
+        "import cluster (numpy, scipy.sparse, tfidf)": [
+            "digest.cluster", "digest.tfidf", "digest.linkage", "scipy.sparse",
         ],
         "import rank, topics": ["digest.rank", "digest.topics"],
         "import render (jinja2, mjml, premailer)": ["digest.render", "premailer"],

@@ -357,8 +357,11 @@ def poll(ctx: click.Context, live: bool, only: tuple[str, ...], workers: int, ro
 def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_dir: str | None, explain: bool, as_json: bool) -> None:
     """Build an edition from stored entries into files; sends nothing, stores nothing."""
     from digest.message import public_copy
+    from digest.pipeline import batch_gc
     from digest.pipeline import build as build_edition
     from digest.transports.outbox import write_edition_files
+
+    batch_gc()
 
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
@@ -527,7 +530,9 @@ def _print_explain(edition: Any) -> None:
 @click.pass_context
 def send(ctx: click.Context, list_name: str, at: datetime | date | None) -> None:
     """Build, store and deliver one list's edition (without polling first), however late."""
-    from digest.pipeline import publish
+    from digest.pipeline import batch_gc, publish
+
+    batch_gc()
 
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
@@ -604,7 +609,10 @@ def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> N
 def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
     """Poll every source, then build and deliver every list that is due."""
     with _imports_paused(ctx):  # SQLAlchemy and the store: the most of a cron no-op (issue 14)
+        from digest.pipeline import batch_gc
         from digest.pipeline import run as run_pipeline
+
+    batch_gc()
 
     config = _config(ctx)
     for name in lists:

@@ -404,10 +404,9 @@ def _merge_large(labels: np.ndarray, sig: Signals, params: Params, window_second
     centroids. A broad event reported hundreds of times splits under any pairwise cut; the
     centroids of its halves agree. Groups whose median times are further apart than the
     window stay apart. Small groups are never touched (their centroids are noisy)."""
-    from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.sparse import csr_matrix, hstack
-    from scipy.spatial.distance import squareform
 
+    from digest.linkage import average_linkage, flat_clusters
     from digest.tfidf import normalize_rows as normalize
 
     ids, sizes = np.unique(labels, return_counts=True)
@@ -443,10 +442,9 @@ def _merge_large(labels: np.ndarray, sig: Signals, params: Params, window_second
         sims[np.abs(times[:, None] - times[None, :]) > window_seconds] = -1.0
     dist = np.clip(1.0 - sims, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
-    joined = fcluster(
-        linkage(squareform(dist, checks=False), method="average"),
+    joined = flat_clusters(
+        average_linkage(dist[np.triu_indices(large.size, 1)], overwrite=True),
         t=1.0 - params.merge_similarity,
-        criterion="distance",
     )
     out = labels.copy()
     base = int(labels.max()) + 1
@@ -473,15 +471,15 @@ def _subset(sig: Signals, idx: np.ndarray) -> Signals:
 def _batch_labels(sig: Signals, params: Params, window_seconds: float) -> np.ndarray:
     """Cluster ids of one batch: average link over the distances, the size-dependent cut
     (:func:`_cut`), the join of large halves (:func:`_merge_large`) and the core check of
-    small stories (:func:`_prune`). Memory: the condensed distances, 8·n²/2 bytes, twice
-    while scipy's ``linkage`` works on its copy of them."""
-    from scipy.cluster.hierarchy import linkage
+    small stories (:func:`_prune`). Memory: the condensed distances, 8·n²/2 bytes, which
+    :func:`digest.linkage.average_linkage` works in (no copy)."""
+    from digest.linkage import average_linkage
 
     n = sig.text.shape[0]
     if n == 1:
         return np.zeros(1, dtype=np.int64)
     dist = _condensed_distances(sig, params, window_seconds)
-    tree = linkage(dist, method="average")
+    tree = average_linkage(dist, overwrite=True)
     del dist
     labels = _cut(tree, n, params)
     labels = _merge_large(labels, sig, params, window_seconds)
@@ -691,7 +689,7 @@ def cluster(
     are returned in order of their earliest input position; score and section are unset.
 
     Cost: the signals are linear in n; the distances O(m²) time and 8·m²/2 bytes for a
-    batch of m entries (7,600: about 230 MB, twice that during linkage). Batches over
+    batch of m entries (7,600: about 230 MB; linkage works in them). Batches over
     ``chunk_size`` entries (default :data:`MAX_BATCH`) are clustered in time-ordered chunks
     that overlap by ``window_hours`` (:func:`chunks`), so memory grows linearly with the
     number of entries and no story is split at a chunk boundary (logged as

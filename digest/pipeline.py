@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import hashlib
 import logging
 import threading
@@ -59,6 +60,26 @@ if TYPE_CHECKING:
 log = logging.getLogger("digest.pipeline")
 
 MAX_PARALLEL_FETCHES = 8
+
+
+BATCH_GC_THRESHOLD = 10_000
+"""Allocations between two youngest-generation garbage collections in a batch command
+(CPython's default is 700); see :func:`batch_gc`."""
+
+
+def batch_gc() -> None:
+    """Collect cyclic garbage less often, for one batch command (``digest run``, ``send``,
+    ``build``): the youngest generation's threshold is raised to :data:`BATCH_GC_THRESHOLD`
+    (never lowered; the older generations' are kept), with ``gc.set_threshold``.
+
+    A run builds tens of thousands of long-lived objects (entries, their signals, the
+    ORM's rows) that every older-generation collection walks again, while little of what a
+    run frees is cyclic. Measured on the demo run (in one process): 419, 38 and 3
+    collections of the three generations took 0.32 s of 4.4 s CPU; with this, 26, 2 and 0
+    took 0.15 s (issue 14). Collection stays on: cyclic garbage is freed later, never kept.
+    """
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(young, BATCH_GC_THRESHOLD), middle, old)
 
 
 def render_edition(edition: Edition, **kwargs: Any) -> RenderedEdition:

@@ -88,9 +88,10 @@ def test_killed_at_the_first_create_of_0004_the_next_command_works(tmp_path: Pat
     schema.upgrade(engine, "0001")
     engine.dispose()
     note = tmp_path / "note.txt"
-    # statements 1-5 read the version and open the transaction; 6 is 0004's first CREATE TABLE
+    # statement 1 asks whether the database is new (schema.create_new), 2-6 read the version
+    # and open the transaction; 7 is 0004's first CREATE TABLE
     killed = subprocess.run(
-        [sys.executable, "-m", "tests.migration_kill", "once", str(config), "6", "deliveries"],
+        [sys.executable, "-m", "tests.migration_kill", "once", str(config), "7", "deliveries"],
         cwd=REPO, env={**_env(), "DIGEST_KILL_NOTE": str(note)}, check=False, capture_output=True, text=True,
         timeout=120,
     )
