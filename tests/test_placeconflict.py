@@ -85,3 +85,21 @@ def test_a_shared_story_of_words_is_split_by_where_it_happens() -> None:
     assert len(cluster([a, b], weights={}, params=Params(place_conflict=False))) == 1  # main
     assert len(cluster([a, b], weights={})) == 2
     assert len(cluster([a, same], weights={})) == 1
+
+
+def test_the_quick_check_skips_no_lead_the_matcher_places(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The pre-check that spares most leads the gazetteer's matcher finds every event place
+    the matcher finds, on the demo window's real leads (the countries a lead names matter
+    only when it places its event: a lead that places nothing conflicts with nothing)."""
+    import digest.placeconflict as placeconflict
+    from digest.evaluate import load_jsonl, rows_to_entries
+    from tests.conftest import DATASETS
+
+    entries = rows_to_entries(load_jsonl(DATASETS / "realstories" / "realfeeds_w1.jsonl"))
+    quick = place_rows(entries)
+    monkeypatch.setattr(placeconflict, "_could_place", lambda text: True)
+    full = place_rows(entries)
+    assert quick[0].nnz > 40
+    assert (quick[0] != full[0]).nnz == 0
+    placing = np.flatnonzero(np.asarray(full[0].sum(axis=1)).ravel() > 0)
+    assert (quick[1][placing] != full[1][placing]).nnz == 0
