@@ -50,7 +50,8 @@ def _countries() -> dict[str, int]:
         region, _, names = line.partition(":")
         if region.strip() == "world":
             continue
-        lines.append([n.strip().lstrip("~@").strip().casefold() for n in names.split("|") if n.strip()])
+        names_of_line = [n.strip().lstrip("~@").strip() for n in names.split("|")]
+        lines.append([n.casefold() for n in names_of_line if n])
     first = {line[0]: k for k, line in enumerate(lines) if line}
     out: dict[str, int] = {}
     for k, line in enumerate(lines):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from digest.cluster import cluster
 from digest.placeconflict import conflicts, place_rows
@@ -74,20 +75,19 @@ def test_what_puts_an_event_nowhere_is_no_conflict() -> None:
 def test_a_shared_story_of_words_is_split_by_where_it_happens() -> None:
     """Two leads with the same words and names (Rubio, the alliance) a day apart: in Munich and
     in Budapest they are two events; main's clusterer joined them."""
-    text = "Secretary of State Marco Rubio told leaders {} on {} that the alliance must stand together."
-    a = entry("nyt", "Rubio tells allies the alliance must stand together", text.format("in Munich", "Saturday"))
-    b = entry(
-        "reuters", "Rubio tells allies the alliance must stand together", text.format("in Budapest", "Sunday"), 20
-    )
-    same = entry(
-        "ap", "Rubio tells allies in Munich the alliance must stand together", text.format("in Germany", "Saturday"), 2
-    )
+    text = "Secretary of State Marco Rubio told leaders {} on {} that the alliance must hold."
+    title = "Rubio tells allies the alliance must stand together"
+    a = entry("nyt", title, text.format("in Munich", "Saturday"))
+    b = entry("reuters", title, text.format("in Budapest", "Sunday"), 20)
+    same = entry("ap", title + " in Munich", text.format("in Germany", "Saturday"), 2)
     assert len(cluster([a, b], weights={}, params=Params(place_conflict=False))) == 1  # main
     assert len(cluster([a, b], weights={})) == 2
     assert len(cluster([a, same], weights={})) == 1
 
 
-def test_the_quick_check_skips_no_lead_the_matcher_places(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_the_quick_check_skips_no_lead_the_matcher_places(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The pre-check that spares most leads the gazetteer's matcher finds every event place
     the matcher finds, on the demo window's real leads (the countries a lead names matter
     only when it places its event: a lead that places nothing conflicts with nothing)."""
