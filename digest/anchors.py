@@ -15,7 +15,9 @@ The rule (:func:`join_by_anchor_names`), applied after the cut and the core chec
   :data:`SHARE` of its members and by at most one entry outside it;
 - an entry that stands alone and carries an anchor joins that story when its embedding has a
   cosine of at least ``Params.core_meaning`` with the story's mean embedding (the meaning model
-  must agree, as for the core check) and it is within the story window of every member;
+  must agree, as for the core check), it is within the story window of every member and its
+  lead does not put its event in another country than a member's does
+  (:mod:`digest.placeconflict`);
 - an entry that could join several stories joins the one whose mean embedding is closest.
 
 Designed on the demo window's Jesse Jackson story (w1); it was then measured on the windows it
@@ -28,6 +30,7 @@ import math
 
 import numpy as np
 
+from digest.placeconflict import conflicts
 from digest.similarity import Params, Signals
 
 __all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names"]
@@ -76,6 +79,9 @@ def join_by_anchor_names(
             if dated.size and not np.isnan(times[e]):
                 if float(np.max(np.abs(dated - times[e]))) > window_seconds:
                     continue
+            if sig.event_places is not None and params.place_conflict:
+                if conflicts(sig.event_places, sig.named_places, np.array([e]), members).any():
+                    continue  # its lead puts its event elsewhere than a member's
             cosine = float(sig.meaning[e] @ centre)
             if cosine >= params.core_meaning and cosine > best.get(e, (-2.0, -1))[0]:
                 best[e] = (cosine, int(ids[k]))

@@ -13,7 +13,8 @@ Two steps, in the order the pipeline calls them:
    counted twice, sub-linear term frequency, CJK text split into character bigrams so no
    language needs a word list, terms in more than 25 % of a large batch dropped), wordllama
    sentence embeddings, shared names, a same-outlet and a time-distance penalty
-   (:mod:`digest.similarity`). What :mod:`digest.noise` calls not news (a roundup names
+   (:mod:`digest.similarity`); two leads that put their events in different countries never
+   join (:mod:`digest.placeconflict`). What :mod:`digest.noise` calls not news (a roundup names
    several stories) stands alone, and copies of one text count once. Average-link agglomerative clustering over ``1 − similarity``
    is cut with a size-dependent limit: two single entries join only when clearly close,
    large groups (whose average distance is naturally larger) up to a looser limit; groups of
@@ -465,6 +466,8 @@ def _subset(sig: Signals, idx: np.ndarray) -> Signals:
         times=sig.times[idx],
         outlets=sig.outlets[idx],
         several_outlets=sig.several_outlets,
+        event_places=None if sig.event_places is None else sig.event_places[idx],
+        named_places=None if sig.named_places is None else sig.named_places[idx],
     )
 
 

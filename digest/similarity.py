@@ -21,6 +21,8 @@ For entries *i* and *j* (all pure; :class:`Signals` holds the per-entry features
   outlets.
 - time: reports far apart in time are less likely the same event; pairs further apart than
   the story window never join.
+- place: two leads that put their events in different countries report different events
+  (:mod:`digest.placeconflict`): such pairs never join, like pairs outside the window.
 
 The weights are :class:`Params` defaults, chosen by cross-validation (see ``DESIGN.md``).
 """
@@ -56,7 +58,9 @@ class Params:
     with its own (two independent signals must agree: words and names together, and the
     meaning model on its own; with the model unavailable only the first applies); groups of
     at least ``merge_min_size`` entries whose centroids have a
-    cosine of at least ``merge_similarity`` are joined (halves of one broad story).
+    cosine of at least ``merge_similarity`` are joined (halves of one broad story);
+    ``place_conflict``: pairs whose leads put their events in different countries never join
+    (:mod:`digest.placeconflict`).
     """
 
     text_weight: float = 0.6
@@ -70,6 +74,7 @@ class Params:
     core_max_size: int = 20
     merge_min_size: int = 10
     merge_similarity: float = 0.3
+    place_conflict: bool = True
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,9 @@ class Signals:
     """Per-entry features of a batch: TF-IDF rows ``text`` (scipy CSR, L2-normalised),
     embeddings ``meaning`` ((n, 256) float32 or ``None``), name rows ``names`` (CSR or
     ``None``), ``has_names`` (bool per entry), ``times`` (epoch seconds, NaN if undated),
-    ``outlets`` (int code per entry) and whether the batch has several outlets."""
+    ``outlets`` (int code per entry), whether the batch has several outlets, and the
+    countries each lead puts its event in and names (``event_places``/``named_places``, CSR
+    from :func:`digest.placeconflict.place_rows`, or ``None``: no place conflict applies)."""
 
     text: Any
     meaning: np.ndarray | None
@@ -86,6 +93,8 @@ class Signals:
     times: np.ndarray
     outlets: np.ndarray
     several_outlets: bool
+    event_places: Any = None
+    named_places: Any = None
 
     @property
     def hours(self) -> np.ndarray:
@@ -148,6 +157,9 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
         ],
         dtype=np.float64,
     )
+    from digest.placeconflict import place_rows
+
+    event_places, named_places = place_rows(entries)
     codes = {name: i for i, name in enumerate(sorted({e.source for e in entries}))}
     outlets = np.array([codes[e.source] for e in entries], dtype=np.int64)
     return Signals(
@@ -158,6 +170,8 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
         times=times,
         outlets=outlets,
         several_outlets=len(codes) > 1,
+        event_places=event_places,
+        named_places=named_places,
     )
 
 
@@ -165,7 +179,8 @@ def block(
     sig: Signals, rows: np.ndarray, cols: np.ndarray, params: Params, window_seconds: float
 ) -> np.ndarray:
     """Similarities (float32, shape (len(rows), len(cols))) of entries ``rows`` to ``cols``,
-    with the penalties; pairs further apart than ``window_seconds`` get ``-inf``. Works in
+    with the penalties; pairs further apart than ``window_seconds`` and pairs whose leads put
+    their events in different countries (:mod:`digest.placeconflict`) get ``-inf``. Works in
     place on one float32 matrix (this is the inner loop of clustering)."""
     s = (sig.text[rows] @ sig.text[cols].T).toarray().astype(np.float32, copy=False)
     if sig.meaning is not None:
@@ -187,6 +202,10 @@ def block(
             shared = (sig.names[rows[named_rows]] @ sig.names[cols[named_cols]].T).toarray()
             both = np.ix_(named_rows, named_cols)
             s[both] = (1.0 - params.names_weight) * s[both] + params.names_weight * shared
+    if sig.event_places is not None and params.place_conflict:
+        from digest.placeconflict import conflicts
+
+        s[conflicts(sig.event_places, sig.named_places, rows, cols)] = -np.inf
     if sig.several_outlets and params.same_outlet_penalty:
         same = sig.outlets[rows][:, None] == sig.outlets[cols][None, :]
         s[same] -= params.same_outlet_penalty
