@@ -1010,6 +1010,8 @@ def publish(
         )
         return report
     if not edition.stories:
+        # a fact, not a flag: later runs of this period report it empty (schedule.standing)
+        store.record_empty_period(list_config.name, edition.period, at=now)
         report.status = "empty"
         report.message = "; ".join(
             [
@@ -1179,8 +1181,12 @@ def run(
         try:
             when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
-            if owed is not None and owed.missed and store.edition(list_config.name, owed.fire.period) is None:
+            standing = None if owed is None else _standing(store, list_config, owed)
+            if owed is not None and standing == "missed":
                 report.lists.append(missed_report(list_config, owed))
+                continue
+            if owed is not None and standing == "empty":
+                report.lists.append(empty_report(store, list_config, owed))
                 continue
             report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
@@ -1208,12 +1214,37 @@ def _sources_to_build(
         try:
             when = at_for_list(at, list_config.schedule.timezone)
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
-            if owed is None or owed.missed or store.edition(list_config.name, owed.fire.period):
+            if owed is None or _standing(store, list_config, owed) != "due":
                 continue
         except DigestError:  # publish reports it
             continue
         wanted.update(s.name for s in config.list_sources(list_config))
     return wanted
+
+
+def _standing(store: Store, list_config: ListConfig, owed: schedules.Due) -> schedules.Standing:
+    """:func:`digest.schedule.standing` of the period ``owed`` names, from the store."""
+    period = owed.fire.period
+    stored = store.edition(list_config.name, period) is not None
+    empty = not stored and store.empty_period(list_config.name, period) is not None
+    return schedules.standing(owed, stored=stored, empty=empty)
+
+
+def empty_report(store: Store, list_config: ListConfig, owed: schedules.Due) -> ListReport:
+    """The report of a period already built with no stories: ``empty`` (ok), not built again
+    (news that arrives later goes into the next period's edition)."""
+    decided = store.empty_period(list_config.name, owed.fire.period)
+    when = f" at {decided:%Y-%m-%d %H:%M} UTC" if decided is not None else ""
+    return ListReport(
+        list_name=list_config.name,
+        status="empty",
+        period=owed.fire.period,
+        message=(
+            f"empty: the edition of period {owed.fire.period} was built{when} with no stories; "
+            "nothing sent, and later news goes into the next edition (`digest send "
+            f"{list_config.name} --at {owed.fire.at:%Y-%m-%dT%H:%MZ}` builds it again on purpose)"
+        ),
+    )
 
 
 def missed_report(list_config: ListConfig, owed: schedules.Due) -> ListReport:
