@@ -1183,7 +1183,7 @@ def run(
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
             standing = None if owed is None else _standing(store, list_config, owed)
             if owed is not None and standing == "missed":
-                report.lists.append(missed_report(list_config, owed))
+                report.lists.append(missed_report(list_config, owed, store=store, now=now))
                 continue
             if owed is not None and standing == "empty":
                 report.lists.append(empty_report(store, list_config, owed))
@@ -1247,13 +1247,21 @@ def empty_report(store: Store, list_config: ListConfig, owed: schedules.Due) -> 
     )
 
 
-def missed_report(list_config: ListConfig, owed: schedules.Due) -> ListReport:
-    """The report of an edition later than the misfire grace: ``missed``, not sent."""
+def missed_report(
+    list_config: ListConfig, owed: schedules.Due, *, store: Store, now: datetime
+) -> ListReport:
+    """The report of an edition later than the misfire grace: ``missed``, not sent. The
+    ``send_missed`` warning is logged by the first run that finds the period missed (a
+    stored fact, :meth:`Store.record_missed_period`); later runs log it at info level, and
+    every run's report still says ``missed``."""
     fire = owed.fire
     late = int(owed.late.total_seconds())
-    log.warning(
-        "send_missed list=%s period=%s scheduled=%s late_seconds=%d: not sent",
+    first = store.record_missed_period(list_config.name, fire.period, at=now)
+    log.log(
+        logging.WARNING if first else logging.INFO,
+        "send_missed list=%s period=%s scheduled=%s late_seconds=%d: not sent%s",
         list_config.name, fire.period, fire.at.isoformat(), late,
+        "" if first else " (reported before)",
     )
     return ListReport(
         list_name=list_config.name,

@@ -457,13 +457,16 @@ class Service:
             f"the misfire grace of {self.settings.misfire_grace_seconds}s: not sent "
             f"(send it by hand with `digest send {action.list_name} --at {action.at:%Y-%m-%dT%H:%MZ}`)"
         )
-        log.warning(
-            "send_missed list=%s period=%s scheduled=%s late_seconds=%d grace_seconds=%d: not sent",
+        first = self.store.record_missed_period(action.list_name, action.period, at=now)
+        log.log(  # once per period, also across restarts and beside cron runs
+            logging.WARNING if first else logging.INFO,
+            "send_missed list=%s period=%s scheduled=%s late_seconds=%d grace_seconds=%d: not sent%s",
             action.list_name,
             action.period,
             action.at.isoformat(),
             late,
             self.settings.misfire_grace_seconds,
+            "" if first else " (reported before)",
         )
         report = {
             "list_name": action.list_name,

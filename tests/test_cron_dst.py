@@ -268,3 +268,21 @@ def test_a_day_without_news_is_empty_not_missed(db_url: str, tmp_path: Path) -> 
     assert not any("2026-02-19" in job["note"] for job in status["jobs"])
     assert inst.cli("run", at=day1 + timedelta(days=2)).exit_code == 0
     assert inst.editions()[-1] == ("morning", "2026-02-20")
+
+
+def test_a_missed_period_is_warned_about_once(db_url: str, tmp_path: Path) -> None:
+    """Cron every 10 minutes after a missed morning: the first run logs the `send_missed`
+    warning, the later ones of the same period an info line (the report still says missed),
+    and the next missed period is warned about again."""
+    inst = install(tmp_path, db_url, {"morning": ("0 7 * * *", "UTC")})
+    inst.add_item(datetime(2026, 2, 18, 5, 0, tzinfo=UTC))
+    start = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
+    outputs = [inst.cli("-v", "run", at=start + timedelta(minutes=10 * k)) for k in range(4)]
+    for result in outputs:
+        assert result.exit_code == 0, result.output
+        assert "morning edition 2026-02-18: missed" in " ".join(result.output.split())
+    warned = [r.output.count("level=WARNING send_missed") for r in outputs]
+    assert warned == [1, 0, 0, 0], warned
+    assert all("level=INFO send_missed" in r.output for r in outputs[1:])
+    next_day = inst.cli("run", at=start + timedelta(days=1))
+    assert next_day.output.count("level=WARNING send_missed list=morning period=2026-02-19") == 1

@@ -120,6 +120,10 @@ def test_no_send_when_down_longer_than_the_grace(
     for hour in range(9, 24):
         svc.tick(berlin(2026, 2, 18, hour).astimezone(UTC))
     assert len([r for r in caplog.records if "send_missed" in r.getMessage()]) == 1
+    # nor does a restarted service: the warning was given once for the period (stored)
+    again, _jobs = service(config, store)
+    again.tick(berlin(2026, 2, 18, 23, 30).astimezone(UTC))
+    assert len([r for r in caplog.records if "send_missed" in r.getMessage()]) == 1
     svc.tick(berlin(2026, 2, 19, 7, 0).astimezone(UTC))
     assert [p[2] for p in jobs.published] == ["2026-02-19"]
 

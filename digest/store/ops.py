@@ -108,6 +108,14 @@ class OpsStore(StoreBase):
         except ValueError:  # not written by record_empty_period: still a fact that it was
             return datetime(1970, 1, 1, tzinfo=UTC)
 
+    def record_missed_period(self, list_name: str, period: str, *, at: datetime) -> bool:
+        """Keep the fact that ``list_name``'s edition of ``period`` was first reported
+        missed at ``at`` (aware); True the first time only, so the warning is given once
+        per period however many runs find it missed."""
+        return self.mark_once(
+            period_fact_key("missed", list_name, period), at.astimezone(UTC).isoformat()
+        )
+
     def bump_counter(self, key: str, by: int = 1) -> int:
         """Add ``by`` to the integer setting ``key`` (created at 0); returns the new value."""
         from sqlalchemy import cast as _cast
