@@ -758,11 +758,19 @@ def config_check(ctx: click.Context) -> None:
         else:
             warnings.extend(f"list {lst.name}: {problem}" for problem in read.problems)
 
+    import os
+
+    from digest.config import transport_problems
+
+    # configuration errors (exit 2, as for a config that does not load): checked before the
+    # summary line, which says ok only when nothing is wrong
+    config_errors = transport_problems(config, os.environ)
+
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     console.print(
-        f"{'errors' if errors else 'ok'}: {count(len(config.sources), 'source')}, "
+        f"{'errors' if errors or config_errors else 'ok'}: {count(len(config.sources), 'source')}, "
         f"{count(len(config.topics), 'topic')}, "
         f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",
@@ -777,15 +785,15 @@ def config_check(ctx: click.Context) -> None:
 
     errors.extend(template_problems(config))
     warnings.extend(config_warnings(config))
-    import os
-
     from digest.web.checks import secret_problems
 
     errors.extend(secret_problems(config, os.environ))
     for line in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    for line in errors:
+    for line in [*config_errors, *errors]:
         err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if config_errors:
+        ctx.exit(2)
     if errors:
         ctx.exit(1)
 

@@ -1178,6 +1178,7 @@ def run(
     for list_config in config.lists:
         if lists and list_config.name not in lists:
             continue
+        owed: schedules.Due | None = None
         try:
             when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
@@ -1191,7 +1192,11 @@ def run(
             report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
-            report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
+            # named by its period, so resume below does not try (and report) the same edition again
+            period = owed.fire.period if owed is not None else None
+            report.lists.append(
+                ListReport(list_name=list_config.name, status="failed", period=period, message=str(exc))
+            )
     # editions of earlier periods re-opened by retry-unknown/retry-failed, or paused
     handled = {(r.list_name, r.period) for r in report.lists}
     resumed = resume(config, store, now=now, clock=clock, skip=handled, lists=lists)

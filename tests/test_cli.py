@@ -146,4 +146,4 @@ def test_a_bad_subject_template_fails_config_check_and_the_list_not_the_run(tmp_
         cli, ["-c", str(path), "run", "--at", "2026-02-18T07:00Z", "--list", "world"]
     )
     assert run.exit_code == 1, run.output
-    assert "edition -: failed" in run.output and "subject: a Jinja2 template" in run.output
+    assert "edition 2026-02-18: failed" in run.output and "subject: a Jinja2 template" in run.output
