@@ -265,7 +265,8 @@ def _print_lists(reports: list[ListReport]) -> None:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
-def _finish(ctx: click.Context, report: RunReport) -> None:
+def _finish(ctx: click.Context, report: RunReport, code: int = 0) -> None:
+    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1)."""
     if report.sources:
         _print_sources(report.sources)
     if report.lists:
@@ -280,7 +281,7 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
         err_console.print(
             f"[red]{len(failed_lists)} list(s) failed:[/] {escape(', '.join(failed_lists))}"
         )
-    ctx.exit(0 if report.ok else 1)
+    ctx.exit(max(code, 0 if report.ok else 1))
 
 
 @cli.command()
@@ -541,17 +542,36 @@ def deliver(ctx: click.Context, workers: int) -> None:
     if workers == 1:
         ctx.invoke(worker, until_idle=True)
         return
+    from digest.pipeline import resettle
+
     root = ctx.find_root().params
     extra = ("-v",) * int(root.get("verbose") or 0) + (("--log-json",) if root.get("log_json") else ())
-    ctx.exit(spawn(ctx.obj["config_path"], workers, extra=extra))
+    with _store(ctx, config) as store:
+        started = _clock(None)()
+        opened = store.unfinished_editions()
+    code = spawn(ctx.obj["config_path"], workers, extra=extra, report=False)
+    # one summary for the command: each edition that was open, as the ledger now says
+    report = RunReport(started_at=started)
+    with _store(ctx, config) as store:
+        now = _clock(None)()
+        for row in opened:
+            said = ListReport(
+                list_name=row.list_name, status="failed", period=row.period, stories=row.story_count
+            )
+            report.lists.append(resettle(said, store, now))
+    _finish(ctx, report, code)
 
 
 @cli.command()
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to deliver (default: run until SIGTERM).")
 @click.option("--idle-seconds", type=float, default=5.0, show_default=True,
               help="How long to sleep when there is nothing to do (or another worker's lease runs).")
+@click.option("--no-report", is_flag=True, hidden=True,
+              help="Print no per-edition summary (set by deliver --workers N, which prints one).")
 @click.pass_context
-def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> None:
+def worker(
+    ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0, no_report: bool = False
+) -> None:
     """Deliver queued editions as one of several workers (on other machines too): claim
     batches, send, record; take over a dead worker's rows when its lease expires. SIGTERM
     finishes the batch in flight, then exits."""
@@ -573,6 +593,8 @@ def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> N
             err_console.print(f"[bold red]worker failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
         report.lists.extend(r for r in summary.final if r.deliveries or r.status == "failed")
+    if no_report:  # the parent `deliver --workers N` prints the summary; keep the exit code
+        ctx.exit(0 if report.ok else 1)
     _finish(ctx, report)
 
 

@@ -4,6 +4,7 @@ page before the first edition."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -43,3 +44,54 @@ def test_sendgrid_without_its_api_key(
     assert "1 list(s) failed: world" in said and "world, world" not in said
     monkeypatch.setenv("SENDGRID_API_KEY", "SG.test")
     assert inst.cli("config", "check").exit_code == 0
+
+
+def test_deliver_with_two_workers_prints_one_summary(pg_url: str, tmp_path: Path) -> None:
+    """`digest deliver --workers 2`: the two worker processes share the edition, and the
+    command prints one summary of it (not one per worker)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+    from tests.fake_sendgrid import FakeSendgrid
+    from tests.worker_support import seed, write_config
+
+    seed(pg_url, 60, html_size=200)
+    with FakeSendgrid() as fake:
+        config = write_config(tmp_path, pg_url, fake.url, batch_size=10)
+        env = {**os.environ, "PYTHONPATH": str(REPO), "SENDGRID_API_KEY": "SG.test"}
+        done = subprocess.run(
+            [sys.executable, "-m", "digest", "-c", str(config), "deliver", "--workers", "2"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert len(set(fake.accepted_emails())) == 60
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())
+    assert said.count("list world edition 2026-02-18: sent") == 1, said
+    assert "deliveries: 60 sent" in said
+
+
+def test_retry_unknown_names_the_edition_of_rows_left_in_flight(tmp_path: Path) -> None:
+    """`digest deliveries retry-unknown` after a killed run: the warning about the rows it
+    left in flight names their edition."""
+    from sqlalchemy import update
+
+    from digest.store import Store, deliveries
+    from tests.worker_support import seed, write_config
+
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    edition = seed(url, 3, html_size=200)
+    with Store.open(url) as store, store.begin() as conn:
+        conn.execute(  # a run that died (no such process) with one row handed to the provider
+            update(deliveries).where(deliveries.c.id == 1)
+            .values(state="sending", lease_holder=f"{os.uname().nodename}:999999999:dead")
+        )
+    config = write_config(tmp_path, url, "http://127.0.0.1:9")
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    result = CliRunner().invoke(cli, ["-c", str(config), "deliveries", "retry-unknown"])
+    assert result.exit_code == 0, result.output
+    assert f"deliver.interrupted edition={edition} unknown=1" in result.output, result.output
