@@ -762,8 +762,11 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the config file and say what it describes. A list's subscriber file that
-    cannot be read is an error (exit 1: that list would fail); its bad rows are warnings."""
+    """Validate the config file and say what it describes. A broken subject template or a
+    transport secret that is not set is a configuration error (exit 2); a list's subscriber
+    file that cannot be read, or too short a web secret, an error (exit 1: that list, or
+    `digest web`, would fail); its bad rows are warnings. The first line says ok only when
+    there is no error."""
     from digest.subscribers import SubscriberFileError, list_topics, read_csv
 
     config = _config(ctx.find_root())
@@ -782,11 +785,16 @@ def config_check(ctx: click.Context) -> None:
 
     import os
 
-    from digest.config import transport_problems
+    from digest.config import template_problems, transport_problems
+    from digest.config_warnings import config_warnings
+    from digest.web.checks import secret_problems
 
-    # configuration errors (exit 2, as for a config that does not load): checked before the
-    # summary line, which says ok only when nothing is wrong
-    config_errors = transport_problems(config, os.environ)
+    # configuration errors (exit 2, as for a config that does not load), then the web app's
+    # secrets (exit 1, as `digest web` refuses them): all checked before the summary line,
+    # which says ok only when nothing is wrong
+    config_errors = [*template_problems(config), *transport_problems(config, os.environ)]
+    errors.extend(secret_problems(config, os.environ))
+    warnings.extend(config_warnings(config))
 
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
@@ -802,14 +810,6 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
-    from digest.config import template_problems
-    from digest.config_warnings import config_warnings
-
-    errors.extend(template_problems(config))
-    warnings.extend(config_warnings(config))
-    from digest.web.checks import secret_problems
-
-    errors.extend(secret_problems(config, os.environ))
     for line in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     for line in [*config_errors, *errors]:

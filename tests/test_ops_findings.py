@@ -95,3 +95,16 @@ def test_retry_unknown_names_the_edition_of_rows_left_in_flight(tmp_path: Path) 
     result = CliRunner().invoke(cli, ["-c", str(config), "deliveries", "retry-unknown"])
     assert result.exit_code == 0, result.output
     assert f"deliver.interrupted edition={edition} unknown=1" in result.output, result.output
+
+
+def test_config_check_with_a_broken_subject_says_no_ok_and_exits_2(tmp_path: Path) -> None:
+    inst = install(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", {"world": ("0 7 * * *", "UTC")})
+    data = yaml.safe_load(inst.config.read_text())
+    data["lists"][0]["subject"] = "{{ top_story.lead.title }"
+    inst.config.write_text(yaml.safe_dump(data))
+    check = inst.cli("config", "check")
+    assert check.exit_code == 2, check.output
+    lines = check.output.splitlines()
+    assert lines[0].startswith("errors: 1 source"), lines
+    assert not any(line.startswith("ok") for line in lines), lines
+    assert any(line.startswith("error: lists[0].subject: a Jinja2 template") for line in lines)
