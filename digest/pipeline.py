@@ -878,13 +878,22 @@ def resettle(report: ListReport, store: Store, now: datetime) -> ListReport:
 
 def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
     """Set ``report``'s status, and a message for whatever is not plainly sent, from what
-    the ledger ``done``. A run whose every provider call failed is ``failed``."""
+    the ledger ``done``. A run whose every provider call failed is ``failed``, and so is one
+    that leaves rows failed, still due, or waiting for a retry after a transport refusal
+    (a full outbox disk, SMTP 4xx, SendGrid 429/5xx: exit 1, so cron notices); rows that
+    only wait for their local send time are ``scheduled``."""
     counts = StateCounts.of(done.counts.items())
     report.deliveries = dict(counts)
     queued = counts.queued
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     due = min(due, queued)  # queued_deliveries counts every edition
     waiting = queued - due
+    retrying = 0  # of those waiting, the rows refused for now (an attempt and a back-off)
+    if waiting and report.period is not None:
+        row = store.edition(report.list_name, report.period)
+        if row is not None:
+            retrying = min(store.waiting_retries(row.id), waiting)
+    later = waiting - retrying
     # rows another worker holds under a live lease (PostgreSQL, several workers)
     elsewhere = counts.claimed + counts.sending
     notes = []
@@ -893,17 +902,22 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
             f"every provider call of this run failed ({done.calls} messages), e.g. "
             f"{done.first_error}; see docs/operations.md, after a provider outage"
         )
-    if counts.failed or due or done.provider_down:
+    if counts.failed or due or done.provider_down or retrying:
         report.status = "failed"
         if due:
             notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
-        if waiting:
-            notes.append(f"{waiting} wait for a retry or their local send time")
+        if retrying:
+            notes.append(
+                f"{retrying} wait for a retry after a transport error (`digest deliveries` says "
+                "why; `digest deliveries retry-failed` makes them due now)"
+            )
+        if later:
+            notes.append(f"{later} wait for their local send time")
     elif waiting:
         report.status = "scheduled"
         notes.append(
-            f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
-            if next_at is not None else f"{waiting} wait for a retry or their local send time"
+            f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+            if next_at is not None else f"{waiting} wait for their local send time"
         )
     else:
         report.status = "sent"

@@ -108,3 +108,38 @@ def test_config_check_with_a_broken_subject_says_no_ok_and_exits_2(tmp_path: Pat
     assert lines[0].startswith("errors: 1 source"), lines
     assert not any(line.startswith("ok") for line in lines), lines
     assert any(line.startswith("error: lists[0].subject: a Jinja2 template") for line in lines)
+
+
+def test_a_partly_full_outbox_disk_fails_the_run(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox disk fills after the first message: 1 of 5 written, 4 wait for a retry.
+    The run exits 1 and says so (cron notices); once space is back, a run sends the rest
+    and exits 0."""
+    import errno
+
+    from digest.transports import outbox
+
+    readers = [(f"r{i}@example.org", "UTC") for i in range(5)]
+    inst = install(tmp_path, db_url, {"world": ("0 7 * * *", "UTC")}, subscribers=readers)
+    _change(inst, retry_delay_seconds=60)
+    inst.add_item(AT - timedelta(hours=1))
+    real = outbox._mkstemp
+
+    def full_after_one(folder: Path) -> tuple[int, str]:
+        if any(p.suffix in (".eml", ".part") for p in Path(folder).iterdir()):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(folder)
+
+    monkeypatch.setattr(outbox, "_mkstemp", full_after_one)
+    run = inst.cli("run", at=AT)
+    said = " ".join(run.output.split())
+    assert run.exit_code == 1, said
+    assert "list world edition 2026-02-18: failed" in said
+    assert "4 wait for a retry after a transport error" in said
+    assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 1
+    monkeypatch.setattr(outbox, "_mkstemp", real)  # space freed; the back-off has passed
+    again = inst.cli("run", at=AT + timedelta(minutes=5))
+    assert again.exit_code == 0, again.output
+    assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 5
+
