@@ -143,3 +143,32 @@ def test_a_partly_full_outbox_disk_fails_the_run(
     assert again.exit_code == 0, again.output
     assert len(list((tmp_path / "outbox").rglob("*.eml"))) == 5
 
+
+def test_the_editor_list_page_counts_the_subscriber_file_before_the_first_edition(
+    tmp_path: Path,
+) -> None:
+    """Before the first build nothing is imported: the list page counts the file's good rows
+    and says when they are imported, instead of "none"; a file that cannot be read says so."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    from tests.editor_support import TOKEN, make_app
+
+    csv = tmp_path / "world.csv"
+    csv.write_text("email,name\nada@example.org,Ada\nkim@example.org,Kim\nnot-an-address,X\n")
+    app, store, _ = make_app(tmp_path, subscribers=str(csv))
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            client.post("/editor/login", data={"token": TOKEN, "next": "/editor/"})
+            page = client.get("/editor/").text
+            facts = page.split("<dt>Subscribers</dt>")[1].split("</dd>")[0]
+            assert "none" not in facts, facts
+            assert f"2 in <code>{csv}</code>" in facts and "imported at the first build" in facts
+            csv.unlink()
+            facts = client.get("/editor/").text.split("<dt>Subscribers</dt>")[1].split("</dd>")[0]
+            assert "cannot read" in facts, facts
+    finally:
+        store.close()
