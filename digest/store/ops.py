@@ -112,9 +112,10 @@ class OpsStore(StoreBase):
         """Keep the fact that ``list_name``'s edition of ``period`` was first reported
         missed at ``at`` (aware); True the first time only, so the warning is given once
         per period however many runs find it missed."""
-        return self.mark_once(
-            period_fact_key("missed", list_name, period), at.astimezone(UTC).isoformat()
-        )
+        key = period_fact_key("missed", list_name, period)
+        if self.setting(key) is not None:  # a read, not a refused insert, on every later run
+            return False
+        return self.mark_once(key, at.astimezone(UTC).isoformat())
 
     def bump_counter(self, key: str, by: int = 1) -> int:
         """Add ``by`` to the integer setting ``key`` (created at 0); returns the new value."""
