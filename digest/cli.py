@@ -285,7 +285,8 @@ def _print_lists(reports: list[ListReport]) -> None:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
-def _finish(ctx: click.Context, report: RunReport) -> None:
+def _finish(ctx: click.Context, report: RunReport, code: int = 0) -> None:
+    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1)."""
     if report.sources:
         _print_sources(report.sources)
     if report.lists:
@@ -300,7 +301,7 @@ def _finish(ctx: click.Context, report: RunReport) -> None:
         err_console.print(
             f"[red]{len(failed_lists)} list(s) failed:[/] {escape(', '.join(failed_lists))}"
         )
-    ctx.exit(0 if report.ok else 1)
+    ctx.exit(max(code, 0 if report.ok else 1))
 
 
 @cli.command()
@@ -566,17 +567,36 @@ def deliver(ctx: click.Context, workers: int) -> None:
     if workers == 1:
         ctx.invoke(worker, until_idle=True)
         return
+    from digest.pipeline import resettle
+
     root = ctx.find_root().params
     extra = ("-v",) * int(root.get("verbose") or 0) + (("--log-json",) if root.get("log_json") else ())
-    ctx.exit(spawn(ctx.obj["config_path"], workers, extra=extra))
+    with _store(ctx, config) as store:
+        started = _clock(None)()
+        opened = store.unfinished_editions()
+    code = spawn(ctx.obj["config_path"], workers, extra=extra, report=False)
+    # one summary for the command: each edition that was open, as the ledger now says
+    report = RunReport(started_at=started)
+    with _store(ctx, config) as store:
+        now = _clock(None)()
+        for row in opened:
+            said = ListReport(
+                list_name=row.list_name, status="failed", period=row.period, stories=row.story_count
+            )
+            report.lists.append(resettle(said, store, now))
+    _finish(ctx, report, code)
 
 
 @cli.command()
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is left to deliver (default: run until SIGTERM).")
 @click.option("--idle-seconds", type=float, default=5.0, show_default=True,
               help="How long to sleep when there is nothing to do (or another worker's lease runs).")
+@click.option("--no-report", is_flag=True, hidden=True,
+              help="Print no per-edition summary (set by deliver --workers N, which prints one).")
 @click.pass_context
-def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> None:
+def worker(
+    ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0, no_report: bool = False
+) -> None:
     """Deliver queued editions as one of several workers (on other machines too): claim
     batches, send, record; take over a dead worker's rows when its lease expires. SIGTERM
     finishes the batch in flight, then exits."""
@@ -598,6 +618,8 @@ def worker(ctx: click.Context, until_idle: bool, idle_seconds: float = 5.0) -> N
             err_console.print(f"[bold red]worker failed:[/] {escape(str(exc))}", highlight=False)
             ctx.exit(1)
         report.lists.extend(r for r in summary.final if r.deliveries or r.status == "failed")
+    if no_report:  # the parent `deliver --workers N` prints the summary; keep the exit code
+        ctx.exit(0 if report.ok else 1)
     _finish(ctx, report)
 
 
@@ -769,8 +791,11 @@ def config_group() -> None:
 @config_group.command("check")
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
-    """Validate the config file and say what it describes. A list's subscriber file that
-    cannot be read is an error (exit 1: that list would fail); its bad rows are warnings."""
+    """Validate the config file and say what it describes. A broken subject template or a
+    transport secret that is not set is a configuration error (exit 2); a list's subscriber
+    file that cannot be read, or too short a web secret, an error (exit 1: that list, or
+    `digest web`, would fail); its bad rows are warnings. The first line says ok only when
+    there is no error."""
     from digest.subscribers import SubscriberFileError, list_topics, read_csv
 
     config = _config(ctx.find_root())
@@ -787,11 +812,24 @@ def config_check(ctx: click.Context) -> None:
         else:
             warnings.extend(f"list {lst.name}: {problem}" for problem in read.problems)
 
+    import os
+
+    from digest.config import template_problems, transport_problems
+    from digest.config_warnings import config_warnings
+    from digest.web.checks import secret_problems
+
+    # configuration errors (exit 2, as for a config that does not load), then the web app's
+    # secrets (exit 1, as `digest web` refuses them): all checked before the summary line,
+    # which says ok only when nothing is wrong
+    config_errors = [*template_problems(config), *transport_problems(config, os.environ)]
+    errors.extend(secret_problems(config, os.environ))
+    warnings.extend(config_warnings(config))
+
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
     console.print(
-        f"{'errors' if errors else 'ok'}: {count(len(config.sources), 'source')}, "
+        f"{'errors' if errors or config_errors else 'ok'}: {count(len(config.sources), 'source')}, "
         f"{count(len(config.topics), 'topic')}, "
         f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",
@@ -801,20 +839,12 @@ def config_check(ctx: click.Context) -> None:
         err_console.print(
             f"[yellow]warning:[/] source {name}: file {escape(str(config.source(name).path))} does not exist"
         )
-    from digest.config import template_problems
-    from digest.config_warnings import config_warnings
-
-    errors.extend(template_problems(config))
-    warnings.extend(config_warnings(config))
-    import os
-
-    from digest.web.checks import secret_problems
-
-    errors.extend(secret_problems(config, os.environ))
     for line in warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    for line in errors:
+    for line in [*config_errors, *errors]:
         err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    if config_errors:
+        ctx.exit(2)
     if errors:
         ctx.exit(1)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -322,6 +323,21 @@ def template_problems(config: Config) -> list[str]:
         f"lists[{i}].subject: {problem}"
         for i, lst in enumerate(config.lists)
         if (problem := template_problem(lst.subject)) is not None
+    ]
+
+
+def transport_problems(config: Config, environ: Mapping[str, str]) -> list[str]:
+    """What a list's transport needs from the environment ``environ`` (an ``os.environ``-like
+    mapping) and does not find: the SendGrid API key in ``delivery.sendgrid.api_key_env``,
+    one line per variable naming the lists that send through SendGrid; empty otherwise. (An
+    SMTP relay may take mail without a password: ``password_env`` unset is no problem.)"""
+    lists = [lst.name for lst in config.lists if config.transport_for(lst) == "sendgrid"]
+    env = config.delivery.sendgrid.api_key_env
+    if not lists or environ.get(env, "").strip():
+        return []
+    return [
+        f"transport sendgrid (list {', '.join(lists)}): the API key is read from ${env}, "
+        "which is not set; the deliveries would fail"
     ]
 
 

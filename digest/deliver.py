@@ -156,9 +156,17 @@ class Ledger:
         once their lease (``delivery.lease_seconds``) has expired, since another worker may
         still be sending them (:meth:`~digest.store.Store.recover_sending`). Returns how
         many rows were re-queued."""
-        interrupted = self.store.recover_sending(edition_id, now=self.clock())
-        if interrupted:
-            log.warning("deliver.interrupted edition=%s unknown=%d", edition_id, len(interrupted))
+        # edition by edition, so each warning names its edition (rows in flight keep theirs open)
+        for edition in (
+            [edition_id] if edition_id is not None
+            else [row.id for row in self.store.unfinished_editions()]
+        ):
+            interrupted = self.store.recover_sending(edition, now=self.clock())
+            if interrupted:
+                log.warning(
+                    "deliver.interrupted edition=%s unknown=%d first=%s",
+                    edition, len(interrupted), interrupted[0],
+                )
         n = self.store.requeue(edition_id, DeliveryState.UNKNOWN, now=self.clock())
         log.info("deliver.retry_unknown edition=%s requeued=%d", edition_id, n)
         return n

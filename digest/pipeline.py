@@ -899,13 +899,22 @@ def resettle(report: ListReport, store: Store, now: datetime) -> ListReport:
 
 def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) -> None:
     """Set ``report``'s status, and a message for whatever is not plainly sent, from what
-    the ledger ``done``. A run whose every provider call failed is ``failed``."""
+    the ledger ``done``. A run whose every provider call failed is ``failed``, and so is one
+    that leaves rows failed, still due, or waiting for a retry after a transport refusal
+    (a full outbox disk, SMTP 4xx, SendGrid 429/5xx: exit 1, so cron notices); rows that
+    only wait for their local send time are ``scheduled``."""
     counts = StateCounts.of(done.counts.items())
     report.deliveries = dict(counts)
     queued = counts.queued
     due, next_at = store.queued_deliveries(now) if queued else (0, None)
     due = min(due, queued)  # queued_deliveries counts every edition
     waiting = queued - due
+    retrying = 0  # of those waiting, the rows refused for now (an attempt and a back-off)
+    if waiting and report.period is not None:
+        row = store.edition(report.list_name, report.period)
+        if row is not None:
+            retrying = min(store.waiting_retries(row.id), waiting)
+    later = waiting - retrying
     # rows another worker holds under a live lease (PostgreSQL, several workers)
     elsewhere = counts.claimed + counts.sending
     notes = []
@@ -914,17 +923,22 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
             f"every provider call of this run failed ({done.calls} messages), e.g. "
             f"{done.first_error}; see docs/operations.md, after a provider outage"
         )
-    if counts.failed or due or done.provider_down:
+    if counts.failed or due or done.provider_down or retrying:
         report.status = "failed"
         if due:
             notes.append(f"{due} still queued: the run paused after provider failures or was stopped")
-        if waiting:
-            notes.append(f"{waiting} wait for a retry or their local send time")
+        if retrying:
+            notes.append(
+                f"{retrying} wait for a retry after a transport error (`digest deliveries` says "
+                "why; `digest deliveries retry-failed` makes them due now)"
+            )
+        if later:
+            notes.append(f"{later} wait for their local send time")
     elif waiting:
         report.status = "scheduled"
         notes.append(
-            f"{waiting} wait for a retry or their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
-            if next_at is not None else f"{waiting} wait for a retry or their local send time"
+            f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
+            if next_at is not None else f"{waiting} wait for their local send time"
         )
     else:
         report.status = "sent"
@@ -1031,6 +1045,8 @@ def publish(
         )
         return report
     if not edition.stories:
+        # a fact, not a flag: later runs of this period report it empty (schedule.standing)
+        store.record_empty_period(list_config.name, edition.period, at=now)
         report.status = "empty"
         report.message = "; ".join(
             [
@@ -1197,16 +1213,25 @@ def run(
     for list_config in config.lists:
         if lists and list_config.name not in lists:
             continue
+        owed: schedules.Due | None = None
         try:
             when = at_for_list(at, list_config.schedule.timezone)  # a date alone: that day's edition
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
-            if owed is not None and owed.missed and store.edition(list_config.name, owed.fire.period) is None:
-                report.lists.append(missed_report(list_config, owed))
+            standing = None if owed is None else _standing(store, list_config, owed)
+            if owed is not None and standing == "missed":
+                report.lists.append(missed_report(list_config, owed, store=store, now=now))
+                continue
+            if owed is not None and standing == "empty":
+                report.lists.append(empty_report(store, list_config, owed))
                 continue
             report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
-            report.lists.append(ListReport(list_name=list_config.name, status="failed", message=str(exc)))
+            # named by its period, so resume below does not try (and report) the same edition again
+            period = owed.fire.period if owed is not None else None
+            report.lists.append(
+                ListReport(list_name=list_config.name, status="failed", period=period, message=str(exc))
+            )
     # editions of earlier periods re-opened by retry-unknown/retry-failed, or paused
     handled = {(r.list_name, r.period) for r in report.lists}
     resumed = resume(config, store, now=now, clock=clock, skip=handled, lists=lists)
@@ -1229,7 +1254,7 @@ def _sources_to_build(
         try:
             when = at_for_list(at, list_config.schedule.timezone)
             owed = schedules.due(list_config.schedule, when, config.scheduler.grace)
-            if owed is None or owed.missed or store.edition(list_config.name, owed.fire.period):
+            if owed is None or _standing(store, list_config, owed) != "due":
                 continue
         except DigestError:  # publish reports it
             continue
@@ -1237,13 +1262,46 @@ def _sources_to_build(
     return wanted
 
 
-def missed_report(list_config: ListConfig, owed: schedules.Due) -> ListReport:
-    """The report of an edition later than the misfire grace: ``missed``, not sent."""
+def _standing(store: Store, list_config: ListConfig, owed: schedules.Due) -> schedules.Standing:
+    """:func:`digest.schedule.standing` of the period ``owed`` names, from the store."""
+    period = owed.fire.period
+    stored = store.edition(list_config.name, period) is not None
+    empty = not stored and store.empty_period(list_config.name, period) is not None
+    return schedules.standing(owed, stored=stored, empty=empty)
+
+
+def empty_report(store: Store, list_config: ListConfig, owed: schedules.Due) -> ListReport:
+    """The report of a period already built with no stories: ``empty`` (ok), not built again
+    (news that arrives later goes into the next period's edition)."""
+    decided = store.empty_period(list_config.name, owed.fire.period)
+    when = f" at {decided:%Y-%m-%d %H:%M} UTC" if decided is not None else ""
+    return ListReport(
+        list_name=list_config.name,
+        status="empty",
+        period=owed.fire.period,
+        message=(
+            f"empty: the edition of period {owed.fire.period} was built{when} with no stories; "
+            "nothing sent, and later news goes into the next edition (`digest send "
+            f"{list_config.name} --at {owed.fire.at:%Y-%m-%dT%H:%MZ}` builds it again on purpose)"
+        ),
+    )
+
+
+def missed_report(
+    list_config: ListConfig, owed: schedules.Due, *, store: Store, now: datetime
+) -> ListReport:
+    """The report of an edition later than the misfire grace: ``missed``, not sent. The
+    ``send_missed`` warning is logged by the first run that finds the period missed (a
+    stored fact, :meth:`Store.record_missed_period`); later runs log it at info level, and
+    every run's report still says ``missed``."""
     fire = owed.fire
     late = int(owed.late.total_seconds())
-    log.warning(
-        "send_missed list=%s period=%s scheduled=%s late_seconds=%d: not sent",
+    first = store.record_missed_period(list_config.name, fire.period, at=now)
+    log.log(
+        logging.WARNING if first else logging.INFO,
+        "send_missed list=%s period=%s scheduled=%s late_seconds=%d: not sent%s",
         list_config.name, fire.period, fire.at.isoformat(), late,
+        "" if first else " (reported before)",
     )
     return ListReport(
         list_name=list_config.name,

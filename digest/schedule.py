@@ -23,6 +23,10 @@ Sunday) read in an IANA timezone. The rules, in order:
 5. Lateness: the edition of the latest fire time at or before ``now`` is *due* while
    ``now - fire <= grace`` and *missed* after (:func:`due`). One rule for ``digest run``
    under cron and for ``digest schedule``.
+6. What is owed depends on the store's facts too (:func:`standing`): a period with an
+   edition is finished whatever its lateness (``stored``); a period built with no stories
+   is decided (``empty``: nothing sent, nothing missed, not built again by a later run);
+   only then rule 5's ``due`` or ``missed``.
 """
 
 from __future__ import annotations
@@ -39,12 +43,14 @@ __all__ = [
     "Due",
     "Fire",
     "Schedule",
+    "Standing",
     "due",
     "fires",
     "latest",
     "local_send_time",
     "next_after",
     "period_key",
+    "standing",
     "validate_cron",
 ]
 
@@ -238,6 +244,23 @@ def due(schedule: Schedule, now: datetime, grace: timedelta) -> Due | None:
         return None
     late = now.astimezone(UTC) - fire.at
     return Due(fire=fire, late=late, status="due" if late <= grace else "missed")
+
+
+Standing = Literal["stored", "empty", "due", "missed"]
+
+
+def standing(owed: Due, *, stored: bool, empty: bool) -> Standing:
+    """What the period ``owed`` names is at its ``now``, given two facts of the store:
+    ``stored`` (the period has an edition: it is finished, however late: ``"stored"``) and
+    ``empty`` (the period was built and had no stories: ``"empty"``, decided, not missed and
+    not built again; ``digest send`` still builds it on purpose); otherwise ``owed.status``
+    (``"due"`` within the grace, ``"missed"`` after). The one rule ``digest run``,
+    ``digest schedule`` and ``digest status`` apply."""
+    if stored:
+        return "stored"
+    if empty:
+        return "empty"
+    return owed.status
 
 
 def local_send_time(

@@ -15,9 +15,11 @@ Order of decisions in one tick (:meth:`Decider.decide`):
 
 1. Each list: :func:`digest.schedule.due` at ``now``: its latest scheduled time (older times
    are coalesced into it). Nothing when that period has an edition (an edition already
-   started is finished by :class:`Resume`) or was settled in this process (empty). When it
+   started is finished by :class:`Resume`), was built empty (stored) or was settled in this
+   process (missed, not due). When it
    is later than ``misfire_grace_seconds``: a :class:`Missed` action (one warning, one run
-   report), no send. Otherwise a :class:`Publish` at the scheduled time.
+   report), no send. Otherwise a :class:`Publish` at the scheduled time. A period built with
+   no stories is decided (:func:`digest.schedule.standing`, from the stored fact): nothing.
 2. Sources: every enabled source whose ``next_poll_at`` has come, plus the sources of a list
    about to be published that were not fetched in the last few minutes (unless a failing
    source is backing off): one :class:`Poll`, before any publish.
@@ -133,14 +135,16 @@ class Snapshot:
     """What the decider knows of the store (and of this process) at one moment.
 
     ``editions``: recent edition periods per list; ``sources``: stored source states by
-    name; ``due_deliveries``: queued ledger rows due now; ``settled``: (list, period) pairs
-    this process will not publish again (missed, or built empty); ``retry_at``: (list,
+    name; ``due_deliveries``: queued ledger rows due now; ``empty``: (list, period) pairs
+    stored as built with no stories (:meth:`Store.empty_period`); ``settled``: (list,
+    period) pairs this process will not publish again (missed, not due); ``retry_at``: (list,
     period) pairs whose publish failed before an edition was stored, and when to try again.
     """
 
     editions: Mapping[str, frozenset[str]] = field(default_factory=dict)
     sources: Mapping[str, SourceState] = field(default_factory=dict)
     due_deliveries: int = 0
+    empty: frozenset[tuple[str, str]] = frozenset()
     settled: frozenset[tuple[str, str]] = frozenset()
     retry_at: Mapping[tuple[str, str], datetime] = field(default_factory=dict)
 
@@ -173,14 +177,19 @@ class Decider:
                 continue
             scheduled, period = owed.fire.at, owed.fire.period
             key = (list_config.name, period)
-            if period in snapshot.editions.get(list_config.name, frozenset()):
+            standing = schedule.standing(
+                owed,
+                stored=period in snapshot.editions.get(list_config.name, frozenset()),
+                empty=key in snapshot.empty,
+            )
+            if standing in ("stored", "empty"):
                 continue
             if key in snapshot.settled:
                 continue
             retry = snapshot.retry_at.get(key)
             if retry is not None and retry > now:
                 continue
-            if owed.missed:
+            if standing == "missed":
                 missed.append(Missed(list_config.name, scheduled, period, owed.late))
                 continue
             publishes.append(Publish(list_config.name, scheduled, period))
@@ -378,6 +387,7 @@ class Service:
         due = activity.due + activity.reclaimable
         return Snapshot(
             editions={lst.name: self.store.edition_periods(lst.name) for lst in self.config.lists},
+            empty=empty_periods(self.config, self.store, now),
             sources=self.store.source_states(),
             due_deliveries=due,
             settled=frozenset(self._settled),
@@ -447,13 +457,16 @@ class Service:
             f"the misfire grace of {self.settings.misfire_grace_seconds}s: not sent "
             f"(send it by hand with `digest send {action.list_name} --at {action.at:%Y-%m-%dT%H:%MZ}`)"
         )
-        log.warning(
-            "send_missed list=%s period=%s scheduled=%s late_seconds=%d grace_seconds=%d: not sent",
+        first = self.store.record_missed_period(action.list_name, action.period, at=now)
+        log.log(  # once per period, also across restarts and beside cron runs
+            logging.WARNING if first else logging.INFO,
+            "send_missed list=%s period=%s scheduled=%s late_seconds=%d grace_seconds=%d: not sent%s",
             action.list_name,
             action.period,
             action.at.isoformat(),
             late,
             self.settings.misfire_grace_seconds,
+            "" if first else " (reported before)",
         )
         report = {
             "list_name": action.list_name,
@@ -491,7 +504,7 @@ class Service:
         list_config = self.config.list(action.list_name)
         report = self.jobs.publish(list_config, at=action.at, now=now, stop=self._halt)
         key = (action.list_name, action.period)
-        if report.status in ("empty", "not-due"):
+        if report.status == "not-due":  # an empty period is a stored fact (Snapshot.empty)
             self._settled.add(key)
         elif report.status == "failed" and report.period is not None:
             self._retry_at[key] = now + RETRY_FAILED  # an edition may be stored: resume delivers
@@ -645,6 +658,17 @@ class JobInfo:
     note: str = ""
 
 
+def empty_periods(config: Config, store: Store, now: datetime) -> frozenset[tuple[str, str]]:
+    """The (list, period) pairs of each list's latest period at ``now`` that the store
+    records as built with no stories (:meth:`~digest.store.Store.empty_period`)."""
+    found = set()
+    for list_config in config.lists:
+        fire = schedule.latest(list_config.schedule, now)
+        if fire is not None and store.empty_period(list_config.name, fire.period) is not None:
+            found.add((list_config.name, fire.period))
+    return frozenset(found)
+
+
 def next_runs(
     config: Config, store: Store, *, now: datetime, settings: SchedulerSettings | None = None
 ) -> list[JobInfo]:
@@ -655,7 +679,12 @@ def next_runs(
     jobs: list[JobInfo] = []
     for list_config in config.lists:
         owed = schedule.due(list_config.schedule, now, settings.grace)
-        if owed is not None and owed.fire.period not in store.edition_periods(list_config.name):
+        standing = None
+        if owed is not None:
+            stored = owed.fire.period in store.edition_periods(list_config.name)
+            empty = not stored and store.empty_period(list_config.name, owed.fire.period) is not None
+            standing = schedule.standing(owed, stored=stored, empty=empty)
+        if owed is not None and standing in ("due", "missed"):
             fire = owed.fire
             note = (
                 f"missed: period {fire.period} is {int(owed.late.total_seconds())}s late, more "

@@ -137,11 +137,17 @@ def work(
     return summary
 
 
-def spawn(config_path: str | Path, workers: int, *, extra: tuple[str, ...] = ()) -> int:
+def spawn(
+    config_path: str | Path, workers: int, *, extra: tuple[str, ...] = (), report: bool = True
+) -> int:
     """Run ``workers`` ``digest worker --until-idle`` processes with the configuration at
     ``config_path`` and wait for all; SIGTERM/SIGINT are passed on (each finishes its batch
-    in flight). Returns the worst exit code (0 when all delivered)."""
+    in flight). Without ``report`` the workers print no per-edition summary (``digest
+    deliver --workers N`` prints one for all). Returns the worst exit code (0 when all
+    delivered)."""
     cmd = [sys.executable, "-m", "digest", "-c", str(config_path), *extra, "worker", "--until-idle"]
+    if not report:
+        cmd.append("--no-report")
     return _run_all(cmd, workers)
 
 

@@ -237,3 +237,52 @@ def test_cron_under_faketime_builds_the_day_after_the_change(
     editions = inst.editions()
     assert [p for n, p in editions if n == "ny"][:2] == ["2026-03-08", "2026-03-09"]
     assert [p for n, p in editions if n == "scl"] == ["2026-09-06"]
+
+
+def test_a_day_without_news_is_empty_not_missed(db_url: str, tmp_path: Path) -> None:
+    """A period built with no stories is a stored fact: a later run of that period (past the
+    grace, or within it with news that came later) reports it empty, ok, and builds nothing;
+    `digest status` does not trip the `last_run.ok` alert; the late news goes into the next
+    day's edition."""
+    inst = install(tmp_path, db_url, {"morning": ("0 7 * * *", "UTC")})
+    day1 = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+    inst.add_item(day1 - timedelta(hours=1))
+    assert inst.cli("run", at=day1).exit_code == 0
+    assert inst.editions() == [("morning", "2026-02-18")]
+    day2 = day1 + timedelta(days=1)
+    first = inst.cli("run", at=day2)  # nothing new since the 18th's edition
+    assert first.exit_code == 0, first.output
+    assert "morning edition 2026-02-19: empty" in " ".join(first.output.split())
+    inst.add_item(day2 + timedelta(minutes=20))  # news after the period was decided
+    within = inst.cli("run", at=day2 + timedelta(minutes=40))
+    late = inst.cli("run", at=day2 + timedelta(minutes=70))
+    for result in (within, late):
+        said = " ".join(result.output.split())
+        assert result.exit_code == 0, result.output
+        assert "morning edition 2026-02-19: empty" in said, said
+        assert "missed" not in said, said
+    assert inst.editions() == [("morning", "2026-02-18")]
+    status = json.loads(inst.cli("status", "--json").output)
+    last = status["lists"][0]["last_run"]
+    assert (last["status"], last["period"], last["ok"]) == ("empty", "2026-02-19", True)
+    assert not any("2026-02-19" in job["note"] for job in status["jobs"])
+    assert inst.cli("run", at=day1 + timedelta(days=2)).exit_code == 0
+    assert inst.editions()[-1] == ("morning", "2026-02-20")
+
+
+def test_a_missed_period_is_warned_about_once(db_url: str, tmp_path: Path) -> None:
+    """Cron every 10 minutes after a missed morning: the first run logs the `send_missed`
+    warning, the later ones of the same period an info line (the report still says missed),
+    and the next missed period is warned about again."""
+    inst = install(tmp_path, db_url, {"morning": ("0 7 * * *", "UTC")})
+    inst.add_item(datetime(2026, 2, 18, 5, 0, tzinfo=UTC))
+    start = datetime(2026, 2, 18, 9, 0, tzinfo=UTC)
+    outputs = [inst.cli("-v", "run", at=start + timedelta(minutes=10 * k)) for k in range(4)]
+    for result in outputs:
+        assert result.exit_code == 0, result.output
+        assert "morning edition 2026-02-18: missed" in " ".join(result.output.split())
+    warned = [r.output.count("level=WARNING send_missed") for r in outputs]
+    assert warned == [1, 0, 0, 0], warned
+    assert all("level=INFO send_missed" in r.output for r in outputs[1:])
+    next_day = inst.cli("run", at=start + timedelta(days=1))
+    assert next_day.output.count("level=WARNING send_missed list=morning period=2026-02-19") == 1

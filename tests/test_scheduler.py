@@ -120,6 +120,10 @@ def test_no_send_when_down_longer_than_the_grace(
     for hour in range(9, 24):
         svc.tick(berlin(2026, 2, 18, hour).astimezone(UTC))
     assert len([r for r in caplog.records if "send_missed" in r.getMessage()]) == 1
+    # nor does a restarted service: the warning was given once for the period (stored)
+    again, _jobs = service(config, store)
+    again.tick(berlin(2026, 2, 18, 23, 30).astimezone(UTC))
+    assert len([r for r in caplog.records if "send_missed" in r.getMessage()]) == 1
     svc.tick(berlin(2026, 2, 19, 7, 0).astimezone(UTC))
     assert [p[2] for p in jobs.published] == ["2026-02-19"]
 
@@ -140,12 +144,18 @@ def test_an_empty_edition_is_not_retried_every_tick(tmp_path: Path, store: Store
         from digest.types import ListReport
 
         calls.append(at)
+        store.record_empty_period(list_config.name, "2026-02-18", at=now)  # as publish does
         return ListReport(list_name=list_config.name, status="empty", period="2026-02-18")
 
     jobs.publish = empty  # type: ignore[method-assign]
     for minute in range(0, 50, 5):
         svc.tick(datetime(2026, 2, 18, 7, minute, tzinfo=UTC))
     assert len(calls) == 1
+    # a restarted service knows it from the store: the empty period is not reported missed
+    again, jobs = service(config, store)
+    outcomes = again.tick(datetime(2026, 2, 18, 9, 30, tzinfo=UTC))
+    assert [o.status for o in outcomes if o.status == "missed"] == []
+    assert jobs.published == []
 
 
 # -- DST: exactly one edition per list per local day ------------------------------------

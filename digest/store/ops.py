@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,16 @@ from sqlalchemy.exc import IntegrityError
 from digest.store.engine import StoreBase
 from digest.store.rows import LeaseRow, RunRecord
 from digest.store.tables import leases, runs, settings
+
+
+def period_fact_key(kind: str, list_name: str, period: str) -> str:
+    """The ``settings`` key of a fact about one (list, period): ``KIND:LIST:PERIOD``, or
+    ``KIND:`` and a SHA-256 prefix of ``LIST:PERIOD`` when that would pass the column's 64
+    characters (a list name may have 64 on its own)."""
+    key = f"{kind}:{list_name}:{period}"
+    if len(key) <= 64:
+        return key
+    return f"{kind}:" + hashlib.sha256(f"{list_name}:{period}".encode()).hexdigest()[: 63 - len(kind)]
 
 
 class OpsStore(StoreBase):
@@ -79,6 +90,32 @@ class OpsStore(StoreBase):
         except IntegrityError:
             return False
         return True
+
+    def record_empty_period(self, list_name: str, period: str, *, at: datetime) -> None:
+        """Keep the fact that ``list_name``'s edition of ``period`` was built at ``at``
+        (aware) and had no stories: the period is decided, nothing was sent, and it is not
+        missed (:func:`digest.schedule.standing`). Written once; later calls keep the first."""
+        self.mark_once(period_fact_key("empty", list_name, period), at.astimezone(UTC).isoformat())
+
+    def empty_period(self, list_name: str, period: str) -> datetime | None:
+        """When ``list_name``'s edition of ``period`` was built empty (aware UTC), or None
+        when it never was (:meth:`record_empty_period`)."""
+        value = self.setting(period_fact_key("empty", list_name, period))
+        if value is None:
+            return None
+        try:
+            return datetime.fromisoformat(value).astimezone(UTC)
+        except ValueError:  # not written by record_empty_period: still a fact that it was
+            return datetime(1970, 1, 1, tzinfo=UTC)
+
+    def record_missed_period(self, list_name: str, period: str, *, at: datetime) -> bool:
+        """Keep the fact that ``list_name``'s edition of ``period`` was first reported
+        missed at ``at`` (aware); True the first time only, so the warning is given once
+        per period however many runs find it missed."""
+        key = period_fact_key("missed", list_name, period)
+        if self.setting(key) is not None:  # a read, not a refused insert, on every later run
+            return False
+        return self.mark_once(key, at.astimezone(UTC).isoformat())
 
     def bump_counter(self, key: str, by: int = 1) -> int:
         """Add ``by`` to the integer setting ``key`` (created at 0); returns the new value."""

@@ -423,6 +423,23 @@ NOTICES = {
 # The routes
 
 
+def pending_subscribers(config: Config, list_config: ListConfig) -> dict[str, object] | None:
+    """What the editor's list page says of a list with no stored subscriber yet: its
+    subscriber file is imported only when the first edition is built, so the page counts the
+    good rows of that file (``{"file", "count", "error"}``; ``error`` when the file cannot be
+    read, :class:`~digest.subscribers.SubscriberFileError`); None when the list has no file."""
+    from digest.subscribers import SubscriberFileError, list_topics, read_csv
+
+    if list_config.subscribers is None:
+        return None
+    path = str(list_config.subscribers)
+    try:
+        read = read_csv(path, list_config.name, topics=list_topics(config, list_config))
+    except SubscriberFileError as exc:
+        return {"file": path, "count": 0, "error": str(exc)}
+    return {"file": path, "count": len(read.rows), "error": None}
+
+
 def editor_routes(
     config: Config,
     store: Store,
@@ -639,7 +656,8 @@ def editor_routes(
                     "last": last,
                     "last_when": _when(last.window_end, lst.schedule.timezone) if last else "",
                     "deliveries": store.delivery_counts(last.id) if last else StateCounts(),
-                    "subscribers": store.subscriber_counts(lst.name),
+                    "subscribers": (counts := store.subscriber_counts(lst.name)),
+                    "pending": None if counts.total else pending_subscribers(config, lst),
                     "failing": failing,
                     "silent": silent,
                 }
