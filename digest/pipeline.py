@@ -975,7 +975,9 @@ def publish(
     or stored), ``exists`` (this period's edition is complete, derived from its rows by
     :func:`~digest.ledger_state.edition_complete`: nothing is sent again; an incomplete one
     is resumed instead),
-    ``empty`` (no stories: nothing is stored or sent), ``awaiting-approval`` (the list
+    ``empty`` (no stories while every source of the list answered its last poll: nothing
+    is sent, and the period is recorded as decided; with a source that failed or was never
+    read, ``failed`` instead, and the period stays owed), ``awaiting-approval`` (the list
     requires an editor's approval and has none for this edition), ``not-due`` (the schedule
     has no time at or before ``at``).
     """
@@ -1045,16 +1047,30 @@ def publish(
         )
         return report
     if not edition.stories:
+        names = [s.name for s in config.list_sources(list_config)]
+        states = store.source_states(names)
+        unread = schedules.unread_sources(
+            {name: states[name].last_status if name in states else None for name in names}
+        )
+        window = (
+            f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
+            f"{edition.window_end:%Y-%m-%d %H:%M} UTC: nothing sent"
+        )
+        if unread:
+            # nothing heard from some sources: not a day without news, the period stays owed
+            report.status = "failed"
+            shown = ", ".join(unread[:5]) + (f" and {len(unread) - 5} more" if len(unread) > 5 else "")
+            report.message = "; ".join([
+                window,
+                f"{len(unread)} of its sources gave nothing at their last poll ({shown}): "
+                "not recorded as an empty day, a later run builds it again",
+                *notes,
+            ])
+            return report
         # a fact, not a flag: later runs of this period report it empty (schedule.standing)
         store.record_empty_period(list_config.name, edition.period, at=now)
         report.status = "empty"
-        report.message = "; ".join(
-            [
-                f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
-                f"{edition.window_end:%Y-%m-%d %H:%M} UTC: nothing sent",
-                *notes,
-            ]
-        )
+        report.message = "; ".join([window, *notes])
         return report
 
     main = public_copy(built.main, site=config.site)

@@ -249,6 +249,16 @@ def due(schedule: Schedule, now: datetime, grace: timedelta) -> Due | None:
 Standing = Literal["stored", "empty", "due", "missed"]
 
 
+def unread_sources(last_statuses: dict[str, str | None]) -> list[str]:
+    """The sources, of ``last_statuses`` (source name -> the ``last_status`` of its latest
+    poll, ``None`` when never polled), that gave nothing at their latest poll: failed or
+    never read. An edition built with no stories decides its period (``"empty"``, not built
+    again) only when this is empty; otherwise nothing was heard from those sources (an
+    outage, a broken feed), the period stays owed (``due`` within the grace, ``missed``
+    after) and a later run builds it again."""
+    return sorted(name for name, status in last_statuses.items() if status in (None, "failed"))
+
+
 def standing(owed: Due, *, stored: bool, empty: bool) -> Standing:
     """What the period ``owed`` names is at its ``now``, given two facts of the store:
     ``stored`` (the period has an edition: it is finished, however late: ``"stored"``) and

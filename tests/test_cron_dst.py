@@ -270,6 +270,30 @@ def test_a_day_without_news_is_empty_not_missed(db_url: str, tmp_path: Path) -> 
     assert inst.editions()[-1] == ("morning", "2026-02-20")
 
 
+def test_an_empty_build_with_a_source_unread_is_not_an_empty_day(db_url: str, tmp_path: Path) -> None:
+    """An outage is not a day without news: when the edition comes out empty while a source
+    of the list gave nothing at its last poll (here its file is gone), the run fails (exit 1,
+    naming the source) and records no empty day; once the source is back within the grace,
+    a later run builds and sends that period's edition."""
+    inst = install(tmp_path, db_url, {"morning": ("0 7 * * *", "UTC")})
+    day1 = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+    inst.add_item(day1 - timedelta(hours=1))
+    assert inst.cli("run", at=day1).exit_code == 0
+    day2 = day1 + timedelta(days=1)
+    kept = inst.feed.read_text()
+    inst.feed.unlink()  # the outage: nothing can be read
+    down = inst.cli("run", at=day2)
+    said = " ".join(down.output.split())
+    assert down.exit_code == 1, down.output
+    assert "morning edition 2026-02-19: failed" in said, said
+    assert "local" in said and "not recorded as an empty day" in said, said
+    inst.feed.write_text(kept)
+    inst.add_item(day2 - timedelta(minutes=30))  # what the outage hid
+    back = inst.cli("run", at=day2 + timedelta(minutes=50))
+    assert back.exit_code == 0, back.output
+    assert inst.editions() == [("morning", "2026-02-18"), ("morning", "2026-02-19")]
+
+
 def test_a_missed_period_is_warned_about_once(db_url: str, tmp_path: Path) -> None:
     """Cron every 10 minutes after a missed morning: the first run logs the `send_missed`
     warning, the later ones of the same period an info line (the report still says missed),
