@@ -1050,7 +1050,11 @@ def publish(
         names = [s.name for s in config.list_sources(list_config)]
         states = store.source_states(names)
         unread = schedules.unread_sources(
-            {name: states[name].last_status if name in states else None for name in names}
+            {
+                name: states[name].last_status if name in states else None
+                for name in names
+                if name not in states or states[name].disabled_reason is None  # gone for good
+            }
         )
         window = (
             f"no stories between {edition.window_start:%Y-%m-%d %H:%M} and "
