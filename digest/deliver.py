@@ -355,22 +355,34 @@ class Ledger:
         """Hand ``items`` to the transport; exactly one checked outcome per item."""
         store, clock, lease, holder = self.store, self.clock, self.lease, self.holder
         batch = [o.delivery_id for o in items]
+        lost: set[int] = set()  # rows another worker took over: neither sent nor recorded here
 
         class _Progress:
-            def attempting(self, delivery_id: int) -> None:
+            def attempting(self, delivery_id: int) -> bool:
                 # one message at a time: the rest of the batch keeps its lease meanwhile
                 store.renew_delivery_lease(batch, holder=holder, lease=lease)
-                store.mark_sending([delivery_id], now=clock(), lease=lease, holder=holder)
+                if store.mark_sending([delivery_id], now=clock(), lease=lease, holder=holder):
+                    return True
+                lost.add(delivery_id)
+                log.warning("deliver.lease_lost delivery=%s holder=%s: not sent", delivery_id, holder)
+                return False
 
             def settled(self, outcome: SendOutcome) -> None:
-                record([_checked(outcome)])
+                if outcome.delivery_id not in lost:
+                    record([_checked(outcome)])
 
         try:
             if streaming:
                 answers = transport.send(items, progress=_Progress())  # type: ignore[call-arg]
             else:
-                store.mark_sending(batch, now=clock(), lease=lease, holder=holder)
-                answers = transport.send(items)
+                marked = store.mark_sending(batch, now=clock(), lease=lease, holder=holder)
+                if marked < len(batch):
+                    # some rows' lease ran out and another worker took them: send only ours
+                    ours = store.sending_rows(batch, holder=holder)
+                    lost.update(i for i in batch if i not in ours)
+                    log.warning("deliver.lease_lost rows=%d holder=%s: not sent", len(lost), holder)
+                    items = [o for o in items if o.delivery_id in ours]
+                answers = transport.send(items) if items else []
         except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"
             log.error("deliver.transport_raised transport=%s error=%r", transport.name, exc)
@@ -381,6 +393,8 @@ class Ledger:
         by_id = {a.delivery_id: a for a in answers}
         out = []
         for item in items:
+            if item.delivery_id in lost:
+                continue
             answer = by_id.get(item.delivery_id)
             if answer is None:
                 answer = SendOutcome(

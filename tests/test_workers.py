@@ -27,7 +27,7 @@ from digest.ledger_state import (
     worker_step,
 )
 from digest.store import Store, deliveries
-from digest.types import DeliveryState, ListReport
+from digest.types import DeliveryState, ListReport, SendOutcome
 from digest.workers import WorkSummary
 from tests.deliver_helpers import NOW, bulk_subscribers, expire_leases, make_edition
 from tests.fake_sendgrid import FakeSendgrid
@@ -262,3 +262,90 @@ def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_others(pg_url: str, tm
     assert 0 < len(in_flight) <= batch
     assert twice <= in_flight  # duplicates only from the killed worker's request in flight
     assert counts == {"sent": n}
+
+
+class _SlowStream:
+    """A message-by-message transport (like SMTP) whose first message takes so long that
+    the worker's lease runs out and ``takeover()`` (another worker) runs meanwhile."""
+
+    name = "slow-stream"
+    reports_each = True
+
+    def __init__(self, takeover: object) -> None:
+        self.takeover = takeover
+        self.sent: list[int] = []
+
+    def send(self, batch: list, progress: object = None) -> list:  # type: ignore[type-arg]
+        out = []
+        for n, item in enumerate(batch):
+            if progress is not None and progress.attempting(item.delivery_id) is False:  # type: ignore[attr-defined]
+                continue
+            if n == 0:
+                self.takeover()  # type: ignore[operator]
+            self.sent.append(item.delivery_id)
+            outcome = SendOutcome(item.delivery_id, DeliveryState.SENT, provider_id="m")
+            progress.settled(outcome)  # type: ignore[attr-defined]
+            out.append(outcome)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class _SlowBatch(_SlowStream):
+    """A batch transport (like SendGrid) whose rows are taken over between the claim and the
+    hand-over (``mark_sending``)."""
+
+    reports_each = False
+
+    def send(self, batch: list, progress: object = None) -> list:  # type: ignore[type-arg]
+        self.sent.extend(item.delivery_id for item in batch)
+        return [SendOutcome(i.delivery_id, DeliveryState.SENT, provider_id="m") for i in batch]
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_worker_whose_lease_ran_out_never_sends_the_rows_another_took_over(
+    db_url: str, streaming: bool
+) -> None:
+    """A live worker slower than its lease (a provider that hangs) loses its rows to another
+    worker: it must then not hand them to the provider as well (it did: mark_sending said 0
+    rows changed and the batch was sent anyway), nor record outcomes for them."""
+    from digest.deliver import Ledger
+
+    with Store.open(db_url) as store:
+        edition = make_edition(store)
+        subs = bulk_subscribers(store, 5)
+        store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
+        taken: list[int] = []
+
+        def takeover() -> None:
+            expire_leases(store)
+            store.recover_sending(edition, now=NOW, exclusive=False)  # as on PostgreSQL
+            taken.extend(c.delivery_id for c in store.claim_deliveries(
+                edition, list_name="world", limit=10, now=NOW, holder="other:1:x", lease=LEASE))
+
+        ledger = Ledger(store, clock=lambda: NOW, holder="slow:1:y")
+        if streaming:
+            transport: _SlowStream = _SlowStream(takeover)
+        else:
+            transport = _SlowBatch(takeover)
+            real = store.mark_sending
+
+            def late_mark(*args: object, **kw: object) -> int:
+                takeover()  # the claim's lease ran out before the batch was handed over
+                return real(*args, **kw)  # type: ignore[arg-type]
+
+            store.mark_sending = late_mark  # type: ignore[method-assign]
+        ledger.deliver(edition, list_name="world", transport=transport, compose=_compose,
+                       batch_size=5)
+        assert taken, "the other worker took nothing over"
+        assert not set(transport.sent) & set(taken), (transport.sent, taken)
+        counts = store.delivery_counts(edition)
+        # the other worker's rows are still its own, claimed: not recorded by the slow one
+        assert counts.claimed == len(taken), counts
+
+
+def _compose(sub, delivery_id):  # type: ignore[no-untyped-def]
+    from tests.deliver_helpers import compose
+
+    return compose(sub, delivery_id)

@@ -428,6 +428,19 @@ class LedgerStore(StoreBase):
                 done += int(conn.execute(stmt.where(among).values(**values)).rowcount or 0)
         return done
 
+    def sending_rows(self, delivery_ids: Sequence[int], *, holder: str) -> set[int]:
+        """The ids among ``delivery_ids`` that are ``sending`` under ``holder``'s lease: what
+        a worker still holds after :meth:`mark_sending` changed fewer rows than it asked."""
+        found: set[int] = set()
+        with self.begin() as conn:
+            for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
+                found.update(conn.scalars(
+                    select(deliveries.c.id).where(among)
+                    .where(deliveries.c.state == "sending")
+                    .where(deliveries.c.lease_holder == holder)
+                ))
+        return found
+
     def renew_delivery_lease(
         self, delivery_ids: Sequence[int], *, holder: str, lease: timedelta
     ) -> int:
