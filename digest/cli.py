@@ -1351,6 +1351,7 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
         failed = store.deliveries_in(edition_id, ["failed"])
         retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
+        held = store.held_batches(edition_id)
     for ed in overview:
         if edition_id is not None and ed.edition_id != edition_id:
             continue
@@ -1372,6 +1373,16 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
             click.echo(f"  edition {row.edition_id} delivery {row.id} {row.email}: {reason}")
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
+    _echo_held(held)
+
+
+def _echo_held(held: list[Any]) -> None:
+    """One line per holder of rows in flight: whether `retry-unknown` takes them over now,
+    else why not and when (:func:`digest.ledger_state.held_note`)."""
+    from digest.ledger_state import held_note
+
+    for batch in held:
+        click.echo(f"in flight: {held_note(batch)}")
 
 
 @deliveries.command("retry-unknown")
@@ -1386,7 +1397,9 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
     with _store(ctx, _config(ctx.find_root())) as store:
         waiting = store.waiting_retries(edition_id)
         n = Ledger(store, clock=_now).retry_unknown(edition_id)
+        held = store.held_batches(edition_id)  # left in flight: say why and until when
     _echo_requeued(n, waiting)
+    _echo_held(held)
 
 
 def _echo_requeued(n: int, waiting: int) -> None:

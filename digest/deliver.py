@@ -40,7 +40,10 @@ batch carries a lease (``lease_holder``, ``lease_expires_at``: claimed for ``lea
 when handed to the provider). A run takes over only the rows whose lease expired
 (:func:`digest.ledger_state.reclaim`), so a live worker's batch is never marked ``unknown``
 under it, and a dead one's rows come back after the lease, marked as a restart would mark
-them. On SQLite one process sends at a time, and a run takes over every row in flight.
+them. Leases are stamped and compared on the lease clock (the database server's on
+PostgreSQL, the machine's on SQLite), never on ``--at``. On SQLite (one machine) a run takes
+over the rows in flight whose holder process is gone at once, and never those of a holder
+that still runs, whatever their lease says.
 """
 
 from __future__ import annotations
@@ -75,7 +78,11 @@ _KNOWN_STATES = (
 class Ledger:
     """Crash-safe sending of editions through a :class:`~digest.transports.Transport`.
 
-    ``clock`` returns the current aware UTC time (the only clock read). ``retry`` is the
+    ``clock`` returns the current aware UTC time of the run's decisions (a command's
+    ``--at``): when rows are due, ``updated_at``, retries' back-off. Leases are not on it:
+    the store stamps and compares them on the lease clock
+    (:meth:`~digest.store.Store.lease_now`: the PostgreSQL server's, or this machine's), so
+    runs on different ``--at`` clocks agree on who holds what. ``retry`` is the
     back-off and attempt limit for transient refusals. ``resend_unknown`` is the policy for rows whose outcome is unknown: False
     (default) leaves them for the operator; True re-queues them at the start of each run.
     ``holder`` names this worker in the rows it claims (``host:pid:random`` by default) and
@@ -151,11 +158,12 @@ class Ledger:
         now; rows waiting for a retry become due now too. The next :meth:`run` (``digest
         run``, ``send``, ``schedule``) sends them. Recipients the provider did take get a
         second copy: this is the operator's decision. Rows a killed run left in flight
-        (``sending``) are unknown too and re-queued with them: at once on SQLite (one
-        writer, so call it when no send is running, as after a crash); on PostgreSQL only
-        once their lease (``delivery.lease_seconds``) has expired, since another worker may
-        still be sending them (:meth:`~digest.store.Store.recover_sending`). Returns how
-        many rows were re-queued."""
+        (``sending``) are unknown too and re-queued with them: on SQLite at once when
+        their holder process is gone, never while it runs; on PostgreSQL only once their
+        lease (``delivery.lease_seconds``, on the server's clock) has expired, since another
+        worker may still be sending them (:meth:`~digest.store.Store.recover_sending`;
+        :meth:`~digest.store.Store.held_batches` says which are left and until when).
+        Returns how many rows were re-queued."""
         # edition by edition, so each warning names its edition (rows in flight keep theirs open)
         for edition in (
             [edition_id] if edition_id is not None
@@ -258,10 +266,9 @@ class Ledger:
             if should_stop is not None and should_stop():
                 log.info("deliver.stopped edition=%s batches=%d", edition_id, batches)
                 break
-            now = self.clock()
             claimed = self.store.claim_deliveries(
-                edition_id, list_name=list_name, limit=batch_size, now=now,
-                holder=self.holder, lease_until=now + self.lease, after=last,
+                edition_id, list_name=list_name, limit=batch_size, now=self.clock(),
+                holder=self.holder, lease=self.lease, after=last,
             )
             if not claimed and last is not None:  # rows back in the queue behind us
                 last = None
@@ -356,24 +363,34 @@ class Ledger:
         """Hand ``items`` to the transport; exactly one checked outcome per item."""
         store, clock, lease, holder = self.store, self.clock, self.lease, self.holder
         batch = [o.delivery_id for o in items]
+        lost: set[int] = set()  # rows another worker took over: neither sent nor recorded here
 
         class _Progress:
-            def attempting(self, delivery_id: int) -> None:
-                now = clock()
+            def attempting(self, delivery_id: int) -> bool:
                 # one message at a time: the rest of the batch keeps its lease meanwhile
-                store.renew_delivery_lease(batch, holder=holder, lease_until=now + lease)
-                store.mark_sending([delivery_id], now=now, lease_until=now + lease, holder=holder)
+                store.renew_delivery_lease(batch, holder=holder, lease=lease)
+                if store.mark_sending([delivery_id], now=clock(), lease=lease, holder=holder):
+                    return True
+                lost.add(delivery_id)
+                log.warning("deliver.lease_lost delivery=%s holder=%s: not sent", delivery_id, holder)
+                return False
 
             def settled(self, outcome: SendOutcome) -> None:
-                record([_checked(outcome)])
+                if outcome.delivery_id not in lost:
+                    record([_checked(outcome)])
 
         try:
             if streaming:
                 answers = transport.send(items, progress=_Progress())  # type: ignore[call-arg]
             else:
-                now = clock()
-                store.mark_sending(batch, now=now, lease_until=now + lease, holder=holder)
-                answers = transport.send(items)
+                marked = store.mark_sending(batch, now=clock(), lease=lease, holder=holder)
+                if marked < len(batch):
+                    # some rows' lease ran out and another worker took them: send only ours
+                    ours = store.sending_rows(batch, holder=holder)
+                    lost.update(i for i in batch if i not in ours)
+                    log.warning("deliver.lease_lost rows=%d holder=%s: not sent", len(lost), holder)
+                    items = [o for o in items if o.delivery_id in ours]
+                answers = transport.send(items) if items else []
         except Exception as exc:  # noqa: BLE001 - a transport must not raise; if it does, we cannot know
             kind = "transport error" if isinstance(exc, DigestError) else "transport crashed"
             log.error("deliver.transport_raised transport=%s error=%r", transport.name, exc)
@@ -384,6 +401,8 @@ class Ledger:
         by_id = {a.delivery_id: a for a in answers}
         out = []
         for item in items:
+            if item.delivery_id in lost:
+                continue
             answer = by_id.get(item.delivery_id)
             if answer is None:
                 answer = SendOutcome(

@@ -24,21 +24,27 @@ retries included -- claimed or sending). Nothing stores "this edition was delive
 query :data:`OPEN_STATES`) on the rows as they are now, so re-queuing rows re-opens the
 edition and the next run sends them.
 
-**Leases (several workers).** A claimed batch carries a lease: ``lease_holder`` (the worker,
-``host:pid:random``) and ``lease_expires_at``, set when the rows are claimed and pushed
-forward when they are handed to the provider. While a lease runs, no other worker touches the
-rows. When it has expired, the worker is presumed dead and :func:`reclaim` says what its rows
-become, exactly as a restart of the single process would mark them: ``claimed`` back to
-``queued`` (attempt uncounted), ``sending`` to ``unknown``. On SQLite only one process sends
-at a time (one writer), so a run reclaims every row in flight at once, leases or not
-(``exclusive``). :func:`worker_step` is what a ``digest worker`` does next.
+**Leases: about processes, not about the edition's clock.** A claimed batch carries a
+lease: ``lease_holder`` (the worker, ``host:pid:random``) and ``lease_expires_at``, set when
+the rows are claimed and pushed forward when they are handed to the provider. Leases are
+stamped and compared on the *lease clock*, never on a run's decision clock (``--at``): on
+PostgreSQL the server's ``now()`` (hosts with skewed clocks agree), on SQLite the machine's
+clock (:meth:`digest.store.Store.lease_now`). A ``digest send --at`` yesterday's edition and a
+cron ``digest run`` on today's clock therefore see the same leases. While a lease runs, no
+other worker touches the rows. When it has expired, the worker is presumed dead and
+:func:`reclaim` says what its rows become, exactly as a restart of the single process would
+mark them: ``claimed`` back to ``queued`` (attempt uncounted), ``sending`` to ``unknown``. On
+SQLite (one machine: ``exclusive``) the holder process itself is asked: a live one's rows are
+never taken over, whatever their lease says (a run under ``faketime`` cannot steal them), a
+dead one's are taken at once, and only a holder that cannot be asked (another host) falls
+back to the lease. :func:`worker_step` is what a ``digest worker`` does next.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from digest.types import DeliveryState, SendOutcome
@@ -66,8 +72,9 @@ IN_FLIGHT_STATES: frozenset[str] = frozenset({DeliveryState.CLAIMED, DeliverySta
 
 
 def lease_expired(expires_at: datetime | None, now: datetime) -> bool:
-    """True when a row's lease (aware UTC ``expires_at``) is over at ``now``: its holder is
-    presumed dead. A row without a lease (written before leases existed) counts as expired."""
+    """True when a row's lease (aware UTC ``expires_at``) is over at ``now``, a time of the
+    lease clock (never a run's ``--at``): its holder is presumed dead. A row without a lease
+    (written before leases existed) counts as expired."""
     return expires_at is None or expires_at <= now
 
 
@@ -81,18 +88,82 @@ def reclaim(
 ) -> DeliveryState | None:
     """What an in-flight row becomes when a worker finds it: ``QUEUED`` for a ``claimed`` row
     (never handed to the provider), ``UNKNOWN`` for a ``sending`` one (the provider may have
-    taken it), or ``None`` to leave it to the worker that holds its lease.
+    taken it), or ``None`` to leave it to the worker that holds it.
 
-    A row is taken over when its lease has expired (:func:`lease_expired`). Before that, only
-    when ``exclusive`` (one machine, as on SQLite) and its holder is not known to be running
-    (``holder_alive`` is not ``True``: :func:`digest.liveness.holder_alive`): a killed run's
-    rows come back at once, a live run's batch is left to it (two overlapping cron runs
-    never send one row twice). Rows in other states are never reclaimed (``None``)."""
+    ``now`` is the lease clock's time (the database server's on PostgreSQL, the machine's on
+    SQLite; never a run's ``--at``), the clock ``expires_at`` was stamped on.
+
+    - ``exclusive`` (one machine, as on SQLite), where ``holder_alive`` says whether the
+      holder process runs (:func:`digest.liveness.holder_alive`): ``True``: never taken over,
+      whatever the lease says (an overlapping run, on whatever clock, leaves a live run's
+      batch alone); ``False``: taken over at once (a killed run is recovered without waiting
+      out the lease); ``None`` (cannot be told: another host): by the lease.
+    - not ``exclusive`` (several machines, PostgreSQL): by the lease alone
+      (:func:`lease_expired`).
+
+    Rows in other states are never reclaimed (``None``)."""
     if state not in IN_FLIGHT_STATES:
         return None
-    if not lease_expired(expires_at, now) and (not exclusive or holder_alive is True):
+    asked = holder_alive if exclusive else None  # several machines: a pid means nothing
+    if asked is True or (asked is None and not lease_expired(expires_at, now)):
         return None
     return DeliveryState.QUEUED if state == DeliveryState.CLAIMED else DeliveryState.UNKNOWN
+
+
+@dataclass(frozen=True)
+class HeldBatch:
+    """The rows in flight of one holder, as :meth:`digest.store.Store.held_batches` reads
+    them: ``holder`` (``host:pid:random``, or None for rows without one), ``rows``,
+    ``expires_at`` (the latest lease expiry of its rows, aware UTC on the lease clock; None:
+    no lease), ``holder_alive`` (asked on SQLite only: :func:`digest.liveness.holder_alive`),
+    ``reclaimable`` (:func:`reclaim` takes them over now) and ``lease_now``, the lease clock's
+    time it was read at."""
+
+    holder: str | None
+    rows: int
+    expires_at: datetime | None
+    holder_alive: bool | None
+    reclaimable: bool
+    lease_now: datetime
+
+
+def held_note(batch: HeldBatch) -> str:
+    """Why ``batch``'s rows in flight are (or are not yet) re-queued by ``digest deliveries
+    retry-unknown`` or the next run, and when they will be: one sentence for the operator,
+    the same in ``digest deliveries`` and ``retry-unknown``. Times in UTC (the date too when
+    it is not the lease clock's day)."""
+    who = _holder_name(batch.holder)
+    if batch.reclaimable:
+        if batch.holder_alive is False:
+            why = "whose process is gone"
+        else:
+            why = "whose lease has ended"
+        return (f"{batch.rows} in flight held by {who} {why}: `digest deliveries retry-unknown` "
+                "(or the next run) takes them over")
+    until = _when(batch.expires_at, batch.lease_now)
+    if batch.holder_alive is True:
+        return (f"{batch.rows} in flight held by {who}, a running process: left to it whatever "
+                f"its lease says (until {until}); retry when that process is gone")
+    return (f"{batch.rows} in flight under a lease until {until} held by {who}; "
+            "retry after that (its holder is then presumed gone)")
+
+
+def _holder_name(holder: str | None) -> str:
+    """``host:pid`` of a ``host:pid:random`` holder id (the id itself otherwise)."""
+    if not holder:
+        return "no recorded holder"
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    return f"{host}:{pid}" if pid else holder
+
+
+def _when(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "an unknown time"
+    at = at.astimezone(UTC)
+    if at.date() == now.astimezone(UTC).date():
+        return f"{at:%H:%M:%S} UTC"
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def may_claim(state: str, not_before: datetime | None, now: datetime) -> bool:
@@ -220,6 +291,8 @@ class LedgerRun:
 __all__ = [
     "IN_FLIGHT_STATES",
     "OPEN_STATES",
+    "HeldBatch",
+    "held_note",
     "LedgerActivity",
     "WorkerStep",
     "lease_expired",

@@ -122,3 +122,20 @@ class SharedCompose:
         msg.set_raw("X-Digest-Substitutions", json.dumps({"name": sub.name, "unsubscribe_url": url}))
         msg.set_payload([self.text, self.html])
         return msg
+
+
+def expire_leases(store: Store) -> None:
+    """Let every delivery lease run out on the lease clock (the database server's or this
+    machine's, :meth:`~digest.store.Store.lease_now`), as waiting out the lease would: a
+    command's clock (``--at``) cannot do that any more."""
+    from sqlalchemy import update
+
+    from digest.store import deliveries
+
+    past = store.lease_now() - timedelta(seconds=1)
+    with store.begin() as conn:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.lease_expires_at.is_not(None))
+            .values(lease_expires_at=past)
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -210,7 +211,7 @@ def test_a_batch_is_claimed_and_recorded_in_a_few_statements(store: Store) -> No
 
     event.listen(store.engine, "before_cursor_execute", count)
     claimed = store.claim_deliveries(ed, list_name="world", limit=1500, now=NOW, holder="h",
-                                     lease_until=NOW)
+                                     lease=timedelta(0))
     claim_statements, statements[:] = len(statements), []
     store.record_outcomes(
         [RowUpdate(c.delivery_id, DeliveryState.SENT, "msg-1") for c in claimed], now=NOW

@@ -10,6 +10,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,9 @@ def template(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     return shared_template(tmp_path_factory, getattr(request, "param", "sqlite"))
 
 
+LEASE = 2.0  # seconds a delivery lease holds (the real clock): longer than a SendGrid timeout
+
+
 def sendgrid(fake: FakeSendgrid, **more: Any) -> dict[str, Any]:
     return {"transport": "sendgrid", "sendgrid": {"host": fake.url, "timeout": 1}, **more}
 
@@ -50,7 +54,10 @@ def test_crash_recovery_after_8_kills_with_random_provider_faults(
     duplicates are recipients of a request whose outcome was unknown."""
     rng = random.Random(20261201)
     with FakeSendgrid() as fake:
-        inst = install(template, tmp_path, sendgrid(fake, batch_size=20), **SENDGRID_ENV)
+        # a short lease (on the real clock, whatever --at says): on PostgreSQL the killed
+        # runs' rows come free LEASE seconds after the kill
+        inst = install(template, tmp_path, sendgrid(fake, batch_size=20, lease_seconds=LEASE),
+                       **SENDGRID_ENV)
         modes = ["ok"] * 12 + ["429", "500", "500", "502", "reset", "hang"]
         fake.choose = lambda: rng.choice(modes)
         kills = 0
@@ -72,6 +79,8 @@ def test_crash_recovery_after_8_kills_with_random_provider_faults(
         in_doubt = {e for e, s in states.items() if s in ("unknown", "sending")}
         assert in_doubt and "queued" in states.values()  # the kills left work to do
 
+        if template.pg_name is not None:
+            time.sleep(LEASE + 0.2)  # SQLite asks the dead holder; PostgreSQL waits its lease
         r = inst.digest("deliveries", "retry-unknown")
         assert r.returncode == 0, r.stderr
         r = inst.digest("run", "--at", AT)
@@ -291,7 +300,7 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         inst = install(
             template, tmp_path,
             {"transport": "smtp", "batch_size": 100, "retry_delay_seconds": 60,
-             "lease_seconds": 60,  # PostgreSQL: the run 5 min on takes over the killed rows
+             "lease_seconds": LEASE,  # PostgreSQL: the killed run's rows come free after it
              "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 5}},
             keep=20,
         )
@@ -313,7 +322,10 @@ def test_smtp_bounce_suppresses_4xx_retries_and_a_kill_leaves_one_message_in_dou
         assert Counter(states.values())["claimed"] == 9  # never handed over: not in doubt
 
         # five minutes later (the commands' clock is --at), after the 451's 60 s back-off,
-        # the next run sends the rest and retries it
+        # the next run sends the rest and retries it; the killed run's lease runs on the real
+        # clock, not on --at: on PostgreSQL it must really be over
+        if template.pg_name is not None:
+            time.sleep(LEASE + 0.2)
         r = inst.digest("send", "world", "--at", LATER)
         assert r.returncode == 1, r.stdout + r.stderr  # the bounce is a failed delivery
         states = inst.rows()

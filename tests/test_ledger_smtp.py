@@ -22,7 +22,7 @@ from digest.transports.outbox import OutboxTransport
 from digest.transports.smtp import SmtpTransport
 from digest.types import DeliveryState, SendOutcome
 from digest.store import Store
-from tests.deliver_helpers import NOW, add_subscribers, compose, make_edition
+from tests.deliver_helpers import NOW, add_subscribers, compose, expire_leases, make_edition
 
 
 class Refusing:
@@ -124,8 +124,9 @@ def test_outbox_killed_mid_batch_leaves_the_batch_in_doubt_and_resending_it_dupl
     assert not list(out.glob("*.eml"))  # nothing renamed into place before the sync
     monkeypatch.setattr(os, "write", real)
     # the restart, once the dead run's lease is over (on PostgreSQL a live worker's rows are
-    # never taken over; on SQLite, one sender, they would be at once)
-    restarted = Ledger(store, clock=lambda: NOW + led.lease + timedelta(seconds=1))
+    # never taken over; on SQLite, this very process's rows would be at once)
+    expire_leases(store)
+    restarted = Ledger(store, clock=lambda: NOW + timedelta(seconds=1))
     counts = restarted.run(ed, list_name="world", transport=OutboxTransport(out), compose=compose)
     assert counts == {"unknown": 6}
     restarted.retry_unknown(ed)

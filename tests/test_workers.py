@@ -27,9 +27,9 @@ from digest.ledger_state import (
     worker_step,
 )
 from digest.store import Store, deliveries
-from digest.types import DeliveryState, ListReport
+from digest.types import DeliveryState, ListReport, SendOutcome
 from digest.workers import WorkSummary
-from tests.deliver_helpers import NOW, bulk_subscribers, make_edition
+from tests.deliver_helpers import NOW, bulk_subscribers, expire_leases, make_edition
 from tests.fake_sendgrid import FakeSendgrid
 from tests.worker_support import seed, write_config
 
@@ -46,7 +46,10 @@ def test_reclaim_marks_a_dead_workers_rows_as_a_restart_would() -> None:
     assert reclaim("sending", dead, NOW, exclusive=False) == DeliveryState.UNKNOWN
     assert reclaim("claimed", live, NOW, exclusive=False) is None  # its worker is alive
     assert reclaim("sending", live, NOW, exclusive=False) is None
-    assert reclaim("sending", live, NOW, exclusive=True) == DeliveryState.UNKNOWN  # SQLite
+    # SQLite (one machine): the holder process is asked; the lease only when it cannot be
+    assert reclaim("sending", live, NOW, exclusive=True, holder_alive=False) == DeliveryState.UNKNOWN
+    assert reclaim("sending", dead, NOW, exclusive=True, holder_alive=True) is None
+    assert reclaim("sending", live, NOW, exclusive=True) is None  # another host: by the lease
     assert reclaim("sending", None, NOW, exclusive=False) == DeliveryState.UNKNOWN  # no lease
     for settled in ("queued", "sent", "failed", "unknown", "skipped"):
         assert reclaim(settled, dead, NOW, exclusive=True) is None
@@ -87,31 +90,29 @@ def test_a_live_lease_is_left_alone_an_expired_one_is_taken_over(db_url: str) ->
         subs = bulk_subscribers(store, 6)
         store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
         claimed = store.claim_deliveries(
-            edition, list_name="world", limit=4, now=NOW, holder="w1", lease_until=NOW + LEASE
+            edition, list_name="world", limit=4, now=NOW, holder="w1", lease=LEASE
         )
         ids = [c.delivery_id for c in claimed]
-        assert store.mark_sending(ids[:2], now=NOW, lease_until=NOW + LEASE, holder="w1") == 2
+        assert store.mark_sending(ids[:2], now=NOW, lease=LEASE, holder="w1") == 2
         assert store.mark_sending(ids[2:], now=NOW, holder="someone-else") == 0
         states = _row_states(store, ids)
         assert [states[i][0] for i in ids] == ["sending", "sending", "claimed", "claimed"]
         assert {states[i][2] for i in ids} == {"w1"}
         # another worker claims the rest, never the rows w1 holds
         other = store.claim_deliveries(
-            edition, list_name="world", limit=10, now=NOW, holder="w2", lease_until=NOW + LEASE
+            edition, list_name="world", limit=10, now=NOW, holder="w2", lease=LEASE
         )
         assert len(other) == 2 and not {c.delivery_id for c in other} & set(ids)
 
-        soon = NOW + timedelta(seconds=30)
-        reclaimed = store.recover_sending(edition, now=soon)
-        activity = store.ledger_activity(soon)
-        if store.engine.dialect.name == "postgresql":
-            assert reclaimed == []  # both workers are alive: nothing is touched
-            assert activity.reclaimable == 0 and activity.held_until == NOW + LEASE
-        else:
-            # SQLite: one sender at a time, so a run takes over every row in flight at once
-            assert sorted(reclaimed) == sorted(ids[:2])
-            return
-        late = NOW + LEASE + timedelta(seconds=1)
+        # the leases run on the lease clock, whatever the caller's clock (--at) says: a run
+        # "a year later" finds both workers' rows held ("w1", "w2" name no process to ask)
+        late = NOW + timedelta(days=365)
+        assert store.recover_sending(edition, now=late) == []
+        activity = store.ledger_activity(late)
+        assert activity.reclaimable == 0 and activity.held_until is not None
+        # said on the caller's clock: about LEASE after it
+        assert timedelta(seconds=30) < activity.held_until - late <= LEASE
+        expire_leases(store)
         assert store.ledger_activity(late).reclaimable == 6
         assert sorted(store.recover_sending(edition, now=late)) == sorted(ids[:2])
         states = _row_states(store, ids)
@@ -132,7 +133,7 @@ def test_concurrent_claims_on_postgresql_never_take_a_row_twice(pg_url: str) -> 
         with Store.open(pg_url) as own:
             while batch := own.claim_deliveries(
                 edition, list_name="world", limit=7, now=NOW, holder=f"w{k}",
-                lease_until=NOW + LEASE,
+                lease=LEASE,
             ):
                 taken[k].extend(c.delivery_id for c in batch)
 
@@ -261,3 +262,90 @@ def test_a_worker_killed_mid_batch_leaves_its_rows_to_the_others(pg_url: str, tm
     assert 0 < len(in_flight) <= batch
     assert twice <= in_flight  # duplicates only from the killed worker's request in flight
     assert counts == {"sent": n}
+
+
+class _SlowStream:
+    """A message-by-message transport (like SMTP) whose first message takes so long that
+    the worker's lease runs out and ``takeover()`` (another worker) runs meanwhile."""
+
+    name = "slow-stream"
+    reports_each = True
+
+    def __init__(self, takeover: object) -> None:
+        self.takeover = takeover
+        self.sent: list[int] = []
+
+    def send(self, batch: list, progress: object = None) -> list:  # type: ignore[type-arg]
+        out = []
+        for n, item in enumerate(batch):
+            if progress is not None and progress.attempting(item.delivery_id) is False:  # type: ignore[attr-defined]
+                continue
+            if n == 0:
+                self.takeover()  # type: ignore[operator]
+            self.sent.append(item.delivery_id)
+            outcome = SendOutcome(item.delivery_id, DeliveryState.SENT, provider_id="m")
+            progress.settled(outcome)  # type: ignore[attr-defined]
+            out.append(outcome)
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+class _SlowBatch(_SlowStream):
+    """A batch transport (like SendGrid) whose rows are taken over between the claim and the
+    hand-over (``mark_sending``)."""
+
+    reports_each = False
+
+    def send(self, batch: list, progress: object = None) -> list:  # type: ignore[type-arg]
+        self.sent.extend(item.delivery_id for item in batch)
+        return [SendOutcome(i.delivery_id, DeliveryState.SENT, provider_id="m") for i in batch]
+
+
+@pytest.mark.parametrize("streaming", [True, False])
+def test_a_worker_whose_lease_ran_out_never_sends_the_rows_another_took_over(
+    db_url: str, streaming: bool
+) -> None:
+    """A live worker slower than its lease (a provider that hangs) loses its rows to another
+    worker: it must then not hand them to the provider as well (it did: mark_sending said 0
+    rows changed and the batch was sent anyway), nor record outcomes for them."""
+    from digest.deliver import Ledger
+
+    with Store.open(db_url) as store:
+        edition = make_edition(store)
+        subs = bulk_subscribers(store, 5)
+        store.queue_deliveries(edition, [s.id for s in subs if s.id], now=NOW)
+        taken: list[int] = []
+
+        def takeover() -> None:
+            expire_leases(store)
+            store.recover_sending(edition, now=NOW, exclusive=False)  # as on PostgreSQL
+            taken.extend(c.delivery_id for c in store.claim_deliveries(
+                edition, list_name="world", limit=10, now=NOW, holder="other:1:x", lease=LEASE))
+
+        ledger = Ledger(store, clock=lambda: NOW, holder="slow:1:y")
+        if streaming:
+            transport: _SlowStream = _SlowStream(takeover)
+        else:
+            transport = _SlowBatch(takeover)
+            real = store.mark_sending
+
+            def late_mark(*args: object, **kw: object) -> int:
+                takeover()  # the claim's lease ran out before the batch was handed over
+                return real(*args, **kw)  # type: ignore[arg-type]
+
+            store.mark_sending = late_mark  # type: ignore[method-assign]
+        ledger.deliver(edition, list_name="world", transport=transport, compose=_compose,
+                       batch_size=5)
+        assert taken, "the other worker took nothing over"
+        assert not set(transport.sent) & set(taken), (transport.sent, taken)
+        counts = store.delivery_counts(edition)
+        # the other worker's rows are still its own, claimed: not recorded by the slow one
+        assert counts.claimed == len(taken), counts
+
+
+def _compose(sub, delivery_id):  # type: ignore[no-untyped-def]
+    from tests.deliver_helpers import compose
+
+    return compose(sub, delivery_id)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from digest.store.editions import EditionsStore
 from typing import Any
 
+from digest.ledger_state import HeldBatch
 from digest.store.engine import StoreBase, UTCDateTime, make_engine, migrate, normalize_url
 from digest.store.ledger import LedgerStore
 from digest.store.ops import OpsStore
@@ -87,6 +88,7 @@ __all__ = [
     "EditionOverview",
     "EditionParts",
     "EditionRow",
+    "HeldBatch",
     "LeaseRow",
     "ListOutcome",
     "RunRecord",

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ARRAY, Integer, any_, bindparam, func, insert, literal, or_, select, text, update,
+)
+from sqlalchemy.engine import Connection
 
-from digest.ledger_state import IN_FLIGHT_STATES, LedgerActivity, RowUpdate, reclaim, skip_reason
+from digest.ledger_state import (
+    IN_FLIGHT_STATES, HeldBatch, LedgerActivity, RowUpdate, reclaim, skip_reason,
+)
 from digest.liveness import holder_alive
 from digest.store.engine import StoreBase
 from digest.store.rows import Claim, DeliveryRow, EditionOverview, StateCounts
@@ -49,7 +54,9 @@ _CLAIM_COLUMNS = (
 
 class _Liveness:
     """:func:`~digest.liveness.holder_alive` once per holder, asked only when ``exclusive``
-    (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`)."""
+    (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`). A
+    holder of this very process counts as gone: a ledger started again in-process (after
+    an exception left its rows) takes them over, as a restart would."""
 
     def __init__(self, exclusive: bool) -> None:
         self.exclusive = exclusive
@@ -59,8 +66,32 @@ class _Liveness:
         if not self.exclusive or holder is None:
             return None
         if holder not in self.seen:
-            self.seen[holder] = holder_alive(holder)
+            alive = holder_alive(holder)
+            if alive is None and _this_process(holder):
+                alive = False
+            self.seen[holder] = alive
         return self.seen[holder]
+
+
+def _this_process(holder: str) -> bool:
+    """True when ``holder`` (``host:pid:random``) names this process of this host."""
+    import os
+    import socket
+
+    host, _, rest = holder.partition(":")
+    return host == socket.gethostname() and rest.partition(":")[0] == str(os.getpid())
+
+
+def _lease_now(conn: Connection) -> datetime:
+    """The lease clock (aware UTC), read inside the caller's transaction: the PostgreSQL
+    server's ``now()`` (its transaction's start), so workers on hosts whose clocks disagree
+    stamp and compare leases on one clock; on SQLite (one machine) this machine's clock.
+    Never a command's ``--at``: a lease is about processes, not about an edition's time."""
+    if conn.dialect.name == "postgresql":
+        value = conn.scalar(text("SELECT now()"))
+        if isinstance(value, datetime):
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.now(UTC)
 
 
 def _id_chunks(dialect: str, column: Any, ids: Sequence[int]) -> list[Any]:
@@ -140,6 +171,12 @@ class LedgerStore(StoreBase):
             conn.execute(stmt)
             return int(conn.scalar(count) or 0) - before
 
+    def lease_now(self) -> datetime:
+        """The lease clock now (aware UTC): the PostgreSQL server's ``now()``, or this
+        machine's clock on SQLite; what delivery leases are stamped and compared on."""
+        with self.begin() as conn:
+            return _lease_now(conn)
+
     def recover_sending(
         self, edition_id: int | None, *, now: datetime, exclusive: bool | None = None
     ) -> list[int]:
@@ -147,9 +184,11 @@ class LedgerStore(StoreBase):
         when None) whose worker is gone, as :func:`digest.ledger_state.reclaim` decides:
         ``sending`` rows (handed to the provider, answer never recorded) become ``unknown``;
         ``claimed`` rows (never handed over) go back to ``queued`` with their attempt
-        uncounted. A row whose lease has not expired is left to its worker, unless
-        ``exclusive`` (default: on SQLite, one machine) and its holder is not a running
-        process of this host (:func:`digest.liveness.holder_alive`). On PostgreSQL
+        uncounted. Leases are compared on the lease clock (:meth:`lease_now`), not on
+        ``now``, which only stamps ``updated_at``. When ``exclusive`` (default: on SQLite,
+        one machine) the holder process is asked (:func:`digest.liveness.holder_alive`): a
+        running one keeps its rows whatever their lease, a gone one loses them at once; else
+        a row whose lease has not expired is left to its worker. On PostgreSQL
         the rows are locked with ``SKIP LOCKED``. Returns the ids that became ``unknown``."""
         if exclusive is None:
             exclusive = self.engine.dialect.name != "postgresql"
@@ -165,9 +204,10 @@ class LedgerStore(StoreBase):
         with self.begin() as conn:
             back: list[int] = []
             alive = _Liveness(exclusive)
+            lease_now = _lease_now(conn)
             for row in conn.execute(query).all():
                 verdict = reclaim(
-                    row.state, row.lease_expires_at, now, exclusive=exclusive,
+                    row.state, row.lease_expires_at, lease_now, exclusive=exclusive,
                     holder_alive=alive(row.lease_holder),
                 )
                 if verdict == "queued":
@@ -194,8 +234,11 @@ class LedgerStore(StoreBase):
 
     def ledger_activity(self, now: datetime, *, exclusive: bool | None = None) -> LedgerActivity:
         """What the ledger holds for a worker (:func:`digest.ledger_state.worker_step`), over
-        every edition: due queued rows, rows in flight whose lease expired (all of them when
-        ``exclusive``, default on SQLite), the earliest live lease and the next ``not_before``."""
+        every edition: due queued rows (at ``now``), rows in flight that
+        :func:`~digest.ledger_state.reclaim` would take over (leases on the lease clock,
+        :meth:`lease_now`; holders asked when ``exclusive``, default on SQLite), when the
+        earliest held lease ends, said on ``now``'s clock (at least a second ahead, for a
+        live holder whose lease ran out), and the next ``not_before``."""
         if exclusive is None:
             exclusive = self.engine.dialect.name != "postgresql"
         due, next_due = self.queued_deliveries(now)
@@ -209,17 +252,59 @@ class LedgerStore(StoreBase):
         held: list[datetime] = []
         alive = _Liveness(exclusive)
         with self.begin() as conn:
+            lease_now = _lease_now(conn)
             for state, expires_at, holder, n in conn.execute(query).all():
-                verdict = reclaim(state, expires_at, now, exclusive=exclusive,
+                verdict = reclaim(state, expires_at, lease_now, exclusive=exclusive,
                                   holder_alive=alive(holder))
                 if verdict is not None:
                     reclaimable += int(n)
                 elif expires_at is not None:
-                    held.append(expires_at)
+                    # the lease clock's time, said on the caller's clock (which may be --at)
+                    left = max(expires_at - lease_now, timedelta(seconds=1))
+                    held.append(now + left)
         return LedgerActivity(
             due=due, reclaimable=reclaimable, held_until=min(held) if held else None,
             next_due=next_due,
         )
+
+    def held_batches(self, edition_id: int | None = None) -> list[HeldBatch]:
+        """Rows in flight (of one edition, or of all when None) per holder, with when the
+        holder's lease ends (the latest expiry of its rows, on the lease clock), whether
+        :func:`~digest.ledger_state.reclaim` would take them over now, and the lease clock's
+        time it was asked at; for ``digest deliveries`` and ``retry-unknown`` to say why rows
+        in flight are not re-queued yet and when they will be."""
+        exclusive = self.engine.dialect.name != "postgresql"
+        query = (
+            select(deliveries.c.lease_holder, deliveries.c.state, deliveries.c.lease_expires_at,
+                   func.count())
+            .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+            .group_by(deliveries.c.lease_holder, deliveries.c.state,
+                      deliveries.c.lease_expires_at)
+        )
+        if edition_id is not None:
+            query = query.where(deliveries.c.edition_id == edition_id)
+        alive = _Liveness(exclusive)
+        found: dict[str | None, dict[str, Any]] = {}
+        with self.begin() as conn:
+            lease_now = _lease_now(conn)
+            for holder, state, expires_at, n in conn.execute(query).all():
+                batch = found.setdefault(
+                    holder, {"rows": 0, "expires_at": None, "taken": False,
+                             "alive": alive(holder)},
+                )
+                batch["rows"] += int(n)
+                if expires_at is not None and (
+                    batch["expires_at"] is None or expires_at > batch["expires_at"]
+                ):
+                    batch["expires_at"] = expires_at
+                if reclaim(state, expires_at, lease_now, exclusive=exclusive,
+                           holder_alive=batch["alive"]) is not None:
+                    batch["taken"] = True
+        return [
+            HeldBatch(holder=holder, rows=b["rows"], expires_at=b["expires_at"],
+                      holder_alive=b["alive"], reclaimable=b["taken"], lease_now=lease_now)
+            for holder, b in sorted(found.items(), key=lambda kv: kv[0] or "")
+        ]
 
     def claim_deliveries(
         self,
@@ -229,7 +314,7 @@ class LedgerStore(StoreBase):
         limit: int,
         now: datetime,
         holder: str | None = None,
-        lease_until: datetime | None = None,
+        lease: timedelta | None = None,
         after: int | None = None,
     ) -> list[Claim]:
         """Claim up to ``limit`` due ``queued`` rows of an edition (with an id above
@@ -250,8 +335,10 @@ class LedgerStore(StoreBase):
 
         On PostgreSQL the inner select locks the rows with ``FOR UPDATE SKIP LOCKED`` so
         several workers can claim side by side. The claimed rows carry the lease ``holder``
-        until ``lease_until`` (aware UTC): :meth:`recover_sending` leaves them alone until
-        then.
+        for ``lease`` from the lease clock's now (:meth:`lease_now`, read in the same
+        transaction; ``now``, maybe a command's ``--at``, decides only which rows are due):
+        :meth:`recover_sending` leaves them alone until then. Without ``lease`` the rows
+        carry no expiry (counted as expired).
         """
         due = or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now)
         picked = (
@@ -272,7 +359,7 @@ class LedgerStore(StoreBase):
             .where(deliveries.c.state == "queued")
             .values(
                 state="claimed", attempts=deliveries.c.attempts + 1, updated_at=now,
-                lease_holder=holder, lease_expires_at=lease_until,
+                lease_holder=holder, lease_expires_at=None,
             )
             .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
         )
@@ -284,6 +371,8 @@ class LedgerStore(StoreBase):
             .label("suppressed")
         )
         with self.begin() as conn:
+            if lease is not None:
+                claim = claim.values(lease_expires_at=_lease_now(conn) + lease)
             rows = sorted(conn.execute(claim).all())
             if not rows:
                 return []
@@ -319,39 +408,53 @@ class LedgerStore(StoreBase):
         delivery_ids: Sequence[int],
         *,
         now: datetime,
-        lease_until: datetime | None = None,
+        lease: timedelta | None = None,
         holder: str | None = None,
     ) -> int:
         """``claimed`` rows are about to be handed to the provider: they become ``sending``
-        (a kill from here on leaves their outcome unknown); ``lease_until`` renews their
-        lease for the request (kept as it is when None). With ``holder``, only rows whose
-        lease is still that worker's change (another worker may have taken over an expired
-        one). Returns how many rows became ``sending``."""
+        (a kill from here on leaves their outcome unknown); ``lease`` renews their lease for
+        the request, from the lease clock's now (kept as it is when None). With ``holder``,
+        only rows whose lease is still that worker's change (another worker may have taken
+        over an expired one). Returns how many rows became ``sending``."""
         values: dict[str, Any] = {"state": "sending", "updated_at": now}
-        if lease_until is not None:
-            values["lease_expires_at"] = lease_until
         stmt = update(deliveries).where(deliveries.c.state == "claimed")
         if holder is not None:
             stmt = stmt.where(deliveries.c.lease_holder == holder)
         done = 0
         with self.begin() as conn:
+            if lease is not None:
+                values["lease_expires_at"] = _lease_now(conn) + lease
             for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
                 done += int(conn.execute(stmt.where(among).values(**values)).rowcount or 0)
         return done
 
+    def sending_rows(self, delivery_ids: Sequence[int], *, holder: str) -> set[int]:
+        """The ids among ``delivery_ids`` that are ``sending`` under ``holder``'s lease: what
+        a worker still holds after :meth:`mark_sending` changed fewer rows than it asked."""
+        found: set[int] = set()
+        with self.begin() as conn:
+            for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
+                found.update(conn.scalars(
+                    select(deliveries.c.id).where(among)
+                    .where(deliveries.c.state == "sending")
+                    .where(deliveries.c.lease_holder == holder)
+                ))
+        return found
+
     def renew_delivery_lease(
-        self, delivery_ids: Sequence[int], *, holder: str, lease_until: datetime
+        self, delivery_ids: Sequence[int], *, holder: str, lease: timedelta
     ) -> int:
         """Push the lease of ``holder``'s rows among ``delivery_ids`` still in flight to
-        ``lease_until`` (a slow batch keeps its rows). Returns how many rows were renewed."""
-        stmt = (
-            update(deliveries)
-            .where(deliveries.c.lease_holder == holder)
-            .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
-            .values(lease_expires_at=lease_until)
-        )
+        ``lease`` past the lease clock's now (a slow batch keeps its rows). Returns how many
+        rows were renewed."""
         done = 0
         with self.begin() as conn:
+            stmt = (
+                update(deliveries)
+                .where(deliveries.c.lease_holder == holder)
+                .where(deliveries.c.state.in_(sorted(IN_FLIGHT_STATES)))
+                .values(lease_expires_at=_lease_now(conn) + lease)
+            )
             for among in _id_chunks(self.engine.dialect.name, deliveries.c.id, list(delivery_ids)):
                 done += int(conn.execute(stmt.where(among)).rowcount or 0)
         return done

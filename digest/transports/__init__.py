@@ -56,9 +56,11 @@ class Progress(Protocol):
     """Told by a transport that sends message by message (``reports_each = True``) about
     each message as it goes, so the ledger records it at once: ``attempting(id)`` just
     before the message is handed over, ``settled(outcome)`` as soon as its answer is known.
-    A kill then leaves at most the message in flight in doubt."""
+    A kill then leaves at most the message in flight in doubt. ``attempting`` answering
+    ``False`` means the row is no longer this sender's (another worker took it over after
+    its lease ran out): the transport must not send that message, and gives it no outcome."""
 
-    def attempting(self, delivery_id: int) -> None: ...
+    def attempting(self, delivery_id: int) -> bool | None: ...
 
     def settled(self, outcome: SendOutcome) -> None: ...
 

@@ -130,8 +130,9 @@ class SmtpTransport:
             try:
                 while pending:
                     item = pending[0]
-                    if progress is not None:
-                        progress.attempting(item.delivery_id)
+                    if progress is not None and progress.attempting(item.delivery_id) is False:
+                        pending.pop(0)  # another worker holds it now: never send it twice
+                        continue
                     try:
                         outcome = self._send_one(conn, item)
                     except _Lost as lost:
