@@ -23,18 +23,21 @@ The rule (:func:`join_by_anchor_names`), applied after the cut and the core chec
 Designed on the demo window's Jesse Jackson story (w1); it was then measured on the windows it
 was not designed on (w0, w2, w3 and the GoogleNews halves, see ``DESIGN.md``).
 
-A second rule (:func:`join_by_rare_names`), applied after it, needs no established story: an
-entry still alone joins the story of a report *from another outlet* with which it shares
-several *rare* names (at least ``Params.rare_names`` name words that at most
-``Params.rare_df`` entries of the batch carry), published within ``Params.rare_hours`` of it,
-when the meaning model agrees (the pair's embeddings and the story's mean embedding,
+A second rule (:func:`join_by_rare_names`), applied after it, needs no name of the whole
+story: an entry still alone joins the story (of two or more entries) of a report *from
+another outlet* with which it shares several *rare* names (at least ``Params.rare_names``
+name words that at most ``Params.rare_df`` entries of the batch carry), published within
+``Params.rare_hours`` of it, when the meaning model agrees (the pair's embeddings and the story's mean embedding,
 ``core_meaning``), the story's members are all within the story window and none of their
 leads puts its event in another country. On the real windows what it finds is a person named
 in full by few entries: "Secretary of State Marco Rubio" (``secretary``, ``marco``,
 ``rubio``: the NYT and FP on his Munich speech, 33.6 hours apart), "Martin Luther King"
 (``martin``, ``luther``, ``king``: the BBC's profile of Jesse Jackson and two death reports).
 One shared name says little (a name only two entries carry joined 2 true pairs of 58, see
-``DESIGN.md``). Pure.
+``DESIGN.md``). Two entries alone are not joined by it: agreeing on a name and nothing else,
+they were a false pair ("Keir Starmer" and "Britain" joined Japan Today's report of his
+online powers to Dawn's of his defence spending, 28 hours apart, in the six days of the real
+feeds). Pure.
 """
 
 from __future__ import annotations
@@ -112,8 +115,8 @@ def join_by_rare_names(
     """Cluster ids ``labels`` (one int per entry of ``sig``) with each entry that stands alone
     moved into the story of its closest (by embedding cosine) report from another outlet that
     shares at least ``params.rare_names`` rare names with it, within ``params.rare_hours``
-    hours (rule in the module docstring). Two entries alone that are each other's closest such
-    report form a story of two. Ids of the other stories unchanged; without names, embeddings
+    hours, in a story of at least two entries (rule in the module docstring). Ids of the
+    other stories unchanged; without names, embeddings
     or several outlets, or with ``rare_names`` 0, ``labels`` come back as they are. Undated
     entries are not held back by the hours (as by the story window). Cost: the products of
     the rare names' columns only (each carried by at most ``rare_df`` entries)."""
@@ -137,7 +140,7 @@ def join_by_rare_names(
     found: dict[int, list[tuple[float, int]]] = {}  # alone entry -> [(cosine, other entry)]
     for row, m, count in zip(shared.row.tolist(), shared.col.tolist(), shared.data.tolist()):
         e = int(alone[row])
-        if count < params.rare_names or e == m or sig.outlets[e] == sig.outlets[m]:
+        if count < params.rare_names or sizes[inverse[m]] < 2 or sig.outlets[e] == sig.outlets[m]:
             continue
         if not (np.isnan(times[e]) or np.isnan(times[m])) and abs(times[e] - times[m]) > hours:
             continue
@@ -152,10 +155,7 @@ def join_by_rare_names(
                 break
     out = labels.copy()
     for e, m in best.items():
-        if sizes[inverse[m]] > 1:
-            out[e] = labels[m]
-        elif best.get(m) == e and e < m:
-            out[m] = labels[e]  # two entries alone, each the other's closest
+        out[e] = labels[m]
     return out
 
 

@@ -176,3 +176,29 @@ def test_build_path_on_windows_of_single_stories(w2: list[dict], w3: list[dict])
     # measured w2 1.0 / 0.308 / 0.9791, w3 1.0 (no pair predicted)
     assert s2.pairwise_precision == 1.0 and s2.bcubed_f1 >= 0.979
     assert s3.bcubed_f1 == 1.0
+
+
+def test_a_name_two_entries_alone_agree_on_is_not_a_story() -> None:
+    """The six days of the real feeds (2026-02-12 to the demo edition), 48-hour window: Japan
+    Today's "UK's Starmer seeks greater powers to regulate online access" and Dawn's
+    "Britain needs to step up defence spending faster, says Starmer" (28 hours apart, on no
+    labelled window together) share "Keir Starmer" and "Britain", rare in the batch, and
+    nothing else: the rare-names rule joins only stories of two or more
+    (digest/anchors.py)."""
+    from datetime import UTC, datetime
+
+    from digest.cluster import cluster, dedupe
+    from tests.conftest import REAL_FEEDS
+    from tests.realfeed_window import window_entries
+
+    six_days = dedupe(
+        window_entries(
+            REAL_FEEDS, datetime(2026, 2, 12, tzinfo=UTC), datetime(2026, 2, 18, 7, tzinfo=UTC)
+        )
+    )
+    for story in cluster(six_days, weights={}, window_hours=48.0):
+        titles = " | ".join(e.title for e in story.entries)
+        if "Starmer seeks greater powers" in titles:
+            assert "defence spending" not in titles
+            return
+    raise AssertionError("no story of Starmer's online powers")

@@ -1,6 +1,6 @@
 """The rare-names rule (digest/anchors.py, join_by_rare_names) on hand-made signals: an entry
-left alone joins another outlet's report with which it shares three names few entries of
-the batch carry, when the meaning model and the hours agree."""
+left alone joins the story of another outlet's report with which it shares three names few
+entries of the batch carry, when the meaning model and the hours agree."""
 
 from __future__ import annotations
 
@@ -81,10 +81,18 @@ def test_the_same_outlet_the_hours_and_the_meaning_model_must_agree() -> None:
     assert join_by_rare_names(LABELS, sig, off, WINDOW).tolist() == LABELS.tolist()
 
 
-def test_two_entries_alone_that_are_each_others_closest_form_a_story() -> None:
-    names = [{"pelicot", "avignon", "newsnight"}, {"pelicot", "avignon", "newsnight", "memoir"}]
+def test_two_entries_alone_stay_apart_and_join_a_story_of_two() -> None:
+    """A name two entries alone agree on is not a story (Starmer's online powers and his
+    defence spending, in the six days of the real feeds): the rule joins established stories
+    only."""
+    names = [{"keir", "starmer", "britain"}, {"keir", "starmer", "britain", "defence"}]
     sig = _signals([*names, *COMMON], [NEAR, NEAR, *[FAR] * 7], [0.0, 20.0, *[0.0] * 7],
                    [0, 1, *range(2, 9)])
     labels = np.arange(9)
-    out = join_by_rare_names(labels, sig, Params(), WINDOW)
-    assert out[0] == out[1] and len(set(out.tolist())) == 8
+    assert join_by_rare_names(labels, sig, Params(), WINDOW).tolist() == labels.tolist()
+    pair = np.array([0, 1, 1, *range(2, 8)])  # the second with a third entry of another outlet
+    sig = _signals([names[0], names[1], {"keir", "starmer", "britain"}, *COMMON[:6]],
+                   [NEAR, NEAR, NEAR, *[FAR] * 6], [0.0, 20.0, 21.0, *[0.0] * 6],
+                   [0, 1, 2, *range(3, 9)])
+    out = join_by_rare_names(pair, sig, Params(), WINDOW)
+    assert out[0] == out[1] == out[2]
