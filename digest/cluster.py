@@ -23,7 +23,8 @@ Two steps, in the order the pipeline calls them:
    similarity and by the meaning model on its own; then an entry left alone that carries a
    story's own name (one most of its members carry and no other entry of the batch) joins it
    when the meaning model agrees, and one still alone that shares three rare name words with
-   another outlet's report within 36 hours joins its story (:mod:`digest.anchors`). Entries
+   another outlet's report within 36 hours joins that report's story of two or more
+   (:mod:`digest.anchors`). Entries
    further apart in time than ``window_hours`` are kept apart. Large batches go in
    time-ordered chunks overlapping by the window (:func:`chunks`), memory linear in the
    number of entries.

@@ -60,8 +60,9 @@ class Params:
     at least ``merge_min_size`` entries whose centroids have a
     cosine of at least ``merge_similarity`` are joined (halves of one broad story);
     ``place_conflict``: pairs whose leads put their events in different countries never join
-    (:mod:`digest.placeconflict`); ``rare_names``: an entry left alone joins the story of a
-    report from another outlet within ``rare_hours`` hours with which it shares at least this
+    (:mod:`digest.placeconflict`); ``rare_names``: an entry left alone joins the story (two or
+    more entries) of a report from another outlet within ``rare_hours`` hours with which it
+    shares at least this
     many names that at most ``rare_df`` entries of the batch carry, when the meaning model
     agrees (:func:`digest.anchors.join_by_rare_names`; 0 turns the rule off).
     """
