@@ -21,7 +21,23 @@ The rule (:func:`join_by_anchor_names`), applied after the cut and the core chec
 - an entry that could join several stories joins the one whose mean embedding is closest.
 
 Designed on the demo window's Jesse Jackson story (w1); it was then measured on the windows it
-was not designed on (w0, w2, w3 and the GoogleNews halves, see ``DESIGN.md``). Pure.
+was not designed on (w0, w2, w3 and the GoogleNews halves, see ``DESIGN.md``).
+
+A second rule (:func:`join_by_rare_names`), applied after it, needs no name of the whole
+story: an entry still alone joins the story (of two or more entries) of a report *from
+another outlet* with which it shares several *rare* names (at least ``Params.rare_names``
+name words that at most ``Params.rare_df`` entries of the batch carry), published within
+``Params.rare_hours`` of it, when the meaning model agrees (the pair's embeddings and the story's mean embedding,
+``core_meaning``), the story's members are all within the story window and none of their
+leads puts its event in another country. On the real windows what it finds is a person named
+in full by few entries: "Secretary of State Marco Rubio" (``secretary``, ``marco``,
+``rubio``: the NYT and FP on his Munich speech, 33.6 hours apart), "Martin Luther King"
+(``martin``, ``luther``, ``king``: the BBC's profile of Jesse Jackson and two death reports).
+One shared name says little (a name only two entries carry joined 2 true pairs of 58, see
+``DESIGN.md``). Two entries alone are not joined by it: agreeing on a name and nothing else,
+they were a false pair ("Keir Starmer" and "Britain" joined Japan Today's report of his
+online powers to Dawn's of his defence spending, 28 hours apart, in the six days of the real
+feeds). Pure.
 """
 
 from __future__ import annotations
@@ -33,7 +49,7 @@ import numpy as np
 from digest.placeconflict import conflicts
 from digest.similarity import Params, Signals
 
-__all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names"]
+__all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names", "join_by_rare_names"]
 
 #: Smallest story whose names can be anchors (two entries sharing a name say little).
 MIN_SIZE = 3
@@ -91,3 +107,76 @@ def join_by_anchor_names(
     for e, (_, story) in best.items():
         out[e] = story
     return out
+
+
+def join_by_rare_names(
+    labels: np.ndarray, sig: Signals, params: Params, window_seconds: float
+) -> np.ndarray:
+    """Cluster ids ``labels`` (one int per entry of ``sig``) with each entry that stands alone
+    moved into the story of its closest (by embedding cosine) report from another outlet that
+    shares at least ``params.rare_names`` rare names with it, within ``params.rare_hours``
+    hours, in a story of at least two entries (rule in the module docstring). Ids of the
+    other stories unchanged; without names, embeddings
+    or several outlets, or with ``rare_names`` 0, ``labels`` come back as they are. Undated
+    entries are not held back by the hours (as by the story window). Cost: the products of
+    the rare names' columns only (each carried by at most ``rare_df`` entries)."""
+    if (
+        params.rare_names <= 0
+        or sig.names is None
+        or sig.meaning is None
+        or not sig.several_outlets
+        or labels.size < 2
+    ):
+        return labels
+    carries = (sig.names != 0).astype(np.int32).tocsc()
+    df = np.diff(carries.indptr)
+    rare = carries[:, np.flatnonzero((df >= 2) & (df <= params.rare_df))].tocsr()
+    if rare.shape[1] < params.rare_names:
+        return labels
+    ids, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    alone = np.flatnonzero(sizes[inverse] == 1)
+    shared = (rare[alone] @ rare.T).tocoo()
+    times, hours = sig.times, params.rare_hours * 3600.0
+    found: dict[int, list[tuple[float, int]]] = {}  # alone entry -> [(cosine, other entry)]
+    for row, m, count in zip(shared.row.tolist(), shared.col.tolist(), shared.data.tolist()):
+        e = int(alone[row])
+        if count < params.rare_names or sizes[inverse[m]] < 2 or sig.outlets[e] == sig.outlets[m]:
+            continue
+        if not (np.isnan(times[e]) or np.isnan(times[m])) and abs(times[e] - times[m]) > hours:
+            continue
+        cosine = float(sig.meaning[e] @ sig.meaning[m])
+        if cosine >= params.core_meaning:
+            found.setdefault(e, []).append((cosine, m))
+    best: dict[int, int] = {}  # alone entry -> the other entry whose story it joins
+    for e, candidates in found.items():
+        for _, m in sorted(candidates, reverse=True):
+            if _may_join(e, np.flatnonzero(inverse == inverse[m]), sig, params, window_seconds):
+                best[e] = m
+                break
+    out = labels.copy()
+    for e, m in best.items():
+        out[e] = labels[m]
+    return out
+
+
+def _may_join(
+    e: int, members: np.ndarray, sig: Signals, params: Params, window_seconds: float
+) -> bool:
+    """Whether entry ``e`` may join the story of ``members``: the meaning model agrees with
+    the story's mean embedding, every dated member is within the story window of ``e``, and no
+    member's lead puts its event in another country than ``e``'s does."""
+    meaning = sig.meaning
+    if meaning is None:
+        return False
+    centre = meaning[members].sum(axis=0)
+    norm = float(np.linalg.norm(centre))
+    if norm == 0.0 or float(meaning[e] @ centre) / norm < params.core_meaning:
+        return False
+    dated = sig.times[members][~np.isnan(sig.times[members])]
+    if dated.size and not np.isnan(sig.times[e]):
+        if float(np.max(np.abs(dated - sig.times[e]))) > window_seconds:
+            return False
+    if sig.event_places is not None and params.place_conflict:
+        if conflicts(sig.event_places, sig.named_places, np.array([e]), members).any():
+            return False
+    return True

@@ -22,9 +22,12 @@ Two steps, in the order the pipeline calls them:
    member of a small story must be close to at least one other member, by the combined
    similarity and by the meaning model on its own; then an entry left alone that carries a
    story's own name (one most of its members carry and no other entry of the batch) joins it
-   when the meaning model agrees (:mod:`digest.anchors`). Entries further apart in time than
-   ``window_hours`` are kept apart. Large batches go in time-ordered chunks overlapping by
-   the window (:func:`chunks`), memory linear in the number of entries.
+   when the meaning model agrees, and one still alone that shares three rare name words with
+   another outlet's report within 36 hours joins that report's story of two or more
+   (:mod:`digest.anchors`). Entries
+   further apart in time than ``window_hours`` are kept apart. Large batches go in
+   time-ordered chunks overlapping by the window (:func:`chunks`), memory linear in the
+   number of entries.
 
 The defaults were chosen by cross-validation across real-feed windows and data sets (three
 hand-labelled windows, each held out in turn, and two halves of GoogleNews; see ``DESIGN.md``
@@ -605,8 +608,10 @@ def _distinct_labels(
     (:mod:`digest.similarity`) of the batch, then :func:`_batch_labels` on the whole batch,
     or chunk by chunk (:func:`_chunked_labels`) when it has more than ``chunk_size`` entries
     (default :data:`MAX_BATCH`), then entries left alone that carry a story's own name join it
-    (:func:`digest.anchors.join_by_anchor_names`); ``window`` in seconds."""
-    from digest.anchors import join_by_anchor_names
+    (:func:`digest.anchors.join_by_anchor_names`), then entries still alone that share several
+    rare names with another outlet's report join its story
+    (:func:`digest.anchors.join_by_rare_names`); ``window`` in seconds."""
+    from digest.anchors import join_by_anchor_names, join_by_rare_names
 
     n = len(entries)
     if n == 1:
@@ -623,6 +628,7 @@ def _distinct_labels(
         log.info("cluster.chunked entries=%d chunk=%d", n, size)
         labels = _chunked_labels(sig, params, window, size)
     labels = join_by_anchor_names(labels, sig, params, window)
+    labels = join_by_rare_names(labels, sig, params, window)
     centrality = np.ones(n)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

@@ -60,7 +60,11 @@ class Params:
     at least ``merge_min_size`` entries whose centroids have a
     cosine of at least ``merge_similarity`` are joined (halves of one broad story);
     ``place_conflict``: pairs whose leads put their events in different countries never join
-    (:mod:`digest.placeconflict`).
+    (:mod:`digest.placeconflict`); ``rare_names``: an entry left alone joins the story (two or
+    more entries) of a report from another outlet within ``rare_hours`` hours with which it
+    shares at least this
+    many names that at most ``rare_df`` entries of the batch carry, when the meaning model
+    agrees (:func:`digest.anchors.join_by_rare_names`; 0 turns the rule off).
     """
 
     text_weight: float = 0.6
@@ -75,6 +79,9 @@ class Params:
     merge_min_size: int = 10
     merge_similarity: float = 0.3
     place_conflict: bool = True
+    rare_names: int = 3
+    rare_df: int = 5
+    rare_hours: float = 36.0
 
 
 @dataclass(frozen=True)

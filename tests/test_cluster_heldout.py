@@ -108,8 +108,22 @@ def test_a_report_in_another_style_joins_the_story_whose_name_it_carries() -> No
     reports, but "Jesse Jackson" is carried by every member of that story and by no other
     entry of the window (the anchor rule, digest/anchors.py)."""
     scores = _build_path(load_jsonl(DATASETS / "realstories" / "realfeeds_w1.jsonl"))
-    # measured 0.913 / 0.947 / 0.9773 (main: 0.909 / 0.902 / 0.9733)
+    # measured 0.917 / 1.0 / 0.9819 with the rare-names rule (before it 0.913 / 0.947 /
+    # 0.9773; main before the anchor rule: 0.909 / 0.902 / 0.9733)
     assert scores.pairwise_recall >= 0.94 and scores.pairwise_precision >= 0.91
+
+
+def test_a_profile_sharing_three_rare_names_joins_the_story_held_out() -> None:
+    """w1: the BBC's "The Martin Luther King protege who helped reshape America" does not
+    name Jesse Jackson in its headline or lede, so no name of the story anchors it, and it
+    shares few words with the death reports. It shares "Martin Luther King" (three name
+    words that three entries of the window carry) with Japan Today's and EL PAÍS's death
+    reports, hours apart (digest/anchors.py, join_by_rare_names). Held out: the fold of
+    bench/rare_names_cv.py that left w1 out chose the rule on w0, w2 and w3."""
+    scores = _build_path(load_jsonl(DATASETS / "realstories" / "realfeeds_w1.jsonl"))
+    # measured 0.917 / 1.0 / 0.9819 (without the rule 0.913 / 0.947 / 0.9773)
+    assert scores.pairwise_recall >= 0.99 and scores.pairwise_precision >= 0.91
+    assert scores.bcubed_f1 >= 0.98
 
 
 def test_build_path_recall_on_the_held_out_window(w0: list[dict]) -> None:
@@ -117,13 +131,19 @@ def test_build_path_recall_on_the_held_out_window(w0: list[dict]) -> None:
     Today's report of Rubio's trip to Slovakia and Hungary no longer joins the NYT's piece on
     his speech in Munich (a place conflict, digest/placeconflict.py); that false link was
     also what pulled the NYT piece, and through it the fourth piece, into the Munich story,
-    so recall falls with it: FP's and TIME's reports from the Munich Security Conference stay
-    together, the NYT's and FP's second piece stand alone."""
+    so recall fell with it: FP's and TIME's reports from the Munich Security Conference stay
+    together, FP's second piece stands alone. The NYT's piece comes back through "Secretary
+    of State Marco Rubio", three name words it shares with FP's report 33.6 hours before
+    (digest/anchors.py, join_by_rare_names; the trip, 39.2 hours from FP's report, is over
+    the rule's 36 hours, and the place conflict keeps it from the NYT's). Not held
+    out for that rule: the fold of bench/rare_names_cv.py that left w0 out chose 24 hours,
+    under which w0 is unchanged (0.833 / 0.385)."""
     scores = _build_path(w0)
-    # measured 0.833 / 0.385 / 0.9775 (main: 0.667 / 0.769 / 0.9808, 4 of its 15 pairs were
-    # the trip joined to the speech)
-    assert scores.pairwise_precision >= 0.83 and scores.pairwise_recall >= 0.38
-    assert scores.bcubed_f1 >= 0.977
+    # measured 0.875 / 0.538 / 0.981 (before the rare-names rule 0.833 / 0.385 / 0.9775;
+    # before the place conflict 0.667 / 0.769 / 0.9808, 4 of its 15 pairs were the trip
+    # joined to the speech)
+    assert scores.pairwise_precision >= 0.87 and scores.pairwise_recall >= 0.53
+    assert scores.bcubed_f1 >= 0.98
 
 
 def test_a_trip_elsewhere_is_not_the_speech_before_it(
@@ -156,3 +176,29 @@ def test_build_path_on_windows_of_single_stories(w2: list[dict], w3: list[dict])
     # measured w2 1.0 / 0.308 / 0.9791, w3 1.0 (no pair predicted)
     assert s2.pairwise_precision == 1.0 and s2.bcubed_f1 >= 0.979
     assert s3.bcubed_f1 == 1.0
+
+
+def test_a_name_two_entries_alone_agree_on_is_not_a_story() -> None:
+    """The six days of the real feeds (2026-02-12 to the demo edition), 48-hour window: Japan
+    Today's "UK's Starmer seeks greater powers to regulate online access" and Dawn's
+    "Britain needs to step up defence spending faster, says Starmer" (28 hours apart, on no
+    labelled window together) share "Keir Starmer" and "Britain", rare in the batch, and
+    nothing else: the rare-names rule joins only stories of two or more
+    (digest/anchors.py)."""
+    from datetime import UTC, datetime
+
+    from digest.cluster import cluster, dedupe
+    from tests.conftest import REAL_FEEDS
+    from tests.realfeed_window import window_entries
+
+    six_days = dedupe(
+        window_entries(
+            REAL_FEEDS, datetime(2026, 2, 12, tzinfo=UTC), datetime(2026, 2, 18, 7, tzinfo=UTC)
+        )
+    )
+    for story in cluster(six_days, weights={}, window_hours=48.0):
+        titles = " | ".join(e.title for e in story.entries)
+        if "Starmer seeks greater powers" in titles:
+            assert "defence spending" not in titles
+            return
+    raise AssertionError("no story of Starmer's online powers")
