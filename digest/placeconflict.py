@@ -52,13 +52,13 @@ def _countries() -> dict[str, int]:
             continue
         names_of_line = [n.strip().lstrip("~@").strip() for n in names.split("|")]
         lines.append([n.casefold() for n in names_of_line if n])
-    first = {line[0]: k for k, line in enumerate(lines) if line}
+    first = {row[0]: k for k, row in enumerate(lines) if row}
     out: dict[str, int] = {}
-    for k, line in enumerate(lines):
-        if not line or line[0] in _BROAD:
+    for k, row in enumerate(lines):
+        if not row or row[0] in _BROAD:
             continue
-        country = first.get(_SAME_COUNTRY.get(line[0], line[0]), k)
-        for name in line:
+        country = first.get(_SAME_COUNTRY.get(row[0], row[0]), k)
+        for name in row:
             out.setdefault(name, country)
     return out
 
