@@ -134,3 +134,15 @@ def test_conflicts_slices_only_the_leads_that_place_their_event() -> None:
     ])  # fmt: skip
     assert np.array_equal(got, expected) and got[0, 2]  # Munich vs Slovakia and Hungary
     assert not conflicts(Watched(event), Watched(named), np.array([1, 4]), cols).any()
+
+
+def test_a_lower_case_lead_is_placed_nowhere_without_the_cue_pattern() -> None:
+    """Both cues (a preposition before a capitalised name, a dateline) need a capital
+    letter: a lower-cased text (GoogleNews) is decided without running the cue pattern."""
+    from unittest import mock
+
+    from digest import placeconflict
+
+    with mock.patch.object(placeconflict, "_cue_pattern", side_effect=AssertionError):
+        assert not placeconflict._could_place("rubio kicked off a trip to slovakia and hungary")
+    assert placeconflict._could_place("Rubio kicked off a trip to Slovakia and Hungary")
