@@ -607,8 +607,12 @@ def render_edition(
     # measured, like the "more on the web" block), search again with what it taught.
     fit: int | None = None  # the largest number known (inlined) to fit
     lo, hi = 0, n
+    # A narrower variant usually fits whole: one prediction says so, instead of the
+    # binary search's log2(n) drafts (Jinja, MJML and a parse each) that end at n anyway.
+    whole = fits(n)
     while True:
-        keep = _largest(lo, hi, fits)
+        keep = n if whole else _largest(lo, hi, fits)
+        whole = False
         if _size(inlined(keep)) > limit:
             if keep == lo:
                 break

@@ -103,3 +103,46 @@ def test_the_quick_check_skips_no_lead_the_matcher_places(
     assert (quick[0] != full[0]).nnz == 0
     placing = np.flatnonzero(np.asarray(full[0].sum(axis=1)).ravel() > 0)
     assert (quick[1][placing] != full[1][placing]).nnz == 0
+
+
+def test_conflicts_slices_only_the_leads_that_place_their_event() -> None:
+    """The veto runs once per block of the distance matrix: only the leads with an event
+    place are sliced out of the sparse matrices (slicing every column's rows cost about as
+    much as the rest of the veto on bench/cluster.py), and the answer is the definition's."""
+    from scipy.sparse import csr_matrix
+
+    leads = [MUNICH, entry("a", "Markets rally", "Shares rose on Tuesday."), TRIP,
+             entry("b", "A gala in Paris", "The stars gathered in Paris on Monday."),
+             entry("c", "Quiet day", "Nothing happened anywhere.")]  # fmt: skip
+    event, named = place_rows(leads)
+    placed = set(np.flatnonzero(np.diff(event.indptr) > 0).tolist())
+    assert placed == {0, 2, 3}
+    asked: list[int] = []
+
+    class Watched(csr_matrix):  # type: ignore[misc]
+        def __getitem__(self, key):  # type: ignore[no-untyped-def]
+            asked.extend(np.atleast_1d(np.asarray(key)).tolist())
+            return csr_matrix(self).__getitem__(key)
+
+    rows, cols = np.arange(5), np.array([4, 3, 2, 1, 0])
+    got = conflicts(Watched(event), Watched(named), rows, cols)
+    assert asked and set(asked) <= placed
+    e, n = event.toarray() > 0, named.toarray() > 0
+    expected = np.array([
+        [e[i].any() and e[j].any() and not (e[i] & n[j]).any() and not (n[i] & e[j]).any()
+         for j in cols] for i in rows
+    ])  # fmt: skip
+    assert np.array_equal(got, expected) and got[0, 2]  # Munich vs Slovakia and Hungary
+    assert not conflicts(Watched(event), Watched(named), np.array([1, 4]), cols).any()
+
+
+def test_a_lower_case_lead_is_placed_nowhere_without_the_cue_pattern() -> None:
+    """Both cues (a preposition before a capitalised name, a dateline) need a capital
+    letter: a lower-cased text (GoogleNews) is decided without running the cue pattern."""
+    from unittest import mock
+
+    from digest import placeconflict
+
+    with mock.patch.object(placeconflict, "_cue_pattern", side_effect=AssertionError):
+        assert not placeconflict._could_place("rubio kicked off a trip to slovakia and hungary")
+    assert placeconflict._could_place("Rubio kicked off a trip to Slovakia and Hungary")

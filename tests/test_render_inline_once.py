@@ -138,3 +138,27 @@ def test_a_wrong_prediction_is_corrected_by_inlining(error: int) -> None:
                           sizes=model)  # fmt: skip
     expected = _by_inlining_every_candidate(edition, 40_000)
     assert ours.omitted == expected.omitted and ours.html == expected.html
+
+
+def test_a_variant_that_fits_whole_is_drafted_once() -> None:
+    """Once the build's model is calibrated, a narrower variant predicted to fit whole is
+    composed once (Jinja, MJML, a parse), not once per step of the budget's binary search;
+    the same rendering as its own render gives."""
+    edition = huge_edition(40)  # over the budget: the whole edition calibrates the model
+    config = sample_config()
+    lst = sample_list(config)
+    model = SizeModel()
+    render_edition(edition, config=config, list_config=lst, now=NOW, sizes=model)
+    narrow = for_topics(edition, ("sec1",))
+    composed: list[int] = []
+    original = render._compose
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        composed.append(1)
+        return original(*args, **kwargs)
+
+    with mock.patch.object(render, "_compose", counting):
+        ours = render_edition(narrow, config=config, list_config=lst, now=NOW, sizes=model)
+    assert ours.omitted == 0 and len(composed) == 1
+    alone = render_edition(narrow, config=config, list_config=lst, now=NOW)
+    assert ours.html == alone.html and ours.text == alone.text
