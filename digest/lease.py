@@ -34,9 +34,15 @@ def utcnow() -> datetime:
 
 
 def holder_id() -> str:
-    """A holder id for this process: ``host:pid:6 hex digits`` (the random part keeps two
-    processes on different hosts with the same pid apart)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """A holder id for this process: ``host:pid:start.6 hex digits`` (``start``: when the
+    process started, :func:`digest.liveness.process_start`, so a later process given the same
+    pid is not taken for it; left out, ``host:pid:hex``, where the system does not tell; the
+    random part keeps two processes on different hosts with the same pid apart)."""
+    from digest.liveness import process_start
+
+    start = process_start(os.getpid())
+    token = secrets.token_hex(3)
+    return f"{socket.gethostname()}:{os.getpid()}:{token if start is None else f'{start}.{token}'}"
 
 
 #: Who holds a lease and until when: the store's typed row (kept under its old name).

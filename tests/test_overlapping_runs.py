@@ -82,6 +82,36 @@ def test_holder_alive_asks_only_this_hosts_other_processes() -> None:
     assert holder_alive(f"{host}:{child.pid}:abc") is False
 
 
+def test_a_pid_given_again_to_another_process_is_not_the_holder() -> None:
+    """A holder id carries its process's start time: once the holder is dead and the system
+    has given its pid to a process that started later (containers restart with the same
+    low pids), the rows are not held by that stranger for ever; an id without a start time
+    (another system's) still goes by the pid alone."""
+    import socket
+
+    from digest.lease import holder_id
+    from digest.liveness import process_start
+
+    if process_start(os.getpid()) is None:
+        pytest.skip("no /proc here: the system does not tell a process's start time")
+    host = socket.gethostname()
+    mine = holder_id()
+    assert mine.split(":")[2].startswith(f"{process_start(os.getpid())}.")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        start = process_start(child.pid)
+        assert start is not None
+        assert holder_alive(f"{host}:{child.pid}:{start}.abc123") is True
+        assert holder_alive(f"{host}:{child.pid}:{start - 1}.abc123") is False  # the pid reused
+        assert holder_alive(f"{host}:{child.pid}:abc123") is True
+        stranger = holder_alive(f"{host}:{child.pid}:{start - 1}.abc123")
+        assert reclaim("sending", SOON + timedelta(hours=1), SOON, exclusive=True,
+                       holder_alive=stranger) == DeliveryState.UNKNOWN
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.mark.slow
 def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_killed_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
