@@ -94,6 +94,11 @@ NAMED = [
     ("Polar explorer and scientist shares her beauty uniform", "", "more"),
     ("Shares in Toyota fell sharply after the forecast", "", "business"),
     ("Asia is turning stablecoins into banking infrastructure", "", "business"),
+    # the subject words of an economy piece outweigh the country it is about
+    ("The Economics of the Super Bowl, By the Numbers", "", "business"),
+    ("The too-slow change of Indian agriculture", "", "business"),
+    ("At Davos, Business Leaders Seek a Human-Centered AI Future", "", "business"),
+    ("Indian firms bet on cheaper generics", "", "business"),
 ]
 
 
