@@ -315,6 +315,20 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
 
 
+def test_another_outlets_desk_settles_a_lead_filed_nowhere() -> None:
+    """The Nancy Guthrie case: the BBC lead names no place and its link no desk; EL PAÍS filed
+    its copy under /usa/ (main: the fallback)."""
+    lead = Entry(source="bbc", entry_id="g", published=NOW, summary_text="There are no arrests.",
+                 title="No DNA matches on glove found in Nancy Guthrie case, police say",
+                 url="https://www.bbc.com/news/articles/cj0dqp9pleeo")  # fmt: skip
+    other = Entry(source="elpais", entry_id="e", published=NOW, summary_text="",
+                  title="Nancy Guthrie case continues to captivate the public",
+                  url="https://english.elpais.com/usa/2026-02-17/nancy-guthrie-case.html")  # fmt: skip
+    assert _placed([Story(key="s", lead=lead)])["s"][0] == "more"
+    placed = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
+    assert placed[0] == "americas" and "/usa/" in placed[1], placed
+
+
 def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
     """The lead names two leaders alike; the other outlet's headline says where they met."""
     lead = Entry(source="abc", entry_id="l", published=NOW, summary_text="",
