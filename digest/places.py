@@ -20,6 +20,11 @@ happens* outweighs *who is named*:
   "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
   subject ("US and Iran reach ...").
 
+Some names say where without being places: events and sports (``Olympics``, ``figure
+skater``), institutions and people (``FCC``, ``NATO``, ``Netanyahu``), fields of study. The
+gazetteer marks them ``%``; they weigh as their other marks say, :attr:`Place.term` is true,
+the section reasons call them terms, and they are never an outlet's desk.
+
 Pure: no I/O after the gazetteer is read once (it ships inside the package).
 """
 
@@ -51,11 +56,17 @@ _PLAIN, _DEMONYM, _VENUE = "place", "demonym", "venue"
 
 @dataclass(frozen=True)
 class Place:
-    """One gazetteer name: its ``region`` and ``kind`` (``place``, ``demonym`` or ``venue``)."""
+    """One gazetteer name: its ``region``, ``kind`` (``place``, ``demonym`` or ``venue``) and
+    whether it is a ``term`` rather than a place."""
 
     name: str
     region: str
     kind: str = _PLAIN
+    term: bool = False
+    """True for a name that says where without being a place: an event or a sport
+    (``Olympics``, ``figure skater``), an institution or a person (``FCC``, ``NATO``,
+    ``Netanyahu``), a field of study (``astronomer``). Weighed as its ``kind`` says; the
+    reasons call it a term, not a place."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +90,15 @@ def _parse(lines: Iterable[str]) -> tuple[Place, ...]:
         for item in names.split("|"):
             name = item.strip()
             kind = _PLAIN
+            term = name.startswith("%")
+            if term:
+                name = name[1:].strip()
             if name.startswith("~"):
                 name, kind = name[1:].strip(), _DEMONYM
             elif name.startswith("@"):
                 name, kind = name[1:].strip(), _VENUE
             if name:
-                places.append(Place(name=name, region=region.strip(), kind=kind))
+                places.append(Place(name=name, region=region.strip(), kind=kind, term=term))
     return tuple(places)
 
 
@@ -278,7 +292,7 @@ def _desk_name(label: str) -> str | None:
     place = folded.get(words) or next(
         (p for name, p in exact.items() if name.casefold() == words), None
     )
-    return place.region if place is not None and place.kind == _PLAIN else None
+    return place.region if place is not None and place.kind == _PLAIN and not place.term else None
 
 
 def desks(url: str | None, categories: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:

@@ -63,7 +63,7 @@ import numpy as np
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.overrides import keyword_pattern
-from digest.places import desks, locate
+from digest.places import Place, desks, locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -322,6 +322,12 @@ def _claimed(keywords: tuple[str, ...], name: str) -> bool:
     return any(keyword_pattern(w).fullmatch(name) for w in keywords)
 
 
+def _noun(place: Place) -> str:
+    """How a reason names a gazetteer entry: ``place``, or ``term`` for one that is not a place
+    (``"term 'figure skater' (world)"``, ``"term 'FCC' (americas)"``)."""
+    return "term" if place.term else "place"
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
     the list's topic order, regions no topic covers last). Reads the lead's title and the
@@ -363,7 +369,7 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         weight = mention.weight * (EVENT_CUE if region == "world" else 1.0)
         cue = f", {mention.cue}" if mention.cue else ""
         where = "" if mention.field == "title" else " in the summary"
-        reason = f"place {mention.place.name!r} ({region}{cue}){where}"
+        reason = f"{_noun(mention.place)} {mention.place.name!r} ({region}{cue}){where}"
         add((region_topic.get(region), region if region not in region_topic else ""),
             mention.field, weight, reason)
     # the other outlets' headlines: where they agree the news happens
@@ -374,7 +380,10 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             region = mention.place.region
             weight = OTHER_TITLES * mention.weight * (EVENT_CUE if region == "world" else 1.0)
             cue = f", {mention.cue}" if mention.cue else ""
-            reason = f"place {mention.place.name!r} ({region}{cue}) in {other.source}'s title"
+            reason = (
+                f"{_noun(mention.place)} {mention.place.name!r} ({region}{cue})"
+                f" in {other.source}'s title"
+            )
             add((region_topic.get(region), region if region not in region_topic else ""),
                 "summary", weight, reason)
     # a feed category that is a place name ("China", "Iran") is the outlet's tag for a place

@@ -315,6 +315,19 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
 
 
+def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:
+    """``--explain`` said "place 'figure skater' (world)" and "place 'FCC'": the gazetteer's
+    events, sports and institutions are terms; their weight does not change."""
+    skater = _placed([_story("k", "Figure skater falls twice but wins silver")])["k"]
+    assert skater[0] == "more" and skater[1].startswith("term 'figure skater' (world"), skater
+    fcc = _placed([_story("f", "FCC chair warns broadcasters over late-night jokes")])["f"]
+    assert fcc[0] == "americas" and fcc[1].startswith("term 'FCC' (americas"), fcc
+    paris = _placed([_story("p", "Protest in Paris")])["p"]
+    assert paris[1].startswith("place 'Paris' (europe"), paris
+    assert [m.weight for m in locate("FCC chair warns")] == [m.weight for m in locate("FBI chair warns")]
+    assert not desks("https://news.example/fcc/2026/x")
+
+
 def test_another_outlets_desk_settles_a_lead_filed_nowhere() -> None:
     """The Nancy Guthrie case: the BBC lead names no place and its link no desk; EL PAÍS filed
     its copy under /usa/ (main: the fallback)."""
