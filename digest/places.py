@@ -9,7 +9,8 @@ happens* outweighs *who is named*:
 - field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
   ("LONDON: ...") × :data:`PLACE_CUE`; "from" is not one: it names where people or things
-  come from ("won't repatriate 34 women from Syria"), not where the news happens; a demonym ("US soldiers" is written ``US`` but a
+  come from ("won't repatriate 34 women from Syria"), not where the news happens; a sponsor
+  ("Russia-backed Syrian talks", "Saudi-led coalition") × :data:`ACTOR_CUE`; a demonym ("US soldiers" is written ``US`` but a
   demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
   Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
   × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
@@ -190,6 +191,13 @@ _HYPHENATED_AMERICAN = re.compile(r"(?:-|\s+)Americans?\b")
 """After a demonym, "Americans" makes one people of the two: "Yemeni Americans", "Venezuelan-
 Americans" and "African Americans" are Americans (the ``American`` part is matched on its own)."""
 
+_SPONSOR = re.compile(
+    r"[-‐‑]\s*(?:backed|brokered|led|hosted|sponsored|mediated|funded|allied|aligned)\b",
+    re.IGNORECASE,
+)
+"""After a name, these make it the sponsor of what follows ("Russia-backed Syrian peace
+talks", "Saudi-led coalition", "US-brokered talks"): who backs it, weighed as an actor."""
+
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
 
@@ -204,6 +212,8 @@ def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[flo
     )
     if quoted:
         return QUOTED_CUE, "quoted word"  # removing the word 'Palestine': a word, not a where
+    if _SPONSOR.match(text, end):
+        return ACTOR_CUE, "sponsor"  # "Russia-backed Syrian talks": who backs them, not where
     if place.kind == _VENUE:
         return VENUE_CUE, "venue"
     if place.kind == _DEMONYM:

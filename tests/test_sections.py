@@ -99,6 +99,11 @@ NAMED = [
     ("The too-slow change of Indian agriculture", "", "business"),
     ("At Davos, Business Leaders Seek a Human-Centered AI Future", "", "business"),
     ("Indian firms bet on cheaper generics", "", "business"),
+    # NATO names who acts (a demonym's weight), not where: here the border is America's
+    ("Trump Suggests Invoking Article 5 to Get NATO to Help With U.S. Border", "", "americas"),
+    # a sponsor is who backs the talks, not where or whose they are
+    ("Russia-backed Syrian peace talks agree deal on new constitution", "", "middle-east"),
+    ("Saudi-led coalition strikes a port in Yemen", "", "middle-east"),
 ]
 
 
