@@ -16,11 +16,11 @@ Rules, checked in this order (the first that matches gives the reason):
    ``World Brief``, ``List of key events``, ``/newsletter/``, ``Wednesday's top photos``);
    a live blog whose headline lists several developments (``"A joins B; C, D deals go
    through: transfer deadline day – live!"``; a live blog of one match is that match's
-   story); a standing explainer (``"…: the key questions answered"``, kind ``service``); a title that strings two
-   stories together (``"X has died. And, Y"``), a lead image the outlet named for a newsletter
-   (the NYT's ``…-theworld-promo…`` for The World; not an edition that is one interview), or a
-   teaser summary (at most
-   :data:`TEASER_CHARS` characters) that lists several stories the same way.
+   story); a standing explainer (``"…: the key questions answered"``, kind ``service``);
+   a title that strings two stories together (``"X has died. And, Y"``), a lead image the
+   outlet named for a newsletter (the NYT's ``…-theworld-promo…`` for The World; not an
+   edition that is one interview), or a teaser summary (at most :data:`TEASER_CHARS`
+   characters) that lists several stories the same way.
 3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
    or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",

@@ -10,11 +10,12 @@ happens* outweighs *who is named*:
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
   ("LONDON: ...") × :data:`PLACE_CUE`; "from" is not one: it names where people or things
   come from ("won't repatriate 34 women from Syria"), not where the news happens; a sponsor
-  ("Russia-backed Syrian talks", "Saudi-led coalition") × :data:`ACTOR_CUE`; a demonym ("US soldiers" is written ``US`` but a
-  demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
-  Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
-  × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
-  talked about, not where anything happens: × :data:`QUOTED_CUE`;
+  ("Russia-backed Syrian talks", "Saudi-led coalition") × :data:`ACTOR_CUE`; a demonym
+  ("US soldiers" is written ``US`` but a demonym such as "Japanese" is marked ``~`` in the
+  data) or a possessive ("France's Macron") × :data:`ACTOR_CUE`; a city that hosts
+  international meetings (``@Geneva``) × :data:`VENUE_CUE`; a name quoted on its own
+  (removing the word ‘Palestine’) is a word talked about, not where anything happens:
+  × :data:`QUOTED_CUE`;
 - "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too; a demonym
   before "Americans" ("Yemeni Americans", "African-American") is not counted: they are Americans;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",

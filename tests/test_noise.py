@@ -45,7 +45,7 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("Programming note: no posts on Monday"), "service"),
         # Guardian US (g1): a photo round-up, a live blog of many deals, a standing explainer
         (entry("Snake school and May in China: Wednesday's top photos"), "roundup"),
-        (entry("Moura joins Spurs; Giroud, Batshuayi deals go through: deadline day – live!"), "roundup"),
+        (entry("Moura joins Spurs; Giroud, Batshuayi deals go through: deadline – live!"), "roundup"),
         (entry("Trump-Russia investigation: the key questions answered"), "service"),
     ],
 )

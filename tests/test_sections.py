@@ -329,7 +329,8 @@ def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:
     assert fcc[0] == "americas" and fcc[1].startswith("term 'FCC' (americas"), fcc
     paris = _placed([_story("p", "Protest in Paris")])["p"]
     assert paris[1].startswith("place 'Paris' (europe"), paris
-    assert [m.weight for m in locate("FCC chair warns")] == [m.weight for m in locate("FBI chair warns")]
+    weights = [m.weight for m in locate("FCC chair warns")]
+    assert weights == [m.weight for m in locate("FBI chair warns")]
     assert not desks("https://news.example/fcc/2026/x")
 
 
