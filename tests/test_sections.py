@@ -99,6 +99,11 @@ NAMED = [
     ("The too-slow change of Indian agriculture", "", "business"),
     ("At Davos, Business Leaders Seek a Human-Centered AI Future", "", "business"),
     ("Indian firms bet on cheaper generics", "", "business"),
+    # an economy's growth is business; a bacterium's is not
+    ("Ageing farmers threaten South-East Asia’s growth", "", "business"),
+    ("To power up growth, India must be rewired", "", "business"),
+    ("A bacterium frozen for 5,000 years resists new antibiotics",
+     "Scientists measured its growth in the lab.", "more"),
     # NATO names who acts (a demonym's weight), not where: here the border is America's
     ("Trump Suggests Invoking Article 5 to Get NATO to Help With U.S. Border", "", "americas"),
     # a sponsor is who backs the talks, not where or whose they are
