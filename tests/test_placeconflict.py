@@ -103,3 +103,14 @@ def test_the_quick_check_skips_no_lead_the_matcher_places(
     assert (quick[0] != full[0]).nnz == 0
     placing = np.flatnonzero(np.asarray(full[0].sum(axis=1)).ravel() > 0)
     assert (quick[1][placing] != full[1][placing]).nnz == 0
+
+
+def test_a_term_of_a_countrys_line_names_that_country() -> None:
+    """The gazetteer marks terms ``%`` (the Kremlin, Hamas, the FBI): they still name the
+    country of their line, as before they were marked."""
+    from digest.placeconflict import _countries
+
+    countries = _countries()
+    assert countries["kremlin"] == countries["moscow"] == countries["russia"]
+    assert countries["hamas"] == countries["israel"] and countries["fbi"] == countries["new york"]
+    assert not any(name.startswith(("%", "~", "@")) for name in countries)
