@@ -109,6 +109,10 @@ NAMED = [
     # a sponsor is who backs the talks, not where or whose they are
     ("Russia-backed Syrian peace talks agree deal on new constitution", "", "middle-east"),
     ("Saudi-led coalition strikes a port in Yemen", "", "middle-east"),
+    # a leader says whom the news concerns when no place does (a venue weighs less)
+    ("Mark Carney’s Popularity Rises Post-Davos, While Trump Slips Further", "", "americas"),
+    ("Newsom Tells World Leaders to Stand Up to Trump", "", "americas"),
+    ("Carney visits troops in Latvia", "", "europe"),
 ]
 
 
