@@ -12,12 +12,15 @@ Rules, checked in this order (the first that matches gives the reason):
    :data:`ARCHIVE_BURST` of such an archive item: a feed that republishes its archive does so
    in a burst, and a modern headline ("Millvina Dean, … Dies at 97") does not say so itself.
 2. **roundup / newsletter** (words a reader can check): the title or link names a
-   newsletter, brief, key-events list or "what to know" page (``Up First``,
-   ``World Brief``, ``List of key events``, ``/newsletter/``); a title that strings two
-   stories together (``"X has died. And, Y"``), a lead image the outlet named for a newsletter
-   (the NYT's ``…-theworld-promo…`` for The World; not an edition that is one interview), or a
-   teaser summary (at most
-   :data:`TEASER_CHARS` characters) that lists several stories the same way.
+   newsletter, brief, key-events list, "what to know" page or photo round-up (``Up First``,
+   ``World Brief``, ``List of key events``, ``/newsletter/``, ``Wednesday's top photos``);
+   a live blog whose headline lists several developments (``"A joins B; C, D deals go
+   through: transfer deadline day – live!"``; a live blog of one match is that match's
+   story); a standing explainer (``"…: the key questions answered"``, kind ``service``);
+   a title that strings two stories together (``"X has died. And, Y"``), a lead image the
+   outlet named for a newsletter (the NYT's ``…-theworld-promo…`` for The World; not an
+   edition that is one interview), or a teaser summary (at most :data:`TEASER_CHARS`
+   characters) that lists several stories the same way.
 3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
    or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
@@ -69,9 +72,19 @@ _OLD_OBITUARY = re.compile(r"^[^,;]{3,60}, \d{2,3}; |,\s[^,]+,\s+Is Dead$|^\S.{2
 _ROUNDUP_TITLE = re.compile(
     r"\b(up first|world brief|morning brief(?:ing)?|evening brief(?:ing)?|daily brief(?:ing)?"
     r"|newsletter|list of key events|key events(?: from| of)? day|what to know (?:today|this week)"
-    r"|the week in (?:review|pictures)|news (?:in brief|roundup|round-up)|headlines of the day)\b",
+    r"|the week in (?:review|pictures)|news (?:in brief|roundup|round-up)|headlines of the day"
+    # a photo round-up: "Wednesday's top photos", "photos of the day", "the year in pictures"
+    r"|(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|the day|the week|this week)['’]s"
+    r" (?:top|best) (?:photos|pictures|images)|(?:photos?|pictures) of the (?:day|week)"
+    r"|the (?:day|year) in (?:pictures|photos))\b",
     re.IGNORECASE,
 )
+# A live blog ("… – live!", "… live updates") whose headline lists several developments
+# (";"-separated: "Moura joins Spurs; Giroud, … deals go through: transfer deadline day –
+# live!"); a live blog of one match or one speech is that event's story.
+_LIVE_BLOG = re.compile(r"(?:[–—-]\s*live!?|\blive(?: updates| blog)?:?)\s*$", re.IGNORECASE)
+# A standing explainer the feed republishes as it updates it: "…: the key questions answered".
+_EXPLAINER_TITLE = re.compile(r"\bkey questions answered\b|\bwhat we know so far\b", re.IGNORECASE)
 # "Jesse Jackson has died. And, U.S. and Iran set for talks": two stories in one title.
 _TWO_STORIES = re.compile(r"[.?!]\s+(?:And|Plus|Also),\s+\S", re.UNICODE)
 #: A summary this short (characters) is a teaser; one that strings stories together with
@@ -157,6 +170,11 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     match = _ROUNDUP_TITLE.search(title) or _ROUNDUP_URL.search(entry.url or "")
     if match:
         return NoiseVerdict("roundup", f"newsletter or roundup: {match.group(0).strip()!r}")
+    if _LIVE_BLOG.search(title) and ";" in title:
+        return NoiseVerdict("roundup", "live blog of several stories (\"…; …: … – live\")")
+    found_explainer = _EXPLAINER_TITLE.search(title)
+    if found_explainer:
+        return NoiseVerdict("service", f"standing explainer: {found_explainer.group(0)!r}")
     image = _image_path(entry)
     found_image = _NEWSLETTER_IMAGE.search(image)
     if found_image and not _INTERVIEW_IMAGE.search(image):

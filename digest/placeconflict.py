@@ -6,8 +6,9 @@ way, a place of the country the other puts its event in, they report different e
 many names and words they share (Rubio's speech in Munich and his trip to Slovakia and Hungary
 the next day; a gala in one city and a festival in another).
 
-Places are the gazetteer of :mod:`digest.places`. A *country* is one line of the gazetteer
-(a country with its cities and regions, or a few neighbouring countries written together);
+Places are the gazetteer of :mod:`digest.places` (its marks ``~ @ %`` stripped). A *country*
+is one line of the gazetteer (a country with its cities and regions, or a few neighbouring
+countries written together);
 the US states count as the US. Event places are mentions with a place cue (after a
 preposition of place, or a dateline); demonyms, venues (Geneva, Davos: where meetings about
 anything happen), continents ("in Europe", "in the Middle East") and the ``world`` lines
@@ -50,7 +51,7 @@ def _countries() -> dict[str, int]:
         region, _, names = line.partition(":")
         if region.strip() == "world":
             continue
-        names_of_line = [n.strip().lstrip("~@").strip() for n in names.split("|")]
+        names_of_line = [n.strip().lstrip("~@%").strip() for n in names.split("|")]
         lines.append([n.casefold() for n in names_of_line if n])
     first = {row[0]: k for k, row in enumerate(lines) if row}
     out: dict[str, int] = {}

@@ -9,16 +9,23 @@ happens* outweighs *who is named*:
 - field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
   ("LONDON: ...") × :data:`PLACE_CUE`; "from" is not one: it names where people or things
-  come from ("won't repatriate 34 women from Syria"), not where the news happens; a demonym ("US soldiers" is written ``US`` but a
-  demonym such as "Japanese" is marked ``~`` in the data) or a possessive ("France's
-  Macron") × :data:`ACTOR_CUE`; a city that hosts international meetings (``@Geneva``)
-  × :data:`VENUE_CUE`; a name quoted on its own (removing the word ‘Palestine’) is a word
-  talked about, not where anything happens: × :data:`QUOTED_CUE`;
+  come from ("won't repatriate 34 women from Syria"), not where the news happens; a sponsor
+  ("Russia-backed Syrian talks", "Saudi-led coalition") × :data:`ACTOR_CUE`; a demonym
+  ("US soldiers" is written ``US`` but a demonym such as "Japanese" is marked ``~`` in the
+  data) or a possessive ("France's Macron") × :data:`ACTOR_CUE`; a city that hosts
+  international meetings (``@Geneva``) × :data:`VENUE_CUE`; a name quoted on its own
+  (removing the word ‘Palestine’) is a word talked about, not where anything happens:
+  × :data:`QUOTED_CUE`;
 - "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too; a demonym
   before "Americans" ("Yemeni Americans", "African-American") is not counted: they are Americans;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",
   "China grants UK and Canada ..."): × :data:`SUBJECT_CUE`, unless it is one of a joint
   subject ("US and Iran reach ...").
+
+Some names say where without being places: events and sports (``Olympics``, ``figure
+skater``), institutions and people (``FCC``, ``NATO``, ``Netanyahu``), fields of study. The
+gazetteer marks them ``%``; they weigh as their other marks say, :attr:`Place.term` is true,
+the section reasons call them terms, and they are never an outlet's desk.
 
 Pure: no I/O after the gazetteer is read once (it ships inside the package).
 """
@@ -51,11 +58,17 @@ _PLAIN, _DEMONYM, _VENUE = "place", "demonym", "venue"
 
 @dataclass(frozen=True)
 class Place:
-    """One gazetteer name: its ``region`` and ``kind`` (``place``, ``demonym`` or ``venue``)."""
+    """One gazetteer name: its ``region``, ``kind`` (``place``, ``demonym`` or ``venue``) and
+    whether it is a ``term`` rather than a place."""
 
     name: str
     region: str
     kind: str = _PLAIN
+    term: bool = False
+    """True for a name that says where without being a place: an event or a sport
+    (``Olympics``, ``figure skater``), an institution or a person (``FCC``, ``NATO``,
+    ``Netanyahu``), a field of study (``astronomer``). Weighed as its ``kind`` says; the
+    reasons call it a term, not a place."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +92,15 @@ def _parse(lines: Iterable[str]) -> tuple[Place, ...]:
         for item in names.split("|"):
             name = item.strip()
             kind = _PLAIN
+            term = name.startswith("%")
+            if term:
+                name = name[1:].strip()
             if name.startswith("~"):
                 name, kind = name[1:].strip(), _DEMONYM
             elif name.startswith("@"):
                 name, kind = name[1:].strip(), _VENUE
             if name:
-                places.append(Place(name=name, region=region.strip(), kind=kind))
+                places.append(Place(name=name, region=region.strip(), kind=kind, term=term))
     return tuple(places)
 
 
@@ -176,6 +192,13 @@ _HYPHENATED_AMERICAN = re.compile(r"(?:-|\s+)Americans?\b")
 """After a demonym, "Americans" makes one people of the two: "Yemeni Americans", "Venezuelan-
 Americans" and "African Americans" are Americans (the ``American`` part is matched on its own)."""
 
+_SPONSOR = re.compile(
+    r"[-‐‑]\s*(?:backed|brokered|led|hosted|sponsored|mediated|funded|allied|aligned)\b",
+    re.IGNORECASE,
+)
+"""After a name, these make it the sponsor of what follows ("Russia-backed Syrian peace
+talks", "Saudi-led coalition", "US-brokered talks"): who backs it, weighed as an actor."""
+
 _OPEN_QUOTES, _CLOSE_QUOTES = "'\"‘“«", "'\"’”»"
 
 
@@ -190,6 +213,8 @@ def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[flo
     )
     if quoted:
         return QUOTED_CUE, "quoted word"  # removing the word 'Palestine': a word, not a where
+    if _SPONSOR.match(text, end):
+        return ACTOR_CUE, "sponsor"  # "Russia-backed Syrian talks": who backs them, not where
     if place.kind == _VENUE:
         return VENUE_CUE, "venue"
     if place.kind == _DEMONYM:
@@ -278,7 +303,7 @@ def _desk_name(label: str) -> str | None:
     place = folded.get(words) or next(
         (p for name, p in exact.items() if name.casefold() == words), None
     )
-    return place.region if place is not None and place.kind == _PLAIN else None
+    return place.region if place is not None and place.kind == _PLAIN and not place.term else None
 
 
 def desks(url: str | None, categories: Iterable[str] = ()) -> tuple[tuple[str, str], ...]:

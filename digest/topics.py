@@ -19,8 +19,9 @@ Order in which the rules apply to each story (the first that decides wins):
      at least one topic that has ``places``. When the title and lede name no place and
      no keyword, the outlet's own labels speak: a feed category that is exactly a place name
      (:data:`CATEGORY_PLACE`; tags such as the NYT's list every country an article names, so
-     they never outweigh the lede) and the desk the outlet filed it under (:data:`DESK`,
-     :func:`digest.places.desks`: ``/world/europe/``, ``/us-news/``, ``"US news"``).
+     they never outweigh the lede) and the desks the outlets filed its entries under
+     (:data:`DESK`, :func:`digest.places.desks`: ``/world/europe/``, ``/us-news/``,
+     ``"US news"``; the lead's first, then the other entries').
    Per section the strongest mention counts fully and each other one half, title and
    summary added; places in the titles of the story's other entries count as in the summary,
    times :data:`OTHER_TITLES`. The heaviest candidate decides (ties: the list's topic order) when it
@@ -62,7 +63,7 @@ import numpy as np
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.overrides import keyword_pattern
-from digest.places import desks, locate
+from digest.places import Place, desks, locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -227,10 +228,12 @@ nothing: such tags list every place the whole article names. Counting them alway
 sections macro-F1 0.845 on the tuning window w1 but 0.662 on the held-out w0; only on a
 silent lede, 0.831 and 0.817."""
 DESK = 1.0
-"""Weight of the outlet's own desk (:func:`digest.places.desks`: a link filed under
+"""Weight of the outlets' own desks (:func:`digest.places.desks`: a link filed under
 ``/world/europe/`` or ``/us-news/``, a category ``"US news"``), counted like the feed's place
 tags only when the lede names no place: where its editors filed a story that does not say
-where it happens ("So, how did conservatives like the State of the Union?")."""
+where it happens ("So, how did conservatives like the State of the Union?"). Every entry's
+desk counts, each region once: a lead without one (a BBC link) takes the desk of another
+outlet's copy (EL PAÍS's ``/usa/``)."""
 OTHER_TITLES = 0.25
 """Factor for the places named in the titles of a story's other entries (each counted as in
 the summary): where the other outlets agree the news happens confirms or tips the lead's
@@ -319,6 +322,12 @@ def _claimed(keywords: tuple[str, ...], name: str) -> bool:
     return any(keyword_pattern(w).fullmatch(name) for w in keywords)
 
 
+def _noun(place: Place) -> str:
+    """How a reason names a gazetteer entry: ``place``, or ``term`` for one that is not a place
+    (``"term 'figure skater' (world)"``, ``"term 'FCC' (americas)"``)."""
+    return "term" if place.term else "place"
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
     the list's topic order, regions no topic covers last). Reads the lead's title and the
@@ -360,7 +369,7 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
         weight = mention.weight * (EVENT_CUE if region == "world" else 1.0)
         cue = f", {mention.cue}" if mention.cue else ""
         where = "" if mention.field == "title" else " in the summary"
-        reason = f"place {mention.place.name!r} ({region}{cue}){where}"
+        reason = f"{_noun(mention.place)} {mention.place.name!r} ({region}{cue}){where}"
         add((region_topic.get(region), region if region not in region_topic else ""),
             mention.field, weight, reason)
     # the other outlets' headlines: where they agree the news happens
@@ -371,7 +380,10 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             region = mention.place.region
             weight = OTHER_TITLES * mention.weight * (EVENT_CUE if region == "world" else 1.0)
             cue = f", {mention.cue}" if mention.cue else ""
-            reason = f"place {mention.place.name!r} ({region}{cue}) in {other.source}'s title"
+            reason = (
+                f"{_noun(mention.place)} {mention.place.name!r} ({region}{cue})"
+                f" in {other.source}'s title"
+            )
             add((region_topic.get(region), region if region not in region_topic else ""),
                 "summary", weight, reason)
     # a feed category that is a place name ("China", "Iran") is the outlet's tag for a place
@@ -385,9 +397,13 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             add((region_topic.get(region), region if region not in region_topic else ""),
                 "summary", CATEGORY_PLACE, f"feed category {category!r} ({region})")
 
-    # the outlet's desk (where its editors filed the lead) likewise settles a silent lede
-    filed = desks(story.lead.url, story.lead.categories) if region_topic and silent else ()
-    for region, label in filed if DESK else ():
+    # the outlets' desks (where their editors filed the story's entries, the lead's first)
+    # likewise settle a silent lede
+    filed: dict[str, str] = {}
+    for entry in story.entries if region_topic and silent and DESK else ():
+        for region, label in desks(entry.url, entry.categories):
+            filed.setdefault(region, label)
+    for region, label in filed.items():
         add((region_topic.get(region), region if region not in region_topic else ""),
             "summary", DESK, f"desk {label!r} ({region})")
 

@@ -43,6 +43,10 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("Comments Are Back On"), "service"),
         (entry("Some Site Goings-On"), "service"),
         (entry("Programming note: no posts on Monday"), "service"),
+        # Guardian US (g1): a photo round-up, a live blog of many deals, a standing explainer
+        (entry("Snake school and May in China: Wednesday's top photos"), "roundup"),
+        (entry("Moura joins Spurs; Giroud, Batshuayi deals go through: deadline – live!"), "roundup"),
+        (entry("Trump-Russia investigation: the key questions answered"), "service"),
     ],
 )
 def test_each_rule_recognises_its_kind(item: Entry, kind: str) -> None:
@@ -59,6 +63,10 @@ def test_each_rule_recognises_its_kind(item: Entry, kind: str) -> None:
         entry("Briefing room: minister resigns"),
         entry("Hurricane season starts", published=NOW - timedelta(days=2), url="https://x.example/2026/02/16/h"),
         entry("", url=""),
+        # a live blog of one match, a gallery of one event: that event's story
+        entry("Tottenham Hotspur v Manchester United: Premier League – live!"),
+        entry("Lunar New Year in Photos and Video: Revelers Welcome Year of the Horse"),
+        entry("Super blue blood moon - in pictures"),
     ],
 )
 def test_news_stays_news(item: Entry) -> None:

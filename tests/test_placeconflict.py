@@ -146,3 +146,14 @@ def test_a_lower_case_lead_is_placed_nowhere_without_the_cue_pattern() -> None:
     with mock.patch.object(placeconflict, "_cue_pattern", side_effect=AssertionError):
         assert not placeconflict._could_place("rubio kicked off a trip to slovakia and hungary")
     assert placeconflict._could_place("Rubio kicked off a trip to Slovakia and Hungary")
+
+
+def test_a_term_of_a_countrys_line_names_that_country() -> None:
+    """The gazetteer marks terms ``%`` (the Kremlin, Hamas, the FBI): they still name the
+    country of their line, as before they were marked."""
+    from digest.placeconflict import _countries
+
+    countries = _countries()
+    assert countries["kremlin"] == countries["moscow"] == countries["russia"]
+    assert countries["hamas"] == countries["israel"] and countries["fbi"] == countries["new york"]
+    assert not any(name.startswith(("%", "~", "@")) for name in countries)

@@ -94,6 +94,25 @@ NAMED = [
     ("Polar explorer and scientist shares her beauty uniform", "", "more"),
     ("Shares in Toyota fell sharply after the forecast", "", "business"),
     ("Asia is turning stablecoins into banking infrastructure", "", "business"),
+    # the subject words of an economy piece outweigh the country it is about
+    ("The Economics of the Super Bowl, By the Numbers", "", "business"),
+    ("The too-slow change of Indian agriculture", "", "business"),
+    ("At Davos, Business Leaders Seek a Human-Centered AI Future", "", "business"),
+    ("Indian firms bet on cheaper generics", "", "business"),
+    # an economy's growth is business; a bacterium's is not
+    ("Ageing farmers threaten South-East Asia’s growth", "", "business"),
+    ("To power up growth, India must be rewired", "", "business"),
+    ("A bacterium frozen for 5,000 years resists new antibiotics",
+     "Scientists measured its growth in the lab.", "more"),
+    # NATO names who acts (a demonym's weight), not where: here the border is America's
+    ("Trump Suggests Invoking Article 5 to Get NATO to Help With U.S. Border", "", "americas"),
+    # a sponsor is who backs the talks, not where or whose they are
+    ("Russia-backed Syrian peace talks agree deal on new constitution", "", "middle-east"),
+    ("Saudi-led coalition strikes a port in Yemen", "", "middle-east"),
+    # a leader says whom the news concerns when no place does (a venue weighs less)
+    ("Mark Carney’s Popularity Rises Post-Davos, While Trump Slips Further", "", "americas"),
+    ("Newsom Tells World Leaders to Stand Up to Trump", "", "americas"),
+    ("Carney visits troops in Latvia", "", "europe"),
 ]
 
 
@@ -308,6 +327,34 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=lead)])["d"][0] == "americas"
     named = dataclasses.replace(lead, title="So, how did conservatives in Paris like the speech?")
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
+
+
+def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:
+    """``--explain`` said "place 'figure skater' (world)" and "place 'FCC'": the gazetteer's
+    events, sports and institutions are terms; their weight does not change."""
+    skater = _placed([_story("k", "Figure skater falls twice but wins silver")])["k"]
+    assert skater[0] == "more" and skater[1].startswith("term 'figure skater' (world"), skater
+    fcc = _placed([_story("f", "FCC chair warns broadcasters over late-night jokes")])["f"]
+    assert fcc[0] == "americas" and fcc[1].startswith("term 'FCC' (americas"), fcc
+    paris = _placed([_story("p", "Protest in Paris")])["p"]
+    assert paris[1].startswith("place 'Paris' (europe"), paris
+    weights = [m.weight for m in locate("FCC chair warns")]
+    assert weights == [m.weight for m in locate("FBI chair warns")]
+    assert not desks("https://news.example/fcc/2026/x")
+
+
+def test_another_outlets_desk_settles_a_lead_filed_nowhere() -> None:
+    """The Nancy Guthrie case: the BBC lead names no place and its link no desk; EL PAÍS filed
+    its copy under /usa/ (main: the fallback)."""
+    lead = Entry(source="bbc", entry_id="g", published=NOW, summary_text="There are no arrests.",
+                 title="No DNA matches on glove found in Nancy Guthrie case, police say",
+                 url="https://www.bbc.com/news/articles/cj0dqp9pleeo")  # fmt: skip
+    other = Entry(source="elpais", entry_id="e", published=NOW, summary_text="",
+                  title="Nancy Guthrie case continues to captivate the public",
+                  url="https://english.elpais.com/usa/2026-02-17/nancy-guthrie-case.html")  # fmt: skip
+    assert _placed([Story(key="s", lead=lead)])["s"][0] == "more"
+    placed = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
+    assert placed[0] == "americas" and "/usa/" in placed[1], placed
 
 
 def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:

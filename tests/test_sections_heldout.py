@@ -1,11 +1,14 @@
 """Sections macro-F1 of the whole build path (``digest eval stories``) on the hand-labelled
 real sets, with the shipped world list's rules and no classifier.
 
-The section rules were chosen by reading the errors of w0 and w1 only; w2 (TIME, The
+The first section rules were chosen by reading the errors of w0 and w1; w2 (TIME, The
 Economist Asia, EL PAÍS, kottke, 404 Media, 2026-01-14 to 02-12) and g1 (the Guardian US
-feed, 2018) were labelled for sections before those rules were run on them and never
-tuned on: their figures are the held-out ones. Floors sit just under the measured figures
-(main before this change: w0 0.816, w1 0.855, w2 0.833, g1 0.730).
+feed, 2018) were labelled before those rules were run on them, then became tuning sets too
+(the second sections stop read their errors). h1 (142 entries of w3: The Economist Asia and
+EL PAÍS, 2021-11 and 2024-12 .. 2026-01) was labelled for sections and committed before any
+rule of that stop was run on it: the only held-out figure. Floors sit just under the
+measured figures (first stop, main before: w0 0.816, w1 0.855, w2 0.833, g1 0.730; second
+stop, main before: w0 0.847, w1 0.902, w2 0.830, g1 0.826, h1 0.650).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import pytest
 from digest.config import load_config
 from digest.evaluate import evaluate_stories, load_jsonl
 from tests.conftest import DATASETS, REPO
-from tests.realstories import G1_LABELS, W0_LABELS, W2_LABELS, load_labelled
+from tests.realstories import G1_LABELS, H1_LABELS, W0_LABELS, W2_LABELS, load_labelled
 
 W1 = DATASETS / "realstories" / "realfeeds_w1.jsonl"
 
@@ -29,16 +32,19 @@ def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
     ("name", "floor"),
     [
         ("w0", 0.84),  # tuning: measured 0.847
-        ("w1", 0.89),  # tuning: measured 0.898
-        ("w2", 0.82),  # held out: measured 0.830
-        ("g1", 0.81),  # held out: measured 0.826
+        ("w1", 0.90),  # tuning: measured 0.911
+        ("w2", 0.88),  # tuning (second stop): measured 0.898
+        ("g1", 0.80),  # tuning (second stop): measured 0.811
+        ("h1", 0.66),  # held out: measured 0.669 (main 0.650)
     ],
 )
 def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None:
     rows = (
         load_jsonl(W1)
         if name == "w1"
-        else load_labelled({"w0": W0_LABELS, "w2": W2_LABELS, "g1": G1_LABELS}[name])
+        else load_labelled(
+            {"w0": W0_LABELS, "w2": W2_LABELS, "g1": G1_LABELS, "h1": H1_LABELS}[name]
+        )
     )
     scores = _scores(rows)
     assert scores.sections_macro_f1 >= floor, (name, scores.sections_macro_f1, scores.per_section_f1)
@@ -57,3 +63,17 @@ def test_g1_loads_every_labelled_entry_with_its_feed_text() -> None:
     assert {r["story"] for r in rows if r["story"].startswith("noise-")} and len(
         {r["story"] for r in rows}
     ) == 47
+
+
+def test_noise_on_g1_finds_the_guardians_roundups_live_blogs_and_explainer() -> None:
+    """The photo round-up, the live blog of the transfer deadline's many deals and the standing
+    "key questions answered" explainer are left out, and no news (main: recall 0 of 4; the
+    gallery of yoga photos, no news but shaped like a news gallery, is still kept)."""
+    scores = _scores(load_labelled(G1_LABELS))
+    assert (scores.noise_precision, scores.noise_found, scores.noise_gold) == (1.0, 3, 4)
+
+
+def test_h1_loads_every_labelled_entry_with_its_feed_text() -> None:
+    rows = load_labelled(H1_LABELS)
+    assert len(rows) == 142 and all(r["title"] and r["section"] for r in rows)
+    assert {r["source"] for r in rows} == {"economist-asia", "elpais-english"}
