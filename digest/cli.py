@@ -814,14 +814,15 @@ def config_check(ctx: click.Context) -> None:
 
     import os
 
-    from digest.config import template_problems, transport_problems
+    from digest.config import transport_problems
     from digest.config_warnings import config_warnings
+    from digest.render import subject_problems
     from digest.web.checks import secret_problems
 
     # configuration errors (exit 2, as for a config that does not load), then the web app's
     # secrets (exit 1, as `digest web` refuses them): all checked before the summary line,
     # which says ok only when nothing is wrong
-    config_errors = [*template_problems(config), *transport_problems(config, os.environ)]
+    config_errors = [*subject_problems(config), *transport_problems(config, os.environ)]
     errors.extend(secret_problems(config, os.environ))
     warnings.extend(config_warnings(config))
 

@@ -305,7 +305,7 @@ def template_problem(template: str) -> str | None:
 
     Not a validator of :func:`load_config`: parsing needs Jinja2, whose import costs more
     than the rest of a cron no-op's config load (issue 14). ``digest config check``
-    (:func:`template_problems`) and every build (:func:`digest.pipeline.build`, before any
+    (:func:`digest.render.subject_problems`) and every build (:func:`digest.pipeline.build`, before any
     work) check it instead, so a run with nothing to build never imports Jinja2."""
     import jinja2
 
@@ -314,16 +314,6 @@ def template_problem(template: str) -> str | None:
     except jinja2.TemplateSyntaxError as exc:
         return f"a Jinja2 template: {exc.message} (line {exc.lineno})"
     return None
-
-
-def template_problems(config: Config) -> list[str]:
-    """Every list ``subject`` that is not a valid Jinja2 template, as ``"lists[i].subject:
-    <why>"`` (:func:`template_problem`); empty when all parse."""
-    return [
-        f"lists[{i}].subject: {problem}"
-        for i, lst in enumerate(config.lists)
-        if (problem := template_problem(lst.subject)) is not None
-    ]
 
 
 def transport_problems(config: Config, environ: Mapping[str, str]) -> list[str]:
@@ -379,7 +369,7 @@ class ListConfig(Strict):
     max_age_hours: float = Field(default=36.0, gt=0, le=YEAR_HOURS)
     sender: Sender
     reply_to: Sender | None = None
-    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"  # template_problems checks it
+    subject: str = "{{ list.title }}: {{ top_story.lead.title }}"  # digest.render.subject_problem checks it
     subscribers: Path | None = None
     sources: tuple[Name, ...] = ()
     transport: Literal["outbox", "smtp", "sendgrid"] | None = None

@@ -604,12 +604,13 @@ def build(
     to the assembled ``base``; a reshaped story is scored and sectioned by the list's own rules.
     The editor's preview shows this same build. Nothing is stored.
     Raises :class:`~digest.exceptions.RenderError` when the list's ``subject`` is not a valid
-    template (:func:`digest.config.template_problem`) or rendering fails.
+    template or fails on a sample edition (:func:`digest.render.subject_problem`) or
+    rendering fails.
     """
-    from digest.config import template_problem
+    from digest.render import subject_problem
     from digest.topics import load_model
 
-    problem = template_problem(list_config.subject)
+    problem = subject_problem(list_config)
     if problem is not None:
         raise RenderError(list_config.name, f"subject: {problem}")
     scheduled = editions.edition_time(list_config, at)

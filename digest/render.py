@@ -31,7 +31,7 @@ import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ from digest.types import (
     Entry,
     Image,
     RenderedEdition,
+    Section,
     Story,
     placeholder,
 )
@@ -805,6 +806,52 @@ def _subject(
         inner = list_config.title  # an empty edition has no top story to name
     wrapped = env.get_template("subject.txt.j2").render({**context, **values, "subject": inner})
     return truncate(clean_text(wrapped), 250)
+
+
+def subject_problem(list_config: ListConfig) -> str | None:
+    """Why the list's ``subject`` cannot make a subject line -- ``"a Jinja2 template: <why>"``
+    -- or ``None`` when it can: compiled in the list's environment (an unknown filter or test
+    is an error there, not only a syntax error) and rendered over a sample edition of one
+    story with :func:`_subject`'s values (``StrictUndefined``: a name or attribute the
+    values do not have is an error). The check of ``digest config check`` and of every build
+    before any work, so a subject that would fail at send time fails at once. Never raises."""
+    from digest.config import template_problem
+
+    syntax = template_problem(list_config.subject)
+    if syntax is not None:
+        return syntax
+    env = template_environment(list_config.templates)
+    when = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
+    lead = Entry(source="sample", entry_id="sample", title="A sample headline",
+                 url="https://example.org/sample", summary_text="A sample summary.",
+                 published=when)  # fmt: skip
+    story = Story(key="sample", lead=lead)
+    edition = Edition(
+        list_name=list_config.name, list_title=list_config.title, period="2026-02-18",
+        window_start=when - timedelta(days=1), window_end=when,
+        sections=(Section(name="sample", title="Sample", stories=(story,)),),
+    )  # fmt: skip
+    values = {
+        "list": list_config, "edition": edition, "top_story": story, "story_count": 1,
+        "shown_count": 1, "date_label": "Wednesday 18 February 2026",
+    }  # fmt: skip
+    try:
+        _subject_template(env, list_config.subject).render(values)
+    except jinja2.TemplateSyntaxError as exc:  # TemplateAssertionError: an unknown filter
+        return f"a Jinja2 template: {exc.message} (line {exc.lineno})"
+    except Exception as exc:  # noqa: BLE001 -- whatever rendering raises is the user's to fix
+        return f"a Jinja2 template that fails on a sample edition: {type(exc).__name__}: {exc}"
+    return None
+
+
+def subject_problems(config: Config) -> list[str]:
+    """Every list ``subject`` that cannot make a subject line, as ``"lists[i].subject:
+    <why>"`` (:func:`subject_problem`); empty when all can."""
+    return [
+        f"lists[{i}].subject: {problem}"
+        for i, lst in enumerate(config.lists)
+        if (problem := subject_problem(lst)) is not None
+    ]
 
 
 def _tidy_text(text: str) -> str:

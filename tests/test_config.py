@@ -113,19 +113,34 @@ def test_postgresql_pool_settings_reach_the_engine() -> None:
     assert engine.pool._pre_ping
 
 
-def test_a_bad_subject_template_is_named_by_template_problems_not_at_load() -> None:
-    """The subject's Jinja2 syntax is checked by ``config check`` and each build, not by
-    every load (a cron no-op must not import Jinja2, issue 14)."""
-    from digest.config import template_problem, template_problems
+def test_a_bad_subject_template_is_named_by_subject_problems_not_at_load() -> None:
+    """The subject is checked by ``config check`` and each build, not by every load (a cron
+    no-op must not import Jinja2, issue 14): its syntax, and that it compiles (an unknown
+    filter) and renders over a sample edition (a name or attribute the values lack), so a
+    subject that would fail at send time is an error at once."""
+    from digest.config import template_problem
+    from digest.render import subject_problems
 
     data = _minimal()
     data["lists"][0]["subject"] = "{{ list.title }: {% if %}"
     config = parse_config(data, Path("/tmp"))
-    problems = template_problems(config)
+    problems = subject_problems(config)
     assert len(problems) == 1 and problems[0].startswith("lists[0].subject: a Jinja2 template: ")
     assert "(line 1)" in problems[0]
     assert template_problem("{{ list.title }}: {{ top_story.lead.title }}") is None
-    assert template_problems(load_config(REPO / "config.yaml")) == []
+    assert subject_problems(load_config(REPO / "config.yaml")) == []
+    for subject, why in [
+        ("{{ list.title | nosuchfilter }}", "No filter named 'nosuchfilter'"),
+        ("{{ list.title.nosuch.deeper }}", "has no attribute 'nosuch'"),
+        ("{{ nosuchname }}", "'nosuchname' is undefined"),
+        ("{% if list.title is nosuchtest %}x{% endif %}", "nosuchtest"),
+    ]:
+        data["lists"][0]["subject"] = subject
+        problems = subject_problems(parse_config(data, Path("/tmp")))
+        assert len(problems) == 1 and why in problems[0], (subject, problems)
+    fine = "{{ list.title }} · {{ date_label }}: {{ top_story.lead.title | upper }} (+{{ story_count - 1 }})"
+    data["lists"][0]["subject"] = fine
+    assert subject_problems(parse_config(data, Path("/tmp"))) == []
 
 
 def test_the_yaml_loader_reads_the_shipped_config_as_pyyaml_safe_load_does() -> None:

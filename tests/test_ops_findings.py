@@ -97,10 +97,22 @@ def test_retry_unknown_names_the_edition_of_rows_left_in_flight(tmp_path: Path) 
     assert f"deliver.interrupted edition={edition} unknown=1" in result.output, result.output
 
 
-def test_config_check_with_a_broken_subject_says_no_ok_and_exits_2(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "{{ top_story.lead.title }",  # a syntax error
+        "{{ list.title | nosuchfilter }}",  # compiles nowhere: an unknown filter
+        "{{ list.title.nosuch.deeper }}",  # parses, then fails on every edition
+    ],
+)
+def test_config_check_with_a_broken_subject_says_no_ok_and_exits_2(
+    tmp_path: Path, subject: str
+) -> None:
+    """A subject that would fail when the morning's edition is built is an error of
+    `config check` (exit 2), not only one that does not parse (a tester's finding)."""
     inst = install(tmp_path, f"sqlite:///{tmp_path / 'd.db'}", {"world": ("0 7 * * *", "UTC")})
     data = yaml.safe_load(inst.config.read_text())
-    data["lists"][0]["subject"] = "{{ top_story.lead.title }"
+    data["lists"][0]["subject"] = subject
     inst.config.write_text(yaml.safe_dump(data))
     check = inst.cli("config", "check")
     assert check.exit_code == 2, check.output

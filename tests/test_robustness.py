@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from digest import pipeline
 from digest.cli import cli, main
-from digest.config import load_config, template_problems
+from digest.config import load_config
+from digest.render import subject_problems
 from digest.exceptions import ConfigError, RenderError
 from digest.store import Store
 from tests.test_cli import _write_config
@@ -100,7 +101,7 @@ def test_subject_template_errors_show_at_config_check_and_it_is_sandboxed(tmp_pa
     # checked by `digest config check` and at each build, not at every load (a cron no-op
     # would import Jinja2 for it: issue 14)
     broken = load_config(path)
-    assert [p.split(":")[0] for p in template_problems(broken)] == ["lists[0].subject"]
+    assert [p.split(":")[0] for p in subject_problems(broken)] == ["lists[0].subject"]
     with Store.open(broken.database.url) as store:
         with pytest.raises(RenderError, match="subject"):
             pipeline.build(broken, store, broken.list("world"), at=AT, now=NOW)
