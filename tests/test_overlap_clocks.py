@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiosmtpd.controller import Controller
 
 from digest.store import Store
-from tests.worker_support import seed
+from tests.worker_support import seed, write_config
 
 REPO = Path(__file__).resolve().parent.parent
 N = 40  # subscribers
@@ -92,24 +91,13 @@ def sink() -> Iterator[tuple[Sink, int]]:
 
 
 def _config(folder: Path, db_url: str, port: int, *, lease_seconds: float) -> Path:
-    (folder / "feed.xml").write_text("<rss/>")
-    data = {
-        "site": {"postal_address": "1 Example Street, London", "base_url": "https://news.example.org"},
-        "database": {"url": db_url},
-        "delivery": {
-            "transport": "smtp", "batch_size": BATCH, "lease_seconds": lease_seconds,
-            "outbox_dir": str(folder / "outbox"),
+    return write_config(
+        folder, db_url, "", lease_seconds=lease_seconds, batch_size=BATCH,
+        transport={
+            "transport": "smtp", "outbox_dir": str(folder / "outbox"),
             "smtp": {"host": "127.0.0.1", "port": port, "security": "none", "timeout": 120},
         },
-        "sources": [{"name": "s0", "title": "S0", "path": "feed.xml"}],
-        "lists": [
-            {"name": "world", "title": "World", "sender": "news@example.org",
-             "schedule": {"cron": "0 7 1 1 *", "timezone": "UTC"}},
-        ],
-    }
-    path = folder / "config.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    )  # fmt: skip
 
 
 def _digest(config: Path, *args: str, prefix: tuple[str, ...] = ()) -> list[str]:

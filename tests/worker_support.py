@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import insert, literal, select, text
@@ -56,9 +57,11 @@ def write_config(
     lease_seconds: float = 300,
     batch_size: int = 1000,
     resend_unknown: bool = False,
+    transport: dict[str, Any] | None = None,
 ) -> Path:
     """A config.yaml in ``folder``: one list ``world`` (never due while a test runs) sent
-    through SendGrid at ``sendgrid_url``, on ``db_url``."""
+    through SendGrid at ``sendgrid_url``, on ``db_url``; ``transport`` replaces the SendGrid
+    settings of ``delivery`` (``{"transport": "smtp", "smtp": {...}}``)."""
     feed = folder / "feed.xml"
     feed.write_text("<rss/>")
     data = {
@@ -67,7 +70,7 @@ def write_config(
         "delivery": {
             "transport": "sendgrid", "batch_size": batch_size, "lease_seconds": lease_seconds,
             "resend_unknown": resend_unknown,
-            "sendgrid": {"host": sendgrid_url, "timeout": 60},
+            **(transport or {"sendgrid": {"host": sendgrid_url, "timeout": 60}}),
         },
         "sources": [{"name": "s0", "title": "S0", "path": "feed.xml"}],
         "lists": [
