@@ -879,6 +879,13 @@ def lint_command(files: tuple[str, ...]) -> None:
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
 
 
+class BadInput(click.ClickException):
+    """A file given on the command line that cannot be used as it is (``Error: ...``, exit 2:
+    a usage error, as the module docstring counts them)."""
+
+    exit_code = 2
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Score clustering and sectioning on labelled JSONL files (id, title, text, story|label)."""
@@ -895,7 +902,7 @@ def eval_clusters(file: str, title_only: bool) -> None:
     try:
         s = evaluate_clusters(load_jsonl(file), title_only=title_only)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_clusters}  clusters {s.clusters}")
     click.echo(
         f"B-cubed   P {s.bcubed_precision:.4f}  R {s.bcubed_recall:.4f}  F1 {s.bcubed_f1:.4f}"
@@ -927,7 +934,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
     try:
         s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
     click.echo(f"B-cubed P {s.bcubed_precision:.4f} R {s.bcubed_recall:.4f} F1 {s.bcubed_f1:.4f}")
     click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
@@ -954,7 +961,7 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
     try:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     _print_topic_scores(s)
 
 
@@ -977,7 +984,7 @@ def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: i
             folds=folds, feeds=not no_feeds,
         )
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     _print_topic_scores(s)
 
 
