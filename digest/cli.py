@@ -380,7 +380,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
     if as_json:
         from digest.explain import edition_json
 
-        click.echo(json.dumps(edition_json(edition), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(edition_json(edition, built.left_out_for_size), indent=2, ensure_ascii=False))
         ctx.exit(0 if edition.stories else 1)
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
     try:
@@ -397,7 +397,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
     console.print(f"subject: {built.main.subject}", markup=False, highlight=False)
     console.print(f"files: {folder}/edition.html, {folder}/edition.txt", markup=False, highlight=False)
     if explain:
-        _print_explain(built.edition)
+        _print_explain(built.edition, built.left_out_for_size)
     if not edition.stories:
         err_console.print("the edition is empty: no stories in its window")
         ctx.exit(1)
@@ -496,7 +496,7 @@ def adjust(
         store.revoke_approval(list_config.name, period)
 
 
-def _print_explain(edition: Any) -> None:
+def _print_explain(edition: Any, for_size: Any = ()) -> None:
     table = Table(title="Why each story is where it is", title_justify="left", show_lines=False)
     for column in ("#", "section", "score", "story", "outlets", "reasons"):
         table.add_column(column, overflow="fold")
@@ -516,12 +516,17 @@ def _print_explain(edition: Any) -> None:
                 Text(reasons),
             )
     console.print(table)
-    if edition.left_out:
-        left = Table(title="Left out as not news", title_justify="left")
+    if edition.left_out or for_size:
+        from digest.explain import SIZE_REASON
+
+        left = Table(title="Left out as not news, already sent, off-topic, over a cap or for size", title_justify="left")
         for column in ("source", "entry", "kind", "reason"):
             left.add_column(column, overflow="fold")
         for item in edition.left_out:
             left.add_row(Text(item.entry.source), Text(item.entry.title), item.kind, Text(item.reason))
+        for story in for_size:
+            for entry in story.entries:
+                left.add_row(Text(entry.source), Text(entry.title), "size", Text(SIZE_REASON))
         console.print(left)
 
 

@@ -584,14 +584,15 @@ def evaluate_stories(
             pred[i] = number
             section[i] = story.section or "(left out)"
     # copies dedupe dropped follow the copy that was kept
-    news, _ = noise.split_noise(entries)
+    news, not_news = noise.split_noise(entries)
     for group in clustering.copy_groups(news):
         kept = [index[(news[g].source, news[g].entry_id)] for g in group]
         placed = [i for i in kept if pred[i] >= 0]
         for i in kept:
             if pred[i] < 0 and placed:
                 pred[i], section[i] = pred[placed[0]], section[placed[0]]
-    left_out = {index[(item.entry.source, item.entry.entry_id)] for item in built.left_out}
+    # entries left out as not news (built.left_out also holds those left out after clustering)
+    left_out = {index[(e.source, e.entry_id)] for e, _ in not_news}
     next_label = len(built.stories)
     for i in range(len(pred)):
         if pred[i] < 0:
