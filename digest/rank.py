@@ -8,7 +8,8 @@ Order in which the rules apply (first match decides, top to bottom):
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
    new entries is left out too unless those are new reporting (not copies of the sent
    entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
-   not have; then it stays as an update (``Story.update = True``). A story with no sent
+   not have; then it stays as an update (``Story.update = True``), led by that new reporting
+   (the heaviest new outlet's, then the latest), not by a sent entry. A story with no sent
    entry whose every entry repeats a sent one that clustering kept apart
    (:func:`digest.repeats.repeats_sent`) is left out too.
 3. **Score**::
@@ -44,7 +45,7 @@ from typing import Any, NamedTuple
 
 from digest import repeats
 from digest.overrides import Override
-from digest.types import Reason, Story
+from digest.types import Entry, Reason, Story
 
 __all__ = ["Override", "Ranked", "explain", "rank", "rank_and_leave_out", "story_score"]
 
@@ -128,6 +129,14 @@ def _without_source(story: Story, source: str) -> Story | None:
     if not kept:
         return None
     return replace(story, lead=kept[0], others=tuple(kept[1:]))
+
+
+def _led_by_news(story: Story, news: Sequence[Entry], weights: Mapping[str, float]) -> Story:
+    """An update led by its new reporting: the entry of ``news`` (new outlets' developments,
+    never empty) from the heaviest source, then the latest; the sent entries follow it. A
+    sent lead would show readers yesterday's headline and summary again under [UPDATE]."""
+    lead = max(news, key=lambda e: (weights.get(e.source, 1.0), e.time))
+    return replace(story, lead=lead, others=tuple(e for e in story.entries if e is not lead))
 
 
 def rank(
@@ -224,6 +233,7 @@ def rank_and_leave_out(
                 continue
             update = True
             novelty = len(new_outlets) / len(story.sources)
+            story = _led_by_news(story, [e for e in new if e.source in new_outlets], weights)
             reasons_extra.append(
                 Reason(
                     "update",

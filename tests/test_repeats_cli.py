@@ -97,6 +97,9 @@ def test_a_sent_story_comes_back_marked_as_an_update_with_new_reporting(tmp_path
     day2 = _day_two(config)
     [story] = [s for s in day2["stories"] if any("peace talks" in e["title"] for e in s["entries"])]
     assert story["update"] and "wire" in story["outlets"]
+    # led by the new development, not by day one's headline (sent already) under [UPDATE]
+    assert story["title"].startswith("Second day of Russia-Ukraine peace talks"), story["title"]
+    assert story["entries"][0]["url"] == "https://wire.example/2"
 
 
 def test_a_copy_folded_into_a_sent_story_is_left_out_with_its_reason(tmp_path: Path) -> None:
