@@ -139,20 +139,10 @@ def _led_by_news(story: Story, news: Sequence[Entry], weights: Mapping[str, floa
     return replace(story, lead=lead, others=tuple(e for e in story.entries if e is not lead))
 
 
-def rank(
-    stories: Sequence[Story],
-    *,
-    weights: Mapping[str, float],
-    now: datetime,
-    sent: Mapping[tuple[str, str], str] | None = None,
-    half_life_hours: float = 12.0,
-    overrides: Sequence[Any] = (),
-) -> list[Story]:
-    """Score, filter and order stories, best first: :func:`rank_and_leave_out`'s stories."""
-    return rank_and_leave_out(
-        stories, weights=weights, now=now, sent=sent, half_life_hours=half_life_hours,
-        overrides=overrides,
-    ).stories
+def rank(stories: Sequence[Story], **options: Any) -> list[Story]:
+    """Score, filter and order stories, best first: the stories of
+    :func:`rank_and_leave_out` (same keyword arguments)."""
+    return rank_and_leave_out(stories, **options).stories
 
 
 class Ranked(NamedTuple):
