@@ -380,7 +380,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
     if as_json:
         from digest.explain import edition_json
 
-        click.echo(json.dumps(edition_json(edition), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(edition_json(edition, built.left_out_for_size), indent=2, ensure_ascii=False))
         ctx.exit(0 if edition.stories else 1)
     folder = Path(out_dir) if out_dir else config.root / "build" / list_config.name / edition.period
     try:
@@ -397,7 +397,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
     console.print(f"subject: {built.main.subject}", markup=False, highlight=False)
     console.print(f"files: {folder}/edition.html, {folder}/edition.txt", markup=False, highlight=False)
     if explain:
-        _print_explain(built.edition)
+        _print_explain(built.edition, built.left_out_for_size)
     if not edition.stories:
         err_console.print("the edition is empty: no stories in its window")
         ctx.exit(1)
@@ -496,7 +496,7 @@ def adjust(
         store.revoke_approval(list_config.name, period)
 
 
-def _print_explain(edition: Any) -> None:
+def _print_explain(edition: Any, for_size: Any = ()) -> None:
     table = Table(title="Why each story is where it is", title_justify="left", show_lines=False)
     for column in ("#", "section", "score", "story", "outlets", "reasons"):
         table.add_column(column, overflow="fold")
@@ -516,12 +516,17 @@ def _print_explain(edition: Any) -> None:
                 Text(reasons),
             )
     console.print(table)
-    if edition.left_out:
-        left = Table(title="Left out as not news", title_justify="left")
+    if edition.left_out or for_size:
+        from digest.explain import SIZE_REASON
+
+        left = Table(title="Left out as not news, already sent, off-topic, over a cap or for size", title_justify="left")
         for column in ("source", "entry", "kind", "reason"):
             left.add_column(column, overflow="fold")
         for item in edition.left_out:
             left.add_row(Text(item.entry.source), Text(item.entry.title), item.kind, Text(item.reason))
+        for story in for_size:
+            for entry in story.entries:
+                left.add_row(Text(entry.source), Text(entry.title), "size", Text(SIZE_REASON))
         console.print(left)
 
 
@@ -879,6 +884,13 @@ def lint_command(files: tuple[str, ...]) -> None:
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
 
 
+class BadInput(click.ClickException):
+    """A file given on the command line that cannot be used as it is (``Error: ...``, exit 2:
+    a usage error, as the module docstring counts them)."""
+
+    exit_code = 2
+
+
 @cli.group("eval")
 def eval_group() -> None:
     """Score clustering and sectioning on labelled JSONL files (id, title, text, story|label)."""
@@ -895,7 +907,7 @@ def eval_clusters(file: str, title_only: bool) -> None:
     try:
         s = evaluate_clusters(load_jsonl(file), title_only=title_only)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_clusters}  clusters {s.clusters}")
     click.echo(
         f"B-cubed   P {s.bcubed_precision:.4f}  R {s.bcubed_recall:.4f}  F1 {s.bcubed_f1:.4f}"
@@ -927,7 +939,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
     try:
         s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_stories}  stories {s.stories}  list {list_config.name}")
     click.echo(f"B-cubed P {s.bcubed_precision:.4f} R {s.bcubed_recall:.4f} F1 {s.bcubed_f1:.4f}")
     click.echo(f"pairwise P {s.pairwise_precision:.4f} R {s.pairwise_recall:.4f} F1 {s.pairwise_f1:.4f}")
@@ -954,7 +966,7 @@ def eval_topics(train_file: str, test_file: str, title_only: bool) -> None:
     try:
         s = evaluate_topics(load_jsonl(train_file), load_jsonl(test_file), title_only=title_only)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     _print_topic_scores(s)
 
 
@@ -977,7 +989,7 @@ def eval_sections(ctx: click.Context, file: str, list_name: str | None, folds: i
             folds=folds, feeds=not no_feeds,
         )
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise BadInput(str(exc)) from None
     _print_topic_scores(s)
 
 

@@ -8,7 +8,8 @@ Order of work, all pure (``now`` and the edition time are arguments):
 2. :func:`edition_window`: from the previous edition's end (or ``max_age_hours`` back, whichever
    is later) to the edition time.
 3. :func:`assemble`: leave out what is not news (:mod:`digest.noise`) → dedupe → cluster → rank (stories made only of entries already sent are
-   left out) → sections → the list's cap on stories.
+   left out) → sections → the list's cap on stories; every entry left out on the way (but
+   those an earlier edition carried) is in ``Edition.left_out`` with its kind and reason.
 4. :func:`for_topics`: the same edition narrowed to a subscriber's chosen sections.
 """
 
@@ -22,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from digest import schedule
 from digest.config import Config, ListConfig
-from digest.types import Edition, Entry, LeftOut, Section, SourceInfo
+from digest.types import Edition, Entry, LeftOut, Section, SourceInfo, Story
 
 
 def edition_time(list_config: ListConfig, at: datetime) -> datetime | None:
@@ -82,7 +83,7 @@ def assemble(
     news, not_news = noise.split_noise(entries)
     unique = cluster.dedupe(news, weights=weights)
     stories = cluster.cluster(unique, weights=weights, window_hours=list_config.story_window_hours)
-    ranked = rank.rank(
+    ranked, unranked = rank.rank_and_leave_out(
         stories,
         weights=weights,
         now=end,
@@ -98,14 +99,36 @@ def assemble(
         source_topics=source_topics,
         model=model,
     )
-    sections = _cap(sections, list_config.max_stories)
+    placed = {story.key for section in sections for story in section.stories}
+    left = [*unranked]
+    for story in ranked:
+        if story.key in placed:
+            continue
+        found = topics.section_of(
+            story, topics=topic_configs, list_config=list_config, source_topics=source_topics,
+            model=model,
+        )  # fmt: skip
+        if found is None:
+            left.append((story, "off-topic", "no section of the list claims it (no fallback)"))
+        else:
+            cap = config.topic(found[0]).max_stories
+            left.append((story, "cap", f"beyond the {found[0]} section's {cap} stories"))
+    capped = _cap(sections, list_config.max_stories)
+    kept = {story.key for section in capped for story in section.stories}
+    left += [
+        (story, "cap", f"beyond the list's {list_config.max_stories} stories (score {story.score:.3f})")
+        for section in sections
+        for story in section.stories
+        if story.key not in kept
+    ]
+    noise_left = tuple(LeftOut(e, v.kind, v.reason) for e, v in not_news if e.time >= start)
     return Edition(
         list_name=list_config.name,
         list_title=list_config.title,
         period=period,
         window_start=start,
         window_end=end,
-        sections=sections,
+        sections=capped,
         sources={
             s.name: SourceInfo(
                 name=s.name,
@@ -115,7 +138,22 @@ def assemble(
             )
             for s in sources
         },
-        left_out=tuple(LeftOut(e, v.kind, v.reason) for e, v in not_news if e.time >= start),
+        left_out=noise_left + _left_entries(left, sent),
+    )
+
+
+def _left_entries(
+    left: Sequence[tuple[Story, str, str]], sent: Mapping[tuple[str, str], str]
+) -> tuple[LeftOut, ...]:
+    """The entries of stories left out after clustering (``(story, kind, reason)``), but
+    those an earlier edition carried, as :class:`LeftOut` values: so an entry folded into an
+    already-sent story, or cut by the list's cap, is shown with its reason, not lost from
+    sight."""
+    return tuple(
+        LeftOut(entry, kind, reason)
+        for story, kind, reason in left
+        for entry in story.entries
+        if (entry.source, entry.entry_id) not in sent
     )
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import time
 import tracemalloc
+import warnings
 from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field, replace
@@ -38,6 +39,7 @@ __all__ = [
     "StoryScores",
     "TopicScores",
     "bcubed",
+    "check_rows",
     "evaluate_clusters",
     "evaluate_sections",
     "evaluate_stories",
@@ -54,41 +56,70 @@ _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a labelled JSONL file into a list of dicts.
 
-    Raises :class:`DigestError` when the file cannot be read or a line is not a JSON object
-    with a ``title``.
+    Raises :class:`DigestError` naming the file and line when the file cannot be read, is
+    not UTF-8, holds no row at all (empty or blank lines only), a line is not JSON, or a
+    line is not a JSON object with a string ``title``.
     """
     path = Path(path)
     rows: list[dict[str, Any]] = []
+    number = 0
     try:
         with path.open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
                 row = json.loads(line)
-                if not isinstance(row, dict) or "title" not in row:
-                    raise DigestError(f"{path}:{number}: expected an object with a 'title'")
+                if not isinstance(row, dict) or not isinstance(row.get("title"), str):
+                    raise DigestError(f"{path}:{number}: expected an object with a 'title' string")
                 rows.append(row)
     except OSError as exc:
         raise DigestError(f"cannot read {path}: {exc.strerror or exc}") from None
     except json.JSONDecodeError as exc:
-        raise DigestError(f"{path}: not JSON Lines: {exc}") from None
+        raise DigestError(f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno})") from None
     except UnicodeDecodeError as exc:
         raise DigestError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not rows:
+        raise DigestError(f"{path}: no rows (the file is empty)")
     return rows
+
+
+def check_rows(rows: Sequence[dict[str, Any]], fields: Sequence[str]) -> None:
+    """Refuse labelled rows a score would be wrong on, naming the row (1-based, as the
+    non-blank lines of the file) and its ``id``: a missing or empty label of ``fields``
+    (a string or an integer, such as GoogleNews's story numbers), a ``published`` that is
+    neither absent/``null`` nor an ISO 8601 time, and two rows with the same ``source``
+    and ``id`` (they would be one entry). Raises :class:`DigestError`."""
+    seen: dict[tuple[str, str], int] = {}
+    for number, row in enumerate(rows, 1):
+        name = f"row {number} (id {row.get('id', '?')!r})"
+        for field_name in fields:
+            value = row.get(field_name)
+            if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+                raise DigestError(f"{name}: needs a '{field_name}' (a non-empty string or a number), got {value!r}")
+        value = row.get("published")
+        if value is not None and _iso_time(value) is None:
+            raise DigestError(f"{name}: 'published' {value!r} is not an ISO 8601 time such as 2026-02-17T10:04:08Z")
+        key = (str(row.get("source") or ""), str(row.get("id", number - 1)))
+        if key in seen:
+            raise DigestError(f"{name}: the same source and id as row {seen[key]}")
+        seen[key] = number
+
+
+def _iso_time(value: object) -> datetime | None:
+    """``value`` (ISO 8601, ``Z`` allowed) as an aware UTC time, else ``None``."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _published(row: dict[str, Any], i: int) -> datetime:
     """The row's ``published`` (ISO 8601, ``Z`` allowed) in UTC; rows without a usable one all
     get the same fixed time (so the time window never splits them)."""
-    value = row.get("published")
-    if isinstance(value, str) and value.strip():
-        try:
-            when = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
-    return _EPOCH + timedelta(seconds=i % 60)
+    return _iso_time(row.get("published")) or _EPOCH + timedelta(seconds=i % 60)
 
 
 def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
@@ -197,8 +228,7 @@ def evaluate_clusters(rows: Sequence[dict[str, Any]], *, title_only: bool = Fals
 
     from digest.cluster import cluster
 
-    if any("story" not in row for row in rows):
-        raise DigestError("every row needs a 'story' field for cluster evaluation")
+    check_rows(rows, ("story",))
     entries = rows_to_entries(rows, title_only=title_only)
     gold = [row["story"] for row in rows]
     index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
@@ -407,7 +437,8 @@ class StoryScores:
     gold ``section`` (``section_confusion``: rows gold, columns predicted, both in the order
     of ``section_labels``, which holds the gold sections and whatever was predicted);
     ``noise_precision``/``noise_recall`` compare the entries left out as not news with the
-    gold ``noise-`` stories (1.0 when there is nothing to find or nothing found).
+    gold ``noise-`` stories (1.0 when there is nothing to find or nothing found); with no
+    news entry at all there is no section to score and ``sections_macro_f1`` is 0.0.
     """
 
     items: int
@@ -517,8 +548,7 @@ def evaluate_stories(
     from digest import noise
     from digest.topics import load_model
 
-    if any("story" not in r or "section" not in r for r in rows):
-        raise DigestError("every row needs 'story' and 'section' fields for story evaluation")
+    check_rows(rows, ("story", "section"))
     sources = config.list_sources(list_config)
     entries = [
         _replace(e, source=name)
@@ -554,14 +584,15 @@ def evaluate_stories(
             pred[i] = number
             section[i] = story.section or "(left out)"
     # copies dedupe dropped follow the copy that was kept
-    news, _ = noise.split_noise(entries)
+    news, not_news = noise.split_noise(entries)
     for group in clustering.copy_groups(news):
         kept = [index[(news[g].source, news[g].entry_id)] for g in group]
         placed = [i for i in kept if pred[i] >= 0]
         for i in kept:
             if pred[i] < 0 and placed:
                 pred[i], section[i] = pred[placed[0]], section[placed[0]]
-    left_out = {index[(item.entry.source, item.entry.entry_id)] for item in built.left_out}
+    # entries left out as not news (built.left_out also holds those left out after clustering)
+    left_out = {index[(e.source, e.entry_id)] for e, _ in not_news}
     next_label = len(built.stories)
     for i in range(len(pred)):
         if pred[i] < 0:
@@ -576,11 +607,16 @@ def evaluate_stories(
     gold_sections = [str(rows[i]["section"]) for i in scored]
     pred_sections = [section[i] for i in scored]
     labels = sorted(set(gold_sections))
-    f1s = metrics.f1_score(
-        gold_sections, pred_sections, labels=labels, average=None, zero_division=0
-    )
     shown = sorted(set(gold_sections) | set(pred_sections))
-    matrix = metrics.confusion_matrix(gold_sections, pred_sections, labels=shown) if scored else []
+    f1s: Sequence[float] = []
+    matrix: Any = []
+    if scored:  # a file of noise alone has no section to score
+        with warnings.catch_warnings():  # one label alone: sklearn warns, the figures stand
+            warnings.simplefilter("ignore", UserWarning)
+            f1s = metrics.f1_score(
+                gold_sections, pred_sections, labels=labels, average=None, zero_division=0
+            )
+            matrix = metrics.confusion_matrix(gold_sections, pred_sections, labels=shown)
     return StoryScores(
         items=len(rows),
         gold_stories=len(set(gold)),

@@ -8,7 +8,8 @@ Order in which the rules apply (first match decides, top to bottom):
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
    new entries is left out too unless those are new reporting (not copies of the sent
    entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
-   not have; then it stays as an update (``Story.update = True``). A story with no sent
+   not have; then it stays as an update (``Story.update = True``), led by that new reporting
+   (the heaviest new outlet's, then the latest), not by a sent entry. A story with no sent
    entry whose every entry repeats a sent one that clustering kept apart
    (:func:`digest.repeats.repeats_sent`) is left out too.
 3. **Score**::
@@ -40,13 +41,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from digest import repeats
 from digest.overrides import Override
-from digest.types import Reason, Story
+from digest.types import Entry, Reason, Story
 
-__all__ = ["Override", "explain", "rank", "story_score"]
+__all__ = ["Override", "Ranked", "explain", "rank", "rank_and_leave_out", "story_score"]
 
 log = logging.getLogger("digest.rank")
 
@@ -130,7 +131,31 @@ def _without_source(story: Story, source: str) -> Story | None:
     return replace(story, lead=kept[0], others=tuple(kept[1:]))
 
 
-def rank(
+def _led_by_news(story: Story, news: Sequence[Entry], weights: Mapping[str, float]) -> Story:
+    """An update led by its new reporting: the entry of ``news`` (new outlets' developments,
+    never empty) from the heaviest source, then the latest; the sent entries follow it. A
+    sent lead would show readers yesterday's headline and summary again under [UPDATE]."""
+    lead = max(news, key=lambda e: (weights.get(e.source, 1.0), e.time))
+    return replace(story, lead=lead, others=tuple(e for e in story.entries if e is not lead))
+
+
+def rank(stories: Sequence[Story], **options: Any) -> list[Story]:
+    """Score, filter and order stories, best first: the stories of
+    :func:`rank_and_leave_out` (same keyword arguments)."""
+    return rank_and_leave_out(stories, **options).stories
+
+
+class Ranked(NamedTuple):
+    """What :func:`rank_and_leave_out` gives: the kept ``stories``, best first, and the
+    stories rules 1-2 left out, each with its ``kind`` (``dropped``: an override; ``sent``:
+    already carried by an earlier edition, or a copy of what one carried) and a ``reason``
+    for a reader (``digest build --explain``/``--json``)."""
+
+    stories: list[Story]
+    left_out: list[tuple[Story, str, str]]
+
+
+def rank_and_leave_out(
     stories: Sequence[Story],
     *,
     weights: Mapping[str, float],
@@ -138,8 +163,8 @@ def rank(
     sent: Mapping[tuple[str, str], str] | None = None,
     half_life_hours: float = 12.0,
     overrides: Sequence[Any] = (),
-) -> list[Story]:
-    """Score, filter and order stories, best first.
+) -> Ranked:
+    """Score, filter and order stories, best first, and say which were left out and why.
 
     ``weights`` maps source name to weight (missing: 1.0); ``now`` is the edition time (UTC).
     ``sent`` maps (source, entry_id) of entries already in earlier editions of the list to that
@@ -159,6 +184,7 @@ def rank(
     pins = [o for o in active if o.action == "pin"]
 
     kept: list[Story] = []
+    left: list[tuple[Story, str, str]] = []
     pin_order: list[int | None] = []
     sent_index = repeats.SentIndex(
         [e for s in stories for e in s.entries if (e.source, e.entry_id) in sent]
@@ -174,6 +200,7 @@ def rank(
                 current = None
             if current is None:
                 log.debug("rank.drop story=%s override=%s", story.key, rule.target)
+                left.append((story, "dropped", f"dropped by the override {rule.target}"))
         if current is None:
             continue
         story = current
@@ -186,12 +213,17 @@ def rank(
             new = repeats.developments(story.entries, sent)
             old_sources = {e.source for e in old}
             new_outlets = sorted({e.source for e in new} - old_sources)
+            periods = sorted({sent[(e.source, e.entry_id)] for e in old})
             if not new_outlets:
                 log.debug("rank.sent story=%s", story.key)
+                why = "its outlets were in it already" if new else "it repeats what was sent"
+                left.append((story, "sent", (
+                    f"in the story “{old[0].title}” sent in {', '.join(periods)}: {why}"
+                )))  # fmt: skip
                 continue
             update = True
             novelty = len(new_outlets) / len(story.sources)
-            periods = sorted({sent[(e.source, e.entry_id)] for e in old})
+            story = _led_by_news(story, [e for e in new if e.source in new_outlets], weights)
             reasons_extra.append(
                 Reason(
                     "update",
@@ -201,6 +233,10 @@ def rank(
             )
         elif sent_index.repeats(story.entries):
             log.debug("rank.repeat story=%s", story.key)  # a copy clustering kept apart
+            left.append((story, "sent", (
+                "repeats an entry an earlier edition carried (the same link, headline or "
+                "summary)"
+            )))  # fmt: skip
             continue
 
         boost = 1.0
@@ -241,7 +277,7 @@ def rank(
         zip(kept, pin_order, strict=True),
         key=lambda pair: (pair[1] is None, pair[1] or 0, -pair[0].score, pair[0].key),
     )
-    return [story for story, _ in ranked]
+    return Ranked([story for story, _ in ranked], left)
 
 
 def explain(story: Story) -> str:

@@ -203,9 +203,13 @@ class SourceInfo:
 
 @dataclass(frozen=True)
 class LeftOut:
-    """An entry of the window left out of an edition as not news (:mod:`digest.noise`):
-    ``kind`` (``archive``, ``roundup``, ``programme``, ``quiz``, ``service``) and the
-    ``reason`` shown by ``digest build --explain``."""
+    """An entry of the window left out of an edition, with its ``kind`` and the ``reason``
+    shown by ``digest build --explain`` and ``--json``: not news (:mod:`digest.noise`:
+    ``archive``, ``roundup``, ``programme``, ``quiz``, ``service``, ...), or, after
+    clustering, ``sent`` (its story was carried by an earlier edition and it adds no new
+    outlet, or it repeats a sent entry), ``dropped`` (a config override), ``off-topic`` (no
+    section claims it and the list has no fallback) or ``cap`` (beyond the list's or its
+    section's number of stories)."""
 
     entry: Entry
     kind: str
@@ -221,7 +225,8 @@ class Edition:
     ``window_end`` is the edition time. ``sections`` are in config order, empty ones removed.
     ``sources`` maps source name to its display facts. ``topics`` is the subscriber topic
     choice this edition was assembled for (empty: the whole list). ``left_out`` are the
-    window's entries recognised as not news, with the reason.
+    window's entries left out (not news, already sent, off-topic, over a cap: :class:`LeftOut`),
+    with the reason.
     """
 
     list_name: str

@@ -8,6 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+
 from .conftest import REPO
 
 T0 = "2026-02-17T08:00:00Z"
@@ -95,3 +100,49 @@ def test_eval_clusters_uses_source_and_published(tmp_path: Path) -> None:
     pairwise = next(line for line in result.stdout.splitlines() if line.startswith("pairwise"))
     assert "clusters 2" in result.stdout, result.stdout
     assert _figures(pairwise)[0] == 1.0
+
+
+def _bad(rows: list[dict], change: dict) -> list[dict]:
+    return [ROWS[0], {**ROWS[1], **change}, *ROWS[2:]]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("empty", "", "no rows"),
+        ("blank lines", "\n  \n", "no rows"),
+        ("a line not JSON", json.dumps(ROWS[0]) + "\n{not json\n", ":2: not JSON"),
+        ("an array", json.dumps(ROWS[0]) + "\n[1, 2]\n", ":2: expected an object"),
+        ("a title null", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"title": None})), ":2: expected an object with a 'title'"),
+        ("no story", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"story": None})), "row 2 (id 'b:1'): needs a 'story'"),
+        ("no section", "".join(json.dumps({k: v for k, v in r.items() if k != "section" or r is not ROWS[1]}) + "\n" for r in ROWS), "row 2 (id 'b:1'): needs a 'section'"),
+        ("a date in words", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"published": "yesterday"})), "'published' 'yesterday' is not an ISO 8601 time"),
+        ("a date that does not exist", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"published": "2026-02-30T10:00:00Z"})), "is not an ISO 8601 time"),
+        ("a date as a number", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"published": 1771300000})), "'published' 1771300000"),
+        ("the same id twice", "".join(json.dumps(r) + "\n" for r in _bad(ROWS, {"id": "a:0", "source": "a"})), "row 2 (id 'a:0'): the same source and id as row 1"),
+    ],
+)
+@pytest.mark.parametrize("command", ["stories", "clusters"])
+def test_a_bad_file_is_a_usage_error_naming_the_row(tmp_path: Path, command: str, name: str, content: str, said: str) -> None:
+    """Exit 2 and one line saying what is wrong where, never a traceback or a score of a file
+    the scores would be wrong on (a bad date used to put its row on 2026-01-01, a repeated id
+    made two rows one entry)."""
+    if command == "clusters" and name == "no section":
+        pytest.skip("clustering needs no section")
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["-c", str(REPO / "config.yaml"), "eval", command, str(path)])
+    assert result.exit_code == 2, (name, result.output)
+    assert said in result.output and "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_file_of_noise_alone_is_scored(tmp_path: Path) -> None:
+    """Nothing to section is not a crash (sklearn refused the empty lists: a traceback)."""
+    noise = [ROWS[3], {**ROWS[3], "id": "d:4", "title": "World Brief: the day in five stories"}]
+    result = CliRunner().invoke(
+        cli, ["-c", str(REPO / "config.yaml"), "eval", "stories", str(_write(tmp_path / "n.jsonl", noise))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "B-cubed P" in result.output and "noise P" in result.output
+    assert "sections macro-F1 0.0000" in result.output

@@ -97,3 +97,20 @@ def test_a_sent_story_comes_back_marked_as_an_update_with_new_reporting(tmp_path
     day2 = _day_two(config)
     [story] = [s for s in day2["stories"] if any("peace talks" in e["title"] for e in s["entries"])]
     assert story["update"] and "wire" in story["outlets"]
+    # led by the new development, not by day one's headline (sent already) under [UPDATE]
+    assert story["title"].startswith("Second day of Russia-Ukraine peace talks"), story["title"]
+    assert story["entries"][0]["url"] == "https://wire.example/2"
+
+
+def test_a_copy_folded_into_a_sent_story_is_left_out_with_its_reason(tmp_path: Path) -> None:
+    """The copy joins the story sent on day one and is left out: `build --json` says so (it
+    used to vanish from the output with no reason)."""
+    config = _setup(tmp_path)
+    assert _digest(config, "poll").returncode == 0
+    assert _digest(config, "run", "--at", "2026-02-18T07:00:00Z").returncode == 0
+    _feed(tmp_path / "wire.xml", [("[UPDATE] First day of Russia-Ukraine peace talks ends in Geneva",
+                                   "https://wire.example/1", BODY, DAY2)])
+    day2 = _day_two(config)
+    [left] = [x for x in day2["left_out"] if x["source"] == "wire"]
+    assert left["kind"] == "sent" and left["url"] == "https://wire.example/1"
+    assert "sent in 2026-02-18: it repeats what was sent" in left["reason"], left
