@@ -28,7 +28,10 @@ Order in which the rules apply to each story (the first that decides wins):
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
    more, none by far the most, is a world story: the fallback's; so is a lead whose title
    speaks for no section and whose summary speaks for two or more, none by far the most
-   ("… at the center of the Iran and Ukraine negotiations").
+   ("… at the center of the Iran and Ukraine negotiations"). Only regions count for these
+   two rules: a topic that stands for no region (business: :func:`_regional`) names what the
+   news is about, and when it weighs most it decides ("Insurers face a bill after floods hit
+   Florida" is business, not a story of two regions).
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``; then a folder of the lead's link named as one of them (the
    outlet's desk: ``/economy/`` or ``/business/`` for a topic with ``categories: [Economy]``).
@@ -63,7 +66,7 @@ import numpy as np
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.overrides import keyword_pattern
-from digest.places import Place, desks, locate
+from digest.places import Place, desks, gazetteer, locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -425,6 +428,21 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     )
 
 
+def _regional(topic: TopicConfig) -> bool:
+    """True for a topic that stands for a region: it has ``places``, or half its keywords or
+    more are gazetteer places (``Ukraine``, ``Kyiv``, ``Crimea``). Any other topic (business,
+    whose ``Wall Street`` is one place among a hundred words; science) names a subject, which
+    can happen anywhere."""
+    return bool(topic.places) or _mostly_places(tuple(topic.keywords))
+
+
+@functools.lru_cache(maxsize=256)
+def _mostly_places(keywords: tuple[str, ...]) -> bool:
+    names = {p.name.casefold() for p in gazetteer() if not p.term}
+    placed = sum(" ".join(w.split()).casefold() in names for w in keywords)
+    return bool(keywords) and 2 * placed >= len(keywords)
+
+
 def _link_sections(url: str | None) -> frozenset[str]:
     """The folders of a link's path before its last segment, lower case, ``-``/``_`` as
     spaces: where the outlet filed it (``/economy/`` of ``/economy/2026/2/17/slug``)."""
@@ -448,7 +466,12 @@ def _rule_topic(
     list covers, or across many regions: the fallback's, if the list has one."""
     evidence = [e for e in _evidence(story, topics) if e.weight > 0]
     if evidence and evidence[0].weight >= MIN_EVIDENCE:
-        strong = [e for e in evidence if e.weight >= MIN_EVIDENCE]
+        # a topic of no region (business) names what the news is about, not where: it is
+        # never one of "several regions", and when it weighs most it decides
+        subjects = {t.name for t in topics if not _regional(t)}
+        strong = [e for e in evidence if e.weight >= MIN_EVIDENCE and e.name not in subjects]
+        if evidence[0].name in subjects:
+            strong = []
         if len(strong) >= MANY_REGIONS and strong[0].weight < DOMINANT * strong[2].weight:
             listed = ", ".join(e.name or e.region for e in strong)
             return None, f"several regions named ({listed})"

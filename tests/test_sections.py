@@ -102,6 +102,16 @@ NAMED = [
     # an economy's growth is business; a bacterium's is not
     ("Ageing farmers threaten South-East Asia’s growth", "", "business"),
     ("To power up growth, India must be rewired", "", "business"),
+    # an economy's own words in the title: its market, money, makers and lenders (made up)
+    ("Japan’s stockmarket hits a record high", "", "business"),
+    ("Why Asian carmakers are losing ground", "", "business"),
+    ("Vietnam's exporters brace for a hard year", "", "business"),
+    ("The rupee slides again", "", "business"),
+    ("India’s bosses fret about red tape", "", "business"),
+    # business names what, not where: never one of "several regions" (summary only)
+    ("Who pays for the storm?", "Insurers face a large bill after floods hit Florida.", "business"),
+    # a market's stock, not a fish's
+    ("Nets for fishing endanger wildlife", "Fish stocks are falling along the coast.", "more"),
     ("A bacterium frozen for 5,000 years resists new antibiotics",
      "Scientists measured its growth in the lab.", "more"),
     # NATO names who acts (a demonym's weight), not where: here the border is America's
