@@ -108,6 +108,8 @@ NAMED = [
     ("Vietnam's exporters brace for a hard year", "", "business"),
     ("The rupee slides again", "", "business"),
     ("India’s bosses fret about red tape", "", "business"),
+    ("China moves towards a flexible exchange rate", "", "business"),
+    ("Airlines cut flights as the oil price climbs", "", "business"),
     # business names what, not where: never one of "several regions" (summary only)
     ("Who pays for the storm?", "Insurers face a large bill after floods hit Florida.", "business"),
     # a market's stock, not a fish's
