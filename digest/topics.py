@@ -311,12 +311,37 @@ def _keyword_words(keyword: str) -> tuple[str, ...] | None:
     return tuple(_WORD.findall(keyword.lower())) if keyword.isascii() else None
 
 
-def _may_hold(words: frozenset[str] | None, keyword: str) -> bool:
-    """False only when ``keyword`` cannot match a text of these ``words``
-    (:func:`_words`): each word of a whole-word keyword is a word of the text it matches.
-    A shortcut for :func:`_evidence`, which otherwise runs ~70 patterns over each lede."""
-    needed = _keyword_words(keyword)
-    return words is None or needed is None or all(w in words for w in needed)
+@functools.lru_cache(maxsize=256)
+def _keyword_index(keywords: tuple[str, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """For :func:`_candidates`: the positions of ``keywords`` under the first word each needs,
+    and those of keywords that need none (not ASCII, no word: always tried)."""
+    index: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, keyword in enumerate(keywords):
+        needed = _keyword_words(keyword)
+        if needed:
+            index.setdefault(needed[0], []).append(i)
+        else:
+            always.append(i)
+    return {word: tuple(at) for word, at in index.items()}, tuple(always)
+
+
+def _candidates(keywords: tuple[str, ...], words: frozenset[str] | None) -> set[int]:
+    """The positions of the ``keywords`` that may match a text of these ``words``
+    (:func:`_words`; ``None``: all of them): each word of a whole-word keyword is a word of
+    the text it matches. A shortcut for :func:`_evidence`, which otherwise runs every
+    keyword's pattern (~200) over each lede; found through the text's words, so its cost
+    follows the lede's length, not the number of keywords."""
+    if words is None:
+        return set(range(len(keywords)))
+    index, always = _keyword_index(keywords)
+    found = set(always)
+    for word in index.keys() & words:
+        for i in index[word]:
+            needed = _keyword_words(keywords[i]) or ()
+            if all(w in words for w in needed):
+                found.add(i)
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -348,11 +373,15 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             if topic.places
             else (KEYWORD_TITLE, KEYWORD_SUMMARY)
         )
-        for word in topic.keywords:
+        keywords = tuple(topic.keywords)
+        in_title = _candidates(keywords, title_words)
+        in_summary = _candidates(keywords, summary_words)
+        for i in sorted(in_title | in_summary):
+            word = keywords[i]
             pattern = keyword_pattern(word)
-            if _may_hold(title_words, word) and pattern.search(title):
+            if i in in_title and pattern.search(title):
                 add((topic.name, ""), "title", title_w, f"keyword {word!r}")
-            elif _may_hold(summary_words, word) and pattern.search(summary):
+            elif i in in_summary and pattern.search(summary):
                 add((topic.name, ""), "summary", summary_w, f"keyword {word!r} in the summary")
         for expression in topic.patterns:
             if re.search(expression, title, re.IGNORECASE):
