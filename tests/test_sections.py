@@ -439,3 +439,13 @@ def test_the_keyword_shortcut_never_skips_a_keyword_that_matches() -> None:
                 elif i not in tried:
                     skipped += 1
     assert skipped > 0.9 * len(keywords) * 2 * 183
+
+
+def test_el_pais_economy_and_business_desk_is_the_business_topics_category() -> None:
+    """EL PAÍS files its economy pieces under /economy-and-business/ (a folder of one name,
+    spaces for hyphens): the business topic's category for a lede that names nothing."""
+    lead = Entry(source="elpais", entry_id="e", published=NOW, title="The quiet winners of the year",
+                 summary_text="They saw it coming before anyone else did.",
+                 url="https://english.elpais.com/economy-and-business/2026-01-20/the-quiet-winners.html")  # fmt: skip
+    placed = _placed([Story(key="e", lead=lead)])["e"]
+    assert placed == ("business", "filed under /economy and business/"), placed
