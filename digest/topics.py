@@ -28,7 +28,10 @@ Order in which the rules apply to each story (the first that decides wins):
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
    more, none by far the most, is a world story: the fallback's; so is a lead whose title
    speaks for no section and whose summary speaks for two or more, none by far the most
-   ("… at the center of the Iran and Ukraine negotiations").
+   ("… at the center of the Iran and Ukraine negotiations"). Only regions count for these
+   two rules: a topic that stands for no region (business: :func:`_regional`) names what the
+   news is about, and when it weighs most it decides ("Insurers face a bill after floods hit
+   Florida" is business, not a story of two regions).
 2. **Feed categories**: an entry's own category label equal (case-insensitively) to one of
    a topic's ``categories``; then a folder of the lead's link named as one of them (the
    outlet's desk: ``/economy/`` or ``/business/`` for a topic with ``categories: [Economy]``).
@@ -63,7 +66,7 @@ import numpy as np
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.overrides import keyword_pattern
-from digest.places import Place, desks, locate
+from digest.places import Place, desks, gazetteer, locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -308,12 +311,37 @@ def _keyword_words(keyword: str) -> tuple[str, ...] | None:
     return tuple(_WORD.findall(keyword.lower())) if keyword.isascii() else None
 
 
-def _may_hold(words: frozenset[str] | None, keyword: str) -> bool:
-    """False only when ``keyword`` cannot match a text of these ``words``
-    (:func:`_words`): each word of a whole-word keyword is a word of the text it matches.
-    A shortcut for :func:`_evidence`, which otherwise runs ~70 patterns over each lede."""
-    needed = _keyword_words(keyword)
-    return words is None or needed is None or all(w in words for w in needed)
+@functools.lru_cache(maxsize=256)
+def _keyword_index(keywords: tuple[str, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """For :func:`_candidates`: the positions of ``keywords`` under the first word each needs,
+    and those of keywords that need none (not ASCII, no word: always tried)."""
+    index: dict[str, list[int]] = {}
+    always: list[int] = []
+    for i, keyword in enumerate(keywords):
+        needed = _keyword_words(keyword)
+        if needed:
+            index.setdefault(needed[0], []).append(i)
+        else:
+            always.append(i)
+    return {word: tuple(at) for word, at in index.items()}, tuple(always)
+
+
+def _candidates(keywords: tuple[str, ...], words: frozenset[str] | None) -> set[int]:
+    """The positions of the ``keywords`` that may match a text of these ``words``
+    (:func:`_words`; ``None``: all of them): each word of a whole-word keyword is a word of
+    the text it matches. A shortcut for :func:`_evidence`, which otherwise runs every
+    keyword's pattern (~200) over each lede; found through the text's words, so its cost
+    follows the lede's length, not the number of keywords."""
+    if words is None:
+        return set(range(len(keywords)))
+    index, always = _keyword_index(keywords)
+    found = set(always)
+    for word in index.keys() & words:
+        for i in index[word]:
+            needed = _keyword_words(keywords[i]) or ()
+            if all(w in words for w in needed):
+                found.add(i)
+    return found
 
 
 @functools.lru_cache(maxsize=4096)
@@ -345,11 +373,15 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             if topic.places
             else (KEYWORD_TITLE, KEYWORD_SUMMARY)
         )
-        for word in topic.keywords:
+        keywords = tuple(topic.keywords)
+        in_title = _candidates(keywords, title_words)
+        in_summary = _candidates(keywords, summary_words)
+        for i in sorted(in_title | in_summary):
+            word = keywords[i]
             pattern = keyword_pattern(word)
-            if _may_hold(title_words, word) and pattern.search(title):
+            if i in in_title and pattern.search(title):
                 add((topic.name, ""), "title", title_w, f"keyword {word!r}")
-            elif _may_hold(summary_words, word) and pattern.search(summary):
+            elif i in in_summary and pattern.search(summary):
                 add((topic.name, ""), "summary", summary_w, f"keyword {word!r} in the summary")
         for expression in topic.patterns:
             if re.search(expression, title, re.IGNORECASE):
@@ -425,6 +457,21 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     )
 
 
+def _regional(topic: TopicConfig) -> bool:
+    """True for a topic that stands for a region: it has ``places``, or half its keywords or
+    more are gazetteer places (``Ukraine``, ``Kyiv``, ``Crimea``). Any other topic (business,
+    whose ``Wall Street`` is one place among a hundred words; science) names a subject, which
+    can happen anywhere."""
+    return bool(topic.places) or _mostly_places(tuple(topic.keywords))
+
+
+@functools.lru_cache(maxsize=256)
+def _mostly_places(keywords: tuple[str, ...]) -> bool:
+    names = {p.name.casefold() for p in gazetteer() if not p.term}
+    placed = sum(" ".join(w.split()).casefold() in names for w in keywords)
+    return bool(keywords) and 2 * placed >= len(keywords)
+
+
 def _link_sections(url: str | None) -> frozenset[str]:
     """The folders of a link's path before its last segment, lower case, ``-``/``_`` as
     spaces: where the outlet filed it (``/economy/`` of ``/economy/2026/2/17/slug``)."""
@@ -448,7 +495,12 @@ def _rule_topic(
     list covers, or across many regions: the fallback's, if the list has one."""
     evidence = [e for e in _evidence(story, topics) if e.weight > 0]
     if evidence and evidence[0].weight >= MIN_EVIDENCE:
-        strong = [e for e in evidence if e.weight >= MIN_EVIDENCE]
+        # a topic of no region (business) names what the news is about, not where: it is
+        # never one of "several regions", and when it weighs most it decides
+        subjects = {t.name for t in topics if not _regional(t)}
+        strong = [e for e in evidence if e.weight >= MIN_EVIDENCE and e.name not in subjects]
+        if evidence[0].name in subjects:
+            strong = []
         if len(strong) >= MANY_REGIONS and strong[0].weight < DOMINANT * strong[2].weight:
             listed = ", ".join(e.name or e.region for e in strong)
             return None, f"several regions named ({listed})"
