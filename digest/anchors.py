@@ -49,7 +49,7 @@ import numpy as np
 from digest.placeconflict import conflicts
 from digest.similarity import Params, Signals
 
-__all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names", "join_by_rare_names"]
+__all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names", "join_by_rare_names", "may_join"]
 
 #: Smallest story whose names can be anchors (two entries sharing a name say little).
 MIN_SIZE = 3
@@ -150,7 +150,7 @@ def join_by_rare_names(
     best: dict[int, int] = {}  # alone entry -> the other entry whose story it joins
     for e, candidates in found.items():
         for _, m in sorted(candidates, reverse=True):
-            if _may_join(e, np.flatnonzero(inverse == inverse[m]), sig, params, window_seconds):
+            if may_join(e, np.flatnonzero(inverse == inverse[m]), sig, params, window_seconds):
                 best[e] = m
                 break
     out = labels.copy()
@@ -159,7 +159,7 @@ def join_by_rare_names(
     return out
 
 
-def _may_join(
+def may_join(
     e: int, members: np.ndarray, sig: Signals, params: Params, window_seconds: float
 ) -> bool:
     """Whether entry ``e`` may join the story of ``members``: the meaning model agrees with
