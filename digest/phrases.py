@@ -96,30 +96,14 @@ def join_by_title_phrases(
     stories unchanged; without phrases or embeddings, or with ``phrase_df`` under 2,
     ``labels`` come back as they are. Undated entries are not held back by the hours.
     Cost: one sparse product over the rare phrases' columns."""
-    from digest.anchors import may_join
+    from digest.anchors import may_join, rare_neighbours
     from digest.placeconflict import conflicts
 
     if params.phrase_df < 2 or sig.phrases is None or sig.meaning is None or labels.size < 2:
         return labels
-    carries = sig.phrases.tocsc()
-    df = np.diff(carries.indptr)
-    rare = carries[:, np.flatnonzero(df <= params.phrase_df)].tocsr()
-    if rare.shape[1] == 0:
-        return labels
-    _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    alone = np.flatnonzero(sizes[inverse] == 1)
-    shared = (rare[alone] @ rare.T).tocoo()
-    times, hours = sig.times, params.phrase_hours * 3600.0
-    found: dict[int, list[tuple[float, int]]] = {}  # alone entry -> [(cosine, other entry)]
-    for row, m in zip(shared.row.tolist(), shared.col.tolist(), strict=True):
-        e = int(alone[row])
-        if e == m:
-            continue
-        if not (np.isnan(times[e]) or np.isnan(times[m])) and abs(times[e] - times[m]) > hours:
-            continue
-        cosine = float(sig.meaning[e] @ sig.meaning[m])
-        if cosine >= params.phrase_meaning:
-            found.setdefault(e, []).append((cosine, m))
+    found = rare_neighbours(
+        sig.phrases, params.phrase_df, labels, sig, params.phrase_hours, params.phrase_meaning
+    )
     out = labels.copy()
     for e in sorted(found):
         if np.count_nonzero(out == out[e]) > 1:
