@@ -11,7 +11,7 @@ precision ≥ 0.9 first, then the mean of their B-cubed F1 and *X*'s plus a tent
 mean recall; among equals the first of the grid: the rule off, then the strictest) and
 reported on *H* and the other half, which it never saw.
 
-    python bench/phrases_cv.py             # 37 settings, about 4 minutes on 2 shared cores
+    python bench/phrases_cv.py             # 37 settings, about 9 minutes on 2 shared cores
 """
 
 from __future__ import annotations
