@@ -43,13 +43,22 @@ feeds). Pure.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from digest.placeconflict import conflicts
 from digest.similarity import Params, Signals
 
-__all__ = ["MIN_SIZE", "SHARE", "join_by_anchor_names", "join_by_rare_names"]
+__all__ = [
+    "MIN_SIZE",
+    "SHARE",
+    "join_by_anchor_names",
+    "join_by_rare_names",
+    "may_join",
+    "rare_neighbours",
+]
 
 #: Smallest story whose names can be anchors (two entries sharing a name say little).
 MIN_SIZE = 3
@@ -128,29 +137,23 @@ def join_by_rare_names(
         or labels.size < 2
     ):
         return labels
-    carries = (sig.names != 0).astype(np.int32).tocsc()
-    df = np.diff(carries.indptr)
-    rare = carries[:, np.flatnonzero((df >= 2) & (df <= params.rare_df))].tocsr()
-    if rare.shape[1] < params.rare_names:
-        return labels
-    ids, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
-    alone = np.flatnonzero(sizes[inverse] == 1)
-    shared = (rare[alone] @ rare.T).tocoo()
-    times, hours = sig.times, params.rare_hours * 3600.0
-    found: dict[int, list[tuple[float, int]]] = {}  # alone entry -> [(cosine, other entry)]
-    for row, m, count in zip(shared.row.tolist(), shared.col.tolist(), shared.data.tolist()):
-        e = int(alone[row])
-        if count < params.rare_names or sizes[inverse[m]] < 2 or sig.outlets[e] == sig.outlets[m]:
-            continue
-        if not (np.isnan(times[e]) or np.isnan(times[m])) and abs(times[e] - times[m]) > hours:
-            continue
-        cosine = float(sig.meaning[e] @ sig.meaning[m])
-        if cosine >= params.core_meaning:
-            found.setdefault(e, []).append((cosine, m))
+    _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+
+    def accept(e: int, m: int, count: int) -> bool:
+        return (
+            count >= params.rare_names
+            and sizes[inverse[m]] >= 2
+            and sig.outlets[e] != sig.outlets[m]
+        )
+
+    carries = (sig.names != 0).astype(np.int32)
+    found = rare_neighbours(
+        carries, params.rare_df, labels, sig, params.rare_hours, params.core_meaning, accept
+    )
     best: dict[int, int] = {}  # alone entry -> the other entry whose story it joins
     for e, candidates in found.items():
         for _, m in sorted(candidates, reverse=True):
-            if _may_join(e, np.flatnonzero(inverse == inverse[m]), sig, params, window_seconds):
+            if may_join(e, np.flatnonzero(inverse == inverse[m]), sig, params, window_seconds):
                 best[e] = m
                 break
     out = labels.copy()
@@ -159,7 +162,46 @@ def join_by_rare_names(
     return out
 
 
-def _may_join(
+def rare_neighbours(
+    carries: Any,
+    max_df: int,
+    labels: np.ndarray,
+    sig: Signals,
+    hours: float,
+    min_cosine: float,
+    accept: Callable[[int, int, int], bool] | None = None,
+) -> dict[int, list[tuple[float, int]]]:
+    """For each entry that stands alone in ``labels``: the other entries with which it shares
+    columns of ``carries`` (scipy sparse, entries × terms, nonzero where carried) that
+    2..``max_df`` entries carry, published within ``hours`` hours of it (undated entries are
+    not held back), whose embeddings have a cosine of at least ``min_cosine`` with its own,
+    and for which ``accept(entry, other, terms shared)`` holds: ``{entry: [(cosine, other),
+    ...]}``. Cost: one sparse product over the rare columns."""
+    if sig.meaning is None:
+        return {}
+    carries = carries.tocsc()
+    df = np.diff(carries.indptr)
+    rare = carries[:, np.flatnonzero((df >= 2) & (df <= max_df))].tocsr()
+    if rare.shape[1] == 0:
+        return {}
+    _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)
+    alone = np.flatnonzero(sizes[inverse] == 1)
+    shared = (rare[alone] @ rare.T).tocoo()
+    times, seconds = sig.times, hours * 3600.0
+    found: dict[int, list[tuple[float, int]]] = {}
+    for row, m, count in zip(shared.row.tolist(), shared.col.tolist(), shared.data.tolist()):
+        e = int(alone[row])
+        if e == m or (accept is not None and not accept(e, m, int(count))):
+            continue
+        if not (np.isnan(times[e]) or np.isnan(times[m])) and abs(times[e] - times[m]) > seconds:
+            continue
+        cosine = float(sig.meaning[e] @ sig.meaning[m])
+        if cosine >= min_cosine:
+            found.setdefault(e, []).append((cosine, m))
+    return found
+
+
+def may_join(
     e: int, members: np.ndarray, sig: Signals, params: Params, window_seconds: float
 ) -> bool:
     """Whether entry ``e`` may join the story of ``members``: the meaning model agrees with

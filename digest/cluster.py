@@ -24,7 +24,8 @@ Two steps, in the order the pipeline calls them:
    story's own name (one most of its members carry and no other entry of the batch) joins it
    when the meaning model agrees, and one still alone that shares three rare name words with
    another outlet's report within 36 hours joins that report's story of two or more
-   (:mod:`digest.anchors`). Entries
+   (:mod:`digest.anchors`); one still alone whose headline shares a phrase only two
+   headlines of the batch write joins that report, or its story (:mod:`digest.phrases`). Entries
    further apart in time than ``window_hours`` are kept apart. Large batches go in
    time-ordered chunks overlapping by the window (:func:`chunks`), memory linear in the
    number of entries.
@@ -471,6 +472,7 @@ def _subset(sig: Signals, idx: np.ndarray) -> Signals:
         several_outlets=sig.several_outlets,
         event_places=None if sig.event_places is None else sig.event_places[idx],
         named_places=None if sig.named_places is None else sig.named_places[idx],
+        phrases=None if sig.phrases is None else sig.phrases[idx],
     )
 
 
@@ -610,8 +612,11 @@ def _distinct_labels(
     (default :data:`MAX_BATCH`), then entries left alone that carry a story's own name join it
     (:func:`digest.anchors.join_by_anchor_names`), then entries still alone that share several
     rare names with another outlet's report join its story
-    (:func:`digest.anchors.join_by_rare_names`); ``window`` in seconds."""
+    (:func:`digest.anchors.join_by_rare_names`), then entries still alone join the report
+    whose headline shares a rare phrase (:func:`digest.phrases.join_by_title_phrases`);
+    ``window`` in seconds."""
     from digest.anchors import join_by_anchor_names, join_by_rare_names
+    from digest.phrases import join_by_title_phrases
 
     n = len(entries)
     if n == 1:
@@ -629,6 +634,7 @@ def _distinct_labels(
         labels = _chunked_labels(sig, params, window, size)
     labels = join_by_anchor_names(labels, sig, params, window)
     labels = join_by_rare_names(labels, sig, params, window)
+    labels = join_by_title_phrases(labels, sig, params, window)
     centrality = np.ones(n)
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

@@ -64,7 +64,11 @@ class Params:
     more entries) of a report from another outlet within ``rare_hours`` hours with which it
     shares at least this
     many names that at most ``rare_df`` entries of the batch carry, when the meaning model
-    agrees (:func:`digest.anchors.join_by_rare_names`; 0 turns the rule off).
+    agrees (:func:`digest.anchors.join_by_rare_names`; 0 turns the rule off); ``phrase_df``:
+    an entry still alone joins the entry within ``phrase_hours`` hours whose headline shares
+    a phrase with it that at most this many headlines of the batch carry, when their
+    embeddings have a cosine of at least ``phrase_meaning``
+    (:func:`digest.phrases.join_by_title_phrases`; under 2 turns the rule off).
     """
 
     text_weight: float = 0.6
@@ -82,6 +86,9 @@ class Params:
     rare_names: int = 3
     rare_df: int = 5
     rare_hours: float = 36.0
+    phrase_df: int = 2
+    phrase_hours: float = 48.0
+    phrase_meaning: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -91,7 +98,9 @@ class Signals:
     ``None``), ``has_names`` (bool per entry), ``times`` (epoch seconds, NaN if undated),
     ``outlets`` (int code per entry), whether the batch has several outlets, and the
     countries each lead puts its event in and names (``event_places``/``named_places``, CSR
-    from :func:`digest.placeconflict.place_rows`, or ``None``: no place conflict applies)."""
+    from :func:`digest.placeconflict.place_rows`, or ``None``: no place conflict applies), and
+    which headline phrases each carries (``phrases``, CSR from
+    :func:`digest.phrases.title_phrases`, or ``None``)."""
 
     text: Any
     meaning: np.ndarray | None
@@ -102,6 +111,7 @@ class Signals:
     several_outlets: bool
     event_places: Any = None
     named_places: Any = None
+    phrases: Any = None
 
     @property
     def hours(self) -> np.ndarray:
@@ -166,6 +176,8 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
     )
     from digest.placeconflict import place_rows
 
+    from digest.phrases import title_phrases
+
     event_places, named_places = place_rows(entries)
     codes = {name: i for i, name in enumerate(sorted({e.source for e in entries}))}
     outlets = np.array([codes[e.source] for e in entries], dtype=np.int64)
@@ -179,6 +191,7 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
         several_outlets=len(codes) > 1,
         event_places=event_places,
         named_places=named_places,
+        phrases=title_phrases(entries),
     )
 
 

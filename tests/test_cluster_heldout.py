@@ -15,7 +15,7 @@ import pytest
 from digest.evaluate import evaluate_clusters, load_jsonl
 from digest.similarity import Params
 from tests.conftest import DATASETS
-from tests.realstories import W2_LABELS, W3_LABELS, load_labelled
+from tests.realstories import G1_LABELS, W2_LABELS, W3_LABELS, load_labelled
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +137,17 @@ def test_build_path_recall_on_the_held_out_window(w0: list[dict]) -> None:
     (digest/anchors.py, join_by_rare_names; the trip, 39.2 hours from FP's report, is over
     the rule's 36 hours, and the place conflict keeps it from the NYT's). Not held
     out for that rule: the fold of bench/rare_names_cv.py that left w0 out chose 24 hours,
-    under which w0 is unchanged (0.833 / 0.385)."""
+    under which w0 is unchanged (0.833 / 0.385). The BBC's and the NYT's interviews of
+    Gisèle Pelicot (42 hours apart) share the headline phrase "Gisèle Pelicot"
+    (digest/phrases.py; not held out: the folds of bench/phrases_cv.py that left w0 out
+    chose 36 hours, under which w0 is 0.875 / 0.538 / 0.981)."""
     scores = _build_path(w0)
-    # measured 0.875 / 0.538 / 0.981 (before the rare-names rule 0.833 / 0.385 / 0.9775;
+    # measured 0.889 / 0.615 / 0.9845 (before the headline-phrase rule 0.875 / 0.538 / 0.981;
+    # before the rare-names rule 0.833 / 0.385 / 0.9775;
     # before the place conflict 0.667 / 0.769 / 0.9808, 4 of its 15 pairs were the trip
     # joined to the speech)
-    assert scores.pairwise_precision >= 0.87 and scores.pairwise_recall >= 0.53
-    assert scores.bcubed_f1 >= 0.98
+    assert scores.pairwise_precision >= 0.88 and scores.pairwise_recall >= 0.61
+    assert scores.bcubed_f1 >= 0.984
 
 
 def test_a_trip_elsewhere_is_not_the_speech_before_it(
@@ -173,8 +177,10 @@ def test_build_path_on_windows_of_single_stories(w2: list[dict], w3: list[dict])
     """The rules make no false pair on w2 (TIME's many Greenland pieces) or w3 (278 Economist
     and EL PAÍS entries, none the same story)."""
     s2, s3 = _build_path(w2), _build_path(w3)
-    # measured w2 1.0 / 0.308 / 0.9791, w3 1.0 (no pair predicted)
-    assert s2.pairwise_precision == 1.0 and s2.bcubed_f1 >= 0.979
+    # measured w2 1.0 / 0.462 / 0.9856 (before the headline-phrase rule 0.308 / 0.9791: TIME's
+    # university ranking and its method, its two Olympics opening ceremony pieces), w3 1.0
+    # (no pair predicted)
+    assert s2.pairwise_precision == 1.0 and s2.bcubed_f1 >= 0.985
     assert s3.bcubed_f1 == 1.0
 
 
@@ -202,3 +208,16 @@ def test_a_name_two_entries_alone_agree_on_is_not_a_story() -> None:
             assert "defence spending" not in titles
             return
     raise AssertionError("no story of Starmer's online powers")
+
+
+def test_one_outlets_pieces_on_one_event_share_a_headline_phrase_held_out() -> None:
+    """g1 (the Guardian US feed): "Moments of protest during Trump's State of the Union
+    address – video" shares "state union", "union address" and "trump state" with "Trump
+    State of the Union address promised unity but emphasized discord" and no other headline
+    of the window (digest/phrases.py), and their embeddings agree: it joins the State of the
+    Union story. Held out: the folds of bench/phrases_cv.py that left g1 out chose the
+    defaults on w0, w1, w2, w3 and a GoogleNews half."""
+    scores = _build_path(load_labelled(G1_LABELS))
+    # measured 1.0 / 0.759 / 0.9838 (without the rule 1.0 / 0.552 / 0.9696)
+    assert scores.pairwise_precision == 1.0 and scores.pairwise_recall >= 0.75
+    assert scores.bcubed_f1 >= 0.983
