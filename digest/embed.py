@@ -26,6 +26,7 @@ import hashlib
 import importlib.util
 import logging
 import os
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -41,6 +42,9 @@ WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 """The bundled weights inside the wordllama package (``embedding.weight``, 32,000 × 256)."""
 TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 """The bundled tokenizer inside the wordllama package."""
+STALE_DAYS = 30
+"""A float32 copy of weights no run read for this many days is removed (see
+:func:`save_weights`)."""
 BATCH = 64
 """Texts tokenized and pooled at once (wordllama's ``embed`` default; padding is per batch)."""
 
@@ -85,14 +89,17 @@ def cached_weights(weights: Path, shape: tuple[int, ...]) -> np.ndarray | None:
         return None
     if matrix.shape != tuple(shape) or matrix.dtype != np.float32:
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # in use: :func:`save_weights` removes only copies long unused
     return matrix
 
 
 def save_weights(weights: Path, matrix: np.ndarray) -> None:
     """Keep ``matrix`` (float32) as the copy :func:`cached_weights` reads for ``weights``:
     written to a temporary name and renamed into place (a concurrent run reads the whole
-    file or none), other copies in the folder removed. A folder that cannot be written is
-    no error (the next run converts again)."""
+    file or none); copies of other weights files unused for :data:`STALE_DAYS` are removed
+    (those of a package since reinstalled; several installations in use keep theirs). A
+    folder that cannot be written is no error (the next run converts again)."""
     path = _cache_path(weights)
     if path is None:
         return
@@ -107,9 +114,10 @@ def save_weights(weights: Path, matrix: np.ndarray) -> None:
         with contextlib.suppress(OSError):
             part.unlink(missing_ok=True)
         return
+    stale = time.time() - STALE_DAYS * 86400
     for old in path.parent.glob(f"{WEIGHTS.stem}-*.npy"):
-        if old != path:
-            with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
+            if old != path and old.stat().st_mtime < stale:
                 old.unlink(missing_ok=True)
 
 

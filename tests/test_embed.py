@@ -101,3 +101,29 @@ def test_a_broken_or_unwritable_weights_cache_only_costs_the_conversion(
     (tmp_path / "file").write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # no folder can be made there
     assert np.array_equal(fresh_model().embed(TEXTS, norm=True), expected)
+
+
+def test_copies_of_other_installations_stay_until_long_unused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    installs = []
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights.safetensors").write_bytes(name.encode())
+        installs.append(tmp_path / name / "weights.safetensors")
+    matrix = np.arange(6, dtype=np.float32).reshape(2, 3)
+    embed.save_weights(installs[0], matrix)
+    embed.save_weights(installs[1], matrix)  # two installations in use: both kept
+    assert all(embed.cached_weights(w, (2, 3)) is not None for w in installs[:2])
+    (copy_a,) = [p for p in (tmp_path / "cache" / "digest").glob("*.npy")
+                 if embed._cache_path(installs[0]) == p]  # fmt: skip
+    long_ago = time.time() - (embed.STALE_DAYS + 1) * 86400
+    os.utime(copy_a, (long_ago, long_ago))
+    embed.save_weights(installs[2], matrix)
+    assert embed.cached_weights(installs[0], (2, 3)) is None  # unused for a month: removed
+    assert np.array_equal(embed.cached_weights(installs[1], (2, 3)), matrix)
+    assert embed.cached_weights(installs[1], (3, 2)) is None  # not the matrix asked for
