@@ -1,0 +1,81 @@
+"""The editor's "why here" page shows the entries an edition leaves out (``Edition.left_out``
+and the stories the email left out for size), grouped by kind with the reason and, where an
+adjustment can bring one back, its button. It used to show "0 stories" and nothing else on
+a next-day edition whose every entry was already sent or not news."""
+
+from __future__ import annotations
+
+import dataclasses
+import html as htmllib
+import re
+import warnings
+from datetime import timedelta
+from pathlib import Path
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from digest.types import Entry, LeftOut
+from tests.editor_support import TOKEN, SampleBackend, make_app
+from tests.sample_edition import NOW, huge_edition, sample_edition
+
+
+def _entry(source: str, slug: str, title: str) -> Entry:
+    return Entry(source=source, entry_id=f"{source}:{slug}", title=title,
+                 url=f"https://news.example.org/{slug}", published=NOW - timedelta(hours=5))  # fmt: skip
+
+
+LEFT = (
+    LeftOut(_entry("bbc-world", "geneva", "First day of Russia-Ukraine peace talks ends in Geneva"),
+            "sent", "in the story “First day of Russia-Ukraine peace talks ends in Geneva” sent in "
+                    "2026-02-17: it repeats what was sent"),
+    LeftOut(_entry("nyt-world", "obit", "Jane Doe, 74, Pioneer of Radio, Is Dead"),
+            "archive", "archive obituary headline (\"Name, 74; …\", \"… Is Dead\")"),
+    LeftOut(_entry("npr-world", "upfirst", "Up First: the news you need to start your day"),
+            "roundup", "newsletter or roundup: 'Up First'"),
+    LeftOut(_entry("aljazeera", "extra", "Floods in Mozambique displace thousands"),
+            "cap", "beyond the list's 30 stories (score 0.412)"),
+)  # fmt: skip
+
+
+def _why(tmp_path: Path, edition) -> str:  # type: ignore[no-untyped-def]
+    app, store, _ = make_app(tmp_path, backend=SampleBackend(edition))
+    with TestClient(app) as client:
+        client.post("/editor/login", data={"token": TOKEN})
+        page = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+    store.close()
+    return page
+
+
+def _groups(page: str) -> dict[str, list[str]]:
+    """Per kind shown: the entry titles of its rows, in order."""
+    found: dict[str, list[str]] = {}
+    for kind, row in re.findall(r'<tr data-kind="([^"]+)">(.*?)</tr>', page, re.S):
+        title = re.search(r'rel="noopener noreferrer">([^<]*)</a>', row).group(1)
+        found.setdefault(kind, []).append(htmllib.unescape(title))
+    return found
+
+
+def test_a_next_day_edition_with_no_story_shows_what_it_left_out_and_why(tmp_path: Path) -> None:
+    empty = dataclasses.replace(sample_edition(), sections=(), left_out=LEFT)
+    page = _why(tmp_path, empty)
+    assert "0 stories in 0 sections" in page and '<a href="#left-out">4 entries left out</a> (<a href="#left-cap">1 cap</a>' in page
+    # grouped by kind, the ones an editor can act on before the noise
+    assert list(_groups(page)) == ["cap", "sent", "archive", "roundup"]
+    assert _groups(page)["sent"] == ["First day of Russia-Ukraine peace talks ends in Geneva"]
+    text = htmllib.unescape(page)
+    for item in LEFT:
+        assert item.reason in text
+    assert "Already sent in an earlier edition" in text and "Over a cap on stories" in text
+    assert "raise the list's or the section's max_stories in config.yaml" in text
+
+
+def test_stories_left_out_for_size_are_listed_with_a_pin_to_bring_them_back(tmp_path: Path) -> None:
+    page = _why(tmp_path, huge_edition(80))
+    [(group, rows)] = re.findall(r'<details class="left-group" id="left-(size)".*?<tbody>(.*?)</tbody>', page, re.S)
+    pins = re.findall(r'name="story" value="([^"]+)">\s*<input type="hidden" name="lead_source"[^>]*>\s*'
+                      r'<input type="hidden" name="lead_entry_id"[^>]*>\s*<input type="hidden" name="action" value="pin">', rows)  # fmt: skip
+    marked = re.findall(r'Not in the email \(size\)', page)
+    assert pins and len(pins) == len(marked) == rows.count('<tr data-kind="size">')
+    assert "left out of the email to stay under Gmail" in htmllib.unescape(rows)
