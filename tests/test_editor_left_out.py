@@ -6,6 +6,7 @@ a next-day edition whose every entry was already sent or not news."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html as htmllib
 import re
 import warnings
@@ -71,8 +72,21 @@ def test_a_next_day_edition_with_no_story_shows_what_it_left_out_and_why(tmp_pat
     assert "raise the list's or the section's max_stories in config.yaml" in text
 
 
-def test_stories_left_out_for_size_are_listed_with_a_pin_to_bring_them_back(tmp_path: Path) -> None:
-    page = _why(tmp_path, huge_edition(80))
+def test_stories_left_out_for_size_are_listed_with_a_pin_that_brings_them_back(tmp_path: Path) -> None:
+    app, store, _ = make_app(tmp_path, backend=SampleBackend(huge_edition(80)))
+    with TestClient(app) as client:
+        client.post("/editor/login", data={"token": TOKEN})
+        page = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+        form = re.search(r'<details class="left-group" id="left-size".*?<form(.*?)</form>', page, re.S).group(1)
+        data = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', form))
+        assert data["action"] == "pin"
+        after = client.post("/editor/lists/world/adjust", data=data).text
+    store.close()
+    assert f'data-key="{data["story"]}"' in after and "Pinned: the story now leads" in after
+    shown = re.findall(r'<tr data-kind="size">.*?</tr>', after, re.S)
+    anchor = hashlib.sha1(data["story"].encode()).hexdigest()[:10]  # the card's id
+    assert f'href="#story-{anchor}"' in page
+    assert shown and not any(f'href="#story-{anchor}"' in row for row in shown)  # in the email now
     [(group, rows)] = re.findall(r'<details class="left-group" id="left-(size)".*?<tbody>(.*?)</tbody>', page, re.S)
     pins = re.findall(r'name="story" value="([^"]+)">\s*<input type="hidden" name="lead_source"[^>]*>\s*'
                       r'<input type="hidden" name="lead_entry_id"[^>]*>\s*<input type="hidden" name="action" value="pin">', rows)  # fmt: skip
