@@ -56,9 +56,11 @@ class Image:
 
 @dataclass(frozen=True)
 class Copy:
-    """A copy of an entry that deduplication dropped (a wire story another outlet ran too):
-    its ``source``, ``entry_id`` and link. Kept on the entry (``Entry.also_in``) so that
-    outlet still counts for the story and shows in "also reported by"."""
+    """A copy of an entry that deduplication dropped (a wire story another outlet ran too,
+    or the outlet's own re-post under another id): its ``source``, ``entry_id`` and link.
+    Kept on the entry (``Entry.also_in``) so that another outlet still counts for the story
+    and shows in "also reported by", and every copy is listed (``build --json``) and
+    recorded as carried."""
 
     source: str
     entry_id: str
@@ -83,7 +85,8 @@ class Entry:
     - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from the text, else
       ``language`` (:func:`digest.textdir.text_direction`), for ``dir`` on the story.
     - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
-      copies of the same item); empty for an entry as parsed or stored.
+      copies of the same item, and its own outlet's re-posts under another id); empty for
+      an entry as parsed or stored.
     """
 
     source: str
