@@ -154,7 +154,9 @@ class Story:
     ``key`` is stable for the same event across builds (derived from the lead entry).
     ``score`` and ``reasons`` are set by ranking; ``section`` and ``section_reason`` by
     sectioning. ``update`` is true when an earlier edition carried the story and it has since
-    been reported by new outlets.
+    been reported by new outlets; ``carried`` then names, as ``(source, entry_id)``, its
+    entries an earlier edition carried (yesterday's reporting: never the lead, never the
+    card's image).
     """
 
     key: str
@@ -166,6 +168,7 @@ class Story:
     section_reason: str = ""
     update: bool = False
     pinned: bool = False
+    carried: tuple[tuple[str, str], ...] = ()
 
     @property
     def entries(self) -> tuple[Entry, ...]:

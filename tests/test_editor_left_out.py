@@ -93,3 +93,18 @@ def test_stories_left_out_for_size_are_listed_with_a_pin_that_brings_them_back(t
     marked = re.findall(r'Not in the email \(size\)', page)
     assert pins and len(pins) == len(marked) == rows.count('<tr data-kind="size">')
     assert "left out of the email to stay under Gmail" in htmllib.unescape(rows)
+
+
+def test_an_updates_entries_already_sent_are_marked_sent(tmp_path: Path) -> None:
+    edition = sample_edition()
+    story = edition.sections[0].stories[0]
+    old = story.others[-1]
+    update = dataclasses.replace(story, update=True, carried=((old.source, old.entry_id),))
+    edition = dataclasses.replace(edition, sections=(
+        dataclasses.replace(edition.sections[0], stories=(update, *edition.sections[0].stories[1:])),
+        *edition.sections[1:]))  # fmt: skip
+    page = _why(tmp_path, edition)
+    rows = re.findall(r"<tr(?: class=\"lead\")?>\s*<td>(.*?)</td>\s*<td>(.*?)</td>", page, re.S)
+    marked = [htmllib.unescape(title) for source, title in rows if ">sent</span>" in source]
+    assert len(marked) == 1 and old.title in marked[0], marked
+
