@@ -108,3 +108,8 @@ def test_an_updates_entries_already_sent_are_marked_sent(tmp_path: Path) -> None
     marked = [htmllib.unescape(title) for source, title in rows if ">sent</span>" in source]
     assert len(marked) == 1 and old.title in marked[0], marked
 
+
+def test_an_edition_with_nothing_new_says_so_with_its_window(tmp_path: Path) -> None:
+    page = _why(tmp_path, dataclasses.replace(sample_edition(), sections=()))
+    assert "Nothing to show: no entry of this edition's window, 16 Feb 19:00 → 18 Feb 07:00 UTC" in page
+    assert "Nothing to show" not in _why(tmp_path / "b", dataclasses.replace(sample_edition(), sections=(), left_out=LEFT))
