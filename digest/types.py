@@ -215,11 +215,13 @@ class LeftOut:
     clustering, ``sent`` (its story was carried by an earlier edition and it adds no new
     outlet, or it repeats a sent entry), ``dropped`` (a config override), ``off-topic`` (no
     section claims it and the list has no fallback) or ``cap`` (beyond the list's or its
-    section's number of stories)."""
+    section's number of stories). ``story`` is the key of the story it was in, for those
+    left out after clustering (empty for noise), so a story's entries can be shown as one."""
 
     entry: Entry
     kind: str
     reason: str
+    story: str = ""
 
 
 @dataclass(frozen=True)

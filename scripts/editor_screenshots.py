@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             page.goto(f"{base}/editor/lists/{args.list_name}/why?at={at_q}")
             shot("why-here", full=False)
             shot("why-here-full")
+            if page.locator("#left-cap").count():  # a long group starts closed: open it
+                page.click("#left-cap summary")
             left = page.locator("#left-out")
             if left.count():
                 path = out / "why-left-out.png"

@@ -113,3 +113,14 @@ def test_an_edition_with_nothing_new_says_so_with_its_window(tmp_path: Path) -> 
     page = _why(tmp_path, dataclasses.replace(sample_edition(), sections=()))
     assert "Nothing to show: no entry of this edition's window, 16 Feb 19:00 → 18 Feb 07:00 UTC" in page
     assert "Nothing to show" not in _why(tmp_path / "b", dataclasses.replace(sample_edition(), sections=(), left_out=LEFT))
+
+
+def test_a_story_over_the_cap_is_one_row_naming_its_other_entries(tmp_path: Path) -> None:
+    reason = "beyond the africa section's 8 stories"  # the same for every story of the section
+    story = [LeftOut(_entry(s, f"floods-{s}", f"Floods in Mozambique ({s})"), "cap", reason, "k-floods")
+             for s in ("aljazeera", "bbc-world", "npr-world")]  # fmt: skip
+    other = LeftOut(_entry("dawn", "quake", "Quake shakes Karachi"), "cap", reason, "k-quake")
+    page = _why(tmp_path, dataclasses.replace(sample_edition(), sections=(), left_out=(*story, other)))
+    assert _groups(page) == {"cap": ["Floods in Mozambique (aljazeera)", "Quake shakes Karachi"]}
+    assert "2 stories, 4 entries · cap" in page
+    assert re.search(r"and 2 more entries: <a [^>]*>BBC News</a>, <a [^>]*>NPR</a>", page)

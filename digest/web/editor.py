@@ -92,7 +92,7 @@ from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
 from digest.web.checks import EDITOR_TOKEN_ENV, short_secret
 from digest.web.headers import EMAIL_CSP, FRAME_SANDBOX, security_headers
-from digest.web.left_out import left_out_groups
+from digest.web.left_out import STORY_KINDS, left_out_groups
 from digest.web.sessions import EditorSessions
 from digest.web.throttle import LoginThrottle, ThrottlePolicy
 
@@ -759,6 +759,7 @@ def editor_routes(
             targets=preview.edition.stories,
             entry_ref=entry_ref,
             reshapes=[a for a in preview.adjustments if a.action in RESHAPE],
+            story_kinds=STORY_KINDS,
             left_groups=left_out_groups(
                 preview.base, [s for s in preview.edition.stories if not preview.in_email(s)]
             ),

@@ -20,12 +20,12 @@ A kind not in :data:`KINDS` is shown after these, under its own name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from digest.explain import SIZE_REASON
 from digest.types import Edition, Entry, Story
 
-__all__ = ["KINDS", "LeftOutGroup", "LeftOutItem", "left_out_groups"]
+__all__ = ["KINDS", "STORY_KINDS", "LeftOutGroup", "LeftOutItem", "left_out_groups"]
 
 KINDS: dict[str, tuple[str, str]] = {
     "size": (
@@ -61,14 +61,21 @@ KINDS: dict[str, tuple[str, str]] = {
 """Per kind: the group's title and what an editor can do (shown under it)."""
 
 
+STORY_KINDS = frozenset({"size", "cap", "off-topic", "dropped", "sent"})
+"""Kinds left out after clustering: a story's entries (``LeftOut.story``), one row."""
+
+
 @dataclass(frozen=True)
 class LeftOutItem:
-    """One entry left out, with its ``reason``; ``story`` is set for a story of the edition
-    (kind ``size``), which the page offers to pin."""
+    """One entry left out, with its ``reason``; for the kinds of :data:`STORY_KINDS`, the
+    first entry of a story (``story_key``) and its other entries in ``more``. ``story`` is set for a story
+    of the edition (kind ``size``), which the page offers to pin."""
 
     entry: Entry
     reason: str
     story: Story | None = None
+    more: tuple[Entry, ...] = ()
+    story_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,22 @@ class LeftOutGroup:
 
 
 def left_out_groups(edition: Edition, for_size: Sequence[Story] = ()) -> tuple[LeftOutGroup, ...]:
-    """``edition.left_out`` and the lead entries of ``for_size`` (the stories the email left
-    out for size) grouped by kind, in :data:`KINDS` order then unknown kinds by first
-    appearance; entries keep the edition's order within a group. Empty groups are left out."""
+    """``edition.left_out`` and the stories of ``for_size`` (those the email left out for
+    size) grouped by kind, in :data:`KINDS` order then unknown kinds by first appearance;
+    entries keep the edition's order within a group, a story's entries (one after another
+    with the same ``LeftOut.story``) in one item. Empty groups are left out."""
     found: dict[str, list[LeftOutItem]] = {}
     for story in for_size:
-        found.setdefault("size", []).append(LeftOutItem(story.lead, SIZE_REASON, story))
+        found.setdefault("size", []).append(
+            LeftOutItem(story.lead, SIZE_REASON, story, story.others)
+        )
     for item in edition.left_out:
-        found.setdefault(item.kind, []).append(LeftOutItem(item.entry, item.reason))
+        rows = found.setdefault(item.kind, [])
+        # a story's entries come one after another: one row
+        if item.story and rows and rows[-1].story_key == item.story:
+            rows[-1] = replace(rows[-1], more=(*rows[-1].more, item.entry))
+        else:
+            rows.append(LeftOutItem(item.entry, item.reason, story_key=item.story))
     order = [kind for kind in KINDS if kind in found] + [k for k in found if k not in KINDS]
     return tuple(
         LeftOutGroup(kind, *KINDS.get(kind, (kind.capitalize(), "")), tuple(found[kind]))
