@@ -228,9 +228,19 @@ def _card_image(story: Story) -> CardImage | None:
     """The first http(s) image of the story's entries, at the one card-image size: the card's
     full width, ``IMAGE_WIDTH`` pixels (100 % on a phone), centred, height following the
     image's own shape. Images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, tracking
-    pixels) are skipped."""
+    pixels) are skipped, and so are an update's entries an earlier edition carried
+    (``Story.carried``): an update is illustrated by its new reporting or not at all, never
+    by yesterday's picture and its alt text."""
+    carried = set(story.carried)
     image: Image | None = next(
-        (e.image for e in story.entries if e.image is not None and is_http_url(e.image.url)), None
+        (
+            e.image
+            for e in story.entries
+            if e.image is not None
+            and is_http_url(e.image.url)
+            and (e.source, e.entry_id) not in carried
+        ),
+        None,
     )
     if image is None:
         return None
