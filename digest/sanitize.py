@@ -79,6 +79,8 @@ _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # C0/C1 controls (except \t \n \r), DEL, lone surrogates, non-characters U+FFFE/U+FFFF.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _WS = re.compile(r"\s+")
+_WS_IN_LINE = re.compile(r"[^\S\n]+")
+_LINE_BREAKS = re.compile(r" ?\n[ \n]*")
 # An escaped or stray CDATA wrapper left in text: <![CDATA[ ... ]]>
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _CDATA_OPEN = re.compile(r"<!\[CDATA\[")
@@ -213,6 +215,12 @@ class _TextExtractor(HTMLParser):
             self.parts.append(data)
 
 
+def _lines(text: str) -> str:
+    """``text`` as lines: whitespace runs within a line made one space, each line stripped,
+    empty lines dropped (two expressions over the whole text, not two per line: issue 14)."""
+    return _LINE_BREAKS.sub("\n", _WS_IN_LINE.sub(" ", text)).strip(" \n")
+
+
 def html_to_text(fragment: str) -> str:
     """Plain text of an HTML fragment: tags removed, entities decoded once, paragraphs kept
     as single blank-line-free line breaks, spaces collapsed within lines, controls removed."""
@@ -228,8 +236,7 @@ def html_to_text(fragment: str) -> str:
         text = remove_controls("".join(parser.parts))
     else:  # no tag, no entity: the parser would hand the text back as it is (issue 14)
         text = remove_controls(fragment)
-    lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return _lines(text)
 
 
 _SANITISED_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
@@ -259,8 +266,7 @@ def sanitized_html_to_text(fragment: str) -> str:
     if not skip:
         parts.append(fragment[pos:])
     text = remove_controls(html.unescape("".join(parts)))
-    lines = (_WS.sub(" ", line).strip() for line in text.split("\n"))
-    return "\n".join(line for line in lines if line)
+    return _lines(text)
 
 
 def clean_text(text: str) -> str:
