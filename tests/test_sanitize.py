@@ -221,3 +221,24 @@ def test_lines_of_a_text_are_what_line_by_line_collapsing_gives(text: str) -> No
 
     per_line = (re.sub(r"\s+", " ", line).strip() for line in text.split("\n"))
     assert _lines(text) == "\n".join(line for line in per_line if line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.text(
+            alphabet=st.sampled_from("aé e\u0301  \xa0\t\n\x00\x85\ufffe\u2028\ud800Ω"),
+            max_size=30,
+        ),
+    )
+)
+def test_clean_text_and_remove_controls_keep_their_definitions(text: str) -> None:
+    """The shortcuts for printable text (issue 14) give what the expressions give."""
+    import unicodedata
+
+    from digest.sanitize import _CONTROLS, clean_text
+
+    stripped = _CONTROLS.sub("", text)
+    assert remove_controls(text) == stripped
+    assert clean_text(text) == unicodedata.normalize("NFC", re.sub(r"\s+", " ", stripped).strip())
