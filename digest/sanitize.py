@@ -79,8 +79,6 @@ _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # C0/C1 controls (except \t \n \r), DEL, lone surrogates, non-characters U+FFFE/U+FFFF.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
 _WS = re.compile(r"\s+")
-_WS_IN_LINE = re.compile(r"[^\S\n]+")
-_LINE_BREAKS = re.compile(r" ?\n[ \n]*")
 # An escaped or stray CDATA wrapper left in text: <![CDATA[ ... ]]>
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 _CDATA_OPEN = re.compile(r"<!\[CDATA\[")
@@ -219,8 +217,10 @@ class _TextExtractor(HTMLParser):
 
 def _lines(text: str) -> str:
     """``text`` as lines: whitespace runs within a line made one space, each line stripped,
-    empty lines dropped (two expressions over the whole text, not two per line: issue 14)."""
-    return _LINE_BREAKS.sub("\n", _WS_IN_LINE.sub(" ", text)).strip(" \n")
+    empty lines dropped. ``str.split()`` splits at the characters ``\\s`` matches, in C: a
+    regular expression over every line took twice as long (issue 14)."""
+    lines = (" ".join(line.split()) for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
 
 
 def html_to_text(fragment: str) -> str:
