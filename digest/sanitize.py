@@ -247,28 +247,23 @@ _SANITISED_TAG = re.compile(r"<(/?)([a-zA-Z][^\s/>]*)(?:[^>\"']|\"[^\"]*\"|'[^']
 def sanitized_html_to_text(fragment: str) -> str:
     """:func:`html_to_text` of HTML that :func:`sanitize_html` produced, without
     ``html.parser``: that HTML (html5ever's serialisation) has no comment, no raw ``<`` in
-    text and no partial entity, so its tags are found by one regular expression and its
-    text unescaped once. Same result, several times faster (issue 14); any other input
-    goes to :func:`html_to_text`."""
+    text, no partial entity and no element dropped with its content (``script``...), so its
+    tags are found by one regular expression (split at them in C) and its text unescaped
+    once. Same result, several times faster (issue 14); any other input goes to
+    :func:`html_to_text`."""
     if "<" not in fragment:
         return html_to_text(fragment)
-    parts: list[str] = []
-    pos = skip = 0
-    for m in _SANITISED_TAG.finditer(fragment):
-        if not skip:
-            parts.append(fragment[pos : m.start()])
-        pos = m.end()
-        tag, end = m[2].lower(), bool(m[1])
-        if tag in _DROP_WITH_CONTENT:
-            skip = max(0, skip - 1) if end else skip + 1
-        elif tag in _BLOCK:
-            parts.append("\n")
-        elif not end and tag in ("td", "th"):
-            parts.append(" ")
-    if not skip:
-        parts.append(fragment[pos:])
-    text = remove_controls(html.unescape("".join(parts)))
-    return _lines(text)
+    pieces = _SANITISED_TAG.split(fragment)  # text, "/" or "", tag name, text, ...
+    names = [name.lower() for name in pieces[2::3]]
+    if not _DROP_WITH_CONTENT.isdisjoint(names):
+        return html_to_text(fragment)
+    parts = pieces[0::3]
+    for i, (end, tag) in enumerate(zip(pieces[1::3], names, strict=True)):
+        if tag in _BLOCK:
+            parts[i] += "\n"
+        elif not end and (tag == "td" or tag == "th"):
+            parts[i] += " "
+    return _lines(remove_controls(html.unescape("".join(parts))))
 
 
 def clean_text(text: str) -> str:

@@ -246,3 +246,17 @@ def test_clean_text_and_remove_controls_keep_their_definitions(text: str) -> Non
     stripped = _CONTROLS.sub("", text)
     assert remove_controls(text) == stripped
     assert clean_text(text) == unicodedata.normalize("NFC", re.sub(r"\s+", " ", stripped).strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_html_pieces, st.text(max_size=300)))
+def test_sanitized_html_to_text_is_html_to_text_of_sanitised_html(fragment: str) -> None:
+    """The split at tags (issue 14) reads sanitised HTML as ``html.parser`` does; a fragment
+    with an element dropped with its content (never sanitised HTML) goes to the parser."""
+    from digest.sanitize import sanitized_html_to_text
+
+    clean = sanitize_html(fragment, BASE)
+    assert sanitized_html_to_text(clean) == html_to_text(clean)
+    assert sanitized_html_to_text(fragment + "<script>x</script>") == html_to_text(
+        fragment + "<script>x</script>"
+    )
