@@ -341,6 +341,23 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
 
 
+def test_the_us_president_named_alone_is_american_news_and_otherwise_only_who_acts() -> None:
+    """A lede that names nothing but Trump is American news (w0's kottke "The goal of the
+    Trump Action Tracker is to...", g1's "The Women's March could change politics like the
+    Tea Party did": main's fallback); where he is one of the names, he is who acts, never
+    where (a ``%~Trump`` term weighed always cost w2 three stories, Davos and Iran's)."""
+    alone = _placed([_story("a", "The goal of the Trump Action Tracker is to keep count",
+                            "It lists every executive order.")])["a"]
+    assert alone[0] == "americas" and "term 'Trump' (americas, named alone)" in alone[1], alone
+    for title, section in (
+        ("At Davos, Trump Faces a Wary World", "europe"),
+        ("‘He Doesn’t Care About Us’: Iranian Protesters Say They Were Betrayed By Trump",
+         "middle-east"),
+    ):
+        placed = _placed([_story("t", title)])["t"]
+        assert placed[0] == section and "Trump" not in placed[1], (title, placed)
+
+
 def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:
     """``--explain`` said "place 'figure skater' (world)" and "place 'FCC'": the gazetteer's
     events, sports and institutions are terms; their weight does not change."""
