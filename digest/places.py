@@ -25,7 +25,11 @@ happens* outweighs *who is named*:
 Some names say where without being places: events and sports (``Olympics``, ``figure
 skater``), institutions and people (``FCC``, ``NATO``, ``Netanyahu``), fields of study. The
 gazetteer marks them ``%``; they weigh as their other marks say, :attr:`Place.term` is true,
-the section reasons call them terms, and they are never an outlet's desk.
+the section reasons call them terms, and they are never an outlet's desk. A name found in
+the news of every region (the US president: "Trump's Greenland threat", "Iranian protesters
+betrayed by Trump") is marked ``^`` as well: :attr:`Place.alone` is true, and
+``digest.topics`` counts it only in a lede that names nothing else ("The goal of the Trump
+Action Tracker is ...").
 
 Pure: no I/O after the gazetteer is read once (it ships inside the package).
 """
