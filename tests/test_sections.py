@@ -345,17 +345,25 @@ def test_the_us_president_named_alone_is_american_news_and_otherwise_only_who_ac
     """A lede that names nothing but Trump is American news (w0's kottke "The goal of the
     Trump Action Tracker is to...", g1's "The Women's March could change politics like the
     Tea Party did": main's fallback); where he is one of the names, he is who acts, never
-    where (a ``%~Trump`` term weighed always cost w2 three stories, Davos and Iran's)."""
+    where (a ``%~Trump`` term weighed always cost w2 three stories, Davos and Iran's). The
+    same for the US administration's people and the American film and music awards."""
     alone = _placed([_story("a", "The goal of the Trump Action Tracker is to keep count",
                             "It lists every executive order.")])["a"]
     assert alone[0] == "americas" and "term 'Trump' (americas, named alone)" in alone[1], alone
-    for title, section in (
-        ("At Davos, Trump Faces a Wary World", "europe"),
-        ("‘He Doesn’t Care About Us’: Iranian Protesters Say They Were Betrayed By Trump",
+    for title, text, section in (
+        ("At Davos, Trump Faces a Wary World", "", "europe"),
+        ("‘He Doesn’t Care About Us’: Iranian Protesters Say They Were Betrayed By Trump", "",
          "middle-east"),
+        # the US administration's people and Hollywood's awards likewise (w2, g1)
+        ("RFK Jr's chatbot recommends odd foods", "Users found its advice alarming.", "americas"),
+        ("Rubio's relationship repair", "He flew to Europe to reassure allies.", "europe"),
+        ("Greatest Oscar winners ever: who is the best director?", "", "americas"),
+        ("Oscar-winning director to make a TV series", "The Austrian director said so.",
+         "europe"),
     ):
-        placed = _placed([_story("t", title)])["t"]
-        assert placed[0] == section and "Trump" not in placed[1], (title, placed)
+        placed = _placed([_story("t", title, text)])["t"]
+        assert placed[0] == section, (title, placed)
+        assert ("named alone" in placed[1]) == (section == "americas"), (title, placed)
 
 
 def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:
