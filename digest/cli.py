@@ -419,7 +419,9 @@ def adjust(
     """Adjust one edition before it is sent, as the editor's pages do: `show` lists its stories
     (key, section, entries as SOURCE/ENTRY_ID) and the adjustments set; `split ENTRY`,
     `move ENTRY --into STORY`, `merge STORY --into STORY`, `pin|drop STORY`,
-    `boost STORY --value 2`, `summary STORY --value TEXT`. An edition already sent is refused."""
+    `boost STORY --value 2`, `summary STORY --value TEXT`. A story or entry the edition does
+    not hold, or a missing `--into`/TARGET, is a usage error (exit 2) naming it; an edition
+    already sent is refused (exit 1: the command is right, the edition can no longer change)."""
     from digest import adjust as adjusting
     from digest.edition import edition_time, next_edition_time, period_of
     from digest.pipeline import build as build_edition
@@ -459,33 +461,37 @@ def adjust(
             for story in stories:
                 if story.key == name or any(adjusting.entry_ref(e) == name for e in story.entries):
                     return story
-            raise click.ClickException(
-                f"no story or entry {name!r} in edition {list_config.name}/{period} "
-                f"(see `digest adjust {list_config.name} show`)"
+            raise click.BadParameter(
+                f"no story or entry {name!r} in edition {list_config.name}/{period}; "
+                f"`digest adjust {list_config.name} show{at_flag}` lists its stories and entries",
+                param_hint="--into" if name == into and name != target else "TARGET",
             )
 
+        at_flag = f" --at {scheduled.astimezone(UTC):%Y-%m-%dT%H:%MZ}" if at else ""
         story = find(target) if target else None
         if story is None:
-            raise click.ClickException(f"{action}: name the story or entry (TARGET)")
+            raise click.UsageError(f"{action}: name the story or entry (TARGET)")
         if action in ("split", "move"):
             entry = next(
                 (e for e in story.entries if adjusting.entry_ref(e) == target), None
             )
             if entry is None:
-                raise click.ClickException(f"{action}: name the entry as SOURCE/ENTRY_ID")
+                raise click.BadParameter(
+                    f"{action} takes an entry, SOURCE/ENTRY_ID, not the story {target!r}", param_hint="TARGET"
+                )
             made = adjusting.split(entry)
             if action == "move":
                 if not into and not clear:
-                    raise click.ClickException("move: give --into STORY")
+                    raise click.UsageError("move: give --into STORY")
                 made = adjusting.move(entry, find(into)) if into else adjusting.Adjustment(made.story_key, "move", "", entry.source, entry.entry_id)
         elif action == "merge":
             if not into and not clear:
-                raise click.ClickException("merge: give --into STORY")
+                raise click.UsageError("merge: give --into STORY")
             made = adjusting.merge(story, find(into)) if into else adjusting.Adjustment(story.key, "merge", "", story.lead.source, story.lead.entry_id)
         else:
             text = adjusting.clean_summary(value) if action == "summary" else (value or "2" if action == "boost" else "")
             if action == "boost" and adjusting.boost_factor(text) is None:
-                raise click.ClickException(f"a boost is a number between 0.01 and 100, not {text!r}")
+                raise click.BadParameter(f"a boost is a number between 0.01 and 100, not {text!r}", param_hint="--value")
             made = adjusting.Adjustment(story.key, action, text, story.lead.source, story.lead.entry_id)
         if clear:
             done = store.clear_adjustment(list_config.name, period, made.story_key, made.action)

@@ -228,8 +228,9 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
     inside the other's: an updated body with an added paragraph still agrees). Copies are
     grouped transitively. The kept copy is the one from the highest-weight source
     (``weights``, default 1.0), then with the longest summary, then with an image and link,
-    then the latest; the dropped copies from other sources are kept in its ``also_in``
-    (their outlets still count for the story and show in "also reported by"). Output keeps
+    then the latest; the dropped copies are kept in its ``also_in`` (other outlets' still
+    count for the story and show in "also reported by"; the same outlet's are listed, and
+    counted once). Output keeps
     the input order of each group's first member.
 
     Pure; never raises on odd input (missing URL, empty title).
@@ -251,13 +252,17 @@ def dedupe(entries: Sequence[Entry], *, weights: Mapping[str, float] | None = No
 
 
 def _keep_copies(entry: Entry, copies: Sequence[Entry]) -> Entry:
-    """``entry`` with the dropped ``copies`` from other sources (and theirs) in ``also_in``."""
+    """``entry`` with the dropped ``copies`` (and theirs) in ``also_in``, its own outlet's
+    too (a re-post under another id): every copy is then shown (``build --json``) and
+    recorded as carried by the edition; one outlet still counts once. A copy with the
+    entry's own ``(source, entry_id)`` is the entry itself, not listed."""
     if not copies:
         return entry
+    own = (entry.source, entry.entry_id)
     found = {(c.source, c.entry_id): c for c in entry.also_in}
     for copy in copies:
         for c in (Copy(copy.source, copy.entry_id, copy.url), *copy.also_in):
-            if c.source != entry.source:
+            if (c.source, c.entry_id) != own:
                 found.setdefault((c.source, c.entry_id), c)
     return replace(entry, also_in=tuple(found.values())) if found else entry
 

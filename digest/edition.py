@@ -150,7 +150,7 @@ def _left_entries(
     already-sent story, or cut by the list's cap, is shown with its reason, not lost from
     sight."""
     return tuple(
-        LeftOut(entry, kind, reason)
+        LeftOut(entry, kind, reason, story.key)
         for story, kind, reason in left
         for entry in story.entries
         if (entry.source, entry.entry_id) not in sent

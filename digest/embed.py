@@ -13,14 +13,20 @@ Why not through wordllama itself: importing the package loads its training confi
 the files are found with ``importlib`` without importing wordllama. Cost measured on this
 machine: load about 0.1 s (mostly the tokenizer's JSON), once per process; the 194 texts of
 the demo window embedded in 0.07 s, 9,700 (50 times the sources) in 1.5-2 s. The matrix is
-converted to float32 once, as wordllama does (0.02 s): gathering float16 rows and converting
-each batch was 25 % slower at 50 times the sources.
+used as float32, as wordllama does: gathering float16 rows and converting each batch was 25 %
+slower at 50 times the sources. Reading the float16 file and converting it cost 0.02 s of CPU
+a run, so the float32 matrix is kept on disk (:func:`cached_weights`, in the user's cache
+folder) and memory-mapped: a run reads only the rows of the tokens its texts use.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import importlib.util
 import logging
+import os
+import time
 from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Model", "embed", "model"]
+__all__ = ["Model", "cache_folder", "cached_weights", "embed", "model", "save_weights"]
 
 log = logging.getLogger("digest.embed")
 
@@ -36,6 +42,9 @@ WEIGHTS = Path("weights") / "l2_supercat_256.safetensors"
 """The bundled weights inside the wordllama package (``embedding.weight``, 32,000 × 256)."""
 TOKENIZER = Path("tokenizers") / "l2_supercat_tokenizer_config.json"
 """The bundled tokenizer inside the wordllama package."""
+STALE_DAYS = 30
+"""A float32 copy of weights no run read for this many days is removed (see
+:func:`save_weights`)."""
 BATCH = 64
 """Texts tokenized and pooled at once (wordllama's ``embed`` default; padding is per batch)."""
 
@@ -50,14 +59,89 @@ def package_folder() -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def cache_folder() -> Path | None:
+    """Where derived files are kept between runs: ``$XDG_CACHE_HOME/digest``, else
+    ``~/.cache/digest`` (the XDG base directory specification's default); ``None`` when
+    neither is set nor a home directory known."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
+    return Path(base) / "digest"
+
+
+def cached_weights(weights: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The float32 copy of the float16 matrix ``weights`` (a safetensors file whose
+    ``embedding.weight`` has ``shape``), memory-mapped read-only from :func:`cache_folder`,
+    or ``None`` when there is none yet or it is not that matrix (wrong shape or type, a
+    truncated or foreign file). Named by the weights file's path, size and modification
+    time, so a reinstalled package gets a new copy."""
+    path = _cache_path(weights)
+    if path is None:
+        return None
+    try:
+        matrix = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        if not isinstance(exc, FileNotFoundError):
+            log.debug("embed.cache_unreadable path=%s error=%r", path, str(exc))
+        return None
+    if matrix.shape != tuple(shape) or matrix.dtype != np.float32:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # in use: :func:`save_weights` removes only copies long unused
+    return matrix
+
+
+def save_weights(weights: Path, matrix: np.ndarray) -> None:
+    """Keep ``matrix`` (float32) as the copy :func:`cached_weights` reads for ``weights``:
+    written to a temporary name and renamed into place (a concurrent run reads the whole
+    file or none); copies of other weights files unused for :data:`STALE_DAYS` are removed
+    (those of a package since reinstalled; several installations in use keep theirs). A
+    folder that cannot be written is no error (the next run converts again)."""
+    path = _cache_path(weights)
+    if path is None:
+        return
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(part, "wb") as f:
+            np.save(f, matrix, allow_pickle=False)
+        os.replace(part, path)
+    except OSError as exc:
+        log.debug("embed.cache_unwritable path=%s error=%r", path, str(exc))
+        with contextlib.suppress(OSError):
+            part.unlink(missing_ok=True)
+        return
+    stale = time.time() - STALE_DAYS * 86400
+    for old in path.parent.glob(f"{WEIGHTS.stem}-*.npy"):
+        with contextlib.suppress(OSError):
+            if old != path and old.stat().st_mtime < stale:
+                old.unlink(missing_ok=True)
+
+
+def _cache_path(weights: Path) -> Path | None:
+    folder = cache_folder()
+    if folder is None:
+        return None
+    try:
+        stat = weights.stat()
+        key = f"{weights.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    except OSError:
+        key = str(weights)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return folder / f"{WEIGHTS.stem}-{digest}.npy"
+
+
 class Model:
     """wordllama's dense sentence embedding over its bundled files (``WordLlamaInference``
     with ``binary=False``): ``embedding`` is the token matrix (vocabulary × 256, stored as
-    float16, held as float32), ``tokenizer`` a ``tokenizers.Tokenizer`` set to pad and never
-    truncate."""
+    float16, held as float32, possibly a read-only memory map), ``tokenizer`` a
+    ``tokenizers.Tokenizer`` set to pad and never truncate."""
 
     def __init__(self, embedding: np.ndarray, tokenizer: Any) -> None:
-        self.embedding = np.ascontiguousarray(embedding.astype(np.float32))
+        self.embedding = np.ascontiguousarray(embedding.astype(np.float32, copy=False))
         self.tokenizer = tokenizer
         self.tokenizer.enable_padding()
         self.tokenizer.no_truncation()
@@ -73,7 +157,11 @@ class Model:
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"no {name} in {folder}")
         with safe_open(str(folder / WEIGHTS), framework="np", device="cpu") as f:
-            embedding = f.get_tensor("embedding.weight")
+            shape = tuple(f.get_slice("embedding.weight").get_shape())  # the header alone
+            embedding = cached_weights(folder / WEIGHTS, shape)
+            if embedding is None:
+                embedding = f.get_tensor("embedding.weight").astype(np.float32)
+                save_weights(folder / WEIGHTS, embedding)
         return cls(embedding, Tokenizer.from_file(str(folder / TOKENIZER)))
 
     def embed(self, texts: list[str], norm: bool = False) -> np.ndarray:

@@ -316,6 +316,7 @@ def poll(
     due_only: bool = False,
     fresh: Collection[str] = (),
     states: Mapping[str, SourceState] | None = None,
+    while_parsing: Callable[[], object] | None = None,
 ) -> list[SourceReport]:
     """Poll ``sources`` (default: every enabled source); one report each, in config order.
     ``progress`` is called as each source finishes. The sources' stored states are read in
@@ -331,6 +332,8 @@ def poll(
     stores the entries of the one before; the entries are the same. ``due_only`` (``digest run``) skips healthy sources
     whose ``next_poll_at`` has not come, except those named in ``fresh`` that were fetched
     more than :data:`digest.polling.FRESH_ENOUGH` ago (a list is about to be built from them).
+    ``while_parsing`` is called once the worker processes are running (never without them),
+    for work this process can do while it waits for them (:mod:`digest.warmup`).
     """
     chosen = [s for s in (sources if sources is not None else config.sources) if s.enabled]
     per_host: dict[str, threading.BoundedSemaphore] = {}
@@ -361,6 +364,8 @@ def poll(
     local = [s for s in chosen if _host_of(s, live) is None]
     pool = _parse_pool(known, local, now=now, due_only=due_only, fresh=fresh)
     parse = _parse_here if pool is None else functools.partial(_parse_in_pool, pool)
+    if pool is not None and while_parsing is not None:
+        while_parsing()
 
     def one(source: SourceConfig) -> SourceReport:
         gate = per_host.get(_host_of(source, live) or "") or contextlib.nullcontext()
@@ -1227,10 +1232,17 @@ def run(
     ago (:func:`digest.polling.not_due_reason`); ``digest poll`` polls every source now."""
     at = at or now
     report = RunReport(started_at=now)
+    from digest import warmup
+
+    fresh = _sources_to_build(config, store, at, lists)
+    warming: list[warmup.Warmup] = []
     report.sources = poll(
-        config, store, now=now, live=live, progress=progress, due_only=True,
-        fresh=_sources_to_build(config, store, at, lists),
+        config, store, now=now, live=live, progress=progress, due_only=True, fresh=fresh,
+        # an edition is to be built: load its stages while the parse pool works
+        while_parsing=(lambda: warming.append(warmup.start())) if fresh else None,
     )
+    for started in warming:
+        started.wait()  # the build below then finds every stage loaded
     for list_config in config.lists:
         if lists and list_config.name not in lists:
             continue

@@ -25,7 +25,11 @@ happens* outweighs *who is named*:
 Some names say where without being places: events and sports (``Olympics``, ``figure
 skater``), institutions and people (``FCC``, ``NATO``, ``Netanyahu``), fields of study. The
 gazetteer marks them ``%``; they weigh as their other marks say, :attr:`Place.term` is true,
-the section reasons call them terms, and they are never an outlet's desk.
+the section reasons call them terms, and they are never an outlet's desk. A name found in
+the news of every region (the US president: "Trump's Greenland threat", "Iranian protesters
+betrayed by Trump") is marked ``^`` as well: :attr:`Place.alone` is true, and
+``digest.topics`` counts it only in a lede that names nothing else ("The goal of the Trump
+Action Tracker is ...").
 
 Pure: no I/O after the gazetteer is read once (it ships inside the package).
 """
@@ -69,6 +73,10 @@ class Place:
     (``Olympics``, ``figure skater``), an institution or a person (``FCC``, ``NATO``,
     ``Netanyahu``), a field of study (``astronomer``). Weighed as its ``kind`` says; the
     reasons call it a term, not a place."""
+    alone: bool = False
+    """True for a name (marked ``^``) that says whom the news concerns only when it is named
+    alone, in a lede that names nothing else: it is named in the news of every region
+    (``Trump``)."""
 
 
 @dataclass(frozen=True)
@@ -92,15 +100,20 @@ def _parse(lines: Iterable[str]) -> tuple[Place, ...]:
         for item in names.split("|"):
             name = item.strip()
             kind = _PLAIN
-            term = name.startswith("%")
-            if term:
+            alone = name.startswith("^")
+            if alone:
+                name = name[1:].strip()
+            term = alone or name.startswith("%")
+            if name.startswith("%"):
                 name = name[1:].strip()
             if name.startswith("~"):
                 name, kind = name[1:].strip(), _DEMONYM
             elif name.startswith("@"):
                 name, kind = name[1:].strip(), _VENUE
             if name:
-                places.append(Place(name=name, region=region.strip(), kind=kind, term=term))
+                places.append(
+                    Place(name=name, region=region.strip(), kind=kind, term=term, alone=alone)
+                )
     return tuple(places)
 
 

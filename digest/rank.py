@@ -9,7 +9,8 @@ Order in which the rules apply (first match decides, top to bottom):
    new entries is left out too unless those are new reporting (not copies of the sent
    entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
    not have; then it stays as an update (``Story.update = True``), led by that new reporting
-   (the heaviest new outlet's, then the latest), not by a sent entry. A story with no sent
+   (the heaviest new outlet's, then the latest), not by a sent entry, its sent entries named
+   in ``Story.carried`` (so its card's image is new too). A story with no sent
    entry whose every entry repeats a sent one that clustering kept apart
    (:func:`digest.repeats.repeats_sent`) is left out too.
 3. **Score**::
@@ -269,6 +270,7 @@ def rank_and_leave_out(
                 reasons=(*reasons[:-1], *reasons_extra, reasons[-1]),
                 update=update,
                 pinned=pin_rank is not None,
+                carried=tuple((e.source, e.entry_id) for e in old) if update else (),
             )
         )
         pin_order.append(pin_rank)

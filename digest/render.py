@@ -228,9 +228,19 @@ def _card_image(story: Story) -> CardImage | None:
     """The first http(s) image of the story's entries, at the one card-image size: the card's
     full width, ``IMAGE_WIDTH`` pixels (100 % on a phone), centred, height following the
     image's own shape. Images known to be narrower than ``IMAGE_MIN_WIDTH`` (icons, tracking
-    pixels) are skipped."""
+    pixels) are skipped, and so are an update's entries an earlier edition carried
+    (``Story.carried``): an update is illustrated by its new reporting or not at all, never
+    by yesterday's picture and its alt text."""
+    carried = set(story.carried)
     image: Image | None = next(
-        (e.image for e in story.entries if e.image is not None and is_http_url(e.image.url)), None
+        (
+            e.image
+            for e in story.entries
+            if e.image is not None
+            and is_http_url(e.image.url)
+            and (e.source, e.entry_id) not in carried
+        ),
+        None,
     )
     if image is None:
         return None
@@ -307,11 +317,62 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
     )
 
 
+_ENVIRONMENT = {
+    "autoescape": _autoescape,
+    "undefined": jinja2.StrictUndefined,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+}
+"""The options of every template environment (they shape the compiled code, so the bytecode
+cache's keys carry them)."""
+
+
+class TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja2's bytecode cache on disk (its own per-user folder under the temporary
+    directory, mode 0700, checked by Jinja2), so a process does not compile the same
+    templates again: 0.016 s of CPU a run for the shipped theme (issue 14).
+
+    Jinja2 keys an entry by template name and file and rejects it when the source's checksum
+    (SHA-1) changed; the key here also carries the Jinja2 version and
+    :data:`_ENVIRONMENT`, which shape the code, so nothing compiled otherwise is ever loaded.
+    A cache that cannot be read or written is no error: the template is compiled, as
+    without one."""
+
+    def get_cache_key(self, name: str, filename: str | None = None) -> str:
+        options = {k: getattr(v, "__qualname__", v) for k, v in _ENVIRONMENT.items()}
+        return super().get_cache_key(f"digest|{jinja2.__version__}|{options}|{name}", filename)
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception as exc:  # a truncated or foreign file: compile instead
+            log.debug("template_cache.unreadable key=%s error=%r", bucket.key, str(exc))
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError as exc:  # a full disk, a read-only folder
+            log.debug("template_cache.unwritable key=%s error=%r", bucket.key, str(exc))
+
+
+def template_cache() -> TemplateCache | None:
+    """The bytecode cache of :func:`template_environment`, or ``None`` when its folder cannot
+    be made or is not safe (another user's, wrong mode: Jinja2's own checks)."""
+    try:
+        return TemplateCache()
+    except (OSError, RuntimeError) as exc:
+        log.debug("template_cache.unavailable error=%r", str(exc))
+        return None
+
+
 @lru_cache(maxsize=16)
 def template_environment(override: Path | None = None) -> SandboxedEnvironment:
     """The (sandboxed) Jinja2 environment for a list: templates from ``override`` (if any)
     first, then the shipped theme; ``"default:<name>"`` always loads the shipped template. Autoescape on
-    for ``.mjml.j2``, off for ``.txt.j2``; ``StrictUndefined``. Cached per override folder."""
+    for ``.mjml.j2``, off for ``.txt.j2``; ``StrictUndefined``. Cached per override folder;
+    the compiled templates also on disk (:class:`TemplateCache`)."""
     default = jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES))
     loaders: list[jinja2.BaseLoader] = []
     if override is not None:
@@ -319,12 +380,7 @@ def template_environment(override: Path | None = None) -> SandboxedEnvironment:
     loaders += [jinja2.PrefixLoader({"default": default}, delimiter=":"), default]
     # Sandboxed: a subject line or an override template cannot reach Python internals.
     env = SandboxedEnvironment(
-        loader=jinja2.ChoiceLoader(loaders),
-        autoescape=_autoescape,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+        loader=jinja2.ChoiceLoader(loaders), bytecode_cache=template_cache(), **_ENVIRONMENT
     )
     env.filters["wrap"] = _wrap
     return env

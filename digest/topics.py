@@ -19,9 +19,10 @@ Order in which the rules apply to each story (the first that decides wins):
      at least one topic that has ``places``. When the title and lede name no place and
      no keyword, the outlet's own labels speak: a feed category that is exactly a place name
      (:data:`CATEGORY_PLACE`; tags such as the NYT's list every country an article names, so
-     they never outweigh the lede) and the desks the outlets filed its entries under
+     they never outweigh the lede), the desks the outlets filed its entries under
      (:data:`DESK`, :func:`digest.places.desks`: ``/world/europe/``, ``/us-news/``,
-     ``"US news"``; the lead's first, then the other entries').
+     ``"US news"``; the lead's first, then the other entries') and the gazetteer's names of
+     every region's news (marked ``^``: the US president), weighed as their marks say.
    Per section the strongest mention counts fully and each other one half, title and
    summary added; places in the titles of the story's other entries count as in the summary,
    times :data:`OTHER_TITLES`. The heaviest candidate decides (ties: the list's topic order) when it
@@ -66,7 +67,7 @@ import numpy as np
 from digest.config import FallbackConfig, ListConfig, TopicConfig
 from digest.exceptions import DigestError
 from digest.overrides import keyword_pattern
-from digest.places import Place, desks, gazetteer, locate
+from digest.places import Mention, Place, desks, gazetteer, locate
 from digest.types import Section, Story
 
 __all__ = [
@@ -394,9 +395,13 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
             region_topic.setdefault(region, topic.name)
     keywords = tuple(w for t in topics for w in t.keywords)
     # places are evidence only for a list that has sections by region
+    everywhere: list[Mention] = []  # names of every region's news: for a silent lede only
     for mention in locate(title, summary) if region_topic else ():
         if _claimed(keywords, mention.place.name):
             continue  # the editor's keyword claims this name for its topic
+        if mention.place.alone:
+            everywhere.append(mention)
+            continue
         region = mention.place.region
         weight = mention.weight * (EVENT_CUE if region == "world" else 1.0)
         cue = f", {mention.cue}" if mention.cue else ""
@@ -407,7 +412,7 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     # the other outlets' headlines: where they agree the news happens
     for other in story.entries[1:] if region_topic and OTHER_TITLES else ():
         for mention in locate(other.title or ""):
-            if _claimed(keywords, mention.place.name):
+            if _claimed(keywords, mention.place.name) or mention.place.alone:
                 continue
             region = mention.place.region
             weight = OTHER_TITLES * mention.weight * (EVENT_CUE if region == "world" else 1.0)
@@ -421,6 +426,14 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     # a feed category that is a place name ("China", "Iran") is the outlet's tag for a place
     # the article names somewhere: it speaks only when the lede itself names nothing
     silent = not any(hit for fields in found.values() for hit in fields.values())
+    # a name of every region's news (the US president) says whom a lede that names nothing
+    # else concerns: "The goal of the Trump Action Tracker is ..." is American news
+    for mention in everywhere if silent else ():
+        region = mention.place.region
+        where = "" if mention.field == "title" else " in the summary"
+        add((region_topic.get(region), region if region not in region_topic else ""),
+            mention.field, mention.weight,
+            f"term {mention.place.name!r} ({region}, named alone){where}")
     for category in story.lead.categories if region_topic and CATEGORY_PLACE and silent else ():
         for mention in locate("", category):
             if mention.place.name.casefold() != category.strip().casefold():

@@ -56,9 +56,11 @@ class Image:
 
 @dataclass(frozen=True)
 class Copy:
-    """A copy of an entry that deduplication dropped (a wire story another outlet ran too):
-    its ``source``, ``entry_id`` and link. Kept on the entry (``Entry.also_in``) so that
-    outlet still counts for the story and shows in "also reported by"."""
+    """A copy of an entry that deduplication dropped (a wire story another outlet ran too,
+    or the outlet's own re-post under another id): its ``source``, ``entry_id`` and link.
+    Kept on the entry (``Entry.also_in``) so that another outlet still counts for the story
+    and shows in "also reported by", and every copy is listed (``build --json``) and
+    recorded as carried."""
 
     source: str
     entry_id: str
@@ -83,7 +85,8 @@ class Entry:
     - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from the text, else
       ``language`` (:func:`digest.textdir.text_direction`), for ``dir`` on the story.
     - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
-      copies of the same item); empty for an entry as parsed or stored.
+      copies of the same item, and its own outlet's re-posts under another id); empty for
+      an entry as parsed or stored.
     """
 
     source: str
@@ -151,7 +154,9 @@ class Story:
     ``key`` is stable for the same event across builds (derived from the lead entry).
     ``score`` and ``reasons`` are set by ranking; ``section`` and ``section_reason`` by
     sectioning. ``update`` is true when an earlier edition carried the story and it has since
-    been reported by new outlets.
+    been reported by new outlets; ``carried`` then names, as ``(source, entry_id)``, its
+    entries an earlier edition carried (yesterday's reporting: never the lead, never the
+    card's image).
     """
 
     key: str
@@ -163,6 +168,7 @@ class Story:
     section_reason: str = ""
     update: bool = False
     pinned: bool = False
+    carried: tuple[tuple[str, str], ...] = ()
 
     @property
     def entries(self) -> tuple[Entry, ...]:
@@ -209,11 +215,13 @@ class LeftOut:
     clustering, ``sent`` (its story was carried by an earlier edition and it adds no new
     outlet, or it repeats a sent entry), ``dropped`` (a config override), ``off-topic`` (no
     section claims it and the list has no fallback) or ``cap`` (beyond the list's or its
-    section's number of stories)."""
+    section's number of stories). ``story`` is the key of the story it was in, for those
+    left out after clustering (empty for noise), so a story's entries can be shown as one."""
 
     entry: Entry
     kind: str
     reason: str
+    story: str = ""
 
 
 @dataclass(frozen=True)

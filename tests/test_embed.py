@@ -55,3 +55,75 @@ def test_missing_files_mean_no_model_not_a_crash(
         assert embed.model() is None and embed.embed(["a text"]) is None
     finally:
         embed.model.cache_clear()
+
+
+@pytest.fixture
+def fresh_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """:func:`digest.embed.model` loaded anew at each call, its cache in ``tmp_path``."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def load() -> embed.Model:
+        embed.model.cache_clear()
+        model = embed.model()
+        assert model is not None
+        return model
+
+    yield load
+    embed.model.cache_clear()
+
+
+TEXTS = ["Jesse Jackson dies at 84", "Rights leader Jesse Jackson has died", "日本語", " "]
+
+
+def test_the_float32_weights_are_kept_on_disk_and_memory_mapped(
+    tmp_path: Path, fresh_model  # type: ignore[no-untyped-def]
+) -> None:
+    first = fresh_model()  # converts the float16 file, keeps the float32 copy
+    kept = list((tmp_path / "cache" / "digest").glob("*.npy"))
+    assert len(kept) == 1
+    again = fresh_model()
+    assert not again.embedding.flags.writeable  # the read-only map of that copy
+    assert np.array_equal(again.embedding, first.embedding)
+    for norm in (True, False):
+        assert np.array_equal(again.embed(TEXTS, norm=norm), first.embed(TEXTS, norm=norm))
+
+
+def test_a_broken_or_unwritable_weights_cache_only_costs_the_conversion(
+    tmp_path: Path, fresh_model, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+) -> None:
+    expected = fresh_model().embed(TEXTS, norm=True)
+    (kept,) = (tmp_path / "cache" / "digest").glob("*.npy")
+    kept.write_bytes(kept.read_bytes()[: 1 << 20])  # truncated (a full disk, a kill)
+    assert np.array_equal(fresh_model().embed(TEXTS, norm=True), expected)
+    np.save(kept, np.zeros((3, 256), dtype=np.float32))  # another matrix
+    assert np.array_equal(fresh_model().embed(TEXTS, norm=True), expected)
+    assert np.load(kept, mmap_mode="r").shape[0] > 3  # written again, whole
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))  # no folder can be made there
+    assert np.array_equal(fresh_model().embed(TEXTS, norm=True), expected)
+
+
+def test_copies_of_other_installations_stay_until_long_unused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    installs = []
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "weights.safetensors").write_bytes(name.encode())
+        installs.append(tmp_path / name / "weights.safetensors")
+    matrix = np.arange(6, dtype=np.float32).reshape(2, 3)
+    embed.save_weights(installs[0], matrix)
+    embed.save_weights(installs[1], matrix)  # two installations in use: both kept
+    assert all(embed.cached_weights(w, (2, 3)) is not None for w in installs[:2])
+    (copy_a,) = [p for p in (tmp_path / "cache" / "digest").glob("*.npy")
+                 if embed._cache_path(installs[0]) == p]  # fmt: skip
+    long_ago = time.time() - (embed.STALE_DAYS + 1) * 86400
+    os.utime(copy_a, (long_ago, long_ago))
+    embed.save_weights(installs[2], matrix)
+    assert embed.cached_weights(installs[0], (2, 3)) is None  # unused for a month: removed
+    assert np.array_equal(embed.cached_weights(installs[1], (2, 3)), matrix)
+    assert embed.cached_weights(installs[1], (3, 2)) is None  # not the matrix asked for

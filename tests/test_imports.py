@@ -28,6 +28,21 @@ def test_schedule_and_polling_are_pure_modules() -> None:
     assert not _loaded_by("digest.polling") & set(STAGES)
 
 
+def test_reading_a_local_feed_file_imports_no_http_client(tmp_path: Path) -> None:
+    """Issue 14: a poll of local files (the demo's, the benchmark's) paid httpx and httpcore's
+    import, about 0.04 s of CPU, for no request; they come with the first URL."""
+    feed = tmp_path / "feed.xml"
+    feed.write_bytes(b"<rss version='2.0'><channel><title>t</title></channel></rss>")
+    code = (
+        "import sys; from datetime import UTC, datetime; from digest.config import FetchConfig; "
+        "from digest.fetch import fetch; "
+        f"r = fetch({str(feed)!r}, source='s', settings=FetchConfig(), now=datetime.now(UTC)); "
+        "print(len(r.content), sorted(m for m in sys.modules if m.startswith(('httpx', 'httpcore'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split(maxsplit=1) == [str(feed.stat().st_size), "[]\n"]
+
+
 # -- issue 14: a cron ``digest run`` with nothing to do ------------------------------------
 
 #: What a no-op run must not import: the stages' libraries (clustering, topics, parsing,

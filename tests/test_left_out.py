@@ -60,3 +60,42 @@ def test_json_marks_the_stories_left_out_for_size_and_lists_dropped_copies() -> 
     assert story["entries"][0]["also_in"] == [{"source": "abc-news", "id": "9", "url": "https://abc.example/9"}]
     assert [(x["id"], x["kind"]) for x in data["left_out"]] == [("2", "size")]
     assert all(s["in_email"] for s in data["stories"] if s["key"] != kosovo.key)
+
+
+def test_a_copy_from_the_same_outlet_that_dedupe_drops_is_listed_in_also_in(tmp_path) -> None:
+    """``build --json`` lists every entry of the window: an outlet's re-post of an item under
+    another id (the same link) is shown as a copy, as another outlet's copy is; it vanished."""
+    import json
+
+    import yaml
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    items = "".join(
+        f"<item><title>{title}</title><link>https://bbc.example/peru{query}</link><guid>{guid}</guid>"
+        "<description>Lawmakers in Lima voted to remove President José Jerí over a corruption "
+        "scandal.</description><pubDate>Wed, 18 Feb 2026 04:00:00 +0000</pubDate></item>"
+        for title, query, guid in [
+            ("Peru's Congress removes interim President José Jerí", "", "bbc-1"),
+            ("Peru's Congress removes interim President José Jerí over scandal", "?at_medium=RSS", "bbc-2"),
+        ]
+    )
+    (tmp_path / "bbc.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>bbc</title><link>https://bbc.example/</link>'
+        f"<description>x</description>{items}</channel></rss>", encoding="utf-8")  # fmt: skip
+    data = yaml.safe_load((REPO / "config.yaml").read_text())
+    data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
+    data["sources"] = [{"name": "bbc", "title": "BBC", "path": str(tmp_path / "bbc.xml"), "language": "en"}]
+    data["lists"][0]["subscribers"] = str(REPO / "subscribers" / "world.csv")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-c", str(config), "poll"]).exit_code == 0
+    result = runner.invoke(cli, ["-c", str(config), "build", "world", "--at", "2026-02-18T07:00Z", "--json"])
+    built = json.loads(result.stdout)
+    [story] = built["stories"]
+    [entry] = story["entries"]
+    shown = {entry["id"], *(c["id"] for c in entry["also_in"])}
+    assert shown == {"bbc-1", "bbc-2"} and story["outlets"] == ["bbc"]  # one outlet, counted once
+    assert built["left_out"] == []

@@ -24,11 +24,14 @@ DAY1 = "Tue, 17 Feb 2026 18:00:00 +0000"
 DAY2 = "Wed, 18 Feb 2026 15:00:00 +0000"
 
 
-def _feed(path: Path, items: list[tuple[str, str, str, str]]) -> None:
+def _feed(path: Path, items: list[tuple[str, ...]]) -> None:
+    """An RSS file of ``(title, link, description, pubDate[, image URL])`` items."""
     body = "".join(
         f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
-        f"<description>{d}</description><pubDate>{when}</pubDate></item>"
-        for t, link, d, when in items
+        f"<description>{d}</description><pubDate>{when}</pubDate>"
+        + "".join(f'<enclosure url="{url}" type="image/jpeg" length="1"/>' for url in image)
+        + "</item>"
+        for t, link, d, when, *image in items
     )
     path.write_text(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>{path.stem}</title>'
@@ -52,7 +55,7 @@ def _setup(tmp: Path, db_url: str | None = None) -> Path:
     config = tmp / "config.yaml"
     config.write_text(yaml.safe_dump(data, allow_unicode=True))
     _feed(tmp / "bbc.xml", [("First day of Russia-Ukraine peace talks ends in Geneva",
-                             "https://bbc.example/1", BODY, DAY1)])
+                             "https://bbc.example/1", BODY, DAY1, "https://img.bbc.example/geneva.jpg")])
     _feed(tmp / "nyt.xml", [("Ukraine and Russia hold new round of peace talks in Geneva",
                              "https://nyt.example/1", BODY.replace("officials", "diplomats"), DAY1)])
     _feed(tmp / "wire.xml", [])
@@ -100,6 +103,13 @@ def test_a_sent_story_comes_back_marked_as_an_update_with_new_reporting(tmp_path
     # led by the new development, not by day one's headline (sent already) under [UPDATE]
     assert story["title"].startswith("Second day of Russia-Ukraine peace talks"), story["title"]
     assert story["entries"][0]["url"] == "https://wire.example/2"
+    # and illustrated by it: the new report has no picture, so the card has none, not day one's
+    out = config.parent / "day2"
+    built = _digest(config, "build", "world", "--at", "2026-02-19T07:00:00Z", "--out", str(out))
+    assert built.returncode == 0, built.stderr
+    html = (out / "edition.html").read_text()
+    assert "Second day of Russia-Ukraine peace talks" in html
+    assert "img.bbc.example" not in html
 
 
 def test_a_copy_folded_into_a_sent_story_is_left_out_with_its_reason(tmp_path: Path) -> None:

@@ -210,3 +210,53 @@ def test_broken_comment_ends_at_its_first_gt_and_bogus_declarations_are_text() -
     assert drop_comments("a<!-- ok -->b") == "ab"
     assert drop_comments("&lt;x <!' y") == "&lt;x &lt;!' y"
     assert drop_comments("<!DOCTYPE html><p>x</p>") == "<!DOCTYPE html><p>x</p>"
+
+
+# every character str.isspace() or the expression \s calls a space
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace() or re.match(r"\s", c))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab\u200b" + _SPACES), max_size=40))
+def test_lines_of_a_text_are_what_line_by_line_collapsing_gives(text: str) -> None:
+    """``_lines`` (``str.split``, issue 14) gives what collapsing (``\\s+``) and
+    stripping every line on its own gave, for every kind of Unicode space."""
+    from digest.sanitize import _lines
+
+    per_line = (re.sub(r"\s+", " ", line).strip() for line in text.split("\n"))
+    assert _lines(text) == "\n".join(line for line in per_line if line)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.text(
+            alphabet=st.sampled_from("aé e\u0301  \xa0\t\n\x00\x85\ufffe\u2028\ud800Ω"),
+            max_size=30,
+        ),
+    )
+)
+def test_clean_text_and_remove_controls_keep_their_definitions(text: str) -> None:
+    """The shortcuts for printable text (issue 14) give what the expressions give."""
+    import unicodedata
+
+    from digest.sanitize import _CONTROLS, clean_text
+
+    stripped = _CONTROLS.sub("", text)
+    assert remove_controls(text) == stripped
+    assert clean_text(text) == unicodedata.normalize("NFC", re.sub(r"\s+", " ", stripped).strip())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_html_pieces, st.text(max_size=300)))
+def test_sanitized_html_to_text_is_html_to_text_of_sanitised_html(fragment: str) -> None:
+    """The split at tags (issue 14) reads sanitised HTML as ``html.parser`` does; a fragment
+    with an element dropped with its content (never sanitised HTML) goes to the parser."""
+    from digest.sanitize import sanitized_html_to_text
+
+    clean = sanitize_html(fragment, BASE)
+    assert sanitized_html_to_text(clean) == html_to_text(clean)
+    assert sanitized_html_to_text(fragment + "<script>x</script>") == html_to_text(
+        fragment + "<script>x</script>"
+    )

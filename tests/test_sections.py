@@ -216,7 +216,9 @@ def test_eval_sections_cli_on_the_real_window(tmp_path: Path) -> None:
 def test_a_two_topic_list_without_fallback_through_the_cli(tmp_path: Path) -> None:
     """As an operator: a list of Asia and the Middle East, no fallback, on the captured feeds.
     Its edition holds only those two sections and its subject names one of their stories
-    (not the California avalanche that leads the world edition's Americas)."""
+    (not the California avalanche that leads the world edition's Americas); ``--explain``
+    lists the avalanche among the stories left out, off-topic (since main's listing of every
+    left-out entry, the old check that it is nowhere in the output failed)."""
     data = yaml.safe_load((REPO / "config.yaml").read_text())
     data["database"] = {"url": f"sqlite:///{tmp_path / 'digest.db'}"}
     for source in data["sources"]:
@@ -240,7 +242,11 @@ def test_a_two_topic_list_without_fallback_through_the_cli(tmp_path: Path) -> No
     out = tmp_path / "out"
     built = digest("build", "asia-me", "--at", "2026-02-18T07:00Z", "--out", str(out), "--explain")
     assert built.returncode == 0, built.stderr
-    assert "sections" in built.stdout and "avalanche" not in built.stdout.lower()
+    assert "sections" in built.stdout
+    # the avalanche is in no section: --explain lists it only among the left-out, off-topic
+    placed, _, left_out = built.stdout.partition("Left out as")
+    assert "avalanche" not in placed.lower() and "avalanche" in left_out.lower()
+    assert any("California" in line and "off-topic" in line for line in left_out.splitlines())
     subject = next(line for line in built.stdout.splitlines() if line.startswith("subject: "))
     assert "Asia and the Middle East:" in subject and "avalanche" not in subject.lower()
     text = (out / "edition.txt").read_text()
@@ -339,6 +345,31 @@ def test_the_outlets_desk_settles_a_lede_that_names_no_place() -> None:
     assert _placed([Story(key="d", lead=lead)])["d"][0] == "americas"
     named = dataclasses.replace(lead, title="So, how did conservatives in Paris like the speech?")
     assert _placed([Story(key="d", lead=named)])["d"][0] == "europe"
+
+
+def test_the_us_president_named_alone_is_american_news_and_otherwise_only_who_acts() -> None:
+    """A lede that names nothing but Trump is American news (w0's kottke "The goal of the
+    Trump Action Tracker is to...", g1's "The Women's March could change politics like the
+    Tea Party did": main's fallback); where he is one of the names, he is who acts, never
+    where (a ``%~Trump`` term weighed always cost w2 three stories, Davos and Iran's). The
+    same for the US administration's people and the American film and music awards."""
+    alone = _placed([_story("a", "The goal of the Trump Action Tracker is to keep count",
+                            "It lists every executive order.")])["a"]
+    assert alone[0] == "americas" and "term 'Trump' (americas, named alone)" in alone[1], alone
+    for title, text, section in (
+        ("At Davos, Trump Faces a Wary World", "", "europe"),
+        ("‘He Doesn’t Care About Us’: Iranian Protesters Say They Were Betrayed By Trump", "",
+         "middle-east"),
+        # the US administration's people and Hollywood's awards likewise (w2, g1)
+        ("RFK Jr's chatbot recommends odd foods", "Users found its advice alarming.", "americas"),
+        ("Rubio's relationship repair", "He flew to Europe to reassure allies.", "europe"),
+        ("Greatest Oscar winners ever: who is the best director?", "", "americas"),
+        ("Oscar-winning director to make a TV series", "The Austrian director said so.",
+         "europe"),
+    ):
+        placed = _placed([_story("t", title, text)])["t"]
+        assert placed[0] == section, (title, placed)
+        assert ("named alone" in placed[1]) == (section == "americas"), (title, placed)
 
 
 def test_the_reasons_call_a_term_a_term_and_a_place_a_place() -> None:

@@ -10,7 +10,9 @@ rule of that stop was run on it: the only held-out figure. Floors sit just under
 measured figures (first stop, main before: w0 0.816, w1 0.855, w2 0.833, g1 0.730; second
 stop, main before: w0 0.847, w1 0.902, w2 0.830, g1 0.826, h1 0.650). The third stop (business
 words, business never one of "several regions") tuned on w0, w1, w2, g1 and the shared AG/BBC
-files only, and measured h1 once at its end: 0.669 -> 0.732.
+files only, and measured h1 once at its end: 0.669 -> 0.732. The fourth stop (names of every
+region's news, such as Trump, counted only when named alone) measured h1 once at its end:
+0.732 -> 0.732.
 """
 
 from __future__ import annotations
@@ -33,11 +35,11 @@ def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("name", "floor"),
     [
-        ("w0", 0.84),  # tuning: measured 0.846
+        ("w0", 0.845),  # tuning: measured 0.851 (fourth stop; main 0.846)
         ("w1", 0.90),  # tuning: measured 0.911
-        ("w2", 0.88),  # tuning (second stop): measured 0.898
-        ("g1", 0.87),  # tuning (second stop): measured 0.882 (main 0.811)
-        ("h1", 0.72),  # held out: measured 0.732 (third stop; main 0.669, before 0.650)
+        ("w2", 0.895),  # tuning (second stop): measured 0.903 (fourth stop; main 0.898)
+        ("g1", 0.89),  # tuning (second stop): measured 0.900 (fourth stop; main 0.881)
+        ("h1", 0.72),  # held out: measured 0.732 (third and fourth stops; main 0.669, before 0.650)
     ],
 )
 def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None:

@@ -9,7 +9,8 @@ unsubscribe and preferences pages. Paths (GET unless marked)::
     /editor/sources          per source: last fetch, HTTP status, error, entries per day, silence
     /editor/lists/{list}/preview         the edition due at ?at= (default: the next send)
     /editor/lists/{list}/preview/email   that email's HTML alone, for the sandboxed frame
-    /editor/lists/{list}/why             every story's score, reasons, entries and sources
+    /editor/lists/{list}/why             every story's score, reasons, entries and sources; the
+                                         entries left out, by kind (digest.web.left_out)
     /editor/lists/{list}/adjust          POST split / move / merge / pin / boost / drop /
                                          rewrite summary (or clear); 409 once sent
     /editor/lists/{list}/test            POST send a test of the previewed edition
@@ -91,6 +92,7 @@ from digest.transports import Outgoing, Transport
 from digest.types import DeliveryState, Edition, RenderedEdition, SendOutcome, Story, Subscriber
 from digest.web.checks import EDITOR_TOKEN_ENV, short_secret
 from digest.web.headers import EMAIL_CSP, FRAME_SANDBOX, security_headers
+from digest.web.left_out import STORY_KINDS, left_out_groups
 from digest.web.sessions import EditorSessions
 from digest.web.throttle import LoginThrottle, ThrottlePolicy
 
@@ -757,6 +759,10 @@ def editor_routes(
             targets=preview.edition.stories,
             entry_ref=entry_ref,
             reshapes=[a for a in preview.adjustments if a.action in RESHAPE],
+            story_kinds=STORY_KINDS,
+            left_groups=left_out_groups(
+                preview.base, [s for s in preview.edition.stories if not preview.in_email(s)]
+            ),
         )
 
     async def adjust(request: Request) -> Response:
