@@ -37,14 +37,16 @@ GRID = [(0, 48.0, 0.45)] + list(
 )
 
 
-def main() -> None:
+def cross_validate(settings: list[tuple[object, Params]]) -> None:
+    """Score every ``(label, params)`` on the real windows and GoogleNews halves, print each
+    as a JSON line, then each fold's choice and its held-out figures against the first
+    setting's (main's, or the rule off)."""
     _cached_signals()
     data = sets()
     data["g1"] = (load_labelled(G1_LABELS), False)
     results = []
-    for df, hours, meaning in GRID:
-        params = replace(Params(), phrase_df=df, phrase_hours=hours, phrase_meaning=meaning)
-        result: dict = {"params": [df, hours, meaning]}
+    for label, params in settings:
+        result: dict = {"params": label}
         for name, (rows, titles) in data.items():
             result[name] = (
                 score_build(rows, params) if name in REAL else score(rows, params, titles)
@@ -59,7 +61,15 @@ def main() -> None:
         tuned = {n: best[n] for n in (*tune, half, half + "t")}
         print("  tuned   ", tuned, "(B3 F1, pairwise P, R)")
         print("  HELD OUT", {n: best[n] for n in (held, other, other + "t")},
-              "rule off:", {n: results[0][n] for n in (held, other, other + "t")})
+              "first setting:", {n: results[0][n] for n in (held, other, other + "t")})
+
+
+def main() -> None:
+    cross_validate([
+        ([df, hours, meaning],
+         replace(Params(), phrase_df=df, phrase_hours=hours, phrase_meaning=meaning))
+        for df, hours, meaning in GRID
+    ])
 
 
 if __name__ == "__main__":

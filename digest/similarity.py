@@ -77,7 +77,7 @@ class Params:
     day_penalty: float = 0.1
     pair_distance: float = 0.6
     group_distance: float = 0.9
-    core_similarity: float = 0.35
+    core_similarity: float = 0.36
     core_meaning: float = 0.45
     core_max_size: int = 20
     merge_min_size: int = 10
