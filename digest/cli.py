@@ -254,7 +254,7 @@ def _print_sources(reports: list[SourceReport]) -> None:
 
 
 LIST_STATUS_STYLES: dict[str, str] = {
-    "sent": "green", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
+    "sent": "green", "in-flight": "cyan", "scheduled": "cyan", "exists": "cyan", "empty": "yellow",
     "awaiting-approval": "yellow", "missed": "bold yellow", "failed": "bold red",
 }
 """Colours of some ``ListStatus`` values; every other value prints plainly, uncoloured."""

@@ -3,9 +3,11 @@
 Only the holder of the ``scheduler`` lease runs jobs. The holder renews it every
 ``renew_seconds`` while it runs (a :class:`LeaseKeeper` thread); a lease that was not renewed
 before ``expires_at`` may be taken over by any other process; a clean shutdown releases it at
-once. Times come from each process's own clock, so the machines sharing one database need
-synchronised clocks (NTP): a skew close to ``lease_seconds`` lets two holders overlap, and then
-only the (list, period) uniqueness of editions and the delivery ledger keep sending single.
+once. ``digest schedule`` stamps and compares it on the store's lease clock
+(:meth:`digest.store.Store.lease_now`: the PostgreSQL server's ``now()``, this machine's
+clock on SQLite), as delivery leases are, so a host whose clock runs ahead does not take a
+live holder's lease (it did, at once, with each process's own clock); a :class:`Lease` made
+without a ``clock`` uses the process's own.
 
 A holder id names the process for operators: ``host:pid:random``.
 """

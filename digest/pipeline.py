@@ -908,7 +908,9 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
     the ledger ``done``. A run whose every provider call failed is ``failed``, and so is one
     that leaves rows failed, still due, or waiting for a retry after a transport refusal
     (a full outbox disk, SMTP 4xx, SendGrid 429/5xx: exit 1, so cron notices); rows that
-    only wait for their local send time are ``scheduled``."""
+    only wait for their local send time are ``scheduled``; rows left in flight with another
+    process (nothing else open) are ``in-flight``, not ``sent``: that process sends them, or,
+    should it die, a later run once they come free."""
     counts = StateCounts.of(done.counts.items())
     report.deliveries = dict(counts)
     queued = counts.queued
@@ -946,15 +948,27 @@ def _settle(report: ListReport, done: LedgerRun, store: Store, now: datetime) ->
             f"{waiting} wait for their local send time (next {next_at:%Y-%m-%d %H:%M} UTC)"
             if next_at is not None else f"{waiting} wait for their local send time"
         )
+    elif elsewhere:
+        report.status = "in-flight"  # not "sent": another process has them, and may die
     else:
         report.status = "sent"
     if elsewhere:
-        notes.append(f"{elsewhere} in flight with another worker")
+        notes.append(f"{elsewhere} in flight with another worker{_held_by(report, store)}")
     if counts.failed:
         notes.append("failed deliveries are listed by `digest deliveries`; retry-failed re-sends them")
     if counts.unknown:
         notes.append("outcome unknown for some: see `digest deliveries`, then retry-unknown if you decide")
     report.message = "; ".join(notes)
+
+
+def _held_by(report: ListReport, store: Store) -> str:
+    """``": "`` and who holds ``report``'s edition's rows in flight and until when
+    (:func:`digest.ledger_state.held_note`), or ``""`` when none is found."""
+    from digest.ledger_state import held_note
+
+    row = store.edition(report.list_name, report.period) if report.period else None
+    held = store.held_batches(row.id) if row is not None else []
+    return (": " + "; ".join(held_note(b) for b in held)) if held else ""
 
 
 def publish(

@@ -368,8 +368,11 @@ class Service:
         self.settings = settings or settings_of(config)
         self.clock = clock
         self.decider = Decider(config, self.settings)
+        # the lease is about processes: stamped and compared on the store's lease clock
+        # (PostgreSQL's now(), one clock for every host), never on the decision clock
         self.lease = Lease(
-            store, holder=holder, ttl=timedelta(seconds=self.settings.lease_seconds), clock=clock
+            store, holder=holder, ttl=timedelta(seconds=self.settings.lease_seconds),
+            clock=store.lease_now,
         )
         self.stop_event = threading.Event()
         self._halt = threading.Event()  # stop requested or lease lost: start nothing new

@@ -348,7 +348,8 @@ SourceStatus = Literal["ok", "not-modified", "skipped", "failed"]
 (``not-modified``), not polled this time (``skipped``: disabled, or not due), ``failed``."""
 
 ListStatus = Literal[
-    "sent", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "missed", "failed"
+    "sent", "in-flight", "scheduled", "exists", "empty", "awaiting-approval", "not-due", "missed",
+    "failed",
 ]
 """Every value of ``ListReport.status`` (each is explained by :func:`digest.pipeline.publish`).
 The CLI prints each of them; its test renders every value listed here."""

@@ -71,6 +71,23 @@ def test_unsubscribe_and_suppression_are_rechecked_at_claim(store: Store) -> Non
     assert {r.last_error for r in skipped} == {"subscriber unsubscribed", "address suppressed"}
 
 
+def test_a_batch_whose_every_row_is_skipped_does_not_end_the_run(store: Store) -> None:
+    """A claim that finds only suppressed or unsubscribed subscribers (the bounced rows
+    `retry-failed` queues again, a run of unsubscribes) skips them and goes on to the next
+    rows: the run used to stop there, leaving the rest queued for the next run (one batch
+    per cron run) and reporting the list failed, "paused after provider failures"."""
+    ed = make_edition(store)
+    subs = add_subscribers(store, 30)
+    for sub in subs[:20]:
+        store.suppress(sub.email, "bounce", now=NOW)
+    led = ledger(store)
+    led.queue(ed, subs)
+    t = MemoryTransport()
+    counts = led.run(ed, list_name="world", transport=t, compose=compose, batch_size=10)
+    assert counts == {"skipped": 20, "sent": 10}
+    assert sorted(t.accepted) == sorted(s.email for s in subs[20:])
+
+
 def test_unknown_is_not_resent_until_the_operator_asks(store: Store) -> None:
     ed = make_edition(store)
     subs = add_subscribers(store, 20)

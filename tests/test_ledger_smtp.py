@@ -77,7 +77,9 @@ class Heard:
         self.events.append(("settled", outcome.delivery_id))
 
 
-def test_5xx_to_rcpt_or_data_bounces_the_address_5xx_to_mail_from_does_not(port: int) -> None:
+def test_a_5xx_about_the_address_bounces_it_one_about_the_message_or_sender_does_not(
+    port: int,
+) -> None:
     t = SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, security="none"))
     heard = Heard()
     out = {o.delivery_id: o for o in t.send(
@@ -87,7 +89,9 @@ def test_5xx_to_rcpt_or_data_bounces_the_address_5xx_to_mail_from_does_not(port:
     )}
     assert out[1].state == DeliveryState.SENT and not out[1].bounced
     assert out[2].state == DeliveryState.FAILED and out[2].bounced and "RCPT TO: 550 5.1.1" in (out[2].error or "")
-    assert out[3].state == DeliveryState.FAILED and out[3].bounced and "DATA: 554 5.7.1" in (out[3].error or "")
+    # a content filter's refusal is about the message: failed, the subscriber kept
+    assert out[3].state == DeliveryState.FAILED and not out[3].bounced
+    assert "DATA: 554 5.7.1" in (out[3].error or "")
     assert out[4].state == DeliveryState.FAILED and not out[4].bounced  # the sender, not them
     # each message reported before the next one starts
     assert heard.events == [(kind, n) for n in (1, 2, 3, 4) for kind in ("attempting", "settled")]

@@ -129,6 +129,10 @@ def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_kille
             config = write_config(tmp_path, url, fake.url, batch_size=20)
             second = CliRunner().invoke(cli, ["-c", str(config), "run"])
             assert "in flight with another worker" in second.output, second.output
+            # not "sent": a live run holds 10 rows (exit 0: nothing failed), and says whose
+            assert ": in-flight" in second.output and ": sent" not in second.output, second.output
+            assert "a running process: left to it" in second.output, second.output
+            assert second.exit_code == 0, second.output
             with Store.open(url) as store:
                 counts = store.delivery_counts(edition)
             # the live run's batch is untouched: nobody of it sent twice, none marked unknown

@@ -436,6 +436,35 @@ def test_serve_registers_timer_jobs_and_releases_the_lease_on_stop(tmp_path: Pat
     assert ny.get_next_fire_time(after, after) == datetime(2026, 3, 9, 4, 0, tzinfo=UTC)
 
 
+def test_a_service_whose_clock_runs_ahead_waits_for_a_live_holders_lease(
+    tmp_path: Path, store: Store
+) -> None:
+    """The scheduler lease is stamped and compared on the store's lease clock (PostgreSQL's
+    now(), as delivery leases are), not on the service's own clock: a second `digest schedule`
+    whose clock ran 5 minutes ahead (another host without NTP; `faketime -f +5m`) took a live
+    holder's 90 s lease at once, and the holder found out only at its next renewal."""
+    config = make_config(tmp_path, [{"name": "daily", "schedule": {"cron": "0 7 * * *", "timezone": "UTC"}}])
+    assert Lease(store, holder="host-a:123:abcdef", ttl=timedelta(seconds=90)).acquire()
+    settings = SchedulerSettings(wait_seconds=0.05, lease_seconds=10, renew_seconds=1)
+    ahead = lambda: datetime.now(UTC) + timedelta(minutes=5)  # noqa: E731
+    svc, _ = service(config, store, settings=settings, holder="host-b:456:fedcba", clock=ahead)
+    seen: list[str | None] = []
+
+    def on_wait(info: Any) -> None:
+        seen.append(info.holder if info else None)
+        svc.request_stop()
+
+    import threading
+
+    stop = threading.Timer(3, svc.request_stop)  # a service that took the lease stops too
+    stop.start()
+    try:
+        assert svc.serve(on_wait=on_wait) == 0
+    finally:
+        stop.cancel()
+    assert seen == ["host-a:123:abcdef"]
+
+
 def test_a_second_service_waits_and_names_the_holder(tmp_path: Path, store: Store) -> None:
     config = make_config(tmp_path, [{"name": "daily", "schedule": {"cron": "0 7 * * *", "timezone": "UTC"}}])
     assert Lease(store, holder="host-a:123:abcdef", ttl=timedelta(minutes=5)).acquire()

@@ -17,6 +17,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from digest.config import SmtpConfig
 from digest.message import apply_substitutions
 from digest.transports import Outgoing
+from digest.transports.replies import refuses_address
 from digest.transports.sendgrid import with_substitutions
 from digest.transports.smtp import SmtpTransport
 from digest.types import DeliveryState, Subscriber
@@ -31,7 +32,8 @@ pytestmark = [
 
 class Handler:
     """Records delivered messages; answers by recipient local part:
-    ``busy*`` 451, ``gone*`` 550, ``closing*`` 421 at RCPT, ``cut*`` drops the connection
+    ``busy*`` 451, ``gone*`` 550 5.1.1, ``closing*`` 421, ``relay*`` 554 5.7.1 at RCPT;
+    ``spam*`` 550 5.7.1 and ``late*`` 550 5.1.1 to DATA; ``cut*`` drops the connection
     during DATA (after the message arrived)."""
 
     def __init__(self) -> None:
@@ -51,10 +53,16 @@ class Handler:
             return "550 5.1.1 No such user here"
         if local.startswith("closing"):
             return "421 4.3.2 Service shutting down"
+        if local.startswith("relay"):
+            return "554 5.7.1 <x@example.com>: Relay access denied"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+        if any(r.startswith("spam") for r in envelope.rcpt_tos):
+            return "550 5.7.1 Message rejected as spam by Content Filtering"
+        if any(r.startswith("late") for r in envelope.rcpt_tos):
+            return "550 5.1.1 Recipient address rejected: User unknown"
         for rcpt in envelope.rcpt_tos:
             self.delivered.append((rcpt, envelope.content))
         if any(r.startswith("cut") for r in envelope.rcpt_tos):
@@ -179,6 +187,43 @@ def test_4xx_is_queued_5xx_fails_with_the_reply(plain: tuple[Handler, int]) -> N
     assert out[3].state == DeliveryState.FAILED and "550 5.1.1 No such user" in (out[3].error or "")
     assert sorted(r for r, _ in handler.delivered) == ["a@example.com", "b@example.com"]
     assert t.connections == 1
+
+
+def test_only_a_refusal_of_the_address_bounces_it(plain: tuple[Handler, int]) -> None:
+    """A relay's 5.7.1 to RCPT and a content filter's 5.7.1 to DATA fail the message but do
+    not bounce (suppress) the recipient: a relay wanting a login refused every address of a
+    list that way and each was suppressed for good. 5.1.1 bounces, at RCPT or DATA."""
+    _, port = plain
+    t = SmtpTransport(SmtpConfig(host="127.0.0.1", port=port, security="none"))
+    out = outcome_map(t.send(batch("gone1", "relay1", "spam1", "late1", "a")))
+    assert {i: (o.state, o.bounced) for i, o in out.items()} == {
+        1: (DeliveryState.FAILED, True), 2: (DeliveryState.FAILED, False),
+        3: (DeliveryState.FAILED, False), 4: (DeliveryState.FAILED, True),
+        5: (DeliveryState.SENT, False),
+    }
+    assert "Relay access denied" in (out[2].error or "")
+
+
+@pytest.mark.parametrize(
+    ("stage", "code", "text", "bounces"),
+    [
+        ("RCPT TO", 550, "5.1.1 No such user", True),
+        ("DATA", 550, "5.1.1 User unknown", True),
+        ("RCPT TO", 550, "5.2.1 Mailbox disabled", True),
+        ("RCPT TO", 552, "5.2.2 Mailbox full", False),
+        ("RCPT TO", 554, "5.7.1 Relay access denied", False),
+        ("DATA", 552, "5.3.4 Message size exceeds fixed limit", False),
+        ("RCPT TO", 550, "Requested action not taken: mailbox unavailable", True),
+        ("RCPT TO", 554, "Transaction failed", False),
+        ("DATA", 550, "Rejected", False),
+        ("MAIL FROM", 550, "5.1.8 Bad sender address domain", False),
+        ("RCPT TO", 451, "4.1.1 try later", False),
+    ],
+)
+def test_refuses_address_reads_rfc_3463_subjects(
+    stage: str, code: int, text: str, bounces: bool
+) -> None:
+    assert refuses_address(stage, code, text) is bounces
 
 
 def test_421_queues_and_reconnects_for_the_rest(plain: tuple[Handler, int]) -> None:

@@ -130,3 +130,35 @@ def test_export_round_trips_and_defuses_formulas(store: Store, tmp_path: Path) -
     assert rows[0]["name"].startswith("'=")
     assert rows[0]["topics"] == "a;b"
     assert rows[1]["name"] == "Plain Name"
+
+
+def test_an_import_racing_another_processs_import_keeps_the_row_it_inserted(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two `digest run`s at once both import a list's file before its first edition: the
+    second one's insert of an address the first had just inserted crashed that run with a
+    raw IntegrityError traceback (PostgreSQL, uq_subscribers_list_email). It now finds the
+    row the other process stored and imports on."""
+    import importlib
+
+    import sqlalchemy
+
+    # (the package's name ``subscribers`` is the table; the module is asked for by name)
+    module = importlib.import_module("digest.store.subscribers")
+
+    path = write(tmp_path, "email,name\nada@example.com,Ada\n")
+    import_csv(store, "world", path, now=NOW)  # the other process, first
+    real = module.select
+    raced: list[bool] = []
+
+    def select_before_the_other_commit(*args: object) -> sqlalchemy.Select:  # type: ignore[type-arg]
+        query = real(*args)  # type: ignore[call-overload]
+        if not raced:  # the first look does not see the other process's row yet
+            raced.append(True)
+            return query.where(sqlalchemy.false())  # type: ignore[no-any-return]
+        return query  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(module, "select", select_before_the_other_commit)
+    report = import_csv(store, "world", path, now=NOW)
+    assert raced and report.added == 0 and not report.problems
+    assert [s.email for s in store.subscribers_of("world")] == ["ada@example.com"]

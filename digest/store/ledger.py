@@ -323,9 +323,11 @@ class LedgerStore(StoreBase):
         WHERE id IN (SELECT … ORDER BY id LIMIT n) RETURNING …`` (attempts + 1, the lease),
         then one ``SELECT`` of those rows' subscribers. Rows whose subscriber is no longer
         active or whose address is suppressed (globally or for ``list_name``) become
-        ``skipped`` instead (attempt uncounted, ``last_error`` says why). The claimed rows
-        are returned as :class:`Claim`, by id; :meth:`mark_sending` makes them ``sending``
-        when they are handed to the provider.
+        ``skipped`` instead (attempt uncounted, ``last_error`` says why); when every row of
+        a claim is skipped, the next due rows are claimed (a transaction each), so an empty
+        list means nothing due is left, never "a batch of suppressed addresses". The claimed
+        rows are returned as :class:`Claim`, by id; :meth:`mark_sending` makes them
+        ``sending`` when they are handed to the provider.
 
         ``after`` (the last id this run claimed) lets the scan start there: PostgreSQL
         reads queued rows in primary-key order and would otherwise walk past every row
@@ -370,12 +372,22 @@ class LedgerStore(StoreBase):
             .exists()
             .label("suppressed")
         )
+        while True:
+            picked_any, claimed = self._claim_once(claim, suppressed, lease)
+            if claimed or not picked_any:
+                return claimed
+
+    def _claim_once(
+        self, claim: Any, suppressed: Any, lease: timedelta | None
+    ) -> tuple[bool, list[Claim]]:
+        """One transaction of :meth:`claim_deliveries`: whether ``claim`` picked any row,
+        and those of its rows whose subscriber may still receive (the others skipped)."""
         with self.begin() as conn:
             if lease is not None:
                 claim = claim.values(lease_expires_at=_lease_now(conn) + lease)
             rows = sorted(conn.execute(claim).all())
             if not rows:
-                return []
+                return False, []
             people = {}
             dialect = self.engine.dialect.name
             for among in _id_chunks(dialect, subscribers.c.id, [r.subscriber_id for r in rows]):
@@ -401,7 +413,7 @@ class LedgerStore(StoreBase):
                             lease_expires_at=None,
                         )
                     )
-        return claimed
+        return True, claimed
 
     def mark_sending(
         self,

@@ -34,7 +34,14 @@ class SubscribersStore(StoreBase):
         """Insert ``sub`` unless its (list, lower(email)) exists; returns the stored subscriber
         and whether it was inserted. An existing row keeps its status (an import never
         re-subscribes someone who left); its name, topics and timezone are updated only while
-        it is active."""
+        it is active. Another process inserting the same address meanwhile (two runs
+        importing one file) is not an error: its row is the stored one."""
+        try:
+            return self._add_subscriber(sub, now=now)
+        except IntegrityError:  # inserted by another process between our look and our insert
+            return self._add_subscriber(sub, now=now)
+
+    def _add_subscriber(self, sub: Subscriber, *, now: datetime) -> tuple[Subscriber, bool]:
         email_lower = sub.email.lower()
         with self.begin() as conn:
             row = conn.execute(

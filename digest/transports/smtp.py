@@ -10,8 +10,10 @@ Each message is sent as MAIL FROM / RCPT TO / DATA with the replies checked step
 
 - 2xx after DATA: ``sent`` (``provider_id`` = the server's reply text, often a queue id);
 - a 4xx reply at any step: ``queued`` (try later), the transaction reset with RSET;
-- a 5xx reply: ``failed`` with the reply code and text; to RCPT or DATA also ``bounced``
-  (the ledger suppresses the address, so no later edition tries it);
+- a 5xx reply: ``failed`` with the reply code and text; also ``bounced`` (the ledger
+  suppresses the address, so no later edition tries it) only when the reply is about the
+  address (:func:`digest.transports.replies.refuses_address`: ``5.1.x`` to RCPT or DATA,
+  not a relay's or a content filter's ``5.7.1``);
 - the connection lost *before* DATA finished: ``queued`` (the server cannot have taken it),
   then one reconnection for the rest of the batch;
 - the connection lost *during* DATA (the message went out, the reply never came):
@@ -35,6 +37,7 @@ from email.utils import parseaddr
 from digest.config import SmtpConfig
 from digest.message import POLICY, apply_substitutions
 from digest.transports import Outgoing, Progress
+from digest.transports.replies import refuses_address
 from digest.types import DeliveryState, SendOutcome
 
 log = logging.getLogger("digest.transports.smtp")
@@ -201,11 +204,11 @@ class SmtpTransport:
             raise _Closing(SendOutcome(item.delivery_id, DeliveryState.QUEUED, error=detail))
         if 400 <= code < 500:
             return SendOutcome(item.delivery_id, DeliveryState.QUEUED, error=detail)
-        # 5xx on RCPT or DATA refuses this recipient (or this message to it) for good: the
-        # ledger suppresses the address; a 5xx to MAIL FROM is about the sender, not them
+        # a 5xx fails this message; only one about the address (5.1.x, not a relay's or a
+        # content filter's 5.7.1) makes the ledger suppress it (digest.transports.replies)
         return SendOutcome(
             item.delivery_id, DeliveryState.FAILED, error=detail,
-            bounced=stage in ("RCPT TO", "DATA"),
+            bounced=refuses_address(stage, code, text),
         )
 
 
