@@ -6,7 +6,8 @@ entry with the canonical URL of a sent entry, or the same headline of four words
 suffix, case and punctuation ignored), or a summary that agrees with a sent entry's (60 % of the shorter
 summary's words inside the longer one: a re-titled or lightly edited republication, such as
 ``[UPDATE] …`` over the same text). :func:`digest.rank.rank` keeps such a story as an update
-only when those developments add an outlet.
+only when those developments add an outlet or come after every sent entry of the story, and
+leads it with the newest of them.
 
 Clustering is precise first, so a re-titled copy may stay apart from the sent story it
 repeats. :func:`repeats_sent` catches that case: a story none of whose entries were sent,
