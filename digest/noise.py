@@ -33,7 +33,8 @@ Rules, checked in this order (the first that matches gives the reason):
    that story's news.
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
    "contact us", corrections, podcast episodes, notes about the site itself ("Comments Are
-   Back On", "Programming note"), the outlet's job advertisements ("The Economist is
+   Back On", "Programming note"), advertisements by their label (``[Sponsor]``,
+   ``Anzeige:``, a publisher's ``heise-Angebot:``), the outlet's job advertisements ("The Economist is
    hiring an Asia correspondent", "We're hiring"), a photo gallery filed under an arts or
    lifestyle desk (``/artanddesign/gallery/``: a photographer's project, not an event).
 5. **archive** (in a batch): an entry published more than :data:`ARCHIVE_DAYS` days before
@@ -144,8 +145,16 @@ _JOB_TITLE = re.compile(
 _FEATURE_GALLERY = re.compile(
     r"/(?:artanddesign|lifeandstyle|fashion|travel|food)/gallery/", re.IGNORECASE
 )
+# An advertisement by its label: "[Sponsor] …", "Sponsored: …", "Anzeige: …", and a
+# publisher's own offer, "heise-Angebot: …" (German "offer").
+_ADVERT_TITLE = re.compile(
+    r"^\s*(?:\[sponsor(?:ed)?\]|sponsor(?:ed)?\s*:|advertisement\s*:|paid (?:post|content)\s*:"
+    r"|partner content\s*:|anzeige\s*:|[\w.]+-angebot\s*:)",
+    re.IGNORECASE,
+)
 _SERVICE_TITLE = re.compile(
-    r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
+    # "quiz" also closing a compound: heise's "c't-Retroquiz", a "Newsquiz"
+    r"(quiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
     r"\bpodcast\b|\bepisode \d+\b|"
     r"^\s*(?:programming note|a note to (?:our )?readers"
@@ -252,6 +261,9 @@ def classify(entry: Entry) -> NoiseVerdict | None:
                 f"feed category {newsletter!r}, an edition on {len(regions)} regions"
                 f" ({', '.join(sorted(regions))})",
             )
+    advert = _ADVERT_TITLE.search(title)
+    if advert:
+        return NoiseVerdict("service", f"advertisement: {advert.group(0).strip()!r}")
     job = _JOB_TITLE.search(title)
     if job:
         return NoiseVerdict("service", f"job advertisement: {job.group(0).strip()!r}")
@@ -261,7 +273,7 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     found = _SERVICE_TITLE.search(title)
     if found:
         word = found.group(0).strip().lower()
-        kind = "quiz" if word in ("quiz", "crossword") else "service"
+        kind = "quiz" if word.endswith("quiz") or word == "crossword" else "service"
         return NoiseVerdict(kind, f"title: {found.group(0).strip()!r}")
     return None
 

@@ -39,6 +39,9 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("A Hectic Day for U.S. Negotiators",
                categories=["World Brief", "Iran", "Russia", "Ukraine", "United States"]), "programme"),
         (entry("The Economist is hiring an Asia correspondent"), "service"),
+        (entry("heise-Angebot: c't Fotografie: Spiegeloses Vollformat im Test"), "service"),
+        (entry("[Sponsor] A faster way to ship apps"), "service"),
+        (entry("#TGIQF - das c't-Retroquiz: 8 Bit & mehr"), "quiz"),
         (entry("We're hiring: a data reporter for the investigations desk"), "service"),
         (entry("Earth's ultimate yogis – in pictures",
                url="https://www.theguardian.com/artanddesign/gallery/2018/jan/31/yogis"), "service"),
@@ -78,6 +81,8 @@ def test_each_rule_recognises_its_kind(item: Entry, kind: str) -> None:
         entry("Late-night hosts on State of the Union", categories=["Late-night TV roundup"]),
         # a company's hiring is news; only the outlet's own advertisement is not
         entry("Amazon is hiring 100,000 workers for the holidays"),
+        entry("Sponsor of the Paris summit pulls out"),
+        entry("Tesla-Angebote in China: Preise fallen"),
     ],
 )
 def test_news_stays_news(item: Entry) -> None:
