@@ -34,9 +34,10 @@ Rules, checked in this order (the first that matches gives the reason):
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
    "contact us", corrections, podcast episodes, notes about the site itself ("Comments Are
    Back On", "Programming note"), advertisements by their label (``[Sponsor]``,
-   ``Anzeige:``, a publisher's ``heise-Angebot:``), the outlet's job advertisements ("The Economist is
-   hiring an Asia correspondent", "We're hiring"), a photo gallery filed under an arts or
-   lifestyle desk (``/artanddesign/gallery/``: a photographer's project, not an event).
+   ``Anzeige:``, a publisher's ``heise-Angebot:``), the outlet's job advertisements ("The
+   Economist is hiring an Asia correspondent", "We're hiring"), a photo gallery filed under
+   an arts or lifestyle desk (``/artanddesign/gallery/``: a photographer's project, not an
+   event).
 5. **archive** (in a batch): an entry published more than :data:`ARCHIVE_DAYS` days before
    every other entry of its feed in the batch: a feed lists its latest items, and one a
    year older than all the rest is a page the outlet keeps pinned (an offer, a service
@@ -273,7 +274,7 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     found = _SERVICE_TITLE.search(title)
     if found:
         word = found.group(0).strip().lower()
-        kind = "quiz" if word.endswith("quiz") or word == "crossword" else "service"
+        kind = "quiz" if word in ("quiz", "crossword") else "service"
         return NoiseVerdict(kind, f"title: {found.group(0).strip()!r}")
     return None
 

@@ -2,15 +2,15 @@
 
 A story comes back in a later edition of the list only with *new reporting*: entries that the
 earlier editions did not carry and that are not copies of what they carried. A copy is an
-entry with the canonical URL of a sent entry, or the same headline of four words or more (outlet
-suffix, case and punctuation ignored), or a summary that agrees with a sent entry's (60 % of the shorter
-summary's words inside the longer one: a re-titled or lightly edited republication, such as
-``[UPDATE] …`` over the same text) and is about as long (the shorter has at least
-:data:`SAME_LENGTH` of the longer's distinct words: a two-line teaser is not a copy of a
-whole article that happens to hold most of its words, as Dawn's 3,400-character summaries
-held BBC's "Iran says 'guiding principles' agreed with US at nuclear talks"). :func:`digest.rank.rank` keeps such a story as an update
-only when those developments add an outlet or come after every sent entry of the story, and
-leads it with the newest of them.
+entry with the canonical URL of a sent entry, or the same headline of four words or more
+(outlet suffix, case and punctuation ignored), or a summary that agrees with a sent entry's
+(60 % of the shorter summary's words inside the longer one: a re-titled or lightly edited
+republication, such as ``[UPDATE] …`` over the same text) and is about as long (the shorter
+has at least :data:`SAME_LENGTH` of the longer's distinct words: a two-line teaser is not a
+copy of a whole article that happens to hold most of its words, as Dawn's 3,400-character
+summaries held BBC's "Iran says 'guiding principles' agreed with US at nuclear talks").
+:func:`digest.rank.rank` keeps such a story as an update only when those developments add an
+outlet or come after every sent entry of the story, and leads it with the newest of them.
 
 Clustering is precise first, so a re-titled copy may stay apart from the sent story it
 repeats. :func:`repeats_sent` catches that case: a story none of whose entries were sent,
@@ -58,7 +58,8 @@ def _republished(text: str, other: str) -> bool:
     a, b = set(_words(text)), set(_words(other))
     if len(text.split()) < _MIN_SUMMARY_WORDS or len(other.split()) < _MIN_SUMMARY_WORDS:
         return False
-    return min(len(a), len(b)) >= SAME_LENGTH * max(len(a), len(b)) and _summaries_agree(text, other)
+    similar = min(len(a), len(b)) >= SAME_LENGTH * max(len(a), len(b))
+    return similar and _summaries_agree(text, other)
 
 
 def is_copy(entry: Entry, of: Sequence[Entry]) -> bool:

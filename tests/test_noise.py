@@ -231,7 +231,8 @@ def test_an_item_a_year_older_than_the_rest_of_its_feed_is_archive() -> None:
     An old item alone in its feed, or with another item that old, is not judged so."""
     recent = [entry(f"Story {n}", published=NOW - timedelta(days=n)) for n in range(3)]
     old = NOW - timedelta(days=4 * 365)  # first seen then too: rule 1 cannot tell
-    pinned = Entry(**{**entry("Free lessons for our readers", published=old).__dict__, "first_seen": old})
+    offer = entry("Free lessons for our readers", published=old)
+    pinned = Entry(**{**offer.__dict__, "first_seen": old})
     alone = Entry(**{**pinned.__dict__, "source": "other", "entry_id": "o"})
     kept, noise = split_noise([*recent, pinned, alone])
     assert [(e.title, v.kind) for e, v in noise] == [(pinned.title, "archive")]

@@ -304,6 +304,10 @@ def test_a_later_development_from_a_sent_outlet_comes_back_led_by_it() -> None:
                   published=NOW - timedelta(hours=2))
     earlier = replace(later, entry_id="d0", published=NOW - timedelta(hours=22))
     sent = {("s0", "d1"): "2026-02-17"}
-    [update] = rank([Story(key="k", lead=sent_one, others=(later,))], weights={}, now=NOW, sent=sent)
+
+    def ranked(*others: Entry) -> list[Story]:
+        return rank([Story(key="k", lead=sent_one, others=others)], weights={}, now=NOW, sent=sent)
+
+    [update] = ranked(later)
     assert update.update and update.lead is later and update.others == (sent_one,)
-    assert rank([Story(key="k", lead=sent_one, others=(earlier,))], weights={}, now=NOW, sent=sent) == []
+    assert ranked(earlier) == []

@@ -83,12 +83,13 @@ def test_a_teaser_inside_a_long_sent_article_is_new_reporting_not_a_copy() -> No
     """Dawn's feed carries whole articles: its 3,400-character piece on Trump and the Iran
     talks held most words of BBC's next-day teaser on the 'guiding principles' agreed, which
     the summary rule alone called a copy, so the story's biggest development stayed out."""
+    lede = ("Iran and the US will hold talks in Geneva on Tuesday, and officials say guiding"
+            " principles for a nuclear deal were discussed.")
+    background = [f"Paragraph {n} of background on sanctions and enrichment." for n in range(20)]
     article = e("dawn", 1, "Trump says he will be involved indirectly in Iran talks",
-                " ".join(["Iran and the US will hold talks in Geneva on Tuesday, and officials say"
-                          " guiding principles for a nuclear deal were discussed."] * 2
-                         + [f"Paragraph {n} of background on sanctions and enrichment." for n in range(20)]))
+                " ".join([lede, lede, *background]))
     teaser = e("bbc", 2, "Iran says 'guiding principles' agreed with US at nuclear talks",
-               "Iran says guiding principles for a nuclear deal were agreed with the US at talks in Geneva.")
+               "Iran says guiding principles for a nuclear deal were agreed with the US in Geneva.")
     assert not is_copy(teaser, [article])
     assert developments([article, teaser], {("dawn", "dawn-1"): "2026-02-17"}) == [teaser]
     # the same text, re-titled, is still a copy

@@ -139,7 +139,8 @@ def test_repeats_stay_out_and_a_later_development_of_a_sent_outlet_leads_an_upda
     config = _setup(tmp_path)
     assert _digest(config, "poll").returncode == 0
     assert _digest(config, "run", "--at", "2026-02-18T07:00:00Z").returncode == 0
-    first = ("First day of Russia-Ukraine peace talks ends in Geneva", "https://bbc.example/1", BODY)
+    title = "First day of Russia-Ukraine peace talks ends in Geneva"
+    first = (title, "https://bbc.example/1", BODY)
     repeats = [
         (*first, DAY2),  # the same item again, re-dated
         ("[UPDATE] " + first[0], first[1], BODY, DAY2, "", "https://bbc.example/1#1"),
