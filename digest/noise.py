@@ -21,11 +21,27 @@ Rules, checked in this order (the first that matches gives the reason):
    outlet named for a newsletter (the NYT's ``…-theworld-promo…`` for The World; not an
    edition that is one interview), or a teaser summary (at most :data:`TEASER_CHARS`
    characters) that lists several stories the same way.
-3. **programme** (feed categories): a feed category names a newsletter, brief, podcast, show
-   or quiz (``World Brief``, ``China Brief``, ``TV Shows``, ``Podcast``).
+   In a batch, a title that opens with the name of a series the same feed calls a
+   newsletter elsewhere in it (``"The War Room: Is …"`` beside ``"The War Room newsletter:
+   …"``) is an edition of that newsletter.
+3. **programme** (feed categories): a feed category names a podcast, show or quiz (``TV
+   Shows``, ``Podcast``, ``Quiz``); or it names a newsletter, brief or roundup (``World
+   Brief``, ``Late-night TV roundup``) and the edition covers many topics: the places its
+   title, lede and place tags name span :data:`MANY_REGIONS` regions or more (``"A Hectic
+   Day for U.S. Negotiators"``: Iran, Russia, Ukraine, the US). An edition on one story
+   (``"A New Chapter for Bangladesh"``, the late-night hosts on the State of the Union) is
+   that story's news.
 4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
    "contact us", corrections, podcast episodes, notes about the site itself ("Comments Are
-   Back On", "Programming note").
+   Back On", "Programming note"), advertisements by their label (``[Sponsor]``,
+   ``Anzeige:``, a publisher's ``heise-Angebot:``), the outlet's job advertisements ("The
+   Economist is hiring an Asia correspondent", "We're hiring"), a photo gallery filed under
+   an arts or lifestyle desk (``/artanddesign/gallery/``: a photographer's project, not an
+   event).
+5. **archive** (in a batch): an entry published more than :data:`ARCHIVE_DAYS` days before
+   every other entry of its feed in the batch: a feed lists its latest items, and one a
+   year older than all the rest is a page the outlet keeps pinned (an offer, a service
+   page), not news of the window.
 
 A teaser summary that opens a weekly roundup ("This week, we discuss …") is a roundup too.
 
@@ -36,8 +52,10 @@ each one catches; :func:`classify` never raises on odd input.
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -46,6 +64,7 @@ from digest.types import Entry
 __all__ = [
     "ARCHIVE_BURST",
     "ARCHIVE_DAYS",
+    "MANY_REGIONS",
     "TEASER_CHARS",
     "NoiseVerdict",
     "classify",
@@ -105,11 +124,38 @@ _NEWSLETTER_IMAGE = re.compile(r"(?<![a-z])(theworld|newsletters?|briefing)(?![a
 # An edition given over to one interview is one story (the labels call it news).
 _INTERVIEW_IMAGE = re.compile(r"(?<![a-z])interview(?![a-z])", re.IGNORECASE)
 _PROGRAMME_CATEGORY = re.compile(
-    r"\b(brief|briefing|newsletter|podcasts?|tv shows?|programmes?|quiz(?:zes)?|roundup)\b",
+    r"\b(podcasts?|tv shows?|programmes?|quiz(?:zes)?)\b", re.IGNORECASE
+)
+# A newsletter's category: an edition of it is a roundup only when it covers many topics.
+_NEWSLETTER_CATEGORY = re.compile(r"\b(brief|briefing|newsletter|roundup)\b", re.IGNORECASE)
+#: A newsletter edition whose title, lede and place tags name places in this many regions
+#: of the gazetteer (``americas``, ``europe``, ...) or more lists several stories; the
+#: number :data:`digest.topics.MANY_REGIONS` also takes for a story of the whole world.
+MANY_REGIONS = 3
+# "<Series> newsletter: …": the feed names a newsletter series; "<Series>: …" is one edition.
+_SERIES_TITLE = re.compile(r"^\s*(.{3,40}?)\s+newsletter\s*:", re.IGNORECASE)
+# The outlet's own job advertisement: "The Economist is hiring an Asia correspondent",
+# "We're hiring"; not "Amazon is hiring 100,000 workers" (a number: news of a company).
+_JOB_TITLE = re.compile(
+    r"\b(?:is|are) (?:now )?hiring (?:an?|for)\b|\bwe['’]re hiring\b|\bwe are hiring\b"
+    r"|\bjob (?:opening|vacancy|advert(?:isement)?)\b|\bvacanc(?:y|ies) at\b",
+    re.IGNORECASE,
+)
+# A photo gallery of an arts or lifestyle desk ("/artanddesign/gallery/…"): a photographer's
+# project. A gallery of the news or science desk ("/science/gallery/…-blood-moon") is news.
+_FEATURE_GALLERY = re.compile(
+    r"/(?:artanddesign|lifeandstyle|fashion|travel|food)/gallery/", re.IGNORECASE
+)
+# An advertisement by its label: "[Sponsor] …", "Sponsored: …", "Anzeige: …", and a
+# publisher's own offer, "heise-Angebot: …" (German "offer").
+_ADVERT_TITLE = re.compile(
+    r"^\s*(?:\[sponsor(?:ed)?\]|sponsor(?:ed)?\s*:|advertisement\s*:|paid (?:post|content)\s*:"
+    r"|partner content\s*:|anzeige\s*:|[\w.]+-angebot\s*:)",
     re.IGNORECASE,
 )
 _SERVICE_TITLE = re.compile(
-    r"(\bquiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
+    # "quiz" also closing a compound: heise's "c't-Retroquiz", a "Newsquiz"
+    r"(quiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
     r"\bpodcast\b|\bepisode \d+\b|"
     r"^\s*(?:programming note|a note to (?:our )?readers"
@@ -147,6 +193,22 @@ def _image_path(entry: Entry) -> str:
         return urlsplit(url).path
     except ValueError:
         return ""
+
+
+def _regions(entry: Entry) -> set[str]:
+    """The gazetteer regions of the places named in the entry's title and lede and of its
+    feed categories that are exactly a place name (the ``world`` region and terms such as
+    ``NATO`` left out)."""
+    from digest.places import locate
+    from digest.topics import lead_text
+
+    mentions = list(locate(entry.title or "", lead_text(entry.summary_text or "")))
+    for category in entry.categories:
+        mentions.extend(
+            m for m in locate("", category)
+            if m.place.name.casefold() == category.strip().casefold()
+        )
+    return {m.place.region for m in mentions if not m.place.term and m.place.region != "world"}
 
 
 def classify(entry: Entry) -> NoiseVerdict | None:
@@ -189,9 +251,26 @@ def classify(entry: Entry) -> NoiseVerdict | None:
     if len(teaser) <= TEASER_CHARS and _WEEKLY_TEASER.match(teaser):
         return NoiseVerdict("roundup", f"weekly roundup teaser: {teaser[:40]!r}")
     for category in entry.categories:
-        found = _PROGRAMME_CATEGORY.search(category)
-        if found:
+        if _PROGRAMME_CATEGORY.search(category):
             return NoiseVerdict("programme", f"feed category {category!r}")
+    newsletter = next((c for c in entry.categories if _NEWSLETTER_CATEGORY.search(c)), None)
+    if newsletter is not None:
+        regions = _regions(entry)
+        if len(regions) >= MANY_REGIONS:
+            return NoiseVerdict(
+                "programme",
+                f"feed category {newsletter!r}, an edition on {len(regions)} regions"
+                f" ({', '.join(sorted(regions))})",
+            )
+    advert = _ADVERT_TITLE.search(title)
+    if advert:
+        return NoiseVerdict("service", f"advertisement: {advert.group(0).strip()!r}")
+    job = _JOB_TITLE.search(title)
+    if job:
+        return NoiseVerdict("service", f"job advertisement: {job.group(0).strip()!r}")
+    gallery = _FEATURE_GALLERY.search(entry.url or "")
+    if gallery:
+        return NoiseVerdict("service", f"feature gallery: {gallery.group(0)!r}")
     found = _SERVICE_TITLE.search(title)
     if found:
         word = found.group(0).strip().lower()
@@ -226,12 +305,57 @@ def _archive_burst(
     return None
 
 
+def _series_edition(entry: Entry, series: Mapping[str, set[str]]) -> NoiseVerdict | None:
+    """The verdict for a title that opens with ``"<Series>:"``, a series the entry's feed
+    calls a newsletter (``series``: source -> casefolded series names), or ``None``."""
+    head, colon, _ = (entry.title or "").partition(":")
+    name = " ".join(head.split()).casefold()
+    if colon and name in series.get(entry.source, ()):
+        return NoiseVerdict("roundup", f"an edition of the feed's newsletter {head.strip()!r}")
+    return None
+
+
+def _pinned(entry: Entry, oldest: Sequence[datetime]) -> NoiseVerdict | None:
+    """The verdict for an entry published more than :data:`ARCHIVE_DAYS` before every other
+    entry of its feed (``oldest``: the feed's two earliest publication times), or ``None``."""
+    if entry.published is None or len(oldest) < 2 or entry.published != oldest[0]:
+        return None
+    if oldest[1] - oldest[0] > timedelta(days=ARCHIVE_DAYS):
+        return NoiseVerdict(
+            "archive",
+            f"published {oldest[0]:%Y-%m-%d}, over a year before the feed's other items"
+            f" (the next {oldest[1]:%Y-%m-%d})",
+        )
+    return None
+
+
+def _batch_verdicts(items: Sequence[Entry], verdicts: list[NoiseVerdict | None]) -> None:
+    """Fill in ``verdicts`` (in place, one per item) with the rules that need the whole
+    batch: newsletter series and pinned items (module docstring, rules 2 and 5)."""
+    series: dict[str, set[str]] = defaultdict(set)
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for entry in items:
+        match = _SERIES_TITLE.match(entry.title or "")
+        if match:
+            series[entry.source].add(" ".join(match.group(1).split()).casefold())
+        if entry.published is not None:
+            times[entry.source].append(entry.published)
+    oldest = {source: heapq.nsmallest(2, own) for source, own in times.items()}
+    for i, entry in enumerate(items):
+        if verdicts[i] is None and series:
+            verdicts[i] = _series_edition(entry, series)
+        if verdicts[i] is None:
+            verdicts[i] = _pinned(entry, oldest.get(entry.source, ()))
+
+
 def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
     """Split ``entries`` into (news, noise with its verdict), keeping input order: each entry
-    by :func:`classify`, then obituaries published in a burst with an archive item of their
-    feed (module docstring, rule 1). Pure."""
+    by :func:`classify`, then the rules that read the batch: a feed's newsletter series
+    (rule 2), items pinned a year before the rest of their feed (rule 5) and obituaries
+    published in a burst with an archive item of their feed (rule 1). Pure."""
     items = list(entries)
     verdicts = [classify(entry) for entry in items]
+    _batch_verdicts(items, verdicts)
     archive = [
         e for e, v in zip(items, verdicts, strict=True) if v is not None and v.kind == "archive"
     ]

@@ -7,10 +7,12 @@ Order in which the rules apply (first match decides, top to bottom):
    story only if nothing is left. Expired overrides (``expires`` before ``now``) are ignored.
 2. **Already sent.** A story whose entries were all in earlier editions is left out; one with
    new entries is left out too unless those are new reporting (not copies of the sent
-   entries: :func:`digest.repeats.developments`) that adds an outlet the earlier editions did
-   not have; then it stays as an update (``Story.update = True``), led by that new reporting
-   (the heaviest new outlet's, then the latest), not by a sent entry, its sent entries named
-   in ``Story.carried`` (so its card's image is new too). A story with no sent
+   entries: :func:`digest.repeats.developments`) from an outlet the earlier editions did
+   not have, or from one they had but published after every sent entry of the story (the
+   second day of talks, told by the outlet that told the first); then it stays as an
+   update (``Story.update = True``), led by that new reporting (the heaviest outlet's, then
+   the latest), not by a sent entry, its sent entries named in ``Story.carried`` (so its
+   card's image is new too). A story with no sent
    entry whose every entry repeats a sent one that clustering kept apart
    (:func:`digest.repeats.repeats_sent`) is left out too.
 3. **Score**::
@@ -26,7 +28,8 @@ Order in which the rules apply (first match decides, top to bottom):
    - ``age``: hours from the story's newest entry to ``now`` (0 for future dates and for a
      story with no dated entry);
      ``half_life`` defaults to 12 hours;
-   - ``novelty``: 1 for a new story; for an update, the share of its outlets that are new;
+   - ``novelty``: 1 for a new story; for an update, the share of its outlets with new
+     reporting;
    - ``boost``: the product of the factors of matching ``boost`` overrides (default 1).
 4. **Pins** (``Override(action="pin")``) put matching stories first, in the order the pins
    are written, whatever their score; the rest follow by score (ties: story key).
@@ -114,7 +117,9 @@ def story_score(
             f"newest entry {age_hours:.1f} h old, half-life {half_life_hours:g} h",
         ),
         Reason(
-            "novelty", novelty, "new story" if novelty == 1.0 else "update: share of new outlets"
+            "novelty",
+            novelty,
+            "new story" if novelty == 1.0 else "update: share of outlets with new reporting",
         ),
     ]
     if boost != 1.0:
@@ -132,8 +137,23 @@ def _without_source(story: Story, source: str) -> Story | None:
     return replace(story, lead=kept[0], others=tuple(kept[1:]))
 
 
+def _new_reporting(old: Sequence[Entry], new: Sequence[Entry]) -> list[Entry]:
+    """Of ``new`` (a sent story's developments), those from an outlet none of ``old`` (its
+    sent entries) came from, or published after every one of them (rule 2); an undated
+    entry is never after."""
+    old_sources = {e.source for e in old}
+    dated = [e.published or e.first_seen for e in old]
+    latest = max((t for t in dated if t is not None), default=None)
+
+    def later(entry: Entry) -> bool:
+        when = entry.published or entry.first_seen
+        return latest is not None and when is not None and when > latest
+
+    return [e for e in new if e.source not in old_sources or later(e)]
+
+
 def _led_by_news(story: Story, news: Sequence[Entry], weights: Mapping[str, float]) -> Story:
-    """An update led by its new reporting: the entry of ``news`` (new outlets' developments,
+    """An update led by its new reporting: the entry of ``news`` (its new reporting,
     never empty) from the heaviest source, then the latest; the sent entries follow it. A
     sent lead would show readers yesterday's headline and summary again under [UPDATE]."""
     lead = max(news, key=lambda e: (weights.get(e.source, 1.0), e.time))
@@ -211,20 +231,23 @@ def rank_and_leave_out(
         update = False
         old = [e for e in story.entries if (e.source, e.entry_id) in sent]
         if old:
-            new = repeats.developments(story.entries, sent)
-            old_sources = {e.source for e in old}
-            new_outlets = sorted({e.source for e in new} - old_sources)
+            developed = repeats.developments(story.entries, sent)
+            new = _new_reporting(old, developed)
+            new_outlets = sorted({e.source for e in new})
             periods = sorted({sent[(e.source, e.entry_id)] for e in old})
             if not new_outlets:
                 log.debug("rank.sent story=%s", story.key)
-                why = "its outlets were in it already" if new else "it repeats what was sent"
+                why = (
+                    "its outlets were in it already, with nothing later"
+                    if developed else "it repeats what was sent"
+                )
                 left.append((story, "sent", (
                     f"in the story “{old[0].title}” sent in {', '.join(periods)}: {why}"
                 )))  # fmt: skip
                 continue
             update = True
             novelty = len(new_outlets) / len(story.sources)
-            story = _led_by_news(story, [e for e in new if e.source in new_outlets], weights)
+            story = _led_by_news(story, new, weights)
             reasons_extra.append(
                 Reason(
                     "update",

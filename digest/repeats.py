@@ -2,11 +2,15 @@
 
 A story comes back in a later edition of the list only with *new reporting*: entries that the
 earlier editions did not carry and that are not copies of what they carried. A copy is an
-entry with the canonical URL of a sent entry, or the same headline of four words or more (outlet
-suffix, case and punctuation ignored), or a summary that agrees with a sent entry's (60 % of the shorter
-summary's words inside the longer one: a re-titled or lightly edited republication, such as
-``[UPDATE] …`` over the same text). :func:`digest.rank.rank` keeps such a story as an update
-only when those developments add an outlet.
+entry with the canonical URL of a sent entry, or the same headline of four words or more
+(outlet suffix, case and punctuation ignored), or a summary that agrees with a sent entry's
+(60 % of the shorter summary's words inside the longer one: a re-titled or lightly edited
+republication, such as ``[UPDATE] …`` over the same text) and is about as long (the shorter
+has at least :data:`SAME_LENGTH` of the longer's distinct words: a two-line teaser is not a
+copy of a whole article that happens to hold most of its words, as Dawn's 3,400-character
+summaries held BBC's "Iran says 'guiding principles' agreed with US at nuclear talks").
+:func:`digest.rank.rank` keeps such a story as an update only when those developments add an
+outlet or come after every sent entry of the story, and leads it with the newest of them.
 
 Clustering is precise first, so a re-titled copy may stay apart from the sent story it
 repeats. :func:`repeats_sent` catches that case: a story none of whose entries were sent,
@@ -30,7 +34,7 @@ from digest.cluster import (
 )
 from digest.types import Entry
 
-__all__ = ["SentIndex", "developments", "is_copy", "repeats_sent"]
+__all__ = ["SAME_LENGTH", "SentIndex", "developments", "is_copy", "repeats_sent"]
 
 _UPDATE_MARK = re.compile(
     r"^\s*(?:[\[(]\s*updated?\b[^\])]*[\])]|updated?\s*(?:\d+\s*)?[:\-–—])\s*", re.IGNORECASE
@@ -43,6 +47,19 @@ def _bare_headline(title: str) -> str:
 
 
 _MIN_SUMMARY_WORDS = 8  # a summary shorter than this says too little to call two items copies
+#: Least ratio of distinct words, shorter summary to longer, for two summaries to be one text.
+SAME_LENGTH = 0.5
+
+
+def _republished(text: str, other: str) -> bool:
+    """True when two summaries (plain text) read as one text republished: each long enough
+    to tell, of about the same length (:data:`SAME_LENGTH`), and agreeing
+    (:func:`digest.cluster._summaries_agree`)."""
+    a, b = set(_words(text)), set(_words(other))
+    if len(text.split()) < _MIN_SUMMARY_WORDS or len(other.split()) < _MIN_SUMMARY_WORDS:
+        return False
+    similar = min(len(a), len(b)) >= SAME_LENGTH * max(len(a), len(b))
+    return similar and _summaries_agree(text, other)
 
 
 def is_copy(entry: Entry, of: Sequence[Entry]) -> bool:
@@ -57,12 +74,7 @@ def is_copy(entry: Entry, of: Sequence[Entry]) -> bool:
             return True
         if head and head == _bare_headline(old.title):
             return True
-        other = old.summary_text.strip()
-        if (
-            len(text.split()) >= _MIN_SUMMARY_WORDS
-            and len(other.split()) >= _MIN_SUMMARY_WORDS
-            and _summaries_agree(text, other)
-        ):
+        if _republished(text, old.summary_text.strip()):
             return True
     return False
 
@@ -95,7 +107,8 @@ class SentIndex:
     def repeats(self, entries: Sequence[Entry]) -> bool:
         """True when every one of ``entries`` repeats a sent entry: the same canonical link or
         headline (update markers ignored), or a related headline (a fifth of the title words
-        shared) over an agreeing summary. False for an empty story or an empty index."""
+        shared) over an agreeing summary of about its length. False for an empty story or an
+        empty index."""
         if not entries or not self:
             return False
         for entry in entries:
@@ -110,7 +123,7 @@ class SentIndex:
             words = set(_words(entry.title))
             if not any(
                 words and other and len(words & other) / len(words | other) >= 0.2
-                and _summaries_agree(text, summary)
+                and _republished(text, summary)
                 for other, summary in self._texts
             ):
                 return False

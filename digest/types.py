@@ -154,9 +154,9 @@ class Story:
     ``key`` is stable for the same event across builds (derived from the lead entry).
     ``score`` and ``reasons`` are set by ranking; ``section`` and ``section_reason`` by
     sectioning. ``update`` is true when an earlier edition carried the story and it has since
-    been reported by new outlets; ``carried`` then names, as ``(source, entry_id)``, its
-    entries an earlier edition carried (yesterday's reporting: never the lead, never the
-    card's image).
+    had new reporting (:func:`digest.rank.rank`, rule 2); ``carried`` then names, as
+    ``(source, entry_id)``, its entries an earlier edition carried (yesterday's reporting:
+    never the lead, never the card's image).
     """
 
     key: str

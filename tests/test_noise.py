@@ -36,7 +36,15 @@ def entry(title: str, *, url: str = "https://news.example/2026/02/17/item", cate
         (entry("Russia-Ukraine war: List of key events, day 1,455"), "roundup"),
         (entry("A singer has died. And, talks resume in Geneva"), "roundup"),
         (entry("Talks, storms and an election", url="https://news.example/newsletter/2026-02-17"), "roundup"),
-        (entry("A Hectic Day for Negotiators", categories=["World Brief", "Iran"]), "programme"),
+        (entry("A Hectic Day for U.S. Negotiators",
+               categories=["World Brief", "Iran", "Russia", "Ukraine", "United States"]), "programme"),
+        (entry("The Economist is hiring an Asia correspondent"), "service"),
+        (entry("heise-Angebot: c't Fotografie: Spiegeloses Vollformat im Test"), "service"),
+        (entry("[Sponsor] A faster way to ship apps"), "service"),
+        (entry("#TGIQF - das c't-Retroquiz: 8 Bit & mehr"), "quiz"),
+        (entry("We're hiring: a data reporter for the investigations desk"), "service"),
+        (entry("Earth's ultimate yogis – in pictures",
+               url="https://www.theguardian.com/artanddesign/gallery/2018/jan/31/yogis"), "service"),
         (entry("Who should control our digital world?", categories=["TV Shows"]), "programme"),
         (entry("The week's news quiz"), "quiz"),
         (entry("Subscribe to our daily email"), "service"),
@@ -66,7 +74,15 @@ def test_each_rule_recognises_its_kind(item: Entry, kind: str) -> None:
         # a live blog of one match, a gallery of one event: that event's story
         entry("Tottenham Hotspur v Manchester United: Premier League – live!"),
         entry("Lunar New Year in Photos and Video: Revelers Welcome Year of the Horse"),
-        entry("Super blue blood moon - in pictures"),
+        entry("Super blue blood moon - in pictures",
+              url="https://www.theguardian.com/science/gallery/2018/jan/31/blood-moon"),
+        # a newsletter edition on one story is that story's news (FP's World Brief, w0)
+        entry("A New Chapter for Bangladesh", categories=["World Brief", "Bangladesh", "Elections"]),
+        entry("Late-night hosts on State of the Union", categories=["Late-night TV roundup"]),
+        # a company's hiring is news; only the outlet's own advertisement is not
+        entry("Amazon is hiring 100,000 workers for the holidays"),
+        entry("Sponsor of the Paris summit pulls out"),
+        entry("Tesla-Angebote in China: Preise fallen"),
     ],
 )
 def test_news_stays_news(item: Entry) -> None:
@@ -108,7 +124,7 @@ def test_eval_stories_sees_the_feed_categories_a_build_sees(tmp_path) -> None:  
 
     items = [
         ("https://fp.example/brief", "A Hectic Day for Negotiators", "World Brief",
-         "Washington is trying to tackle two wars at once."),
+         "Washington is trying to tackle Iran's nuclear talks and Russia's war in Ukraine."),
         ("https://fp.example/peru", "Peru's Congress removes interim President Jeri", "Peru",
          "Lawmakers in Lima voted on Tuesday to remove the president."),
     ]  # fmt: skip
@@ -193,3 +209,34 @@ def test_a_newsletter_edition_is_known_by_the_name_of_its_image() -> None:
     assert classify(interview) is None
     assert classify(replace(teaser, image=Image(url=base + "17-int-peru-impeachment/x.jpg"))) is None
     assert classify(replace(teaser, image=Image(url=base + "worldwide-floods/x.jpg"))) is None
+
+
+def test_an_edition_of_a_series_the_feed_calls_a_newsletter_is_a_roundup() -> None:
+    """The Economist titles most editions "The War Room newsletter: …" but some "The War
+    Room: …" (w3); the feed's own name for the series tells. Another feed's or another
+    series' "X: …" headline stays news."""
+    named = entry("The War Room newsletter: Three factors may decide the conflict")
+    edition = entry("The War Room: Is an India-Pakistan war coming?")
+    elsewhere = Entry(**{**edition.__dict__, "source": "other", "entry_id": "o"})
+    news = entry("Myanmar: an earthquake kills hundreds")
+    assert classify(edition) is None  # alone, it reads as a headline
+    kept, noise = split_noise([named, edition, elsewhere, news])
+    assert [e.title for e, _ in noise] == [named.title, edition.title]
+    assert "The War Room" in noise[1][1].reason and noise[1][1].kind == "roundup"
+    assert kept == [elsewhere, news]
+
+
+def test_an_item_a_year_older_than_the_rest_of_its_feed_is_archive() -> None:
+    """EL PAÍS keeps a 2021 offer of Spanish lessons among items of 2025: pinned, not news.
+    An old item alone in its feed, or with another item that old, is not judged so."""
+    recent = [entry(f"Story {n}", published=NOW - timedelta(days=n)) for n in range(3)]
+    old = NOW - timedelta(days=4 * 365)  # first seen then too: rule 1 cannot tell
+    offer = entry("Free lessons for our readers", published=old)
+    pinned = Entry(**{**offer.__dict__, "first_seen": old})
+    alone = Entry(**{**pinned.__dict__, "source": "other", "entry_id": "o"})
+    kept, noise = split_noise([*recent, pinned, alone])
+    assert [(e.title, v.kind) for e, v in noise] == [(pinned.title, "archive")]
+    assert "over a year before" in noise[0][1].reason
+    assert kept == [*recent, alone]
+    near = entry("Last year's story", published=NOW - timedelta(days=300))
+    assert split_noise([*recent, near])[1] == []

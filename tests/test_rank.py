@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -291,3 +292,22 @@ def test_copies_dedupe_dropped_still_count_as_outlets_and_show_in_also_in() -> N
     card = story_card(ranked[0], edition)
     assert [link.text for link in card.also] == [c.source for c in wire.also_in]
     assert all(link.url for link in card.also)
+
+
+def test_a_later_development_from_a_sent_outlet_comes_back_led_by_it() -> None:
+    """The outlet that reported the first day of talks reports the second: an update, opening
+    with the new headline (not the one already sent); the same outlet's piece from before
+    the sent one is not new reporting."""
+    sent_one = Entry(source="s0", entry_id="d1", title="First day of peace talks ends in Geneva",
+                     published=NOW - timedelta(hours=20))
+    later = Entry(source="s0", entry_id="d2", title="Second day of talks brings prisoner swap",
+                  published=NOW - timedelta(hours=2))
+    earlier = replace(later, entry_id="d0", published=NOW - timedelta(hours=22))
+    sent = {("s0", "d1"): "2026-02-17"}
+
+    def ranked(*others: Entry) -> list[Story]:
+        return rank([Story(key="k", lead=sent_one, others=others)], weights={}, now=NOW, sent=sent)
+
+    [update] = ranked(later)
+    assert update.update and update.lead is later and update.others == (sent_one,)
+    assert ranked(earlier) == []

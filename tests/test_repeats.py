@@ -77,3 +77,21 @@ def test_a_copy_clustering_kept_apart_from_the_sent_story_is_left_out_too() -> N
     kept = rank(stories, weights={}, now=NOW, sent=SENT)
     assert [s.key for s in kept] == ["o"]
     assert rank(stories[1:], weights={}, now=NOW, sent={}) != []  # nothing sent: all news
+
+
+def test_a_teaser_inside_a_long_sent_article_is_new_reporting_not_a_copy() -> None:
+    """Dawn's feed carries whole articles: its 3,400-character piece on Trump and the Iran
+    talks held most words of BBC's next-day teaser on the 'guiding principles' agreed, which
+    the summary rule alone called a copy, so the story's biggest development stayed out."""
+    lede = ("Iran and the US will hold talks in Geneva on Tuesday, and officials say guiding"
+            " principles for a nuclear deal were discussed.")
+    background = [f"Paragraph {n} of background on sanctions and enrichment." for n in range(20)]
+    article = e("dawn", 1, "Trump says he will be involved indirectly in Iran talks",
+                " ".join([lede, lede, *background]))
+    teaser = e("bbc", 2, "Iran says 'guiding principles' agreed with US at nuclear talks",
+               "Iran says guiding principles for a nuclear deal were agreed with the US in Geneva.")
+    assert not is_copy(teaser, [article])
+    assert developments([article, teaser], {("dawn", "dawn-1"): "2026-02-17"}) == [teaser]
+    # the same text, re-titled, is still a copy
+    again = e("wire", 3, "[UPDATE] Trump to take part indirectly in talks", article.summary_text)
+    assert is_copy(again, [article])

@@ -25,13 +25,14 @@ DAY2 = "Wed, 18 Feb 2026 15:00:00 +0000"
 
 
 def _feed(path: Path, items: list[tuple[str, ...]]) -> None:
-    """An RSS file of ``(title, link, description, pubDate[, image URL])`` items."""
+    """An RSS file of ``(title, link, description, pubDate[, image URL[, guid]])`` items (an
+    empty image URL is none; the guid is the link unless given)."""
     body = "".join(
-        f"<item><title>{t}</title><link>{link}</link><guid>{link}</guid>"
+        f"<item><title>{t}</title><link>{link}</link><guid>{(extra[1:] or [link])[0]}</guid>"
         f"<description>{d}</description><pubDate>{when}</pubDate>"
-        + "".join(f'<enclosure url="{url}" type="image/jpeg" length="1"/>' for url in image)
+        + "".join(f'<enclosure url="{url}" type="image/jpeg" length="1"/>' for url in extra[:1] if url)
         + "</item>"
-        for t, link, d, when, *image in items
+        for t, link, d, when, *extra in items
     )
     path.write_text(
         f'<?xml version="1.0"?><rss version="2.0"><channel><title>{path.stem}</title>'
@@ -124,3 +125,41 @@ def test_a_copy_folded_into_a_sent_story_is_left_out_with_its_reason(tmp_path: P
     [left] = [x for x in day2["left_out"] if x["source"] == "wire"]
     assert left["kind"] == "sent" and left["url"] == "https://wire.example/1"
     assert "sent in 2026-02-18: it repeats what was sent" in left["reason"], left
+
+
+# SQLite only, for time (six subprocesses); the store's part is the same as above
+def test_repeats_stay_out_and_a_later_development_of_a_sent_outlet_leads_an_update(
+    tmp_path: Path,
+) -> None:
+    """Day two brings, for the Geneva talks sent on day one: the BBC item listed again with a
+    new date (same guid), the BBC's "[UPDATE]" of the same text under a new guid and the same
+    link (its ``#1`` habit), and another outlet's "[UPDATE]" copy: all left out. Then the BBC
+    reports the second day: the story comes back marked as an update, led by that headline,
+    with the reason naming what is new."""
+    config = _setup(tmp_path)
+    assert _digest(config, "poll").returncode == 0
+    assert _digest(config, "run", "--at", "2026-02-18T07:00:00Z").returncode == 0
+    title = "First day of Russia-Ukraine peace talks ends in Geneva"
+    first = (title, "https://bbc.example/1", BODY)
+    repeats = [
+        (*first, DAY2),  # the same item again, re-dated
+        ("[UPDATE] " + first[0], first[1], BODY, DAY2, "", "https://bbc.example/1#1"),
+    ]
+    _feed(tmp_path / "bbc.xml", repeats)
+    _feed(tmp_path / "wire.xml", [("[UPDATE] " + first[0], "https://wire.example/1", BODY, DAY2)])
+    day2 = _day_two(config)
+    assert not any("peace talks" in e["title"] for s in day2["stories"] for e in s["entries"])
+
+    second = (
+        "Second day of Russia-Ukraine peace talks in Geneva brings prisoner exchange",
+        "https://bbc.example/2",
+        "Russia and Ukraine agreed in Geneva on Wednesday to exchange 300 prisoners each after "
+        "a second day of US-brokered peace talks, negotiators said.",
+        "Wed, 18 Feb 2026 16:00:00 +0000",
+    )
+    _feed(tmp_path / "bbc.xml", [*repeats, second])
+    day2 = _day_two(config)
+    [story] = [s for s in day2["stories"] if any("peace talks" in e["title"] for e in s["entries"])]
+    assert story["update"] and story["title"] == second[0]
+    [reason] = [r for r in story["reasons"] if r["name"] == "update"]
+    assert "sent in 2026-02-18" in reason["note"] and "new: bbc" in reason["note"]

@@ -56,9 +56,12 @@ def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None
 
 def test_noise_on_the_demo_window_finds_every_newsletter() -> None:
     """The NYT's The World newsletter editions, Up First, World Brief and key-event lists:
-    every gold noise entry of w1 is left out, and nothing else (main: recall 0.8)."""
+    every gold noise entry of w1 is left out but one, and nothing else (main: recall 0.8).
+    The one is FP's China Brief edition on one place ("The Myth of '996' Work Culture"): a
+    newsletter category leaves out only an edition on three regions or more, so that a World
+    Brief on one story ("A New Chapter for Bangladesh", w0) stays news."""
     scores = _scores(load_jsonl(W1))
-    assert (scores.noise_precision, scores.noise_recall) == (1.0, 1.0)
+    assert (scores.noise_precision, scores.noise_found, scores.noise_gold) == (1.0, 9, 10)
 
 
 def test_g1_loads_every_labelled_entry_with_its_feed_text() -> None:
@@ -71,10 +74,10 @@ def test_g1_loads_every_labelled_entry_with_its_feed_text() -> None:
 
 def test_noise_on_g1_finds_the_guardians_roundups_live_blogs_and_explainer() -> None:
     """The photo round-up, the live blog of the transfer deadline's many deals and the standing
-    "key questions answered" explainer are left out, and no news (main: recall 0 of 4; the
-    gallery of yoga photos, no news but shaped like a news gallery, is still kept)."""
+    "key questions answered" explainer are left out, and no news (main: recall 0 of 4), and
+    the gallery of yoga photos, filed under the arts desk (``/artanddesign/gallery/``)."""
     scores = _scores(load_labelled(G1_LABELS))
-    assert (scores.noise_precision, scores.noise_found, scores.noise_gold) == (1.0, 3, 4)
+    assert (scores.noise_precision, scores.noise_found, scores.noise_gold) == (1.0, 4, 4)
 
 
 def test_h1_loads_every_labelled_entry_with_its_feed_text() -> None:
