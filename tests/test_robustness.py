@@ -173,7 +173,7 @@ def test_eval_on_a_binary_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.jsonl"
     junk.write_bytes(bytes(range(256)) * 4)
     result = CliRunner().invoke(cli, ["eval", "clusters", str(junk)])
-    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert result.exit_code == 2 and "not UTF-8" in result.output
 
 
 def test_deeply_nested_webhook_body_is_a_400(tmp_path: Path) -> None:
