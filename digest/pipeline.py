@@ -15,7 +15,7 @@ import gc
 import hashlib
 import logging
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -439,34 +439,40 @@ def _poll_local(
     pool: ParsePool | None,
 ) -> Iterable[tuple[str, SourceReport]]:
     """Poll local files in this thread, one after another (reading a file is no network
-    wait). With a ``pool``, the next files' bodies are parsing in the workers while this
-    process stores the entries of the one before (at most ``pool.in_flight`` ahead, in
-    order, so entries are stored in config order as without a pool)."""
+    wait). With a ``pool``, every file is read first, the bodies are handed to the workers
+    largest first (:func:`digest.parseorder.parse_order`: the largest is not left to one
+    worker at the end) and their entries stored in config order as they come back, as
+    without a pool; every local body is so held in memory until its entries are stored."""
     if pool is None:
         for source in local:
             yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
         return
-    ahead: deque[tuple[SourceConfig, Callable[[], SourceReport]]] = deque()
-    for source in local:
-        started = _start(steps(source), pool)
-        if isinstance(started, SourceReport):  # skipped, unchanged or failed before a parse
-            yield source.name, guarded(source, functools.partial(_same, started))
-            continue
-        ahead.append((source, started))
-        while len(ahead) > pool.in_flight:
-            first, rest = ahead.popleft()
-            yield first.name, guarded(first, rest)
-    while ahead:
-        first, rest = ahead.popleft()
-        yield first.name, guarded(first, rest)
+    from digest.parseorder import parse_order
+
+    started = [(source, _until_parse(steps(source))) for source in local]
+    waiting = [(i, step) for i, (_, step) in enumerate(started) if isinstance(step, tuple)]
+    finish: dict[int, Callable[[], SourceReport]] = {}
+    for k in parse_order([len(job.content) for _, (_, job) in waiting]):
+        i, (generator, job) = waiting[k]
+        finish[i] = _submitted(generator, job, pool)
+    for i, (source, step) in enumerate(started):
+        if i in finish:
+            yield source.name, guarded(source, finish[i])
+        elif isinstance(step, SourceReport):  # skipped, unchanged or failed before a parse
+            yield source.name, guarded(source, functools.partial(_same, step))
+        elif not isinstance(step, tuple):  # the store failed before a parse
+            yield source.name, guarded(source, step)
 
 
-def _start(
-    steps: Generator[ParseJob, Any, SourceReport], pool: ParsePool
-) -> SourceReport | Callable[[], SourceReport]:
-    """Run ``steps`` up to its parse and hand the body to ``pool``: what finishes it (waits
-    for the parse, stores), or the report when no parse was needed. A store failure of the
-    steps is raised when the returned callable is called, as :func:`_drive` would."""
+_Started = tuple[Generator[ParseJob, Any, SourceReport], ParseJob]
+
+
+def _until_parse(
+    steps: Generator[ParseJob, Any, SourceReport],
+) -> _Started | SourceReport | Callable[[], SourceReport]:
+    """Run ``steps`` up to its parse: the steps and the body they ask to be parsed, or the
+    report when no parse was needed. A store failure of the steps is raised when the
+    returned callable is called, as :func:`_drive` would."""
     try:
         job = next(steps)
     except StopIteration as stop:
@@ -474,6 +480,13 @@ def _start(
         return report
     except DigestError as exc:
         return functools.partial(_raise, exc)
+    return steps, job
+
+
+def _submitted(
+    steps: Generator[ParseJob, Any, SourceReport], job: ParseJob, pool: ParsePool
+) -> Callable[[], SourceReport]:
+    """Hand ``job`` to ``pool``: what finishes ``steps`` (waits for the parse, stores)."""
     future = pool.submit(job.content, job.kwargs)
     parse: Callable[[ParseJob], Any] = (
         _parse_here if future is None else functools.partial(_pool_result, pool, future)
