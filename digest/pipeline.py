@@ -206,7 +206,8 @@ def poll_steps(
         max_backoff=timedelta(minutes=config.scheduler.max_backoff_minutes),
     )
     conditional = polling.conditional(state, local=is_local)
-    outcome: polling.FetchOutcome
+    outcome: polling.FetchOutcome  # what was fetched, unless its entries were stored
+    stored: polling.SourceUpdate | None = None  # the state written with the entries
     try:
         result = fetch(
             location,
@@ -219,10 +220,22 @@ def poll_steps(
         )
         report.http_status = result.status
         fingerprint = body_hash(result, source)
-        new = 0
+
+        def fetched(new: int) -> polling.FetchOutcome:
+            return polling.Fetched(
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                permanent_redirect=result.permanent_redirect,
+                new_entries=new,
+                local=is_local,
+                body_hash=fingerprint,
+            )
+
         if polling.unchanged(state, fingerprint):
             report.unchanged = True
             log.info("source_unchanged source=%s: same body as last time, not parsed", source.name)
+            outcome = fetched(0)
         else:
             feed = yield ParseJob(
                 result.content,
@@ -234,19 +247,14 @@ def poll_steps(
                     "language": source.language,
                 },
             )
-            new, seen = store.upsert_entries(feed.entries, now=now)
+            # the entries and the source's new state in one transaction
+            new, seen, stored = store.store_poll(
+                source.name, feed.entries, now=now,
+                decide=lambda new: polling.decide(state, fetched(new), now, policy),
+            )
             report.new_entries, report.seen_entries = new, seen
             report.warnings = list(feed.warnings)
             log.info("source_parsed source=%s entries=%d new=%d", source.name, len(feed.entries), new)
-        outcome = polling.Fetched(
-            status=result.status,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            permanent_redirect=result.permanent_redirect,
-            new_entries=new,
-            local=is_local,
-            body_hash=fingerprint,
-        )
     except NotModified:
         report.status, report.http_status = "not-modified", 304
         outcome = polling.NotModified()
@@ -262,8 +270,10 @@ def poll_steps(
         log.warning(
             "source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason
         )
-    update = polling.decide(state, outcome, now, policy)
-    store.apply_source_update(source.name, update)
+    if stored is None:
+        stored = polling.decide(state, outcome, now, policy)
+        store.apply_source_update(source.name, stored)
+    update = stored
     if update.url != state.url and update.url is not None:
         log.info("source_moved source=%s url=%s", source.name, update.url)
     if update.disabled_reason and not state.disabled_reason:
