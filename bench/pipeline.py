@@ -170,7 +170,7 @@ def stages(config_path: str) -> dict[str, float]:
     real_embed = embed.embed
     wrap = [
         (parse, "parse_feed", "poll: parse_feed"),
-        (pipeline.Store, "upsert_entries", "poll: store entries"),
+        (pipeline.Store, "store_poll", "poll: store entries"),
         (noise, "split_noise", "build: noise"),
         (cluster, "dedupe", "build: dedupe"),
         (cluster, "cluster", "build: cluster (incl. embeddings)"),

@@ -27,10 +27,6 @@ from digest.exceptions import ParseError
 
 log = logging.getLogger("digest.parsepool")
 
-IN_FLIGHT_PER_WORKER = 2
-"""Bodies handed to the pool ahead of the one being stored, per worker (memory bound)."""
-
-
 def usable_cores() -> int:
     """How many cores this process may run on (its CPU affinity, else ``os.cpu_count()``)."""
     try:
@@ -57,7 +53,6 @@ class ParsePool:
         import digest.parse  # noqa: F401 - imported once here, not once in every worker
 
         self.workers = workers
-        self.in_flight = workers * IN_FLIGHT_PER_WORKER
         self._executor: ProcessPoolExecutor | None = ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("fork")
         )

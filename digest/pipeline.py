@@ -15,7 +15,7 @@ import gc
 import hashlib
 import logging
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -206,7 +206,8 @@ def poll_steps(
         max_backoff=timedelta(minutes=config.scheduler.max_backoff_minutes),
     )
     conditional = polling.conditional(state, local=is_local)
-    outcome: polling.FetchOutcome
+    outcome: polling.FetchOutcome  # what was fetched, unless its entries were stored
+    stored: polling.SourceUpdate | None = None  # the state written with the entries
     try:
         result = fetch(
             location,
@@ -219,10 +220,22 @@ def poll_steps(
         )
         report.http_status = result.status
         fingerprint = body_hash(result, source)
-        new = 0
+
+        def fetched(new: int) -> polling.FetchOutcome:
+            return polling.Fetched(
+                status=result.status,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                permanent_redirect=result.permanent_redirect,
+                new_entries=new,
+                local=is_local,
+                body_hash=fingerprint,
+            )
+
         if polling.unchanged(state, fingerprint):
             report.unchanged = True
             log.info("source_unchanged source=%s: same body as last time, not parsed", source.name)
+            outcome = fetched(0)
         else:
             feed = yield ParseJob(
                 result.content,
@@ -234,19 +247,14 @@ def poll_steps(
                     "language": source.language,
                 },
             )
-            new, seen = store.upsert_entries(feed.entries, now=now)
+            # the entries and the source's new state in one transaction
+            new, seen, stored = store.store_poll(
+                source.name, feed.entries, now=now,
+                decide=lambda new: polling.decide(state, fetched(new), now, policy),
+            )
             report.new_entries, report.seen_entries = new, seen
             report.warnings = list(feed.warnings)
             log.info("source_parsed source=%s entries=%d new=%d", source.name, len(feed.entries), new)
-        outcome = polling.Fetched(
-            status=result.status,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            permanent_redirect=result.permanent_redirect,
-            new_entries=new,
-            local=is_local,
-            body_hash=fingerprint,
-        )
     except NotModified:
         report.status, report.http_status = "not-modified", 304
         outcome = polling.NotModified()
@@ -262,8 +270,10 @@ def poll_steps(
         log.warning(
             "source_failed source=%s status=%s error=%r", source.name, report.http_status, exc.reason
         )
-    update = polling.decide(state, outcome, now, policy)
-    store.apply_source_update(source.name, update)
+    if stored is None:
+        stored = polling.decide(state, outcome, now, policy)
+        store.apply_source_update(source.name, stored)
+    update = stored
     if update.url != state.url and update.url is not None:
         log.info("source_moved source=%s url=%s", source.name, update.url)
     if update.disabled_reason and not state.disabled_reason:
@@ -439,34 +449,40 @@ def _poll_local(
     pool: ParsePool | None,
 ) -> Iterable[tuple[str, SourceReport]]:
     """Poll local files in this thread, one after another (reading a file is no network
-    wait). With a ``pool``, the next files' bodies are parsing in the workers while this
-    process stores the entries of the one before (at most ``pool.in_flight`` ahead, in
-    order, so entries are stored in config order as without a pool)."""
+    wait). With a ``pool``, every file is read first, the bodies are handed to the workers
+    largest first (:func:`digest.parseorder.parse_order`: the largest is not left to one
+    worker at the end) and their entries stored in config order as they come back, as
+    without a pool; every local body is so held in memory until its entries are stored."""
     if pool is None:
         for source in local:
             yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
         return
-    ahead: deque[tuple[SourceConfig, Callable[[], SourceReport]]] = deque()
-    for source in local:
-        started = _start(steps(source), pool)
-        if isinstance(started, SourceReport):  # skipped, unchanged or failed before a parse
-            yield source.name, guarded(source, functools.partial(_same, started))
-            continue
-        ahead.append((source, started))
-        while len(ahead) > pool.in_flight:
-            first, rest = ahead.popleft()
-            yield first.name, guarded(first, rest)
-    while ahead:
-        first, rest = ahead.popleft()
-        yield first.name, guarded(first, rest)
+    from digest.parseorder import parse_order
+
+    started = [(source, _until_parse(steps(source))) for source in local]
+    waiting = [(i, step) for i, (_, step) in enumerate(started) if isinstance(step, tuple)]
+    finish: dict[int, Callable[[], SourceReport]] = {}
+    for k in parse_order([len(job.content) for _, (_, job) in waiting]):
+        i, (generator, job) = waiting[k]
+        finish[i] = _submitted(generator, job, pool)
+    for i, (source, step) in enumerate(started):
+        if i in finish:
+            yield source.name, guarded(source, finish[i])
+        elif isinstance(step, SourceReport):  # skipped, unchanged or failed before a parse
+            yield source.name, guarded(source, functools.partial(_same, step))
+        elif not isinstance(step, tuple):  # the store failed before a parse
+            yield source.name, guarded(source, step)
 
 
-def _start(
-    steps: Generator[ParseJob, Any, SourceReport], pool: ParsePool
-) -> SourceReport | Callable[[], SourceReport]:
-    """Run ``steps`` up to its parse and hand the body to ``pool``: what finishes it (waits
-    for the parse, stores), or the report when no parse was needed. A store failure of the
-    steps is raised when the returned callable is called, as :func:`_drive` would."""
+_Started = tuple[Generator[ParseJob, Any, SourceReport], ParseJob]
+
+
+def _until_parse(
+    steps: Generator[ParseJob, Any, SourceReport],
+) -> _Started | SourceReport | Callable[[], SourceReport]:
+    """Run ``steps`` up to its parse: the steps and the body they ask to be parsed, or the
+    report when no parse was needed. A store failure of the steps is raised when the
+    returned callable is called, as :func:`_drive` would."""
     try:
         job = next(steps)
     except StopIteration as stop:
@@ -474,6 +490,13 @@ def _start(
         return report
     except DigestError as exc:
         return functools.partial(_raise, exc)
+    return steps, job
+
+
+def _submitted(
+    steps: Generator[ParseJob, Any, SourceReport], job: ParseJob, pool: ParsePool
+) -> Callable[[], SourceReport]:
+    """Hand ``job`` to ``pool``: what finishes ``steps`` (waits for the parse, stores)."""
     future = pool.submit(job.content, job.kwargs)
     parse: Callable[[ParseJob], Any] = (
         _parse_here if future is None else functools.partial(_pool_result, pool, future)

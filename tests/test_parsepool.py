@@ -99,3 +99,31 @@ def test_one_core_or_few_files_parse_in_this_process(monkeypatch: pytest.MonkeyP
     assert parsepool.open_pool(1) is None
     monkeypatch.setattr(parsepool, "_other_threads", lambda: True)
     assert parsepool.open_pool(100) is None  # forking beside threads could copy a held lock
+
+
+def test_bodies_go_to_the_workers_largest_first_and_are_stored_in_config_order(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    submitted: list[str] = []
+    real = parsepool.ParsePool.submit
+
+    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
+        submitted.append(str(kwargs["source"]))
+        return real(self, content, kwargs)
+
+    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    config = _config(tmp_path, "ordered")
+    finished: list[str] = []
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        reports = pipeline.poll(config, store, now=NOW, progress=lambda r: finished.append(r.source))  # type: ignore[arg-type]
+    names = [feed[:-4] for feed in FEEDS]
+    assert submitted == sorted(names, key=lambda n: -(REAL_FEEDS / f"{n}.xml").stat().st_size)
+    assert submitted != names  # the files are listed smallest first
+    assert finished == [r.source for r in reports] == names
+
+
+def test_parse_order_is_largest_first_and_keeps_ties_in_order() -> None:
+    from digest.parseorder import parse_order
+
+    assert parse_order([3, 9, 3, 12]) == [3, 1, 0, 2]
+    assert parse_order([]) == []

@@ -251,3 +251,32 @@ def test_the_text_of_sanitised_html_is_what_the_html_parser_reads(fragment: str)
 
     clean = sanitize_html(fragment)
     assert sanitized_html_to_text(clean) == html_to_text(clean)
+
+
+def test_a_source_whose_new_state_cannot_be_written_keeps_none_of_its_entries(
+    db_url: str, tmp_path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source's entries and its new state (``body_hash``, next poll) are written in one
+    transaction: when the state cannot be written, none of the entries are kept (a source
+    is never half stored) and the next poll parses the body again."""
+    from digest.exceptions import StoreError
+
+    config, _ = _config(tmp_path, db_url)
+    real = polling.SourceUpdate.columns
+
+    def fails(self: polling.SourceUpdate) -> dict[str, object]:
+        raise StoreError("the database went away while writing the source")
+
+    names = [p.removesuffix(".xml") for p in FEEDS]
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    with Store.open(config.database.url) as store:
+        monkeypatch.setattr(polling.SourceUpdate, "columns", fails)
+        failed = pipeline.poll(config, store, now=T)  # type: ignore[arg-type]
+        assert [r.status for r in failed] == ["failed", "failed"]
+        assert store.entries_between(names, since, T) == []
+        monkeypatch.setattr(polling.SourceUpdate, "columns", real)
+        parses.clear()
+        again = pipeline.poll(config, store, now=T)  # type: ignore[arg-type]
+        assert sorted(parses) == sorted(names)  # no body_hash was kept: parsed again
+        assert all(r.status == "ok" and r.new_entries > 0 for r in again)
+        assert store.source_state(names[0]).body_hash is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -15,6 +15,8 @@ from digest.store.tables import entries, sources
 from digest.types import Entry, Image
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from digest.polling import SourceUpdate
 
 
@@ -93,19 +95,7 @@ class SourcesStore(StoreBase):
         """Create or update the ``sources`` row ``name`` with column ``values`` (only the
         named methods below call it: callers never write raw columns)."""
         with self.begin() as conn:
-            done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
-            if done.rowcount == 0:
-                conn.execute(
-                    insert(sources).values(
-                        **{
-                            "name": name,
-                            "error_count": 0,
-                            "not_modified_count": 0,
-                            "redirect_count": 0,
-                            **values,
-                        }
-                    )
-                )
+            _write_source_row(conn, name, values)
 
     def apply_source_update(self, name: str, update: SourceUpdate) -> None:
         """Write the state :func:`digest.polling.decide` computed for source ``name``."""
@@ -128,40 +118,27 @@ class SourcesStore(StoreBase):
 
         Returns ``(new, seen)``: how many were new and how many were already stored.
         """
-        new = seen = 0
         if not items:
             return 0, 0
         with self.begin() as conn:
-            by_source: dict[str, list[Entry]] = {}
-            for item in items:
-                by_source.setdefault(item.source, []).append(item)
-            for source_name, group in by_source.items():
-                ids = [e.entry_id for e in group]
-                known: dict[str, Any] = {}
-                for chunk_start in range(0, len(ids), 500):
-                    chunk = ids[chunk_start : chunk_start + 500]
-                    rows = conn.execute(
-                        select(entries.c.id, entries.c.entry_id, entries.c.content_hash).where(
-                            and_(entries.c.source == source_name, entries.c.entry_id.in_(chunk))
-                        )
-                    ).all()
-                    known.update({r.entry_id: r for r in rows})
-                fresh = []
-                for item in group:
-                    row = known.get(item.entry_id)
-                    if row is None:
-                        fresh.append(_entry_row(item, now))
-                        known[item.entry_id] = True  # a repeated id in one batch counts once
-                        new += 1
-                        continue
-                    seen += 1
-                    if row is not True and row.content_hash != item.content_hash:
-                        values = _entry_row(item, now)
-                        values.pop("first_seen")
-                        conn.execute(update(entries).where(entries.c.id == row.id).values(**values))
-                if fresh:
-                    conn.execute(insert(entries), fresh)
-        return new, seen
+            return _upsert_entries(conn, items, now)
+
+    def store_poll(
+        self, name: str, items: Sequence[Entry], *, now: datetime,
+        decide: Callable[[int], SourceUpdate],
+    ) -> tuple[int, int, SourceUpdate]:
+        """What one poll of source ``name`` parsed, in one transaction: ``items`` stored as
+        :meth:`upsert_entries` does, and the state ``decide(new)`` gives (``new``: how many
+        of them were new) written as :meth:`apply_source_update` does. A crash so stores
+        both or neither: never the entries without the source's ``body_hash`` and next poll.
+
+        Returns ``(new, seen, update)``.
+        """
+        with self.begin() as conn:
+            new, seen = _upsert_entries(conn, items, now) if items else (0, 0)
+            update = decide(new)
+            _write_source_row(conn, name, update.columns())
+        return new, seen, update
 
     def entries_between(
         self, source_names: Iterable[str], start: datetime, end: datetime
@@ -219,3 +196,48 @@ class SourcesStore(StoreBase):
             if latest is not None:
                 result[source_name] = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
         return result
+
+
+def _write_source_row(conn: Connection, name: str, values: Mapping[str, Any]) -> None:
+    done = conn.execute(update(sources).where(sources.c.name == name).values(**values))
+    if done.rowcount == 0:
+        conn.execute(
+            insert(sources).values(
+                **{"name": name, "error_count": 0, "not_modified_count": 0, "redirect_count": 0, **values}
+            )
+        )
+
+
+def _upsert_entries(conn: Connection, items: Sequence[Entry], now: datetime) -> tuple[int, int]:
+    """:meth:`SourcesStore.upsert_entries` on ``conn``, inside the caller's transaction."""
+    new = seen = 0
+    by_source: dict[str, list[Entry]] = {}
+    for item in items:
+        by_source.setdefault(item.source, []).append(item)
+    for source_name, group in by_source.items():
+        ids = [e.entry_id for e in group]
+        known: dict[str, Any] = {}
+        for chunk_start in range(0, len(ids), 500):
+            chunk = ids[chunk_start : chunk_start + 500]
+            rows = conn.execute(
+                select(entries.c.id, entries.c.entry_id, entries.c.content_hash).where(
+                    and_(entries.c.source == source_name, entries.c.entry_id.in_(chunk))
+                )
+            ).all()
+            known.update({r.entry_id: r for r in rows})
+        fresh = []
+        for item in group:
+            row = known.get(item.entry_id)
+            if row is None:
+                fresh.append(_entry_row(item, now))
+                known[item.entry_id] = True  # a repeated id in one batch counts once
+                new += 1
+                continue
+            seen += 1
+            if row is not True and row.content_hash != item.content_hash:
+                values = _entry_row(item, now)
+                values.pop("first_seen")
+                conn.execute(update(entries).where(entries.c.id == row.id).values(**values))
+        if fresh:
+            conn.execute(insert(entries), fresh)
+    return new, seen
