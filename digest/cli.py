@@ -413,7 +413,7 @@ def build(ctx: click.Context, list_name: str, at: datetime | date | None, out_di
 @click.option("--clear", is_flag=True, help="Remove this adjustment instead of setting it.")
 @click.pass_context
 def adjust(
-    ctx: click.Context, list_name: str, action: str, target: str, at: datetime | None,
+    ctx: click.Context, list_name: str, action: str, target: str, at: datetime | date | None,
     into: str, value: str, clear: bool,
 ) -> None:  # fmt: skip
     """Adjust one edition before it is sent, as the editor's pages do: `show` lists its stories
@@ -429,7 +429,7 @@ def adjust(
     config = _config(ctx)
     list_config = _list_config(ctx, config, list_name)
     now = _now()
-    when = at or next_edition_time(list_config, now)
+    when = _at(at, list_config, now) if at is not None else next_edition_time(list_config, now)
     scheduled = edition_time(list_config, when) if when else None
     if scheduled is None:
         raise click.ClickException("the list's schedule has no send time there")
@@ -447,6 +447,15 @@ def adjust(
         assert built is not None
         stories = (*built.edition.stories, *built.base.stories)
         if action == "show":
+            shown_edition = built.edition
+            if not shown_edition.stories:
+                click.echo(
+                    f"edition {list_config.name}/{period}: no stories (nothing new from "
+                    f"{shown_edition.window_start:%Y-%m-%d %H:%M} to "
+                    f"{shown_edition.window_end:%Y-%m-%d %H:%M} UTC; "
+                    f"{len(shown_edition.left_out)} entries left out, see `digest build "
+                    f"{list_config.name} --at {scheduled.astimezone(UTC):%Y-%m-%dT%H:%MZ} --explain`)"
+                )
             for section in built.edition.sections:
                 click.echo(f"[{section.name}]")
                 for shown in section.stories:

@@ -34,3 +34,16 @@ def test_an_unknown_story_or_entry_is_a_usage_error_naming_it(
     if named.startswith("'"):
         assert "in edition world/2026-02-18" in result.output
         assert "`digest adjust world show --at 2026-02-18T07:00Z` lists" in result.output
+
+
+@pytest.mark.parametrize("at", ["2026-02-18", "2026-02-18T07:00Z"])
+def test_a_date_alone_names_that_days_edition_as_everywhere_else(tmp_path: Path, at: str) -> None:
+    """README: a date alone is a valid TIME (that day's edition in the list's timezone); adjust
+    crashed on it with "'datetime.date' object has no attribute 'astimezone'"."""
+    path = _write_config(tmp_path)
+    result = CliRunner().invoke(cli, ["-c", str(path), "adjust", "world", "show", "--at", at])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
+    # nothing polled: the edition is empty, and show says so instead of printing nothing
+    assert "edition world/2026-02-18: no stories" in result.output
+    assert "--explain" in result.output
