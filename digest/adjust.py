@@ -381,22 +381,32 @@ class SentEditions(Protocol):
     def delivery_counts(self, edition_id: int) -> Mapping[str, int]: ...
 
 
-def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
-    """Raise :class:`EditionSent` when edition ``list_name``/``period`` is already stored:
-    its emails were rendered and queued, so an adjustment could change nothing that readers
-    get. The message names the edition, whether its delivery is complete (the ledger's rows,
-    :func:`digest.ledger_state.edition_complete`), when it was built and what can still be
-    done."""
+def sent_note(store: SentEditions, list_name: str, period: str) -> str:
+    """Why edition ``list_name``/``period`` can no longer be adjusted, or ``""`` when it can
+    (not stored yet). A stored edition's emails were rendered and queued, so an adjustment
+    could change nothing that readers get. The note names the edition, whether its delivery
+    is complete (the ledger's rows, :func:`digest.ledger_state.edition_complete`), when it
+    was built and what can still be done; the editor's pages show it, :func:`refuse_if_sent`
+    raises it."""
 
     row = store.edition(list_name, period)
     if row is None:
-        return
+        return ""
     # derived from the ledger rows (digest.ledger_state), never from a stored flag
     state = "was sent" if edition_complete(store.delivery_counts(row.id)) else "is being sent"
-    raise EditionSent(
+    return (
         f"edition {list_name}/{period} {state} (built {row.created_at:%Y-%m-%d %H:%M} UTC): "
         "adjustments change only editions not yet sent; adjust the next one instead"
     )
+
+
+def refuse_if_sent(store: SentEditions, list_name: str, period: str) -> None:
+    """Raise :class:`EditionSent` with :func:`sent_note` when edition ``list_name``/``period``
+    is already stored."""
+
+    note = sent_note(store, list_name, period)
+    if note:
+        raise EditionSent(note)
 
 
 def may_send(list_name: str, period: str, *, require_approval: bool, store: AdjustmentStore) -> bool:

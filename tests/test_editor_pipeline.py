@@ -153,7 +153,7 @@ def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(
     with TestClient(app) as client:
         client.post("/editor/login", data={"token": TOKEN})
         why = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
-        assert "Split off" in why and "Merge into" in why
+        assert "Split off" in why and "Merge into" in why and 'id="sent-note"' not in why
         token = re.search(r'name="csrf" value="([0-9a-f]+)"', why).group(1)
         common = {"csrf": token, "at": "2026-02-18T07:00:00Z", "period": before.edition.period, "back": "why"}
         r = client.post("/editor/lists/world/adjust", data={**common, "action": "split", "story": multi[0].key, "entry": entry_ref(split_entry)})
@@ -184,6 +184,14 @@ def test_split_move_merge_apply_alike_in_preview_and_send_and_are_refused_after(
         stored = store.edition("world", before.edition.period)
         assert store.variants(stored.id)[()].html == built.main.html  # what the preview showed
 
+        # an editor sees the edition was sent before trying to change it: the lists page
+        # said "sending" (the stored flag) and the pages "Sends …" with every form offered
+        overview = client.get("/editor/").text
+        assert "2026-02-18</a> · delivered" in overview and "· sending" not in overview
+        for page in ("preview", "why"):
+            shown_page = client.get(f"/editor/lists/world/{page}?at=2026-02-18T07:00:00Z").text
+            assert 'id="sent-note"' in shown_page and "world/2026-02-18 was sent" in shown_page
+            assert "Sent Wed 18 Feb" in shown_page and "Sends " not in shown_page
         r = client.post("/editor/lists/world/adjust", data={**common, "action": "pin", "story": stories[0].key})
         assert r.status_code == 409 and "was sent" in r.text and "world/2026-02-18" in r.text
     refused = _digest(config_path, "adjust", "world", "pin", stories[0].key, "--at", "2026-02-18T07:00:00Z")

@@ -80,6 +80,7 @@ from digest.adjust import (
     dropped_stories,
     entry_ref,
     refuse_if_sent,
+    sent_note,
 )
 from digest.attime import at_for_list
 from digest.config import Config, ListConfig, SourceConfig
@@ -725,6 +726,7 @@ def editor_routes(
             sandbox=FRAME_SANDBOX,
             transport=config.transport_for(lst),
             approved=_when(approved, lst.schedule.timezone) if (approved := store.approval(lst.name, preview.base.period)) else "",
+            sent=sent_note(store, lst.name, preview.base.period),
         )
 
     async def preview_email(request: Request) -> Response:
@@ -753,6 +755,7 @@ def editor_routes(
             query=_query(at, topics),
             at_iso=_iso(at),
             scheduled=_when(preview.scheduled, lst.schedule.timezone),
+            sent=sent_note(store, lst.name, preview.base.period),
             state=story_state(preview),
             notice=NOTICES.get(request.query_params.get("notice", ""), ""),
             notice_bad=False,
