@@ -499,6 +499,20 @@ class LedgerStore(StoreBase):
                         update(deliveries).where(among).where(open_states).values(**values)
                     )
 
+    def fail_delivered(self, delivery_id: int, error: str, *, now: datetime) -> bool:
+        """Mark a ``sent`` row ``failed`` with ``error``: the provider took the message and
+        reported later that it never sent it (a SendGrid ``dropped`` for a reason about the
+        message), so ``retry-failed`` may send it again without a second copy reaching
+        anyone. Returns False when the row is not ``sent`` (unknown id, or already moved)."""
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .where(deliveries.c.state == "sent")
+            .values(state="failed", last_error=error[:500], updated_at=now)
+        )
+        with self.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
     def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
         None) back to ``queued``, due now, with a fresh retry budget (attempts 0). Rows
