@@ -184,3 +184,45 @@ def test_the_editor_list_page_counts_the_subscriber_file_before_the_first_editio
             assert "cannot read" in facts, facts
     finally:
         store.close()
+
+
+def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A poll whose writes find the disk full (SQLite's ``SQLITE_FULL``, here from a
+    ``max_page_count`` at the file's size: no root needed for a tiny filesystem) stops with one
+    line naming the database file and what to do, exit 1; no driver words, no SQLAlchemy link,
+    no traceback; and what was stored before is still there."""
+    import sys
+
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    from digest.cli import main
+
+    db = tmp_path / "d.db"
+    inst = install(tmp_path, f"sqlite:///{db}", {"world": ("0 7 * * *", "UTC")})
+    inst.add_item(AT - timedelta(hours=2))
+    assert inst.cli("poll").exit_code == 0
+    before = inst._query("SELECT count(*) FROM entries")
+
+    def no_room(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the file's page count
+        cur.close()
+
+    for k in range(1, 40):
+        inst.add_item(AT - timedelta(hours=2) + timedelta(minutes=k))
+    event.listen(Pool, "connect", no_room)
+    try:
+        monkeypatch.setattr(sys, "argv", ["digest", "-c", str(inst.config), "poll"])
+        with pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        event.remove(Pool, "connect", no_room)
+    assert done.value.code == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"error: the disk holding database file {db} is full" in said, said
+    assert "free some space on that disk, then run the command again" in said
+    assert "sqlalche.me" not in said and "OperationalError" not in said and "Traceback" not in said
+    assert inst._query("SELECT count(*) FROM entries") == before
