@@ -52,6 +52,17 @@ _CLAIM_COLUMNS = (
 )
 
 
+def _address_suppressed() -> Any:
+    """``EXISTS`` (correlated with ``subscribers``): the subscriber's address is suppressed
+    for its list or for every list."""
+    return (
+        select(suppressions.c.id)
+        .where(suppressions.c.email_lower == subscribers.c.email_lower)
+        .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == subscribers.c.list_name))
+        .exists()
+    )
+
+
 class _Liveness:
     """:func:`~digest.liveness.holder_alive` once per holder, asked only when ``exclusive``
     (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`). A
@@ -365,13 +376,7 @@ class LedgerStore(StoreBase):
             )
             .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
         )
-        suppressed = (
-            select(suppressions.c.id)
-            .where(suppressions.c.email_lower == subscribers.c.email_lower)
-            .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
-            .exists()
-            .label("suppressed")
-        )
+        suppressed = _address_suppressed().label("suppressed")
         while True:
             picked_any, claimed = self._claim_once(claim, suppressed, lease)
             if claimed or not picked_any:
@@ -513,14 +518,21 @@ class LedgerStore(StoreBase):
         with self.begin() as conn:
             return bool(conn.execute(stmt).rowcount)
 
-    def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
+    def requeue(
+        self, edition_id: int | None, state: str, *, now: datetime, held: dict[str, int] | None = None
+    ) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
         None) back to ``queued``, due now, with a fresh retry budget (attempts 0). Rows
         waiting for a retry (``queued`` with attempts and a ``not_before``) become due now as
         well: the operator says the provider is back. Rows waiting for a local send time
         (never attempted) keep it. ``not_before`` is compared with no clock here, since a
         command run with ``--at`` records retries on its own clock. Returns how many rows
-        moved from ``state``."""
+        moved from ``state``.
+
+        With ``held`` (a dict, filled in), rows a claim would skip stay in ``state``
+        (:func:`~digest.ledger_state.skip_reason`: the subscriber is no longer active or the
+        address is suppressed), counted in ``held`` per reason: re-queued, they would only
+        be skipped, and kept they can still be retried once the suppression is lifted."""
         moved = update(deliveries).where(deliveries.c.state == state).values(
             state="queued", not_before=None, attempts=0, updated_at=now
         )
@@ -531,12 +543,31 @@ class LedgerStore(StoreBase):
             .where(deliveries.c.not_before.is_not(None))
             .values(not_before=None, updated_at=now)
         )
+        rows = (
+            select(deliveries.c.id, subscribers.c.status, _address_suppressed().label("suppressed"))
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.state == state)
+        )
         if edition_id is not None:
             moved = moved.where(deliveries.c.edition_id == edition_id)
             waiting = waiting.where(deliveries.c.edition_id == edition_id)
+            rows = rows.where(deliveries.c.edition_id == edition_id)
         with self.begin() as conn:
             conn.execute(waiting)
-            return int(conn.execute(moved).rowcount or 0)
+            if held is None:
+                return int(conn.execute(moved).rowcount or 0)
+            going = []
+            for row in conn.execute(rows):
+                reason = skip_reason(row.status, bool(row.suppressed))
+                if reason is None:
+                    going.append(row.id)
+                else:
+                    held[reason] = held.get(reason, 0) + 1
+            dialect = self.engine.dialect.name
+            return sum(
+                int(conn.execute(moved.where(among)).rowcount or 0)
+                for among in _id_chunks(dialect, deliveries.c.id, going)
+            )
 
     def waiting_retries(self, edition_id: int | None) -> int:
         """Rows (of one edition, or of all when None) waiting for a retry: ``queued`` after
