@@ -64,21 +64,22 @@ def _address_suppressed() -> Any:
 
 
 class _Liveness:
-    """:func:`~digest.liveness.holder_alive` once per holder, asked only when ``exclusive``
-    (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`). A
-    holder of this very process counts as gone: a ledger started again in-process (after
-    an exception left its rows) takes them over, as a restart would."""
+    """:func:`~digest.liveness.holder_alive` once per holder: of any holder of this host when
+    ``exclusive`` (one machine, SQLite), else only of one of this boot and pid namespace
+    (``same_kernel``: several machines share PostgreSQL). When ``exclusive``, a holder of
+    this very process counts as gone: a ledger started again in-process (after an exception
+    left its rows) takes them over, as a restart would."""
 
     def __init__(self, exclusive: bool) -> None:
         self.exclusive = exclusive
         self.seen: dict[str, bool | None] = {}
 
     def __call__(self, holder: str | None) -> bool | None:
-        if not self.exclusive or holder is None:
+        if holder is None:
             return None
         if holder not in self.seen:
-            alive = holder_alive(holder)
-            if alive is None and _this_process(holder):
+            alive = holder_alive(holder, same_kernel=not self.exclusive)
+            if alive is None and self.exclusive and _this_process(holder):
                 alive = False
             self.seen[holder] = alive
         return self.seen[holder]
@@ -218,7 +219,7 @@ class LedgerStore(StoreBase):
             lease_now = _lease_now(conn)
             for row in conn.execute(query).all():
                 verdict = reclaim(
-                    row.state, row.lease_expires_at, lease_now, exclusive=exclusive,
+                    row.state, row.lease_expires_at, lease_now,
                     holder_alive=alive(row.lease_holder),
                 )
                 if verdict == "queued":
@@ -265,7 +266,7 @@ class LedgerStore(StoreBase):
         with self.begin() as conn:
             lease_now = _lease_now(conn)
             for state, expires_at, holder, n in conn.execute(query).all():
-                verdict = reclaim(state, expires_at, lease_now, exclusive=exclusive,
+                verdict = reclaim(state, expires_at, lease_now,
                                   holder_alive=alive(holder))
                 if verdict is not None:
                     reclaimable += int(n)
@@ -308,7 +309,7 @@ class LedgerStore(StoreBase):
                     batch["expires_at"] is None or expires_at > batch["expires_at"]
                 ):
                     batch["expires_at"] = expires_at
-                if reclaim(state, expires_at, lease_now, exclusive=exclusive,
+                if reclaim(state, expires_at, lease_now,
                            holder_alive=batch["alive"]) is not None:
                     batch["taken"] = True
         return [
