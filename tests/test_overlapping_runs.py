@@ -198,3 +198,30 @@ def test_on_postgresql_a_killed_worker_of_this_host_is_recovered_at_once_a_live_
         if holder.poll() is None:
             holder.kill()
         holder.wait()
+
+
+def test_a_holder_of_another_boot_is_gone_and_of_another_pid_namespace_unknown() -> None:
+    """Same host name: an id of an earlier boot names a process that died with it; one of
+    another pid namespace (another container) names a pid that means nothing here; on
+    PostgreSQL (``same_kernel``) an id without this boot and namespace is never asked."""
+    import socket
+
+    from digest.liveness import kernel_id
+
+    here = kernel_id()
+    if here is None:
+        pytest.skip("no /proc here: no boot id or pid namespace to compare")
+    boot, _, namespace = here.partition(".")
+    host = socket.gethostname()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pid = child.pid
+        assert holder_alive(f"{host}:{pid}:abc:{here}", same_kernel=True) is True
+        assert holder_alive(f"{host}:{pid}:abc:{here}") is True
+        assert holder_alive(f"{host}:{pid}:abc:other-boot.{namespace}") is False
+        assert holder_alive(f"{host}:{pid}:abc:{boot}.1") is None
+        assert holder_alive(f"{host}:{pid}:abc", same_kernel=True) is None
+        assert holder_alive(f"{host}:{pid}:abc:other-boot.{namespace}", same_kernel=True) is None
+    finally:
+        child.kill()
+        child.wait()
