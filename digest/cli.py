@@ -1360,6 +1360,34 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
 
 @cli.group(invoke_without_command=True)
 @click.pass_context
+def suppressions(ctx: click.Context) -> None:
+    """Suppressed addresses (default: list them): bounces, drops, complaints, unsubscribes."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _store(ctx, _config(ctx.find_root())) as store:
+        rows = store.suppressions_of()
+    for email, list_name, reason, at in rows:
+        click.echo(f"{email} {list_name or '(every list)'} {reason} {at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"{len(rows)} suppressed")
+
+
+@suppressions.command("remove")
+@click.argument("email")
+@click.pass_context
+def suppressions_remove(ctx: click.Context, email: str) -> None:
+    """Lift the suppression of EMAIL after a bounce, drop or complaint (the address works
+    again): its bounced or complained subscribers become active; unsubscribes stay. Failed
+    deliveries to it are sent by `digest deliveries retry-failed`."""
+    with _store(ctx, _config(ctx.find_root())) as store:
+        removed, revived = store.lift_suppression(email, now=_now())
+    if not removed and not revived:
+        raise click.ClickException(f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)")
+    click.echo(f"{email}: {removed} suppression(s) lifted, {revived} subscriber(s) active again; "
+               "`digest deliveries retry-failed` re-sends its failed deliveries")
+
+
+@cli.group(invoke_without_command=True)
+@click.pass_context
 def deliveries(ctx: click.Context) -> None:
     """Ledger counts per edition and state (default); unknown, failed and retrying rows."""
     if ctx.invoked_subcommand is None:
@@ -1434,7 +1462,7 @@ def _echo_requeued(n: int, waiting: int) -> None:
     message = f"{n} deliveries queued again"
     if waiting:
         message += f"; {waiting} waiting for a retry are due now"
-    click.echo(message + "; the next `digest run` (or the scheduler) sends them")
+    click.echo(message + ("; the next `digest run` (or the scheduler) sends them" if n or waiting else ""))
 
 
 @deliveries.command("retry-failed")
@@ -1442,13 +1470,23 @@ def _echo_requeued(n: int, waiting: int) -> None:
 @click.pass_context
 def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
     """Queue failed deliveries again (after a provider outage or a full disk); the next
-    `digest run` or the scheduler sends them. Bounced addresses stay suppressed."""
+    `digest run` or the scheduler sends them. Deliveries to suppressed addresses or to
+    subscribers no longer active stay failed, counted by reason."""
     from digest.deliver import Ledger
 
+    held: dict[str, int] = {}
     with _store(ctx, _config(ctx.find_root())) as store:
         waiting = store.waiting_retries(edition_id)
-        n = Ledger(store, clock=_now).retry_failed(edition_id)
+        n = Ledger(store, clock=_now).retry_failed(edition_id, held=held)
     _echo_requeued(n, waiting)
+    for reason, count in sorted(held.items()):
+        lift = (
+            "they unsubscribed, so they are not sent again"
+            if reason == "subscriber unsubscribed"
+            else "`digest suppressions` lists them; `digest suppressions remove EMAIL` lifts "
+            "one, then run retry-failed again"
+        )
+        click.echo(f"{count} failed deliveries stay failed ({reason}): {lift}")
 
 
 @cli.command()

@@ -10,6 +10,11 @@ else is refused with :class:`DatabaseFileError` and left untouched for the opera
 A missing file is the first run. It is created under a temporary name, put in WAL mode (which
 writes the header) and hard-linked into place, so no kill can leave a 0-byte ``digest.db`` behind
 that the next run would then refuse.
+
+A write that finds the disk (or the file's ``max_page_count``) full is refused by SQLite with
+``SQLITE_FULL`` and its transaction rolled back: :func:`full_error` turns it into
+:class:`DatabaseFullError`, which names the file and says what to do, instead of the driver's
+words and SQLAlchemy's link.
 """
 
 from __future__ import annotations
@@ -39,6 +44,31 @@ class DatabaseFileError(StoreError):
             "or move it away to start with a new, empty database"
         )
         self.path = path
+
+
+class DatabaseFullError(StoreError):
+    """SQLite refused a write because the disk holding the database file is full
+    (``SQLITE_FULL``, https://www.sqlite.org/rescode.html#full). The transaction was rolled
+    back, so what was stored before is intact. ``path`` is the file (None when unknown)."""
+
+    def __init__(self, path: Path | None) -> None:
+        where = f"database file {path}" if path is not None else "the database"
+        super().__init__(
+            f"the disk holding {where} is full: SQLite refused the write and rolled it back, "
+            "so nothing stored before was lost; free some space on that disk, then run the "
+            "command again"
+        )
+        self.path = path
+
+
+def full_error(exc: BaseException, url: object) -> DatabaseFullError | None:
+    """A :class:`DatabaseFullError` for the database at ``url`` (an SQLAlchemy URL or its
+    text) when ``exc`` (an SQLAlchemy error or the driver's own) is SQLite's ``SQLITE_FULL``;
+    ``None`` for any other error."""
+    cause = getattr(exc, "orig", None) or exc
+    if not isinstance(cause, sqlite3.Error) or getattr(cause, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+        return None
+    return DatabaseFullError(sqlite_path(str(url)))
 
 
 def sqlite_path(url: str) -> Path | None:

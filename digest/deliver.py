@@ -179,13 +179,18 @@ class Ledger:
         log.info("deliver.retry_unknown edition=%s requeued=%d", edition_id, n)
         return n
 
-    def retry_failed(self, edition_id: int | None = None) -> int:
+    def retry_failed(
+        self, edition_id: int | None = None, *, held: dict[str, int] | None = None
+    ) -> int:
         """Re-queue ``failed`` rows (after a provider outage or a full disk), due now with a
-        fresh retry budget; rows waiting for a retry become due now too. Suppressed or
-        unsubscribed addresses are skipped when claimed, so a bounce is never tried again.
-        Returns how many rows were re-queued."""
-        n = self.store.requeue(edition_id, DeliveryState.FAILED, now=self.clock())
-        log.info("deliver.retry_failed edition=%s requeued=%d", edition_id, n)
+        fresh retry budget; rows waiting for a retry become due now too. A row whose address
+        is suppressed or whose subscriber is no longer active stays ``failed`` (a claim would
+        only skip it; kept, it is retried once the suppression is lifted), counted per reason
+        in ``held`` when given ("address suppressed": 40). Returns how many rows were
+        re-queued."""
+        held = {} if held is None else held
+        n = self.store.requeue(edition_id, DeliveryState.FAILED, now=self.clock(), held=held)
+        log.info("deliver.retry_failed edition=%s requeued=%d held=%s", edition_id, n, held)
         return n
 
     def unknown(self, edition_id: int | None = None) -> list[DeliveryRow]:

@@ -9,7 +9,7 @@ clock on SQLite), as delivery leases are, so a host whose clock runs ahead does 
 live holder's lease (it did, at once, with each process's own clock); a :class:`Lease` made
 without a ``clock`` uses the process's own.
 
-A holder id names the process for operators: ``host:pid:random``.
+A holder id names the process for operators: ``host:pid:random:kernel`` (:func:`holder_id`).
 """
 
 from __future__ import annotations
@@ -36,15 +36,19 @@ def utcnow() -> datetime:
 
 
 def holder_id() -> str:
-    """A holder id for this process: ``host:pid:start.6 hex digits`` (``start``: when the
-    process started, :func:`digest.liveness.process_start`, so a later process given the same
-    pid is not taken for it; left out, ``host:pid:hex``, where the system does not tell; the
-    random part keeps two processes on different hosts with the same pid apart)."""
-    from digest.liveness import process_start
+    """A holder id for this process: ``host:pid:start.6 hex digits:kernel`` (``start``: when
+    the process started, :func:`digest.liveness.process_start`, so a later process given the
+    same pid is not taken for it; left out, ``host:pid:hex``, where the system does not tell;
+    the random part keeps two processes on different hosts with the same pid apart;
+    ``kernel``: the boot id and pid namespace, :func:`digest.liveness.kernel_id`, so a worker
+    of the same boot and namespace may ask whether the holder runs; left out where unknown)."""
+    from digest.liveness import kernel_id, process_start
 
     start = process_start(os.getpid())
     token = secrets.token_hex(3)
-    return f"{socket.gethostname()}:{os.getpid()}:{token if start is None else f'{start}.{token}'}"
+    kernel = kernel_id()
+    name = f"{socket.gethostname()}:{os.getpid()}:{token if start is None else f'{start}.{token}'}"
+    return name if kernel is None else f"{name}:{kernel}"
 
 
 #: Who holds a lease and until when: the store's typed row (kept under its old name).

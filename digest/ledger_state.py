@@ -83,7 +83,6 @@ def reclaim(
     expires_at: datetime | None,
     now: datetime,
     *,
-    exclusive: bool,
     holder_alive: bool | None = None,
 ) -> DeliveryState | None:
     """What an in-flight row becomes when a worker finds it: ``QUEUED`` for a ``claimed`` row
@@ -93,19 +92,18 @@ def reclaim(
     ``now`` is the lease clock's time (the database server's on PostgreSQL, the machine's on
     SQLite; never a run's ``--at``), the clock ``expires_at`` was stamped on.
 
-    - ``exclusive`` (one machine, as on SQLite), where ``holder_alive`` says whether the
-      holder process runs (:func:`digest.liveness.holder_alive`): ``True``: never taken over,
-      whatever the lease says (an overlapping run, on whatever clock, leaves a live run's
-      batch alone); ``False``: taken over at once (a killed run is recovered without waiting
-      out the lease); ``None`` (cannot be told: another host): by the lease.
-    - not ``exclusive`` (several machines, PostgreSQL): by the lease alone
-      (:func:`lease_expired`).
+    ``holder_alive`` says whether the holder process runs (:func:`digest.liveness.holder_alive`:
+    on SQLite, one machine, for any holder of this host; on PostgreSQL, several machines,
+    only for a holder of this boot and pid namespace): ``True``: never taken over, whatever
+    the lease says (an overlapping run, on whatever clock, leaves a live run's batch alone);
+    ``False``: taken over at once (a killed run is recovered without waiting out the lease);
+    ``None`` (cannot be told: another host, another container): by the lease alone
+    (:func:`lease_expired`).
 
     Rows in other states are never reclaimed (``None``)."""
     if state not in IN_FLIGHT_STATES:
         return None
-    asked = holder_alive if exclusive else None  # several machines: a pid means nothing
-    if asked is True or (asked is None and not lease_expired(expires_at, now)):
+    if holder_alive is True or (holder_alive is None and not lease_expired(expires_at, now)):
         return None
     return DeliveryState.QUEUED if state == DeliveryState.CLAIMED else DeliveryState.UNKNOWN
 

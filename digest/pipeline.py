@@ -31,6 +31,7 @@ from digest import schedule as schedules
 from digest.adjust import Rules, adjusted, may_send
 from digest.attime import AtValue, at_for_list
 from digest.config import Config, ListConfig, SourceConfig
+from digest.dbfile import DatabaseFullError
 from digest.exceptions import DigestError, EditionExists, NotModified, RenderError, SourceError
 from digest.ledger_state import LedgerRun, edition_complete
 from digest.store import SourceState, StateCounts, Store
@@ -364,6 +365,8 @@ def poll(
     def guarded(source: SourceConfig, run: Callable[[], SourceReport]) -> SourceReport:
         try:
             report = run()
+        except DatabaseFullError:
+            raise  # every later write would fail too: stop the command, say what to do
         except DigestError as exc:  # the store failed for this source: report, go on
             report = SourceReport(source=source.name, status="failed", error=str(exc))
         if progress is not None:
@@ -1235,6 +1238,8 @@ def resume(
             done = deliver_edition(
                 config, store, list_config, row.id, row.period, now=now, clock=clock, should_stop=should_stop
             )
+        except DatabaseFullError:
+            raise
         except DigestError as exc:
             report.message = str(exc)
         else:
@@ -1295,6 +1300,8 @@ def run(
                 report.lists.append(empty_report(store, list_config, owed))
                 continue
             report.lists.append(publish(config, store, list_config, at=when, now=now, clock=clock))
+        except DatabaseFullError:
+            raise
         except DigestError as exc:
             log.error("list_failed list=%s error=%r", list_config.name, str(exc))
             # named by its period, so resume below does not try (and report) the same edition again

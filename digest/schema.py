@@ -39,6 +39,7 @@ from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, in
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from digest.dbfile import full_error
 from digest.exceptions import StoreError
 
 SCRIPT_LOCATION = Path(__file__).parent / "migrations"
@@ -196,7 +197,8 @@ def create_new(engine: Engine) -> bool:
         return True
     except SQLAlchemyError as exc:
         cause = getattr(exc, "orig", None) or exc
-        raise StoreError(f"database creation failed: {' '.join(str(cause).split())}") from exc
+        full = full_error(exc, engine.url)
+        raise full or StoreError(f"database creation failed: {' '.join(str(cause).split())}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -224,4 +226,5 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 command.upgrade(_alembic_config(conn), target)  # type: ignore[arg-type]
     except (SQLAlchemyError, CommandError) as exc:
         cause = getattr(exc, "orig", None) or exc  # the driver's words, without SQL and links
-        raise StoreError(f"database migration failed: {' '.join(str(cause).split())}") from exc
+        full = full_error(exc, engine.url)
+        raise full or StoreError(f"database migration failed: {' '.join(str(cause).split())}") from exc

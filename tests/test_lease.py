@@ -114,6 +114,6 @@ def test_holder_id_names_host_and_pid() -> None:
     import os
     import socket
 
-    host, pid, rand = holder_id().rsplit(":", 2)
+    host, pid, rand = holder_id().split(":")[:3]
     assert host == socket.gethostname() and pid == str(os.getpid())
     assert len(rand.rpartition(".")[2]) == 6  # after the process's start time, where known

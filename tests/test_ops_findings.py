@@ -184,3 +184,91 @@ def test_the_editor_list_page_counts_the_subscriber_file_before_the_first_editio
             assert "cannot read" in facts, facts
     finally:
         store.close()
+
+
+def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A poll whose writes find the disk full (SQLite's ``SQLITE_FULL``, here from a
+    ``max_page_count`` at the file's size: no root needed for a tiny filesystem) stops with one
+    line naming the database file and what to do, exit 1; no driver words, no SQLAlchemy link,
+    no traceback; and what was stored before is still there."""
+    import sys
+
+    from sqlalchemy import event
+    from sqlalchemy.pool import Pool
+
+    from digest.cli import main
+
+    db = tmp_path / "d.db"
+    inst = install(tmp_path, f"sqlite:///{db}", {"world": ("0 7 * * *", "UTC")})
+    inst.add_item(AT - timedelta(hours=2))
+    assert inst.cli("poll").exit_code == 0
+    before = inst._query("SELECT count(*) FROM entries")
+
+    def no_room(dbapi_conn: object, _record: object) -> None:
+        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+        cur.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the file's page count
+        cur.close()
+
+    for k in range(1, 40):
+        inst.add_item(AT - timedelta(hours=2) + timedelta(minutes=k))
+    event.listen(Pool, "connect", no_room)
+    try:
+        monkeypatch.setattr(sys, "argv", ["digest", "-c", str(inst.config), "poll"])
+        with pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        event.remove(Pool, "connect", no_room)
+    assert done.value.code == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"error: the disk holding database file {db} is full" in said, said
+    assert "free some space on that disk, then run the command again" in said
+    assert "sqlalche.me" not in said and "OperationalError" not in said and "Traceback" not in said
+    assert inst._query("SELECT count(*) FROM entries") == before
+
+
+def test_retry_failed_counts_what_it_really_retries_and_what_stays_suppressed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`deliveries retry-failed` with failed rows whose addresses are suppressed: they stay
+    failed and are counted with the command that lifts a suppression; only the others are
+    queued again. `suppressions remove EMAIL` lifts one (its bounced subscriber is active
+    again), and the next retry-failed queues that row."""
+    from click.testing import CliRunner
+    from sqlalchemy import select, update
+
+    from digest.cli import cli
+    from digest.store import Store, deliveries, subscribers
+    from digest.types import SubscriberStatus
+    from tests.worker_support import seed, write_config
+
+    edition = seed(db_url, 4, html_size=200)
+    with Store.open(db_url) as store:
+        with store.begin() as conn:
+            conn.execute(update(deliveries).values(state="failed", last_error="550 5.1.1 no such user"))
+            emails = sorted(conn.scalars(select(subscribers.c.email)))
+        store.suppress(emails[0], "bounce", now=AT)
+        store.suppress(emails[1], "dropped", now=AT)
+        bounced = store.subscriber_by_email("world", emails[0])
+        assert bounced is not None and bounced.id is not None
+        store.set_subscriber_status(bounced.id, SubscriberStatus.BOUNCED, now=AT)
+    config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
+
+    def digest(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["-c", str(config), *args])
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    said = digest("deliveries", "retry-failed")
+    assert said.startswith("2 deliveries queued again;"), said
+    assert "1 failed deliveries stay failed (address suppressed)" in said, said
+    assert "1 failed deliveries stay failed (subscriber bounced)" in said, said
+    assert "`digest suppressions remove EMAIL` lifts one" in said, said
+    assert emails[0] in digest("suppressions")
+    assert "1 suppression(s) lifted, 1 subscriber(s) active again" in digest("suppressions", "remove", emails[0])
+    said = digest("deliveries", "retry-failed")
+    assert said.startswith("1 deliveries queued again;"), said
+    assert "1 failed deliveries stay failed (address suppressed)" in said, said
+    with Store.open(db_url) as store:
+        assert store.delivery_counts(edition) == {"queued": 3, "failed": 1}

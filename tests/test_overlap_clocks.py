@@ -18,14 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,7 +161,7 @@ def test_kill_9_then_retry_unknown_then_run_sends_everyone_exactly_once(
     handler, port = sink
     handler.drop_held = True  # the dead send's message in DATA is never delivered
     edition = seed(db_url, N, html_size=200, period="2026-01-01")
-    lease = 4.0
+    lease = 300.0  # only the holder's death can free its rows while the test runs
     config = _config(tmp_path, db_url, port, lease_seconds=lease)
     send = _start_send(config)
     try:
@@ -175,25 +173,13 @@ def test_kill_9_then_retry_unknown_then_run_sends_everyone_exactly_once(
             send.kill()
             send.wait()
     holder = f"{socket.gethostname()}:{send.pid}"
-    postgres = db_url.startswith("postgresql")
     shown = _run(_digest(config, "deliveries"))
     assert shown.returncode == 0, shown.stderr
     retry = _run(_digest(config, "deliveries", "retry-unknown"))
     assert retry.returncode == 0, retry.stderr
-    if postgres:
-        # other machines may be sending: the rows wait for their lease, and both commands
-        # say so, with the holder and the time (on the server's clock)
-        for said in (shown.stdout, retry.stdout):
-            assert re.search(rf"in flight: {BATCH - 2} in flight under a lease until "
-                             rf"\d\d:\d\d:\d\d UTC held by {re.escape(holder)}; retry after that",
-                             said), said
-        assert retry.stdout.startswith("0 deliveries queued again"), retry.stdout
-        time.sleep(lease + 0.5)
-        retry = _run(_digest(config, "deliveries", "retry-unknown"))
-        assert retry.returncode == 0, retry.stderr
-    else:
-        # one machine: the holder is asked, and it is gone; nothing to wait for
-        assert f"in flight held by {holder} whose process is gone" in shown.stdout, shown.stdout
+    # the holder is asked, and it is gone; nothing to wait for: on SQLite (one machine) and
+    # on PostgreSQL too, since the holder id carries this boot and pid namespace
+    assert f"in flight held by {holder} whose process is gone" in shown.stdout, shown.stdout
     assert retry.stdout.startswith("1 deliveries queued again"), retry.stdout
     assert "in flight:" not in retry.stdout, retry.stdout
     again = _run(_digest(config, "run"))

@@ -52,18 +52,16 @@ HOLDER = textwrap.dedent(
 
 def test_reclaim_leaves_a_live_holders_rows_and_takes_a_dead_ones_at_once() -> None:
     live_lease = SOON + timedelta(minutes=5)
-    assert reclaim("claimed", live_lease, SOON, exclusive=True, holder_alive=True) is None
-    assert reclaim("sending", live_lease, SOON, exclusive=True, holder_alive=True) is None
-    assert reclaim("claimed", live_lease, SOON, exclusive=True, holder_alive=False) == DeliveryState.QUEUED
+    assert reclaim("claimed", live_lease, SOON, holder_alive=True) is None
+    assert reclaim("sending", live_lease, SOON, holder_alive=True) is None
+    assert reclaim("claimed", live_lease, SOON, holder_alive=False) == DeliveryState.QUEUED
     # a holder that cannot be asked (another host): its lease, on the lease clock, decides
-    assert reclaim("sending", live_lease, SOON, exclusive=True, holder_alive=None) is None
-    assert reclaim("sending", SOON, SOON, exclusive=True, holder_alive=None) == DeliveryState.UNKNOWN
+    assert reclaim("sending", live_lease, SOON, holder_alive=None) is None
+    assert reclaim("sending", SOON, SOON, holder_alive=None) == DeliveryState.UNKNOWN
     # a live holder keeps its rows whatever its lease says: a run on another clock (--at,
     # faketime) sees that lease as long over, and must still not send its batch again
-    assert reclaim("sending", SOON, SOON, exclusive=True, holder_alive=True) is None
-    assert reclaim("claimed", None, SOON, exclusive=True, holder_alive=True) is None
-    # several machines (PostgreSQL): only the lease speaks
-    assert reclaim("claimed", live_lease, SOON, exclusive=False, holder_alive=False) is None
+    assert reclaim("sending", SOON, SOON, holder_alive=True) is None
+    assert reclaim("claimed", None, SOON, holder_alive=True) is None
 
 
 def test_holder_alive_asks_only_this_hosts_other_processes() -> None:
@@ -105,7 +103,7 @@ def test_a_pid_given_again_to_another_process_is_not_the_holder() -> None:
         assert holder_alive(f"{host}:{child.pid}:{start - 1}.abc123") is False  # the pid reused
         assert holder_alive(f"{host}:{child.pid}:abc123") is True
         stranger = holder_alive(f"{host}:{child.pid}:{start - 1}.abc123")
-        assert reclaim("sending", SOON + timedelta(hours=1), SOON, exclusive=True,
+        assert reclaim("sending", SOON + timedelta(hours=1), SOON,
                        holder_alive=stranger) == DeliveryState.UNKNOWN
     finally:
         child.kill()
@@ -155,3 +153,75 @@ def test_a_second_sender_on_sqlite_leaves_a_live_runs_batch_and_recovers_a_kille
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+def test_on_postgresql_a_killed_worker_of_this_host_is_recovered_at_once_a_live_one_never(
+    pg_url: str,
+) -> None:
+    """Several machines share PostgreSQL, so a host name alone proves nothing; but a holder id
+    that carries this boot id and pid namespace names a process this worker can ask. A live
+    one keeps its batch even once its lease has run out (a worker slower than its lease on a
+    stalled provider); a killed one (not yet reaped by its parent, a zombie, then reaped) loses
+    it at once instead of after its 10-minute lease."""
+    import time
+
+    from sqlalchemy import text
+
+    from tests.deliver_helpers import expire_leases
+
+    if not Path("/proc/sys/kernel/random/boot_id").exists() or not Path("/proc/self/ns/pid").exists():
+        pytest.skip("no /proc here: no boot id or pid namespace to compare")
+    edition = seed(pg_url, 20, html_size=200)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, pg_url, str(edition)], cwd=REPO,
+                              env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with Store.open(pg_url) as store:
+            expire_leases(store)  # its lease is over, the process is not: left to it
+            assert store.recover_sending(edition, now=SOON) == []
+            assert store.delivery_counts(edition) == {"queued": 10, "claimed": 6, "sending": 4}
+            assert [b.holder_alive for b in store.held_batches(edition)] == [True]
+            holder.send_signal(signal.SIGKILL)
+            for _ in range(100):  # until the kernel has made it a zombie (its parent: us)
+                if holder_alive(store.held_batches(edition)[0].holder) is False:
+                    break
+                time.sleep(0.05)
+        with Store.open(pg_url) as store, store.begin() as conn:
+            # a fresh 10-minute lease: only the holder's death can free the rows now
+            conn.execute(text("UPDATE deliveries SET lease_expires_at = now() + interval '10 minutes' "
+                              "WHERE lease_holder IS NOT NULL"))
+        with Store.open(pg_url) as store:
+            assert len(store.recover_sending(edition, now=SOON)) == 4
+            assert store.delivery_counts(edition) == {"queued": 16, "unknown": 4}
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        holder.wait()
+
+
+def test_a_holder_of_another_boot_is_gone_and_of_another_pid_namespace_unknown() -> None:
+    """Same host name: an id of an earlier boot names a process that died with it; one of
+    another pid namespace (another container) names a pid that means nothing here; on
+    PostgreSQL (``same_kernel``) an id without this boot and namespace is never asked."""
+    import socket
+
+    from digest.liveness import kernel_id
+
+    here = kernel_id()
+    if here is None:
+        pytest.skip("no /proc here: no boot id or pid namespace to compare")
+    boot, _, namespace = here.partition(".")
+    host = socket.gethostname()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        pid = child.pid
+        assert holder_alive(f"{host}:{pid}:abc:{here}", same_kernel=True) is True
+        assert holder_alive(f"{host}:{pid}:abc:{here}") is True
+        assert holder_alive(f"{host}:{pid}:abc:other-boot.{namespace}") is False
+        assert holder_alive(f"{host}:{pid}:abc:{boot}.1") is None
+        assert holder_alive(f"{host}:{pid}:abc", same_kernel=True) is None
+        assert holder_alive(f"{host}:{pid}:abc:other-boot.{namespace}", same_kernel=True) is None
+    finally:
+        child.kill()
+        child.wait()

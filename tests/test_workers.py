@@ -42,17 +42,17 @@ LEASE = timedelta(seconds=60)
 
 def test_reclaim_marks_a_dead_workers_rows_as_a_restart_would() -> None:
     live, dead = NOW + timedelta(seconds=1), NOW - timedelta(seconds=1)
-    assert reclaim("claimed", dead, NOW, exclusive=False) == DeliveryState.QUEUED
-    assert reclaim("sending", dead, NOW, exclusive=False) == DeliveryState.UNKNOWN
-    assert reclaim("claimed", live, NOW, exclusive=False) is None  # its worker is alive
-    assert reclaim("sending", live, NOW, exclusive=False) is None
+    assert reclaim("claimed", dead, NOW) == DeliveryState.QUEUED
+    assert reclaim("sending", dead, NOW) == DeliveryState.UNKNOWN
+    assert reclaim("claimed", live, NOW) is None  # its worker is alive
+    assert reclaim("sending", live, NOW) is None
     # SQLite (one machine): the holder process is asked; the lease only when it cannot be
-    assert reclaim("sending", live, NOW, exclusive=True, holder_alive=False) == DeliveryState.UNKNOWN
-    assert reclaim("sending", dead, NOW, exclusive=True, holder_alive=True) is None
-    assert reclaim("sending", live, NOW, exclusive=True) is None  # another host: by the lease
-    assert reclaim("sending", None, NOW, exclusive=False) == DeliveryState.UNKNOWN  # no lease
+    assert reclaim("sending", live, NOW, holder_alive=False) == DeliveryState.UNKNOWN
+    assert reclaim("sending", dead, NOW, holder_alive=True) is None
+    assert reclaim("sending", live, NOW) is None  # another host: by the lease
+    assert reclaim("sending", None, NOW) == DeliveryState.UNKNOWN  # no lease
     for settled in ("queued", "sent", "failed", "unknown", "skipped"):
-        assert reclaim(settled, dead, NOW, exclusive=True) is None
+        assert reclaim(settled, dead, NOW) is None
     assert lease_expired(NOW, NOW) and not lease_expired(live, NOW)
     assert may_claim("queued", None, NOW) and may_claim("queued", NOW, NOW)
     assert not may_claim("queued", live, NOW) and not may_claim("claimed", None, NOW)

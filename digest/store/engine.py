@@ -13,6 +13,7 @@ from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from digest.dbfile import full_error
 from digest.exceptions import StoreError
 
 
@@ -132,4 +133,4 @@ class StoreBase:
         except IntegrityError:
             raise
         except SQLAlchemyError as exc:
-            raise StoreError(str(exc)) from exc
+            raise full_error(exc, self.engine.url) or StoreError(str(exc)) from exc

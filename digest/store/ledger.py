@@ -52,22 +52,34 @@ _CLAIM_COLUMNS = (
 )
 
 
+def _address_suppressed() -> Any:
+    """``EXISTS`` (correlated with ``subscribers``): the subscriber's address is suppressed
+    for its list or for every list."""
+    return (
+        select(suppressions.c.id)
+        .where(suppressions.c.email_lower == subscribers.c.email_lower)
+        .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == subscribers.c.list_name))
+        .exists()
+    )
+
+
 class _Liveness:
-    """:func:`~digest.liveness.holder_alive` once per holder, asked only when ``exclusive``
-    (where the answer can change the verdict of :func:`~digest.ledger_state.reclaim`). A
-    holder of this very process counts as gone: a ledger started again in-process (after
-    an exception left its rows) takes them over, as a restart would."""
+    """:func:`~digest.liveness.holder_alive` once per holder: of any holder of this host when
+    ``exclusive`` (one machine, SQLite), else only of one of this boot and pid namespace
+    (``same_kernel``: several machines share PostgreSQL). When ``exclusive``, a holder of
+    this very process counts as gone: a ledger started again in-process (after an exception
+    left its rows) takes them over, as a restart would."""
 
     def __init__(self, exclusive: bool) -> None:
         self.exclusive = exclusive
         self.seen: dict[str, bool | None] = {}
 
     def __call__(self, holder: str | None) -> bool | None:
-        if not self.exclusive or holder is None:
+        if holder is None:
             return None
         if holder not in self.seen:
-            alive = holder_alive(holder)
-            if alive is None and _this_process(holder):
+            alive = holder_alive(holder, same_kernel=not self.exclusive)
+            if alive is None and self.exclusive and _this_process(holder):
                 alive = False
             self.seen[holder] = alive
         return self.seen[holder]
@@ -207,7 +219,7 @@ class LedgerStore(StoreBase):
             lease_now = _lease_now(conn)
             for row in conn.execute(query).all():
                 verdict = reclaim(
-                    row.state, row.lease_expires_at, lease_now, exclusive=exclusive,
+                    row.state, row.lease_expires_at, lease_now,
                     holder_alive=alive(row.lease_holder),
                 )
                 if verdict == "queued":
@@ -254,7 +266,7 @@ class LedgerStore(StoreBase):
         with self.begin() as conn:
             lease_now = _lease_now(conn)
             for state, expires_at, holder, n in conn.execute(query).all():
-                verdict = reclaim(state, expires_at, lease_now, exclusive=exclusive,
+                verdict = reclaim(state, expires_at, lease_now,
                                   holder_alive=alive(holder))
                 if verdict is not None:
                     reclaimable += int(n)
@@ -297,7 +309,7 @@ class LedgerStore(StoreBase):
                     batch["expires_at"] is None or expires_at > batch["expires_at"]
                 ):
                     batch["expires_at"] = expires_at
-                if reclaim(state, expires_at, lease_now, exclusive=exclusive,
+                if reclaim(state, expires_at, lease_now,
                            holder_alive=batch["alive"]) is not None:
                     batch["taken"] = True
         return [
@@ -365,13 +377,7 @@ class LedgerStore(StoreBase):
             )
             .returning(deliveries.c.id, deliveries.c.subscriber_id, deliveries.c.attempts)
         )
-        suppressed = (
-            select(suppressions.c.id)
-            .where(suppressions.c.email_lower == subscribers.c.email_lower)
-            .where(or_(suppressions.c.list_name == "", suppressions.c.list_name == list_name))
-            .exists()
-            .label("suppressed")
-        )
+        suppressed = _address_suppressed().label("suppressed")
         while True:
             picked_any, claimed = self._claim_once(claim, suppressed, lease)
             if claimed or not picked_any:
@@ -499,14 +505,35 @@ class LedgerStore(StoreBase):
                         update(deliveries).where(among).where(open_states).values(**values)
                     )
 
-    def requeue(self, edition_id: int | None, state: str, *, now: datetime) -> int:
+    def fail_delivered(self, delivery_id: int, error: str, *, now: datetime) -> bool:
+        """Mark a ``sent`` row ``failed`` with ``error``: the provider took the message and
+        reported later that it never sent it (a SendGrid ``dropped`` for a reason about the
+        message), so ``retry-failed`` may send it again without a second copy reaching
+        anyone. Returns False when the row is not ``sent`` (unknown id, or already moved)."""
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id)
+            .where(deliveries.c.state == "sent")
+            .values(state="failed", last_error=error[:500], updated_at=now)
+        )
+        with self.begin() as conn:
+            return bool(conn.execute(stmt).rowcount)
+
+    def requeue(
+        self, edition_id: int | None, state: str, *, now: datetime, held: dict[str, int] | None = None
+    ) -> int:
         """Move rows in ``state`` (``unknown`` or ``failed``; of one edition, or of all when
         None) back to ``queued``, due now, with a fresh retry budget (attempts 0). Rows
         waiting for a retry (``queued`` with attempts and a ``not_before``) become due now as
         well: the operator says the provider is back. Rows waiting for a local send time
         (never attempted) keep it. ``not_before`` is compared with no clock here, since a
         command run with ``--at`` records retries on its own clock. Returns how many rows
-        moved from ``state``."""
+        moved from ``state``.
+
+        With ``held`` (a dict, filled in), rows a claim would skip stay in ``state``
+        (:func:`~digest.ledger_state.skip_reason`: the subscriber is no longer active or the
+        address is suppressed), counted in ``held`` per reason: re-queued, they would only
+        be skipped, and kept they can still be retried once the suppression is lifted."""
         moved = update(deliveries).where(deliveries.c.state == state).values(
             state="queued", not_before=None, attempts=0, updated_at=now
         )
@@ -517,12 +544,31 @@ class LedgerStore(StoreBase):
             .where(deliveries.c.not_before.is_not(None))
             .values(not_before=None, updated_at=now)
         )
+        rows = (
+            select(deliveries.c.id, subscribers.c.status, _address_suppressed().label("suppressed"))
+            .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+            .where(deliveries.c.state == state)
+        )
         if edition_id is not None:
             moved = moved.where(deliveries.c.edition_id == edition_id)
             waiting = waiting.where(deliveries.c.edition_id == edition_id)
+            rows = rows.where(deliveries.c.edition_id == edition_id)
         with self.begin() as conn:
             conn.execute(waiting)
-            return int(conn.execute(moved).rowcount or 0)
+            if held is None:
+                return int(conn.execute(moved).rowcount or 0)
+            going = []
+            for row in conn.execute(rows):
+                reason = skip_reason(row.status, bool(row.suppressed))
+                if reason is None:
+                    going.append(row.id)
+                else:
+                    held[reason] = held.get(reason, 0) + 1
+            dialect = self.engine.dialect.name
+            return sum(
+                int(conn.execute(moved.where(among)).rowcount or 0)
+                for among in _id_chunks(dialect, deliveries.c.id, going)
+            )
 
     def waiting_retries(self, edition_id: int | None) -> int:
         """Rows (of one edition, or of all when None) waiting for a retry: ``queued`` after

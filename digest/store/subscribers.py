@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store.engine import StoreBase
@@ -165,3 +165,38 @@ class SubscribersStore(StoreBase):
         except IntegrityError:
             return False
         return True
+
+    def suppressions_of(self, email: str | None = None) -> list[tuple[str, str, str, datetime]]:
+        """``(email_lower, list_name, reason, created_at)`` of every suppression (of
+        ``email`` only when given), newest first; ``list_name`` is empty for every list."""
+        query = select(
+            suppressions.c.email_lower, suppressions.c.list_name, suppressions.c.reason,
+            suppressions.c.created_at,
+        ).order_by(suppressions.c.created_at.desc(), suppressions.c.id.desc())
+        if email is not None:
+            query = query.where(suppressions.c.email_lower == email.lower())
+        with self.begin() as conn:
+            return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
+
+    def lift_suppression(self, email: str, *, now: datetime) -> tuple[int, int]:
+        """Lift what a refusal of ``email`` set (the operator says the address works again):
+        its suppressions other than unsubscribes (a bounce, a drop, a complaint) go, and its
+        subscribers marked ``bounced`` or ``complained`` become ``active``; an unsubscribe
+        (the subscriber's choice) stays. Returns ``(suppressions removed, subscribers made
+        active)``."""
+        key = email.lower()
+        with self.begin() as conn:
+            removed = conn.execute(
+                delete(suppressions)
+                .where(suppressions.c.email_lower == key)
+                .where(suppressions.c.reason != "unsubscribe")
+            ).rowcount
+            revived = conn.execute(
+                update(subscribers)
+                .where(subscribers.c.email_lower == key)
+                .where(subscribers.c.status.in_(
+                    (str(SubscriberStatus.BOUNCED), str(SubscriberStatus.COMPLAINED))
+                ))
+                .values(status=str(SubscriberStatus.ACTIVE), updated_at=now)
+            ).rowcount
+        return int(removed or 0), int(revived or 0)

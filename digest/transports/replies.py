@@ -1,4 +1,4 @@
-"""Which SMTP refusals are about the recipient's address (suppress it for good) and which
+"""Which SMTP refusals and SendGrid drops are about the recipient's address (suppress it for good) and which
 are about the sender, the relay or the message (fail this message, keep the subscriber).
 
 A relay that refuses every recipient with ``554 5.7.1 Relay access denied`` (a missing login),
@@ -15,6 +15,13 @@ codes), whose subject digit says what the refusal is about:
   address ("mailbox unavailable", "user not local", "mailbox name not allowed"); a bare code to
   DATA is about the message;
 - nothing said to MAIL FROM is about the recipient.
+
+SendGrid's Event Webhook reports a message it never sent as ``dropped`` with a ``reason``
+(its Event Webhook reference lists them): ``Bounced Address``, ``Unsubscribed Address``,
+``Spam Reporting Address`` and ``Invalid`` (a malformed address) refuse the address;
+``Spam Content`` (the spam checker), ``Invalid SMTPAPI header``, ``Recipient List over Package
+Quota`` and any reason not in that list are about the message or the account, and would
+otherwise suppress every subscriber of a list at once.
 """
 
 from __future__ import annotations
@@ -39,4 +46,18 @@ def refuses_address(stage: str, code: int, text: str) -> bool:
     return stage == "RCPT TO" and code in _ADDRESS_CODES
 
 
-__all__ = ["refuses_address"]
+#: SendGrid ``dropped`` reasons about the recipient's address (compared case-insensitively).
+_SENDGRID_ADDRESS_DROPS = frozenset(
+    {"bounced address", "unsubscribed address", "spam reporting address", "invalid"}
+)
+
+
+def drop_refuses_address(reason: str) -> bool:
+    """True when a SendGrid ``dropped`` event's ``reason`` refuses the recipient's address
+    (see the module docstring), so the ledger suppresses it; False for a message or account
+    reason (``Spam Content``, ``Invalid SMTPAPI header``, ``Recipient List over Package
+    Quota``) and for a reason SendGrid does not document. Never raises."""
+    return " ".join(reason.split()).lower() in _SENDGRID_ADDRESS_DROPS
+
+
+__all__ = ["drop_refuses_address", "refuses_address"]

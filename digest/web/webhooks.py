@@ -4,11 +4,15 @@
   is verified with the ``sendgrid`` package's ``EventWebhook`` helper against the public key
   in the environment variable ``delivery.sendgrid.webhook_key_env``; a signed timestamp more
   than five minutes away from now is refused (replay). Each event is applied once (its
-  ``sg_event_id`` is remembered): ``bounce`` (hard), ``dropped``, ``spamreport``,
-  ``unsubscribe`` and ``group_unsubscribe`` suppress the address (an unsubscribe only for the
-  list of the delivery named in ``custom_args``, when there is one) and mark that subscriber
-  (bounced, complained, unsubscribed); ``blocked`` bounces and ``deferred`` are soft and only
-  counted (setting ``sendgrid:soft_bounces``).
+  ``sg_event_id`` is remembered): ``bounce`` (hard), ``spamreport``, ``unsubscribe``,
+  ``group_unsubscribe`` and a ``dropped`` whose reason is about the address
+  (:func:`~digest.transports.replies.drop_refuses_address`) suppress the address (an
+  unsubscribe only for the list of the delivery named in ``custom_args``, when there is one)
+  and mark that subscriber (bounced, complained, unsubscribed); a ``dropped`` for a reason
+  about the message or the account (``Spam Content``, ``Recipient List over Package
+  Quota``...) keeps the subscriber and marks the delivery named in ``custom_args``
+  ``failed`` (``retry-failed`` sends it again); ``blocked`` bounces and ``deferred`` are soft
+  and only counted (setting ``sendgrid:soft_bounces``).
 - ``POST /webhooks/inbound/{secret}``: SendGrid Inbound Parse for the unsubscribe mailbox
   (``multipart/form-data``; fields ``subject``, ``to``, ``cc``, ``envelope`` (JSON with
   ``to`` and ``from``), or ``email``, the whole raw message, when "send raw" is on). The
@@ -41,6 +45,7 @@ from starlette.routing import BaseRoute, Route
 from digest.config import Config
 from digest.exceptions import ConfigError
 from digest.store import Store
+from digest.transports.replies import drop_refuses_address
 from digest.transports.sendgrid import read_delivery_ref
 from digest.types import SubscriberStatus
 from digest.unsubscribe import message_fields, unsubscribe_mail
@@ -135,18 +140,24 @@ def webhook_routes(
         now = clock()
         ref = event.get("digest_delivery")
         sub = None
-        if isinstance(ref, str):
-            delivery_id = read_delivery_ref(secret, ref)
-            if delivery_id is not None:
-                sub = store.delivery_subscriber(delivery_id)
+        delivery_id = read_delivery_ref(secret, ref) if isinstance(ref, str) else None
+        if delivery_id is not None:
+            sub = store.delivery_subscriber(delivery_id)
         soft = kind == "deferred" or (kind == "bounce" and event.get("type") == "blocked")
         if soft:
             total = store.bump_counter("sendgrid:soft_bounces")
             log.info("web.soft_bounce email_hash=%s total=%d", _hash(email), total)
             return True
+        detail = str(event.get("reason") or event.get("status") or "")[:500] or None
+        if kind == "dropped" and not drop_refuses_address(str(event.get("reason") or "")):
+            failed = delivery_id is not None and store.fail_delivered(
+                delivery_id, f"SendGrid dropped the message: {detail or 'no reason given'}", now=now
+            )
+            log.warning("web.dropped_message reason=%s delivery_failed=%s email_hash=%s",
+                        detail, failed, _hash(email))
+            return True
         if kind in _SUPPRESSING and email:
             reason, status = _SUPPRESSING[kind]
-            detail = str(event.get("reason") or event.get("status") or "")[:500] or None
             # an unsubscribe is from one list when we know which; bounces and complaints
             # concern the address, so they hold for every list
             scope = ""
