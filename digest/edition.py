@@ -112,7 +112,10 @@ def assemble(
             left.append((story, "off-topic", "no section of the list claims it (no fallback)"))
         else:
             cap = config.topic(found[0]).max_stories
-            left.append((story, "cap", f"beyond the {found[0]} section's {cap} stories"))
+            left.append((
+                story, "cap",
+                f"beyond the {found[0]} section's {cap} best stories (score {story.score:.3f})",
+            ))  # fmt: skip
     capped = _cap(sections, list_config.max_stories)
     kept = {story.key for section in capped for story in section.stories}
     left += [

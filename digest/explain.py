@@ -37,8 +37,9 @@ def edition_json(edition: Edition, for_size: Sequence[Story] = ()) -> dict[str, 
     (``name``, ``value``, ``note``) and ``entries`` (lead first: ``source``, ``id``,
     ``title``, ``url``, ``published`` ISO 8601 UTC, ``also_in``: the copies of it dedupe
     dropped, ``source``, ``id``, ``url``). ``left_out`` lists the entries left out, each with
-    ``kind`` and ``reason`` (:class:`~digest.types.LeftOut`; kind ``size`` for the entries of
-    the stories the email left out for size).
+    ``kind``, ``reason`` and ``story`` (:class:`~digest.types.LeftOut`: the key of the story
+    it was in, ``""`` for an entry left out before clustering; kind ``size`` for the entries of
+    the stories the email left out for size), so a left-out story's entries read as one.
     """
     omitted = {story.key for story in for_size}
     stories: list[dict[str, Any]] = []
@@ -68,11 +69,11 @@ def edition_json(edition: Edition, for_size: Sequence[Story] = ()) -> dict[str, 
         "window": [edition.window_start.isoformat(), edition.window_end.isoformat()],
         "stories": stories,
         "left_out": [
-            {**_entry(item.entry), "kind": item.kind, "reason": item.reason}
+            {**_entry(item.entry), "kind": item.kind, "reason": item.reason, "story": item.story}
             for item in edition.left_out
         ]
         + [
-            {**_entry(entry), "kind": "size", "reason": SIZE_REASON}
+            {**_entry(entry), "kind": "size", "reason": SIZE_REASON, "story": story.key}
             for story in for_size
             for entry in story.entries
         ],

@@ -4,6 +4,8 @@ shows the stories the email left out for size and the copies dedupe dropped."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from datetime import UTC, datetime, timedelta
 
 from digest import edition as editions
@@ -41,6 +43,30 @@ def test_a_story_over_the_lists_cap_is_left_out_with_the_cap() -> None:
     [left] = edition.left_out
     assert left.kind == "cap" and "beyond the list's 1 stories" in left.reason
     assert left.entry.entry_id not in {e.entry_id for s in edition.stories for e in s.entries}
+    # the key of its story, in --json too, so a left-out story's entries read as one
+    assert left.story and edition_json(edition)["left_out"][0]["story"] == left.story
+
+
+def test_a_story_over_its_sections_cap_says_which_and_its_score() -> None:
+    """The section cap reason named only the cap ("beyond the europe section's 8 stories")
+    while the list's cap had cut the section to 5 in the email: it now says "best" and the
+    story's score, as the list cap's reason does."""
+    chile = dataclasses.replace(
+        ENTRIES[0], source="npr-world", entry_id="3", url="https://npr.example/3",
+        title="Chile's wildfires force thousands from their homes near Valparaíso",
+        summary_text="Firefighters in Valparaíso, Chile, fought blazes that forced evacuations.",
+    )
+    capped = CONFIG.model_copy(update={"topics": [
+        t.model_copy(update={"max_stories": 1}) for t in CONFIG.topics]})  # fmt: skip
+    edition = editions.assemble(
+        config=capped, list_config=CONFIG.lists[0], period="2026-02-18",
+        window=(END - timedelta(hours=36), END), entries=[*ENTRIES, chile], sent={},
+    )
+    reasons = [x.reason for x in edition.left_out if x.kind == "cap"]
+    assert reasons and all(
+        re.fullmatch(r"beyond the [a-z-]+ section's 1 best stories \(score \d\.\d{3}\)", r)
+        for r in reasons
+    ), reasons
 
 
 def test_an_off_topic_story_without_a_fallback_is_left_out_saying_so() -> None:
@@ -58,7 +84,7 @@ def test_json_marks_the_stories_left_out_for_size_and_lists_dropped_copies() -> 
     [story] = [s for s in data["stories"] if s["key"] == kosovo.key]
     assert story["in_email"] is False
     assert story["entries"][0]["also_in"] == [{"source": "abc-news", "id": "9", "url": "https://abc.example/9"}]
-    assert [(x["id"], x["kind"]) for x in data["left_out"]] == [("2", "size")]
+    assert [(x["id"], x["kind"], x["story"]) for x in data["left_out"]] == [("2", "size", kosovo.key)]
     assert all(s["in_email"] for s in data["stories"] if s["key"] != kosovo.key)
 
 
