@@ -400,6 +400,24 @@ def test_another_outlets_desk_settles_a_lead_filed_nowhere() -> None:
     assert placed[0] == "americas" and "/usa/" in placed[1], placed
 
 
+def test_the_leads_desk_settles_which_of_the_summarys_regions_the_news_is() -> None:
+    """A title that names nothing over a summary that names regions alike is the fallback's,
+    unless the lead's desk is one of them: The Economist's /asia/ rubric "America, Australia
+    and China battle for influence among the island states" (h1: main's fallback, gold asia).
+    A desk that is none of the named regions leaves it a world story (w1's NYT /us/ "Trump
+    Bets on Diplomacy Without Diplomats" over Iran and Ukraine)."""
+    text = "America, Australia and China battle for influence among the island states"
+    lead = Entry(source="economist", entry_id="k", title="A giant knife-fight in the Pacific",
+                 summary_text=text, published=NOW,
+                 url="https://www.economist.com/asia/2025/09/09/a-giant-knife-fight")  # fmt: skip
+    placed = _placed([Story(key="k", lead=lead)])["k"]
+    assert placed[0] == "asia" and "/asia/" in placed[1], placed
+    elsewhere = dataclasses.replace(lead, url="https://www.nytimes.com/2025/09/09/world/europe/k")
+    assert _placed([Story(key="k", lead=elsewhere)])["k"][0] == "more"
+    nowhere = dataclasses.replace(lead, url="https://www.bbc.com/news/articles/k")
+    assert _placed([Story(key="k", lead=nowhere)])["k"][0] == "more"
+
+
 def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
     """The lead names two leaders alike; the other outlet's headline says where they met."""
     lead = Entry(source="abc", entry_id="l", published=NOW, summary_text="",
