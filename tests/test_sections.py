@@ -418,6 +418,20 @@ def test_the_leads_desk_settles_which_of_the_summarys_regions_the_news_is() -> N
     assert _placed([Story(key="k", lead=nowhere)])["k"][0] == "more"
 
 
+def test_a_place_after_another_places_possessive_is_what_it_has() -> None:
+    """h1's "Will this experiment fix India's Silicon Valley?" (Bangalore; main: americas);
+    AG's "Chile's Lagos Receives Torture Commission Report" (its president, not Nigeria's
+    city). A term keeps counting: "China's Winter Olympics" names the Games (w0)."""
+    assert [m.place.name for m in locate("Will this experiment fix India’s Silicon Valley?")] == [
+        "India"]
+    assert [m.place.name for m in locate("Chile's Lagos Receives Torture Commission Report")] == [
+        "Chile"]
+    assert "Winter Olympics" in [m.place.name for m in locate("Charting China’s Winter Olympics")]
+    placed = _placed([_story("s", "Will this experiment fix India’s Silicon Valley?",
+                             "Its example of local governance could be copied.")])["s"]
+    assert placed[0] == "asia", placed
+
+
 def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:
     """The lead names two leaders alike; the other outlet's headline says where they met."""
     lead = Entry(source="abc", entry_id="l", published=NOW, summary_text="",
