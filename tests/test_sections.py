@@ -110,6 +110,9 @@ NAMED = [
     ("India’s bosses fret about red tape", "", "business"),
     ("China moves towards a flexible exchange rate", "", "business"),
     ("Airlines cut flights as the oil price climbs", "", "business"),
+    # chips are semiconductors (an industry), a bargaining chip is not
+    ("South Korea races to win the chip wars", "", "business"),
+    ("Iran's uranium is a bargaining chip in the Geneva talks", "", "middle-east"),
     # business names what, not where: never one of "several regions" (summary only)
     ("Who pays for the storm?", "Insurers face a large bill after floods hit Florida.", "business"),
     # a market's stock, not a fish's

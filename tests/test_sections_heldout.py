@@ -15,7 +15,8 @@ region's news, such as Trump, counted only when named alone) measured h1 once at
 0.732 -> 0.732. The fifth stop made h1 a tuning set too (its errors read) while a new held-out
 set, h2, was labelled from other entries of w3: the lead's desk settles which of the regions a
 summary names alike the news belongs to, h1 0.732 -> 0.791; a place right after another
-region's possessive place is what that place has ("India's Silicon Valley"), 0.791 -> 0.828.
+region's possessive place is what that place has ("India's Silicon Valley"), 0.791 -> 0.828;
+chips as business words, 0.828 -> 0.842.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
         ("w1", 0.90),  # tuning: measured 0.911
         ("w2", 0.895),  # tuning (second stop): measured 0.903 (fourth stop; main 0.898)
         ("g1", 0.89),  # tuning (second stop): measured 0.900 (fourth stop; main 0.881)
-        ("h1", 0.82),  # tuning (fifth stop): measured 0.828 (main 0.732; before 0.669, 0.650)
+        ("h1", 0.835),  # tuning (fifth stop): measured 0.842 (main 0.732; before 0.669, 0.650)
     ],
 )
 def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None:
