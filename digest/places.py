@@ -16,6 +16,8 @@ happens* outweighs *who is named*:
   international meetings (``@Geneva``) × :data:`VENUE_CUE`; a name quoted on its own
   (removing the word ‘Palestine’) is a word talked about, not where anything happens:
   × :data:`QUOTED_CUE`;
+- a place right after another region's possessive place is what that place has ("India's
+  Silicon Valley", "Chile's Lagos"): it is not counted;
 - "US"/"U.S." used before a noun ("US soldiers", "U.S. military") is an actor too; a demonym
   before "Americans" ("Yemeni Americans", "African-American") is not counted: they are Americans;
 - the first words of a title name its subject ("Pakistan, Austria agree ...",
@@ -271,7 +273,26 @@ def _mentions(text: str, field: str, scale: float) -> list[Mention]:
                 continue  # inside a longer name already found
             factor, cue = _cue(text, match.start(), match.end(), token, place)
             found[span] = Mention(place=place, field=field, weight=scale * factor, cue=cue)
-    return [found[k] for k in sorted(found)]
+    spans = sorted(found)
+    owned = {
+        later
+        for earlier, later in zip(spans, spans[1:])
+        if _owned(found[earlier], found[later], text[earlier[1] : later[0]])
+    }
+    return [found[k] for k in spans if k not in owned]
+
+
+def _owned(owner: Mention, named: Mention, between: str) -> bool:
+    """True when ``named`` directly follows a possessive place of another region: what that
+    place has, not where the news happens ("India's Silicon Valley" is Bangalore, "Chile's
+    Lagos" its president, "Florida's Gulf coast" American). Terms (events, institutions) are
+    never owned: "China's Winter Olympics" still names the Games."""
+    return (
+        owner.cue == "possessive"
+        and not between.strip()
+        and not named.place.term
+        and owner.place.region != named.place.region
+    )
 
 
 def locate(title: str, summary: str = "") -> tuple[Mention, ...]:

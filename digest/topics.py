@@ -29,7 +29,9 @@ Order in which the rules apply to each story (the first that decides wins):
    reaches :data:`MIN_EVIDENCE`; a lead that speaks for :data:`MANY_REGIONS` sections or
    more, none by far the most, is a world story: the fallback's; so is a lead whose title
    speaks for no section and whose summary speaks for two or more, none by far the most
-   ("… at the center of the Iran and Ukraine negotiations"). Only regions count for these
+   ("… at the center of the Iran and Ukraine negotiations"), unless the lead's desk is one
+   of them (The Economist's ``/asia/`` over "America, Australia and China battle for
+   influence among the island states": asia). Only regions count for these
    two rules: a topic that stands for no region (business: :func:`_regional`) names what the
    news is about, and when it weighs most it decides ("Insurers face a bill after floods hit
    Florida" is business, not a story of two regions).
@@ -357,6 +359,15 @@ def _noun(place: Place) -> str:
     return "term" if place.term else "place"
 
 
+def _region_topics(topics: Sequence[TopicConfig]) -> dict[str, str]:
+    """Region -> the first topic whose ``places`` hold it."""
+    region_topic: dict[str, str] = {}
+    for topic in topics:
+        for region in topic.places:
+            region_topic.setdefault(region, topic.name)
+    return region_topic
+
+
 def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
     """Keyword, pattern and place evidence for each candidate section, best first (ties:
     the list's topic order, regions no topic covers last). Reads the lead's title and the
@@ -389,10 +400,7 @@ def _evidence(story: Story, topics: Sequence[TopicConfig]) -> list[Evidence]:
                 add((topic.name, ""), "title", title_w, f"pattern {expression!r}")
             elif re.search(expression, summary, re.IGNORECASE):
                 add((topic.name, ""), "summary", summary_w, f"pattern {expression!r} in the summary")
-    region_topic: dict[str, str] = {}
-    for topic in topics:
-        for region in topic.places:
-            region_topic.setdefault(region, topic.name)
+    region_topic = _region_topics(topics)
     keywords = tuple(w for t in topics for w in t.keywords)
     # places are evidence only for a list that has sections by region
     everywhere: list[Mention] = []  # names of every region's news: for a silent lede only
@@ -498,6 +506,21 @@ def _link_sections(url: str | None) -> frozenset[str]:
     return frozenset(" ".join(re.sub(r"[-_]+", " ", p).split()).casefold() for p in parts)
 
 
+def _filed_among(
+    story: Story, topics: Sequence[TopicConfig], named: Sequence[Evidence]
+) -> tuple[str, str] | None:
+    """The section of the lead's desk (:func:`digest.places.desks`) when it is one of the
+    regions ``named``: the outlet's editors settle which of the regions a summary names the
+    news belongs to. ``None`` when the lead has no such desk."""
+    region_topic = _region_topics(topics)
+    names = {e.name for e in named if e.name}
+    for region, label in desks(story.lead.url, story.lead.categories):
+        name = region_topic.get(region)
+        if name in names:
+            return name, f"desk {label!r} ({region}) among the regions named in the summary"
+    return None
+
+
 def _rule_topic(
     story: Story,
     topics: Sequence[TopicConfig],
@@ -522,6 +545,9 @@ def _rule_topic(
             and not any(e.in_title for e in strong)
             and strong[0].weight <= DOMINANT * strong[1].weight
         ):
+            desk = _filed_among(story, topics, strong)
+            if desk is not None:
+                return desk
             listed = ", ".join(e.name or e.region for e in strong)
             return None, f"several regions named in the summary only ({listed})"
         best = evidence[0]

@@ -110,6 +110,9 @@ NAMED = [
     ("India’s bosses fret about red tape", "", "business"),
     ("China moves towards a flexible exchange rate", "", "business"),
     ("Airlines cut flights as the oil price climbs", "", "business"),
+    # chips are semiconductors (an industry), a bargaining chip is not
+    ("South Korea races to win the chip wars", "", "business"),
+    ("Iran's uranium is a bargaining chip in the Geneva talks", "", "middle-east"),
     # business names what, not where: never one of "several regions" (summary only)
     ("Who pays for the storm?", "Insurers face a large bill after floods hit Florida.", "business"),
     # a market's stock, not a fish's
@@ -398,6 +401,38 @@ def test_another_outlets_desk_settles_a_lead_filed_nowhere() -> None:
     assert _placed([Story(key="s", lead=lead)])["s"][0] == "more"
     placed = _placed([Story(key="s", lead=lead, others=(other,))])["s"]
     assert placed[0] == "americas" and "/usa/" in placed[1], placed
+
+
+def test_the_leads_desk_settles_which_of_the_summarys_regions_the_news_is() -> None:
+    """A title that names nothing over a summary that names regions alike is the fallback's,
+    unless the lead's desk is one of them: The Economist's /asia/ rubric "America, Australia
+    and China battle for influence among the island states" (h1: main's fallback, gold asia).
+    A desk that is none of the named regions leaves it a world story (w1's NYT /us/ "Trump
+    Bets on Diplomacy Without Diplomats" over Iran and Ukraine)."""
+    text = "America, Australia and China battle for influence among the island states"
+    lead = Entry(source="economist", entry_id="k", title="A giant knife-fight in the Pacific",
+                 summary_text=text, published=NOW,
+                 url="https://www.economist.com/asia/2025/09/09/a-giant-knife-fight")  # fmt: skip
+    placed = _placed([Story(key="k", lead=lead)])["k"]
+    assert placed[0] == "asia" and "/asia/" in placed[1], placed
+    elsewhere = dataclasses.replace(lead, url="https://www.nytimes.com/2025/09/09/world/europe/k")
+    assert _placed([Story(key="k", lead=elsewhere)])["k"][0] == "more"
+    nowhere = dataclasses.replace(lead, url="https://www.bbc.com/news/articles/k")
+    assert _placed([Story(key="k", lead=nowhere)])["k"][0] == "more"
+
+
+def test_a_place_after_another_places_possessive_is_what_it_has() -> None:
+    """h1's "Will this experiment fix India's Silicon Valley?" (Bangalore; main: americas);
+    AG's "Chile's Lagos Receives Torture Commission Report" (its president, not Nigeria's
+    city). A term keeps counting: "China's Winter Olympics" names the Games (w0)."""
+    assert [m.place.name for m in locate("Will this experiment fix India’s Silicon Valley?")] == [
+        "India"]
+    assert [m.place.name for m in locate("Chile's Lagos Receives Torture Commission Report")] == [
+        "Chile"]
+    assert "Winter Olympics" in [m.place.name for m in locate("Charting China’s Winter Olympics")]
+    placed = _placed([_story("s", "Will this experiment fix India’s Silicon Valley?",
+                             "Its example of local governance could be copied.")])["s"]
+    assert placed[0] == "asia", placed
 
 
 def test_the_other_outlets_headlines_say_where_the_news_happens() -> None:

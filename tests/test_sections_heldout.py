@@ -12,8 +12,12 @@ stop, main before: w0 0.847, w1 0.902, w2 0.830, g1 0.826, h1 0.650). The third 
 words, business never one of "several regions") tuned on w0, w1, w2, g1 and the shared AG/BBC
 files only, and measured h1 once at its end: 0.669 -> 0.732. The fourth stop (names of every
 region's news, such as Trump, counted only when named alone) measured h1 once at its end:
-0.732 -> 0.732. h2 (the other 136 entries of w3, all Economist Asia) was labelled for sections
-before any rule was run on it, as the next stop's held-out set; it has no floor yet.
+0.732 -> 0.732. The fifth stop made h1 a tuning set too (its errors read) while a new held-out
+set, h2, was labelled from other entries of w3: the lead's desk settles which of the regions a
+summary names alike the news belongs to, h1 0.732 -> 0.791; a place right after another
+region's possessive place is what that place has ("India's Silicon Valley"), 0.791 -> 0.828;
+chips as business words, 0.828 -> 0.842. h2 (the other 136 entries of w3, all Economist Asia) was labelled for sections
+before any rule was run on it: the held-out set, measured once at the end of the fifth stop.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
         ("w1", 0.90),  # tuning: measured 0.911
         ("w2", 0.895),  # tuning (second stop): measured 0.903 (fourth stop; main 0.898)
         ("g1", 0.89),  # tuning (second stop): measured 0.900 (fourth stop; main 0.881)
-        ("h1", 0.72),  # held out: measured 0.732 (third and fourth stops; main 0.669, before 0.650)
+        ("h1", 0.835),  # tuning (fifth stop): measured 0.842 (main 0.732; before 0.669, 0.650)
     ],
 )
 def test_sections_macro_f1_on_each_labelled_set(name: str, floor: float) -> None:
