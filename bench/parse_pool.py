@@ -4,8 +4,8 @@ Three ways of parsing the 26 files of ``../shared/feeds/real``, alternated ``--r
 times, each in a fresh interpreter of the tree given (``--tree``, repeatable: trees
 alternate too):
 
-- ``pool``: :class:`digest.parsepool.ParsePool` with two workers, the bodies handed largest
-  first (as a poll does); the workers' CPU (``RUSAGE_CHILDREN``, user + system) and, per
+- ``pool``: :class:`digest.parsepool.ParsePool` with two workers, the bodies handed out in
+  a poll's order (:func:`digest.parseorder.parse_order`); the workers' CPU (``RUSAGE_CHILDREN``, user + system) and, per
   file, the CPU of its parse in the worker (first-call costs included);
 - ``pair``: two processes forked the same way, each first parsing every file once (warm),
   then both at once the half a worker would get; their CPU for that half: what running two
@@ -75,6 +75,15 @@ def _child(mode: str, profile: bool) -> dict[str, Any]:
 
     bodies = _bodies()
     order = parse_order([len(body) for _, body in bodies])
+    if mode == "pool":  # in the order a poll hands them out (a tree before may_detect: size)
+        try:
+            from digest.encoding import may_detect
+
+            order = parse_order(
+                [len(body) for _, body in bodies], [may_detect(body) for _, body in bodies], workers=2
+            )
+        except ImportError:
+            pass
     if mode == "warm":
         for _ in range(2):
             start = time.process_time()

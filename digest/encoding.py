@@ -163,6 +163,13 @@ def _decodes(content: bytes, encoding: str) -> bool:
     return True
 
 
+def may_detect(content: bytes) -> bool:
+    """Whether :func:`decide_encoding` may ask chardet about ``content`` (the whole
+    document): only bytes that are neither ASCII nor UTF-8 get that far. A necessary
+    condition, not a sufficient one (a declared encoding that decodes them comes first)."""
+    return not content.isascii() and not is_utf8(content)
+
+
 def _detect(content: bytes) -> str | None:
     try:
         import chardet
