@@ -142,3 +142,5 @@ def test_bodies_chardet_may_read_follow_the_largest_so_one_worker_loads_its_mode
         True, True, True, False, False,
     ]  # fmt: skip
     assert not may_detect(b"<rss/>") and not may_detect("é".encode()) and may_detect(b"\xe9")
+    # checked in pieces: a character across a piece's end is UTF-8, a cut one is not
+    assert not may_detect(b"a" * 65535 + "é".encode()) and may_detect(b"a" * 65535 + b"\xc3")
