@@ -163,6 +163,28 @@ def _decodes(content: bytes, encoding: str) -> bool:
     return True
 
 
+def may_detect(content: bytes) -> bool:
+    """Whether :func:`decide_encoding` may ask chardet about ``content`` (the whole
+    document): only bytes that are neither ASCII nor UTF-8 get that far. A necessary
+    condition, not a sufficient one (a declared encoding that decodes them comes first).
+    Checked 64 KB at a time, so no text of the whole document is built (a poll asks this of
+    every body it holds: decoding the largest at once raised its peak RSS by 7 MB)."""
+    if content.isascii():
+        return False
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(content)
+    try:
+        for start in range(0, len(view), _CHUNK):
+            decoder.decode(view[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+_CHUNK = 65536
+
+
 def _detect(content: bytes) -> str | None:
     try:
         import chardet

@@ -454,18 +454,24 @@ def _poll_local(
     """Poll local files in this thread, one after another (reading a file is no network
     wait). With a ``pool``, every file is read first, the bodies are handed to the workers
     largest first (:func:`digest.parseorder.parse_order`: the largest is not left to one
-    worker at the end) and their entries stored in config order as they come back, as
+    worker at the end; those chardet may be asked about after the largest, so that one
+    worker loads its models) and their entries stored in config order as they come back, as
     without a pool; every local body is so held in memory until its entries are stored."""
     if pool is None:
         for source in local:
             yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
         return
+    from digest.encoding import may_detect
     from digest.parseorder import parse_order
 
     started = [(source, _until_parse(steps(source))) for source in local]
     waiting = [(i, step) for i, (_, step) in enumerate(started) if isinstance(step, tuple)]
     finish: dict[int, Callable[[], SourceReport]] = {}
-    for k in parse_order([len(job.content) for _, (_, job) in waiting]):
+    bodies = [job.content for _, (_, job) in waiting]
+    order = parse_order(
+        [len(body) for body in bodies], [may_detect(body) for body in bodies], workers=pool.workers
+    )
+    for k in order:
         i, (generator, job) = waiting[k]
         finish[i] = _submitted(generator, job, pool)
     for i, (source, step) in enumerate(started):

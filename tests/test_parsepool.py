@@ -127,3 +127,20 @@ def test_parse_order_is_largest_first_and_keeps_ties_in_order() -> None:
 
     assert parse_order([3, 9, 3, 12]) == [3, 1, 0, 2]
     assert parse_order([]) == []
+
+
+def test_bodies_chardet_may_read_follow_the_largest_so_one_worker_loads_its_models() -> None:
+    from digest.encoding import may_detect
+    from digest.parseorder import parse_order
+
+    flags = [False, False, True, True, False]
+    assert parse_order([5, 9, 1, 2, 7], flags, workers=2) == [1, 4, 3, 2, 0]
+    assert parse_order([5, 9, 1, 2, 7], flags, workers=1) == [1, 3, 2, 4, 0]
+    assert parse_order([5, 9, 1, 2, 7], [False, False, True], workers=2) == [1, 4, 0, 3, 2]
+    # the bench's two undeclared non-UTF-8 files, and one declaring gb2312, are flagged
+    assert [may_detect((REAL_FEEDS / name).read_bytes()) for name in FEEDS] == [
+        True, True, True, False, False,
+    ]  # fmt: skip
+    assert not may_detect(b"<rss/>") and not may_detect("é".encode()) and may_detect(b"\xe9")
+    # checked in pieces: a character across a piece's end is UTF-8, a cut one is not
+    assert not may_detect(b"a" * 65535 + "é".encode()) and may_detect(b"a" * 65535 + b"\xc3")
