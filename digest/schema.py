@@ -28,7 +28,6 @@ an installation (and every test database) no longer runs each migration in turn.
 
 from __future__ import annotations
 
-import ast
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -49,6 +48,31 @@ MIGRATION_LOCK = 0x64696765  # "dige": the PostgreSQL advisory lock key of migra
 _ASSIGNMENT = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
 
 
+_QUOTED = re.compile(r"""(['"])([^'"\\]*)\1""")
+
+
+def _literal(text: str) -> str | tuple[str, ...] | None:
+    """The value of a migration file's ``revision``/``down_revision`` right-hand side:
+    ``None``, one quoted id, or a tuple/list of quoted ids (a merge). Raises ``ValueError`` for
+    anything else. Written out rather than ``ast.literal_eval``: CPython 3.11's AST conversion
+    keeps its recursion depth in shared state, so processes' threads opening stores at once
+    (the web app, the scheduler) raised "SystemError: AST constructor recursion depth
+    mismatch" from it."""
+    text = text.strip()
+    if text == "None":
+        return None
+    if text[:1] in "([" and text[-1:] in ")]":
+        inner = text[1:-1]
+        ids = tuple(m.group(2) for m in _QUOTED.finditer(inner))
+        if _QUOTED.sub("", inner).replace(",", "").strip():
+            raise ValueError(f"not a tuple of revision ids: {text}")
+        return ids
+    quoted = _QUOTED.fullmatch(text)
+    if quoted is None:
+        raise ValueError(f"not a revision id: {text}")
+    return quoted.group(2)
+
+
 def head_revision() -> str | None:
     """The newest revision id read from the migration files themselves (their module-level
     ``revision = "..."`` and ``down_revision = ...`` assignments), without importing alembic:
@@ -61,9 +85,9 @@ def head_revision() -> str | None:
             continue
         try:
             found = dict(_ASSIGNMENT.findall(path.read_text(encoding="utf-8")))
-            revision = ast.literal_eval(found["revision"])
-            down = ast.literal_eval(found.get("down_revision", "None"))
-        except (OSError, UnicodeDecodeError, KeyError, ValueError, SyntaxError):
+            revision = _literal(found["revision"])
+            down = _literal(found.get("down_revision", "None"))
+        except (OSError, UnicodeDecodeError, KeyError, ValueError):
             return None
         if not isinstance(revision, str):
             return None

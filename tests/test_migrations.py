@@ -223,3 +223,22 @@ def test_processes_opening_an_old_database_at_once_upgrade_it_once(empty_db_url:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_the_head_is_read_from_the_files_without_the_ast_module(monkeypatch) -> None:
+    """CPython 3.11's AST conversion keeps its recursion depth in shared state: four threads
+    opening stores at once (the test above) raised "SystemError: AST constructor recursion
+    depth mismatch" from ``ast.literal_eval`` in ``head_revision``. The ids are read by a
+    plain pattern, so no thread reaches the ``ast`` module there."""
+    import ast
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("head_revision used the ast module")
+
+    monkeypatch.setattr(ast, "parse", refuse)
+    monkeypatch.setattr(ast, "literal_eval", refuse)
+    assert schema.head_revision() == schema.revisions()[-1]
+    assert schema._literal('("0004_a", "0004_b")') == ("0004_a", "0004_b")
+    assert schema._literal("None") is None
+    with pytest.raises(ValueError):
+        schema._literal('"a" + "b"')
