@@ -1391,8 +1391,9 @@ def missed_report(
         status="missed",
         period=fire.period,
         message=(
-            f"missed: the edition scheduled at {fire.at:%Y-%m-%d %H:%M} UTC is {late // 60} min "
-            f"late, more than scheduler.misfire_grace_seconds: not sent (send it on purpose with "
+            f"missed: the edition scheduled at {fire.at:%Y-%m-%d %H:%M} UTC is "
+            f"{schedules.lateness(owed.late)} late, more than scheduler.misfire_grace_seconds: "
+            "not sent (send it on purpose with "
             f"`digest send {list_config.name} --at {fire.at:%Y-%m-%dT%H:%MZ}`)"
         ),
     )

@@ -249,6 +249,23 @@ def due(schedule: Schedule, now: datetime, grace: timedelta) -> Due | None:
 Standing = Literal["stored", "empty", "due", "missed"]
 
 
+def lateness(late: timedelta) -> str:
+    """``late`` as a reader says it, for every message that reports a missed edition:
+    ``"45 s"``, ``"12 min"``, ``"15 h 34 min"``, ``"3 days 4 h"`` (rounded down; negative is
+    ``"0 s"``). `digest status` said "56074s late" where `digest run` said "934 min late"."""
+    seconds = max(int(late.total_seconds()), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} days {hours} h"
+
+
 def unread_sources(last_statuses: dict[str, str | None]) -> list[str]:
     """The sources, of ``last_statuses`` (source name -> the ``last_status`` of its latest
     poll, ``None`` when never polled), that gave nothing at their latest poll: failed or

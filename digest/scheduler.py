@@ -456,7 +456,8 @@ class Service:
         self._settled.add((action.list_name, action.period))
         late = int(action.late.total_seconds())
         message = (
-            f"the edition scheduled at {action.at:%Y-%m-%d %H:%M} UTC is {late}s late, more than "
+            f"the edition scheduled at {action.at:%Y-%m-%d %H:%M} UTC is "
+            f"{schedule.lateness(action.late)} late, more than "
             f"the misfire grace of {self.settings.misfire_grace_seconds}s: not sent "
             f"(send it by hand with `digest send {action.list_name} --at {action.at:%Y-%m-%dT%H:%MZ}`)"
         )
@@ -690,7 +691,7 @@ def next_runs(
         if owed is not None and standing in ("due", "missed"):
             fire = owed.fire
             note = (
-                f"missed: period {fire.period} is {int(owed.late.total_seconds())}s late, more "
+                f"missed: period {fire.period} is {schedule.lateness(owed.late)} late, more "
                 f"than the misfire grace (send it with `digest send {list_config.name} --at "
                 f"{fire.at:%Y-%m-%dT%H:%MZ}`)"
                 if owed.missed

@@ -89,6 +89,7 @@ def test_digest_run_at_22_does_not_send_the_07_edition(db_url: str, tmp_path: Pa
     said = " ".join(result.output.split())
     assert "morning edition 2026-02-18: missed" in said
     assert "digest send morning --at 2026-02-18T06:00Z" in said
+    assert "is 15 h 0 min late" in said  # as `status` says it (one wording: schedule.lateness)
     assert inst.editions() == []
     assert not (tmp_path / "outbox").exists()
     status = inst.cli("status", "--json")

@@ -190,3 +190,12 @@ def test_invalid_crontab_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         schedule.validate_cron("61 7 * * *")
     assert schedule.fires(_daily(time(7), "UTC"), datetime.max.replace(tzinfo=UTC) - timedelta(days=1), datetime.max.replace(tzinfo=UTC)) == []
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [(-5, "0 s"), (45, "45 s"), (720, "12 min"), (56074, "15 h 34 min"), (3 * 86400 + 4 * 3600 + 59, "3 days 4 h")],
+)
+def test_lateness_is_said_as_a_reader_says_it(seconds: int, said: str) -> None:
+    """`digest status` said "56074s late" where `digest run` said "934 min late"."""
+    assert schedule.lateness(timedelta(seconds=seconds)) == said

@@ -115,7 +115,7 @@ def test_no_send_when_down_longer_than_the_grace(
     # digest status: the send job names the next period and the missed one
     job = {j.id: j for j in next_runs(config, store, now=berlin(2026, 2, 18, 8, 30).astimezone(UTC))}["send:daily"]
     assert job.next_run == berlin(2026, 2, 19, 7).astimezone(UTC)
-    assert job.note.startswith("period 2026-02-19; missed: period 2026-02-18 is 5400s late")
+    assert job.note.startswith("period 2026-02-19; missed: period 2026-02-18 is 1 h 30 min late")
     # later ticks neither send nor repeat the warning; the next day sends on time
     for hour in range(9, 24):
         svc.tick(berlin(2026, 2, 18, hour).astimezone(UTC))
