@@ -849,8 +849,11 @@ def config_check(ctx: click.Context) -> None:
     def count(n: int, word: str) -> str:
         return f"{n} {word}" + ("" if n == 1 else "s")
 
+    problems = len(errors) + len(config_errors)
+    # "errors: 11 sources, ..." read as eleven errors in the sources: the count says what failed
+    head = f"{count(problems, 'error')} (below); config of " if problems else "ok: "
     console.print(
-        f"{'errors' if errors or config_errors else 'ok'}: {count(len(config.sources), 'source')}, "
+        f"{head}{count(len(config.sources), 'source')}, "
         f"{count(len(config.topics), 'topic')}, "
         f"{count(len(config.lists), 'list')}; "
         f"database {config.database.url}; transport {config.delivery.transport}",

@@ -117,7 +117,7 @@ def test_config_check_with_a_broken_subject_says_no_ok_and_exits_2(
     check = inst.cli("config", "check")
     assert check.exit_code == 2, check.output
     lines = check.output.splitlines()
-    assert lines[0].startswith("errors: 1 source"), lines
+    assert lines[0].startswith("1 error (below); config of 1 source"), lines
     assert not any(line.startswith("ok") for line in lines), lines
     assert any(line.startswith("error: lists[0].subject: a Jinja2 template") for line in lines)
 
