@@ -60,7 +60,7 @@ from digest.sanitize import (
     text_from_html_fragment,
     unwrap_cdata,
 )
-from digest.types import Entry, Image, ParsedFeed
+from digest.types import AUDIO_FLAG, Entry, Image, ParsedFeed
 from digest.urls import identity_url, is_http_url, safe_http_url
 
 __all__ = [
@@ -1026,6 +1026,14 @@ def _is_image(m: _Media) -> bool:
     return bool(_IMAGE_EXT.search(m.url)) or m.kind == "thumbnail"
 
 
+def _is_audio(m: _Media) -> bool:
+    """True when ``m`` is an audio file attached to the item (an enclosure, attachment or
+    media:content whose MIME type is ``audio/*`` or whose ``medium`` is ``audio``)."""
+    return m.kind in ("enclosure", "attachment", "content") and (
+        m.mime.startswith("audio/") or m.medium == "audio"
+    )
+
+
 def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) -> Image | None:
     """Thumbnail, then largest non-avatar media image, then image enclosure, then the first
     inline ``<img>`` that is not a tracking pixel. Audio/video never count."""
@@ -1186,6 +1194,8 @@ def _make_entry(
             if published is not None:
                 break
             warnings.append(f"unusable date {clean_text(raw)[:60]!r} ({title[:60]})")
+    if any(_is_audio(m) for m in r.media):
+        flags.append(AUDIO_FLAG)
     if published is None:
         flags.append("date-missing")
     elif published > now:
@@ -1342,6 +1352,8 @@ def parse_feed(
       :data:`MAX_SUMMARY_HTML` chars); ``summary_text`` its plain text.
     - ``published``: published, else updated, via :func:`parse_date`; missing or unusable ->
       ``None`` and flag ``"date-missing"``; later than ``now`` -> ``now`` and ``"date-future"``.
+    - ``flags`` also holds :data:`AUDIO_FLAG` (``"audio"``) when the item carries an audio
+      file (a podcast episode's enclosure or attachment).
     - ``image``: thumbnail, then largest non-avatar media image, then image enclosure or
       attachment, then first inline ``<img>`` that is not a tracking pixel.
     - ``language``: the item's, else the feed's, else ``language`` (lower-case, ``-``).
