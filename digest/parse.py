@@ -690,6 +690,7 @@ class _RawItem:
     typed_bodies: bool = False  # Atom: a body's type is explicit, so "&lt;b&gt;" is text
     media_title: str = ""  # media:title, plain text; the title when the item has none
     media_description: str = ""  # media:description, plain text; the last-resort body
+    episode: bool = False  # iTunes episode tags (itunes:duration, itunes:episode): a podcast
 
 
 def _int(value: Any) -> int | None:
@@ -720,6 +721,9 @@ def _str(value: Any) -> str:
 # the keys read so names a key of its map or a special case, except "enclosures" (built from
 # the links), which keeps feedparser's reading.
 _get = dict.get
+
+# feedparser's keys for the iTunes tags only a podcast episode carries (its length, its number)
+_ITUNES_EPISODE = ("itunes_duration", "itunes_episode")
 
 
 def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
@@ -811,6 +815,7 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                 r.media.append(
                     _Media(_str(enc["href"]), "enclosure", mime=_str(enc.get("type")).lower())
                 )
+        r.episode = any(_str(_get(e, k)).strip() for k in _ITUNES_EPISODE)
         item_image = _get(e, "image")  # itunes:image (podcasts)
         if isinstance(item_image, dict) and _str(item_image.get("href")):
             r.media.append(_Media(_str(item_image.get("href")), "thumbnail"))
@@ -1194,7 +1199,7 @@ def _make_entry(
             if published is not None:
                 break
             warnings.append(f"unusable date {clean_text(raw)[:60]!r} ({title[:60]})")
-    if any(_is_audio(m) for m in r.media):
+    if r.episode or any(_is_audio(m) for m in r.media):
         flags.append(AUDIO_FLAG)
     if published is None:
         flags.append("date-missing")
@@ -1352,8 +1357,9 @@ def parse_feed(
       :data:`MAX_SUMMARY_HTML` chars); ``summary_text`` its plain text.
     - ``published``: published, else updated, via :func:`parse_date`; missing or unusable ->
       ``None`` and flag ``"date-missing"``; later than ``now`` -> ``now`` and ``"date-future"``.
-    - ``flags`` also holds :data:`AUDIO_FLAG` (``"audio"``) when the item carries an audio
-      file (a podcast episode's enclosure or attachment).
+    - ``flags`` also holds :data:`~digest.types.AUDIO_FLAG` (``"audio"``) for a podcast
+      episode: the item carries an audio file (enclosure, attachment, ``media:content``) or
+      the iTunes tags of an episode (``itunes:duration``, ``itunes:episode``).
     - ``image``: thumbnail, then largest non-avatar media image, then image enclosure or
       attachment, then first inline ``<img>`` that is not a tracking pixel.
     - ``language``: the item's, else the feed's, else ``language`` (lower-case, ``-``).

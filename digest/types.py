@@ -21,10 +21,10 @@ from typing import Literal
 from digest.textdir import text_direction
 
 AUDIO_FLAG = "audio"
-"""The :attr:`Entry.flags` note of an item that carries an audio file, a podcast episode's
-enclosure (RSS ``<enclosure type="audio/mpeg">``, ``media:content medium="audio"``, a JSON
-Feed attachment of an ``audio/*`` type): set by :mod:`digest.parse`, read by
-:mod:`digest.noise`."""
+"""The :attr:`Entry.flags` note of a podcast episode: the item carries an audio file (RSS
+``<enclosure type="audio/mpeg">``, ``media:content medium="audio"``, a JSON Feed attachment
+of an ``audio/*`` type) or an episode's iTunes tags (``itunes:duration``,
+``itunes:episode``). Set by :mod:`digest.parse`, read by :mod:`digest.noise`."""
 
 
 @dataclass(frozen=True)
