@@ -15,7 +15,7 @@
 The labelled windows are w0, w1, w2, w3, g1, h1 (``tests/realstories.py``; w1 is
 ``../shared/datasets/realstories/realfeeds_w1.jsonl``). Each row is joined with its item in
 its source's captured feed file, as ``digest eval stories`` does. Usage:
-``.venv/bin/python bench/noise_cv.py`` (about 20 s).
+``.venv/bin/python bench/noise_cv.py`` (about 20 s of CPU).
 """
 
 from __future__ import annotations
@@ -42,14 +42,8 @@ from digest.parse import parse_feed  # noqa: E402
 from digest.noise import _NEWSLETTER_CATEGORY, _regions, split_noise  # noqa: E402
 from digest.types import Entry  # noqa: E402
 from tests.conftest import DATASETS, REAL_FEEDS  # noqa: E402
-from tests.realstories import (  # noqa: E402
-    G1_LABELS,
-    H1_LABELS,
-    W0_LABELS,
-    W2_LABELS,
-    W3_LABELS,
-    load_labelled,
-)
+
+from bench.cluster_errors import WINDOWS  # noqa: E402
 
 NEWS_ONLY = {
     "AG News": DATASETS / "topics" / "agnews_shared.jsonl",
@@ -93,12 +87,11 @@ def windows() -> dict[str, list[tuple[dict[str, Any], Entry]]]:
     """Each labelled window's rows with their entries, feed details joined as in a build;
     the row also gets ``html``, the feed item's summary HTML (its links), when found."""
     config = load_config(REPO / "config.yaml")
-    files = {"w0": W0_LABELS, "w2": W2_LABELS, "w3": W3_LABELS, "g1": G1_LABELS, "h1": H1_LABELS}
-    raw = {name: load_labelled(path) for name, path in files.items()}
-    raw["w1"] = load_jsonl(DATASETS / "realstories" / "realfeeds_w1.jsonl")
     out = {}
-    for name in ("w0", "w1", "w2", "w3", "g1", "h1"):
-        rows = [{**r, "source": s} for r, s in zip(raw[name], _source_names(raw[name], config.sources), strict=True)]
+    for name, load in WINDOWS.items():
+        raw = load()
+        names = _source_names(raw, config.sources)
+        rows = [{**r, "source": s} for r, s in zip(raw, names, strict=True)]
         entries = _with_feed_details(rows_to_entries(rows), rows, config.sources)
         for row in rows:
             parsed = _feed_item(str(row.get("feed") or ""), row)
@@ -117,7 +110,11 @@ def leave_one_out(
     """Per held-out window: the setting chosen on the others and its caught/false counts.
     ``candidate`` gives an entry's value (``None``: the rule does not apply to it)."""
     values = {
-        w: [(v, row["story"].startswith("noise-")) for row, e in items if (v := candidate(row, e)) is not None]
+        w: [
+            (v, row["story"].startswith("noise-"))
+            for row, e in items
+            if (v := candidate(row, e)) is not None
+        ]
         for w, items in sets.items()
     }
     for w, vs in values.items():
@@ -129,9 +126,16 @@ def leave_one_out(
 
     for held in sets:
         rest = [w for w in sets if w != held]
-        best = max(settings, key=lambda s: (score(rest, s)[0] - 2 * score(rest, s)[1], -settings.index(s)))
+        def gain(s: float) -> tuple[int, int]:
+            tp, fp = score(rest, s)
+            return tp - 2 * fp, -settings.index(s)
+
+        best = max(settings, key=gain)
         tp, fp = score([held], best)
-        print(f"  {name} held {held}: chosen {best} (on the others {score(rest, best)}), held out: {tp} caught, {fp} news wrongly")
+        print(
+            f"  {name} held {held}: chosen {best} (on the others {score(rest, best)}),"
+            f" held out: {tp} caught, {fp} news wrongly"
+        )
 
 
 def main() -> None:
@@ -144,12 +148,15 @@ def main() -> None:
         return float(len(_regions(entry)))
 
     def video_text(row: dict[str, Any], entry: Entry) -> float | None:
-        video = re.search(r"/videos?/", entry.url or "") or _VIDEO_LINK.search(row["html"])
+        link = re.search(r"/videos?/", entry.url or "")
+        video = link or _VIDEO_LINK.search(row["html"])
         return float(len(entry.summary_text)) if video else None
 
     print("newsletter edition: MANY_REGIONS (99: rule off)")
     leave_one_out("regions", sets, newsletter_regions, [99, 4, 3, 2, 1, 0], lambda v, s: v >= s)
-    lengths = sorted({v for items in sets.values() for row, e in items if (v := video_text(row, e)) is not None})
+    lengths = sorted(
+        {v for items in sets.values() for row, e in items if (v := video_text(row, e)) is not None}
+    )
     print("no-news video: text at most L characters (-1: rule off)")
     leave_one_out("video", sets, video_text, [-1.0, *lengths], lambda v, s: v <= s)
 

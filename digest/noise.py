@@ -1,6 +1,6 @@
 """Entries that are not news: newsletters, roundups, quizzes, service pages, archive items,
-podcast episodes, programme videos. Pure decisions; the pipeline leaves such entries out before clustering and
-``digest build --explain`` lists them with the rule that matched.
+podcast episodes, programme videos. Pure decisions; the pipeline leaves such entries out
+before clustering and ``digest build --explain`` lists them with the rule that matched.
 
 Rules, checked in this order (the first that matches gives the reason):
 
