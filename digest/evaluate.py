@@ -463,7 +463,7 @@ class StoryScores:
 
 def _feed_details(sources: Sequence[Any], now: datetime) -> dict[tuple[str, str], Entry]:
     """What a real build knows of each entry beyond the JSONL fields (feed categories, lead
-    image, author), read from the local ``path`` of each configured source:
+    image, author, parse flags such as an audio enclosure), read from the local ``path`` of each configured source:
     ``(source name, guid or link) -> Entry``. A file that is missing or does not parse adds
     nothing (the row then has only its JSONL fields)."""
     from digest.exceptions import DigestError as _Error
@@ -489,7 +489,7 @@ def _with_feed_details(
     entries: Sequence[Entry], rows: Sequence[dict[str, Any]], sources: Sequence[Any]
 ) -> list[Entry]:
     """``entries`` (one per row, ``source`` a configured source's name) with the feed
-    categories, lead image and author of the item their row's ``guid`` or ``url`` finds in
+    categories, lead image, author and flags of the item their row's ``guid`` or ``url`` finds in
     that source's local feed file (:func:`_feed_details`); others unchanged."""
     from dataclasses import replace as _replace
 
@@ -501,7 +501,8 @@ def _with_feed_details(
         parsed = next((details[(entry.source, k)] for k in keys if (entry.source, k) in details), None)
         if parsed is not None:
             result[i] = _replace(
-                entry, categories=parsed.categories, image=parsed.image, author=parsed.author
+                entry, categories=parsed.categories, image=parsed.image, author=parsed.author,
+                flags=parsed.flags,
             )
     return result
 

@@ -1,6 +1,6 @@
 """Entries that are not news: newsletters, roundups, quizzes, service pages, archive items,
-programme videos. Pure decisions; the pipeline leaves such entries out before clustering and
-``digest build --explain`` lists them with the rule that matched.
+podcast episodes, programme videos. Pure decisions; the pipeline leaves such entries out
+before clustering and ``digest build --explain`` lists them with the rule that matched.
 
 Rules, checked in this order (the first that matches gives the reason):
 
@@ -11,7 +11,11 @@ Rules, checked in this order (the first that matches gives the reason):
    (:func:`split_noise`), an obituary of the same feed published within
    :data:`ARCHIVE_BURST` of such an archive item: a feed that republishes its archive does so
    in a burst, and a modern headline ("Millvina Dean, … Dies at 97") does not say so itself.
-2. **roundup / newsletter** (words a reader can check): the title or link names a
+2. **podcast** (the item itself): it carries an audio file (:data:`digest.types.AUDIO_FLAG`,
+   set by the parser from an ``audio/*`` enclosure or attachment: what makes a feed item a
+   podcast episode), or its title or teaser calls it an episode of a show (``"Podcast: …"``,
+   ``"Episode 12"``, ``"Folge 12"``, a teaser opening ``"Die c't-uplink Show: …"``).
+3. **roundup / newsletter** (words a reader can check): the title or link names a
    newsletter, brief, key-events list, "what to know" page or photo round-up (``Up First``,
    ``World Brief``, ``List of key events``, ``/newsletter/``, ``Wednesday's top photos``);
    a live blog whose headline lists several developments (``"A joins B; C, D deals go
@@ -24,21 +28,21 @@ Rules, checked in this order (the first that matches gives the reason):
    In a batch, a title that opens with the name of a series the same feed calls a
    newsletter elsewhere in it (``"The War Room: Is …"`` beside ``"The War Room newsletter:
    …"``) is an edition of that newsletter.
-3. **programme** (feed categories): a feed category names a podcast, show or quiz (``TV
+4. **programme** (feed categories): a feed category names a podcast, show or quiz (``TV
    Shows``, ``Podcast``, ``Quiz``); or it names a newsletter, brief or roundup (``World
    Brief``, ``Late-night TV roundup``) and the edition covers many topics: the places its
    title, lede and place tags name span :data:`MANY_REGIONS` regions or more (``"A Hectic
    Day for U.S. Negotiators"``: Iran, Russia, Ukraine, the US). An edition on one story
    (``"A New Chapter for Bangladesh"``, the late-night hosts on the State of the Union) is
    that story's news.
-4. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
-   "contact us", corrections, podcast episodes, notes about the site itself ("Comments Are
+5. **quiz / service** (title patterns): quizzes, crosswords, horoscopes, "subscribe",
+   "contact us", corrections, notes about the site itself ("Comments Are
    Back On", "Programming note"), advertisements by their label (``[Sponsor]``,
    ``Anzeige:``, a publisher's ``heise-Angebot:``), the outlet's job advertisements ("The
    Economist is hiring an Asia correspondent", "We're hiring"), a photo gallery filed under
    an arts or lifestyle desk (``/artanddesign/gallery/``: a photographer's project, not an
    event).
-5. **archive** (in a batch): an entry published more than :data:`ARCHIVE_DAYS` days before
+6. **archive** (in a batch): an entry published more than :data:`ARCHIVE_DAYS` days before
    every other entry of its feed in the batch: a feed lists its latest items, and one a
    year older than all the rest is a page the outlet keeps pinned (an offer, a service
    page), not news of the window.
@@ -59,7 +63,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest.types import Entry
+from digest.types import AUDIO_FLAG, Entry
 
 __all__ = [
     "ARCHIVE_BURST",
@@ -157,7 +161,6 @@ _SERVICE_TITLE = re.compile(
     # "quiz" also closing a compound: heise's "c't-Retroquiz", a "Newsquiz"
     r"(quiz\b|\bcrossword\b|\bhoroscopes?\b|^\s*(?:subscribe|sign up|contact us|about us|"
     r"privacy policy|terms of (?:use|service)|corrections?(?: and clarifications)?)\b|"
-    r"\bpodcast\b|\bepisode \d+\b|"
     r"^\s*(?:programming note|a note to (?:our )?readers"
     r"|(?:some )?site (?:news|updates?|goings-on))\b|"
     r"^\s*comments (?:are|is) (?:back|closed|open|off)\b)",
@@ -165,10 +168,25 @@ _SERVICE_TITLE = re.compile(
 )
 
 
+# A podcast episode named in its title: "The Ezra Klein Podcast", "Episode 12", German
+# "Folge 12", Portuguese and Spanish "Episódio 12" / "Episodio 12".
+_EPISODE_TITLE = re.compile(
+    r"\bpodcast\b|\b(?:episode|folge|epis[oó]dio|épisode) \d+\b", re.IGNORECASE
+)
+# A teaser that opens by naming the show it is an episode of: "Die c't-uplink Show: Dieses
+# Mal mit …", "The Vergecast podcast: …" (at most four words before "Podcast" or a
+# capitalised "Show", a show's own name: not "Late-night show: …").
+_SHOW_TEASER = re.compile(
+    r"^\s*(?:(?:die|der|das|the)\s+)?(?:[\w'’.&-]+[\s-]){1,4}?"
+    r"(?:(?-i:Show|Sendung)|podcast|videocast)\s*:",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True)
 class NoiseVerdict:
-    """Why an entry is not news: ``kind`` is ``archive``, ``roundup``, ``programme``,
-    ``quiz`` or ``service``; ``reason`` is the human-readable rule that matched."""
+    """Why an entry is not news: ``kind`` is ``archive``, ``roundup``, ``podcast``,
+    ``programme``, ``quiz`` or ``service``; ``reason`` is the human-readable rule that matched."""
 
     kind: str
     reason: str
@@ -214,7 +232,8 @@ def _regions(entry: Entry) -> set[str]:
 def classify(entry: Entry) -> NoiseVerdict | None:
     """The :class:`NoiseVerdict` for ``entry``, or ``None`` when it reads as news.
 
-    Uses the title, link, feed categories, ``published`` and ``first_seen`` (UTC); rules in
+    Uses the title, link, teaser (``summary_text``), lead image, feed categories, ``flags``
+    (:data:`~digest.types.AUDIO_FLAG`), ``published`` and ``first_seen`` (UTC); rules in
     the order of the module docstring. Pure; never raises.
     """
     title = (entry.title or "").strip()
@@ -229,6 +248,10 @@ def classify(entry: Entry) -> NoiseVerdict | None:
         return NoiseVerdict("archive", f"link dated {linked:%Y-%m-%d}, published {when:%Y-%m-%d}")
     if _OLD_OBITUARY.search(title):
         return NoiseVerdict("archive", "archive obituary headline (\"Name, 74; …\", \"… Is Dead\")")
+    teaser = (entry.summary_text or "").strip()
+    podcast = _podcast(entry, title, teaser)
+    if podcast is not None:
+        return podcast
     match = _ROUNDUP_TITLE.search(title) or _ROUNDUP_URL.search(entry.url or "")
     if match:
         return NoiseVerdict("roundup", f"newsletter or roundup: {match.group(0).strip()!r}")
@@ -245,7 +268,6 @@ def classify(entry: Entry) -> NoiseVerdict | None:
         )
     if _TWO_STORIES.search(title):
         return NoiseVerdict("roundup", "title strings two stories together (\". And, …\")")
-    teaser = (entry.summary_text or "").strip()
     if len(teaser) <= TEASER_CHARS and _TWO_STORIES.search(teaser):
         return NoiseVerdict("roundup", "summary lists several stories (\". And, …\")")
     if len(teaser) <= TEASER_CHARS and _WEEKLY_TEASER.match(teaser):
@@ -276,6 +298,21 @@ def classify(entry: Entry) -> NoiseVerdict | None:
         word = found.group(0).strip().lower()
         kind = "quiz" if word in ("quiz", "crossword") else "service"
         return NoiseVerdict(kind, f"title: {found.group(0).strip()!r}")
+    return None
+
+
+def _podcast(entry: Entry, title: str, teaser: str) -> NoiseVerdict | None:
+    """The ``podcast`` verdict for an episode (module docstring, rule 2): an audio file
+    attached, a title naming a podcast or an episode, a teaser (at most
+    :data:`TEASER_CHARS` characters) opening with the show's name; else ``None``."""
+    if AUDIO_FLAG in entry.flags:
+        return NoiseVerdict("podcast", "podcast episode: the item carries an audio file")
+    named = _EPISODE_TITLE.search(title)
+    if named:
+        return NoiseVerdict("podcast", f"podcast episode: title {named.group(0).strip()!r}")
+    show = _SHOW_TEASER.match(teaser) if len(teaser) <= TEASER_CHARS else None
+    if show:
+        return NoiseVerdict("podcast", f"episode of a show: teaser {show.group(0).strip()!r}")
     return None
 
 
@@ -331,7 +368,7 @@ def _pinned(entry: Entry, oldest: Sequence[datetime]) -> NoiseVerdict | None:
 
 def _batch_verdicts(items: Sequence[Entry], verdicts: list[NoiseVerdict | None]) -> None:
     """Fill in ``verdicts`` (in place, one per item) with the rules that need the whole
-    batch: newsletter series and pinned items (module docstring, rules 2 and 5)."""
+    batch: newsletter series and pinned items (module docstring, rules 3 and 6)."""
     series: dict[str, set[str]] = defaultdict(set)
     times: dict[str, list[datetime]] = defaultdict(list)
     for entry in items:
@@ -351,7 +388,7 @@ def _batch_verdicts(items: Sequence[Entry], verdicts: list[NoiseVerdict | None])
 def split_noise(entries: Iterable[Entry]) -> tuple[list[Entry], list[tuple[Entry, NoiseVerdict]]]:
     """Split ``entries`` into (news, noise with its verdict), keeping input order: each entry
     by :func:`classify`, then the rules that read the batch: a feed's newsletter series
-    (rule 2), items pinned a year before the rest of their feed (rule 5) and obituaries
+    (rule 3), items pinned a year before the rest of their feed (rule 6) and obituaries
     published in a burst with an archive item of their feed (rule 1). Pure."""
     items = list(entries)
     verdicts = [classify(entry) for entry in items]

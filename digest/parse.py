@@ -60,7 +60,7 @@ from digest.sanitize import (
     text_from_html_fragment,
     unwrap_cdata,
 )
-from digest.types import Entry, Image, ParsedFeed
+from digest.types import AUDIO_FLAG, Entry, Image, ParsedFeed
 from digest.urls import identity_url, is_http_url, safe_http_url
 
 __all__ = [
@@ -690,6 +690,7 @@ class _RawItem:
     typed_bodies: bool = False  # Atom: a body's type is explicit, so "&lt;b&gt;" is text
     media_title: str = ""  # media:title, plain text; the title when the item has none
     media_description: str = ""  # media:description, plain text; the last-resort body
+    episode: bool = False  # iTunes episode tags (itunes:duration, itunes:episode): a podcast
 
 
 def _int(value: Any) -> int | None:
@@ -720,6 +721,9 @@ def _str(value: Any) -> str:
 # the keys read so names a key of its map or a special case, except "enclosures" (built from
 # the links), which keeps feedparser's reading.
 _get = dict.get
+
+# feedparser's keys for the iTunes tags only a podcast episode carries (its length, its number)
+_ITUNES_EPISODE = ("itunes_duration", "itunes_episode")
 
 
 def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
@@ -811,6 +815,7 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                 r.media.append(
                     _Media(_str(enc["href"]), "enclosure", mime=_str(enc.get("type")).lower())
                 )
+        r.episode = any(_str(_get(e, k)).strip() for k in _ITUNES_EPISODE)
         item_image = _get(e, "image")  # itunes:image (podcasts)
         if isinstance(item_image, dict) and _str(item_image.get("href")):
             r.media.append(_Media(_str(item_image.get("href")), "thumbnail"))
@@ -1026,6 +1031,14 @@ def _is_image(m: _Media) -> bool:
     return bool(_IMAGE_EXT.search(m.url)) or m.kind == "thumbnail"
 
 
+def _is_audio(m: _Media) -> bool:
+    """True when ``m`` is an audio file attached to the item (an enclosure, attachment or
+    media:content whose MIME type is ``audio/*`` or whose ``medium`` is ``audio``)."""
+    return m.kind in ("enclosure", "attachment", "content") and (
+        m.mime.startswith("audio/") or m.medium == "audio"
+    )
+
+
 def _lead_image(r: _RawItem, summary_html: str, title: str, base: str | None) -> Image | None:
     """Thumbnail, then largest non-avatar media image, then image enclosure, then the first
     inline ``<img>`` that is not a tracking pixel. Audio/video never count."""
@@ -1186,6 +1199,8 @@ def _make_entry(
             if published is not None:
                 break
             warnings.append(f"unusable date {clean_text(raw)[:60]!r} ({title[:60]})")
+    if r.episode or any(_is_audio(m) for m in r.media):
+        flags.append(AUDIO_FLAG)
     if published is None:
         flags.append("date-missing")
     elif published > now:
@@ -1342,6 +1357,9 @@ def parse_feed(
       :data:`MAX_SUMMARY_HTML` chars); ``summary_text`` its plain text.
     - ``published``: published, else updated, via :func:`parse_date`; missing or unusable ->
       ``None`` and flag ``"date-missing"``; later than ``now`` -> ``now`` and ``"date-future"``.
+    - ``flags`` also holds :data:`~digest.types.AUDIO_FLAG` (``"audio"``) for a podcast
+      episode: the item carries an audio file (enclosure, attachment, ``media:content``) or
+      the iTunes tags of an episode (``itunes:duration``, ``itunes:episode``).
     - ``image``: thumbnail, then largest non-avatar media image, then image enclosure or
       attachment, then first inline ``<img>`` that is not a tracking pixel.
     - ``language``: the item's, else the feed's, else ``language`` (lower-case, ``-``).

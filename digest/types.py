@@ -20,6 +20,12 @@ from typing import Literal
 
 from digest.textdir import text_direction
 
+AUDIO_FLAG = "audio"
+"""The :attr:`Entry.flags` note of a podcast episode: the item carries an audio file (RSS
+``<enclosure type="audio/mpeg">``, ``media:content medium="audio"``, a JSON Feed attachment
+of an ``audio/*`` type) or an episode's iTunes tags (``itunes:duration``,
+``itunes:episode``). Set by :mod:`digest.parse`, read by :mod:`digest.noise`."""
+
 
 @dataclass(frozen=True)
 class FetchResult:
@@ -81,7 +87,8 @@ class Entry:
     - ``first_seen``: when digest first stored this entry (UTC); set once, never refreshed.
     - ``categories``: the feed's own category labels; ``language``: BCP 47 tag if known.
     - ``content_hash``: hash of normalised title and summary text, to notice edits and dupes.
-    - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``.
+    - ``flags``: notes from parsing, e.g. ``"date-missing"``, ``"date-future"``, ``"audio"``
+      (the item carries an audio file: a podcast episode).
     - ``direction`` (computed, not stored): ``"rtl"`` or ``"ltr"``, from the text, else
       ``language`` (:func:`digest.textdir.text_direction`), for ``dir`` on the story.
     - ``also_in``: the copies of this entry ``cluster.dedupe`` dropped (other outlets'
@@ -211,7 +218,7 @@ class SourceInfo:
 class LeftOut:
     """An entry of the window left out of an edition, with its ``kind`` and the ``reason``
     shown by ``digest build --explain`` and ``--json``: not news (:mod:`digest.noise`:
-    ``archive``, ``roundup``, ``programme``, ``quiz``, ``service``, ...), or, after
+    ``archive``, ``roundup``, ``podcast``, ``programme``, ``quiz``, ``service``, ...), or, after
     clustering, ``sent`` (its story was carried by an earlier edition and it adds no new
     outlet, or it repeats a sent entry), ``dropped`` (a config override), ``off-topic`` (no
     section claims it and the list has no fallback) or ``cap`` (beyond the list's or its

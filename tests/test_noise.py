@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from digest.noise import classify, split_noise
+from digest.noise import NoiseVerdict, classify, split_noise
 from digest.types import Entry
 
 NOW = datetime(2026, 2, 18, 7, tzinfo=UTC)
@@ -240,3 +240,91 @@ def test_an_item_a_year_older_than_the_rest_of_its_feed_is_archive() -> None:
     assert kept == [*recent, alone]
     near = entry("Last year's story", published=NOW - timedelta(days=300))
     assert split_noise([*recent, near])[1] == []
+
+
+def test_a_podcast_episode_is_left_out_by_its_audio_file_title_or_teaser() -> None:
+    """An item carrying an audio file (the parser's ``audio`` flag) is a podcast episode,
+    whatever its title says ("311: Mutually Assured Destruction"); so is an item whose title
+    names a podcast or an episode, or whose teaser opens with the show's name. A news item
+    with an image, a story about a show, and a teaser that only mentions a show stay news."""
+    from dataclasses import replace
+
+    from digest.types import AUDIO_FLAG
+
+    def teaser(title: str, text: str) -> Entry:
+        return replace(entry(title), summary_text=text)
+
+    episode = replace(entry("311: Mutually Assured Destruction"), flags=(AUDIO_FLAG,))
+    for item in (
+        episode,
+        replace(episode, flags=("date-missing", AUDIO_FLAG)),
+        entry("Podcast: Ring Is Back and Scarier Than Ever"),
+        entry("Folge 12: Wie sicher sind Passwort-Manager?"),
+        teaser("c't uplink 24.6: Linux mit UEFI / OLED-Defekte",
+               "Die c't-uplink Show: Dieses Mal mit eingebrannten Logos bei OLED-TVs."),
+    ):  # fmt: skip
+        verdict = classify(item)
+        assert verdict is not None and verdict.kind == "podcast" and verdict.reason, item.title
+    assert "audio file" in (classify(episode) or NoiseVerdict("", "")).reason
+    for item in (
+        replace(entry("Mi Mix 3: Xiaomi-Flaggschiff mit Kamera-Slider"), flags=("date-missing",)),
+        teaser("Late-night hosts on the State of the Union",
+               "Late-night show: hosts mocked the president's speech."),
+        teaser("Minister quits", "The minister said the show must go on: he resigned today."),
+        entry("Rust 1.30 will mehr Klarheit schaffen"),
+    ):  # fmt: skip
+        assert classify(item) is None, item.title
+
+
+def test_every_episode_of_the_real_podcast_feeds_is_left_out() -> None:
+    """The two captured podcast feeds (ATP whole, the Giant Bombcast's first 60 episodes, to
+    keep the test fast): every episode is noise by its audio file, read the day after its
+    own publication so that the archive-by-date rule does not decide it (10 ATP items give
+    no MIME type, only ``medium="audio"``)."""
+    from digest.parse import parse_feed
+
+    from .conftest import REAL_FEEDS
+
+    for name, items in (("atp-podcast-rss.xml", None), ("giantbomb-podcast-rss.xml", 60)):
+        body = (REAL_FEEDS / name).read_bytes()
+        if items is not None:  # the channel head and the first episodes
+            body = b"</item>".join(body.split(b"</item>")[:items]) + b"</item></channel></rss>"
+        entries = parse_feed(body, source="p", now=NOW).entries
+        assert len(entries) == (items or 100)
+        news, noise = split_noise([polled_on_time(e) for e in entries])
+        assert news == [] and {v.reason for _, v in noise} == {
+            "podcast episode: the item carries an audio file"
+        }, name
+
+
+def polled_on_time(item: Entry) -> Entry:
+    """``item`` first seen a day after it was published (a feed polled as it appears)."""
+    from dataclasses import replace
+
+    published = item.published or NOW
+    return replace(item, published=published, first_seen=published + timedelta(days=1))
+
+
+def test_eval_stories_sees_the_audio_file_a_build_sees(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A labelled row has no enclosure; its feed file has one, so ``digest eval stories``
+    scores the episode with the parser's ``audio`` flag, as a build stores it."""
+    from types import SimpleNamespace
+
+    from digest.evaluate import _with_feed_details, rows_to_entries
+    from digest.types import AUDIO_FLAG
+
+    (tmp_path / "show-rss.xml").write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Show</title>'
+        "<link>https://show.example/</link><description>x</description>"
+        "<item><title>311: Mutually Assured Destruction</title><guid>ep311</guid>"
+        '<enclosure url="https://cdn.example/311.mp3" type="audio/mpeg" length="1"/>'
+        "<pubDate>Tue, 17 Feb 2026 08:00:00 +0000</pubDate></item></channel></rss>",
+        encoding="utf-8",
+    )
+    row = {"id": "show:0", "source": "show", "guid": "ep311", "title": "311: Mutually Assured Destruction",
+           "text": "", "published": "2026-02-17T08:00:00Z"}  # fmt: skip
+    source = SimpleNamespace(name="show", path=tmp_path / "show-rss.xml", language=None)
+    [episode] = _with_feed_details(rows_to_entries([row]), [row], [source])
+    assert AUDIO_FLAG in episode.flags
+    verdict = classify(episode)
+    assert verdict is not None and verdict.kind == "podcast"

@@ -296,6 +296,53 @@ def test_podcast_item_without_enclosure_links_to_the_show() -> None:
     assert e.url == "https://news.example.org/" and e.entry_id == "ep2"
 
 
+@pytest.mark.parametrize(
+    ("media", "audio"),
+    [
+        ('<enclosure url="https://cdn.example/ep.mp3" type="audio/mpeg" length="1"/>', True),
+        ('<media:content url="https://cdn.example/ep" medium="audio"/>', True),
+        ('<enclosure url="https://cdn.example/photo.jpg" type="image/jpeg" length="1"/>', False),
+        ('<media:content url="https://cdn.example/clip.mp4" type="video/mp4"/>', False),
+        # an episode's iTunes tags, the file not (yet) given
+        ("<itunes:duration>01:02:03</itunes:duration>", True),
+        ("<itunes:episode>311</itunes:episode>", True),
+        ("<itunes:author>Marco Arment</itunes:author>", False),
+    ],
+)
+def test_an_item_carrying_an_audio_file_is_flagged_audio(media: str, audio: bool) -> None:
+    """A podcast episode is known by its audio enclosure or its iTunes episode tags
+    (digest.noise leaves it out); an image or a video attached to a news item is no such
+    sign, nor is an iTunes tag any item may carry (the author)."""
+    from digest.types import AUDIO_FLAG
+
+    e = only(
+        rss_item(
+            f"<title>311: Mutually Assured Destruction</title><guid>ep311</guid>{media}",
+            ns=' xmlns:media="http://search.yahoo.com/mrss/"' + ITUNES,
+        )
+    )
+    assert (AUDIO_FLAG in e.flags) is audio
+
+
+def test_a_json_feed_audio_attachment_is_flagged_audio() -> None:
+    from digest.types import AUDIO_FLAG
+
+    doc = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Show",
+            "items": [
+                {"id": "1", "title": "Episode one", "content_text": "We talk.",
+                 "attachments": [{"url": "https://cdn.example/1.m4a", "mime_type": "audio/x-m4a"}]},
+                {"id": "2", "title": "A post", "content_text": "Words.",
+                 "attachments": [{"url": "https://cdn.example/2.pdf", "mime_type": "application/pdf"}]},
+            ],
+        }
+    )  # fmt: skip
+    flagged = [AUDIO_FLAG in e.flags for e in feed(doc).entries]
+    assert flagged == [True, False]
+
+
 # -------------------------------------------------------------------------------- direction
 
 

@@ -11,8 +11,8 @@ Kinds, in the order the page shows them (the ones an editor can act on first):
   per-edition adjustment brings them back, ``config.yaml`` does.
 - ``sent``: an earlier edition carried the story; it comes back, as an update, once a new
   outlet reports a development.
-- the kinds of :mod:`digest.noise` (``archive``, ``roundup``, ``programme``, ``quiz``,
-  ``service``): not news, left out before clustering.
+- the kinds of :mod:`digest.noise` (``archive``, ``roundup``, ``podcast``, ``programme``,
+  ``quiz``, ``service``): not news, left out before clustering.
 
 A kind not in :data:`KINDS` is shown after these, under its own name.
 """
@@ -54,6 +54,10 @@ KINDS: dict[str, tuple[str, str]] = {
     ),
     "archive": ("Not news: archive items", "Republished old pieces and obituaries (digest/noise.py)."),
     "roundup": ("Not news: newsletters and roundups", "Items that bundle several stories."),
+    "podcast": (
+        "Not news: podcast episodes",
+        "An audio file attached to the item, or its title or teaser names a show's episode.",
+    ),
     "programme": ("Not news: programmes and briefs", "By the feed's own category."),
     "quiz": ("Not news: quizzes and puzzles", ""),
     "service": ("Not news: service pages and explainers", ""),
