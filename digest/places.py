@@ -1,10 +1,12 @@
 """Where a piece of news happens: place names in a lead, weighed, mapped to world regions.
 
 The gazetteer (``digest/data/places.txt``) lists countries, capitals, main cities, regions of
-large countries and demonyms, each under one region (``americas``, ``europe``, ``asia``,
-``middle-east``, ``africa``, ``world``). :func:`locate` finds them in a story's title and
-summary and weighs each mention by where it is and how it is used, so that *where the event
-happens* outweighs *who is named*:
+large countries and demonyms (in English, and the main countries and cities in the other
+languages of the capture's feeds: Portuguese, German, French, Chinese, Urdu; a name in a
+script written without spaces, Chinese, matches inside a run of characters), each under one
+region (``americas``, ``europe``, ``asia``, ``middle-east``, ``africa``, ``world``).
+:func:`locate` finds them in a story's title and summary and weighs each mention by where it
+is and how it is used, so that *where the event happens* outweighs *who is named*:
 
 - field: a mention in the title counts :data:`TITLE_WEIGHT`, in the summary 1;
 - use: after a preposition of place ("in Nigeria", "to the Philippines") or as a dateline
@@ -60,6 +62,15 @@ _PREPOSITIONS = frozenset(
     )
 )  # fmt: skip
 _PLAIN, _DEMONYM, _VENUE = "place", "demonym", "venue"
+
+UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+"""Characters of scripts written without spaces between words (Chinese, Japanese kana), as
+the body of a regular-expression class: a name in them ("美国" in "美国总统") has no word
+boundary to look for."""
+START = rf"(?:(?<![\w.])|(?=[{UNSPACED}]))"
+END = rf"(?:(?!\w)|(?<=[{UNSPACED}]))"
+"""Whole-word edges of a name or keyword: no letter or digit (or a dot, before it) beside it,
+except at an edge written in an unspaced script (:data:`UNSPACED`)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +157,7 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
 
     def alternation(names: Iterable[str], flags: int) -> re.Pattern[str]:
         body = _trie([n.lower() if flags & re.IGNORECASE else n for n in names])
-        return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
+        return re.compile(rf"{START}(?:{body}){END}(?:['’]s\b)?", flags)
 
     return (
         alternation(exact, 0),
