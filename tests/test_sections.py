@@ -528,6 +528,7 @@ OTHER_LANGUAGES = [
     ("美国总统访问日本", "双方讨论了贸易问题。", "americas"),
     ("北京举行记者会", "", "asia"),
     ("پاکستان اور افغانستان کے درمیان مذاکرات", "", "asia"),
+    ("O presidente brasileiro sanciona a lei", "", "americas"),
     ("Inflação e juros: a economia desacelera", "", "business"),
     ("中国经济增长放缓", "", "business"),
 ]
