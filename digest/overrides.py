@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from digest.places import END, UNSPACED
 from digest.types import Entry, Story
 
-_START = rf"(?:(?<!\w)|(?=[{UNSPACED}]))"  # as places.START, but a dot may come before a keyword
+_START = rf"(?:(?<!\w)|(?=[{UNSPACED}]))"  # a keyword starting in an unspaced script: no edge
 
 __all__ = ["Override", "keyword_pattern"]
 

@@ -67,10 +67,10 @@ UNSPACED = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 """Characters of scripts written without spaces between words (Chinese, Japanese kana), as
 the body of a regular-expression class: a name in them ("美国" in "美国总统") has no word
 boundary to look for."""
-START = rf"(?:(?<![\w.])|(?=[{UNSPACED}]))"
 END = rf"(?:(?!\w)|(?<=[{UNSPACED}]))"
-"""Whole-word edges of a name or keyword: no letter or digit (or a dot, before it) beside it,
-except at an edge written in an unspaced script (:data:`UNSPACED`)."""
+"""The end of a whole word (no letter or digit after it), or of a name or keyword whose last
+character is of an unspaced script (:data:`UNSPACED`)."""
+_UNSPACED_NAME = re.compile(rf"[{UNSPACED}]")
 
 
 @dataclass(frozen=True)
@@ -143,9 +143,20 @@ def regions() -> tuple[str, ...]:
 
 
 @functools.cache
+def _unspaced() -> re.Pattern[str]:
+    """The names written in a script without spaces between words (Chinese), which have no
+    word boundary to look for (they match inside a run of characters): one trie of their own,
+    so that the other names' boundaries stay a plain look-behind (a boundary that allows
+    both costs every name's search a fifth more)."""
+    _, _, exact, _ = _matcher()
+    return re.compile(_trie(n for n in exact if _UNSPACED_NAME.search(n)))
+
+
+@functools.cache
 def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict[str, Place]]:
     """One alternation for case-sensitive names (all capitals) and one for the others; the
-    longest names first so "South Africa" wins over "Africa"."""
+    longest names first so "South Africa" wins over "Africa". Names written in a script
+    without spaces (Chinese: case-sensitive, as they have no case) are :func:`_unspaced`'s."""
     exact: dict[str, Place] = {}
     folded: dict[str, Place] = {}
     for place in gazetteer():
@@ -157,10 +168,10 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, Place], dict
 
     def alternation(names: Iterable[str], flags: int) -> re.Pattern[str]:
         body = _trie([n.lower() if flags & re.IGNORECASE else n for n in names])
-        return re.compile(rf"{START}(?:{body}){END}(?:['’]s\b)?", flags)
+        return re.compile(rf"(?<![\w.])(?:{body})(?!\w)(?:['’]s\b)?", flags)
 
     return (
-        alternation(exact, 0),
+        alternation([n for n in exact if not _UNSPACED_NAME.search(n)], 0),
         alternation([p.name for p in folded.values()], re.IGNORECASE),
         exact,
         folded,
@@ -266,7 +277,8 @@ def _cue(text: str, start: int, end: int, token: str, place: Place) -> tuple[flo
 def _mentions(text: str, field: str, scale: float) -> list[Mention]:
     exact_re, folded_re, exact, folded = _matcher()
     found: dict[tuple[int, int], Mention] = {}
-    for pattern, table, fold in ((exact_re, exact, False), (folded_re, folded, True)):
+    patterns = ((exact_re, exact, False), (folded_re, folded, True), (_unspaced(), exact, False))
+    for pattern, table, fold in patterns:
         for match in pattern.finditer(text):
             token = match.group(0)
             name = re.sub(r"['’]s$", "", token)
