@@ -11,7 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from digest.places import END, UNSPACED
 from digest.types import Entry, Story
+
+_START = rf"(?:(?<!\w)|(?=[{UNSPACED}]))"  # a keyword starting in an unspaced script: no edge
 
 __all__ = ["Override", "keyword_pattern"]
 
@@ -21,13 +24,15 @@ def keyword_pattern(keyword: str) -> re.Pattern[str]:
     """The compiled whole-word pattern for an editor keyword.
 
     ``keyword`` may hold several words (``"climate change"``: any run of spaces between them).
-    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive.
+    ALL-CAPS keywords (at least one letter, no lower-case letter) are case-sensitive. An edge
+    written in a script without spaces between words (Chinese: "经济" in "中国经济增长")
+    needs no boundary (:data:`digest.places.UNSPACED`).
     """
     words = keyword.split()
     body = r"\s+".join(re.escape(w) for w in words)
     caps = any(c.isalpha() for c in keyword) and keyword == keyword.upper()
     flags = 0 if caps else re.IGNORECASE
-    return re.compile(rf"(?<!\w){body}(?!\w)", flags)
+    return re.compile(rf"{_START}{body}{END}", flags)
 
 
 

@@ -5,9 +5,10 @@ Order in which the rules apply to each story (the first that decides wins):
 1. **Weighed evidence of the lede** (the lead's title and the first :data:`LEAD_SENTENCES`
    sentences of its summary, :func:`lead_text`) for each section of the list:
    - the topic's ``keywords`` and ``patterns``: keywords match whole words (``\\b``
-     boundaries, any script); a keyword written ALL IN CAPITALS (``US``, ``EU``, ``NATO``)
-     matches case-sensitively, every other keyword case-insensitively, so ``US`` never
-     matches the pronoun "us"; patterns are regular expressions, case-insensitive. In the
+     boundaries, any script; none at an edge in a script written without spaces, such as
+     Chinese: :data:`digest.places.UNSPACED`); a keyword written ALL IN CAPITALS (``US``,
+     ``EU``, ``NATO``) matches case-sensitively, every other keyword case-insensitively, so
+     ``US`` never matches the pronoun "us"; patterns are regular expressions, case-insensitive. In the
      title a keyword of a topic without ``places`` weighs :data:`KEYWORD_TITLE`, in the
      summary :data:`KEYWORD_SUMMARY`; a keyword of a topic with places weighs as a place;
    - the **places** named (:func:`digest.places.locate`: countries, capitals, cities and
@@ -282,14 +283,19 @@ every country the body mentions in passing outweigh where the news happens."""
 LEAD_WORDS = 80
 """A cap on those sentences, in words, for summaries without sentence punctuation."""
 
-_SENTENCE_END = re.compile(r"(?<!\b[A-Z])[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+_SENTENCE_END = re.compile(
+    r"(?<!\b[A-Z])[.?!…][\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])"
+    r"|[。！？][”’」』）]*"  # Chinese and Japanese stops: no space after, no capitals
+    r"|[۔؟](?=\s)"  # the Urdu full stop and question mark (a script without capitals)
+)
 
 
 def lead_text(summary: str, *, sentences: int = LEAD_SENTENCES, words: int = LEAD_WORDS) -> str:
     """The first ``sentences`` sentences of ``summary`` (plain text), at most ``words`` words.
 
     A sentence ends at ``.``, ``?``, ``!`` or ``…`` (closing quotes and brackets kept) followed
-    by white space and a capital letter or digit, so "U.S." and "3.5" do not end one."""
+    by white space and a capital letter or digit, so "U.S." and "3.5" do not end one; in
+    Chinese or Japanese at ``。``, ``！`` or ``？``; in Urdu at ``۔`` or ``؟`` before a space."""
     text = " ".join((summary or "").split())
     ends = [m.end() for m in _SENTENCE_END.finditer(text)]
     lead = text[: ends[sentences - 1]] if len(ends) >= sentences else text
@@ -317,16 +323,28 @@ def _keyword_words(keyword: str) -> tuple[str, ...] | None:
 @functools.lru_cache(maxsize=256)
 def _keyword_index(keywords: tuple[str, ...]) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
     """For :func:`_candidates`: the positions of ``keywords`` under the first word each needs,
-    and those of keywords that need none (not ASCII, no word: always tried)."""
+    and those of keywords that need none (not ASCII, no word: always tried). A keyword with a
+    letter outside ASCII that no ASCII letter matches in any case ("Ucrânia", "经济") is in
+    neither: it cannot match a text whose letters are all ASCII, the only texts given words."""
     index: dict[str, list[int]] = {}
     always: list[int] = []
     for i, keyword in enumerate(keywords):
         needed = _keyword_words(keyword)
         if needed:
             index.setdefault(needed[0], []).append(i)
-        else:
+        elif not any(c.isalpha() and _beyond_ascii(c) for c in keyword):
             always.append(i)
     return {word: tuple(at) for word, at in index.items()}, tuple(always)
+
+
+_ASCII = "".join(map(chr, range(128)))
+
+
+def _beyond_ascii(char: str) -> bool:
+    """True for a character that no ASCII character matches, in any case, as
+    :func:`keyword_pattern` compares ("â", "经"; not "ſ", which matches "s", nor the Kelvin
+    sign, which matches "k")."""
+    return not re.search(re.escape(char), _ASCII, re.IGNORECASE)
 
 
 def _candidates(keywords: tuple[str, ...], words: frozenset[str] | None) -> set[int]:

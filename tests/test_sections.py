@@ -515,3 +515,46 @@ def test_el_pais_economy_and_business_desk_is_the_business_topics_category() -> 
                  url="https://english.elpais.com/economy-and-business/2026-01-20/the-quiet-winners.html")  # fmt: skip
     placed = _placed([Story(key="e", lead=lead)])["e"]
     assert placed == ("business", "filed under /economy and business/"), placed
+
+
+# The capture's feeds are not all in English (Portuguese, German, French, Chinese, Urdu): a lede
+# in those languages names its places in them. Made-up headlines.
+OTHER_LANGUAGES = [
+    ("Governo do Brasil anuncia novo pacote para a saúde", "", "americas"),
+    ("Incêndio destrói armazém em Coimbra", "Os bombeiros combateram as chamas.", "europe"),
+    ("Ucrânia e Rússia retomam negociações em Genebra", "", "ukraine"),
+    ("Bundesregierung: Frankreich und Deutschland einigen sich auf Grenzkontrollen", "", "europe"),
+    ("Israël et le Liban signent un accord", "", "middle-east"),
+    ("美国总统访问日本", "双方讨论了贸易问题。", "americas"),
+    ("北京举行记者会", "", "asia"),
+    ("پاکستان اور افغانستان کے درمیان مذاکرات", "", "asia"),
+    ("O presidente brasileiro sanciona a lei", "", "americas"),
+    ("Inflação e juros: a economia desacelera", "", "business"),
+    ("中国经济增长放缓", "", "business"),
+]
+
+
+@pytest.mark.parametrize(("title", "text", "section"), OTHER_LANGUAGES)
+def test_a_lede_in_another_language_of_the_capture_names_its_places(
+    title: str, text: str, section: str
+) -> None:
+    placed = _placed([_story("s", title, text)])
+    assert placed["s"][0] == section, placed["s"]
+
+
+def test_names_in_an_unspaced_script_match_inside_a_run_of_characters() -> None:
+    """Chinese writes no spaces between words: "美国总统" is 美国 (the US) + 总统 (president), so
+    a name of such a script has no word boundary around it; a Latin name keeps its boundaries."""
+    from digest.overrides import keyword_pattern
+
+    assert [m.place.region for m in locate("美国总统访问中国")] == ["americas", "asia"]
+    assert keyword_pattern("经济").search("中国经济增长放缓")
+    assert not keyword_pattern("trade").search("trademark")
+    assert not locate("Parisian cafés")  # "Paris" inside a word is not Paris
+
+
+def test_a_chinese_or_urdu_summary_ends_its_sentences_at_their_own_stops() -> None:
+    from digest.topics import lead_text
+
+    assert lead_text("第一句。第二句。第三句在伊朗。") == "第一句。第二句。"
+    assert lead_text("پہلا جملہ۔ دوسرا جملہ۔ تیسرا جملہ۔") == "پہلا جملہ۔ دوسرا جملہ۔"
