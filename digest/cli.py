@@ -917,13 +917,24 @@ def eval_group() -> None:
 @eval_group.command("clusters")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--title-only", is_flag=True, help="Ignore the text field.")
-def eval_clusters(file: str, title_only: bool) -> None:
-    """B-cubed and pairwise P/R/F1, NMI, cluster count, time and peak memory on FILE."""
+@click.option("--no-feeds", is_flag=True, help="Do not read the rows' languages from local feed files.")
+@click.pass_context
+def eval_clusters(ctx: click.Context, file: str, title_only: bool, no_feeds: bool) -> None:
+    """B-cubed and pairwise P/R/F1, NMI, cluster count, time and peak memory on FILE.
+
+    A row without a ``language`` gets its item's in its local feed file (the configured
+    sources' files and their folder, when a configuration is found), else English."""
     from digest.evaluate import evaluate_clusters, load_jsonl
     from digest.exceptions import DigestError
 
+    sources: list[Any] = []
+    if not no_feeds:
+        try:
+            sources = list(load_config(ctx.obj["config_path"]).sources)
+        except ConfigError:  # no configuration: the rows' own languages, else English
+            sources = []
     try:
-        s = evaluate_clusters(load_jsonl(file), title_only=title_only)
+        s = evaluate_clusters(load_jsonl(file), title_only=title_only, sources=sources)
     except DigestError as exc:
         raise BadInput(str(exc)) from None
     click.echo(f"items {s.items}  gold stories {s.gold_clusters}  clusters {s.clusters}")

@@ -122,13 +122,25 @@ def _published(row: dict[str, Any], i: int) -> datetime:
     return _iso_time(row.get("published")) or _EPOCH + timedelta(seconds=i % 60)
 
 
+def _row_language(row: dict[str, Any]) -> str | None:
+    """The row's own ``language`` as a normalised tag, ``None`` when it has none (or not a
+    well-formed one)."""
+    from digest.parse import normalise_language
+
+    value = row.get("language")
+    return normalise_language(value) if isinstance(value, str) else None
+
+
 def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> list[Entry]:
     """Make one :class:`Entry` per dataset row, as the pipeline would have stored it.
 
     ``source`` is the row's ``source`` (or ``"dataset"``), ``entry_id`` its ``id``, ``url``
     its ``url``, ``published`` its ``published`` (ISO 8601 UTC) and ``first_seen`` the same.
     Rows without a date (the GoogleNews file) all get one fixed time, so that the time window
-    never splits them. Entries are tagged English (``language="en"``).
+    never splits them. ``language`` is the row's ``language`` (a BCP 47 tag, normalised as
+    :func:`digest.parse.normalise_language` does), else English (``"en"``); the eval
+    commands then give a row found in its local feed file that item's language, as a build
+    would (:func:`_with_feed_details`).
     """
     entries: list[Entry] = []
     for i, row in enumerate(rows):
@@ -143,7 +155,7 @@ def rows_to_entries(rows: Sequence[dict[str, Any]], *, title_only: bool = False)
                 summary_text="" if title_only else str(row.get("text") or ""),
                 published=when,
                 first_seen=when,
-                language="en",
+                language=_row_language(row) or "en",
             )
         )
     return entries
@@ -218,11 +230,17 @@ class TopicScores:
     seconds: float = 0.0
 
 
-def evaluate_clusters(rows: Sequence[dict[str, Any]], *, title_only: bool = False) -> ClusterScores:
+def evaluate_clusters(
+    rows: Sequence[dict[str, Any]], *, title_only: bool = False, sources: Sequence[Any] = ()
+) -> ClusterScores:
     """Cluster ``rows`` (dataset dicts with ``story``) with :func:`digest.cluster.cluster`.
 
-    Wall time and peak memory (``tracemalloc``, Python and NumPy allocations) cover the
-    clustering call only. Raises :class:`DigestError` when a row has no ``story``.
+    Each entry's language is its row's ``language``, else that of the row's item in its
+    local feed file (a configured source of ``sources`` whose file the row's ``feed``
+    names, or that file in the folder of a configured source's file), else English, as in
+    :func:`evaluate_stories`; with no ``sources`` the row's or English. Wall time and peak
+    memory (``tracemalloc``, Python and NumPy allocations) cover the clustering call only.
+    Raises :class:`DigestError` when a row has no ``story``.
     """
     from sklearn import metrics
 
@@ -230,6 +248,13 @@ def evaluate_clusters(rows: Sequence[dict[str, Any]], *, title_only: bool = Fals
 
     check_rows(rows, ("story",))
     entries = rows_to_entries(rows, title_only=title_only)
+    if sources:
+        named = [
+            replace(e, source=name)
+            for e, name in zip(entries, _source_names(rows, sources), strict=True)
+        ]
+        languages = _with_feed_details(named, rows, sources, language_only=True)
+        entries = [replace(e, language=f.language) for e, f in zip(entries, languages, strict=True)]
     gold = [row["story"] for row in rows]
     index = {(e.source, e.entry_id): i for i, e in enumerate(entries)}
     tracemalloc.start()
@@ -461,49 +486,97 @@ class StoryScores:
     section_confusion: tuple[tuple[int, ...], ...] = ()
 
 
-def _feed_details(sources: Sequence[Any], now: datetime) -> dict[tuple[str, str], Entry]:
+def _feed_details(
+    files: Sequence[tuple[str, Path, str | None]], now: datetime
+) -> tuple[dict[tuple[str, str], Entry], dict[str, str | None]]:
     """What a real build knows of each entry beyond the JSONL fields (feed categories, lead
-    image, author, parse flags such as an audio enclosure), read from the local ``path`` of each configured source:
-    ``(source name, guid or link) -> Entry``. A file that is missing or does not parse adds
-    nothing (the row then has only its JSONL fields)."""
+    image, author, parse flags such as an audio enclosure, language), read from local feed files ``(source name, path, configured
+    language)``: ``(source name, guid or link) -> Entry``, and each source's feed language
+    (the feed's own, else the configured one; ``None`` when neither). A file that is missing
+    or does not parse adds nothing (its rows then have only their JSONL fields)."""
     from digest.exceptions import DigestError as _Error
     from digest.parse import parse_feed
 
     found: dict[tuple[str, str], Entry] = {}
-    for source in sources:
-        if source.path is None:
-            continue
+    languages: dict[str, str | None] = {}
+    for name, path, language in files:
         try:
-            content = Path(str(source.path)).read_bytes()
-            parsed = parse_feed(content, source=source.name, now=now, language=source.language)
+            parsed = parse_feed(path.read_bytes(), source=name, now=now, language=language)
         except (OSError, _Error, ValueError):
             continue
+        languages.setdefault(name, parsed.language)
         for entry in parsed.entries:
             for key in (entry.entry_id, entry.url):
                 if key:
-                    found.setdefault((source.name, key), entry)
-    return found
+                    found.setdefault((name, key), entry)
+    return found, languages
+
+
+def _local_feeds(
+    entries: Sequence[Entry], rows: Sequence[dict[str, Any]], sources: Sequence[Any]
+) -> list[tuple[str, Path, str | None]]:
+    """The local feed files rows are looked up in, ``(source name, path, configured
+    language)``: each configured source's ``path``, and for the entry of a row whose source
+    has none, the file its ``feed`` names in a folder holding a configured source's file
+    (the capture folder of ``../shared/feeds/real``), read with no configured language."""
+    files: dict[str, tuple[str, Path, str | None]] = {}
+    folders: list[Path] = []
+    for source in sources:
+        if source.path is not None:
+            path = Path(str(source.path))
+            files.setdefault(source.name, (source.name, path, source.language))
+            if path.parent not in folders:
+                folders.append(path.parent)
+    for entry, row in zip(entries, rows, strict=True):
+        feed = str(row.get("feed") or "")
+        if entry.source in files or not feed or Path(feed).name != feed:
+            continue
+        local = next((folder / feed for folder in folders if (folder / feed).is_file()), None)
+        if local is not None:
+            files[entry.source] = (entry.source, local, None)
+    return list(files.values())
 
 
 def _with_feed_details(
-    entries: Sequence[Entry], rows: Sequence[dict[str, Any]], sources: Sequence[Any]
+    entries: Sequence[Entry],
+    rows: Sequence[dict[str, Any]],
+    sources: Sequence[Any],
+    *,
+    language_only: bool = False,
 ) -> list[Entry]:
-    """``entries`` (one per row, ``source`` a configured source's name) with the feed
-    categories, lead image, author and flags of the item their row's ``guid`` or ``url`` finds in
-    that source's local feed file (:func:`_feed_details`); others unchanged."""
+    """``entries`` (one per row, ``source`` a configured source's name or the row's own)
+    with the feed categories, lead image, author and flags of the item their row's ``guid`` or
+    ``url`` finds in that source's local feed file (:func:`_local_feeds`,
+    :func:`_feed_details`), and its language unless the row gives one: the item's (as
+    :func:`digest.parse.parse_feed` sets it: the item's, else the feed's, else the
+    source's configured one), else the feed file's, else the entry's own (``"en"``, see
+    :func:`rows_to_entries`). ``language_only``: the language alone (``eval clusters``
+    scores the clusterer, which reads no categories). Others unchanged."""
     from dataclasses import replace as _replace
 
     latest = max((e.time for e in entries if e.time is not None), default=_EPOCH)
-    details = _feed_details(sources, latest + timedelta(days=1))
+    details, languages = _feed_details(
+        _local_feeds(entries, rows, sources), latest + timedelta(days=1)
+    )
     result = list(entries)
     for i, (entry, row) in enumerate(zip(entries, rows, strict=True)):
         keys = (str(row.get("guid") or ""), str(row.get("url") or ""))
         parsed = next((details[(entry.source, k)] for k in keys if (entry.source, k) in details), None)
-        if parsed is not None:
+        language = entry.language
+        if _row_language(row) is None:
+            found = parsed.language if parsed is not None else None
+            language = found or languages.get(entry.source) or entry.language
+        if parsed is not None and not language_only:
             result[i] = _replace(
-                entry, categories=parsed.categories, image=parsed.image, author=parsed.author,
+                entry,
+                categories=parsed.categories,
+                image=parsed.image,
+                author=parsed.author,
                 flags=parsed.flags,
+                language=language,
             )
+        elif language != entry.language:
+            result[i] = _replace(entry, language=language)
     return result
 
 
