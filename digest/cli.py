@@ -1453,11 +1453,13 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
     this is your decision."""
     from digest.deliver import Ledger
 
+    kept: dict[str, int] = {}
     with _store(ctx, _config(ctx.find_root())) as store:
         waiting = store.waiting_retries(edition_id)
-        n = Ledger(store, clock=_now).retry_unknown(edition_id)
+        n = Ledger(store, clock=_now).retry_unknown(edition_id, held=kept)
         held = store.held_batches(edition_id)  # left in flight: say why and until when
     _echo_requeued(n, waiting)
+    _echo_kept(kept, "unknown", "retry-unknown")
     _echo_held(held)
 
 
@@ -1482,14 +1484,20 @@ def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
         waiting = store.waiting_retries(edition_id)
         n = Ledger(store, clock=_now).retry_failed(edition_id, held=held)
     _echo_requeued(n, waiting)
-    for reason, count in sorted(held.items()):
+    _echo_kept(held, "failed", "retry-failed")
+
+
+def _echo_kept(kept: dict[str, int], state: str, command: str) -> None:
+    """One line per reason (:func:`digest.ledger_state.skip_reason`) for the rows in
+    ``state`` that ``digest deliveries COMMAND`` left as they were, and what would lift it."""
+    for reason, count in sorted(kept.items()):
         lift = (
             "they unsubscribed, so they are not sent again"
             if reason == "subscriber unsubscribed"
             else "`digest suppressions` lists them; `digest suppressions remove EMAIL` lifts "
-            "one, then run retry-failed again"
+            f"one, then run {command} again"
         )
-        click.echo(f"{count} failed deliveries stay failed ({reason}): {lift}")
+        click.echo(f"{count} {state} deliveries stay {state} ({reason}): {lift}")
 
 
 @cli.command()

@@ -530,10 +530,11 @@ class LedgerStore(StoreBase):
         command run with ``--at`` records retries on its own clock. Returns how many rows
         moved from ``state``.
 
-        With ``held`` (a dict, filled in), rows a claim would skip stay in ``state``
+        Rows a claim would skip stay in ``state`` whatever the caller
         (:func:`~digest.ledger_state.skip_reason`: the subscriber is no longer active or the
-        address is suppressed), counted in ``held`` per reason: re-queued, they would only
-        be skipped, and kept they can still be retried once the suppression is lifted."""
+        address is suppressed), counted per reason in ``held`` when given (a dict, filled
+        in): re-queued, a suppressed address would only wait on the claim's re-check, and
+        kept they can still be retried once the suppression is lifted."""
         moved = update(deliveries).where(deliveries.c.state == state).values(
             state="queued", not_before=None, attempts=0, updated_at=now
         )
@@ -553,10 +554,9 @@ class LedgerStore(StoreBase):
             moved = moved.where(deliveries.c.edition_id == edition_id)
             waiting = waiting.where(deliveries.c.edition_id == edition_id)
             rows = rows.where(deliveries.c.edition_id == edition_id)
+        held = {} if held is None else held
         with self.begin() as conn:
             conn.execute(waiting)
-            if held is None:
-                return int(conn.execute(moved).rowcount or 0)
             going = []
             for row in conn.execute(rows):
                 reason = skip_reason(row.status, bool(row.suppressed))
