@@ -1376,17 +1376,29 @@ def suppressions(ctx: click.Context) -> None:
 
 @suppressions.command("remove")
 @click.argument("email")
+@click.option("--complaint", is_flag=True,
+              help="Also lift a spam complaint: only when the recipient asked to receive mail again.")
 @click.pass_context
-def suppressions_remove(ctx: click.Context, email: str) -> None:
-    """Lift the suppression of EMAIL after a bounce, drop or complaint (the address works
-    again): its bounced or complained subscribers become active; unsubscribes stay. Failed
-    deliveries to it are sent by `digest deliveries retry-failed`."""
+def suppressions_remove(ctx: click.Context, email: str, complaint: bool) -> None:
+    """Lift the suppression of EMAIL after a bounce or drop (the address works again): its
+    bounced subscribers become active. A spam complaint stays unless --complaint says the
+    recipient asked to receive mail again (digest.suppression); unsubscribes always stay.
+    Failed deliveries to it are sent by `digest deliveries retry-failed`."""
     with _store(ctx, _config(ctx.find_root())) as store:
-        removed, revived = store.lift_suppression(email, now=_now())
+        removed, revived, kept = store.lift_suppression(email, now=_now(), complaint=complaint)
+    note = (
+        f"{email} marked your mail as spam ({kept} complaint(s) kept): it is lifted only with "
+        f"`digest suppressions remove {email} --complaint`, once the recipient has asked to "
+        "receive mail again"
+    )
     if not removed and not revived:
-        raise click.ClickException(f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)")
+        raise click.ClickException(
+            note if kept else f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)"
+        )
     click.echo(f"{email}: {removed} suppression(s) lifted, {revived} subscriber(s) active again; "
                "`digest deliveries retry-failed` re-sends its failed deliveries")
+    if kept:
+        click.echo(note)
 
 
 @cli.group(invoke_without_command=True)

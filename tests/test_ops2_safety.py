@@ -48,3 +48,62 @@ def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
     assert "1 unknown deliveries stay unknown (subscriber unsubscribed)" in said, said
     with Store.open(db_url) as store:
         assert store.delivery_counts(edition) == {"queued": 1, "unknown": 2}
+
+
+def test_suppressions_remove_keeps_a_complaint_without_the_flag(
+    db_url: str, tmp_path: Path
+) -> None:
+    """A subscriber who marked the mail as spam stays suppressed and `complained` after a
+    plain `suppressions remove` (exit 1, the message names the flag); a bounce recorded before
+    the complaint does not hide it; `--complaint` lifts it and the subscriber is active again;
+    a bounced address is lifted by the plain command as before."""
+    from sqlalchemy import select
+
+    from digest.store import Store, subscribers
+    from digest.types import SubscriberStatus
+    from tests.worker_support import seed, write_config
+
+    seed(db_url, 2, html_size=200)
+    with Store.open(db_url) as store:
+        with store.begin() as conn:
+            emails = sorted(conn.scalars(select(subscribers.c.email)))
+        for email, status in ((emails[0], SubscriberStatus.COMPLAINED),
+                              (emails[1], SubscriberStatus.BOUNCED)):
+            sub = store.subscriber_by_email("world", email)
+            assert sub is not None and sub.id is not None
+            store.set_subscriber_status(sub.id, status, now=AT)
+        store.suppress(emails[0], "bounce", now=AT)  # first a bounce, then the complaint
+        store.suppress(emails[0], "spamreport", now=AT)
+        store.suppress(emails[1], "bounce", now=AT)
+    config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
+
+    said = _digest(config, "suppressions", "remove", emails[0], code=1)
+    assert f"{emails[0]} marked your mail as spam" in said, said
+    assert f"`digest suppressions remove {emails[0]} --complaint`" in said, said
+    with Store.open(db_url) as store:
+        assert store.is_suppressed(emails[0], "world")
+        sub = store.subscriber_by_email("world", emails[0])
+        assert sub is not None and sub.status == SubscriberStatus.COMPLAINED
+    said = _digest(config, "suppressions", "remove", emails[1])
+    assert "1 suppression(s) lifted, 1 subscriber(s) active again" in said, said
+    said = _digest(config, "suppressions", "remove", emails[0], "--complaint")
+    assert "1 suppression(s) lifted, 1 subscriber(s) active again" in said, said
+    with Store.open(db_url) as store:
+        assert not store.is_suppressed(emails[0], "world")
+        sub = store.subscriber_by_email("world", emails[0])
+        assert sub is not None and sub.status == SubscriberStatus.ACTIVE
+
+
+def test_liftable_complaints_and_unsubscribes() -> None:
+    """The one rule of `suppressions remove`: bounces and drops go; a complaint (spamreport,
+    or SendGrid's drop for a 'Spam Reporting Address') only with the flag; an unsubscribe
+    never; a complaint outranks an earlier bounce, not an unsubscribe."""
+    from digest.suppression import liftable, outranks
+
+    assert liftable("bounce") and liftable("dropped", "Bounced Address")
+    assert not liftable("spamreport") and liftable("spamreport", complaint=True)
+    assert not liftable("dropped", "Spam Reporting Address")
+    assert not liftable("unsubscribe", complaint=True)
+    assert outranks("spamreport", None, "bounce", "550 5.1.1")
+    assert not outranks("spamreport", None, "unsubscribe", None)
+    assert not outranks("bounce", None, "spamreport", None)
