@@ -107,3 +107,50 @@ def test_liftable_complaints_and_unsubscribes() -> None:
     assert outranks("spamreport", None, "bounce", "550 5.1.1")
     assert not outranks("spamreport", None, "unsubscribe", None)
     assert not outranks("bounce", None, "spamreport", None)
+
+
+def test_a_full_postgresql_disk_reads_like_a_full_sqlite_disk(
+    pg_url: str, tmp_path: Path, monkeypatch, capsys  # type: ignore[no-untyped-def]
+) -> None:
+    """A poll whose inserts PostgreSQL refuses with SQLSTATE 53100 (psycopg's ``DiskFull``,
+    raised here by the driver's cursor as the server would) stops with one line naming the
+    database and server (no password) and what to do, exit 1, as SQLite's full disk does;
+    53200 (out of memory) the same, with its own words; the entries stored before stay."""
+    import sys
+
+    import psycopg.errors
+    import pytest
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine, make_url
+
+    from digest.cli import main
+    from tests.cron_support import install
+
+    inst = install(tmp_path, pg_url, {"world": ("0 7 * * *", "UTC")})
+    inst.add_item(AT.replace(hour=5))
+    assert inst.cli("poll").exit_code == 0
+    before = inst._query("SELECT count(*) FROM entries")
+    url = make_url(pg_url)
+    for k in range(1, 5):
+        inst.add_item(AT.replace(hour=5, minute=k))
+    for error, words in ((psycopg.errors.DiskFull, "the disk of the PostgreSQL server of"),
+                         (psycopg.errors.OutOfMemory, "the PostgreSQL server of")):
+        def refuse(conn, cursor, statement, *rest, error=error):  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("INSERT INTO ENTRIES"):
+                raise error("could not extend file \"base/1/2\": No space left on device")
+
+        event.listen(Engine, "before_cursor_execute", refuse)
+        try:
+            monkeypatch.setattr(sys, "argv", ["digest", "-c", str(inst.config), "poll"])
+            with pytest.raises(SystemExit) as done:
+                main()
+        finally:
+            event.remove(Engine, "before_cursor_execute", refuse)
+        assert done.value.code == 1
+        said = " ".join(capsys.readouterr().err.split())
+        where = f"database {url.database} on {url.host}:{url.port or 5432}"
+        assert f"error: {words} {where}" in said, said
+        assert f"(SQLSTATE {error.sqlstate})" in said, said
+        assert "it refused the write and rolled it back, so nothing stored before was lost" in said
+        assert "sqlalche.me" not in said and "Traceback" not in said, said
+        assert inst._query("SELECT count(*) FROM entries") == before
