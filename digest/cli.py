@@ -1423,6 +1423,7 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         failed = store.deliveries_in(edition_id, ["failed"])
         retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
         held = store.held_batches(edition_id)
+        unmatched = store.unmatched_events()
     for ed in overview:
         if edition_id is not None and ed.edition_id != edition_id:
             continue
@@ -1445,6 +1446,12 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
     _echo_held(held)
+    if unmatched:
+        click.echo(f"dropped by SendGrid, matching no delivery ({len(unmatched)}; their rows may "
+                   "still say sent: find them in SendGrid's activity feed, send them again by hand):")
+        for ev in unmatched[-20:]:
+            click.echo(f"  {ev.at:%Y-%m-%d %H:%M} UTC {ev.email}: {ev.reason}"
+                       + (f" (message {ev.message_id})" if ev.message_id else ""))
 
 
 def _echo_held(held: list[Any]) -> None:

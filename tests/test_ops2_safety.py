@@ -154,3 +154,43 @@ def test_a_full_postgresql_disk_reads_like_a_full_sqlite_disk(
         assert "it refused the write and rolled it back, so nothing stored before was lost" in said
         assert "sqlalche.me" not in said and "Traceback" not in said, said
         assert inst._query("SELECT count(*) FROM entries") == before
+
+
+def test_a_drop_without_our_reference_finds_its_row_by_message_id_or_is_listed(
+    db_url: str, tmp_path: Path
+) -> None:
+    """SendGrid drops a message (about its content) and the event carries no
+    ``digest_delivery``: its ``sg_message_id`` (the request's ``X-Message-Id`` and SendGrid's
+    suffix) and address find the row, which becomes failed (retry-failed re-sends it); a
+    drop no row matches is listed by `digest deliveries` with its address and reason, where
+    it was only logged."""
+    from digest.deliver import Ledger
+    from digest.store import Store
+    from digest.transports.sendgrid import message_id_candidates
+    from digest.types import Subscriber
+    from tests.deliver_helpers import MemoryTransport, compose, make_edition
+    from tests.test_ledger_webhook import _post_events, _world
+    from tests.worker_support import write_config
+
+    assert message_id_candidates("ab.cd.filter01.2") == ["ab.cd.filter01.2", "ab.cd.filter01", "ab.cd", "ab"]
+    with Store.open(db_url) as store:
+        subs = [store.add_subscriber(Subscriber("world", f"{n}@example.com"), now=AT)[0]
+                for n in ("ada", "bob")]
+        led = Ledger(store, clock=lambda: AT)
+        edition = make_edition(store)
+        led.queue(edition, subs)
+        assert led.run(edition, list_name="world", transport=MemoryTransport(),
+                       compose=compose) == {"sent": 2}
+        ada = next(r for r in store.deliveries_in(edition, ["sent"]) if r.email == "ada@example.com")
+        _post_events(_world(tmp_path), store, [
+            {"event": "dropped", "email": "ADA@example.com", "sg_event_id": "d1",
+             "reason": "Spam Content", "sg_message_id": f"{ada.provider_id}.filterdrecv-5.7.0"},
+            {"event": "dropped", "email": "cy@example.com", "sg_event_id": "d2",
+             "reason": "Recipient List over Package Quota", "sg_message_id": "zz.filter0.1"},
+        ])
+        assert store.delivery_counts(edition) == {"sent": 1, "failed": 1}
+        assert [r.email for r in store.deliveries_in(edition, ["failed"])] == ["ada@example.com"]
+    config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
+    said = _digest(config, "deliveries")
+    assert "dropped by SendGrid, matching no delivery (1;" in said, said
+    assert "cy@example.com: Recipient List over Package Quota (message zz.filter0.1)" in said, said

@@ -505,6 +505,25 @@ class LedgerStore(StoreBase):
                         update(deliveries).where(among).where(open_states).values(**values)
                     )
 
+    def delivery_by_message(self, email: str, message_ids: Sequence[str]) -> int | None:
+        """The ledger row (newest first) to ``email`` (case-insensitive) whose provider id is
+        one of ``message_ids`` (:func:`digest.transports.sendgrid.message_id_candidates` of an
+        event's ``sg_message_id``), or None: how a SendGrid event that lacks our signed
+        delivery reference finds its row. A request's message id is shared by its batch, the
+        address picks the row within it."""
+        if not message_ids or not email:
+            return None
+        with self.begin() as conn:
+            found = conn.scalar(
+                select(deliveries.c.id)
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .where(subscribers.c.email_lower == email.lower())
+                .where(deliveries.c.provider_id.in_(list(message_ids)))
+                .order_by(deliveries.c.id.desc())
+                .limit(1)
+            )
+        return int(found) if found is not None else None
+
     def fail_delivered(self, delivery_id: int, error: str, *, now: datetime) -> bool:
         """Mark a ``sent`` row ``failed`` with ``error``: the provider took the message and
         reported later that it never sent it (a SendGrid ``dropped`` for a reason about the
