@@ -27,16 +27,11 @@ def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
     """`deliveries retry-unknown` after a crash, when one address bounced meanwhile (from
     another edition) and one subscriber unsubscribed: only the third row is queued again; the
     two stay unknown (never sent) and the output counts them by reason."""
-    from sqlalchemy import select, update
+    from digest.store import Store
+    from tests.worker_support import seed_settled, write_config
 
-    from digest.store import Store, deliveries, subscribers
-    from tests.worker_support import seed, write_config
-
-    edition = seed(db_url, 3, html_size=200)
+    edition, emails = seed_settled(db_url, 3, "unknown", "timeout")
     with Store.open(db_url) as store:
-        with store.begin() as conn:
-            conn.execute(update(deliveries).values(state="unknown", last_error="timeout"))
-            emails = sorted(conn.scalars(select(subscribers.c.email)))
         store.suppress(emails[0], "bounce", now=AT)
     config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
     _digest(config, "subscribers", "remove", "world", emails[1])
@@ -109,21 +104,14 @@ def test_liftable_complaints_and_unsubscribes() -> None:
     assert not outranks("bounce", None, "spamreport", None)
 
 
-def test_a_full_postgresql_disk_reads_like_a_full_sqlite_disk(
-    pg_url: str, tmp_path: Path, monkeypatch, capsys  # type: ignore[no-untyped-def]
-) -> None:
+def test_a_full_postgresql_disk_reads_like_a_full_sqlite_disk(pg_url: str, tmp_path: Path) -> None:
     """A poll whose inserts PostgreSQL refuses with SQLSTATE 53100 (psycopg's ``DiskFull``,
     raised here by the driver's cursor as the server would) stops with one line naming the
     database and server (no password) and what to do, exit 1, as SQLite's full disk does;
     53200 (out of memory) the same, with its own words; the entries stored before stay."""
-    import sys
-
     import psycopg.errors
-    import pytest
-    from sqlalchemy import event
     from sqlalchemy.engine import Engine, make_url
 
-    from digest.cli import main
     from tests.cron_support import install
 
     inst = install(tmp_path, pg_url, {"world": ("0 7 * * *", "UTC")})
@@ -139,15 +127,8 @@ def test_a_full_postgresql_disk_reads_like_a_full_sqlite_disk(
             if statement.lstrip().upper().startswith("INSERT INTO ENTRIES"):
                 raise error("could not extend file \"base/1/2\": No space left on device")
 
-        event.listen(Engine, "before_cursor_execute", refuse)
-        try:
-            monkeypatch.setattr(sys, "argv", ["digest", "-c", str(inst.config), "poll"])
-            with pytest.raises(SystemExit) as done:
-                main()
-        finally:
-            event.remove(Engine, "before_cursor_execute", refuse)
-        assert done.value.code == 1
-        said = " ".join(capsys.readouterr().err.split())
+        code, said = inst.main_with(Engine, "before_cursor_execute", refuse, "poll")
+        assert code == 1
         where = f"database {url.database} on {url.host}:{url.port or 5432}"
         assert f"error: {words} {where}" in said, said
         assert f"(SQLSTATE {error.sqlstate})" in said, said
