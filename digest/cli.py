@@ -1387,17 +1387,29 @@ def suppressions(ctx: click.Context) -> None:
 
 @suppressions.command("remove")
 @click.argument("email")
+@click.option("--complaint", is_flag=True,
+              help="Also lift a spam complaint: only when the recipient asked to receive mail again.")
 @click.pass_context
-def suppressions_remove(ctx: click.Context, email: str) -> None:
-    """Lift the suppression of EMAIL after a bounce, drop or complaint (the address works
-    again): its bounced or complained subscribers become active; unsubscribes stay. Failed
-    deliveries to it are sent by `digest deliveries retry-failed`."""
+def suppressions_remove(ctx: click.Context, email: str, complaint: bool) -> None:
+    """Lift the suppression of EMAIL after a bounce or drop (the address works again): its
+    bounced subscribers become active. A spam complaint stays unless --complaint says the
+    recipient asked to receive mail again (digest.suppression); unsubscribes always stay.
+    Failed deliveries to it are sent by `digest deliveries retry-failed`."""
     with _store(ctx, _config(ctx.find_root())) as store:
-        removed, revived = store.lift_suppression(email, now=_now())
+        removed, revived, kept = store.lift_suppression(email, now=_now(), complaint=complaint)
+    note = (
+        f"{email} marked your mail as spam ({kept} complaint(s) kept): it is lifted only with "
+        f"`digest suppressions remove {email} --complaint`, once the recipient has asked to "
+        "receive mail again"
+    )
     if not removed and not revived:
-        raise click.ClickException(f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)")
+        raise click.ClickException(
+            note if kept else f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)"
+        )
     click.echo(f"{email}: {removed} suppression(s) lifted, {revived} subscriber(s) active again; "
                "`digest deliveries retry-failed` re-sends its failed deliveries")
+    if kept:
+        click.echo(note)
 
 
 @cli.group(invoke_without_command=True)
@@ -1422,6 +1434,7 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         failed = store.deliveries_in(edition_id, ["failed"])
         retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
         held = store.held_batches(edition_id)
+        unmatched = store.unmatched_events()
     for ed in overview:
         if edition_id is not None and ed.edition_id != edition_id:
             continue
@@ -1444,6 +1457,12 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
     _echo_held(held)
+    if unmatched:
+        click.echo(f"dropped by SendGrid, matching no delivery ({len(unmatched)}; their rows may "
+                   "still say sent: find them in SendGrid's activity feed, send them again by hand):")
+        for ev in unmatched[-20:]:
+            click.echo(f"  {ev.at:%Y-%m-%d %H:%M} UTC {ev.email}: {ev.reason}"
+                       + (f" (message {ev.message_id})" if ev.message_id else ""))
 
 
 def _echo_held(held: list[Any]) -> None:
@@ -1464,11 +1483,13 @@ def deliveries_retry_unknown(ctx: click.Context, edition_id: int | None) -> None
     this is your decision."""
     from digest.deliver import Ledger
 
+    kept: dict[str, int] = {}
     with _store(ctx, _config(ctx.find_root())) as store:
         waiting = store.waiting_retries(edition_id)
-        n = Ledger(store, clock=_now).retry_unknown(edition_id)
+        n = Ledger(store, clock=_now).retry_unknown(edition_id, held=kept)
         held = store.held_batches(edition_id)  # left in flight: say why and until when
     _echo_requeued(n, waiting)
+    _echo_kept(kept, "unknown", "retry-unknown")
     _echo_held(held)
 
 
@@ -1493,14 +1514,20 @@ def deliveries_retry_failed(ctx: click.Context, edition_id: int | None) -> None:
         waiting = store.waiting_retries(edition_id)
         n = Ledger(store, clock=_now).retry_failed(edition_id, held=held)
     _echo_requeued(n, waiting)
-    for reason, count in sorted(held.items()):
+    _echo_kept(held, "failed", "retry-failed")
+
+
+def _echo_kept(kept: dict[str, int], state: str, command: str) -> None:
+    """One line per reason (:func:`digest.ledger_state.skip_reason`) for the rows in
+    ``state`` that ``digest deliveries COMMAND`` left as they were, and what would lift it."""
+    for reason, count in sorted(kept.items()):
         lift = (
             "they unsubscribed, so they are not sent again"
             if reason == "subscriber unsubscribed"
             else "`digest suppressions` lists them; `digest suppressions remove EMAIL` lifts "
-            "one, then run retry-failed again"
+            f"one, then run {command} again"
         )
-        click.echo(f"{count} failed deliveries stay failed ({reason}): {lift}")
+        click.echo(f"{count} {state} deliveries stay {state} ({reason}): {lift}")
 
 
 @cli.command()

@@ -14,7 +14,9 @@ that the next run would then refuse.
 A write that finds the disk (or the file's ``max_page_count``) full is refused by SQLite with
 ``SQLITE_FULL`` and its transaction rolled back: :func:`full_error` turns it into
 :class:`DatabaseFullError`, which names the file and says what to do, instead of the driver's
-words and SQLAlchemy's link.
+words and SQLAlchemy's link. PostgreSQL's ``53100 disk_full`` and ``53200 out_of_memory``
+become the same error, naming the database and its server, so both stores end a command
+the same way.
 """
 
 from __future__ import annotations
@@ -47,28 +49,64 @@ class DatabaseFileError(StoreError):
 
 
 class DatabaseFullError(StoreError):
-    """SQLite refused a write because the disk holding the database file is full
-    (``SQLITE_FULL``, https://www.sqlite.org/rescode.html#full). The transaction was rolled
-    back, so what was stored before is intact. ``path`` is the file (None when unknown)."""
+    """The database refused a write for want of room, and rolled its transaction back, so
+    what was stored before is intact: SQLite's ``SQLITE_FULL`` (the disk holding the file,
+    https://www.sqlite.org/rescode.html#full; ``path`` is the file, None when unknown), or
+    PostgreSQL's SQLSTATE class 53 "insufficient resources" ``53100 disk_full`` or ``53200
+    out_of_memory`` (``server`` names the database and host, never the password;
+    ``sqlstate`` is the code). Every command ends on it the same way: one line saying what
+    to do, exit 1."""
 
-    def __init__(self, path: Path | None) -> None:
-        where = f"database file {path}" if path is not None else "the database"
-        super().__init__(
-            f"the disk holding {where} is full: SQLite refused the write and rolled it back, "
-            "so nothing stored before was lost; free some space on that disk, then run the "
-            "command again"
-        )
+    def __init__(
+        self, path: Path | None, *, server: str | None = None, sqlstate: str | None = None
+    ) -> None:
+        after = "so nothing stored before was lost; "
+        if server is None:
+            where = f"database file {path}" if path is not None else "the database"
+            said = (f"the disk holding {where} is full: SQLite refused the write and rolled it "
+                    f"back, {after}free some space on that disk, then run the command again")
+        elif sqlstate == PG_OUT_OF_MEMORY:
+            said = (f"the PostgreSQL server of {server} is out of memory (SQLSTATE {sqlstate}): "
+                    f"it refused the write and rolled it back, {after}free memory on that "
+                    "server, then run the command again")
+        else:
+            said = (f"the disk of the PostgreSQL server of {server} is full (SQLSTATE "
+                    f"{sqlstate}): it refused the write and rolled it back, {after}free some "
+                    "space on that disk, then run the command again")
+        super().__init__(said)
         self.path = path
+        self.sqlstate = sqlstate
+
+
+#: PostgreSQL's SQLSTATEs that :func:`full_error` translates (Appendix A, class 53).
+PG_DISK_FULL = "53100"
+PG_OUT_OF_MEMORY = "53200"
 
 
 def full_error(exc: BaseException, url: object) -> DatabaseFullError | None:
     """A :class:`DatabaseFullError` for the database at ``url`` (an SQLAlchemy URL or its
-    text) when ``exc`` (an SQLAlchemy error or the driver's own) is SQLite's ``SQLITE_FULL``;
-    ``None`` for any other error."""
+    text) when ``exc`` (an SQLAlchemy error or the driver's own) is SQLite's ``SQLITE_FULL``
+    or PostgreSQL's ``53100`` (disk full) or ``53200`` (out of memory); ``None`` for any
+    other error."""
     cause = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(cause, "sqlstate", None)
+    if sqlstate in (PG_DISK_FULL, PG_OUT_OF_MEMORY):
+        return DatabaseFullError(None, server=_server_name(str(url)), sqlstate=sqlstate)
     if not isinstance(cause, sqlite3.Error) or getattr(cause, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
         return None
     return DatabaseFullError(sqlite_path(str(url)))
+
+
+def _server_name(url: str) -> str:
+    """``database NAME on HOST:PORT`` of a server ``url``, without its user or password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "the database"
+    host = parsed.host or "localhost"
+    if parsed.port:
+        host = f"{host}:{parsed.port}"
+    return f"database {parsed.database or '(default)'} on {host}"
 
 
 def sqlite_path(url: str) -> Path | None:

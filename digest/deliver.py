@@ -153,11 +153,16 @@ class Ledger:
         log.info("deliver.queue edition=%s list=%s added=%d", edition_id, list_name, added)
         return added
 
-    def retry_unknown(self, edition_id: int | None = None) -> int:
+    def retry_unknown(
+        self, edition_id: int | None = None, *, held: dict[str, int] | None = None
+    ) -> int:
         """Re-queue ``unknown`` rows of ``edition_id`` (or of every edition when None), due
         now; rows waiting for a retry become due now too. The next :meth:`run` (``digest
         run``, ``send``, ``schedule``) sends them. Recipients the provider did take get a
-        second copy: this is the operator's decision. Rows a killed run left in flight
+        second copy: this is the operator's decision. A row whose address has since been
+        suppressed (bounce, complaint, unsubscribe) or whose subscriber is no longer active
+        stays ``unknown`` (:func:`~digest.ledger_state.skip_reason`, as for
+        :meth:`retry_failed`), counted per reason in ``held`` when given. Rows a killed run left in flight
         (``sending``) are unknown too and re-queued with them: on SQLite at once when
         their holder process is gone, never while it runs; on PostgreSQL only once their
         lease (``delivery.lease_seconds``, on the server's clock) has expired, since another
@@ -175,8 +180,9 @@ class Ledger:
                     "deliver.interrupted edition=%s unknown=%d first=%s",
                     edition, len(interrupted), interrupted[0],
                 )
-        n = self.store.requeue(edition_id, DeliveryState.UNKNOWN, now=self.clock())
-        log.info("deliver.retry_unknown edition=%s requeued=%d", edition_id, n)
+        held = {} if held is None else held
+        n = self.store.requeue(edition_id, DeliveryState.UNKNOWN, now=self.clock(), held=held)
+        log.info("deliver.retry_unknown edition=%s requeued=%d held=%s", edition_id, n, held)
         return n
 
     def retry_failed(

@@ -10,7 +10,7 @@
     │   └── ParseError       the bytes are not a feed we can read (``not a feed`` included)
     ├── StoreError           the database refused an operation
     │   ├── DatabaseFileError  the SQLite file is empty, unreadable or foreign (digest.dbfile)
-    │   └── DatabaseFullError  the disk holding the SQLite file is full (digest.dbfile)
+    │   └── DatabaseFullError  no room for a write: SQLite's full disk, PostgreSQL 53100/53200 (digest.dbfile)
     ├── RenderError          a template or the MJML/CSS step failed; carries ``list_name``
     ├── EditionExists        an edition for this (list, period) was already built
     └── DeliveryError        a transport or the ledger failed; carries ``recipient`` when known

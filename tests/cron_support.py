@@ -60,6 +60,34 @@ class Install:
             f"<link>https://news.example.org/</link><!--items-->{items}<!--items--></channel></rss>"
         )
 
+    def main_with(self, target: Any, name: str, listener: Any, *args: str) -> tuple[int, str]:
+        """Run ``digest -c config.yaml ARGS`` through :func:`digest.cli.main` (the console
+        script: its one-line errors and exit code) while SQLAlchemy event ``name`` of
+        ``target`` calls ``listener``; returns the exit code and stderr, whitespace folded."""
+        import contextlib
+        import io
+        import sys
+
+        from sqlalchemy import event
+
+        from digest.cli import main
+
+        err = io.StringIO()
+        argv = sys.argv
+        event.listen(target, name, listener)
+        try:
+            sys.argv = ["digest", "-c", str(self.config), *args]
+            with contextlib.redirect_stderr(err):
+                try:
+                    main()
+                    code = 0
+                except SystemExit as done:
+                    code = int(done.code or 0)
+        finally:
+            event.remove(target, name, listener)
+            sys.argv = argv
+        return code, " ".join(err.getvalue().split())
+
     def cli(self, *args: str, at: datetime | None = None) -> Any:
         """``digest -c config.yaml ARGS`` in this process (``--at`` appended when given)."""
         argv = ["-c", str(self.config), *args]

@@ -186,19 +186,12 @@ def test_the_editor_list_page_counts_the_subscriber_file_before_the_first_editio
         store.close()
 
 
-def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(tmp_path: Path) -> None:
     """A poll whose writes find the disk full (SQLite's ``SQLITE_FULL``, here from a
     ``max_page_count`` at the file's size: no root needed for a tiny filesystem) stops with one
     line naming the database file and what to do, exit 1; no driver words, no SQLAlchemy link,
     no traceback; and what was stored before is still there."""
-    import sys
-
-    from sqlalchemy import event
     from sqlalchemy.pool import Pool
-
-    from digest.cli import main
 
     db = tmp_path / "d.db"
     inst = install(tmp_path, f"sqlite:///{db}", {"world": ("0 7 * * *", "UTC")})
@@ -213,15 +206,8 @@ def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(
 
     for k in range(1, 40):
         inst.add_item(AT - timedelta(hours=2) + timedelta(minutes=k))
-    event.listen(Pool, "connect", no_room)
-    try:
-        monkeypatch.setattr(sys, "argv", ["digest", "-c", str(inst.config), "poll"])
-        with pytest.raises(SystemExit) as done:
-            main()
-    finally:
-        event.remove(Pool, "connect", no_room)
-    assert done.value.code == 1
-    said = " ".join(capsys.readouterr().err.split())
+    code, said = inst.main_with(Pool, "connect", no_room, "poll")
+    assert code == 1
     assert f"error: the disk holding database file {db} is full" in said, said
     assert "free some space on that disk, then run the command again" in said
     assert "sqlalche.me" not in said and "OperationalError" not in said and "Traceback" not in said
@@ -236,18 +222,14 @@ def test_retry_failed_counts_what_it_really_retries_and_what_stays_suppressed(
     queued again. `suppressions remove EMAIL` lifts one (its bounced subscriber is active
     again), and the next retry-failed queues that row."""
     from click.testing import CliRunner
-    from sqlalchemy import select, update
 
     from digest.cli import cli
-    from digest.store import Store, deliveries, subscribers
+    from digest.store import Store
     from digest.types import SubscriberStatus
-    from tests.worker_support import seed, write_config
+    from tests.worker_support import seed_settled, write_config
 
-    edition = seed(db_url, 4, html_size=200)
+    edition, emails = seed_settled(db_url, 4, "failed", "550 5.1.1 no such user")
     with Store.open(db_url) as store:
-        with store.begin() as conn:
-            conn.execute(update(deliveries).values(state="failed", last_error="550 5.1.1 no such user"))
-            emails = sorted(conn.scalars(select(subscribers.c.email)))
         store.suppress(emails[0], "bounce", now=AT)
         store.suppress(emails[1], "dropped", now=AT)
         bounced = store.subscriber_by_email("world", emails[0])

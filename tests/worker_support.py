@@ -83,6 +83,20 @@ def write_config(
     return path
 
 
+def seed_settled(db_url: str, n: int, state: str, error: str) -> tuple[int, list[str]]:
+    """:func:`seed` ``n`` subscribers with every ledger row in ``state`` (``unknown``,
+    ``failed``) with ``error``; returns the edition id and the addresses, sorted."""
+    from sqlalchemy import update
+
+    from digest.store import Store, deliveries, subscribers
+
+    edition = seed(db_url, n, html_size=200)
+    with Store.open(db_url) as store, store.begin() as conn:
+        conn.execute(update(deliveries).values(state=state, last_error=error))
+        emails = sorted(conn.scalars(select(subscribers.c.email)))
+    return edition, emails
+
+
 def seed(
     db_url: str, n: int, *, html_size: int = 30_000, period: str = "2026-02-18", queue: bool = True
 ) -> int:

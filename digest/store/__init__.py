@@ -41,6 +41,7 @@ from digest.store.rows import (
     SourceState,
     StateCounts,
     SubscriberCounts,
+    UnmatchedEvent,
 )
 from digest.store.sources import SourcesStore
 from digest.store.subscribers import SubscribersStore
@@ -97,6 +98,7 @@ __all__ = [
     "Store",
     "StoreBase",
     "SubscriberCounts",
+    "UnmatchedEvent",
     "UTCDateTime",
     "deliveries",
     "edition_adjustments",

@@ -505,6 +505,25 @@ class LedgerStore(StoreBase):
                         update(deliveries).where(among).where(open_states).values(**values)
                     )
 
+    def delivery_by_message(self, email: str, message_ids: Sequence[str]) -> int | None:
+        """The ledger row (newest first) to ``email`` (case-insensitive) whose provider id is
+        one of ``message_ids`` (:func:`digest.transports.sendgrid.message_id_candidates` of an
+        event's ``sg_message_id``), or None: how a SendGrid event that lacks our signed
+        delivery reference finds its row. A request's message id is shared by its batch, the
+        address picks the row within it."""
+        if not message_ids or not email:
+            return None
+        with self.begin() as conn:
+            found = conn.scalar(
+                select(deliveries.c.id)
+                .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
+                .where(subscribers.c.email_lower == email.lower())
+                .where(deliveries.c.provider_id.in_(list(message_ids)))
+                .order_by(deliveries.c.id.desc())
+                .limit(1)
+            )
+        return int(found) if found is not None else None
+
     def fail_delivered(self, delivery_id: int, error: str, *, now: datetime) -> bool:
         """Mark a ``sent`` row ``failed`` with ``error``: the provider took the message and
         reported later that it never sent it (a SendGrid ``dropped`` for a reason about the
@@ -530,10 +549,11 @@ class LedgerStore(StoreBase):
         command run with ``--at`` records retries on its own clock. Returns how many rows
         moved from ``state``.
 
-        With ``held`` (a dict, filled in), rows a claim would skip stay in ``state``
+        Rows a claim would skip stay in ``state`` whatever the caller
         (:func:`~digest.ledger_state.skip_reason`: the subscriber is no longer active or the
-        address is suppressed), counted in ``held`` per reason: re-queued, they would only
-        be skipped, and kept they can still be retried once the suppression is lifted."""
+        address is suppressed), counted per reason in ``held`` when given (a dict, filled
+        in): re-queued, a suppressed address would only wait on the claim's re-check, and
+        kept they can still be retried once the suppression is lifted."""
         moved = update(deliveries).where(deliveries.c.state == state).values(
             state="queued", not_before=None, attempts=0, updated_at=now
         )
@@ -553,10 +573,9 @@ class LedgerStore(StoreBase):
             moved = moved.where(deliveries.c.edition_id == edition_id)
             waiting = waiting.where(deliveries.c.edition_id == edition_id)
             rows = rows.where(deliveries.c.edition_id == edition_id)
+        held = {} if held is None else held
         with self.begin() as conn:
             conn.execute(waiting)
-            if held is None:
-                return int(conn.execute(moved).rowcount or 0)
             going = []
             for row in conn.execute(rows):
                 reason = skip_reason(row.status, bool(row.suppressed))

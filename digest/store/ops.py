@@ -13,7 +13,7 @@ from sqlalchemy import Integer, String, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from digest.store.engine import StoreBase
-from digest.store.rows import LeaseRow, RunRecord
+from digest.store.rows import LeaseRow, RunRecord, UnmatchedEvent
 from digest.store.tables import leases, runs, settings
 
 
@@ -25,6 +25,10 @@ def period_fact_key(kind: str, list_name: str, period: str) -> str:
     if len(key) <= 64:
         return key
     return f"{kind}:" + hashlib.sha256(f"{list_name}:{period}".encode()).hexdigest()[: 63 - len(kind)]
+
+
+#: ``settings`` keys of :meth:`OpsStore.record_unmatched_event` start so.
+UNMATCHED_PREFIX = "sg-unmatched:"
 
 
 class OpsStore(StoreBase):
@@ -116,6 +120,35 @@ class OpsStore(StoreBase):
         if self.setting(key) is not None:  # a read, not a refused insert, on every later run
             return False
         return self.mark_once(key, at.astimezone(UTC).isoformat())
+
+    def record_unmatched_event(self, event_key: str, event: UnmatchedEvent) -> bool:
+        """Keep ``event`` (a provider event that matched no delivery) once per ``event_key``
+        (its webhook event id), for :meth:`unmatched_events`. True the first time."""
+        key = UNMATCHED_PREFIX + hashlib.sha256(event_key.encode()).hexdigest()[:40]
+        value = json.dumps({
+            "kind": event.kind, "email": event.email, "reason": event.reason,
+            "message_id": event.message_id, "at": event.at.astimezone(UTC).isoformat(),
+        })
+        return self.mark_once(key, value)
+
+    def unmatched_events(self) -> list[UnmatchedEvent]:
+        """Every :class:`UnmatchedEvent` kept by :meth:`record_unmatched_event`, oldest
+        first (a value not written by it is left out)."""
+        with self.begin() as conn:
+            values = list(conn.scalars(
+                select(settings.c.value).where(settings.c.key.startswith(UNMATCHED_PREFIX))
+            ))
+        found = []
+        for value in values:
+            try:
+                data = json.loads(value)
+                found.append(UnmatchedEvent(
+                    kind=str(data["kind"]), email=str(data["email"]), reason=str(data["reason"]),
+                    message_id=str(data["message_id"]), at=datetime.fromisoformat(data["at"]),
+                ))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return sorted(found, key=lambda e: e.at)
 
     def bump_counter(self, key: str, by: int = 1) -> int:
         """Add ``by`` to the integer setting ``key`` (created at 0); returns the new value."""

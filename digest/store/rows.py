@@ -260,3 +260,18 @@ class LeaseRow:
     def expired(self, now: datetime) -> bool:
         """True when the holder stopped renewing before ``now``: anyone may take it over."""
         return self.expires_at < now
+
+
+@dataclass(frozen=True)
+class UnmatchedEvent:
+    """A provider event about a message that matched no delivery row (no signed delivery
+    reference, and no sent row to that ``email`` under its message id): ``kind`` (SendGrid's
+    ``dropped``), the address, the provider's ``reason``, its ``message_id`` (may be empty)
+    and when it arrived (aware UTC). Kept for ``digest deliveries`` to show the operator,
+    since no row records that the edition never reached this address."""
+
+    kind: str
+    email: str
+    reason: str
+    message_id: str
+    at: datetime

@@ -150,7 +150,11 @@ class SubscribersStore(StoreBase):
         self, email: str, reason: str, *, now: datetime, list_name: str = "", detail: str | None = None
     ) -> bool:
         """Add ``email`` to the suppression list (``list_name`` empty: every list).
-        Returns False when it was already there."""
+        Returns False when it was already there; a complaint then replaces the reason of an
+        earlier bounce or drop (:func:`digest.suppression.outranks`), so that
+        ``suppressions remove`` still sees it."""
+        from digest.suppression import outranks
+
         try:
             with self.begin() as conn:
                 conn.execute(
@@ -163,6 +167,13 @@ class SubscribersStore(StoreBase):
                     )
                 )
         except IntegrityError:
+            same = and_(
+                suppressions.c.email_lower == email.lower(), suppressions.c.list_name == list_name
+            )
+            with self.begin() as conn:
+                old = conn.execute(select(suppressions.c.reason, suppressions.c.detail).where(same)).first()
+                if old is not None and outranks(reason, detail, old.reason, old.detail):
+                    conn.execute(update(suppressions).where(same).values(reason=reason, detail=detail))
             return False
         return True
 
@@ -178,25 +189,41 @@ class SubscribersStore(StoreBase):
         with self.begin() as conn:
             return [(r[0], r[1], r[2], r[3]) for r in conn.execute(query)]
 
-    def lift_suppression(self, email: str, *, now: datetime) -> tuple[int, int]:
+    def lift_suppression(
+        self, email: str, *, now: datetime, complaint: bool = False
+    ) -> tuple[int, int, int]:
         """Lift what a refusal of ``email`` set (the operator says the address works again):
-        its suppressions other than unsubscribes (a bounce, a drop, a complaint) go, and its
-        subscribers marked ``bounced`` or ``complained`` become ``active``; an unsubscribe
-        (the subscriber's choice) stays. Returns ``(suppressions removed, subscribers made
-        active)``."""
+        its suppressions that :func:`digest.suppression.liftable` allows go (a bounce, a
+        drop; a complaint only with ``complaint``, the recipient asked to receive mail
+        again; never an unsubscribe), and its subscribers marked ``bounced`` (and
+        ``complained``, with ``complaint``) become ``active``. Returns ``(suppressions
+        removed, subscribers made active, complaints kept)``."""
+        from digest.suppression import is_complaint, liftable
+
         key = email.lower()
+        revive = [str(SubscriberStatus.BOUNCED)]
+        if complaint:
+            revive.append(str(SubscriberStatus.COMPLAINED))
         with self.begin() as conn:
-            removed = conn.execute(
-                delete(suppressions)
+            found = conn.execute(
+                select(suppressions.c.id, suppressions.c.reason, suppressions.c.detail)
                 .where(suppressions.c.email_lower == key)
-                .where(suppressions.c.reason != "unsubscribe")
-            ).rowcount
+            ).all()
+            going = [r.id for r in found if liftable(r.reason, r.detail, complaint=complaint)]
+            kept = sum(
+                1 for r in found if is_complaint(r.reason, r.detail) and r.id not in going
+            )
+            if not complaint and not kept:  # a complained subscriber whose suppression went
+                kept = int(conn.scalar(
+                    select(func.count()).select_from(subscribers)
+                    .where(subscribers.c.email_lower == key)
+                    .where(subscribers.c.status == str(SubscriberStatus.COMPLAINED))
+                ) or 0)
+            removed = conn.execute(delete(suppressions).where(suppressions.c.id.in_(going))).rowcount if going else 0
             revived = conn.execute(
                 update(subscribers)
                 .where(subscribers.c.email_lower == key)
-                .where(subscribers.c.status.in_(
-                    (str(SubscriberStatus.BOUNCED), str(SubscriberStatus.COMPLAINED))
-                ))
+                .where(subscribers.c.status.in_(revive))
                 .values(status=str(SubscriberStatus.ACTIVE), updated_at=now)
             ).rowcount
-        return int(removed or 0), int(revived or 0)
+        return int(removed or 0), int(revived or 0), kept

@@ -120,6 +120,18 @@ def read_delivery_ref(secret: str, ref: str) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def message_id_candidates(sg_message_id: str) -> list[str]:
+    """The ``X-Message-Id`` values (what a ``sent`` row keeps as its ``provider_id``) that an
+    Event Webhook ``sg_message_id`` may stand for: SendGrid builds it from the request's
+    ``X-Message-Id`` followed by ``.filter…``-style parts, so every dot-separated prefix of
+    it, longest first (``a.b.filter0001.1`` -> ``a.b.filter0001.1``, ``a.b.filter0001``,
+    ``a.b``, ``a``). Empty for an empty id."""
+    parts = sg_message_id.strip().split(".")
+    if not parts[0]:
+        return []
+    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+
+
 class _RedactFilter(logging.Filter):
     """Keeps API keys and payloads out of python_http_client's DEBUG records."""
 
@@ -526,4 +538,5 @@ __all__ = [
     "delivery_ref",
     "read_delivery_ref",
     "with_substitutions",
+    "message_id_candidates",
 ]

@@ -12,7 +12,11 @@
   about the message or the account (``Spam Content``, ``Recipient List over Package
   Quota``...) keeps the subscriber and marks the delivery named in ``custom_args``
   ``failed`` (``retry-failed`` sends it again); ``blocked`` bounces and ``deferred`` are soft
-  and only counted (setting ``sendgrid:soft_bounces``).
+  and only counted (setting ``sendgrid:soft_bounces``). An event without our reference (a
+  message sent before references existed, or through another path) finds its row by its
+  ``sg_message_id`` (which starts with the request's ``X-Message-Id``, the row's
+  ``provider_id``) and the address; a message drop that still matches no row is kept
+  (:meth:`~digest.store.Store.record_unmatched_event`) and listed by ``digest deliveries``.
 - ``POST /webhooks/inbound/{secret}``: SendGrid Inbound Parse for the unsubscribe mailbox
   (``multipart/form-data``; fields ``subject``, ``to``, ``cc``, ``envelope`` (JSON with
   ``to`` and ``from``), or ``email``, the whole raw message, when "send raw" is on). The
@@ -46,7 +50,8 @@ from digest.config import Config
 from digest.exceptions import ConfigError
 from digest.store import Store
 from digest.transports.replies import drop_refuses_address
-from digest.transports.sendgrid import read_delivery_ref
+from digest.store import UnmatchedEvent
+from digest.transports.sendgrid import message_id_candidates, read_delivery_ref
 from digest.types import SubscriberStatus
 from digest.unsubscribe import message_fields, unsubscribe_mail
 from digest.web.checks import short_secret
@@ -141,6 +146,9 @@ def webhook_routes(
         ref = event.get("digest_delivery")
         sub = None
         delivery_id = read_delivery_ref(secret, ref) if isinstance(ref, str) else None
+        message_id = str(event.get("sg_message_id") or "")
+        if delivery_id is None:  # no reference of ours: the request's message id and the address
+            delivery_id = store.delivery_by_message(email, message_id_candidates(message_id))
         if delivery_id is not None:
             sub = store.delivery_subscriber(delivery_id)
         soft = kind == "deferred" or (kind == "bounce" and event.get("type") == "blocked")
@@ -153,6 +161,11 @@ def webhook_routes(
             failed = delivery_id is not None and store.fail_delivered(
                 delivery_id, f"SendGrid dropped the message: {detail or 'no reason given'}", now=now
             )
+            if delivery_id is None:  # nothing records that this address never got it: say so
+                store.record_unmatched_event(event_id, UnmatchedEvent(
+                    kind=kind, email=email, reason=detail or "no reason given",
+                    message_id=message_id, at=now,
+                ))
             log.warning("web.dropped_message reason=%s delivery_failed=%s email_hash=%s",
                         detail, failed, _hash(email))
             return True
