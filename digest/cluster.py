@@ -307,8 +307,10 @@ def _vectors(docs: Sequence[str]) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
     In batches of at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than
-    :data:`_MAX_DF` of them are dropped (the function words of any language, without a word
-    list) and so are terms of a single document (they only dilute the norm). Smaller batches
+    :data:`_MAX_DF` of the documents written in their script are dropped (the function words
+    of any language, without a word list: of a batch's few Urdu or Chinese entries too, whose
+    "کے" or "表示" a quarter of the whole batch never carries) and so are terms of a single
+    document (they only dilute the norm). Smaller batches
     keep every term: there, dropping them would leave some documents with function words only.
     """
     from digest.tfidf import tfidf_rows, tokenize
@@ -318,6 +320,7 @@ def _vectors(docs: Sequence[str]) -> Any:
         [tokenize(doc) for doc in docs],
         min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
+        by_script=True,
     )
 
 
@@ -391,8 +394,11 @@ def _prune(labels: np.ndarray, sig: Signals, params: Params, window_seconds: flo
         idx = np.array(members)
         sims = block(sig, idx, idx, params, window_seconds)
         if params.core_meaning > 0 and sig.meaning is not None:
-            agree = sig.meaning[idx] @ sig.meaning[idx].T
-            sims[agree < params.core_meaning] = -np.inf
+            disagree = sig.meaning[idx] @ sig.meaning[idx].T < params.core_meaning
+            unread = sig.unread(idx, idx)
+            if unread is not None:  # text the model does not read: the words alone
+                disagree &= ~unread
+            sims[disagree] = -np.inf
         np.fill_diagonal(sims, -np.inf)
         keep = list(range(len(members)))
         while len(keep) > 1:
@@ -478,6 +484,7 @@ def _subset(sig: Signals, idx: np.ndarray) -> Signals:
         event_places=None if sig.event_places is None else sig.event_places[idx],
         named_places=None if sig.named_places is None else sig.named_places[idx],
         phrases=None if sig.phrases is None else sig.phrases[idx],
+        read=None if sig.read is None else sig.read[idx],
     )
 
 

@@ -10,7 +10,8 @@ cosines on real entries):
   (``(?u)\\b\\w\\w+\\b``, :func:`tokenize`), or bags of tokens the caller made (the names of
   :mod:`digest.similarity`);
 - vocabulary: the terms in at least ``min_df`` documents (a count) and at most ``max_df``
-  of them (a fraction of the batch); none left: ``None``;
+  of them (a fraction of the batch; with ``by_script``, of the documents that hold a term
+  written in the same script, :func:`script_of`); none left: ``None``;
 - weights: ``tf · idf`` with ``tf = 1 + ln(count)`` (sublinear) or the count, and the smooth
   ``idf = ln((1 + n) / (1 + df)) + 1``;
 - rows: L2-normalised (a document with no kept term is a zero row), float64, in a
@@ -24,13 +25,15 @@ English titles and ledes before clustering, from the candidates for names and fr
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["STOP_WORDS", "normalize_rows", "tfidf", "tfidf_rows", "tokenize"]
+__all__ = ["STOP_WORDS", "normalize_rows", "script_of", "tfidf", "tfidf_rows", "tokenize"]
 
 _TOKENS = {2: re.compile(r"(?u)\b\w\w+\b"), 3: re.compile(r"(?u)\b\w\w\w+\b")}
 
@@ -80,22 +83,43 @@ def tokenize(text: str, *, min_chars: int = 2) -> list[str]:
     return _TOKENS[min_chars].findall(text.lower())
 
 
+def script_of(term: str) -> str:
+    """The writing system of a term: the first word of the Unicode name of its first letter
+    (``"LATIN"``, ``"ARABIC"``, ``"CJK"``, ``"CYRILLIC"``, ``"HANGUL"``, ...), or ``""`` for a
+    term without a letter (digits). Pure."""
+    for ch in term:
+        if ch.isalpha():
+            return _script_of_letter(ch)
+    return ""
+
+
+@lru_cache(maxsize=4096)
+def _script_of_letter(ch: str) -> str:
+    return unicodedata.name(ch, "").split(" ", 1)[0]
+
+
 def tfidf_rows(
     docs: Sequence[Iterable[str]],
     *,
     min_df: int = 1,
     max_df: float = 1.0,
     sublinear_tf: bool = True,
+    by_script: bool = False,
 ) -> Any:
     """L2-normalised TF-IDF rows of ``docs`` (each an iterable of terms, see :func:`tokenize`)
     as a float64 ``scipy.sparse.csr_matrix`` of shape ``(len(docs), terms)``, terms sorted;
     ``None`` when no term is left (no documents, no terms, or none within the limits).
 
     ``min_df``: the fewest documents a term must be in (a count); ``max_df``: the largest
-    fraction of the documents it may be in (0..1]; ``sublinear_tf``: ``1 + ln(count)``
+    fraction of the documents it may be in (0..1]; ``by_script``: that fraction is of the
+    documents holding a term of the term's own script (:func:`script_of`; terms without a
+    letter: of all), so the function words of a language few documents of the batch are
+    written in go too; ``sublinear_tf``: ``1 + ln(count)``
     instead of the count. The formulas are in the module docstring.
     """
-    fitted = tfidf(docs, min_df=min_df, max_df=max_df, sublinear_tf=sublinear_tf)
+    fitted = tfidf(
+        docs, min_df=min_df, max_df=max_df, sublinear_tf=sublinear_tf, by_script=by_script
+    )
     return None if fitted is None else fitted[0]
 
 
@@ -105,6 +129,7 @@ def tfidf(
     min_df: int = 1,
     max_df: float = 1.0,
     sublinear_tf: bool = True,
+    by_script: bool = False,
 ) -> tuple[Any, list[str]] | None:
     """:func:`tfidf_rows` and its terms: ``(rows, terms)`` where column ``j`` of ``rows`` is
     ``terms[j]`` (sorted, as scikit-learn's ``get_feature_names_out``); ``None`` when no
@@ -117,7 +142,20 @@ def tfidf(
     for c in counts:
         df.update(c.keys())
     high = max_df * n
-    terms = sorted(t for t, k in df.items() if min_df <= k <= high)
+    if by_script and max_df < 1.0:
+        # a language of a few documents in a batch of another has its own function words
+        # ("کے", "的"): a term is compared with the documents that write in its script
+        script = {t: script_of(t) for t in df}
+        holders: Counter[str] = Counter()
+        for c in counts:
+            holders.update({script[t] for t in c} - {""})
+        terms = sorted(
+            t
+            for t, k in df.items()
+            if min_df <= k <= (max_df * holders[script[t]] if script[t] else high)
+        )
+    else:
+        terms = sorted(t for t, k in df.items() if min_df <= k <= high)
     if not terms:
         return None
     column = {t: j for j, t in enumerate(terms)}

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 
 from digest.cluster import _STOPWORD_MIN_DOCS, _document, _MAX_DF, dedupe
 from digest.similarity import names_of
-from digest.tfidf import STOP_WORDS, normalize_rows, tfidf, tfidf_rows, tokenize
+from digest.tfidf import STOP_WORDS, normalize_rows, script_of, tfidf, tfidf_rows, tokenize
 from digest.types import Entry
 from tests.conftest import REAL_FEEDS
 from tests.realfeed_window import window_entries
@@ -108,3 +108,17 @@ def test_terms_and_tokens_are_sklearns_for_top_terms(real: list[Entry]) -> None:
     assert np.abs((ours - theirs).toarray()).max() < 1e-9
     analyse = vectorizer.build_analyzer()
     assert all(tokenize(d, min_chars=3) == analyse(d) for d in docs)
+
+
+def test_function_words_of_a_few_documents_script_go_by_their_own_share() -> None:
+    """In a batch of 100 English documents and 8 Urdu ones, "کے" is in every Urdu document
+    but in 7 % of the batch: compared with the documents of its script it is a function
+    word and goes; "ترکی", in two Urdu documents, stays; English terms are unchanged."""
+    docs = [["talks", f"word{i % 40}", "geneva" if i < 20 else "peru"] for i in range(100)]
+    docs += [["کے", "ترکی" if k < 2 else f"لفظ{k}"] for k in range(8)]
+    _, by_batch = tfidf(docs, min_df=2, max_df=0.25)  # type: ignore[misc]
+    _, by_script = tfidf(docs, min_df=2, max_df=0.25, by_script=True)  # type: ignore[misc]
+    assert "کے" in by_batch and "کے" not in by_script
+    assert "ترکی" in by_script and "talks" not in by_script and "geneva" in by_script
+    assert [t for t in by_batch if t != "کے"] == by_script
+    assert script_of("ترکی") == "ARABIC" and script_of("総理") == "CJK" and script_of("42") == ""
