@@ -11,8 +11,10 @@ Two steps, in the order the pipeline calls them:
    precise first (a false "also reported by" is the error a reader sees; a missed merge only
    costs a line). Pairwise similarity combines TF-IDF over headline and lede (headline
    counted twice, sub-linear term frequency, CJK text split into character bigrams so no
-   language needs a word list, terms in more than 25 % of a large batch dropped), wordllama
-   sentence embeddings, shared names, a same-outlet and a time-distance penalty
+   language needs a word list, terms in more than 25 % of a large batch's documents written
+   in their script dropped), wordllama sentence embeddings (not for text the model spells
+   letter by letter, such as Urdu or Chinese: its pairs are judged by TF-IDF alone, in which
+   its own words still count), shared names, a same-outlet and a time-distance penalty
    (:mod:`digest.similarity`); two leads that put their events in different countries never
    join (:mod:`digest.placeconflict`). What :mod:`digest.noise` calls not news (a roundup names
    several stories) stands alone, and copies of one text count once. Average-link agglomerative clustering over ``1 − similarity``
@@ -303,7 +305,7 @@ def _document(entry: Entry) -> str:
     return _split_cjk(text)
 
 
-def _vectors(docs: Sequence[str]) -> Any:
+def _vectors(docs: Sequence[str], own_words: Sequence[bool] | None = None) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
     In batches of at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than
@@ -312,6 +314,9 @@ def _vectors(docs: Sequence[str]) -> Any:
     "کے" or "表示" a quarter of the whole batch never carries) and so are terms of a single
     document (they only dilute the norm). Smaller batches
     keep every term: there, dropping them would leave some documents with function words only.
+    The documents flagged in ``own_words`` keep their single-document terms in their norm
+    (:func:`digest.tfidf.tfidf`): those the meaning model does not read
+    (:func:`_distinct_labels`), whose pairs are judged by these rows alone.
     """
     from digest.tfidf import tfidf_rows, tokenize
 
@@ -321,6 +326,7 @@ def _vectors(docs: Sequence[str]) -> Any:
         min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
         by_script=True,
+        own_words=own_words,
     )
 
 
@@ -637,6 +643,10 @@ def _distinct_labels(
     if x is None:
         return np.arange(n), np.ones(n)
     sig = signals(entries, x)
+    if sig.read is not None:  # judged by words alone: a text's own words count in its norm
+        own = _vectors(docs, own_words=(~sig.read).tolist())
+        if own is not None:
+            sig = replace(sig, text=own.astype(np.float32).tocsr())
     del x
     size = chunk_size or MAX_BATCH
     if n <= size:

@@ -105,6 +105,7 @@ def tfidf_rows(
     max_df: float = 1.0,
     sublinear_tf: bool = True,
     by_script: bool = False,
+    own_words: Sequence[bool] | None = None,
 ) -> Any:
     """L2-normalised TF-IDF rows of ``docs`` (each an iterable of terms, see :func:`tokenize`)
     as a float64 ``scipy.sparse.csr_matrix`` of shape ``(len(docs), terms)``, terms sorted;
@@ -114,11 +115,19 @@ def tfidf_rows(
     fraction of the documents it may be in (0..1]; ``by_script``: that fraction is of the
     documents holding a term of the term's own script (:func:`script_of`; terms without a
     letter: of all), so the function words of a language few documents of the batch are
-    written in go too; ``sublinear_tf``: ``1 + ln(count)``
+    written in go too; ``own_words`` (a flag per document): the terms of those documents
+    under ``min_df`` are left out of the vocabulary but still count in their L2 norm, so a
+    document most of whose words are its own is not made close to another by the few it
+    shares (its row then has a norm under 1); ``sublinear_tf``: ``1 + ln(count)``
     instead of the count. The formulas are in the module docstring.
     """
     fitted = tfidf(
-        docs, min_df=min_df, max_df=max_df, sublinear_tf=sublinear_tf, by_script=by_script
+        docs,
+        min_df=min_df,
+        max_df=max_df,
+        sublinear_tf=sublinear_tf,
+        by_script=by_script,
+        own_words=own_words,
     )
     return None if fitted is None else fitted[0]
 
@@ -130,6 +139,7 @@ def tfidf(
     max_df: float = 1.0,
     sublinear_tf: bool = True,
     by_script: bool = False,
+    own_words: Sequence[bool] | None = None,
 ) -> tuple[Any, list[str]] | None:
     """:func:`tfidf_rows` and its terms: ``(rows, terms)`` where column ``j`` of ``rows`` is
     ``terms[j]`` (sorted, as scikit-learn's ``get_feature_names_out``); ``None`` when no
@@ -174,7 +184,23 @@ def tfidf(
         data = 1.0 + np.log(data)
     data *= idf[cols]
     matrix = csr_matrix((data, cols, indptr), shape=(n, len(terms)))
-    return normalize_rows(matrix), terms
+    if own_words is None or not any(own_words):
+        return normalize_rows(matrix), terms
+    # the terms under min_df (the document's own words) still count in its norm
+    own = np.zeros(n)
+    for i, c in enumerate(counts):
+        if own_words[i]:
+            for t, k in c.items():
+                if df[t] < min_df:
+                    weight = (1.0 + np.log(k) if sublinear_tf else k) * (
+                        np.log((1.0 + n) / (1.0 + df[t])) + 1.0
+                    )
+                    own[i] += weight * weight
+    kept = np.asarray(matrix.multiply(matrix).sum(axis=1), dtype=np.float64).ravel()
+    norms = np.sqrt(kept + own)
+    norms[norms == 0.0] = 1.0
+    matrix.data /= np.repeat(norms, np.diff(matrix.indptr))
+    return matrix, terms
 
 
 def normalize_rows(matrix: Any) -> Any:

@@ -418,8 +418,10 @@ def test_unrelated_urdu_and_chinese_reports_stay_apart_among_english_ones(
 ) -> None:
     """Eight unrelated Urdu headlines and eight Chinese ones (written for the test) in the
     real demo window: the meaning model spells their scripts letter by letter (Urdu pairs
-    0.84), and a quarter of the whole batch never carries their function words ("کے",
-    "表示"); on main the eight Urdu ones were one story and six Chinese ones another."""
+    0.84), a quarter of the whole batch never carries their function words ("کے",
+    "表示"), and once their own words (each in one document) are gone the one or two words
+    two of them share were all their rows held; on main the eight Urdu ones were one story
+    and six Chinese ones another."""
     written = json.loads((Path(__file__).parent / "data" / "unread_scripts.json").read_text())
     extra = [
         dataclasses.replace(
@@ -432,5 +434,4 @@ def test_unrelated_urdu_and_chinese_reports_stay_apart_among_english_ones(
     stories = cluster([*real, *extra], weights={})
     for story in stories:
         theirs = [e for e in story.entries if e.source.startswith("x-")]
-        assert len(theirs) <= 2, [e.title for e in theirs]
-    assert sum(1 for s in stories if any(e.source.startswith("x-") for e in s.entries)) >= 12
+        assert len(theirs) <= 1, [e.title for e in theirs]

@@ -3,6 +3,8 @@ clustering used (issue 14: clustering no longer imports scikit-learn)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -122,3 +124,17 @@ def test_function_words_of_a_few_documents_script_go_by_their_own_share() -> Non
     assert "ترکی" in by_script and "talks" not in by_script and "geneva" in by_script
     assert [t for t in by_batch if t != "کے"] == by_script
     assert script_of("ترکی") == "ARABIC" and script_of("総理") == "CJK" and script_of("42") == ""
+
+
+def test_own_words_count_in_the_norm_of_the_documents_flagged() -> None:
+    """Two documents sharing one word of four: with their own words dropped (min_df 2) the
+    rows are that word alone (cosine 1); flagged, the dropped words still weigh in the norm."""
+    docs = [["shared", "alpha", "beta", "gamma"], ["shared", "delta", "epsilon", "zeta"]]
+    plain = tfidf_rows(docs, min_df=2)
+    own = tfidf_rows(docs, min_df=2, own_words=[True, True])
+    assert plain is not None and own is not None
+    assert (plain @ plain.T).toarray()[0, 1] == pytest.approx(1.0)
+    own_weight = math.log(3 / 2) + 1  # smooth idf of a word in one of two documents; "shared": 1
+    assert (own @ own.T).toarray()[0, 1] == pytest.approx(1 / (1 + 3 * own_weight**2))
+    half = tfidf_rows(docs, min_df=2, own_words=[True, False])
+    assert (half @ half.T).toarray()[0, 1] == pytest.approx(1 / math.sqrt(1 + 3 * own_weight**2))
