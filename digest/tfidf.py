@@ -157,8 +157,13 @@ def tfidf(
         # ("کے", "的"): a term is compared with the documents that write in its script
         script = {t: script_of(t) for t in df}
         holders: Counter[str] = Counter()
-        for c in counts:
-            holders.update({script[t] for t in c} - {""})
+        scripts = set(script.values()) - {""}
+        if len(scripts) == 1:  # one script (an English batch): the documents with a letter
+            (only,) = scripts
+            holders[only] = sum(1 for c in counts if any(script[t] for t in c))
+        else:
+            for c in counts:
+                holders.update({script[t] for t in c} - {""})
         terms = sorted(
             t
             for t, k in df.items()
