@@ -290,7 +290,10 @@ def _document(entry: Entry) -> str:
 
     Function words are removed by document frequency for every language (see
     :func:`_vectors`); for entries tagged English, :data:`digest.tfidf.STOP_WORDS` go too,
-    since small batches are too small for the frequency rule. Links in the text are dropped.
+    since small batches are too small for the frequency rule; for any entry whose text is
+    Portuguese, German, Spanish or French by its function words
+    (:func:`digest.tfidf.function_words`, whatever its tag: ``digest eval`` tags every row
+    English), those words go. Links in the text are dropped.
     """
     title = entry.title.strip()
     summary = entry.summary_text.strip()[:_MAX_TEXT_CHARS]
@@ -298,10 +301,12 @@ def _document(entry: Entry) -> str:
         summary = summary[len(title) :]
     text = unicodedata.normalize("NFKC", f"{title} {title} {summary}")
     text = re.sub(r"\S*https?://\S+", " ", text)
-    if (entry.language or "").lower().startswith("en"):
-        from digest.tfidf import STOP_WORDS
+    from digest.tfidf import STOP_WORDS, function_words
 
-        text = " ".join(t for t in _TOKEN.findall(text) if t.lower() not in STOP_WORDS)
+    tokens = _TOKEN.findall(text)
+    drop = function_words([t.lower() for t in tokens])
+    if drop is not STOP_WORDS or (entry.language or "").lower().startswith("en"):
+        text = " ".join(t for t in tokens if t.lower() not in drop)
     return _split_cjk(text)
 
 

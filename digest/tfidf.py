@@ -33,7 +33,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STOP_WORDS", "normalize_rows", "script_of", "tfidf", "tfidf_rows", "tokenize"]
+__all__ = [
+    "OTHER_FUNCTION_WORDS",
+    "STOP_WORDS",
+    "function_words",
+    "normalize_rows",
+    "script_of",
+    "tfidf",
+    "tfidf_rows",
+    "tokenize",
+]
 
 _TOKENS = {2: re.compile(r"(?u)\b\w\w+\b"), 3: re.compile(r"(?u)\b\w\w\w+\b")}
 
@@ -74,6 +83,52 @@ STOP_WORDS: frozenset[str] = frozenset(
     two three four five six seven eight nine ten
     """.split()
 )
+
+#: The commonest function words (two letters or more, as :func:`tokenize` keeps them) of the
+#: other languages written in Latin script that the captured feeds hold, from grammar alone:
+#: articles, prepositions and their contractions, conjunctions, pronouns and the commonest
+#: auxiliaries, leaving out those English writes as words of its own ("war", "son", "mit",
+#: "los"; German "die" stays, the commonest article). Used to tell a text's language
+#: (:func:`function_words`), not as a full list.
+OTHER_FUNCTION_WORDS: dict[str, frozenset[str]] = {
+    "pt": frozenset(
+        """de da do das dos em na no nas nos ao aos pela pelo pelas pelos para com sem por
+        um uma uns umas os as que se não mais mas ou como foi são é está ser sua seu suas
+        seus entre sobre após até também já ele ela eles elas este esta isso""".split()
+    ),
+    "de": frozenset(
+        """der die das dem des ein eine einen einem einer eines und oder aber für von vom zu
+        zum zur im in an am auf aus bei nach über unter vor durch gegen ohne um ist sind
+        wird werden wurde haben nicht auch sich es sie er wie als noch nur dass bis""".split()
+    ),
+    "es": frozenset(
+        """el la las del al un una unos unas en de por para sobre entre tras que se no más
+        pero como es fue está ser su sus lo le les ya también""".split()
+    ),
+    "fr": frozenset(
+        """le la les des du de au aux un une et ou mais en dans sur sous par avec sans que
+        qui ne est sont été être sa ses leur leurs il elle ils elles ce cette aussi""".split()
+    ),
+}
+
+
+def function_words(tokens: Sequence[str]) -> frozenset[str]:
+    """The function words to leave out of a text's ``tokens`` (lower-cased, as
+    :func:`tokenize` gives them): :data:`STOP_WORDS`, or the words of the language of
+    :data:`OTHER_FUNCTION_WORDS` of which the text holds the most different words, when it
+    holds at least three and more than of English ones (a Portuguese headline and lede hold
+    a dozen; an English one naming "Lula da Silva" or "El País", one or two; no entry of the
+    labelled windows, the demo window or GoogleNews is taken for another language). Pure."""
+    distinct = set(tokens)
+    english = len(distinct & STOP_WORDS)
+    best, hits = "", 0
+    for language, words in OTHER_FUNCTION_WORDS.items():
+        found = len(distinct & words)
+        if found > hits:
+            best, hits = language, found
+    if hits >= 3 and hits > english:
+        return OTHER_FUNCTION_WORDS[best]
+    return STOP_WORDS
 
 
 def tokenize(text: str, *, min_chars: int = 2) -> list[str]:

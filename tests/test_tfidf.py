@@ -138,3 +138,20 @@ def test_own_words_count_in_the_norm_of_the_documents_flagged() -> None:
     assert (own @ own.T).toarray()[0, 1] == pytest.approx(1 / (1 + 3 * own_weight**2))
     half = tfidf_rows(docs, min_df=2, own_words=[True, False])
     assert (half @ half.T).toarray()[0, 1] == pytest.approx(1 / math.sqrt(1 + 3 * own_weight**2))
+
+
+def test_function_words_are_those_of_the_texts_language() -> None:
+    """A Portuguese or German text's own function words, English ones for English text,
+    and an English text naming "Lula da Silva" or "El País" stays English."""
+    from digest.tfidf import OTHER_FUNCTION_WORDS, function_words
+
+    def words(text: str) -> frozenset[str]:
+        return function_words(tokenize(text))
+
+    assert words("Incêndio destrói armazém na zona industrial da cidade. Os bombeiros "
+                 "levaram várias horas para controlar as chamas") is OTHER_FUNCTION_WORDS["pt"]
+    assert words("Die Entwickler versprechen kürzere Zeiten und eine einfachere Syntax "
+                 "für große Projekte") is OTHER_FUNCTION_WORDS["de"]
+    assert words("Brazil's Lula da Silva meets El País editors in the capital of the "
+                 "country") is STOP_WORDS
+    assert words("syria peace talk step war") is STOP_WORDS
