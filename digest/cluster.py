@@ -11,8 +11,10 @@ Two steps, in the order the pipeline calls them:
    precise first (a false "also reported by" is the error a reader sees; a missed merge only
    costs a line). Pairwise similarity combines TF-IDF over headline and lede (headline
    counted twice, sub-linear term frequency, CJK text split into character bigrams so no
-   language needs a word list, terms in more than 25 % of a large batch dropped), wordllama
-   sentence embeddings, shared names, a same-outlet and a time-distance penalty
+   language needs a word list, terms in more than 25 % of a large batch's documents written
+   in their script dropped), wordllama sentence embeddings (not for text the model spells
+   letter by letter, such as Urdu or Chinese: its pairs are judged by TF-IDF alone, in which
+   its own words still count), shared names, a same-outlet and a time-distance penalty
    (:mod:`digest.similarity`); two leads that put their events in different countries never
    join (:mod:`digest.placeconflict`). What :mod:`digest.noise` calls not news (a roundup names
    several stories) stands alone, and copies of one text count once. Average-link agglomerative clustering over ``1 − similarity``
@@ -288,7 +290,10 @@ def _document(entry: Entry) -> str:
 
     Function words are removed by document frequency for every language (see
     :func:`_vectors`); for entries tagged English, :data:`digest.tfidf.STOP_WORDS` go too,
-    since small batches are too small for the frequency rule. Links in the text are dropped.
+    since small batches are too small for the frequency rule; for any entry whose text is
+    Portuguese, German, Spanish or French by its function words
+    (:func:`digest.tfidf.function_words`, whatever its tag: ``digest eval`` tags every row
+    English), those words go. Links in the text are dropped.
     """
     title = entry.title.strip()
     summary = entry.summary_text.strip()[:_MAX_TEXT_CHARS]
@@ -296,20 +301,27 @@ def _document(entry: Entry) -> str:
         summary = summary[len(title) :]
     text = unicodedata.normalize("NFKC", f"{title} {title} {summary}")
     text = re.sub(r"\S*https?://\S+", " ", text)
-    if (entry.language or "").lower().startswith("en"):
-        from digest.tfidf import STOP_WORDS
+    from digest.tfidf import STOP_WORDS, function_words
 
-        text = " ".join(t for t in _TOKEN.findall(text) if t.lower() not in STOP_WORDS)
+    tokens = _TOKEN.findall(text)
+    drop = function_words([t.lower() for t in tokens])
+    if drop is not STOP_WORDS or (entry.language or "").lower().startswith("en"):
+        text = " ".join(t for t in tokens if t.lower() not in drop)
     return _split_cjk(text)
 
 
-def _vectors(docs: Sequence[str]) -> Any:
+def _vectors(docs: Sequence[str], own_words: Sequence[bool] | None = None) -> Any:
     """L2-normalised TF-IDF rows (scipy CSR), or ``None`` when no term is shared by two docs.
 
     In batches of at least :data:`_STOPWORD_MIN_DOCS` documents, terms in more than
-    :data:`_MAX_DF` of them are dropped (the function words of any language, without a word
-    list) and so are terms of a single document (they only dilute the norm). Smaller batches
+    :data:`_MAX_DF` of the documents written in their script are dropped (the function words
+    of any language, without a word list: of a batch's few Urdu or Chinese entries too, whose
+    "کے" or "表示" a quarter of the whole batch never carries) and so are terms of a single
+    document (they only dilute the norm). Smaller batches
     keep every term: there, dropping them would leave some documents with function words only.
+    The documents flagged in ``own_words`` keep their single-document terms in their norm
+    (:func:`digest.tfidf.tfidf`): those the meaning model does not read
+    (:func:`_distinct_labels`), whose pairs are judged by these rows alone.
     """
     from digest.tfidf import tfidf_rows, tokenize
 
@@ -318,6 +330,8 @@ def _vectors(docs: Sequence[str]) -> Any:
         [tokenize(doc) for doc in docs],
         min_df=2 if n >= _STOPWORD_MIN_DOCS else 1,
         max_df=_MAX_DF if n >= _STOPWORD_MIN_DOCS else 1.0,
+        by_script=True,
+        own_words=own_words,
     )
 
 
@@ -391,8 +405,11 @@ def _prune(labels: np.ndarray, sig: Signals, params: Params, window_seconds: flo
         idx = np.array(members)
         sims = block(sig, idx, idx, params, window_seconds)
         if params.core_meaning > 0 and sig.meaning is not None:
-            agree = sig.meaning[idx] @ sig.meaning[idx].T
-            sims[agree < params.core_meaning] = -np.inf
+            disagree = sig.meaning[idx] @ sig.meaning[idx].T < params.core_meaning
+            unread = sig.unread(idx, idx)
+            if unread is not None:  # text the model does not read: the words alone
+                disagree &= ~unread
+            sims[disagree] = -np.inf
         np.fill_diagonal(sims, -np.inf)
         keep = list(range(len(members)))
         while len(keep) > 1:
@@ -478,6 +495,7 @@ def _subset(sig: Signals, idx: np.ndarray) -> Signals:
         event_places=None if sig.event_places is None else sig.event_places[idx],
         named_places=None if sig.named_places is None else sig.named_places[idx],
         phrases=None if sig.phrases is None else sig.phrases[idx],
+        read=None if sig.read is None else sig.read[idx],
     )
 
 
@@ -630,6 +648,10 @@ def _distinct_labels(
     if x is None:
         return np.arange(n), np.ones(n)
     sig = signals(entries, x)
+    if sig.read is not None:  # judged by words alone: a text's own words count in its norm
+        own = _vectors(docs, own_words=(~sig.read).tolist())
+        if own is not None:
+            sig = replace(sig, text=own.astype(np.float32).tocsr())
     del x
     size = chunk_size or MAX_BATCH
     if n <= size:

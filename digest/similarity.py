@@ -2,14 +2,19 @@
 
 For entries *i* and *j* (all pure; :class:`Signals` holds the per-entry features)::
 
-    s = w_text · tfidf(i, j) + (1 − w_text) · meaning(i, j)
+    s = w_text · tfidf(i, j) + (1 − w_text) · meaning(i, j)   (s = tfidf(i, j) when the
+                                                              model does not read i or j)
     s = (1 − w_names) · s + w_names · names(i, j)      when both name someone or something
     s = s − same_outlet_penalty                          when both come from one outlet
     s = s − day_penalty · |t_i − t_j| / 24 h
 
 - ``tfidf``: cosine of TF-IDF vectors of title and lede (:func:`digest.cluster._document`).
 - ``meaning``: cosine of wordllama sentence embeddings (:mod:`digest.embed`) of the same
-  text, which sees that "dies" and "death" or "talks" and "negotiations" say the same.
+  text, which sees that "dies" and "death" or "talks" and "negotiations" say the same. Its
+  vocabulary spells Urdu, Chinese, Greek or Korean letter by letter, and then any two texts
+  of the script look alike (unrelated Urdu headlines 0.84): for such a text
+  (:data:`digest.embed.UNREAD_SHARE`) the pair is judged by its words alone (so is the core
+  check), and the rules that need the model's word (anchors, phrases) do not join it.
 - ``names``: cosine of TF-IDF vectors over the *names* of each entry: capitalised words that
   the batch never writes in lower case (people, places, organisations: "Jackson", "Geneva",
   "Rahman"). Two reports of one event share its names; two stories about "talks" or
@@ -100,7 +105,19 @@ class Signals:
     countries each lead puts its event in and names (``event_places``/``named_places``, CSR
     from :func:`digest.placeconflict.place_rows`, or ``None``: no place conflict applies), and
     which headline phrases each carries (``phrases``, CSR from
-    :func:`digest.phrases.title_phrases`, or ``None``)."""
+    :func:`digest.phrases.title_phrases`, or ``None``), and which entries the meaning model
+    reads (``read``, bool per entry, or ``None``: all of them; an entry it does not read has a
+    zero embedding, and its pairs are judged without the model, :data:`digest.embed.UNREAD_SHARE`)."""
+
+    def unread(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+        """Bool (len(rows), len(cols)): the pairs of which the meaning model does not read
+        one entry or both; ``None`` when it reads every entry of ``rows`` and ``cols``."""
+        if self.read is None:
+            return None
+        r, c = ~self.read[rows], ~self.read[cols]
+        if not (r.any() or c.any()):
+            return None
+        return r[:, None] | c[None, :]
 
     text: Any
     meaning: np.ndarray | None
@@ -112,6 +129,7 @@ class Signals:
     event_places: Any = None
     named_places: Any = None
     phrases: Any = None
+    read: np.ndarray | None = None
 
     @property
     def hours(self) -> np.ndarray:
@@ -153,12 +171,16 @@ def names_of(entries: Sequence[Entry]) -> list[list[str]]:
 
 def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) -> Signals:
     """Features of ``entries`` given their TF-IDF rows ``text`` (see module docstring)."""
-    from digest.embed import embed
+    from digest.embed import embed_read
     from digest.tfidf import tfidf_rows
 
-    meaning = None
+    meaning = read = None
     if use_meaning:
-        meaning = embed([f"{e.title}. {e.summary_text[:300]}".strip() for e in entries])
+        found = embed_read([f"{e.title}. {e.summary_text[:300]}".strip() for e in entries])
+        if found is not None:
+            meaning, read = found
+            if read.all():
+                read = None
     bags = names_of(entries)
     has_names = np.array([bool(b) for b in bags])
     names = None
@@ -192,6 +214,7 @@ def signals(entries: Sequence[Entry], text: Any, *, use_meaning: bool = True) ->
         event_places=event_places,
         named_places=named_places,
         phrases=title_phrases(entries),
+        read=read,
     )
 
 
@@ -204,12 +227,16 @@ def block(
     place on one float32 matrix (this is the inner loop of clustering)."""
     s = (sig.text[rows] @ sig.text[cols].T).toarray().astype(np.float32, copy=False)
     if sig.meaning is not None:
+        unread = sig.unread(rows, cols)
+        words = None if unread is None else s[unread]
         meaning = sig.meaning[rows] @ sig.meaning[cols].T
         np.clip(meaning, 0.0, 1.0, out=meaning)
         s *= params.text_weight
         meaning *= 1.0 - params.text_weight
         s += meaning
         del meaning
+        if unread is not None:  # a text the model does not read: the words alone
+            s[unread] = words
     if sig.names is not None and params.names_weight > 0:
         named_rows = np.flatnonzero(sig.has_names[rows])
         named_cols = np.flatnonzero(sig.has_names[cols])

@@ -127,3 +127,31 @@ def test_copies_of_other_installations_stay_until_long_unused(
     assert embed.cached_weights(installs[0], (2, 3)) is None  # unused for a month: removed
     assert np.array_equal(embed.cached_weights(installs[1], (2, 3)), matrix)
     assert embed.cached_weights(installs[1], (3, 2)) is None  # not the matrix asked for
+
+
+def test_the_model_reads_words_not_letters() -> None:
+    """Urdu, Chinese, Greek and Korean fall apart into single letters or bytes in the
+    model's vocabulary (any two texts of the script then look alike); English, German,
+    Portuguese and Russian do not. Their embeddings are zero and marked unread."""
+    texts = [
+        "Earthquake kills dozens in northern Turkey",
+        "Erdbeben tötet Dutzende im Norden der Türkei",
+        "Terremoto mata dezenas no norte da Turquia",
+        "Землетрясение убило десятки человек на севере Турции",
+        "gta dlc beach sandy place",
+        "ترکی کے شمال میں زلزلے سے درجنوں ہلاک",
+        "土耳其北部地震造成数十人死亡",
+        "Σεισμός σκότωσε δεκάδες στη βόρεια Τουρκία",
+        "지진으로 터키 북부에서 수십 명 사망",
+        "苹果发布新款iPhone 17 Pro手机，售价7999元起",
+        "",
+    ]
+    model = embed.model()
+    assert model is not None
+    shares = model.letter_shares(texts)
+    assert (shares[:5] <= 0.6).all() and (shares[5:10] >= 0.9).all() and shares[10] == 0.0
+    found = embed.embed_read(texts)
+    assert found is not None
+    vectors, read = found
+    assert read.tolist() == [True] * 5 + [False] * 5 + [True]
+    assert not vectors[5:10].any() and vectors[:5].any()

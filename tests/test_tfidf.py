@@ -3,13 +3,15 @@ clustering used (issue 14: clustering no longer imports scikit-learn)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from digest.cluster import _STOPWORD_MIN_DOCS, _document, _MAX_DF, dedupe
 from digest.similarity import names_of
-from digest.tfidf import STOP_WORDS, normalize_rows, tfidf, tfidf_rows, tokenize
+from digest.tfidf import STOP_WORDS, normalize_rows, script_of, tfidf, tfidf_rows, tokenize
 from digest.types import Entry
 from tests.conftest import REAL_FEEDS
 from tests.realfeed_window import window_entries
@@ -108,3 +110,48 @@ def test_terms_and_tokens_are_sklearns_for_top_terms(real: list[Entry]) -> None:
     assert np.abs((ours - theirs).toarray()).max() < 1e-9
     analyse = vectorizer.build_analyzer()
     assert all(tokenize(d, min_chars=3) == analyse(d) for d in docs)
+
+
+def test_function_words_of_a_few_documents_script_go_by_their_own_share() -> None:
+    """In a batch of 100 English documents and 8 Urdu ones, "کے" is in every Urdu document
+    but in 7 % of the batch: compared with the documents of its script it is a function
+    word and goes; "ترکی", in two Urdu documents, stays; English terms are unchanged."""
+    docs = [["talks", f"word{i % 40}", "geneva" if i < 20 else "peru"] for i in range(100)]
+    docs += [["کے", "ترکی" if k < 2 else f"لفظ{k}"] for k in range(8)]
+    _, by_batch = tfidf(docs, min_df=2, max_df=0.25)  # type: ignore[misc]
+    _, by_script = tfidf(docs, min_df=2, max_df=0.25, by_script=True)  # type: ignore[misc]
+    assert "کے" in by_batch and "کے" not in by_script
+    assert "ترکی" in by_script and "talks" not in by_script and "geneva" in by_script
+    assert [t for t in by_batch if t != "کے"] == by_script
+    assert script_of("ترکی") == "ARABIC" and script_of("総理") == "CJK" and script_of("42") == ""
+
+
+def test_own_words_count_in_the_norm_of_the_documents_flagged() -> None:
+    """Two documents sharing one word of four: with their own words dropped (min_df 2) the
+    rows are that word alone (cosine 1); flagged, the dropped words still weigh in the norm."""
+    docs = [["shared", "alpha", "beta", "gamma"], ["shared", "delta", "epsilon", "zeta"]]
+    plain = tfidf_rows(docs, min_df=2)
+    own = tfidf_rows(docs, min_df=2, own_words=[True, True])
+    assert plain is not None and own is not None
+    assert (plain @ plain.T).toarray()[0, 1] == pytest.approx(1.0)
+    own_weight = math.log(3 / 2) + 1  # smooth idf of a word in one of two documents; "shared": 1
+    assert (own @ own.T).toarray()[0, 1] == pytest.approx(1 / (1 + 3 * own_weight**2))
+    half = tfidf_rows(docs, min_df=2, own_words=[True, False])
+    assert (half @ half.T).toarray()[0, 1] == pytest.approx(1 / math.sqrt(1 + 3 * own_weight**2))
+
+
+def test_function_words_are_those_of_the_texts_language() -> None:
+    """A Portuguese or German text's own function words, English ones for English text,
+    and an English text naming "Lula da Silva" or "El País" stays English."""
+    from digest.tfidf import OTHER_FUNCTION_WORDS, function_words
+
+    def words(text: str) -> frozenset[str]:
+        return function_words(tokenize(text))
+
+    assert words("Incêndio destrói armazém na zona industrial da cidade. Os bombeiros "
+                 "levaram várias horas para controlar as chamas") is OTHER_FUNCTION_WORDS["pt"]
+    assert words("Die Entwickler versprechen kürzere Zeiten und eine einfachere Syntax "
+                 "für große Projekte") is OTHER_FUNCTION_WORDS["de"]
+    assert words("Brazil's Lula da Silva meets El País editors in the capital of the "
+                 "country") is STOP_WORDS
+    assert words("syria peace talk step war") is STOP_WORDS
