@@ -4,7 +4,14 @@ first scored, once, with the shipped defaults (2026-12-02, main at 82923bf): pai
 (28 of 112 joined pairs right, 84 false: 64 of them one cluster of 12 QQ entries, whose
 Chinese texts the embedding model puts all close), R 0.737 (28 of 38 gold pairs), sections
 macro-F1 0.269, noise P 0.50 R 0.039. Nothing was tuned on it: a regression shows here
-before a held-back score."""
+before a held-back score.
+
+After cluster3 (text the meaning model spells letter by letter judged by its words; function
+words by script and detected language; written without reading n1) and the eval giving each
+row its feed's language, the build path makes 9 false pairs of 13 joined (P 0.308, R 0.105:
+the Chinese and Urdu stories it joined through the embeddings are now mostly missed); noise P
+0.96 R 0.91 with the podcast rule (noise2, whose teaser rule read one heise item). The ceiling
+is that count."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ from tests.conftest import REAL_FEEDS
 from tests.realstories import N1_LABELS, _feed_rows, load_labelled
 
 FALSE_PAIRS_WHEN_LABELLED = 84
+FALSE_PAIRS = 9  # after cluster3 and the eval's languages (2026-12-02)
 
 
 def _labels() -> list[dict]:
@@ -67,7 +75,7 @@ def test_the_build_path_makes_no_more_false_joins_on_n1_than_when_it_was_labelle
     right = round(scores.pairwise_recall * gold)
     joined = round(right / scores.pairwise_precision) if scores.pairwise_precision else 0
     assert gold == 38
-    assert joined - right <= FALSE_PAIRS_WHEN_LABELLED + 1, (
-        f"{joined - right} false pairs on n1 (was {FALSE_PAIRS_WHEN_LABELLED}); "
+    assert joined - right <= FALSE_PAIRS + 1, (
+        f"{joined - right} false pairs on n1 (was {FALSE_PAIRS}; {FALSE_PAIRS_WHEN_LABELLED} when first scored); "
         "list them: bench/cluster_errors.py report() on load_labelled(N1_LABELS)"
     )
