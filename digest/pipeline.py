@@ -15,7 +15,7 @@ import gc
 import hashlib
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -456,7 +456,8 @@ def _poll_local(
     largest first (:func:`digest.parseorder.parse_order`: the largest is not left to one
     worker at the end; those chardet may be asked about after the largest, so that one
     worker loads its models) and their entries stored in config order as they come back, as
-    without a pool; every local body is so held in memory until its entries are stored."""
+    without a pool; every local body is so held in memory until its entries are stored, and
+    no longer."""
     if pool is None:
         for source in local:
             yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
@@ -474,9 +475,15 @@ def _poll_local(
     for k in order:
         i, (generator, job) = waiting[k]
         finish[i] = _submitted(generator, job, pool)
-    for i, (source, step) in enumerate(started):
+    del bodies, waiting
+    # each body, and the entries parsed from it, let go of once stored (at 50x the sources,
+    # 250 MB of bodies and their entries were all held until the last one was stored)
+    queue = deque(enumerate(started))
+    del started
+    while queue:
+        i, (source, step) = queue.popleft()
         if i in finish:
-            yield source.name, guarded(source, finish[i])
+            yield source.name, guarded(source, finish.pop(i))
         elif isinstance(step, SourceReport):  # skipped, unchanged or failed before a parse
             yield source.name, guarded(source, functools.partial(_same, step))
         elif not isinstance(step, tuple):  # the store failed before a parse

@@ -144,3 +144,34 @@ def test_bodies_chardet_may_read_follow_the_largest_so_one_worker_loads_its_mode
     assert not may_detect(b"<rss/>") and not may_detect("é".encode()) and may_detect(b"\xe9")
     # checked in pieces: a character across a piece's end is UTF-8, a cut one is not
     assert not may_detect(b"a" * 65535 + "é".encode()) and may_detect(b"a" * 65535 + b"\xc3")
+
+
+def test_a_stored_sources_parsed_entries_are_let_go_before_the_next_is_stored(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14, 50x the sources: every body and its parsed entries were held until the last
+    # source was stored (the parent's peak); each is let go of once stored now
+    import gc
+    import weakref
+
+    parsed: dict[str, weakref.ref[object]] = {}
+    real = parsepool.ParsePool.result
+
+    def spy(self: parsepool.ParsePool, future: object, content: bytes, kwargs: dict[str, object]) -> object:
+        feed = real(self, future, content, kwargs)  # type: ignore[arg-type]
+        parsed[str(kwargs["source"])] = weakref.ref(feed)
+        return feed
+
+    monkeypatch.setattr(parsepool.ParsePool, "result", spy)
+    held: list[list[str]] = []
+
+    def progress(report: object) -> None:
+        gc.collect()
+        alive = [name for name, ref in parsed.items() if ref() is not None]
+        held.append([name for name in alive if name != report.source])  # type: ignore[attr-defined]
+
+    config = _config(tmp_path, "released")
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        pipeline.poll(config, store, now=NOW, progress=progress)  # type: ignore[arg-type]
+    assert cores == [2] and len(parsed) == len(FEEDS)
+    assert held == [[]] * len(FEEDS)
