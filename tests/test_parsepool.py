@@ -175,3 +175,34 @@ def test_a_stored_sources_parsed_entries_are_let_go_before_the_next_is_stored(
         pipeline.poll(config, store, now=NOW, progress=progress)  # type: ignore[arg-type]
     assert cores == [2] and len(parsed) == len(FEEDS)
     assert held == [[]] * len(FEEDS)
+
+
+def test_files_are_read_and_handed_out_a_window_at_a_time(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14, 50x the sources: every file was read, and every parse came back, before the
+    # first source could be stored; now the next window is read while this one is stored
+    monkeypatch.setattr(pipeline, "POOL_WINDOW", 2, raising=False)
+    submitted: list[str] = []
+    real = parsepool.ParsePool.submit
+
+    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
+        submitted.append(str(kwargs["source"]))
+        return real(self, content, kwargs)
+
+    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    handed_out_when_stored: list[int] = []
+    config = _config(tmp_path, "windows")
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        reports = pipeline.poll(config, store, now=NOW, progress=lambda r: handed_out_when_stored.append(len(submitted)))  # type: ignore[arg-type]
+        names = [s.name for s in config.sources]  # type: ignore[attr-defined]
+        pooled = store.entries_between(names, datetime(2000, 1, 1, tzinfo=UTC), NOW)
+    names = [feed[:-4] for feed in FEEDS]
+    size = {n: (REAL_FEEDS / f"{n}.xml").stat().st_size for n in names}
+    windows = [names[0:2], names[2:4], names[4:]]
+    assert submitted == [n for w in windows for n in sorted(w, key=lambda n: -size[n])]
+    assert handed_out_when_stored == [4, 4, 5, 5, 5]  # this window and the next, no more
+    assert [r.source for r in reports] == names and all(r.status == "ok" for r in reports)
+    monkeypatch.setenv("DIGEST_PARSE_PROCESSES", "0")
+    _, alone = _poll(_config(tmp_path, "alone"))
+    assert pooled == alone
