@@ -43,6 +43,19 @@ def _poll(config: object) -> tuple[list[object], list[object]]:
         return reports, store.entries_between(names, datetime(2000, 1, 1, tzinfo=UTC), NOW)
 
 
+def _spy_submitted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources whose bodies are handed to the pool, in the order they are."""
+    submitted: list[str] = []
+    real = parsepool.ParsePool.submit
+
+    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
+        submitted.append(str(kwargs["source"]))
+        return real(self, content, kwargs)
+
+    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    return submitted
+
+
 @pytest.fixture
 def cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Two usable cores and no other thread, whatever the test machine has; the sizes of
@@ -104,14 +117,7 @@ def test_one_core_or_few_files_parse_in_this_process(monkeypatch: pytest.MonkeyP
 def test_bodies_go_to_the_workers_largest_first_and_are_stored_in_config_order(
     tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submitted: list[str] = []
-    real = parsepool.ParsePool.submit
-
-    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
-        submitted.append(str(kwargs["source"]))
-        return real(self, content, kwargs)
-
-    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    submitted = _spy_submitted(monkeypatch)
     config = _config(tmp_path, "ordered")
     finished: list[str] = []
     with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
@@ -183,14 +189,7 @@ def test_files_are_read_and_handed_out_a_window_at_a_time(
     # issue 14, 50x the sources: every file was read, and every parse came back, before the
     # first source could be stored; now the next window is read while this one is stored
     monkeypatch.setattr(pipeline, "POOL_WINDOW", 2, raising=False)
-    submitted: list[str] = []
-    real = parsepool.ParsePool.submit
-
-    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
-        submitted.append(str(kwargs["source"]))
-        return real(self, content, kwargs)
-
-    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    submitted = _spy_submitted(monkeypatch)
     handed_out_when_stored: list[int] = []
     config = _config(tmp_path, "windows")
     with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
