@@ -716,14 +716,28 @@ def _str(value: Any) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-# An entry's own keys read with dict.get, not FeedParserDict.get (a key map and special cases
-# for other keys; 0.19 of the profiled 1.6 s of digest's own parse work, issue 14): none of
-# the keys read so names a key of its map or a special case, except "enclosures" (built from
-# the links), which keeps feedparser's reading.
+# An entry's own keys, and those of its links, details, contents, tags and media, read with
+# dict.get, not FeedParserDict.get (a key map and special cases for other keys; 0.19 of the
+# profiled 1.6 s of digest's own parse work, issue 14, the inner dicts' 35,000 reads about
+# 0.03 s more): none of the keys read so names a key of its map or a special case, except
+# "enclosures" (built from the links: _enclosures) and the media's "url" (mapped to "href"
+# when there is one), which keep feedparser's reading.
 _get = dict.get
 
 # feedparser's keys for the iTunes tags only a podcast episode carries (its length, its number)
 _ITUNES_EPISODE = ("itunes_duration", "itunes_episode")
+
+
+def _enclosures(e: Any) -> list[Any]:
+    """``e.get("enclosures")`` of a feedparser entry without FeedParserDict's lookups: its
+    links whose ``rel`` is ``enclosure`` (``[]`` when it has no links, or when one of them has
+    no ``rel``: feedparser's reading then fails as a whole and ``get`` gives no default)."""
+    links = _get(e, "links")
+    if links is None:
+        return []
+    if not all(dict.__contains__(ln, "rel") for ln in links):
+        return []
+    return [ln for ln in links if _get(ln, "rel") == "enclosure"]
 
 
 def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
@@ -733,9 +747,9 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         r.guid = _str(_get(e, "id")) or None
         links: list[str] = []
         for ln in _get(e, "links") or []:
-            rel = ln.get("rel", "alternate")
-            if rel == "alternate" and ln.get("href"):
-                links.append(_str(ln.get("href")))
+            rel = _get(ln, "rel", "alternate")
+            if rel == "alternate" and _get(ln, "href"):
+                links.append(_str(_get(ln, "href")))
         if _get(e, "link"):
             links.insert(0, _str(_get(e, "link")))
         if not links and r.guid and _get(e, "guidislink"):
@@ -743,25 +757,25 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         r.links = list(dict.fromkeys(links))
         td = _get(e, "title_detail") or {}
         r.title = _str(_get(e, "title"))
-        r.title_is_html = not (is_atom and td.get("type") == "text/plain")
+        r.title_is_html = not (is_atom and _get(td, "type") == "text/plain")
         r.typed_bodies = is_atom
         bodies: list[tuple[str, str, str]] = []
         late: list[str] = []
         for c in _get(e, "content") or []:
-            value, typ = _str(c.get("value")), _str(c.get("type"))
+            value, typ = _str(_get(c, "value")), _str(_get(c, "type"))
             if not is_atom and typ == "text/plain":
                 # In RSS, feedparser files a second <description> -- usually the image caption
                 # of media:description -- under "content" as text/plain. content:encoded is
                 # text/html. Keep the caption as image alt text and last-resort body.
                 late.append(value)
                 continue
-            bodies.append((value, typ, _str(c.get("base"))))
+            bodies.append((value, typ, _str(_get(c, "base"))))
         sd = _get(e, "summary_detail") or {}
         summary = _str(_get(e, "summary"))
         # feedparser copies the content into "summary" (without a summary_detail) when there
         # is no summary; that copy is no second body and has lost the content's type
         if summary and (sd or summary not in {b[0] for b in bodies}):
-            bodies.append((summary, _str(sd.get("type")), _str(sd.get("base"))))
+            bodies.append((summary, _str(_get(sd, "type")), _str(_get(sd, "base"))))
         bodies.extend((v, "text/html", "") for v in late)
         caption = (
             _str(_get(e, "media_x_description"))
@@ -783,9 +797,9 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
         r.published = _str(_get(e, "published")) or None
         r.updated = _str(_get(e, "updated")) or None  # FeedParserDict.get maps it to published
         ad = _get(e, "author_detail") or {}
-        r.author = _str(ad.get("name")) or _str(_get(e, "author")) or None  # name, not e-mail
+        r.author = _str(_get(ad, "name")) or _str(_get(e, "author")) or None  # name, not e-mail
         for t in _get(e, "tags") or []:
-            term = _str(t.get("term")) or _str(t.get("label"))
+            term = _str(_get(t, "term")) or _str(_get(t, "label"))
             if term:
                 r.categories.append(term)
         for th in _get(e, "media_thumbnail") or []:
@@ -794,8 +808,8 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                     _Media(
                         _str(th["url"]),
                         "thumbnail",
-                        width=_int(th.get("width")),
-                        height=_int(th.get("height")),
+                        width=_int(_get(th, "width")),
+                        height=_int(_get(th, "height")),
                     )
                 )
         for mc in _get(e, "media_content") or []:
@@ -804,22 +818,22 @@ def _fp_items(d: Any, is_atom: bool) -> list[_RawItem]:
                     _Media(
                         _str(mc["url"]),
                         "content",
-                        mime=_str(mc.get("type")).lower(),
-                        medium=_str(mc.get("medium")).lower(),
-                        width=_int(mc.get("width")),
-                        height=_int(mc.get("height")),
+                        mime=_str(_get(mc, "type")).lower(),
+                        medium=_str(_get(mc, "medium")).lower(),
+                        width=_int(_get(mc, "width")),
+                        height=_int(_get(mc, "height")),
                     )
                 )
-        for enc in e.get("enclosures") or []:
-            if enc.get("href"):
+        for enc in _enclosures(e):
+            if _get(enc, "href"):
                 r.media.append(
-                    _Media(_str(enc["href"]), "enclosure", mime=_str(enc.get("type")).lower())
+                    _Media(_str(enc["href"]), "enclosure", mime=_str(_get(enc, "type")).lower())
                 )
         r.episode = any(_str(_get(e, k)).strip() for k in _ITUNES_EPISODE)
         item_image = _get(e, "image")  # itunes:image (podcasts)
         if isinstance(item_image, dict) and _str(item_image.get("href")):
             r.media.append(_Media(_str(item_image.get("href")), "thumbnail"))
-        lang = td.get("language") or sd.get("language")
+        lang = _get(td, "language") or _get(sd, "language")
         r.language = _str(lang) or None
         items.append(r)
     return items

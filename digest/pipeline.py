@@ -15,7 +15,7 @@ import gc
 import hashlib
 import logging
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -456,7 +456,9 @@ def _poll_local(
     largest first (:func:`digest.parseorder.parse_order`: the largest is not left to one
     worker at the end; those chardet may be asked about after the largest, so that one
     worker loads its models) and their entries stored in config order as they come back, as
-    without a pool; every local body is so held in memory until its entries are stored."""
+    without a pool. That is done :data:`POOL_WINDOW` files at a time, the next window read
+    and handed out before the entries of this one are stored: at most two windows of bodies
+    and parsed entries are held in memory, each let go of once stored."""
     if pool is None:
         for source in local:
             yield source.name, guarded(source, functools.partial(_drive, steps(source), _parse_here))
@@ -464,23 +466,42 @@ def _poll_local(
     from digest.encoding import may_detect
     from digest.parseorder import parse_order
 
-    started = [(source, _until_parse(steps(source))) for source in local]
-    waiting = [(i, step) for i, (_, step) in enumerate(started) if isinstance(step, tuple)]
-    finish: dict[int, Callable[[], SourceReport]] = {}
-    bodies = [job.content for _, (_, job) in waiting]
-    order = parse_order(
-        [len(body) for body in bodies], [may_detect(body) for body in bodies], workers=pool.workers
-    )
-    for k in order:
-        i, (generator, job) = waiting[k]
-        finish[i] = _submitted(generator, job, pool)
-    for i, (source, step) in enumerate(started):
-        if i in finish:
-            yield source.name, guarded(source, finish[i])
-        elif isinstance(step, SourceReport):  # skipped, unchanged or failed before a parse
-            yield source.name, guarded(source, functools.partial(_same, step))
-        elif not isinstance(step, tuple):  # the store failed before a parse
+    def submit(window: Sequence[SourceConfig]) -> list[tuple[SourceConfig, Any]]:
+        """Read the files of ``window``, hand their bodies to the workers largest first."""
+        started: list[tuple[SourceConfig, Any]] = [
+            (source, _until_parse(steps(source))) for source in window
+        ]
+        waiting = [(i, step) for i, (_, step) in enumerate(started) if isinstance(step, tuple)]
+        bodies = [job.content for _, (_, job) in waiting]
+        order = parse_order(
+            [len(body) for body in bodies], [may_detect(body) for body in bodies],
+            workers=pool.workers,
+        )
+        for k in order:
+            i, (generator, job) = waiting[k]
+            started[i] = (started[i][0], _submitted(generator, job, pool))
+        return started
+
+    # POOL_WINDOW files at a time, the next window read and handed out before this one's
+    # entries are stored: at 50x the sources every body (250 MB) was read first and every
+    # parse came back before the first source in config order could be stored
+    windows = [local[i : i + POOL_WINDOW] for i in range(0, len(local), POOL_WINDOW)]
+    pending = submit(windows[0]) if windows else []
+    for k in range(len(windows)):
+        following = submit(windows[k + 1]) if k + 1 < len(windows) else []
+        queue = deque(pending)
+        del pending  # each body, and the entries parsed from it, let go of once stored
+        while queue:
+            source, step = queue.popleft()
+            if isinstance(step, SourceReport):  # skipped, unchanged or failed before a parse
+                step = functools.partial(_same, step)
+            # else: what waits for its worker and stores, or raises the store's failure
             yield source.name, guarded(source, step)
+        pending = following
+
+
+POOL_WINDOW = 64
+"""Local files read and handed to the parse pool at a time (largest first within them)."""
 
 
 _Started = tuple[Generator[ParseJob, Any, SourceReport], ParseJob]

@@ -433,3 +433,66 @@ def test_feed_whose_every_item_is_unusable_keeps_its_title_and_does_not_fail() -
     assert feed.entries == ()
     assert feed.title == "T"
     assert any("no usable entries" in w for w in feed.warnings)
+
+
+_RICH_ITEMS = b"""<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/">
+<channel><title>T</title><link>https://ex.org/</link>""" + b"".join(
+    b"""<item><title>Item %d</title><link>https://ex.org/%d</link><guid>g%d</guid>
+<description>Some &lt;b&gt;text&lt;/b&gt;</description><category>News</category><category>World</category>
+<author>a@ex.org (A)</author><pubDate>Tue, 17 Feb 2026 10:00:00 GMT</pubDate>
+<enclosure url="https://ex.org/%d.mp3" type="audio/mpeg" length="1"/>
+<media:thumbnail url="https://ex.org/%d.jpg" width="100" height="80"/></item>""" % ((i,) * 5)
+    for i in range(10)
+) + b"</channel></rss>"
+
+
+def test_reading_feedparsers_entries_skips_its_key_map(monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 14: FeedParserDict.get runs its key map and special cases in Python at every read
+    # (about 17 reads an item of links, details, tags, media); dict.get reads the same keys
+    from feedparser.util import FeedParserDict
+
+    from digest import parse
+
+    reads = [0]
+    inside = [False]
+    real_getitem, real_items = FeedParserDict.__getitem__, parse._fp_items
+
+    def counting(self: FeedParserDict, key: str) -> object:
+        reads[0] += inside[0]
+        return real_getitem(self, key)
+
+    def items(*args: object) -> object:
+        inside[0] = True
+        try:
+            return real_items(*args)  # type: ignore[arg-type]
+        finally:
+            inside[0] = False
+
+    monkeypatch.setattr(FeedParserDict, "__getitem__", counting)
+    monkeypatch.setattr(parse, "_fp_items", items)
+    feed = parse_feed(_RICH_ITEMS, source="s", now=NOW)
+    assert len(feed.entries) == 10
+    e = feed.entries[3]
+    assert (e.categories, e.author, e.image and e.image.url) == (("News", "World"), "A", "https://ex.org/3.jpg")
+    # what is left: d.entries, and each thumbnail's "url" (mapped to "href" by feedparser)
+    assert reads[0] <= 1 + 2 * len(feed.entries), reads[0]
+
+
+def test_enclosures_are_feedparsers() -> None:
+    from feedparser.util import FeedParserDict
+
+    from digest.parse import _enclosures
+
+    def entry(*links: dict[str, str]) -> FeedParserDict:
+        return FeedParserDict(links=[FeedParserDict(ln) for ln in links])
+
+    cases = [
+        FeedParserDict(),
+        entry(),
+        entry({"rel": "alternate", "href": "a"}, {"rel": "enclosure", "href": "b", "type": "audio/mpeg"}),
+        entry({"rel": "enclosure", "href": "b"}, {"href": "no rel"}),  # feedparser's KeyError: none
+    ]
+    for e in cases:
+        theirs = [dict(x) for x in e.get("enclosures") or []]
+        ours = [{k: v for k, v in x.items() if k != "rel"} for x in _enclosures(e)]
+        assert ours == theirs

@@ -43,6 +43,19 @@ def _poll(config: object) -> tuple[list[object], list[object]]:
         return reports, store.entries_between(names, datetime(2000, 1, 1, tzinfo=UTC), NOW)
 
 
+def _spy_submitted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The sources whose bodies are handed to the pool, in the order they are."""
+    submitted: list[str] = []
+    real = parsepool.ParsePool.submit
+
+    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
+        submitted.append(str(kwargs["source"]))
+        return real(self, content, kwargs)
+
+    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    return submitted
+
+
 @pytest.fixture
 def cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Two usable cores and no other thread, whatever the test machine has; the sizes of
@@ -104,14 +117,7 @@ def test_one_core_or_few_files_parse_in_this_process(monkeypatch: pytest.MonkeyP
 def test_bodies_go_to_the_workers_largest_first_and_are_stored_in_config_order(
     tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    submitted: list[str] = []
-    real = parsepool.ParsePool.submit
-
-    def spy(self: parsepool.ParsePool, content: bytes, kwargs: dict[str, object]) -> object:
-        submitted.append(str(kwargs["source"]))
-        return real(self, content, kwargs)
-
-    monkeypatch.setattr(parsepool.ParsePool, "submit", spy)
+    submitted = _spy_submitted(monkeypatch)
     config = _config(tmp_path, "ordered")
     finished: list[str] = []
     with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
@@ -144,3 +150,58 @@ def test_bodies_chardet_may_read_follow_the_largest_so_one_worker_loads_its_mode
     assert not may_detect(b"<rss/>") and not may_detect("é".encode()) and may_detect(b"\xe9")
     # checked in pieces: a character across a piece's end is UTF-8, a cut one is not
     assert not may_detect(b"a" * 65535 + "é".encode()) and may_detect(b"a" * 65535 + b"\xc3")
+
+
+def test_a_stored_sources_parsed_entries_are_let_go_before_the_next_is_stored(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14, 50x the sources: every body and its parsed entries were held until the last
+    # source was stored (the parent's peak); each is let go of once stored now
+    import gc
+    import weakref
+
+    parsed: dict[str, weakref.ref[object]] = {}
+    real = parsepool.ParsePool.result
+
+    def spy(self: parsepool.ParsePool, future: object, content: bytes, kwargs: dict[str, object]) -> object:
+        feed = real(self, future, content, kwargs)  # type: ignore[arg-type]
+        parsed[str(kwargs["source"])] = weakref.ref(feed)
+        return feed
+
+    monkeypatch.setattr(parsepool.ParsePool, "result", spy)
+    held: list[list[str]] = []
+
+    def progress(report: object) -> None:
+        gc.collect()
+        alive = [name for name, ref in parsed.items() if ref() is not None]
+        held.append([name for name in alive if name != report.source])  # type: ignore[attr-defined]
+
+    config = _config(tmp_path, "released")
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        pipeline.poll(config, store, now=NOW, progress=progress)  # type: ignore[arg-type]
+    assert cores == [2] and len(parsed) == len(FEEDS)
+    assert held == [[]] * len(FEEDS)
+
+
+def test_files_are_read_and_handed_out_a_window_at_a_time(
+    tmp_path: Path, cores: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 14, 50x the sources: every file was read, and every parse came back, before the
+    # first source could be stored; now the next window is read while this one is stored
+    monkeypatch.setattr(pipeline, "POOL_WINDOW", 2, raising=False)
+    submitted = _spy_submitted(monkeypatch)
+    handed_out_when_stored: list[int] = []
+    config = _config(tmp_path, "windows")
+    with Store.open(config.database.url) as store:  # type: ignore[attr-defined]
+        reports = pipeline.poll(config, store, now=NOW, progress=lambda r: handed_out_when_stored.append(len(submitted)))  # type: ignore[arg-type]
+        names = [s.name for s in config.sources]  # type: ignore[attr-defined]
+        pooled = store.entries_between(names, datetime(2000, 1, 1, tzinfo=UTC), NOW)
+    names = [feed[:-4] for feed in FEEDS]
+    size = {n: (REAL_FEEDS / f"{n}.xml").stat().st_size for n in names}
+    windows = [names[0:2], names[2:4], names[4:]]
+    assert submitted == [n for w in windows for n in sorted(w, key=lambda n: -size[n])]
+    assert handed_out_when_stored == [4, 4, 5, 5, 5]  # this window and the next, no more
+    assert [r.source for r in reports] == names and all(r.status == "ok" for r in reports)
+    monkeypatch.setenv("DIGEST_PARSE_PROCESSES", "0")
+    _, alone = _poll(_config(tmp_path, "alone"))
+    assert pooled == alone
