@@ -408,6 +408,33 @@ def _cssutils_without_validation() -> None:
     cssutils.profile.removeProfile(all=True)
 
 
+_PREMAILER_OPTIONS: dict[str, Any] = dict(
+    keep_style_tags=True,
+    strip_important=False,
+    allow_network=False,
+    allow_loading_external_files=False,
+    disable_validation=True,
+    cssutils_logging_level=logging.CRITICAL,
+    remove_classes=False,
+    disable_basic_attributes=["width", "height"],
+)
+
+
+def may_float_images(html: str) -> bool:
+    """Whether an ``<img>`` of ``html`` (an inlined document) may have a CSS ``float``: its
+    ``style`` names ``float`` in any case or holds a backslash (a CSS escape, which cssutils
+    decodes in property names). ``False`` means premailer's ``align_floating_images`` step
+    (``align="left|right"`` for an image floated so) changes nothing in ``html``; the cheap
+    test on the whole text comes first, the images' own styles are read (lxml) only when it
+    fails."""
+    if "\\" not in html and "float" not in html.lower():
+        return False
+    from lxml import etree
+
+    page = etree.fromstring(html.strip(), etree.HTMLParser())
+    return any("float" in style.lower() or "\\" in style for style in page.xpath("//img/@style"))
+
+
 def inline_css(html: str) -> str:
     """Inline the ``<style>`` rules into ``style`` attributes with premailer, offline.
 
@@ -415,24 +442,21 @@ def inline_css(html: str) -> str:
     and height attributes are left as MJML wrote them (Outlook sizes images by them); the
     ``<!doctype html>`` that premailer drops is put back. cssutils does not validate the
     properties (:func:`_cssutils_without_validation`: same output, less CPU).
+
+    Premailer's step ``align_floating_images``, parses every image's inlined style
+    again with cssutils (about 0.07 s of 0.09 s per call on the demo edition, issue 14) to
+    give an image floated left or right an ``align``. It is skipped, and the whole transform
+    is run again with it only when :func:`may_float_images` says an image of the result may
+    be floated: the bytes are those of a transform with the step.
     """
     _cssutils_without_validation()
     # MJML's client resets (``#outlook a``, ``table, td {border-collapse ...}``) work from
     # the head; inlined they cost ~70 bytes on every cell, about 10 KB (three stories) of a
     # full edition under Gmail's clipping limit.
     html = html.replace('<style type="text/css">\n#outlook a', '<style type="text/css" data-premailer="ignore">\n#outlook a', 1)
-    inliner = Premailer(
-        html,
-        keep_style_tags=True,
-        strip_important=False,
-        allow_network=False,
-        allow_loading_external_files=False,
-        disable_validation=True,
-        cssutils_logging_level=logging.CRITICAL,
-        remove_classes=False,
-        disable_basic_attributes=["width", "height"],
-    )
-    out = inliner.transform()
+    out = Premailer(html, align_floating_images=False, **_PREMAILER_OPTIONS).transform()
+    if may_float_images(out):
+        out = Premailer(html, align_floating_images=True, **_PREMAILER_OPTIONS).transform()
     if out.lstrip()[:9].lower() != "<!doctype":
         out = "<!doctype html>\n" + out
     return out
@@ -483,7 +507,9 @@ class SizeModel:
     """
 
     def __init__(self) -> None:
-        self.added: dict[tuple[Any, ...], int] = {}
+        self.added: dict[Any, int] = {}  # by signature number, element alone, or kind
+        self.signatures: dict[tuple[int, tuple[Any, ...]], int] = {}  # see _elements
+        self._drafts: dict[str, tuple[int, list[tuple[int, tuple[Any, ...], int]]]] = {}
         self.constant: int | None = None
         self.inlined = 0
         self.unbudgeted: dict[int, RenderedEdition] = {}
@@ -497,52 +523,71 @@ class SizeModel:
         """Measure what inlining ``raw_html`` (MJML's output) into ``inlined_html`` (the
         finished rendering, with :data:`COLOR_SCHEME_META`) added.
         Leaves the model as it was when the two documents do not pair element by element."""
-        raw, elements = _elements(add_color_scheme_meta(raw_html))
-        _, inlined = _elements(inlined_html)
+        raw, elements = self._draft(raw_html)
+        _, inlined = _elements(inlined_html, self.signatures)
         if len(elements) != len(inlined):
             return
         added = 0
         kinds: dict[tuple[Any, ...], list[int]] = {}
-        for (sig, before), (_, after) in zip(elements, inlined, strict=True):
+        for (sig, own, before), (_, _, after) in zip(elements, inlined, strict=True):
             extra = after - before
-            self.added[sig] = self.added[sig[1]] = extra  # sig[1]: the element alone
-            for kind in _kinds(sig):
+            self.added[sig] = self.added[own] = extra  # own: the element alone
+            for kind in _kinds(own):
                 kinds.setdefault(kind, []).append(extra)
             added += extra
         for kind, values in kinds.items():  # for elements never seen: the mean of their kind
             self.added[kind] = round(sum(values) / len(values))
         self.constant = len(inlined_html.encode("utf-8")) - raw - added
 
+    def _draft(self, raw_html: str) -> tuple[int, list[tuple[int, tuple[Any, ...], int]]]:
+        """:func:`_elements` of an MJML output, parsed once whether predicted, learnt from or
+        both (the chosen candidate is both)."""
+        found = self._drafts.get(raw_html)
+        if found is None:
+            found = self._drafts[raw_html] = _elements(
+                add_color_scheme_meta(raw_html), self.signatures
+            )
+        return found
+
     def predict(self, raw_html: str) -> tuple[int, bool]:
         """``(bytes, exact)``: the predicted UTF-8 size of ``raw_html`` once inlined, and
         whether every element's signature had been measured."""
         assert self.constant is not None
-        size, elements = _elements(add_color_scheme_meta(raw_html))
+        size, elements = self._draft(raw_html)
         exact = True
-        for sig, _ in elements:
+        for sig, own, _ in elements:
             extra = self.added.get(sig)
             if extra is None:  # never seen here: as the same element elsewhere, or its kind
                 exact = False
                 extra = next(
-                    (self.added[k] for k in (sig[1], *_kinds(sig)) if k in self.added), 0
+                    (self.added[k] for k in (own, *_kinds(own)) if k in self.added), 0
                 )
             size += extra
         return size + self.constant, exact
 
 
-def _kinds(sig: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
-    """Coarser keys of an element signature: (tag, class), then the tag alone."""
-    tag, attrs, _ = sig[1]
+def _kinds(own: tuple[Any, ...]) -> tuple[tuple[Any, ...], ...]:
+    """Coarser keys of an element alone (its tag, attributes, style): (tag, class), then the
+    tag alone."""
+    tag, attrs, _ = own
     return (("kind", tag, dict(attrs).get("class")), ("kind", tag))
 
 
 _LINK_ATTRIBUTES = frozenset({"href", "src", "alt", "title", "style"})
 
 
-def _elements(html: str) -> tuple[int, list[tuple[tuple[Any, ...], int]]]:
-    """``(size, [(signature, attribute bytes), ...])`` of ``html`` parsed as premailer parses
-    it (lxml's HTML parser): the UTF-8 size of its lxml serialisation and, per element in
-    document order, its signature (see :class:`SizeModel`) and the bytes of its attributes."""
+def _elements(
+    html: str, signatures: dict[tuple[int, tuple[Any, ...]], int]
+) -> tuple[int, list[tuple[int, tuple[Any, ...], int]]]:
+    """``(size, [(signature, element, attribute bytes), ...])`` of ``html`` parsed as
+    premailer parses it (lxml's HTML parser): the UTF-8 size of its lxml serialisation and,
+    per element in document order, its signature (see :class:`SizeModel`) as a number, the
+    element alone (tag, attributes but links, style) and the bytes of its attributes.
+
+    ``signatures`` numbers each (parent's number, element) pair the first time it is seen
+    (the root's parent is ``-1``), so two elements have the same number exactly when they and
+    all their ancestors are alike: the ancestry is hashed once, not again at every lookup
+    (issue 14: a nested tuple's hash is not kept, and these documents nest 20 deep)."""
     from lxml import etree
 
     root = etree.fromstring(html.strip(), etree.HTMLParser())
@@ -550,9 +595,16 @@ def _elements(html: str) -> tuple[int, list[tuple[tuple[Any, ...], int]]]:
         root.getroottree(), method="html", encoding="utf-8", pretty_print=True
     )
     size = len(serialised)
-    out: list[tuple[tuple[Any, ...], int]] = []
+    out: list[tuple[int, tuple[Any, ...], int]] = []
 
-    def walk(element: Any, parent: tuple[Any, ...]) -> None:
+    def number(parent: int, own: tuple[Any, ...]) -> int:
+        key = (parent, own)
+        found = signatures.get(key)
+        if found is None:
+            found = signatures[key] = len(signatures)
+        return found
+
+    def walk(element: Any, parent: int) -> None:
         for child in element:
             if not isinstance(child.tag, str):  # comments, processing instructions
                 continue
@@ -562,13 +614,14 @@ def _elements(html: str) -> tuple[int, list[tuple[tuple[Any, ...], int]]]:
                 tuple(sorted((k, v) for k, v in attrs.items() if k not in _LINK_ATTRIBUTES)),
                 attrs.get("style"),
             )
-            sig = (parent, own)
-            out.append((sig, sum(len(k) + len(v.encode("utf-8")) + 4 for k, v in attrs.items())))
+            sig = number(parent, own)
+            out.append((sig, own, sum(len(k) + len(v.encode("utf-8")) + 4 for k, v in attrs.items())))
             walk(child, sig)
 
     top = (root.tag, tuple(sorted(root.attrib.items())), None)
-    out.append(((None, top), sum(len(k) + len(v) + 4 for k, v in root.attrib.items())))
-    walk(root, (None, top))
+    sig = number(-1, top)
+    out.append((sig, top, sum(len(k) + len(v) + 4 for k, v in root.attrib.items())))
+    walk(root, sig)
     return size, out
 
 

@@ -3,6 +3,8 @@ compiled once, cssutils without its validation) and that the output does not cha
 
 from __future__ import annotations
 
+import logging
+import re
 import subprocess
 import sys
 from unittest import mock
@@ -73,6 +75,69 @@ def test_inlining_skips_cssutils_validation_and_gives_the_same_bytes() -> None:
 
     validating, checked = run("validating")
     ours, ours_checked = run("ours")
-    assert checked > 20  # cssutils validated each property premailer parsed
+    assert checked > 0  # cssutils validated each property premailer parsed
     assert ours_checked == 0
     assert ours == validating
+
+
+def _premailer_with_every_step(html: str) -> str:
+    """What :func:`render.inline_css` gave before it skipped premailer's
+    ``align_floating_images`` step: premailer's defaults for it."""
+    from premailer import Premailer
+
+    html = html.replace('<style type="text/css">\n#outlook a',
+                        '<style type="text/css" data-premailer="ignore">\n#outlook a', 1)  # fmt: skip
+    out = Premailer(
+        html, keep_style_tags=True, strip_important=False, allow_network=False,
+        allow_loading_external_files=False, disable_validation=True,
+        cssutils_logging_level=logging.CRITICAL, remove_classes=False,
+        disable_basic_attributes=["width", "height"],
+    ).transform()  # fmt: skip
+    return out if out.lstrip()[:9].lower() == "<!doctype" else "<!doctype html>\n" + out
+
+
+def test_inlining_parses_no_image_style_again_and_gives_the_same_bytes() -> None:
+    """Premailer parsed every image's inlined style once more with cssutils, only to align an
+    image floated left or right (none in the theme): 0.07 s of its 0.09 s per rendering on
+    the demo edition (issue 14). The step is skipped when no image can float."""
+    import cssutils
+
+    from tests.sample_edition import sample_edition
+
+    config = sample_config()
+    html = render._compose(
+        sample_edition(), render.template_environment(None), config=config,
+        list_config=sample_list(config), now=NOW, web_url="https://example.org/a",
+        kept=set(range(9)), omitted=0, zone=render.ZoneInfo("UTC"), delivered_at=NOW,
+    ).html  # fmt: skip
+    assert "<img" in html
+    expected = _premailer_with_every_step(html)
+    with mock.patch.object(cssutils, "parseStyle", wraps=cssutils.parseStyle) as parsed:
+        out = render.inline_css(html)
+    assert parsed.call_count == 0
+    assert out == expected
+
+
+FLOATED = """<!doctype html>
+<html><head><style type="text/css">
+img.right { float: right; width: 10px }
+</style></head><body>
+<img class="right" src="https://example.org/a.png" alt="a">
+<img style="FLOAT: left" src="https://example.org/b.png" alt="b">
+<img style="fl\\6f at: left" src="https://example.org/c.png" alt="c">
+<img style="width: 20px" src="https://example.org/d.png" alt="d">
+</body></html>
+"""
+
+
+def test_an_image_floated_by_a_rule_an_attribute_or_an_escape_is_still_aligned() -> None:
+    """An override theme may float an image: the result is then premailer's with its
+    alignment step, byte for byte."""
+    out = render.inline_css(FLOATED)
+    assert out == _premailer_with_every_step(FLOATED)
+    assert out.count('align="right"') == 1 and out.count('align="left"') == 2
+    assert render.may_float_images(out)
+    assert not render.may_float_images(re.sub("(?i)float", "width", out).replace("\\", ""))
+    # a word in the text is no image's style: read, and no second transform
+    assert not render.may_float_images(out.replace("float", "width").replace("\\", "").replace(
+        "FLOAT", "width").replace("<body>", "<body><p>Floating the pound</p>"))

@@ -162,3 +162,26 @@ def test_a_variant_that_fits_whole_is_drafted_once() -> None:
     assert ours.omitted == 0 and len(composed) == 1
     alone = render_edition(narrow, config=config, list_config=lst, now=NOW)
     assert ours.html == alone.html and ours.text == alone.text
+
+
+def test_each_document_of_a_budget_search_is_parsed_once() -> None:
+    """The size model reads each MJML output once (lxml parse, serialisation, a walk of its
+    ~800 elements), whether it predicts its size, learns from it or both, and the result is
+    the one inlining every candidate gives (issue 14)."""
+    edition = huge_edition(40)
+    config = sample_config()
+    lst = sample_list(config)
+    parsed: list[str] = []
+    original = render._elements
+
+    def counting(html: str, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(html)
+        return original(html, *args, **kwargs)
+
+    with mock.patch.object(render, "_elements", counting):
+        ours = render_edition(edition, config=config, list_config=lst, now=NOW,
+                              budget_bytes=40_000)  # fmt: skip
+    assert ours.omitted > 0 and len(parsed) >= 4
+    assert len(parsed) == len(set(parsed))
+    expected = _by_inlining_every_candidate(edition, 40_000)
+    assert ours.omitted == expected.omitted and ours.html == expected.html

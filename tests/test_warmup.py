@@ -71,3 +71,13 @@ def test_the_stages_it_loads_exist() -> None:
     import importlib.util
 
     assert all(importlib.util.find_spec(name) is not None for name in warmup.STAGES)
+
+
+def test_it_compiles_the_place_name_patterns_the_noise_rules_first_use() -> None:
+    """The gazetteer's two alternations cost 0.04 s of CPU to compile: during the parse, not
+    at the start of the build (issue 14)."""
+    from digest import places
+
+    places._matcher.cache_clear()
+    warmup._load()
+    assert places._matcher.cache_info().currsize == 1

@@ -8,12 +8,18 @@ headers of one message are compared with golden files; regenerate them only with
 
 from __future__ import annotations
 
+import contextlib
 import email
 import hashlib
 import email.policy
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import random
+from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import yaml
@@ -50,7 +56,7 @@ def world_config(tmp_path: Path, db_url: str | None = None, **changes) -> Config
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, dialect: str):
     tmp = tmp_path_factory.mktemp("world")
-    with databases.database(dialect, tmp) as url:
+    with databases.database(dialect, tmp) as url, _same_bytes_every_run():
         config = world_config(tmp, url)
         store = Store.open(config.database.url)
         pipeline.poll(config, store, now=NOW)
@@ -59,6 +65,23 @@ def world(tmp_path_factory: pytest.TempPathFactory, dialect: str):
         report = pipeline.run(config, store, now=NOW, at=AT, clock=lambda: NOW)
         yield config, store, report, built, tmp
         store.close()
+
+
+@contextlib.contextmanager
+def _same_bytes_every_run() -> Iterator[None]:
+    """What differs between two runs of the same build and is no output of it, fixed: the
+    installation's token secret, the tokens' timestamp and the MIME boundaries."""
+    import digest.message
+    import digest.store.ops
+    import digest.tokens
+
+    secret = SimpleNamespace(token_urlsafe=lambda n=32: "k" * 43)
+    with (
+        mock.patch.object(digest.store.ops, "secrets", secret),
+        mock.patch.object(digest.tokens, "time", SimpleNamespace(time=NOW.timestamp)),
+        mock.patch.object(digest.message, "random", random.Random(14)),
+    ):
+        yield
 
 
 def _messages(folder: Path) -> list[email.message.EmailMessage]:
@@ -188,6 +211,24 @@ def test_golden_edition(world, golden) -> None:
     golden(GOLDEN / "world-2026-02-18.stories", structure)
     golden(GOLDEN / "world-2026-02-18.headers", headers + "\n")
     golden(GOLDEN / "world-2026-02-18.text.sha256", hashlib.sha256(text.encode()).hexdigest() + "\n")
+
+
+def test_golden_bytes(world, golden) -> None:
+    """Every byte the build wrote (each message as delivered, ``edition.html`` and
+    ``edition.txt``) and every stored rendering, as SHA-256 digests: work saved in building,
+    rendering or delivering (issue 14) must leave all of them as they were."""
+    _config, store, _report, _built, tmp = world
+    folder = tmp / "outbox" / "world" / "2026-02-18"
+    lines = [
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+        for p in sorted(folder.iterdir())
+    ]
+    edition = store.edition("world", "2026-02-18")
+    for key, rendered in sorted(store.variants(edition.id).items()):
+        for part in ("subject", "preheader", "html", "text"):
+            value = getattr(rendered, part)
+            lines.append(f"{hashlib.sha256(value.encode()).hexdigest()}  variant {key} {part}\n")
+    golden(GOLDEN / "world-2026-02-18.bytes.sha256", "".join(lines))
 
 
 def test_a_failed_source_is_reported_and_the_edition_still_goes_out(
