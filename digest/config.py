@@ -670,6 +670,21 @@ def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     return cfg.model_copy(update={"database": database})
 
 
+def yaml_error_message(path: Path, exc: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error in the config file ``path``: the file, the line and
+    column (1-based) where PyYAML found the problem, what it found and what it was reading,
+    e.g. ``config.yaml, line 3, column 4: not valid YAML: did not find expected '-'
+    indicator (while parsing a block collection from line 2)``. PyYAML's own text names
+    the file ``"<unicode string>"``; an error without a position is given as PyYAML says it."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{path}: not valid YAML: {exc}"
+    mark = exc.problem_mark
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
+    context = ""
+    if exc.context:
+        start = f" from line {exc.context_mark.line + 1}" if exc.context_mark is not None else ""
+        context = f" ({exc.context}{start})"
+    return f"{where}: not valid YAML: {exc.problem}{context}"
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -693,5 +708,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             f"{exc.first_line}); a key may appear once in a mapping"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(yaml_error_message(path, exc)) from None
     return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())

@@ -80,6 +80,16 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("site: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+    # a list item indented one space short: the message names the file and the line
+    # (PyYAML's own text says '"<unicode string>", line 3')
+    shifted = tmp_path / "shifted.yaml"
+    shifted.write_text("sources:\n  - name: a\n   url: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(shifted)
+    assert str(caught.value) == (
+        f"{shifted}, line 3, column 4: not valid YAML: did not find expected '-' indicator "
+        "(while parsing a block collection from line 2)"
+    )
 
 
 def test_user_agent_names_the_contact_url() -> None:
