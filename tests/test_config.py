@@ -201,3 +201,18 @@ def test_a_run_with_an_infinite_window_is_refused_with_the_key_not_a_traceback(t
     result = CliRunner().invoke(cli, ["-c", str(path), "run", "--at", "2026-02-19T07:00:00Z"])
     assert result.exit_code == 2, result.output
     assert "lists[0].max_age_hours" in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_key_names_the_key_of_its_section_spelled_nearly_alike() -> None:
+    """The issue: ``max_storis: 30`` said only "unknown key"; the user had to find the right
+    spelling in the README. The hint comes from the same section's keys only."""
+    data = _minimal()
+    data["lists"][0]["max_storis"] = 30
+    data["fetch"] = {"read_timout": 5}
+    data["sources"][0]["zzzz"] = 1
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, Path("/tmp"))
+    lines = str(caught.value).splitlines()
+    assert "lists[0].max_storis: unknown key (did you mean 'max_stories'?)" in lines
+    assert "fetch.read_timout: unknown key (did you mean 'read_timeout'?)" in lines
+    assert "sources[0].zzzz: unknown key" in lines
