@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -579,6 +579,30 @@ def _is_echo(err: Any) -> bool:
     return isinstance(given, (list, tuple)) and isinstance(least, int) and len(given) >= least
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's type annotation holds (``X``, ``X | None``,
+    ``tuple[X, ...]``, ``Annotated[X, ...]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """``" (did you mean 'max_stories'?)"`` for the unknown key at the end of ``loc`` (a
+    pydantic error location under :class:`Config`) when a key of the same section is spelled
+    nearly alike (:func:`difflib.get_close_matches`, its default cutoff 0.6); else ``""``."""
+    import difflib
+
+    models: list[type[BaseModel]] = [Config]
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        models = [m for model in models if part in model.model_fields for m in _models_in(model.model_fields[part].annotation)]
+    keys = {name for model in models for name in model.model_fields if name != "root"}
+    close = difflib.get_close_matches(str(loc[-1]), sorted(keys), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _format_error(exc: ValidationError) -> str:
     lines = []
     for err in exc.errors():
@@ -589,7 +613,7 @@ def _format_error(exc: ValidationError) -> str:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key"
+            msg = "unknown key" + _did_you_mean(err["loc"])
         elif msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         # model-level checks name their own key path ("lists[0].topics: ...")
@@ -670,6 +694,21 @@ def with_env_database(cfg: Config, env: Any, cwd: Path) -> Config:
     return cfg.model_copy(update={"database": database})
 
 
+def yaml_error_message(path: Path, exc: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error in the config file ``path``: the file, the line and
+    column (1-based) where PyYAML found the problem, what it found and what it was reading,
+    e.g. ``config.yaml, line 3, column 4: not valid YAML: did not find expected '-'
+    indicator (while parsing a block collection from line 2)``. PyYAML's own text names
+    the file ``"<unicode string>"``; an error without a position is given as PyYAML says it."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem_mark is None:
+        return f"{path}: not valid YAML: {exc}"
+    mark = exc.problem_mark
+    where = f"{path}, line {mark.line + 1}, column {mark.column + 1}"
+    context = ""
+    if exc.context:
+        start = f" from line {exc.context_mark.line + 1}" if exc.context_mark is not None else ""
+        context = f" ({exc.context}{start})"
+    return f"{where}: not valid YAML: {exc.problem}{context}"
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
@@ -693,5 +732,5 @@ def load_config(path: str | os.PathLike[str]) -> Config:
             f"{exc.first_line}); a key may appear once in a mapping"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        raise ConfigError(yaml_error_message(path, exc)) from None
     return with_env_database(parse_config(data, path.resolve().parent), os.environ, Path.cwd())

@@ -101,11 +101,16 @@ class RetryLater(FetchError):
         self.retry_after = retry_after
 
 
+PRIVATE_HINT = "fetch.allow_private_addresses: true lets digest fetch it"
+"""Appended to every refusal of a loopback, private or link-local destination: the one
+setting that allows such a feed (a feed served on this machine or the local network)."""
+
+
 class _AddressRefused(Exception):
     """Internal: the destination address is not allowed. Turned into FetchError by fetch()."""
 
     def __init__(self, host: str, address: str, why: str) -> None:
-        super().__init__(f"refused to connect to {host} ({address}): {why} address")
+        super().__init__(f"refused to connect to {host} ({address}): {why} address ({PRIVATE_HINT})")
         self.host = host
         self.address = address
         self.why = why

@@ -203,12 +203,12 @@ def _check_url(url: httpx.URL, source: str, allow_private: bool) -> None:
     if allow_private:
         return
     if host == "localhost" or host.endswith(".localhost"):
-        raise FetchError(source, f"refused to fetch {url}: loopback host name")
+        raise FetchError(source, f"refused to fetch {url}: loopback host name ({_fetch.PRIVATE_HINT})")
     literal = _fetch._literal_address(host)
     if literal is not None:
         why = _fetch.refusal_reason(literal)
         if why is not None:
-            raise FetchError(source, f"refused to fetch {url}: {why} address {literal}")
+            raise FetchError(source, f"refused to fetch {url}: {why} address {literal} ({_fetch.PRIVATE_HINT})")
 
 
 def _valid_header(value: str | None) -> bool:

@@ -153,7 +153,8 @@ def backoff(error_count: int, *, interval: timedelta, cap: timedelta = timedelta
 
 def skip_reason(state: SourceState, now: datetime, *, local: bool) -> str | None:
     """Why the source is not fetched at ``now``, or None when it is: disabled (410), or a
-    remote source backing off after failures until ``next_poll_at``."""
+    remote source backing off after failures until ``next_poll_at`` (for ``digest poll``
+    too; the reason names ``digest sources enable``, which ends the wait)."""
     if state.disabled_reason:
         return f"disabled: {state.disabled_reason}"
     if (
@@ -162,7 +163,10 @@ def skip_reason(state: SourceState, now: datetime, *, local: bool) -> str | None
         and state.next_poll_at is not None
         and state.next_poll_at > now
     ):
-        return f"backing off after errors until {state.next_poll_at:%Y-%m-%d %H:%M} UTC"
+        return (
+            f"backing off after errors until {state.next_poll_at:%Y-%m-%d %H:%M} UTC "
+            f"(`digest sources enable {state.name}` ends the wait: the next poll fetches it)"
+        )
     return None
 
 

@@ -104,16 +104,29 @@ class Due:
 def _crontab_weekdays(field: str) -> str:
     """Translate crontab day-of-week numbers (0 or 7 = Sunday, 1 = Monday) to the names
     APScheduler 3 reads unambiguously: its ``from_crontab`` takes 0 as *Monday*
-    (agronholm/apscheduler#286), which would move every weekday schedule by a day."""
+    (agronholm/apscheduler#286), which would move every weekday schedule by a day. A step
+    over every day (``*/2``) counts from Sunday, as crontab(5) does. Raises ``ValueError``
+    naming the item for a number outside 0-7, a range that runs backwards or a step under 1
+    (``1-8`` was read as every day, ``8`` as Monday)."""
     items = []
     for item in field.split(","):
         body, _, step = item.partition("/")
-        if not any(ch.isdigit() for ch in body):
+        if body == "*" and step:
+            body = "0-6"
+        elif not any(ch.isdigit() for ch in body):
             items.append(item)
             continue
         lo, _, hi = body.partition("-")
-        start, stop = int(lo), int(hi or lo) if hi or not step else 6
-        days = range(start, stop + 1, int(step or 1))
+        try:
+            start, stop = int(lo), int(hi or lo) if hi or not step else 6
+            every = int(step or 1)
+        except ValueError:
+            raise ValueError(f"day of week {item!r}: write numbers (0-7) or names (mon-fri), not both") from None
+        if not (0 <= start <= 7 and 0 <= stop <= 7):
+            raise ValueError(f"day of week {item!r}: day numbers are 0-7 (0 or 7 = Sunday)")
+        if start > stop or every < 1:
+            raise ValueError(f"day of week {item!r}: a range runs from low to high with a step of 1 or more")
+        days = range(start, stop + 1, every)
         items.extend(_DAY_NAMES[day % 7] for day in days)
     return ",".join(dict.fromkeys(items))
 

@@ -1,6 +1,8 @@
 """Subscriber lists: import from CSV files into the store, export back to CSV.
 
-The CSV format (``subscribers/<list>.csv``, UTF-8, header row required)::
+The CSV format (``subscribers/<list>.csv``, UTF-8 with or without a byte-order mark, header
+row required; cells separated by commas, or by semicolons or tabs as the header row shows,
+:func:`header_delimiter`)::
 
     email,name,topics,timezone,status
     ada@example.com,Ada Lovelace,ukraine;europe,Europe/London,active
@@ -146,6 +148,23 @@ def parse_row(
     )
 
 
+DELIMITERS = (",", ";", "\t")
+"""Cell separators a subscriber file may use: commas, or the semicolons and tabs that
+spreadsheets write in locales whose decimal mark is a comma."""
+
+
+def header_delimiter(header: str) -> str:
+    """The cell separator of a subscriber file, from its header row ``header`` (one line of
+    text): the first of :data:`DELIMITERS` that makes one of its cells ``email``
+    (case-insensitive, spaces around it ignored); ``","`` when none does (the caller then
+    reports the missing ``email`` column). Raises ``csv.Error`` on a malformed header row."""
+    for delimiter in DELIMITERS:
+        cells = next(csv.reader([header], delimiter=delimiter, strict=True), [])
+        if any(cell.strip().lower() == "email" for cell in cells):
+            return delimiter
+    return ","
+
+
 @dataclass(frozen=True)
 class SubscriberFile:
     """A subscriber CSV file as read: ``rows`` are ``(line, subscriber)`` for the good rows
@@ -179,12 +198,18 @@ def read_csv(
     # unclosed quote costs its own row only, never the rows after it.
     lines = text.splitlines()
     try:
-        header = next(csv.reader(lines[:1], strict=True), [])
+        delimiter = header_delimiter(lines[0] if lines else "")
+        header = next(csv.reader(lines[:1], delimiter=delimiter, strict=True), [])
     except csv.Error as exc:
         raise SubscriberFileError(str(path), f"unreadable header row: {exc}") from None
     fields = [f.strip().lower() for f in header]
     if "email" not in fields:
-        raise SubscriberFileError(str(path), "no 'email' column in the header row")
+        shown = lines[0][:80] if lines else ""
+        raise SubscriberFileError(
+            str(path),
+            f"no 'email' column in the header row {shown!r} (expected {','.join(COLUMNS)}, "
+            "separated by commas, semicolons or tabs)",
+        )
     rows: list[tuple[int, Subscriber]] = []
     problems: list[str] = []
     first_line: dict[str, int] = {}
@@ -192,7 +217,7 @@ def read_csv(
         if not raw.strip():
             continue  # blank line
         try:
-            cells = next(csv.reader([raw], strict=True))
+            cells = next(csv.reader([raw], delimiter=delimiter, strict=True))
         except csv.Error as exc:
             hint = " (an unclosed quote?)" if "end of data" in str(exc) else ""
             problems.append(f"{path}:{line}: {exc}{hint}")
@@ -287,10 +312,12 @@ def export_csv(subscribers: Iterable[Subscriber], out: TextIO) -> int:
 
 __all__ = [
     "COLUMNS",
+    "DELIMITERS",
     "ImportReport",
     "SubscriberFile",
     "SubscriberFileError",
     "export_csv",
+    "header_delimiter",
     "import_csv",
     "list_topics",
     "normalise_email",

@@ -80,6 +80,16 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("site: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+    # a list item indented one space short: the message names the file and the line
+    # (PyYAML's own text says '"<unicode string>", line 3')
+    shifted = tmp_path / "shifted.yaml"
+    shifted.write_text("sources:\n  - name: a\n   url: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(shifted)
+    assert str(caught.value) == (
+        f"{shifted}, line 3, column 4: not valid YAML: did not find expected '-' indicator "
+        "(while parsing a block collection from line 2)"
+    )
 
 
 def test_user_agent_names_the_contact_url() -> None:
@@ -191,3 +201,18 @@ def test_a_run_with_an_infinite_window_is_refused_with_the_key_not_a_traceback(t
     result = CliRunner().invoke(cli, ["-c", str(path), "run", "--at", "2026-02-19T07:00:00Z"])
     assert result.exit_code == 2, result.output
     assert "lists[0].max_age_hours" in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_key_names_the_key_of_its_section_spelled_nearly_alike() -> None:
+    """The issue: ``max_storis: 30`` said only "unknown key"; the user had to find the right
+    spelling in the README. The hint comes from the same section's keys only."""
+    data = _minimal()
+    data["lists"][0]["max_storis"] = 30
+    data["fetch"] = {"read_timout": 5}
+    data["sources"][0]["zzzz"] = 1
+    with pytest.raises(ConfigError) as caught:
+        parse_config(data, Path("/tmp"))
+    lines = str(caught.value).splitlines()
+    assert "lists[0].max_storis: unknown key (did you mean 'max_stories'?)" in lines
+    assert "fetch.read_timout: unknown key (did you mean 'read_timeout'?)" in lines
+    assert "sources[0].zzzz: unknown key" in lines

@@ -53,6 +53,16 @@ def test_decide_success_failure_retry_after_and_gone() -> None:
     assert set(ok.columns()) == set(SourceState.__dataclass_fields__) - {"name"}
 
 
+def test_a_source_backing_off_says_how_to_fetch_it_now() -> None:
+    """The issue: a user who fixed a failing source's setting ran ``digest poll --source``
+    and read only "backing off until" an hour later, with no way out named."""
+    failed = polling.decide(SourceState(name="mine"), polling.Failed("refused"), NOW, POLICY)
+    state = SourceState(name="mine", last_status=failed.last_status, next_poll_at=failed.next_poll_at)
+    reason = polling.skip_reason(state, NOW, local=False)
+    assert reason is not None and reason.startswith("backing off after errors until")
+    assert "`digest sources enable mine`" in reason
+
+
 def test_decide_moves_a_feed_after_three_identical_permanent_redirects() -> None:
     state = SourceState(name="a", url="https://old.example/feed")
     moved = polling.Fetched(permanent_redirect="https://new.example/feed")

@@ -199,3 +199,22 @@ def test_invalid_crontab_is_a_value_error() -> None:
 def test_lateness_is_said_as_a_reader_says_it(seconds: int, said: str) -> None:
     """`digest status` said "56074s late" where `digest run` said "934 min late"."""
     assert schedule.lateness(timedelta(seconds=seconds)) == said
+
+
+@pytest.mark.parametrize(
+    ("weekday", "said"),
+    [("1-8", "day numbers are 0-7"), ("8", "day numbers are 0-7"), ("5-1", "from low to high"), ("1-fri", "not both")],
+)
+def test_a_weekday_crontab_cannot_overflow_or_run_backwards(weekday: str, said: str) -> None:
+    """The issue: ``0 8 * * 1-8`` (meant Monday to Friday, a typo) passed `digest config
+    check` and was sent every day; ``8`` meant Monday (numbers were taken modulo 7)."""
+    with pytest.raises(ValueError, match=f"day of week '{weekday}': .*{said}"):
+        schedule.validate_cron(f"0 8 * * {weekday}")
+
+
+def test_a_step_over_every_weekday_counts_from_sunday_as_crontab_does() -> None:
+    """``*/2`` is Sunday, Tuesday, Thursday, Saturday in crontab(5); APScheduler, given it
+    unchanged, counted from Monday."""
+    start, end = datetime(2026, 2, 15, tzinfo=UTC), datetime(2026, 2, 22, tzinfo=UTC)  # Sun..Sun
+    days = [f.at.strftime("%a") for f in schedule.fires(_sched("0 7 * * */2", "UTC"), start, end)]
+    assert days == ["Sun", "Tue", "Thu", "Sat"]

@@ -132,3 +132,32 @@ def test_unknown_topics_and_repeated_rows_are_reported_with_their_line(tmp_path:
     run = _digest(config, "send", "world", "--at", AT)
     assert "2 subscriber row(s) rejected" in run.stdout
     assert unknown in run.stdout and repeated in run.stdout
+
+
+@pytest.mark.parametrize("sep", [";", "\t"])
+def test_a_semicolon_or_tab_separated_file_reads_like_a_comma_separated_one(tmp_path: Path, sep: str) -> None:
+    """The issue: a file saved by a spreadsheet in a locale whose decimal mark is a comma
+    (``email;name;...``) was refused whole with "no 'email' column in the header row"."""
+    from digest.subscribers import read_csv
+
+    csv_path = tmp_path / "world.csv"
+    csv_path.write_text(
+        "\ufeff" + sep.join(["Email", "name", "topics", "timezone", "status"]) + "\n"
+        + sep.join(["ada@example.com", "Ada", '"europe;asia"', "Europe/London", "active"]) + "\n"
+        + sep.join(["not-an-address", "Bad", "", "", ""]) + "\n",
+        encoding="utf-8",
+    )
+    read = read_csv(csv_path, "world", topics={"europe", "asia"})
+    assert [(line, s.email, s.name, s.topics, s.timezone) for line, s in read.rows] == [
+        (2, "ada@example.com", "Ada", ("europe", "asia"), "Europe/London")
+    ]
+    assert len(read.problems) == 1 and read.problems[0].startswith(f"{csv_path}:3: email 'not-an-address'")
+
+
+def test_a_file_without_an_email_column_shows_its_header_row(tmp_path: Path) -> None:
+    from digest.subscribers import SubscriberFileError, read_csv
+
+    csv_path = tmp_path / "world.csv"
+    csv_path.write_text("mail|name\nada@example.com|Ada\n")
+    with pytest.raises(SubscriberFileError, match=r"no 'email' column in the header row 'mail\|name' \(expected email,name,topics,timezone,status"):
+        read_csv(csv_path, "world")
