@@ -21,12 +21,10 @@ def _digest(config: Path, *args: str, code: int = 0) -> str:
     return " ".join(result.output.split())
 
 
-def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
-    db_url: str, tmp_path: Path
-) -> None:
-    """`deliveries retry-unknown` after a crash, when one address bounced meanwhile (from
-    another edition) and one subscriber unsubscribed: only the third row is queued again; the
-    two stay unknown (never sent) and the output counts them by reason."""
+def _unknown_two_kept(db_url: str, tmp_path: Path) -> tuple[int, list[str], Path]:
+    """Three rows left ``unknown`` (timeout) by a crash; then the first address bounced (from
+    another edition) and the second subscriber unsubscribed. The edition id, the addresses
+    and the config."""
     from digest.store import Store
     from tests.worker_support import seed_settled, write_config
 
@@ -35,6 +33,18 @@ def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
         store.suppress(emails[0], "bounce", now=AT)
     config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
     _digest(config, "subscribers", "remove", "world", emails[1])
+    return edition, emails, config
+
+
+def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`deliveries retry-unknown` after a crash, when one address bounced meanwhile (from
+    another edition) and one subscriber unsubscribed: only the third row is queued again; the
+    two stay unknown (never sent) and the output counts them by reason."""
+    from digest.store import Store
+
+    edition, emails, config = _unknown_two_kept(db_url, tmp_path)
 
     said = _digest(config, "deliveries", "retry-unknown")
     assert said.startswith("1 deliveries queued again;"), said
@@ -185,13 +195,8 @@ def test_deliveries_lists_rows_retry_unknown_keeps_apart_from_those_it_resends(
     (the command would not re-send them) but apart, with their reason and the same per-reason
     lines the command printed; failed rows of a suppressed address likewise for retry-failed."""
     from digest.store import Store
-    from tests.worker_support import seed_settled, write_config
 
-    edition, emails = seed_settled(db_url, 3, "unknown", "timeout")
-    with Store.open(db_url) as store:
-        store.suppress(emails[0], "bounce", now=AT)
-    config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
-    _digest(config, "subscribers", "remove", "world", emails[1])
+    edition, emails, config = _unknown_two_kept(db_url, tmp_path)
     retried = _digest(config, "deliveries", "retry-unknown")
 
     said = _digest(config, "deliveries")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.cron_support import install
+from tests.test_ops_findings import no_room
 
 AT = datetime(2026, 2, 18, 7, 0, tzinfo=UTC)
 
@@ -57,11 +58,6 @@ def test_the_full_disk_message_asks_for_the_room_of_the_wal(tmp_path: Path) -> N
     other.execute("CREATE TABLE filler (x BLOB)")
     other.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(1000),)] * 2000)
     other.commit()
-
-    def no_room(dbapi_conn: object, _record: object) -> None:
-        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-        cur.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the file's page count
-        cur.close()
 
     for k in range(1, 40):
         inst.add_item(AT - timedelta(hours=2) + timedelta(minutes=k))
