@@ -1429,9 +1429,10 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
     for a retry, each with its reason (at most 20 of each listed)."""
     with _store(ctx, _config(ctx.find_root())) as store:
         overview = store.delivery_overview()
-        # rows left "sending" are in doubt too when no run is alive (a killed run left them)
-        unknown = store.deliveries_in(edition_id, ["unknown", "sending"])
-        failed = store.deliveries_in(edition_id, ["failed"])
+        # rows left "sending" are in doubt too when no run is alive (a killed run left them);
+        # rows the retry commands keep (skip_reason, their own rule) are listed apart
+        unknown, unknown_kept = _by_kept(store.deliveries_in(edition_id, ["unknown", "sending"]))
+        failed, failed_kept = _by_kept(store.deliveries_in(edition_id, ["failed"]))
         retrying = [r for r in store.deliveries_in(edition_id, ["queued"]) if r.attempts]
         held = store.held_batches(edition_id)
         unmatched = store.unmatched_events()
@@ -1443,7 +1444,11 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
                    f"[{ed.status}]: {counts}")
     for rows, title in (
         (unknown, "unknown outcome ({n}; `digest deliveries retry-unknown` re-sends)"),
+        (unknown_kept, "unknown outcome, not re-sent ({n}; `digest deliveries retry-unknown` "
+                       "leaves them unknown)"),
         (failed, "failed ({n}; `digest deliveries retry-failed` re-sends)"),
+        (failed_kept, "failed, not re-sent ({n}; `digest deliveries retry-failed` leaves them "
+                      "failed)"),
         (retrying, "waiting for a retry ({n}; `digest deliveries retry-failed` makes them due now)"),
     ):
         if not rows:
@@ -1453,9 +1458,17 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
             reason = row.last_error or ""
             if row.state == "sending":
                 reason = "in flight: a running send has it, or a killed one left it"
+            if row.kept_reason is not None:
+                reason = f"{row.kept_reason} ({reason})" if reason else row.kept_reason
             click.echo(f"  edition {row.edition_id} delivery {row.id} {row.email}: {reason}")
         if len(rows) > 20:
             click.echo(f"  ... and {len(rows) - 20} more")
+    for rows, state, command in ((unknown_kept, "unknown", "retry-unknown"),
+                                 (failed_kept, "failed", "retry-failed")):
+        reasons: dict[str, int] = {}
+        for row in rows:
+            reasons[row.kept_reason] = reasons.get(row.kept_reason, 0) + 1
+        _echo_kept(reasons, state, command)
     _echo_held(held)
     if unmatched:
         click.echo(f"dropped by SendGrid, matching no delivery ({len(unmatched)}; their rows may "
@@ -1463,6 +1476,13 @@ def deliveries_show(ctx: click.Context, edition_id: int | None = None) -> None:
         for ev in unmatched[-20:]:
             click.echo(f"  {ev.at:%Y-%m-%d %H:%M} UTC {ev.email}: {ev.reason}"
                        + (f" (message {ev.message_id})" if ev.message_id else ""))
+
+
+def _by_kept(rows: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``rows`` (:class:`~digest.store.rows.DeliveryRow`) split into those the retry
+    commands re-queue and those they keep (``kept_reason``: suppressed or not active)."""
+    return ([r for r in rows if r.kept_reason is None],
+            [r for r in rows if r.kept_reason is not None])
 
 
 def _echo_held(held: list[Any]) -> None:

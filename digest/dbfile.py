@@ -55,16 +55,25 @@ class DatabaseFullError(StoreError):
     PostgreSQL's SQLSTATE class 53 "insufficient resources" ``53100 disk_full`` or ``53200
     out_of_memory`` (``server`` names the database and host, never the password;
     ``sqlstate`` is the code). Every command ends on it the same way: one line saying what
-    to do, exit 1."""
+    to do, exit 1. For SQLite, ``wal_bytes`` is the size of the file's write-ahead log when
+    the write failed (0: none, or unknown): the message asks for at least that much room,
+    what the next run's checkpoint may add to the database file before the log shrinks."""
 
     def __init__(
-        self, path: Path | None, *, server: str | None = None, sqlstate: str | None = None
+        self, path: Path | None, *, server: str | None = None, sqlstate: str | None = None,
+        wal_bytes: int = 0,
     ) -> None:
         after = "so nothing stored before was lost; "
         if server is None:
             where = f"database file {path}" if path is not None else "the database"
+            # a checkpoint copies the WAL's pages into the database file, which may grow by
+            # as much: with that much free, the next run checkpoints, writes, and SQLite
+            # truncates the WAL (journal_size_limit, digest.store.engine)
+            need = (f"free at least {_mb(wal_bytes)} on that disk (the size of its "
+                    f"write-ahead log {path}-wal, which the next run copies into the "
+                    "database file)" if wal_bytes else "free some space on that disk")
             said = (f"the disk holding {where} is full: SQLite refused the write and rolled it "
-                    f"back, {after}free some space on that disk, then run the command again")
+                    f"back, {after}{need}, then run the command again")
         elif sqlstate == PG_OUT_OF_MEMORY:
             said = (f"the PostgreSQL server of {server} is out of memory (SQLSTATE {sqlstate}): "
                     f"it refused the write and rolled it back, {after}free memory on that "
@@ -76,6 +85,12 @@ class DatabaseFullError(StoreError):
         super().__init__(said)
         self.path = path
         self.sqlstate = sqlstate
+        self.wal_bytes = wal_bytes
+
+
+def _mb(n: int) -> str:
+    """``n`` bytes as megabytes (10**6), rounded up to a tenth: "3.3 MB"."""
+    return f"{-(-n // 100_000) / 10:.1f} MB"
 
 
 #: PostgreSQL's SQLSTATEs that :func:`full_error` translates (Appendix A, class 53).
@@ -94,7 +109,18 @@ def full_error(exc: BaseException, url: object) -> DatabaseFullError | None:
         return DatabaseFullError(None, server=_server_name(str(url)), sqlstate=sqlstate)
     if not isinstance(cause, sqlite3.Error) or getattr(cause, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
         return None
-    return DatabaseFullError(sqlite_path(str(url)))
+    path = sqlite_path(str(url))
+    return DatabaseFullError(path, wal_bytes=_wal_bytes(path))
+
+
+def _wal_bytes(path: Path | None) -> int:
+    """The size of ``path``'s write-ahead log (``PATH-wal``) in bytes; 0 without one."""
+    if path is None:
+        return 0
+    try:
+        return path.with_name(path.name + "-wal").stat().st_size
+    except OSError:
+        return 0
 
 
 def _server_name(url: str) -> str:

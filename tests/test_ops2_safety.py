@@ -21,12 +21,10 @@ def _digest(config: Path, *args: str, code: int = 0) -> str:
     return " ".join(result.output.split())
 
 
-def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
-    db_url: str, tmp_path: Path
-) -> None:
-    """`deliveries retry-unknown` after a crash, when one address bounced meanwhile (from
-    another edition) and one subscriber unsubscribed: only the third row is queued again; the
-    two stay unknown (never sent) and the output counts them by reason."""
+def _unknown_two_kept(db_url: str, tmp_path: Path) -> tuple[int, list[str], Path]:
+    """Three rows left ``unknown`` (timeout) by a crash; then the first address bounced (from
+    another edition) and the second subscriber unsubscribed. The edition id, the addresses
+    and the config."""
     from digest.store import Store
     from tests.worker_support import seed_settled, write_config
 
@@ -35,6 +33,18 @@ def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
         store.suppress(emails[0], "bounce", now=AT)
     config = write_config(tmp_path, db_url, "http://127.0.0.1:9")
     _digest(config, "subscribers", "remove", "world", emails[1])
+    return edition, emails, config
+
+
+def test_retry_unknown_leaves_suppressed_addresses_unknown_and_says_why(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`deliveries retry-unknown` after a crash, when one address bounced meanwhile (from
+    another edition) and one subscriber unsubscribed: only the third row is queued again; the
+    two stay unknown (never sent) and the output counts them by reason."""
+    from digest.store import Store
+
+    edition, emails, config = _unknown_two_kept(db_url, tmp_path)
 
     said = _digest(config, "deliveries", "retry-unknown")
     assert said.startswith("1 deliveries queued again;"), said
@@ -175,3 +185,36 @@ def test_a_drop_without_our_reference_finds_its_row_by_message_id_or_is_listed(
     said = _digest(config, "deliveries")
     assert "dropped by SendGrid, matching no delivery (1;" in said, said
     assert "cy@example.com: Recipient List over Package Quota (message zz.filter0.1)" in said, said
+
+
+def test_deliveries_lists_rows_retry_unknown_keeps_apart_from_those_it_resends(
+    db_url: str, tmp_path: Path
+) -> None:
+    """`digest deliveries` after a `retry-unknown` that kept a suppressed address's row and an
+    unsubscribed one's unknown: they are no longer listed under "retry-unknown re-sends"
+    (the command would not re-send them) but apart, with their reason and the same per-reason
+    lines the command printed; failed rows of a suppressed address likewise for retry-failed."""
+    from digest.store import Store
+
+    edition, emails, config = _unknown_two_kept(db_url, tmp_path)
+    retried = _digest(config, "deliveries", "retry-unknown")
+
+    said = _digest(config, "deliveries")
+    assert "`digest deliveries retry-unknown` re-sends" not in said, said
+    assert "unknown outcome, not re-sent (2; `digest deliveries retry-unknown` leaves them unknown)" in said
+    assert f"{emails[0]}: address suppressed (timeout)" in said, said
+    assert f"{emails[1]}: subscriber unsubscribed (timeout)" in said, said
+    for line in ("1 unknown deliveries stay unknown (address suppressed)",
+                 "1 unknown deliveries stay unknown (subscriber unsubscribed)"):
+        assert line in said and line in retried, (said, retried)
+
+    from sqlalchemy import update
+
+    from digest.store import deliveries
+
+    with Store.open(db_url) as store, store.begin() as conn:  # the same rows failed instead
+        conn.execute(update(deliveries).values(state="failed", last_error="550 refused"))
+    said = _digest(config, "deliveries")
+    assert "failed (1; `digest deliveries retry-failed` re-sends)" in said, said
+    assert "failed, not re-sent (2; `digest deliveries retry-failed` leaves them failed)" in said
+    assert "1 failed deliveries stay failed (address suppressed)" in said, said

@@ -186,6 +186,13 @@ def test_the_editor_list_page_counts_the_subscriber_file_before_the_first_editio
         store.close()
 
 
+def no_room(dbapi_conn: object, _record: object) -> None:
+    """A connect hook that makes SQLite's disk "full": ``max_page_count`` at the file's size."""
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    cur.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the file's page count
+    cur.close()
+
+
 def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(tmp_path: Path) -> None:
     """A poll whose writes find the disk full (SQLite's ``SQLITE_FULL``, here from a
     ``max_page_count`` at the file's size: no root needed for a tiny filesystem) stops with one
@@ -198,11 +205,6 @@ def test_a_full_sqlite_disk_is_one_clear_line_naming_the_file(tmp_path: Path) ->
     inst.add_item(AT - timedelta(hours=2))
     assert inst.cli("poll").exit_code == 0
     before = inst._query("SELECT count(*) FROM entries")
-
-    def no_room(dbapi_conn: object, _record: object) -> None:
-        cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-        cur.execute("PRAGMA max_page_count = 1")  # SQLite keeps it at the file's page count
-        cur.close()
 
     for k in range(1, 40):
         inst.add_item(AT - timedelta(hours=2) + timedelta(minutes=k))

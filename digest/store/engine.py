@@ -40,7 +40,16 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA synchronous=NORMAL")
+    # a WAL that grew (up to the ~4 MB of the auto-checkpoint, more in a big transaction)
+    # is cut back after each checkpoint instead of keeping its largest size while a
+    # long-running process (schedule, worker, web) holds the file open: after a full disk
+    # the room comes back (https://www.sqlite.org/pragma.html#pragma_journal_size_limit)
+    cur.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cur.close()
+
+
+#: Bytes SQLite keeps of the WAL after a checkpoint resets it (``journal_size_limit``).
+WAL_SIZE_LIMIT = 1 << 20
 
 
 def normalize_url(url: str) -> str:

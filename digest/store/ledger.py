@@ -607,13 +607,15 @@ class LedgerStore(StoreBase):
     def deliveries_in(
         self, edition_id: int | None, states: Sequence[str], *, limit: int | None = None
     ) -> list[DeliveryRow]:
-        """Ledger rows in ``states`` (of one edition or all), with the address
+        """Ledger rows in ``states`` (of one edition or all), with the address, the
+        subscriber's status and whether the address is suppressed now
         (:class:`~digest.store.rows.DeliveryRow`); by id."""
         query = (
             select(
                 deliveries.c.id, deliveries.c.edition_id, deliveries.c.subscriber_id,
                 subscribers.c.email, deliveries.c.state, deliveries.c.attempts,
                 deliveries.c.provider_id, deliveries.c.last_error, deliveries.c.updated_at,
+                subscribers.c.status, _address_suppressed().label("suppressed"),
             )
             .join(subscribers, subscribers.c.id == deliveries.c.subscriber_id)
             .where(deliveries.c.state.in_(list(states)))
@@ -624,7 +626,10 @@ class LedgerStore(StoreBase):
         if limit is not None:
             query = query.limit(limit)
         with self.begin() as conn:
-            return [DeliveryRow(**r._mapping) for r in conn.execute(query)]
+            return [
+                DeliveryRow(**{**r._mapping, "suppressed": bool(r.suppressed)})
+                for r in conn.execute(query)
+            ]
 
     def delivery_counts(self, edition_id: int) -> StateCounts:
         """Ledger rows of an edition per state (``counts.sent``; as a mapping ``{"sent": 5}``)."""

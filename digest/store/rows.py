@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Literal, Self
 
-from digest.ledger_state import OPEN_STATES, edition_complete, edition_phase
+from digest.ledger_state import OPEN_STATES, edition_complete, edition_phase, skip_reason
 from digest.types import Subscriber
 
 #: The stored status of an edition (``editions.status``): built, handed to the ledger, done.
@@ -149,7 +149,8 @@ class SubscriberCounts(_Tally):
 
 @dataclass(frozen=True)
 class DeliveryRow:
-    """One ledger row with its subscriber's address (times aware UTC)."""
+    """One ledger row with its subscriber's address (times aware UTC), the subscriber's
+    ``status`` and whether the address is ``suppressed`` (for its list or every list)."""
 
     id: int
     edition_id: int
@@ -160,6 +161,16 @@ class DeliveryRow:
     provider_id: str | None
     last_error: str | None
     updated_at: datetime
+    status: str = "active"
+    suppressed: bool = False
+
+    @property
+    def kept_reason(self) -> str | None:
+        """Why ``retry-unknown`` / ``retry-failed`` leave this row as it is, or ``None`` when
+        they re-queue it: the subscriber's ``status`` and whether the address is
+        ``suppressed`` now, by :func:`digest.ledger_state.skip_reason` (the rule the
+        commands themselves apply)."""
+        return skip_reason(self.status, self.suppressed)
 
 
 @dataclass(frozen=True)
