@@ -13,8 +13,9 @@ Two steps, in the order the pipeline calls them:
    counted twice, sub-linear term frequency, CJK text split into character bigrams so no
    language needs a word list, terms in more than 25 % of a large batch's documents written
    in their script dropped), wordllama sentence embeddings (not for text the model spells
-   letter by letter, such as Urdu or Chinese: its pairs are judged by TF-IDF alone, in which
-   its own words still count), shared names, a same-outlet and a time-distance penalty
+   letter by letter, such as Urdu or Chinese, nor Portuguese, German, Spanish or French text,
+   which it puts all close: its pairs are judged by TF-IDF alone, in which its own words
+   still count), shared names, a same-outlet and a time-distance penalty
    (:mod:`digest.similarity`); two leads that put their events in different countries never
    join (:mod:`digest.placeconflict`). What :mod:`digest.noise` calls not news (a roundup names
    several stories) stands alone, and copies of one text count once. Average-link agglomerative clustering over ``1 − similarity``

@@ -119,6 +119,14 @@ def function_words(tokens: Sequence[str]) -> frozenset[str]:
     holds at least three and more than of English ones (a Portuguese headline and lede hold
     a dozen; an English one naming "Lula da Silva" or "El País", one or two; no entry of the
     labelled windows, the demo window or GoogleNews is taken for another language). Pure."""
+    language = other_language(tokens)
+    return STOP_WORDS if language is None else OTHER_FUNCTION_WORDS[language]
+
+
+def other_language(tokens: Sequence[str]) -> str | None:
+    """The language of :data:`OTHER_FUNCTION_WORDS` (``"pt"``, ``"de"``, ``"es"``, ``"fr"``)
+    a text's ``tokens`` (lower-cased, as :func:`tokenize` gives them) are written in, by the
+    rule of :func:`function_words`; ``None`` for English or a text too short to tell. Pure."""
     distinct = set(tokens)
     english = len(distinct & STOP_WORDS)
     best, hits = "", 0
@@ -126,9 +134,7 @@ def function_words(tokens: Sequence[str]) -> frozenset[str]:
         found = len(distinct & words)
         if found > hits:
             best, hits = language, found
-    if hits >= 3 and hits > english:
-        return OTHER_FUNCTION_WORDS[best]
-    return STOP_WORDS
+    return best if hits >= 3 and hits > english else None
 
 
 def tokenize(text: str, *, min_chars: int = 2) -> list[str]:

@@ -11,7 +11,9 @@ words by script and detected language; written without reading n1) and the eval 
 row its feed's language, the build path makes 9 false pairs of 13 joined (P 0.308, R 0.105:
 the Chinese and Urdu stories it joined through the embeddings are now mostly missed); noise P
 0.96 R 0.91 with the podcast rule (noise2, whose teaser rule read one heise item). The ceiling
-is that count."""
+is that count. multiling (Portuguese, German, Spanish and French text judged by its words,
+found in real builds of the feeds, not on n1's labels; n1 is a tuning set for these rules
+now): 4 false of 7 joined (P 0.429, R 0.079)."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from tests.conftest import REAL_FEEDS
 from tests.realstories import N1_LABELS, _feed_rows, load_labelled
 
 FALSE_PAIRS_WHEN_LABELLED = 84
-FALSE_PAIRS = 9  # after cluster3 and the eval's languages (2026-12-02)
+FALSE_PAIRS = 4  # after multiling: Portuguese, German, Spanish, French text judged by its words
 
 
 def _labels() -> list[dict]:
