@@ -500,3 +500,30 @@ def test_a_list_that_needs_approval_says_so_until_approved(tmp_path) -> None:
                                                              "period": "2026-02-18", "revoke": "1"})  # fmt: skip
         assert "Approval withdrawn" in r.text and store.approval("world", "2026-02-18") is None
     store.close()
+
+
+def story_html(page: str, key: str) -> str:
+    """The markup of one story's block on the preview page (up to the next story)."""
+    start = page.index(f'data-key="{key}"')
+    end = page.find('data-key="', start + 1)
+    return page[start : end if end > 0 else len(page)]
+
+
+def test_a_pin_on_a_split_off_story_does_not_show_unpin_on_the_story_it_left(env) -> None:
+    # an editor split an entry off and pinned the new story: the story it came from still
+    # had that entry before the split, but it is not pinned, so it offers Pin, not an Unpin
+    # that clears nothing (the page said "Pin removed." and nothing changed)
+    from digest.cluster import story_key
+
+    client, _, _ = env
+    login(client)
+    page = client.get("/editor/lists/world/preview").text
+    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
+    page = client.get("/editor/lists/world/preview").text
+    geneva = next(e for e in sample_edition().stories[0].entries if e.entry_id == "bbc-world:geneva")
+    alone = story_key([geneva])
+    adjust(client, page, alone, "pin", lead_source="bbc-world", lead_entry_id="bbc-world:geneva")
+    page = client.get("/editor/lists/world/preview").text
+    assert 'data-action="unpin"' in story_html(page, alone)
+    assert 'data-action="unpin"' not in story_html(page, "s-talks")
+    assert 'data-action="pin"' in story_html(page, "s-talks")

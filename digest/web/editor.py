@@ -594,9 +594,14 @@ def editor_routes(
         )
 
     def story_state(preview: Preview) -> dict[str, dict[str, str]]:
-        """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``)."""
+        """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``). A story is
+        matched as the edition shows it (after split, move and merge); the base build only
+        for stories it no longer shows (dropped): a story an entry was split off from keeps
+        its key but not that entry, so a pin of the split-off story is not its pin."""
         state: dict[str, dict[str, str]] = {}
-        for story in (*preview.base.stories, *preview.edition.stories):
+        shown = {story.key: story for story in preview.edition.stories}
+        gone = [story for story in preview.base.stories if story.key not in shown]
+        for story in (*gone, *shown.values()):
             for adj in preview.adjustments:
                 if adj.action not in RESHAPE and adj.matches(story):
                     state.setdefault(story.key, {})[adj.action] = adj.value
