@@ -527,3 +527,19 @@ def test_a_pin_on_a_split_off_story_does_not_show_unpin_on_the_story_it_left(env
     assert 'data-action="unpin"' in story_html(page, alone)
     assert 'data-action="unpin"' not in story_html(page, "s-talks")
     assert 'data-action="pin"' in story_html(page, "s-talks")
+
+
+def test_a_sent_edition_offers_no_adjustment_buttons_that_would_only_be_refused(env) -> None:
+    # the pages said "This edition can no longer change" yet every Pin, Drop, Split off,
+    # Move, Merge and Save summary stayed clickable, each leading to an error page
+    client, store, _ = env
+    login(client)
+    before = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+    assert "can no longer change" not in before
+    assert re.search(r'<button type="submit" class="small', before)
+    store_sent_edition(store)
+    for page in ("why", "preview"):
+        html = client.get(f"/editor/lists/world/{page}?at=2026-02-18T07:00:00Z").text
+        assert "This edition can no longer change" in html
+        buttons = re.findall(r'<button type="submit"[^>]*class="small[^>]*>', html)
+        assert buttons and all(" disabled" in b for b in buttons), page
