@@ -150,7 +150,7 @@ def test_preview_shows_subject_preheader_size_checks_frame_and_text(env) -> None
     assert "World news: Trump Said He’d End the War in Ukraine in a Day" in html
     assert 'id="preheader">Also: US civil rights leader Jesse Jackson dies aged 84' in html
     assert re.search(r"\d+\.\d KB of 102\.0 KB", html)
-    assert html.count('class="ok"') == 6  # all six checks pass on the sample edition
+    assert html.count('class="ok"') == 7  # all seven checks pass on the sample edition
     frame = re.search(r"<iframe[^>]*>", html).group(0)
     sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1)
     assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
@@ -543,3 +543,13 @@ def test_a_sent_edition_offers_no_adjustment_buttons_that_would_only_be_refused(
         assert "This edition can no longer change" in html
         buttons = re.findall(r'<button type="submit"[^>]*class="small[^>]*>', html)
         assert buttons and all(" disabled" in b for b in buttons), page
+
+
+def test_an_edition_without_stories_fails_a_check_instead_of_passing_them_all() -> None:
+    # a window without news showed an email saying "Today: 0 stories." under six green
+    # checks, though publish sends no such edition ("nothing sent")
+    html = '<p>Hello. Today: 0 stories.</p><a href="https://x/u">Unsubscribe</a>'
+    none = dataclasses.replace(sample_edition(), sections=())
+    check = {c.name: c for c in email_checks(html, "Hello.", none)}["Has stories"]
+    assert not check.ok and "not sent" in check.detail
+    assert {c.name: c for c in email_checks(html, "Hello.", sample_edition())}["Has stories"].ok

@@ -257,9 +257,10 @@ class _LinkCollector(HTMLParser):
 
 def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) -> tuple[Check, ...]:
     """The checks a careful editor runs on a personalised email before it goes out:
-    every image has alt text, every link is absolute http(s), no section is empty, the
-    text part is present, the HTML is under Gmail's clipping size (:data:`CLIP_BYTES`), and
-    no story was left out for size."""
+    the edition has stories (one without any is not sent: ``publish`` reports "nothing
+    sent"), every image has alt text, every link is absolute http(s), no section is empty,
+    the text part is present, the HTML is under Gmail's clipping size (:data:`CLIP_BYTES`),
+    and no story was left out for size."""
     parser = _LinkCollector()
     parser.feed(html)
     parser.close()
@@ -268,7 +269,13 @@ def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) ->
     empty = [s.title or s.name for s in edition.sections if not s.stories]
     size = len(html.encode("utf-8"))
     n_img, n_links = len(parser.images), len(parser.links)
+    n_stories = len(edition.stories)
     return (
+        Check(
+            "Has stories",
+            n_stories > 0,
+            f"{n_stories} stories" if n_stories else "none in this window: this edition is not sent",
+        ),
         Check(
             "Every image has alt text",
             not no_alt,
