@@ -553,3 +553,17 @@ def test_an_edition_without_stories_fails_a_check_instead_of_passing_them_all() 
     check = {c.name: c for c in email_checks(html, "Hello.", none)}["Has stories"]
     assert not check.ok and "not sent" in check.detail
     assert {c.name: c for c in email_checks(html, "Hello.", sample_edition())}["Has stories"].ok
+
+
+def test_the_reshaped_list_names_entries_by_their_titles(env) -> None:
+    # "Split entry bbc-world/bbc-world:geneva" told the editor nothing: the list of reshapes
+    # (with its Undo buttons) now shows the entry's and the target story's titles
+    client, _, _ = env
+    login(client)
+    page = client.get("/editor/lists/world/preview").text
+    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
+    why = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+    reshapes = why[why.index("Reshaped by an editor") :]
+    reshapes = reshapes[: reshapes.index("</section>")]
+    assert "“Ukraine and Russia end Geneva talks without a deal”" in reshapes
+    assert "bbc-world/bbc-world:geneva" in reshapes  # the name the CLI takes, kept beside it

@@ -774,6 +774,8 @@ def editor_routes(
             targets=preview.edition.stories,
             entry_ref=entry_ref,
             reshapes=[a for a in preview.adjustments if a.action in RESHAPE],
+            # a reshape names entries by SOURCE/ENTRY_ID: the page shows their titles
+            entry_titles={entry_ref(e): e.title for s in preview.base.stories for e in s.entries},
             story_kinds=STORY_KINDS,
             left_groups=left_out_groups(
                 preview.base, [s for s in preview.edition.stories if not preview.in_email(s)]
