@@ -509,6 +509,14 @@ def story_html(page: str, key: str) -> str:
     return page[start : end if end > 0 else len(page)]
 
 
+def split_geneva_off(client: TestClient) -> str:
+    """Log in and split the BBC's Geneva entry off s-talks; the preview page after it."""
+    login(client)
+    page = client.get("/editor/lists/world/preview").text
+    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
+    return client.get("/editor/lists/world/preview").text
+
+
 def test_a_pin_on_a_split_off_story_does_not_show_unpin_on_the_story_it_left(env) -> None:
     # an editor split an entry off and pinned the new story: the story it came from still
     # had that entry before the split, but it is not pinned, so it offers Pin, not an Unpin
@@ -516,10 +524,7 @@ def test_a_pin_on_a_split_off_story_does_not_show_unpin_on_the_story_it_left(env
     from digest.cluster import story_key
 
     client, _, _ = env
-    login(client)
-    page = client.get("/editor/lists/world/preview").text
-    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
-    page = client.get("/editor/lists/world/preview").text
+    page = split_geneva_off(client)
     geneva = next(e for e in sample_edition().stories[0].entries if e.entry_id == "bbc-world:geneva")
     alone = story_key([geneva])
     adjust(client, page, alone, "pin", lead_source="bbc-world", lead_entry_id="bbc-world:geneva")
@@ -559,9 +564,7 @@ def test_the_reshaped_list_names_entries_by_their_titles(env) -> None:
     # "Split entry bbc-world/bbc-world:geneva" told the editor nothing: the list of reshapes
     # (with its Undo buttons) now shows the entry's and the target story's titles
     client, _, _ = env
-    login(client)
-    page = client.get("/editor/lists/world/preview").text
-    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
+    split_geneva_off(client)
     why = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
     reshapes = why[why.index("Reshaped by an editor") :]
     reshapes = reshapes[: reshapes.index("</section>")]
