@@ -256,7 +256,7 @@ def _rescored(story: Story, rules: Rules, *, added: bool) -> Story:
     score, reasons = rules.score(story)
     note = "split off by an editor" if added else "reshaped by an editor"
     return replace(
-        story, score=score, reasons=(*reasons[:-1], Reason("editor", 0.0, note), reasons[-1])
+        story, score=score, reasons=(*reasons[:-1], Reason("editor", 1.0, note), reasons[-1])
     )
 
 
@@ -288,7 +288,7 @@ def _adjust_story(story: Story, found: Sequence[Adjustment]) -> Story | None:
         text = clean_summary(actions["summary"].value)
         lead = replace(story.lead, summary_text=text, summary_html=f"<p>{html.escape(text)}</p>")
         story = replace(story, lead=lead)
-        reasons.append(Reason("summary", 0.0, "summary rewritten by an editor for this edition"))
+        reasons.append(Reason("summary", 1.0, "summary rewritten by an editor for this edition"))
     score = story.score
     if "boost" in actions:
         factor = boost_factor(actions["boost"].value)

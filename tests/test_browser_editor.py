@@ -116,7 +116,7 @@ def test_open_a_preview_and_switch_to_mobile_width(site: Site) -> None:
     frame.locator("text=Hello Ada Lovelace.").wait_for()
     assert page.locator("#email-frame").bounding_box()["width"] == 600
     assert "World news: Trump Said" in page.locator("#subject").inner_text()
-    assert page.locator("#checks li.ok").count() == 6
+    assert page.locator("#checks li.ok").count() == 7
     site.shot("preview-desktop")
 
     page.click("#label-mobile")

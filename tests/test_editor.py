@@ -150,7 +150,7 @@ def test_preview_shows_subject_preheader_size_checks_frame_and_text(env) -> None
     assert "World news: Trump Said He’d End the War in Ukraine in a Day" in html
     assert 'id="preheader">Also: US civil rights leader Jesse Jackson dies aged 84' in html
     assert re.search(r"\d+\.\d KB of 102\.0 KB", html)
-    assert html.count('class="ok"') == 6  # all six checks pass on the sample edition
+    assert html.count('class="ok"') == 7  # all seven checks pass on the sample edition
     frame = re.search(r"<iframe[^>]*>", html).group(0)
     sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1)
     assert "allow-scripts" not in sandbox and "allow-same-origin" not in sandbox
@@ -500,3 +500,73 @@ def test_a_list_that_needs_approval_says_so_until_approved(tmp_path) -> None:
                                                              "period": "2026-02-18", "revoke": "1"})  # fmt: skip
         assert "Approval withdrawn" in r.text and store.approval("world", "2026-02-18") is None
     store.close()
+
+
+def story_html(page: str, key: str) -> str:
+    """The markup of one story's block on the preview page (up to the next story)."""
+    start = page.index(f'data-key="{key}"')
+    end = page.find('data-key="', start + 1)
+    return page[start : end if end > 0 else len(page)]
+
+
+def split_geneva_off(client: TestClient) -> str:
+    """Log in and split the BBC's Geneva entry off s-talks; the preview page after it."""
+    login(client)
+    page = client.get("/editor/lists/world/preview").text
+    adjust(client, page, "s-talks", "split", entry="bbc-world/bbc-world:geneva")
+    return client.get("/editor/lists/world/preview").text
+
+
+def test_a_pin_on_a_split_off_story_does_not_show_unpin_on_the_story_it_left(env) -> None:
+    # an editor split an entry off and pinned the new story: the story it came from still
+    # had that entry before the split, but it is not pinned, so it offers Pin, not an Unpin
+    # that clears nothing (the page said "Pin removed." and nothing changed)
+    from digest.cluster import story_key
+
+    client, _, _ = env
+    page = split_geneva_off(client)
+    geneva = next(e for e in sample_edition().stories[0].entries if e.entry_id == "bbc-world:geneva")
+    alone = story_key([geneva])
+    adjust(client, page, alone, "pin", lead_source="bbc-world", lead_entry_id="bbc-world:geneva")
+    page = client.get("/editor/lists/world/preview").text
+    assert 'data-action="unpin"' in story_html(page, alone)
+    assert 'data-action="unpin"' not in story_html(page, "s-talks")
+    assert 'data-action="pin"' in story_html(page, "s-talks")
+
+
+def test_a_sent_edition_offers_no_adjustment_buttons_that_would_only_be_refused(env) -> None:
+    # the pages said "This edition can no longer change" yet every Pin, Drop, Split off,
+    # Move, Merge and Save summary stayed clickable, each leading to an error page
+    client, store, _ = env
+    login(client)
+    before = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+    assert "can no longer change" not in before
+    assert re.search(r'<button type="submit" class="small', before)
+    store_sent_edition(store)
+    for page in ("why", "preview"):
+        html = client.get(f"/editor/lists/world/{page}?at=2026-02-18T07:00:00Z").text
+        assert "This edition can no longer change" in html
+        buttons = re.findall(r'<button type="submit"[^>]*class="small[^>]*>', html)
+        assert buttons and all(" disabled" in b for b in buttons), page
+
+
+def test_an_edition_without_stories_fails_a_check_instead_of_passing_them_all() -> None:
+    # a window without news showed an email saying "Today: 0 stories." under six green
+    # checks, though publish sends no such edition ("nothing sent")
+    html = '<p>Hello. Today: 0 stories.</p><a href="https://x/u">Unsubscribe</a>'
+    none = dataclasses.replace(sample_edition(), sections=())
+    check = {c.name: c for c in email_checks(html, "Hello.", none)}["Has stories"]
+    assert not check.ok and "not sent" in check.detail
+    assert {c.name: c for c in email_checks(html, "Hello.", sample_edition())}["Has stories"].ok
+
+
+def test_the_reshaped_list_names_entries_by_their_titles(env) -> None:
+    # "Split entry bbc-world/bbc-world:geneva" told the editor nothing: the list of reshapes
+    # (with its Undo buttons) now shows the entry's and the target story's titles
+    client, _, _ = env
+    split_geneva_off(client)
+    why = client.get("/editor/lists/world/why?at=2026-02-18T07:00:00Z").text
+    reshapes = why[why.index("Reshaped by an editor") :]
+    reshapes = reshapes[: reshapes.index("</section>")]
+    assert "“Ukraine and Russia end Geneva talks without a deal”" in reshapes
+    assert "bbc-world/bbc-world:geneva" in reshapes  # the name the CLI takes, kept beside it

@@ -246,3 +246,22 @@ def test_an_entry_split_off_can_be_merged_back() -> None:
     back = apply_adjustments(edition, [split(geneva), merge(alone, into=talks)])
     assert set(_story(back, "s-talks").entries) == set(talks.entries)
     assert len(back.stories) == len(edition.stories)
+
+
+def test_an_editors_note_among_the_score_factors_reads_as_a_neutral_factor() -> None:
+    # the "why here" table lists factors that multiply into the score; an editor's split,
+    # move or merge and a rewritten summary change no factor, yet they read "0.00" there,
+    # as if they had zeroed a score that stayed as it was
+    edition = sample_edition()
+    talks = _story(edition, "s-talks")
+    after = apply_adjustments(
+        edition, [split(talks.others[1]), Adjustment("s-rio", "summary", "New text")]
+    )
+    notes = [
+        r
+        for s in after.stories
+        for r in s.reasons
+        if r.name in ("editor", "summary")
+    ]
+    assert {r.name for r in notes} == {"editor", "summary"}
+    assert all(r.value == 1.0 for r in notes)

@@ -257,9 +257,10 @@ class _LinkCollector(HTMLParser):
 
 def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) -> tuple[Check, ...]:
     """The checks a careful editor runs on a personalised email before it goes out:
-    every image has alt text, every link is absolute http(s), no section is empty, the
-    text part is present, the HTML is under Gmail's clipping size (:data:`CLIP_BYTES`), and
-    no story was left out for size."""
+    the edition has stories (one without any is not sent: ``publish`` reports "nothing
+    sent"), every image has alt text, every link is absolute http(s), no section is empty,
+    the text part is present, the HTML is under Gmail's clipping size (:data:`CLIP_BYTES`),
+    and no story was left out for size."""
     parser = _LinkCollector()
     parser.feed(html)
     parser.close()
@@ -268,7 +269,13 @@ def email_checks(html: str, text: str, edition: Edition, *, omitted: int = 0) ->
     empty = [s.title or s.name for s in edition.sections if not s.stories]
     size = len(html.encode("utf-8"))
     n_img, n_links = len(parser.images), len(parser.links)
+    n_stories = len(edition.stories)
     return (
+        Check(
+            "Has stories",
+            n_stories > 0,
+            f"{n_stories} stories" if n_stories else "none in this window: this edition is not sent",
+        ),
         Check(
             "Every image has alt text",
             not no_alt,
@@ -594,9 +601,14 @@ def editor_routes(
         )
 
     def story_state(preview: Preview) -> dict[str, dict[str, str]]:
-        """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``)."""
+        """Per story key: the actions set on it (``{"pin": "", "boost": "2"}``). A story is
+        matched as the edition shows it (after split, move and merge); the base build only
+        for stories it no longer shows (dropped): a story an entry was split off from keeps
+        its key but not that entry, so a pin of the split-off story is not its pin."""
         state: dict[str, dict[str, str]] = {}
-        for story in (*preview.base.stories, *preview.edition.stories):
+        shown = {story.key: story for story in preview.edition.stories}
+        gone = [story for story in preview.base.stories if story.key not in shown]
+        for story in (*gone, *shown.values()):
             for adj in preview.adjustments:
                 if adj.action not in RESHAPE and adj.matches(story):
                     state.setdefault(story.key, {})[adj.action] = adj.value
@@ -762,6 +774,8 @@ def editor_routes(
             targets=preview.edition.stories,
             entry_ref=entry_ref,
             reshapes=[a for a in preview.adjustments if a.action in RESHAPE],
+            # a reshape names entries by SOURCE/ENTRY_ID: the page shows their titles
+            entry_titles={entry_ref(e): e.title for s in preview.base.stories for e in s.entries},
             story_kinds=STORY_KINDS,
             left_groups=left_out_groups(
                 preview.base, [s for s in preview.edition.stories if not preview.in_email(s)]
