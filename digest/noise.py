@@ -17,7 +17,11 @@ Rules, checked in this order (the first that matches gives the reason):
    ``"Episode 12"``, ``"Folge 12"``, a teaser opening ``"Die c't-uplink Show: …"``).
 3. **roundup / newsletter** (words a reader can check): the title or link names a
    newsletter, brief, key-events list, "what to know" page or photo round-up (``Up First``,
-   ``World Brief``, ``List of key events``, ``/newsletter/``, ``Wednesday's top photos``);
+   ``World Brief``, ``List of key events``, ``/newsletter/``, ``Wednesday's top photos``),
+   in English, Portuguese, Spanish, German or French (a series "in 60 seconds" named at the
+   head of the title, ``"Despertar em 60 segundos: …"``; ``Resumo do dia``, ``Resumen de la
+   semana``, ``Wochenrückblick``, ``Die Woche: …``, ``Bilder der Woche``, ``L'essentiel du
+   jour``, ``Revue de presse``);
    a live blog whose headline lists several developments (``"A joins B; C, D deals go
    through: transfer deadline day – live!"``; a live blog of one match is that match's
    story); a standing explainer (``"…: the key questions answered"``, kind ``service``);
@@ -99,7 +103,22 @@ _ROUNDUP_TITLE = re.compile(
     # a photo round-up: "Wednesday's top photos", "photos of the day", "the year in pictures"
     r"|(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day|today|the day|the week|this week)['’]s"
     r" (?:top|best) (?:photos|pictures|images)|(?:photos?|pictures) of the (?:day|week)"
-    r"|the (?:day|year) in (?:pictures|photos))\b",
+    r"|the (?:day|year) in (?:pictures|photos)"
+    # the same in other languages. A round-up "in 60 seconds" by the series name opening the
+    # title ("Despertar em 60 segundos: …"; not "Bilhetes esgotados em 60 segundos", news)
+    r"|^[^:]{0,40}?\b(?:in|em|en) \d{1,3} (?:seconds|segundos|secondes|sekunden)(?=\s*:)"
+    # Portuguese and Spanish summaries: "Resumo do dia", "Resumen de la semana", "Resumo: …"
+    r"|resum[oe]n? (?:do dia|da semana|das not[ií]cias|del d[ií]a|de la semana|de noticias"
+    r"|semanal|di[aá]rio|informativo)|^resum(?:o|en)(?=\s*:)"
+    r"|(?:as|las) not[ií]cias del? d[ií]a|(?:fotos|imagens|im[aá]genes) d[oe]l? d[ií]a"
+    r"|(?:a|la) semana em (?:fotos|imagens)|la semana en (?:fotos|im[aá]genes)"
+    # German: "Wochenrückblick", "Die Woche im Rückblick", "Die Woche: …", "Bilder der Woche"
+    r"|(?:wochen|tages|monats|jahres)r[üu]ckblick|die woche (?:im r[üu]ckblick|in bildern)"
+    r"|^die woche(?=\s*:)|bilder (?:der woche|des tages)"
+    r"|nachrichten (?:in k[üu]rze|im [üu]berblick)"
+    # French: "L'essentiel du jour", "L'essentiel : …", "Revue de presse", "Photos du jour"
+    r"|^l['’]essentiel(?=\s*:)|l['’]essentiel (?:du jour|de la semaine|de l['’]actu)"
+    r"|revue de presse|la semaine en (?:images|photos)|photos? du jour)\b",
     re.IGNORECASE,
 )
 # A live blog ("… – live!", "… live updates") whose headline lists several developments

@@ -13,7 +13,11 @@ the Chinese and Urdu stories it joined through the embeddings are now mostly mis
 0.96 R 0.91 with the podcast rule (noise2, whose teaser rule read one heise item). The ceiling
 is that count. multiling (Portuguese, German, Spanish and French text judged by its words,
 found in real builds of the feeds, not on n1's labels; n1 is a tuning set for these rules
-now): 4 false of 7 joined (P 0.429, R 0.079)."""
+now): 4 false of 7 joined (P 0.429, R 0.079). noise3 (round-up and newsletter titles in
+Portuguese, Spanish, German and French; n1 a tuning set for the noise rules too: JN's "… em 60
+segundos" items and heise's "Die Bilder der Woche" were read there): 3 false of 6 joined
+(P 0.500, R 0.079; the "Despertar em 60 segundos" round-up no longer joins the Benfica-Sporting
+referee story), noise P 0.959 -> 0.960, R 0.912 -> 0.934."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from tests.conftest import REAL_FEEDS
 from tests.realstories import N1_LABELS, _feed_rows, load_labelled
 
 FALSE_PAIRS_WHEN_LABELLED = 84
-FALSE_PAIRS = 4  # after multiling: Portuguese, German, Spanish, French text judged by its words
+FALSE_PAIRS = 3  # after noise3: the Portuguese "em 60 segundos" round-up left out as noise
 
 
 def _labels() -> list[dict]:

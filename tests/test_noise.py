@@ -328,3 +328,43 @@ def test_eval_stories_sees_the_audio_file_a_build_sees(tmp_path) -> None:  # typ
     assert AUDIO_FLAG in episode.flags
     verdict = classify(episode)
     assert verdict is not None and verdict.kind == "podcast"
+
+
+# Round-ups and newsletters in other languages, one family a test: the round-up's name
+# (made-up titles shaped like the real ones) and news that uses the same words.
+@pytest.mark.parametrize(
+    ("roundup", "news"),
+    [
+        (  # a round-up "in 60 seconds", named by the series opening the title (JN's)
+            ["Despertar em 60 segundos: clássico na Luz", "Primeira página em 60 segundos: tarifas",
+             "El día en 60 segundos: huelga de metro", "Le monde en 60 secondes : grève",
+             "Der Tag in 60 Sekunden: Streik"],
+            ["Bilhetes para o concerto esgotados em 60 segundos", "Entradas agotadas en 60 segundos",
+             "Incêndio: 60 segundos para sair do prédio"],
+        ),
+        (  # Portuguese and Spanish summaries of the day or the week
+            ["Resumo do dia: greve, orçamento e futebol", "Resumen de la semana en Madrid",
+             "Resumo: as notícias desta manhã", "Las noticias del día", "Fotos do dia",
+             "La semana en imágenes"],
+            ["Governo apresenta resumo do orçamento ao Parlamento", "Fiscal pide resumir el juicio"],
+        ),
+        (  # German weekly reviews, "Die Woche: …", picture round-ups
+            ["Wochenrückblick: Streik, Wahl und Wetter", "Die Woche im Rückblick",
+             "Die Woche: Koalition, Bahn und Bundesliga", "Die Bilder der Woche (KW 43): Porträts",
+             "Nachrichten in Kürze", "Heise-Newsletter: Neues aus der IT"],
+            ["Die Woche der Entscheidung für die Koalition", "Bahn streikt die ganze Woche"],
+        ),
+        (  # French: "L'essentiel", press reviews, the week in pictures
+            ["L'essentiel du jour : grève et budget", "L'essentiel : ce qu'il faut retenir",
+             "Revue de presse du 3 janvier", "La semaine en images", "Photo du jour"],
+            ["L'essentiel des députés vote contre la réforme", "Le ministre présente son budget"],
+        ),
+    ],
+)
+def test_a_roundup_in_another_language_is_a_roundup_its_news_is_not(
+    roundup: list[str], news: list[str]
+) -> None:
+    assert [(t, getattr(classify(entry(t)), "kind", None)) for t in roundup] == [
+        (t, "roundup") for t in roundup
+    ]
+    assert [t for t in news if classify(entry(t)) is not None] == []
