@@ -97,7 +97,7 @@ class _JsonFormatter(logging.Formatter):
 def cli(ctx: click.Context, config_path: str, verbose: int, log_json: bool) -> None:
     """Build news digests from feeds and deliver them to subscriber lists."""
     _setup_logging(verbose, log_json)
-    ctx.obj = {**(ctx.obj or {}), "config_path": config_path}
+    ctx.obj = {**(ctx.obj or {}), "config_path": config_path, "verbose": verbose}
 
 
 def _config(ctx: click.Context) -> Config:
@@ -285,8 +285,20 @@ def _print_lists(reports: list[ListReport]) -> None:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
-def _finish(ctx: click.Context, report: RunReport, code: int = 0) -> None:
-    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1)."""
+def _finish(ctx: click.Context, report: RunReport, code: int = 0, *, quiet: bool = False) -> None:
+    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1).
+    ``quiet`` (``digest run`` without ``-v``): print only the rows worth telling
+    (:func:`digest.quiet.worth_telling`), so a run that did nothing prints nothing."""
+    if quiet and not ctx.obj.get("verbose"):
+        from digest.quiet import worth_telling
+
+        told = worth_telling(report)
+        if len(told.sources) < len(report.sources) and (told.sources or told.lists):
+            console.print(
+                f"{len(report.sources) - len(told.sources)} source(s) with nothing new not shown "
+                "(digest -v run shows every row)", highlight=False,
+            )
+        report = told
     if report.sources:
         _print_sources(report.sources)
     if report.lists:
@@ -649,7 +661,9 @@ def worker(
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
 def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
-    """Poll every source, then build and deliver every list that is due."""
+    """Poll every source, then build and deliver every list that is due. Prints only what
+    this run did or failed to do (nothing when nothing happened, for cron); -v prints every
+    source and list; digest status shows the whole state."""
     with _imports_paused(ctx):  # SQLAlchemy and the store: the most of a cron no-op (issue 14)
         from digest.pipeline import batch_gc
         from digest.pipeline import run as run_pipeline
@@ -668,7 +682,7 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
             report = run_pipeline(
                 config, store, now=now, lists=lists, live=live, progress=advance, clock=clock
             )
-    _finish(ctx, report)
+    _finish(ctx, report, quiet=True)
 
 
 def _json_value(value: object) -> str:

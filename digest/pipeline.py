@@ -1397,7 +1397,8 @@ def missed_report(
     """The report of an edition later than the misfire grace: ``missed``, not sent. The
     ``send_missed`` warning is logged by the first run that finds the period missed (a
     stored fact, :meth:`Store.record_missed_period`); later runs log it at info level, and
-    every run's report still says ``missed``."""
+    their report says ``missed`` with ``repeated`` set (``digest run`` then prints it only
+    with ``-v``, see :mod:`digest.quiet`)."""
     fire = owed.fire
     late = int(owed.late.total_seconds())
     first = store.record_missed_period(list_config.name, fire.period, at=now)
@@ -1411,6 +1412,7 @@ def missed_report(
         list_name=list_config.name,
         status="missed",
         period=fire.period,
+        repeated=not first,
         message=(
             f"missed: the edition scheduled at {fire.at:%Y-%m-%d %H:%M} UTC is "
             f"{schedules.lateness(owed.late)} late, more than scheduler.misfire_grace_seconds: "
