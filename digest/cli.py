@@ -55,6 +55,15 @@ class DigestTime(click.ParamType):
 TIME = DigestTime()
 
 
+class CommandError(click.ClickException):
+    """A command that cannot do what was asked: ``error: MESSAGE`` on stderr (the one style
+    of every digest error line, not click's ``Error: MESSAGE``), exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        """Print ``error: MESSAGE`` as every other digest error line is printed."""
+        err_console.print(f"[bold red]error:[/] {escape(self.format_message())}", highlight=False)
+
+
 def _setup_logging(verbose: int, as_json: bool) -> None:
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
@@ -444,18 +453,18 @@ def adjust(
     when = _at(at, list_config, now) if at is not None else next_edition_time(list_config, now)
     scheduled = edition_time(list_config, when) if when else None
     if scheduled is None:
-        raise click.ClickException("the list's schedule has no send time there")
+        raise CommandError("the list's schedule has no send time there")
     period = period_of(list_config, scheduled)
     with _store(ctx, config) as store:
         if action != "show":
             try:
                 adjusting.refuse_if_sent(store, list_config.name, period)
             except adjusting.EditionSent as exc:
-                raise click.ClickException(str(exc)) from None
+                raise CommandError(str(exc)) from None
         try:
             built = build_edition(config, store, list_config, at=scheduled, now=now)
         except DigestError as exc:
-            raise click.ClickException(f"build failed: {exc}") from None
+            raise CommandError(f"build failed: {exc}") from None
         assert built is not None
         stories = (*built.edition.stories, *built.base.stories)
         if action == "show":
@@ -916,8 +925,8 @@ def lint_command(files: tuple[str, ...]) -> None:
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
 
 
-class BadInput(click.ClickException):
-    """A file given on the command line that cannot be used as it is (``Error: ...``, exit 2:
+class BadInput(CommandError):
+    """A file given on the command line that cannot be used as it is (``error: ...``, exit 2:
     a usage error, as the module docstring counts them)."""
 
     exit_code = 2
@@ -977,7 +986,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
 
     config = _config(ctx)
     if list_name is None and not config.lists:
-        raise click.ClickException("the configuration has no list")
+        raise CommandError("the configuration has no list")
     list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
     try:
         s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
@@ -1076,7 +1085,7 @@ def topics_fit(examples: str, out: str, title_only: bool) -> None:
         )
         save_model(model, out)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CommandError(str(exc)) from None
     click.echo(f"wrote {out}: {len(rows)} examples, labels {', '.join(model.labels)}")
 
 
@@ -1326,7 +1335,7 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
                     store, lst.name, source, now=_now(), topics=list_topics(config, lst)
                 )
             except DigestError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise CommandError(str(exc)) from exc
             click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
                        f"{report.kept_status} kept out (left earlier), {len(report.problems)} bad")
             for problem in report.problems:
@@ -1342,7 +1351,8 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
               type=click.Choice(["active", "unsubscribed", "bounced", "complained", "all"]))
 @click.pass_context
 def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
-    """List subscribers of LIST_NAME: address, status, topics, name."""
+    """List subscribers of LIST_NAME, one tab-separated line each under a header row:
+    email, status, topics, timezone, name."""
     config = _config(ctx.find_root())
     _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
@@ -1380,7 +1390,7 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
     with _store(ctx, config) as store:
         sub = store.subscriber_by_email(list_name, email)
         if sub is None:
-            raise click.ClickException(f"{email} is not on list {list_name}")
+            raise CommandError(f"{email} is not on list {list_name}")
         assert sub.id is not None
         store.set_subscriber_status(sub.id, SubscriberStatus.UNSUBSCRIBED, now=_now())
     click.echo(f"{sub.email} unsubscribed from {list_name}")
@@ -1417,7 +1427,7 @@ def suppressions_remove(ctx: click.Context, email: str, complaint: bool) -> None
         "receive mail again"
     )
     if not removed and not revived:
-        raise click.ClickException(
+        raise CommandError(
             note if kept else f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)"
         )
     click.echo(f"{email}: {removed} suppression(s) lifted, {revived} subscriber(s) active again; "
