@@ -1383,6 +1383,7 @@ def empty_report(store: Store, list_config: ListConfig, owed: schedules.Due) -> 
         list_name=list_config.name,
         status="empty",
         period=owed.fire.period,
+        repeated=True,  # the period was decided empty by an earlier run
         message=(
             f"empty: the edition of period {owed.fire.period} was built{when} with no stories; "
             "nothing sent, and later news goes into the next edition (`digest send "

@@ -6,8 +6,8 @@ The rule, in order, for each row of a :class:`~digest.types.RunReport`:
 2. a source is told when it stored new entries, or was parsed afresh with warnings;
    an unchanged, not-modified or skipped (not due, disabled) source with nothing new is not;
 3. a list is told unless its report only restates a stored state: ``not-due``, ``exists``
-   (the edition was built before), ``empty`` (the empty period was decided before),
-   ``scheduled``, or ``missed`` already reported by an earlier run (``repeated``).
+   (the edition was built before), ``scheduled``, or ``repeated`` (a ``missed`` period
+   already reported by an earlier run, an ``empty`` period decided by an earlier run).
 
 A run with nothing to tell prints nothing, as rss2email and cron-friendly tools do; ``-v``
 prints every row, and ``digest status`` shows the whole state. Exit codes do not change.
@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from digest.types import ListReport, RunReport, SourceReport
 
-RESTATED_LIST_STATUSES = frozenset({"not-due", "exists", "empty", "scheduled"})
+RESTATED_LIST_STATUSES = frozenset({"not-due", "exists", "scheduled"})
 """``ListReport.status`` values that say what the store already said, with nothing done."""
 
 
@@ -34,8 +34,8 @@ def list_worth_telling(report: ListReport) -> bool:
     """True when ``report`` tells of something new (rule 3): not a restated state."""
     if report.status == "failed":
         return True
-    if report.status == "missed":
-        return not report.repeated
+    if report.repeated:
+        return False
     return report.status not in RESTATED_LIST_STATUSES
 
 

@@ -397,7 +397,8 @@ class ListReport:
     message: str = ""
     out_dir: str | None = None
     repeated: bool = False
-    """True when an earlier run reported the same state (a ``missed`` period found again)."""
+    """True when an earlier run reported the same state (a ``missed`` period found again, an
+    ``empty`` period decided before): ``digest run`` prints it with ``-v`` only."""
 
 
 @dataclass

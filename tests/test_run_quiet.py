@@ -58,11 +58,13 @@ def test_failures_and_new_entries_are_always_told() -> None:
             ListReport("x", "missed", period="2026-02-18", repeated=True),
             ListReport("y", "exists", period="2026-02-18"),
             ListReport("z", "failed", message="boom"),
+            ListReport("w", "empty", period="2026-02-18"),  # decided by this run
+            ListReport("v", "empty", period="2026-02-17", repeated=True),  # decided before
         ],
     )
     told = worth_telling(report)
     assert [s.source for s in told.sources] == ["c", "d"]
-    assert [r.list_name for r in told.lists] == ["z"]
+    assert [r.list_name for r in told.lists] == ["z", "w"]
     assert told.ok is report.ok is False
     assert nothing_to_tell(RunReport(started_at=T0, sources=report.sources[:2] + report.sources[4:]))
     assert not nothing_to_tell(RunReport(started_at=T0, errors=["database locked"]))
