@@ -55,6 +55,15 @@ class DigestTime(click.ParamType):
 TIME = DigestTime()
 
 
+class CommandError(click.ClickException):
+    """A command that cannot do what was asked: ``error: MESSAGE`` on stderr (the one style
+    of every digest error line, not click's ``Error: MESSAGE``), exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        """Print ``error: MESSAGE`` as every other digest error line is printed."""
+        err_console.print(f"[bold red]error:[/] {escape(self.format_message())}", highlight=False)
+
+
 def _setup_logging(verbose: int, as_json: bool) -> None:
     level = logging.WARNING - 10 * verbose
     handler = logging.StreamHandler(sys.stderr)
@@ -97,7 +106,7 @@ class _JsonFormatter(logging.Formatter):
 def cli(ctx: click.Context, config_path: str, verbose: int, log_json: bool) -> None:
     """Build news digests from feeds and deliver them to subscriber lists."""
     _setup_logging(verbose, log_json)
-    ctx.obj = {**(ctx.obj or {}), "config_path": config_path}
+    ctx.obj = {**(ctx.obj or {}), "config_path": config_path, "verbose": verbose}
 
 
 def _config(ctx: click.Context) -> Config:
@@ -285,8 +294,20 @@ def _print_lists(reports: list[ListReport]) -> None:
             console.print(f"  files: {r.out_dir}", markup=False, highlight=False)
 
 
-def _finish(ctx: click.Context, report: RunReport, code: int = 0) -> None:
-    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1)."""
+def _finish(ctx: click.Context, report: RunReport, code: int = 0, *, quiet: bool = False) -> None:
+    """Print ``report`` and exit: 1 when it failed, else ``code`` (the worst of it and 1).
+    ``quiet`` (``digest run`` without ``-v``): print only the rows worth telling
+    (:func:`digest.quiet.worth_telling`), so a run that did nothing prints nothing."""
+    if quiet and not ctx.obj.get("verbose"):
+        from digest.quiet import worth_telling
+
+        told = worth_telling(report)
+        if len(told.sources) < len(report.sources) and (told.sources or told.lists):
+            console.print(
+                f"{len(report.sources) - len(told.sources)} source(s) with nothing new not shown "
+                "(digest -v run shows every row)", highlight=False,
+            )
+        report = told
     if report.sources:
         _print_sources(report.sources)
     if report.lists:
@@ -432,18 +453,18 @@ def adjust(
     when = _at(at, list_config, now) if at is not None else next_edition_time(list_config, now)
     scheduled = edition_time(list_config, when) if when else None
     if scheduled is None:
-        raise click.ClickException("the list's schedule has no send time there")
+        raise CommandError("the list's schedule has no send time there")
     period = period_of(list_config, scheduled)
     with _store(ctx, config) as store:
         if action != "show":
             try:
                 adjusting.refuse_if_sent(store, list_config.name, period)
             except adjusting.EditionSent as exc:
-                raise click.ClickException(str(exc)) from None
+                raise CommandError(str(exc)) from None
         try:
             built = build_edition(config, store, list_config, at=scheduled, now=now)
         except DigestError as exc:
-            raise click.ClickException(f"build failed: {exc}") from None
+            raise CommandError(f"build failed: {exc}") from None
         assert built is not None
         stories = (*built.edition.stories, *built.base.stories)
         if action == "show":
@@ -649,7 +670,9 @@ def worker(
 @click.option("--live", is_flag=True, help="Fetch each source's URL even where a local path is set.")
 @click.pass_context
 def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], live: bool) -> None:
-    """Poll every source, then build and deliver every list that is due."""
+    """Poll every source, then build and deliver every list that is due. Prints only what
+    this run did or failed to do (nothing when nothing happened, for cron); -v prints every
+    source and list; digest status shows the whole state."""
     with _imports_paused(ctx):  # SQLAlchemy and the store: the most of a cron no-op (issue 14)
         from digest.pipeline import batch_gc
         from digest.pipeline import run as run_pipeline
@@ -668,7 +691,7 @@ def run(ctx: click.Context, at: datetime | date | None, lists: tuple[str, ...], 
             report = run_pipeline(
                 config, store, now=now, lists=lists, live=live, progress=advance, clock=clock
             )
-    _finish(ctx, report)
+    _finish(ctx, report, quiet=True)
 
 
 def _json_value(value: object) -> str:
@@ -902,8 +925,8 @@ def lint_command(files: tuple[str, ...]) -> None:
 # --- evaluation and topic-model commands (digest.evaluate, digest.topics) ---------------------
 
 
-class BadInput(click.ClickException):
-    """A file given on the command line that cannot be used as it is (``Error: ...``, exit 2:
+class BadInput(CommandError):
+    """A file given on the command line that cannot be used as it is (``error: ...``, exit 2:
     a usage error, as the module docstring counts them)."""
 
     exit_code = 2
@@ -963,7 +986,7 @@ def eval_stories(ctx: click.Context, file: str, list_name: str | None, no_feeds:
 
     config = _config(ctx)
     if list_name is None and not config.lists:
-        raise click.ClickException("the configuration has no list")
+        raise CommandError("the configuration has no list")
     list_config = _list_config(ctx, config, list_name) if list_name else config.lists[0]
     try:
         s = evaluate_stories(load_jsonl(file), config, list_config, feeds=not no_feeds)
@@ -1062,7 +1085,7 @@ def topics_fit(examples: str, out: str, title_only: bool) -> None:
         )
         save_model(model, out)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise CommandError(str(exc)) from None
     click.echo(f"wrote {out}: {len(rows)} examples, labels {', '.join(model.labels)}")
 
 
@@ -1312,7 +1335,7 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
                     store, lst.name, source, now=_now(), topics=list_topics(config, lst)
                 )
             except DigestError as exc:
-                raise click.ClickException(str(exc)) from exc
+                raise CommandError(str(exc)) from exc
             click.echo(f"{lst.name}: {report.added} added, {report.existing} existing, "
                        f"{report.kept_status} kept out (left earlier), {len(report.problems)} bad")
             for problem in report.problems:
@@ -1328,7 +1351,8 @@ def subscribers_import(ctx: click.Context, list_name: str | None, path: str | No
               type=click.Choice(["active", "unsubscribed", "bounced", "complained", "all"]))
 @click.pass_context
 def subscribers_list(ctx: click.Context, list_name: str, status: str) -> None:
-    """List subscribers of LIST_NAME: address, status, topics, name."""
+    """List subscribers of LIST_NAME, one tab-separated line each under a header row:
+    email, status, topics, timezone, name."""
     config = _config(ctx.find_root())
     _list_config(ctx, config, list_name)
     with _store(ctx, config) as store:
@@ -1366,7 +1390,7 @@ def subscribers_remove(ctx: click.Context, list_name: str, email: str) -> None:
     with _store(ctx, config) as store:
         sub = store.subscriber_by_email(list_name, email)
         if sub is None:
-            raise click.ClickException(f"{email} is not on list {list_name}")
+            raise CommandError(f"{email} is not on list {list_name}")
         assert sub.id is not None
         store.set_subscriber_status(sub.id, SubscriberStatus.UNSUBSCRIBED, now=_now())
     click.echo(f"{sub.email} unsubscribed from {list_name}")
@@ -1403,7 +1427,7 @@ def suppressions_remove(ctx: click.Context, email: str, complaint: bool) -> None
         "receive mail again"
     )
     if not removed and not revived:
-        raise click.ClickException(
+        raise CommandError(
             note if kept else f"{email} is not suppressed (an unsubscribe is lifted only by the subscriber)"
         )
     click.echo(f"{email}: {removed} suppression(s) lifted, {revived} subscriber(s) active again; "

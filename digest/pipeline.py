@@ -1383,6 +1383,7 @@ def empty_report(store: Store, list_config: ListConfig, owed: schedules.Due) -> 
         list_name=list_config.name,
         status="empty",
         period=owed.fire.period,
+        repeated=True,  # the period was decided empty by an earlier run
         message=(
             f"empty: the edition of period {owed.fire.period} was built{when} with no stories; "
             "nothing sent, and later news goes into the next edition (`digest send "
@@ -1397,7 +1398,8 @@ def missed_report(
     """The report of an edition later than the misfire grace: ``missed``, not sent. The
     ``send_missed`` warning is logged by the first run that finds the period missed (a
     stored fact, :meth:`Store.record_missed_period`); later runs log it at info level, and
-    every run's report still says ``missed``."""
+    their report says ``missed`` with ``repeated`` set (``digest run`` then prints it only
+    with ``-v``, see :mod:`digest.quiet`)."""
     fire = owed.fire
     late = int(owed.late.total_seconds())
     first = store.record_missed_period(list_config.name, fire.period, at=now)
@@ -1411,6 +1413,7 @@ def missed_report(
         list_name=list_config.name,
         status="missed",
         period=fire.period,
+        repeated=not first,
         message=(
             f"missed: the edition scheduled at {fire.at:%Y-%m-%d %H:%M} UTC is "
             f"{schedules.lateness(owed.late)} late, more than scheduler.misfire_grace_seconds: "

@@ -107,27 +107,31 @@ def parse_row(
     """One CSV row (a :class:`csv.DictReader` dict) as a :class:`Subscriber` without an id.
     ``topics``, when given, are the topic names the row may choose (:func:`list_topics`).
 
-    Raises ``ValueError`` naming the bad column.
+    Raises ``ValueError`` naming every bad column of the row, in column order, joined by
+    ``"; "`` (an unknown topic does not hide a bad timezone on the same row).
     """
     def cell(name: str) -> str:
         value = row.get(name)
         return (value or "").strip()
 
+    problems: list[str] = []
     raw_email = cell("email")
+    email = ""
     if not raw_email:
-        raise ValueError("email is empty")
+        problems.append("email is empty")
     name = cell("name")
     if len(name) > MAX_NAME:
-        raise ValueError(f"name is {len(name)} characters long (at most {MAX_NAME})")
-    try:
-        email = normalise_email(raw_email)
-    except ValueError as exc:
-        raise ValueError(f"email {raw_email!r}: {exc}") from None
+        problems.append(f"name is {len(name)} characters long (at most {MAX_NAME})")
+    if raw_email:
+        try:
+            email = normalise_email(raw_email)
+        except ValueError as exc:
+            problems.append(f"email {raw_email!r}: {exc}")
     chosen = tuple(dict.fromkeys(t.strip() for t in cell("topics").split(";") if t.strip()))
     unknown = [t for t in chosen if topics is not None and t not in topics]
     if unknown:
         allowed = ", ".join(sorted(topics or ()))
-        raise ValueError(
+        problems.append(
             f"unknown topic{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
             f"(topics of list {list_name}: {allowed})"
         )
@@ -135,13 +139,16 @@ def parse_row(
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone {tz!r} is not an IANA timezone name") from None
+        problems.append(f"timezone {tz!r} is not an IANA timezone name")
     status_raw = cell("status").lower() or "active"
+    status = SubscriberStatus.ACTIVE
     try:
         status = SubscriberStatus(status_raw)
     except ValueError:
         allowed = ", ".join(s.value for s in SubscriberStatus)
-        raise ValueError(f"status {status_raw!r} is not one of {allowed}") from None
+        problems.append(f"status {status_raw!r} is not one of {allowed}")
+    if problems:
+        raise ValueError("; ".join(problems))
     return Subscriber(
         list_name=list_name, email=email, name=name, topics=chosen, timezone=tz,
         status=status,

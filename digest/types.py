@@ -396,6 +396,9 @@ class ListReport:
     deliveries: dict[str, int] = field(default_factory=dict)
     message: str = ""
     out_dir: str | None = None
+    repeated: bool = False
+    """True when an earlier run reported the same state (a ``missed`` period found again, an
+    ``empty`` period decided before): ``digest run`` prints it with ``-v`` only."""
 
 
 @dataclass

@@ -255,13 +255,15 @@ def test_a_day_without_news_is_empty_not_missed(db_url: str, tmp_path: Path) -> 
     assert first.exit_code == 0, first.output
     assert "morning edition 2026-02-19: empty" in " ".join(first.output.split())
     inst.add_item(day2 + timedelta(minutes=20))  # news after the period was decided
-    within = inst.cli("run", at=day2 + timedelta(minutes=40))
-    late = inst.cli("run", at=day2 + timedelta(minutes=70))
+    # later runs restate the stored fact: with -v only (a plain run prints nothing)
+    within = inst.cli("-v", "run", at=day2 + timedelta(minutes=40))
+    late = inst.cli("-v", "run", at=day2 + timedelta(minutes=70))
     for result in (within, late):
         said = " ".join(result.output.split())
         assert result.exit_code == 0, result.output
         assert "morning edition 2026-02-19: empty" in said, said
         assert "missed" not in said, said
+    assert inst.cli("run", at=day2 + timedelta(minutes=75)).output == ""
     assert inst.editions() == [("morning", "2026-02-18")]
     status = json.loads(inst.cli("status", "--json").output)
     last = status["lists"][0]["last_run"]

@@ -65,7 +65,7 @@ import gc, json, sys
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "start" and collections.append(info["generation"]))
 from digest.__main__ import main
-sys.argv = ["digest", "-c", sys.argv[1], "run", "--at", sys.argv[2]]
+sys.argv = ["digest", "-c", sys.argv[1], *sys.argv[3:], "run", "--at", sys.argv[2]]  # [3:]: -v
 try:
     main()
 except SystemExit as exc:
@@ -106,7 +106,7 @@ def test_a_cron_run_with_nothing_to_do_imports_no_heavy_module(tmp_path: Path) -
         ))  # fmt: skip
     store.close()
     out = subprocess.run(
-        [sys.executable, "-c", _NO_OP, str(config), "2026-02-18T10:00:00Z"],
+        [sys.executable, "-c", _NO_OP, str(config), "2026-02-18T10:00:00Z", "-v"],  # -v: every row
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]

@@ -186,9 +186,9 @@ def _cli_config(tmp_path: Path, db_url: str) -> Path:
     return path
 
 
-def _no_op(config: Path, at: str) -> tuple[dict[str, object], str]:
+def _no_op(config: Path, at: str, *flags: str) -> tuple[dict[str, object], str]:
     out = subprocess.run(
-        [sys.executable, "-c", _NO_OP, str(config), at], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", _NO_OP, str(config), at, *flags], capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.strip().splitlines()
@@ -199,7 +199,7 @@ def test_a_run_with_nothing_due_imports_no_stage(db_url: str, tmp_path: Path) ->
     config = _cli_config(tmp_path, db_url)
     first, _ = _no_op(config, "2026-02-18T10:00:00Z")  # polls and parses; the list is missed
     assert "feedparser" in first["modules"]
-    second, printed = _no_op(config, "2026-02-18T10:05:00Z")
+    second, printed = _no_op(config, "2026-02-18T10:05:00Z", "-v")  # plain: prints nothing
     assert second["exit"] == 0 and "not due until" in printed
     assert not set(HEAVY) & set(second["modules"]), sorted(set(HEAVY) & set(second["modules"]))
 
@@ -211,7 +211,7 @@ def test_make_demo_twice_the_second_run_parses_nothing_and_imports_no_stage(
     config = _cli_config(tmp_path, db_url)
     first, printed = _no_op(config, "2026-02-18T07:00:00Z")
     assert first["exit"] == 0 and "edition 2026-02-18: sent" in printed
-    second, printed = _no_op(config, "2026-02-18T07:00:00Z")
+    second, printed = _no_op(config, "2026-02-18T07:00:00Z", "-v")  # plain: prints nothing
     assert second["exit"] == 0 and "edition 2026-02-18: exists" in printed
     assert printed.count("not due until") == 11
     assert not set(HEAVY) & set(second["modules"]), sorted(set(HEAVY) & set(second["modules"]))
