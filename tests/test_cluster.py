@@ -474,7 +474,7 @@ def test_a_portuguese_feed_alone_is_not_one_story() -> None:
     entries = [
         e for e in parse_feed(body, source="jn-pt", now=now).entries if classify(e) is None
     ]
-    assert len(entries) == 40
+    assert len(entries) == 37  # 40, less its three "... em 60 segundos" round-ups (noise)
     stories = cluster(dedupe(entries), weights={})
     assert max(len(s.entries) for s in stories) <= 2
-    assert len(stories) >= 35
+    assert len(stories) >= 33
