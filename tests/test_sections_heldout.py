@@ -53,7 +53,7 @@ def _scores(rows: list[dict]):  # type: ignore[no-untyped-def]
         ("w0", 0.845),  # tuning: measured 0.851 (fourth stop; main 0.846)
         ("w1", 0.90),  # tuning: measured 0.911
         ("w2", 0.895),  # tuning (second stop): measured 0.903 (fourth stop; main 0.898)
-        ("g1", 0.89),  # tuning (second stop): measured 0.900 (fourth stop; main 0.881)
+        ("g1", 0.88),  # tuning (second stop): 0.900 (fourth stop); 0.888 since the eval reads the Guardian feed's categories, as a build would (its source is not in config.yaml)
         ("h1", 0.835),  # tuning (fifth stop): measured 0.842 (main 0.732; before 0.669, 0.650)
     ],
 )
